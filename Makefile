@@ -1,0 +1,28 @@
+# Every target works on a fresh machine: `make deps` installs what the tests
+# need from Debian (python3-cassandra, kcat); the Go toolchain fetches modules.
+GO        ?= go
+PKGS      ?= ./...
+TEST_FLAGS ?= -race -count=1 -timeout 25m
+
+.PHONY: all build test deps fmt-check vet run conformance bench
+
+all: build
+
+build:
+	$(GO) build ./...
+
+# The test command from README.md: installs missing system packages, then runs every test.
+test: deps
+	$(GO) test $(TEST_FLAGS) $(PKGS)
+
+deps:
+	@./.ci/deps
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 3s ./...
