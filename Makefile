@@ -4,7 +4,7 @@ GO        ?= go
 PKGS      ?= ./...
 TEST_FLAGS ?= -race -count=1 -timeout 25m
 
-.PHONY: all build test deps fmt-check vet run conformance bench
+.PHONY: all build test deps fmt-check vet run conformance bench proto proto-check
 
 all: build
 
@@ -26,3 +26,11 @@ vet:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 3s ./...
+
+# Regenerates messages/*.pb.go with buf + protoc-gen-go at pinned versions (no protoc needed).
+proto:
+	./messages/generate.sh
+
+# Fails when the committed generated code differs from what `make proto` produces.
+proto-check: proto
+	@git diff --exit-code -- messages || { echo "messages/*.pb.go are stale: run make proto and commit"; exit 1; }
