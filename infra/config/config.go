@@ -1,0 +1,328 @@
+// Package config holds the one configuration struct of outbox-node: every
+// setting the binary wires into the store, the broker, the actors and the
+// metrics server, with safe defaults (loopback addresses) and Validate.
+// cmd/outbox-node is its only loader (see Load); other packages receive the
+// parts they need as plain values.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the whole node configuration. The zero value is not usable:
+// start from Default (or Load) and call Validate before use.
+type Config struct {
+	Scylla   Scylla
+	Kafka    Kafka
+	Embedded Embedded
+	Node     Node
+	Orders   Orders
+	Relay    Relay
+}
+
+// Scylla configures the store connection and the schema.
+type Scylla struct {
+	// Hosts are the ScyllaDB contact points; empty means "start the embedded
+	// miniscylla on Embedded.CQLAddr and use it".
+	Hosts []string
+	// Keyspace holds orders, outbox_messages and dead_letter_queue.
+	Keyspace string
+	// Replication is the keyspace replication, used by the migration only.
+	Replication Replication
+	// Consistency is the consistency level of every read and write.
+	Consistency string
+	// Timeout bounds each query; ConnectTimeout each connection attempt.
+	Timeout        time.Duration
+	ConnectTimeout time.Duration
+	// Migrate applies schema/ (idempotently) at start-up. Nil means "on in
+	// embedded mode, off against a real cluster".
+	Migrate *bool
+	// OutboxTTL bounds outbox_messages (table TTL) and its CDC log.
+	OutboxTTL time.Duration
+}
+
+// Replication is a keyspace replication strategy.
+type Replication struct {
+	// Strategy is SimpleStrategy (dev) or NetworkTopologyStrategy (prod).
+	Strategy string
+	// Factor is the replication factor of SimpleStrategy.
+	Factor int
+	// DataCenters maps data-centre name to replication factor for
+	// NetworkTopologyStrategy.
+	DataCenters map[string]int
+}
+
+// Replication strategies accepted by Validate.
+const (
+	SimpleStrategy          = "SimpleStrategy"
+	NetworkTopologyStrategy = "NetworkTopologyStrategy"
+)
+
+// Kafka configures the broker connection.
+type Kafka struct {
+	// Brokers are the seed brokers; empty means "start the embedded
+	// minikafka on Embedded.KafkaAddr and use it".
+	Brokers []string
+}
+
+// Embedded configures the in-process store and broker used when no
+// external hosts are given.
+type Embedded struct {
+	CQLAddr         string
+	KafkaAddr       string
+	KafkaPartitions int
+}
+
+// Node configures the process itself.
+type Node struct {
+	// RemoteAddr is the host:port the Proto.Actor remote listens on and
+	// advertises; clients must use exactly this string.
+	RemoteAddr string
+	// MetricsAddr serves /metrics and /health.
+	MetricsAddr string
+	// DataDir holds the supervision log and the embedded store's files.
+	DataDir string
+	// RequestTimeout bounds each request the node makes to its own actors
+	// (e.g. the /health handler asking the Health actor).
+	RequestTimeout time.Duration
+	// ShutdownTimeout bounds the graceful shutdown after SIGINT/SIGTERM.
+	ShutdownTimeout time.Duration
+	// RestartBudget restarts within RestartWindow are allowed per child of
+	// the coordinator; exceeding it stops the node with a non-zero exit.
+	RestartBudget int
+	RestartWindow time.Duration
+	// EnableFaultInjection lets clients send InjectFault (tests only).
+	EnableFaultInjection bool
+	// LogLevel is debug, info, warn or error.
+	LogLevel string
+}
+
+// Orders bounds what a command may carry.
+type Orders struct {
+	MaxItems          int
+	MaxItemQuantity   int32
+	MaxTotalCents     int64
+	MaxCustomerLength int
+	// IdleTimeout passivates per-order actors after this much inactivity.
+	IdleTimeout time.Duration
+}
+
+// Relay configures the CDC -> Kafka relay (CDC confidence window, poll
+// delays, in-flight window, retry/breaker, topic template, lag threshold).
+// It belongs to the relay; its fields are added with the relay code.
+type Relay struct{}
+
+// Default returns the configuration used when nothing is set: embedded
+// store and broker, everything bound to 127.0.0.1.
+func Default() Config {
+	return Config{
+		Scylla: Scylla{
+			Keyspace:       "orders_ks",
+			Replication:    Replication{Strategy: SimpleStrategy, Factor: 1},
+			Consistency:    "LOCAL_QUORUM",
+			Timeout:        5 * time.Second,
+			ConnectTimeout: 5 * time.Second,
+			OutboxTTL:      24 * time.Hour,
+		},
+		Embedded: Embedded{
+			CQLAddr:         "127.0.0.1:9042",
+			KafkaAddr:       "127.0.0.1:9092",
+			KafkaPartitions: 3,
+		},
+		Node: Node{
+			RemoteAddr:      "127.0.0.1:8090",
+			MetricsAddr:     "127.0.0.1:9090",
+			DataDir:         "./data",
+			RequestTimeout:  5 * time.Second,
+			ShutdownTimeout: 30 * time.Second,
+			RestartBudget:   10,
+			RestartWindow:   time.Minute,
+			LogLevel:        "info",
+		},
+		Orders: Orders{
+			MaxItems:          100,
+			MaxItemQuantity:   10_000,
+			MaxTotalCents:     100_000_000_00,
+			MaxCustomerLength: 256,
+			IdleTimeout:       5 * time.Minute,
+		},
+	}
+}
+
+// EmbeddedScylla reports whether the node runs its own miniscylla.
+func (c Config) EmbeddedScylla() bool { return len(c.Scylla.Hosts) == 0 }
+
+// EmbeddedKafka reports whether the node runs its own minikafka.
+func (c Config) EmbeddedKafka() bool { return len(c.Kafka.Brokers) == 0 }
+
+// ShouldMigrate reports whether the schema is applied at start-up.
+func (c Config) ShouldMigrate() bool {
+	if c.Scylla.Migrate != nil {
+		return *c.Scylla.Migrate
+	}
+	return c.EmbeddedScylla()
+}
+
+// ScyllaHosts returns the contact points to dial: the configured hosts, or
+// the embedded server's address.
+func (c Config) ScyllaHosts() []string {
+	if c.EmbeddedScylla() {
+		return []string{c.Embedded.CQLAddr}
+	}
+	return c.Scylla.Hosts
+}
+
+// KafkaBrokers returns the brokers to dial: the configured ones, or the
+// embedded broker's address.
+func (c Config) KafkaBrokers() []string {
+	if c.EmbeddedKafka() {
+		return []string{c.Embedded.KafkaAddr}
+	}
+	return c.Kafka.Brokers
+}
+
+// InvalidError reports one bad setting.
+type InvalidError struct {
+	Field  string
+	Reason string
+}
+
+func (e *InvalidError) Error() string { return "config " + e.Field + ": " + e.Reason }
+
+// Validate checks every setting and returns all problems joined, each an
+// *InvalidError.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, &InvalidError{Field: field, Reason: fmt.Sprintf(format, args...)})
+	}
+	if !isIdentifier(c.Scylla.Keyspace) {
+		bad("keyspace", "%q is not a lower-case CQL identifier ([a-z][a-z0-9_]{0,47})", c.Scylla.Keyspace)
+	}
+	for _, h := range c.Scylla.Hosts {
+		if strings.TrimSpace(h) == "" {
+			bad("scylla-hosts", "empty host in list")
+		}
+	}
+	if _, ok := consistencies[strings.ToUpper(c.Scylla.Consistency)]; !ok {
+		bad("consistency", "unknown consistency %q", c.Scylla.Consistency)
+	}
+	c.Scylla.Replication.validate(bad)
+	positive(bad, "scylla-timeout", c.Scylla.Timeout)
+	positive(bad, "scylla-connect-timeout", c.Scylla.ConnectTimeout)
+	if c.Scylla.OutboxTTL < time.Second {
+		bad("outbox-ttl", "must be at least 1s, got %s", c.Scylla.OutboxTTL)
+	}
+	for _, b := range c.Kafka.Brokers {
+		hostPort(bad, "kafka-brokers", b)
+	}
+	if c.EmbeddedScylla() {
+		hostPort(bad, "embedded-cql-addr", c.Embedded.CQLAddr)
+	}
+	if c.EmbeddedKafka() {
+		hostPort(bad, "embedded-kafka-addr", c.Embedded.KafkaAddr)
+		if c.Embedded.KafkaPartitions < 1 {
+			bad("embedded-kafka-partitions", "must be >= 1")
+		}
+	}
+	hostPort(bad, "remote-addr", c.Node.RemoteAddr)
+	hostPort(bad, "metrics-addr", c.Node.MetricsAddr)
+	if c.Node.DataDir == "" {
+		bad("data-dir", "must not be empty")
+	}
+	positive(bad, "request-timeout", c.Node.RequestTimeout)
+	positive(bad, "shutdown-timeout", c.Node.ShutdownTimeout)
+	positive(bad, "restart-window", c.Node.RestartWindow)
+	if c.Node.RestartBudget < 0 {
+		bad("restart-budget", "must be >= 0")
+	}
+	if _, ok := logLevels[c.Node.LogLevel]; !ok {
+		bad("log-level", "want debug, info, warn or error, got %q", c.Node.LogLevel)
+	}
+	if c.Orders.MaxItems < 1 || c.Orders.MaxItemQuantity < 1 || c.Orders.MaxTotalCents < 1 || c.Orders.MaxCustomerLength < 1 {
+		bad("orders", "limits must be >= 1")
+	}
+	positive(bad, "order-idle-timeout", c.Orders.IdleTimeout)
+	return errors.Join(errs...)
+}
+
+func (r Replication) validate(bad func(field, format string, args ...any)) {
+	switch r.Strategy {
+	case SimpleStrategy:
+		if r.Factor < 1 {
+			bad("replication", "SimpleStrategy needs a factor >= 1")
+		}
+	case NetworkTopologyStrategy:
+		if len(r.DataCenters) == 0 {
+			bad("replication", "NetworkTopologyStrategy needs at least one dc:factor")
+		}
+		for dc, f := range r.DataCenters {
+			if dc == "" || strings.ContainsAny(dc, "'\"") || f < 1 {
+				bad("replication", "bad data centre %q:%d", dc, f)
+			}
+		}
+	default:
+		bad("replication", "unknown strategy %q", r.Strategy)
+	}
+}
+
+// String renders the replication as the CQL map literal of CREATE KEYSPACE.
+func (r Replication) String() string {
+	if r.Strategy == NetworkTopologyStrategy {
+		parts := []string{"'class': 'NetworkTopologyStrategy'"}
+		for _, dc := range sortedKeys(r.DataCenters) {
+			parts = append(parts, fmt.Sprintf("'%s': %d", dc, r.DataCenters[dc]))
+		}
+		return "{" + strings.Join(parts, ", ") + "}"
+	}
+	return fmt.Sprintf("{'class': 'SimpleStrategy', 'replication_factor': %d}", r.Factor)
+}
+
+var consistencies = map[string]struct{}{
+	"ANY": {}, "ONE": {}, "TWO": {}, "THREE": {}, "QUORUM": {}, "ALL": {},
+	"LOCAL_QUORUM": {}, "EACH_QUORUM": {}, "LOCAL_ONE": {},
+}
+
+var logLevels = map[string]struct{}{"debug": {}, "info": {}, "warn": {}, "error": {}}
+
+func positive(bad func(field, format string, args ...any), field string, d time.Duration) {
+	if d <= 0 {
+		bad(field, "must be > 0, got %s", d)
+	}
+}
+
+func hostPort(bad func(field, format string, args ...any), field, addr string) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		bad(field, "%q is not host:port: %v", addr, err)
+		return
+	}
+	if host == "" {
+		bad(field, "%q has no host (bind to an explicit address)", addr)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		bad(field, "%q has a bad port", addr)
+	}
+}
+
+// isIdentifier accepts lower-case names only: unquoted CQL folds case, and
+// gocql quotes the keyspace in USE, so "Orders" would name two keyspaces.
+func isIdentifier(s string) bool {
+	if s == "" || len(s) > 48 {
+		return false
+	}
+	for i, r := range s {
+		switch {
+		case r >= 'a' && r <= 'z':
+		case i > 0 && (r >= '0' && r <= '9' || r == '_'):
+		default:
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,118 @@
+package config
+
+import (
+	"errors"
+	"io"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestLoadDefaultsAreEmbeddedAndValid(t *testing.T) {
+	cfg, err := Load(nil, env(nil), io.Discard)
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if !cfg.EmbeddedScylla() || !cfg.EmbeddedKafka() || !cfg.ShouldMigrate() {
+		t.Fatalf("defaults should be embedded with migration: %+v", cfg)
+	}
+	if got := cfg.ScyllaHosts(); len(got) != 1 || got[0] != "127.0.0.1:9042" {
+		t.Fatalf("ScyllaHosts = %v", got)
+	}
+	if cfg.Node.RemoteAddr != "127.0.0.1:8090" || cfg.Node.MetricsAddr != "127.0.0.1:9090" {
+		t.Fatalf("addresses = %q %q", cfg.Node.RemoteAddr, cfg.Node.MetricsAddr)
+	}
+}
+
+func TestLoadFlagBeatsEnvBeatsDefault(t *testing.T) {
+	cfg, err := Load(
+		[]string{"--remote-addr", "127.0.0.1:7000", "--scylla-hosts", "10.0.0.1, 10.0.0.2"},
+		env(map[string]string{
+			"OUTBOX_REMOTE_ADDR": "127.0.0.1:6000",
+			"OUTBOX_KEYSPACE":    "shop",
+			"OUTBOX_REPLICATION": "dc1:3,dc2:2",
+		}),
+		io.Discard,
+	)
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if cfg.Node.RemoteAddr != "127.0.0.1:7000" {
+		t.Errorf("flag should win over env: %q", cfg.Node.RemoteAddr)
+	}
+	if cfg.Scylla.Keyspace != "shop" {
+		t.Errorf("env should win over default: %q", cfg.Scylla.Keyspace)
+	}
+	if len(cfg.Scylla.Hosts) != 2 || cfg.Scylla.Hosts[1] != "10.0.0.2" || cfg.EmbeddedScylla() || cfg.ShouldMigrate() {
+		t.Errorf("hosts %v: should be external and not migrate", cfg.Scylla.Hosts)
+	}
+	want := "{'class': 'NetworkTopologyStrategy', 'dc1': 3, 'dc2': 2}"
+	if got := cfg.Scylla.Replication.String(); got != want {
+		t.Errorf("replication = %s, want %s", got, want)
+	}
+}
+
+func TestLoadMigrateTriState(t *testing.T) {
+	cfg, err := Load([]string{"--scylla-hosts=h:9042", "--migrate"}, env(nil), io.Discard)
+	if err != nil || !cfg.ShouldMigrate() {
+		t.Fatalf("--migrate on external hosts: migrate=%v err=%v", cfg.ShouldMigrate(), err)
+	}
+	cfg, err = Load(nil, env(map[string]string{"OUTBOX_MIGRATE": "false"}), io.Discard)
+	if err != nil || cfg.ShouldMigrate() {
+		t.Fatalf("OUTBOX_MIGRATE=false embedded: migrate=%v err=%v", cfg.ShouldMigrate(), err)
+	}
+}
+
+func TestLoadRejectsBadInput(t *testing.T) {
+	tests := []struct {
+		name  string
+		args  []string
+		env   map[string]string
+		field string
+	}{
+		{"keyspace upper case", []string{"--keyspace", "Orders"}, nil, "keyspace"},
+		{"keyspace injection", []string{"--keyspace", "ks; DROP"}, nil, "keyspace"},
+		{"remote addr without port", []string{"--remote-addr", "localhost"}, nil, "remote-addr"},
+		{"metrics addr without host", []string{"--metrics-addr", ":9090"}, nil, "metrics-addr"},
+		{"consistency", []string{"--consistency", "MOST"}, nil, "consistency"},
+		{"replication", []string{"--replication", "simple:0"}, nil, "replication"},
+		{"negative budget", []string{"--restart-budget", "-1"}, nil, "restart-budget"},
+		{"ttl too small", []string{"--outbox-ttl", "10ms"}, nil, "outbox-ttl"},
+		{"env not a duration", nil, map[string]string{"OUTBOX_SCYLLA_TIMEOUT": "soon"}, "scylla-timeout"},
+		{"stray argument", []string{"extra"}, nil, "args"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Load(tt.args, env(tt.env), io.Discard)
+			var inv *InvalidError
+			if !errors.As(err, &inv) {
+				t.Fatalf("want *InvalidError, got %v", err)
+			}
+			if inv.Field != tt.field {
+				t.Fatalf("field = %q, want %q (%v)", inv.Field, tt.field, err)
+			}
+		})
+	}
+}
+
+func TestLoadUnknownFlag(t *testing.T) {
+	if _, err := Load([]string{"--no-such-flag"}, env(nil), io.Discard); err == nil {
+		t.Fatal("unknown flag accepted")
+	}
+}
+
+func TestDefaultValidates(t *testing.T) {
+	c := Default()
+	c.Node.RestartWindow = 0
+	c.Scylla.Timeout = -time.Second
+	err := c.Validate()
+	if err == nil {
+		t.Fatal("zero restart window and negative timeout accepted")
+	}
+	if Default().Validate() != nil {
+		t.Fatalf("Default invalid: %v", Default().Validate())
+	}
+}

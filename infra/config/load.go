@@ -1,0 +1,164 @@
+package config
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// EnvPrefix prefixes the environment variable of every flag: --remote-addr
+// is OUTBOX_REMOTE_ADDR.
+const EnvPrefix = "OUTBOX_"
+
+// Load parses args (without the program name) over Default. Each flag may
+// also come from its OUTBOX_* environment variable (looked up with getenv);
+// a flag given on the command line wins over the environment. The result is
+// validated. Usage and parse errors are written to output.
+func Load(args []string, getenv func(string) string, output io.Writer) (Config, error) {
+	cfg := Default()
+	fs := flag.NewFlagSet("outbox-node", flag.ContinueOnError)
+	fs.SetOutput(output)
+	register(fs, &cfg)
+	if err := applyEnv(fs, getenv); err != nil {
+		return Config{}, err
+	}
+	if err := fs.Parse(args); err != nil {
+		return Config{}, fmt.Errorf("parse flags: %w", err)
+	}
+	if fs.NArg() > 0 {
+		return Config{}, &InvalidError{Field: "args", Reason: fmt.Sprintf("unexpected arguments %q", fs.Args())}
+	}
+	if err := cfg.Validate(); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+// EnvName returns the environment variable that sets flag name.
+func EnvName(flagName string) string {
+	return EnvPrefix + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+func applyEnv(fs *flag.FlagSet, getenv func(string) string) error {
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		v := getenv(EnvName(f.Name))
+		if v == "" || err != nil {
+			return
+		}
+		if e := f.Value.Set(v); e != nil {
+			err = &InvalidError{Field: f.Name, Reason: fmt.Sprintf("%s=%q: %v", EnvName(f.Name), v, e)}
+		}
+	})
+	return err
+}
+
+func register(fs *flag.FlagSet, c *Config) {
+	fs.Var((*listValue)(&c.Scylla.Hosts), "scylla-hosts", "comma-separated ScyllaDB contact points; empty starts the embedded miniscylla")
+	fs.StringVar(&c.Scylla.Keyspace, "keyspace", c.Scylla.Keyspace, "keyspace of the orders, outbox and DLQ tables")
+	fs.Var((*replicationValue)(&c.Scylla.Replication), "replication", "keyspace replication: 'simple:RF' or 'dc1:RF,dc2:RF' (NetworkTopologyStrategy)")
+	fs.StringVar(&c.Scylla.Consistency, "consistency", c.Scylla.Consistency, "consistency level of reads and writes")
+	fs.DurationVar(&c.Scylla.Timeout, "scylla-timeout", c.Scylla.Timeout, "timeout of each query")
+	fs.DurationVar(&c.Scylla.ConnectTimeout, "scylla-connect-timeout", c.Scylla.ConnectTimeout, "timeout of each connection attempt")
+	fs.Var(optionalBool{&c.Scylla.Migrate}, "migrate", "apply the schema at start-up (default: on in embedded mode)")
+	fs.DurationVar(&c.Scylla.OutboxTTL, "outbox-ttl", c.Scylla.OutboxTTL, "TTL of outbox rows and of their CDC log")
+
+	fs.Var((*listValue)(&c.Kafka.Brokers), "kafka-brokers", "comma-separated Kafka brokers; empty starts the embedded minikafka")
+
+	fs.StringVar(&c.Embedded.CQLAddr, "embedded-cql-addr", c.Embedded.CQLAddr, "listen address of the embedded miniscylla")
+	fs.StringVar(&c.Embedded.KafkaAddr, "embedded-kafka-addr", c.Embedded.KafkaAddr, "listen address of the embedded minikafka")
+	fs.IntVar(&c.Embedded.KafkaPartitions, "embedded-kafka-partitions", c.Embedded.KafkaPartitions, "partitions per topic on the embedded minikafka")
+
+	fs.StringVar(&c.Node.RemoteAddr, "remote-addr", c.Node.RemoteAddr, "Proto.Actor remote host:port, listened on and advertised as is")
+	fs.StringVar(&c.Node.MetricsAddr, "metrics-addr", c.Node.MetricsAddr, "address of /metrics and /health")
+	fs.StringVar(&c.Node.DataDir, "data-dir", c.Node.DataDir, "directory of the supervision log and embedded data")
+	fs.DurationVar(&c.Node.RequestTimeout, "request-timeout", c.Node.RequestTimeout, "timeout of the node's requests to its own actors")
+	fs.DurationVar(&c.Node.ShutdownTimeout, "shutdown-timeout", c.Node.ShutdownTimeout, "bound of the graceful shutdown")
+	fs.IntVar(&c.Node.RestartBudget, "restart-budget", c.Node.RestartBudget, "restarts allowed per actor within --restart-window before the node stops")
+	fs.DurationVar(&c.Node.RestartWindow, "restart-window", c.Node.RestartWindow, "window of --restart-budget")
+	fs.BoolVar(&c.Node.EnableFaultInjection, "enable-fault-injection", c.Node.EnableFaultInjection, "accept InjectFault requests (tests only)")
+	fs.StringVar(&c.Node.LogLevel, "log-level", c.Node.LogLevel, "debug, info, warn or error")
+
+	fs.IntVar(&c.Orders.MaxItems, "max-items", c.Orders.MaxItems, "most items per order")
+	fs.Func("max-item-quantity", fmt.Sprintf("most units per item (default %d)", c.Orders.MaxItemQuantity), func(s string) error {
+		n, err := strconv.ParseInt(s, 10, 32)
+		c.Orders.MaxItemQuantity = int32(n)
+		return err
+	})
+	fs.Int64Var(&c.Orders.MaxTotalCents, "max-total-cents", c.Orders.MaxTotalCents, "largest order total, in cents")
+	fs.IntVar(&c.Orders.MaxCustomerLength, "max-customer-length", c.Orders.MaxCustomerLength, "longest customer id, in bytes")
+	fs.DurationVar(&c.Orders.IdleTimeout, "order-idle-timeout", c.Orders.IdleTimeout, "passivate a per-order actor after this idle time")
+}
+
+// listValue is a comma-separated list flag; "" is the empty list.
+type listValue []string
+
+func (l *listValue) String() string { return strings.Join(*l, ",") }
+
+func (l *listValue) Set(s string) error {
+	*l = nil
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			*l = append(*l, p)
+		}
+	}
+	return nil
+}
+
+// optionalBool is a boolean flag whose unset state is a nil *bool.
+type optionalBool struct{ p **bool }
+
+func (o optionalBool) String() string {
+	if o.p == nil || *o.p == nil {
+		return "auto"
+	}
+	return strconv.FormatBool(**o.p)
+}
+
+func (o optionalBool) Set(s string) error {
+	b, err := strconv.ParseBool(s)
+	if err != nil {
+		return err
+	}
+	*o.p = &b
+	return nil
+}
+
+// IsBoolFlag lets --migrate stand alone, like a flag.Bool.
+func (o optionalBool) IsBoolFlag() bool { return true }
+
+// replicationValue parses "simple:RF" or "dc1:RF,dc2:RF".
+type replicationValue Replication
+
+func (r *replicationValue) String() string { return Replication(*r).String() }
+
+func (r *replicationValue) Set(s string) error {
+	parts := strings.Split(s, ",")
+	dcs := map[string]int{}
+	for _, p := range parts {
+		name, n, ok := strings.Cut(strings.TrimSpace(p), ":")
+		f, err := strconv.Atoi(n)
+		if !ok || err != nil {
+			return fmt.Errorf("want name:factor, got %q", p)
+		}
+		dcs[name] = f
+	}
+	if f, ok := dcs["simple"]; ok && len(dcs) == 1 {
+		*r = replicationValue{Strategy: SimpleStrategy, Factor: f}
+		return nil
+	}
+	*r = replicationValue{Strategy: NetworkTopologyStrategy, DataCenters: dcs}
+	return nil
+}
+
+func sortedKeys(m map[string]int) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
