@@ -201,22 +201,8 @@ func (c Config) Validate() error {
 	bad := func(field, format string, args ...any) {
 		errs = append(errs, &InvalidError{Field: field, Reason: fmt.Sprintf(format, args...)})
 	}
-	if !isIdentifier(c.Scylla.Keyspace) {
-		bad("keyspace", "%q is not a lower-case CQL identifier ([a-z][a-z0-9_]{0,47})", c.Scylla.Keyspace)
-	}
-	for _, h := range c.Scylla.Hosts {
-		if strings.TrimSpace(h) == "" {
-			bad("scylla-hosts", "empty host in list")
-		}
-	}
-	if _, ok := consistencies[strings.ToUpper(c.Scylla.Consistency)]; !ok {
-		bad("consistency", "unknown consistency %q", c.Scylla.Consistency)
-	}
-	c.Scylla.Replication.validate(bad)
-	positive(bad, "scylla-timeout", c.Scylla.Timeout)
-	positive(bad, "scylla-connect-timeout", c.Scylla.ConnectTimeout)
-	if c.Scylla.OutboxTTL < time.Second {
-		bad("outbox-ttl", "must be at least 1s, got %s", c.Scylla.OutboxTTL)
+	if err := c.Scylla.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	for _, b := range c.Kafka.Brokers {
 		hostPort(bad, "kafka-brokers", b)
@@ -248,6 +234,33 @@ func (c Config) Validate() error {
 		bad("orders", "limits must be >= 1")
 	}
 	positive(bad, "order-idle-timeout", c.Orders.IdleTimeout)
+	return errors.Join(errs...)
+}
+
+// Validate checks the store settings; the schema templates rely on it
+// (keyspace and replication are spliced into CQL).
+func (s Scylla) Validate() error {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, &InvalidError{Field: field, Reason: fmt.Sprintf(format, args...)})
+	}
+	if !isIdentifier(s.Keyspace) {
+		bad("keyspace", "%q is not a lower-case CQL identifier ([a-z][a-z0-9_]{0,47})", s.Keyspace)
+	}
+	for _, h := range s.Hosts {
+		if strings.TrimSpace(h) == "" {
+			bad("scylla-hosts", "empty host in list")
+		}
+	}
+	if _, ok := consistencies[strings.ToUpper(s.Consistency)]; !ok {
+		bad("consistency", "unknown consistency %q", s.Consistency)
+	}
+	s.Replication.validate(bad)
+	positive(bad, "scylla-timeout", s.Timeout)
+	positive(bad, "scylla-connect-timeout", s.ConnectTimeout)
+	if s.OutboxTTL < time.Second {
+		bad("outbox-ttl", "must be at least 1s, got %s", s.OutboxTTL)
+	}
 	return errors.Join(errs...)
 }
 
