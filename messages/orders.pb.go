@@ -433,9 +433,8 @@ type OrderView struct {
 	Amount        string                 `protobuf:"bytes,6,opt,name=amount,proto3" json:"amount,omitempty"` // total_cents rendered as a decimal, e.g. "12.50"
 	Currency      string                 `protobuf:"bytes,7,opt,name=currency,proto3" json:"currency,omitempty"`
 	Version       int32                  `protobuf:"varint,8,opt,name=version,proto3" json:"version,omitempty"`
-	CancelReason  string                 `protobuf:"bytes,9,opt,name=cancel_reason,json=cancelReason,proto3" json:"cancel_reason,omitempty"`
-	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
-	UpdatedAt     *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	UpdatedAt     *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -524,13 +523,6 @@ func (x *OrderView) GetVersion() int32 {
 		return x.Version
 	}
 	return 0
-}
-
-func (x *OrderView) GetCancelReason() string {
-	if x != nil {
-		return x.CancelReason
-	}
-	return ""
 }
 
 func (x *OrderView) GetCreatedAt() *timestamppb.Timestamp {
@@ -684,7 +676,7 @@ const file_orders_proto_rawDesc = "" +
 	"\border_id\x18\x01 \x01(\tR\aorderId\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\"%\n" +
 	"\bGetOrder\x12\x19\n" +
-	"\border_id\x18\x01 \x01(\tR\aorderId\"\xa8\x03\n" +
+	"\border_id\x18\x01 \x01(\tR\aorderId\"\x83\x03\n" +
 	"\tOrderView\x12\x19\n" +
 	"\border_id\x18\x01 \x01(\tR\aorderId\x12\x1f\n" +
 	"\vcustomer_id\x18\x02 \x01(\tR\n" +
@@ -695,13 +687,12 @@ const file_orders_proto_rawDesc = "" +
 	"totalCents\x12\x16\n" +
 	"\x06amount\x18\x06 \x01(\tR\x06amount\x12\x1a\n" +
 	"\bcurrency\x18\a \x01(\tR\bcurrency\x12\x18\n" +
-	"\aversion\x18\b \x01(\x05R\aversion\x12#\n" +
-	"\rcancel_reason\x18\t \x01(\tR\fcancelReason\x129\n" +
+	"\aversion\x18\b \x01(\x05R\aversion\x129\n" +
 	"\n" +
-	"created_at\x18\n" +
-	" \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x129\n" +
+	"created_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x129\n" +
 	"\n" +
-	"updated_at\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\"a\n" +
+	"updated_at\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\"a\n" +
 	"\x0fCommandAccepted\x12\x19\n" +
 	"\border_id\x18\x01 \x01(\tR\aorderId\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\x05R\aversion\x12\x19\n" +
