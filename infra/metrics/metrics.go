@@ -1,0 +1,128 @@
+// Package metrics is the node's observability edge: the Prometheus
+// collectors every stage of the data path reports to (commands in, actor
+// restarts, CDC events, publish retries, breaker state, DLQ, latency, lag)
+// and the HTTP server that exposes them on /metrics next to /health.
+//
+// Series (names kept from the original system, DESIGN.md §7):
+//
+//	outbox_commands_total{type,result}      counter: commands by type (create|update|cancel|get) and result (accepted|rejected code, lower case)
+//	actor_restarts_total{actor}             counter: one-for-one restarts by actor name
+//	cdc_events_processed_total              counter: outbox events read from the CDC log and handed to the publisher
+//	retry_attempts_total{operation}         counter: retries (not first attempts) by operation, e.g. "publish"
+//	dlq_messages_total                      counter: events written to dead_letter_queue
+//	circuit_breaker_state                   gauge: 0 closed, 1 open, 2 half-open
+//	outbox_commit_to_publish_seconds        histogram: event commit time (occurred_at) to Kafka ack
+//	cdc_lag_seconds{stream}                 gauge: now minus the cdc$time of the last event read, per CDC stream
+//
+// Metrics is registered on a prometheus.Registerer passed in: no globals.
+package metrics
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/outboxnode/outbox/infra/resilience"
+)
+
+// Metrics holds every collector of the node. Its methods are safe for
+// concurrent use and never block, so actors and library callbacks may call
+// them directly.
+type Metrics struct {
+	commands        *prometheus.CounterVec
+	restarts        *prometheus.CounterVec
+	cdcEvents       prometheus.Counter
+	retries         *prometheus.CounterVec
+	dlqMessages     prometheus.Counter
+	breakerState    prometheus.Gauge
+	commitToPublish prometheus.Histogram
+	cdcLag          *prometheus.GaugeVec
+}
+
+var _ resilience.Listener = (*Metrics)(nil)
+
+// New creates the collectors and registers them on reg.
+func New(reg prometheus.Registerer) (*Metrics, error) {
+	m := &Metrics{
+		commands: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "outbox_commands_total",
+			Help: "Commands handled by the node, by type and result.",
+		}, []string{"type", "result"}),
+		restarts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "actor_restarts_total",
+			Help: "One-for-one actor restarts, by actor.",
+		}, []string{"actor"}),
+		cdcEvents: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "cdc_events_processed_total",
+			Help: "Outbox events read from the CDC log.",
+		}),
+		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "retry_attempts_total",
+			Help: "Retries by operation (first attempts are not counted).",
+		}, []string{"operation"}),
+		dlqMessages: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "dlq_messages_total",
+			Help: "Events written to the dead-letter queue.",
+		}),
+		breakerState: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "circuit_breaker_state",
+			Help: "Publish circuit breaker state: 0 closed, 1 open, 2 half-open.",
+		}),
+		commitToPublish: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "outbox_commit_to_publish_seconds",
+			Help:    "Time from an event's commit to its Kafka acknowledgement.",
+			Buckets: prometheus.ExponentialBuckets(0.005, 2, 14),
+		}),
+		cdcLag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "cdc_lag_seconds",
+			Help: "Age of the last event read, per CDC stream.",
+		}, []string{"stream"}),
+	}
+	for _, c := range []prometheus.Collector{
+		m.commands, m.restarts, m.cdcEvents, m.retries, m.dlqMessages, m.breakerState, m.commitToPublish, m.cdcLag,
+	} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("register metrics: %w", err)
+		}
+	}
+	return m, nil
+}
+
+// CommandHandled counts one command of type typ with result (e.g.
+// "accepted", "invalid_argument").
+func (m *Metrics) CommandHandled(typ, result string) {
+	m.commands.WithLabelValues(typ, result).Inc()
+}
+
+// ActorRestarted counts one restart of actor.
+func (m *Metrics) ActorRestarted(actor string) {
+	m.restarts.WithLabelValues(actor).Inc()
+}
+
+// CDCEventProcessed counts one event read from the CDC log.
+func (m *Metrics) CDCEventProcessed() { m.cdcEvents.Inc() }
+
+// DeadLettered counts one event written to the dead-letter queue.
+func (m *Metrics) DeadLettered() { m.dlqMessages.Inc() }
+
+// Published observes the commit-to-publish latency of one event committed
+// at committedAt and acknowledged at ackedAt.
+func (m *Metrics) Published(committedAt, ackedAt time.Time) {
+	m.commitToPublish.Observe(ackedAt.Sub(committedAt).Seconds())
+}
+
+// CDCLag sets the lag of one CDC stream.
+func (m *Metrics) CDCLag(stream string, lag time.Duration) {
+	m.cdcLag.WithLabelValues(stream).Set(lag.Seconds())
+}
+
+// OnRetry counts one retry of operation (resilience.Listener).
+func (m *Metrics) OnRetry(operation string) {
+	m.retries.WithLabelValues(operation).Inc()
+}
+
+// OnStateChange records the breaker state (resilience.Listener).
+func (m *Metrics) OnStateChange(state resilience.State) {
+	m.breakerState.Set(float64(state))
+}

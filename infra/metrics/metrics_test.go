@@ -1,0 +1,155 @@
+package metrics
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/outboxnode/outbox/infra/resilience"
+	"github.com/outboxnode/outbox/messages"
+)
+
+func TestMetricsRecord(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m, err := New(reg)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	m.CommandHandled("create", "accepted")
+	m.CommandHandled("create", "accepted")
+	m.ActorRestarted("orders")
+	m.CDCEventProcessed()
+	m.DeadLettered()
+	m.OnRetry("publish")
+	m.OnStateChange(resilience.StateHalfOpen)
+	now := time.Now()
+	m.Published(now.Add(-20*time.Millisecond), now)
+	m.CDCLag("s1", 3*time.Second)
+
+	if got := testutil.ToFloat64(m.commands.WithLabelValues("create", "accepted")); got != 2 {
+		t.Errorf("commands = %v, want 2", got)
+	}
+	if got := testutil.ToFloat64(m.breakerState); got != 2 {
+		t.Errorf("breaker = %v, want 2", got)
+	}
+	if got := testutil.ToFloat64(m.cdcLag.WithLabelValues("s1")); got != 3 {
+		t.Errorf("lag = %v, want 3", got)
+	}
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatalf("Gather: %v", err)
+	}
+	names := map[string]bool{}
+	for _, f := range families {
+		names[f.GetName()] = true
+	}
+	for _, want := range []string{
+		"outbox_commands_total", "actor_restarts_total", "cdc_events_processed_total", "retry_attempts_total",
+		"dlq_messages_total", "circuit_breaker_state", "outbox_commit_to_publish_seconds", "cdc_lag_seconds",
+	} {
+		if !names[want] {
+			t.Errorf("series %s not exported", want)
+		}
+	}
+	if _, err := New(reg); err == nil {
+		t.Error("registering twice on one registry succeeded")
+	}
+}
+
+func TestServer(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m, err := New(reg)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	m.CommandHandled("cancel", "not_found")
+
+	var report *messages.HealthReport
+	var reportErr error
+	source := func(ctx context.Context) (*messages.HealthReport, error) { return report, reportErr }
+	srv := NewServer("127.0.0.1:0", reg, source, time.Second, slog.New(slog.DiscardHandler))
+	if err := srv.Start(); err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
+	base := "http://" + srv.Addr()
+
+	body, code := get(t, base+"/metrics")
+	if code != http.StatusOK || !strings.Contains(body, `outbox_commands_total{result="not_found",type="cancel"} 1`) {
+		t.Errorf("/metrics %d:\n%s", code, body)
+	}
+
+	tests := []struct {
+		name       string
+		report     *messages.HealthReport
+		err        error
+		wantCode   int
+		wantStatus string
+	}{
+		{"ok", healthReport(messages.HealthStatus_HEALTH_STATUS_OK), nil, 200, "ok"},
+		{"degraded", healthReport(messages.HealthStatus_HEALTH_STATUS_DEGRADED), nil, 503, "degraded"},
+		{"down", healthReport(messages.HealthStatus_HEALTH_STATUS_DOWN), nil, 503, "down"},
+		{"unreachable", nil, errors.New("health actor: timeout"), 503, "down"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			report, reportErr = tt.report, tt.err
+			body, code := get(t, base+"/health")
+			if code != tt.wantCode {
+				t.Fatalf("code = %d, want %d", code, tt.wantCode)
+			}
+			var h Health
+			if err := json.Unmarshal([]byte(body), &h); err != nil {
+				t.Fatalf("decode %q: %v", body, err)
+			}
+			if h.Status != tt.wantStatus {
+				t.Fatalf("status = %q, want %q", h.Status, tt.wantStatus)
+			}
+			if tt.report != nil && h.Components["scylla"].Status != tt.wantStatus {
+				t.Fatalf("components = %+v", h.Components)
+			}
+			if tt.err != nil && !strings.Contains(h.Error, "timeout") {
+				t.Fatalf("error = %q", h.Error)
+			}
+		})
+	}
+}
+
+func TestServerBusyPort(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	first := NewServer("127.0.0.1:0", reg, nil, time.Second, slog.New(slog.DiscardHandler))
+	if err := first.Start(); err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	t.Cleanup(func() { _ = first.Shutdown(context.Background()) })
+	if err := NewServer(first.Addr(), reg, nil, time.Second, slog.New(slog.DiscardHandler)).Start(); err == nil {
+		t.Fatal("second server on a busy port started")
+	}
+}
+
+func healthReport(s messages.HealthStatus) *messages.HealthReport {
+	return &messages.HealthReport{Status: s, Components: []*messages.Component{{Name: "scylla", Status: s, Detail: "probe"}}}
+}
+
+func get(t *testing.T, url string) (string, int) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("read %s: %v", url, err)
+	}
+	return string(b), resp.StatusCode
+}

@@ -1,0 +1,96 @@
+package metrics
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/outboxnode/outbox/messages"
+)
+
+// HealthSource returns the current health report, typically by asking the
+// Health actor. It must honour ctx's deadline.
+type HealthSource func(ctx context.Context) (*messages.HealthReport, error)
+
+// Server serves /metrics and /health. Create it with NewServer, then
+// Start; Shutdown stops it.
+type Server struct {
+	srv    *http.Server
+	ln     net.Listener
+	logger *slog.Logger
+}
+
+// NewServer builds the handlers: /metrics from gatherer, /health from
+// health, each /health request bounded by healthTimeout.
+func NewServer(addr string, gatherer prometheus.Gatherer, health HealthSource, healthTimeout time.Duration, logger *slog.Logger) *Server {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelError)}))
+	mux.Handle("GET /health", healthHandler(health, healthTimeout, logger))
+	return &Server{
+		srv:    &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second},
+		logger: logger,
+	}
+}
+
+// Start binds the address (so a busy port fails here, not later) and serves
+// in the background.
+func (s *Server) Start() error {
+	ln, err := net.Listen("tcp", s.srv.Addr)
+	if err != nil {
+		return fmt.Errorf("metrics server listen %s: %w", s.srv.Addr, err)
+	}
+	s.ln = ln
+	go func() {
+		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.logger.Error("metrics server stopped", "err", err)
+		}
+	}()
+	return nil
+}
+
+// Addr returns the bound address (useful with port 0); empty before Start.
+func (s *Server) Addr() string {
+	if s.ln == nil {
+		return ""
+	}
+	return s.ln.Addr().String()
+}
+
+// Shutdown stops accepting requests and waits for running ones until ctx ends.
+func (s *Server) Shutdown(ctx context.Context) error {
+	if err := s.srv.Shutdown(ctx); err != nil {
+		return fmt.Errorf("metrics server shutdown: %w", err)
+	}
+	return nil
+}
+
+func healthHandler(source HealthSource, timeout time.Duration, logger *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), timeout)
+		defer cancel()
+		var h Health
+		report, err := source(ctx)
+		if err != nil {
+			h = Health{Status: StatusDown, Components: map[string]ComponentHealth{}, Error: err.Error()}
+		} else {
+			h = HealthFromReport(report)
+		}
+		code := http.StatusOK
+		if !h.OK() {
+			code = http.StatusServiceUnavailable
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(code)
+		if err := json.NewEncoder(w).Encode(h); err != nil {
+			logger.Debug("write health response", "err", err)
+		}
+	})
+}
