@@ -1,0 +1,97 @@
+// Package minikafka is the Kafka broker of the embedded (no-Docker) setup:
+// infra/kafka's producer -> minikafka -> consumers such as kcat. It runs one
+// franz-go kfake broker in-process on a fixed address, with seeded topics, a
+// broker message size limit and an outage switch for fault tests.
+package minikafka
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+)
+
+// Broker is a running embedded broker. Close it when done; its methods are
+// safe for concurrent use.
+type Broker struct {
+	cluster *kfake.Cluster
+	ln      *gateListener
+}
+
+// Start listens on cfg.Addr (a busy port is an error wrapping
+// syscall.EADDRINUSE) and starts the broker. ctx bounds only the start-up;
+// the broker runs until Close.
+func Start(ctx context.Context, cfg Config) (*Broker, error) {
+	cfg.SetDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("minikafka: start: %w", err)
+	}
+	ln, err := listenGate(cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("minikafka: %w", err)
+	}
+	opts := []kfake.Opt{
+		kfake.NumBrokers(1),
+		// kfake asks for 127.0.0.1:0; we hand it the listener bound to cfg.Addr,
+		// whose address is what the broker advertises in metadata.
+		kfake.ListenFn(func(string, string) (net.Listener, error) { return ln, nil }),
+		kfake.ClusterID("minikafka"),
+		kfake.DefaultNumPartitions(cfg.Partitions),
+		kfake.BrokerConfigs(map[string]string{"message.max.bytes": strconv.Itoa(cfg.MaxMessageBytes)}),
+		kfake.WithLogger(slogAdapter{cfg.Logger}),
+	}
+	if len(cfg.Topics) > 0 {
+		opts = append(opts, kfake.SeedTopics(int32(cfg.Partitions), cfg.Topics...))
+	}
+	if !cfg.DisableAutoCreateTopics {
+		opts = append(opts, kfake.AllowAutoTopicCreation())
+	}
+	cluster, err := kfake.NewCluster(opts...)
+	if err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("minikafka: start broker: %w", err)
+	}
+	cfg.Logger.Info("kafka broker started", slog.String("addr", ln.Addr().String()), slog.Int("partitions", cfg.Partitions))
+	return &Broker{cluster: cluster, ln: ln}, nil
+}
+
+// Addr returns the host:port clients bootstrap from.
+func (b *Broker) Addr() string { return b.ln.Addr().String() }
+
+// SetUnavailable simulates a broker outage and its recovery without losing
+// data. While unavailable the port refuses connections and every open client
+// connection is dropped, as when the broker process is down: producers see
+// connection errors and then "run out of available brokers". Going back up
+// listens again on the same address; the error says why that failed.
+func (b *Broker) SetUnavailable(down bool) error {
+	if down {
+		b.ln.down()
+		return nil
+	}
+	return b.ln.up()
+}
+
+// Close stops the broker and drops its connections and data.
+func (b *Broker) Close() {
+	b.cluster.Close()
+	b.ln.Close()
+}
+
+// slogAdapter forwards kfake's warnings and errors; its info and debug
+// lines are per request and too chatty for a node log.
+type slogAdapter struct{ l *slog.Logger }
+
+func (a slogAdapter) Logf(level kfake.LogLevel, format string, args ...any) {
+	switch level {
+	case kfake.LogLevelError:
+		a.l.Error("kfake: " + fmt.Sprintf(format, args...))
+	case kfake.LogLevelWarn:
+		a.l.Warn("kfake: " + fmt.Sprintf(format, args...))
+	}
+}

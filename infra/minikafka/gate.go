@@ -1,0 +1,152 @@
+package minikafka
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+)
+
+// gateListener is the broker's listener with an outage switch. kfake runs
+// one Accept loop per broker for its whole life and stops at the first
+// Accept error, so an outage cannot close kfake's listener: instead the gate
+// closes the OS socket underneath (new connections are refused), drops the
+// accepted connections, and keeps Accept waiting until the socket is back.
+type gateListener struct {
+	addr net.Addr // fixed for the broker's life: kfake advertises it
+
+	mu     sync.Mutex
+	inner  net.Listener              // nil while down
+	wake   chan struct{}             // closed when the gate reopens or closes
+	conns  map[*trackedConn]struct{} // accepted, not yet closed
+	closed bool
+}
+
+func listenGate(addr string) (*gateListener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen %s: %w", addr, err)
+	}
+	return &gateListener{addr: ln.Addr(), inner: ln, wake: make(chan struct{}), conns: make(map[*trackedConn]struct{})}, nil
+}
+
+func (l *gateListener) Accept() (net.Conn, error) {
+	for {
+		l.mu.Lock()
+		inner, wake, closed := l.inner, l.wake, l.closed
+		l.mu.Unlock()
+		switch {
+		case closed:
+			return nil, net.ErrClosed
+		case inner == nil:
+			<-wake
+			continue
+		}
+		c, err := inner.Accept()
+		if err != nil {
+			if l.replaced(inner) {
+				continue // closed by down() or Close(): re-check the state
+			}
+			return nil, err
+		}
+		if tc, ok := l.track(inner, c); ok {
+			return tc, nil
+		}
+	}
+}
+
+// replaced reports whether inner is no longer the live socket.
+func (l *gateListener) replaced(inner net.Listener) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.inner != inner
+}
+
+// track registers c, unless the gate went down while it was being accepted.
+func (l *gateListener) track(inner net.Listener, c net.Conn) (*trackedConn, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.inner != inner {
+		c.Close()
+		return nil, false
+	}
+	tc := &trackedConn{Conn: c, l: l}
+	l.conns[tc] = struct{}{}
+	return tc, true
+}
+
+func (l *gateListener) down() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.inner == nil || l.closed {
+		return
+	}
+	l.inner.Close()
+	l.inner = nil
+	l.dropConnsLocked()
+}
+
+func (l *gateListener) up() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return net.ErrClosed
+	}
+	if l.inner != nil {
+		return nil
+	}
+	ln, err := net.Listen("tcp", l.addr.String())
+	if err != nil {
+		return fmt.Errorf("minikafka: listen again on %s: %w", l.addr, err)
+	}
+	l.inner = ln
+	close(l.wake)
+	l.wake = make(chan struct{})
+	return nil
+}
+
+func (l *gateListener) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return nil
+	}
+	l.closed = true
+	var err error
+	if l.inner != nil {
+		err = l.inner.Close()
+		l.inner = nil
+	}
+	close(l.wake)
+	l.dropConnsLocked()
+	if errors.Is(err, net.ErrClosed) {
+		return nil
+	}
+	return err
+}
+
+func (l *gateListener) Addr() net.Addr { return l.addr }
+
+func (l *gateListener) dropConnsLocked() {
+	for c := range l.conns {
+		c.Conn.Close()
+	}
+	clear(l.conns)
+}
+
+func (l *gateListener) forget(c *trackedConn) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.conns, c)
+}
+
+// trackedConn unregisters itself on Close so the gate only drops live connections.
+type trackedConn struct {
+	net.Conn
+	l *gateListener
+}
+
+func (c *trackedConn) Close() error {
+	c.l.forget(c)
+	return c.Conn.Close()
+}
