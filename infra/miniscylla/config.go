@@ -1,0 +1,80 @@
+package miniscylla
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+)
+
+// Defaults used by Config.setDefaults.
+const (
+	DefaultAddr = "127.0.0.1:9042"
+	// DefaultMaxFrameSize matches ScyllaDB's native_transport_max_frame_size_in_mb (256 MiB).
+	DefaultMaxFrameSize = 256 << 20
+	// DefaultMaxConcurrentRequests bounds the requests one connection runs at once;
+	// further frames wait in the socket, which is the back-pressure a driver expects.
+	DefaultMaxConcurrentRequests = 256
+)
+
+// Config configures a Server. The zero value is valid: every field has a default.
+type Config struct {
+	// Addr is the TCP address to listen on; port 0 picks a free port. Default DefaultAddr.
+	Addr string
+	// DataDir is where durable state would live. The engine keeps everything in
+	// memory, so it must be empty: rejecting it keeps callers from believing
+	// their data survives a restart.
+	DataDir string
+	// Logger receives connection-level diagnostics. Default: discard.
+	Logger *slog.Logger
+	// MaxFrameSize is the largest frame body accepted (after decompression too).
+	// A larger frame gets a PROTOCOL_ERROR and its connection is closed.
+	MaxFrameSize int
+	// MaxConcurrentRequests bounds the requests executed at once per connection.
+	MaxConcurrentRequests int
+}
+
+// ConfigError reports an invalid Config field.
+type ConfigError struct {
+	Field  string
+	Reason string
+}
+
+func (e *ConfigError) Error() string {
+	return fmt.Sprintf("miniscylla config: %s: %s", e.Field, e.Reason)
+}
+
+func (c *Config) setDefaults() {
+	if c.Addr == "" {
+		c.Addr = DefaultAddr
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.MaxFrameSize == 0 {
+		c.MaxFrameSize = DefaultMaxFrameSize
+	}
+	if c.MaxConcurrentRequests == 0 {
+		c.MaxConcurrentRequests = DefaultMaxConcurrentRequests
+	}
+}
+
+// Validate reports the first invalid field as a *ConfigError.
+func (c Config) Validate() error {
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		return &ConfigError{Field: "Addr", Reason: err.Error()}
+	}
+	if c.DataDir != "" {
+		return &ConfigError{Field: "DataDir", Reason: "persistence is not supported: data is kept in memory only"}
+	}
+	if c.MaxFrameSize < 1024 || c.MaxFrameSize > 1<<30 {
+		return &ConfigError{Field: "MaxFrameSize", Reason: fmt.Sprintf("%d outside [1 KiB, 1 GiB]", c.MaxFrameSize)}
+	}
+	if c.MaxConcurrentRequests < 1 {
+		return &ConfigError{Field: "MaxConcurrentRequests", Reason: "must be at least 1"}
+	}
+	return nil
+}
+
+// errClosed is returned by operations on a closed Server.
+var errClosed = errors.New("miniscylla: server closed")

@@ -1,0 +1,363 @@
+package miniscylla
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+
+	"github.com/datastax/go-cassandra-native-protocol/message"
+	"github.com/datastax/go-cassandra-native-protocol/primitive"
+
+	"github.com/outboxnode/outbox/infra/miniscylla/engine"
+)
+
+// Buffer sizes: frames are read through a 64 KiB reader and responses are
+// coalesced up to 64 KiB per socket write; buffers grown past 1 MiB by a
+// large frame are dropped after use rather than kept per connection.
+const (
+	ioBufferSize  = 64 << 10
+	keepBufferMax = 1 << 20
+)
+
+// supported is the SUPPORTED answer to OPTIONS. The Scylla LWT marker makes
+// gocql treat the node as Scylla (it then reads system.peers, not peers_v2);
+// shard keys are left out because the server is a single shard.
+var supported = &message.Supported{Options: map[string][]string{
+	"CQL_VERSION":                  {"3.3.1"},
+	"COMPRESSION":                  {"lz4", "snappy"},
+	"PROTOCOL_VERSIONS":            {"4/v4"},
+	"SCYLLA_LWT_ADD_METADATA_MARK": {"LWT_OPTIMIZATION_META_BIT_MASK=2147483648"},
+}}
+
+// response is one frame for the writer goroutine.
+type response struct {
+	stream int16
+	msg    message.Message
+	// raw, when set, is a complete pre-encoded frame sent instead of msg.
+	raw []byte
+	// compressWith, when set, compresses every frame written after this one.
+	compressWith compressor
+}
+
+// conn serves one client connection: a reader goroutine decodes frames and
+// dispatches them, requests run concurrently (at most
+// Config.MaxConcurrentRequests), and one writer goroutine serialises the
+// responses and pushed events onto the socket.
+type conn struct {
+	srv *Server
+	nc  net.Conn
+	log *slog.Logger
+
+	// ctx is cancelled when the connection ends; requests run under it.
+	ctx      context.Context
+	cancel   context.CancelFunc
+	out      chan response
+	sem      chan struct{}
+	handlers sync.WaitGroup
+
+	// Owned by the reader goroutine.
+	started bool
+	dec     compressor
+
+	sessMu sync.Mutex
+	sess   engine.Session
+
+	evMu     sync.Mutex
+	evWanted bool // REGISTERed for SCHEMA_CHANGE
+	evClosed bool
+	events   []message.Message
+	evSig    chan struct{}
+}
+
+func newConn(s *Server, nc net.Conn) *conn {
+	c := &conn{
+		srv:   s,
+		nc:    nc,
+		log:   s.log.With("remote", nc.RemoteAddr().String()),
+		out:   make(chan response, s.cfg.MaxConcurrentRequests+1),
+		sem:   make(chan struct{}, s.cfg.MaxConcurrentRequests),
+		evSig: make(chan struct{}, 1),
+	}
+	c.ctx, c.cancel = context.WithCancel(s.ctx)
+	return c
+}
+
+// serve runs the connection until the client leaves, breaks the protocol or
+// the server closes; it returns once every goroutine of the connection ended.
+func (c *conn) serve() {
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		c.writeLoop()
+	}()
+	if err := c.readLoop(); err != nil && !isDisconnect(err) {
+		c.log.Debug("miniscylla connection closed", "err", err)
+	}
+	c.cancel()
+	c.handlers.Wait()
+	close(c.out)
+	<-writerDone
+	c.nc.Close()
+}
+
+func (c *conn) readLoop() error {
+	br := bufio.NewReaderSize(c.nc, ioBufferSize)
+	var hb [headerSize]byte
+	var body []byte
+	maxBody := c.srv.cfg.MaxFrameSize
+	for {
+		h, err := readHeader(br, &hb, maxBody)
+		if err != nil {
+			return c.reject(err)
+		}
+		if cap(body) < int(h.length) {
+			body = make([]byte, h.length)
+		}
+		body = body[:h.length]
+		if _, err := io.ReadFull(br, body); err != nil {
+			return err
+		}
+		msg, err := decodeRequest(h, body, c.dec, maxBody)
+		if cap(body) > keepBufferMax {
+			body = nil
+		}
+		if err == nil {
+			err = c.dispatch(h.stream, msg)
+		}
+		if err != nil {
+			if err := c.reject(err); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// reject answers a *FrameError with a PROTOCOL_ERROR and returns nil when
+// the connection can go on; any other or fatal error is returned.
+func (c *conn) reject(err error) error {
+	var fe *FrameError
+	if !errors.As(err, &fe) {
+		return err
+	}
+	if fe.Version == wireVersion {
+		c.out <- response{stream: fe.Stream, msg: &message.ProtocolError{ErrorMessage: fe.Msg}}
+	} else {
+		c.out <- response{raw: protocolErrorFrame(fe.Version, fe.Stream, fe.Msg)}
+	}
+	if fe.Fatal {
+		return err
+	}
+	return nil
+}
+
+// dispatch answers connection-level messages itself and hands statements
+// to a request goroutine. It blocks while the connection is at its request bound.
+func (c *conn) dispatch(stream int16, msg message.Message) error {
+	nonFatal := func(format string, args ...any) error {
+		return &FrameError{Version: wireVersion, Stream: stream, Msg: fmt.Sprintf(format, args...)}
+	}
+	switch m := msg.(type) {
+	case *message.Options:
+		c.out <- response{stream: stream, msg: supported}
+		return nil
+	case *message.Startup:
+		return c.startup(stream, m)
+	}
+	if !c.started {
+		return nonFatal("unexpected message %v, expecting STARTUP or OPTIONS", msg.GetOpCode())
+	}
+	switch m := msg.(type) {
+	case *message.Register:
+		c.register(m)
+		c.out <- response{stream: stream, msg: &message.Ready{}}
+		return nil
+	case *message.Query, *message.Prepare, *message.Execute, *message.Batch:
+		select {
+		case c.sem <- struct{}{}:
+		case <-c.ctx.Done():
+			return c.ctx.Err()
+		}
+		c.handlers.Add(1)
+		go c.execute(stream, msg)
+		return nil
+	default:
+		return nonFatal("unexpected message %v: authentication is not enabled", msg.GetOpCode())
+	}
+}
+
+func (c *conn) startup(stream int16, m *message.Startup) error {
+	if c.started {
+		return &FrameError{Version: wireVersion, Stream: stream, Msg: "unexpected message STARTUP, the connection is already initialized"}
+	}
+	var enc compressor
+	if name := strings.ToLower(string(m.GetCompression())); name != "" && name != "none" {
+		newComp, ok := compressors[name]
+		if !ok {
+			return &FrameError{Version: wireVersion, Stream: stream, Msg: fmt.Sprintf("unknown compression algorithm %q", name)}
+		}
+		c.dec, enc = newComp(), newComp()
+	}
+	c.started = true
+	// READY itself goes out uncompressed; compression starts with the next frame.
+	c.out <- response{stream: stream, msg: &message.Ready{}, compressWith: enc}
+	return nil
+}
+
+func (c *conn) register(m *message.Register) {
+	for _, t := range m.EventTypes {
+		if t == primitive.EventTypeSchemaChange {
+			c.evMu.Lock()
+			c.evWanted = true
+			c.evMu.Unlock()
+		}
+	}
+}
+
+// execute runs one statement on the engine. The engine gets a copy of the
+// session so concurrent requests never share it; a USE (answered with
+// SET_KEYSPACE) publishes its copy back for later requests.
+func (c *conn) execute(stream int16, msg message.Message) {
+	defer c.handlers.Done()
+	defer func() { <-c.sem }()
+	c.sessMu.Lock()
+	sess := c.sess
+	c.sessMu.Unlock()
+	resp := c.handle(&sess, msg)
+	if _, ok := resp.(*message.SetKeyspaceResult); ok {
+		c.sessMu.Lock()
+		c.sess = sess
+		c.sessMu.Unlock()
+	}
+	c.out <- response{stream: stream, msg: resp}
+}
+
+// handle calls the engine, turning a panic or a missing answer into SERVER_ERROR
+// so that one bad statement cannot take the process down.
+func (c *conn) handle(sess *engine.Session, msg message.Message) (resp message.Message) {
+	defer func() {
+		if p := recover(); p != nil {
+			c.log.Error("miniscylla engine panic", "op", msg.GetOpCode().String(), "panic", p)
+			resp = &message.ServerError{ErrorMessage: fmt.Sprintf("internal error: %v", p)}
+		}
+	}()
+	if resp = c.srv.eng.Handle(c.ctx, sess, msg); resp == nil {
+		resp = &message.ServerError{ErrorMessage: "internal error: no response"}
+	}
+	return resp
+}
+
+// pushEvent queues a schema change for the writer if the client registered for it.
+func (c *conn) pushEvent(ev message.Message) {
+	c.evMu.Lock()
+	defer c.evMu.Unlock()
+	if !c.evWanted || c.evClosed {
+		return
+	}
+	c.events = append(c.events, ev)
+	select {
+	case c.evSig <- struct{}{}:
+	default:
+	}
+}
+
+func (c *conn) takeEvents(closing bool) []message.Message {
+	c.evMu.Lock()
+	defer c.evMu.Unlock()
+	evs := c.events
+	c.events = nil
+	c.evClosed = c.evClosed || closing
+	return evs
+}
+
+// writeLoop encodes responses and events, coalescing whatever is queued into
+// one socket write. After a write error it keeps draining (and discarding)
+// so that request goroutines never block; it returns when out is closed.
+func (c *conn) writeLoop() {
+	var (
+		buf     []byte
+		scratch bytes.Buffer
+		comp    compressor
+		broken  bool
+	)
+	for {
+		select {
+		case r, ok := <-c.out:
+			if !ok {
+				c.takeEvents(true)
+				if !broken && len(buf) > 0 {
+					c.nc.Write(buf) //nolint:errcheck // the connection closes next either way
+				}
+				return
+			}
+			buf = c.appendResponse(buf, &scratch, r, comp)
+			if r.compressWith != nil {
+				comp = r.compressWith
+			}
+		case <-c.evSig:
+			for _, ev := range c.takeEvents(false) {
+				buf = c.appendResponse(buf, &scratch, response{stream: -1, msg: ev}, comp)
+			}
+		}
+		if len(c.out) > 0 && len(buf) < ioBufferSize {
+			continue
+		}
+		if !broken && len(buf) > 0 {
+			if _, err := c.nc.Write(buf); err != nil {
+				broken = true
+				c.nc.Close() // unblocks the reader: the client is gone
+			}
+		}
+		if cap(buf) > keepBufferMax {
+			buf = nil
+		}
+		buf = buf[:0]
+	}
+}
+
+func (c *conn) appendResponse(buf []byte, scratch *bytes.Buffer, r response, comp compressor) []byte {
+	if r.raw != nil {
+		return append(buf, r.raw...)
+	}
+	out, err := encodeFrame(buf, scratch, wireVersion, r.stream, r.msg, comp)
+	if err == nil {
+		return out
+	}
+	c.log.Error("miniscylla cannot encode response", "op", r.msg.GetOpCode().String(), "err", err)
+	out, err = encodeFrame(buf, scratch, wireVersion, r.stream, &message.ServerError{ErrorMessage: "cannot encode response: " + err.Error()}, comp)
+	if err != nil {
+		return buf
+	}
+	return out
+}
+
+// protocolErrorFrame encodes a PROTOCOL_ERROR by hand in the header layout of
+// version v (8 bytes for v1/v2, 9 otherwise), which the codec cannot do for
+// versions it does not know.
+func protocolErrorFrame(v byte, stream int16, msg string) []byte {
+	if len(msg) > 0xffff {
+		msg = msg[:0xffff]
+	}
+	var f []byte
+	if v <= 2 {
+		f = []byte{v | responseBit, 0, byte(stream), byte(primitive.OpCodeError)}
+	} else {
+		f = []byte{v | responseBit, 0, byte(uint16(stream) >> 8), byte(stream), byte(primitive.OpCodeError)}
+	}
+	f = binary.BigEndian.AppendUint32(f, uint32(4+2+len(msg)))
+	f = binary.BigEndian.AppendUint32(f, uint32(primitive.ErrorCodeProtocolError))
+	f = binary.BigEndian.AppendUint16(f, uint16(len(msg)))
+	return append(f, msg...)
+}
+
+// isDisconnect reports errors that just mean the peer or the server closed the socket.
+func isDisconnect(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed)
+}

@@ -1,0 +1,193 @@
+package miniscylla
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/datastax/go-cassandra-native-protocol/message"
+	"github.com/datastax/go-cassandra-native-protocol/primitive"
+)
+
+// The frame layer: v4 header parsing, bounded body decoding and response
+// encoding. Decoding is split from the codec library on purpose: its
+// primitives allocate whatever a length prefix claims (a 5-byte body can ask
+// for 2 GiB), so every body is checked by checkBody before it is decoded.
+
+const (
+	headerSize     = 9
+	wireVersion    = byte(primitive.ProtocolVersion4)
+	responseBit    = 0x80
+	supportedRange = "the lowest supported version is 4 and the greatest is 4"
+)
+
+// header is a decoded v4 frame header.
+type header struct {
+	version byte
+	flags   primitive.HeaderFlag
+	stream  int16
+	opcode  primitive.OpCode
+	length  int32
+}
+
+// FrameError is a protocol violation found in a client's frame. The server
+// answers it with a PROTOCOL_ERROR on Stream, framed with Version; when
+// Fatal, it then closes the connection because framing can no longer be trusted.
+type FrameError struct {
+	Version byte
+	Stream  int16
+	Fatal   bool
+	Msg     string
+}
+
+func (e *FrameError) Error() string {
+	return fmt.Sprintf("protocol error on stream %d: %s", e.Stream, e.Msg)
+}
+
+// requestCodecs are the message codecs for the opcodes a client may send.
+var requestCodecs = func() map[primitive.OpCode]message.Codec {
+	want := map[primitive.OpCode]bool{
+		primitive.OpCodeStartup: true, primitive.OpCodeOptions: true, primitive.OpCodeQuery: true,
+		primitive.OpCodePrepare: true, primitive.OpCodeExecute: true, primitive.OpCodeRegister: true,
+		primitive.OpCodeBatch: true, primitive.OpCodeAuthResponse: true,
+	}
+	m := make(map[primitive.OpCode]message.Codec, len(want))
+	for _, c := range message.DefaultMessageCodecs {
+		if want[c.GetOpCode()] {
+			m[c.GetOpCode()] = c
+		}
+	}
+	return m
+}()
+
+// responseCodecs are the message codecs for everything the server sends.
+var responseCodecs = func() map[primitive.OpCode]message.Codec {
+	m := make(map[primitive.OpCode]message.Codec)
+	for _, c := range message.DefaultMessageCodecs {
+		if _, isRequest := requestCodecs[c.GetOpCode()]; !isRequest {
+			m[c.GetOpCode()] = c
+		}
+	}
+	return m
+}()
+
+// readHeader reads one header. Any version other than v4, a response frame, or
+// a length outside [0, maxBody] is a fatal *FrameError; io errors pass through.
+func readHeader(r io.Reader, buf *[headerSize]byte, maxBody int) (header, error) {
+	if _, err := io.ReadFull(r, buf[:1]); err != nil {
+		return header{}, err
+	}
+	v := buf[0]
+	if v != wireVersion {
+		return header{}, versionError(r, v)
+	}
+	if _, err := io.ReadFull(r, buf[1:]); err != nil {
+		return header{}, err
+	}
+	h := header{
+		version: v,
+		flags:   primitive.HeaderFlag(buf[1]),
+		stream:  int16(binary.BigEndian.Uint16(buf[2:4])),
+		opcode:  primitive.OpCode(buf[4]),
+		length:  int32(binary.BigEndian.Uint32(buf[5:9])),
+	}
+	if h.length < 0 || int(h.length) > maxBody {
+		return h, &FrameError{Version: v, Stream: h.stream, Fatal: true,
+			Msg: fmt.Sprintf("frame body length %d outside [0, %d]", h.length, maxBody)}
+	}
+	return h, nil
+}
+
+// versionError builds the error for a frame whose first byte is v. Drivers
+// negotiate by sending their highest version and downgrading on this exact
+// wording (gocql parses the version range, the DataStax drivers look for
+// "unsupported protocol version"), and they parse the reply with the header
+// layout of the version they sent, so the reply echoes it and its stream id.
+func versionError(r io.Reader, v byte) error {
+	if v&responseBit != 0 {
+		return &FrameError{Version: wireVersion, Fatal: true, Msg: fmt.Sprintf("unexpected response frame (version byte 0x%02x)", v)}
+	}
+	var stream int16
+	var rest [4]byte
+	if v <= 2 {
+		// v1/v2 header: version, flags, one-byte stream.
+		if _, err := io.ReadFull(r, rest[:2]); err == nil {
+			stream = int16(int8(rest[1]))
+		}
+	} else if _, err := io.ReadFull(r, rest[:3]); err == nil {
+		stream = int16(binary.BigEndian.Uint16(rest[1:3]))
+	}
+	return &FrameError{Version: v, Stream: stream, Fatal: true,
+		Msg: fmt.Sprintf("Invalid or unsupported protocol version (%d); %s", v, supportedRange)}
+}
+
+// decodeRequest decodes a request body. Errors are non-fatal *FrameErrors:
+// the frame was read whole, so the connection can go on.
+func decodeRequest(h header, body []byte, dec compressor, maxBody int) (msg message.Message, err error) {
+	fail := func(format string, args ...any) error {
+		return &FrameError{Version: h.version, Stream: h.stream, Msg: fmt.Sprintf(format, args...)}
+	}
+	codec, ok := requestCodecs[h.opcode]
+	if !ok {
+		return nil, fail("unknown or non-request opcode 0x%02x", byte(h.opcode))
+	}
+	if h.flags.Contains(primitive.HeaderFlagCompressed) {
+		if dec == nil {
+			return nil, fail("compressed frame before compression was negotiated in STARTUP")
+		}
+		if body, err = dec.decompress(body, maxBody); err != nil {
+			return nil, fail("cannot decompress %s body: %v", h.opcode, err)
+		}
+	}
+	if err := checkBody(h, body); err != nil {
+		return nil, fail("malformed %s body: %v", h.opcode, err)
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			msg, err = nil, fail("malformed %s body: decoder panic: %v", h.opcode, p)
+		}
+	}()
+	src := bytes.NewReader(body)
+	if h.flags.Contains(primitive.HeaderFlagCustomPayload) {
+		if _, err := primitive.ReadBytesMap(src); err != nil {
+			return nil, fail("malformed custom payload: %v", err)
+		}
+	}
+	if msg, err = codec.Decode(src, primitive.ProtocolVersion4); err != nil {
+		return nil, fail("malformed %s body: %v", h.opcode, err)
+	}
+	return msg, nil
+}
+
+// encodeFrame appends a v4 response frame carrying msg to dst. With comp
+// non-nil the body is compressed; scratch is reused for the plain body.
+func encodeFrame(dst []byte, scratch *bytes.Buffer, version byte, stream int16, msg message.Message, comp compressor) ([]byte, error) {
+	codec, ok := responseCodecs[msg.GetOpCode()]
+	if !ok {
+		return dst, fmt.Errorf("no response codec for opcode %v", msg.GetOpCode())
+	}
+	scratch.Reset()
+	if err := codec.Encode(msg, scratch, primitive.ProtocolVersion(version)); err != nil {
+		return dst, fmt.Errorf("encode %v: %w", msg.GetOpCode(), err)
+	}
+	start := len(dst)
+	var flags primitive.HeaderFlag
+	dst = append(dst, version|responseBit, 0, byte(uint16(stream)>>8), byte(stream), byte(msg.GetOpCode()), 0, 0, 0, 0)
+	if comp == nil {
+		dst = append(dst, scratch.Bytes()...)
+	} else {
+		flags = primitive.HeaderFlagCompressed
+		var err error
+		if dst, err = comp.compress(dst, scratch.Bytes()); err != nil {
+			return dst[:start], err
+		}
+	}
+	dst[start+1] = byte(flags)
+	binary.BigEndian.PutUint32(dst[start+5:], uint32(len(dst)-start-headerSize))
+	return dst, nil
+}
+
+// errTruncated reports a length prefix that points past the end of the body.
+var errTruncated = errors.New("length prefix exceeds body")

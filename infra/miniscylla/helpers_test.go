@@ -1,0 +1,137 @@
+package miniscylla
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/datastax/go-cassandra-native-protocol/compression/lz4"
+	"github.com/datastax/go-cassandra-native-protocol/compression/snappy"
+	"github.com/datastax/go-cassandra-native-protocol/frame"
+	"github.com/datastax/go-cassandra-native-protocol/message"
+	"github.com/datastax/go-cassandra-native-protocol/primitive"
+)
+
+const testTimeout = 10 * time.Second
+
+// startServer starts a server on a free loopback port, closed at test end.
+func startServer(t testing.TB) *Server {
+	t.Helper()
+	s, err := Start(context.Background(), Config{Addr: "127.0.0.1:0", MaxFrameSize: 1 << 20})
+	if err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	})
+	return s
+}
+
+// rawClient speaks CQL frames through the codec library, as a driver would.
+type rawClient struct {
+	t     testing.TB
+	nc    net.Conn
+	codec frame.Codec
+	comp  bool
+}
+
+func dial(t testing.TB, addr string) *rawClient {
+	t.Helper()
+	nc, err := net.DialTimeout("tcp", addr, testTimeout)
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	return &rawClient{t: t, nc: nc, codec: frame.NewCodec()}
+}
+
+// useCompression switches the client's codec to name ("lz4" or "snappy").
+func (c *rawClient) useCompression(name string) {
+	var bc frame.BodyCompressor = lz4.Compressor{}
+	if name == "snappy" {
+		bc = snappy.Compressor{}
+	}
+	c.codec = frame.NewCodecWithCompression(bc)
+	c.comp = true
+}
+
+func (c *rawClient) send(stream int16, msg message.Message) {
+	c.t.Helper()
+	f := frame.NewFrame(primitive.ProtocolVersion4, stream, msg)
+	if c.comp {
+		f.Header.Flags = f.Header.Flags.Add(primitive.HeaderFlagCompressed)
+	}
+	var b bytes.Buffer
+	if err := c.codec.EncodeFrame(f, &b); err != nil {
+		c.t.Fatalf("encode: %v", err)
+	}
+	c.write(b.Bytes())
+}
+
+func (c *rawClient) write(b []byte) {
+	c.t.Helper()
+	if _, err := c.nc.Write(b); err != nil {
+		c.t.Fatalf("write: %v", err)
+	}
+}
+
+func (c *rawClient) recv() *frame.Frame {
+	c.t.Helper()
+	c.nc.SetReadDeadline(time.Now().Add(testTimeout))
+	f, err := c.codec.DecodeFrame(c.nc)
+	if err != nil {
+		c.t.Fatalf("decode response: %v", err)
+	}
+	return f
+}
+
+// roundTrip sends msg on stream and returns the response, which must be on the same stream.
+func (c *rawClient) roundTrip(stream int16, msg message.Message) message.Message {
+	c.t.Helper()
+	c.send(stream, msg)
+	f := c.recv()
+	if f.Header.StreamId != stream {
+		c.t.Fatalf("response on stream %d, want %d", f.Header.StreamId, stream)
+	}
+	return f.Body.Message
+}
+
+func (c *rawClient) startup(opts ...string) {
+	c.t.Helper()
+	if _, ok := c.roundTrip(1, message.NewStartup(opts...)).(*message.Ready); !ok {
+		c.t.Fatal("STARTUP not answered with READY")
+	}
+}
+
+// expectClosed asserts the server closes the connection (after any pending frames).
+func (c *rawClient) expectClosed() {
+	c.t.Helper()
+	c.nc.SetReadDeadline(time.Now().Add(testTimeout))
+	if _, err := io.Copy(io.Discard, c.nc); err != nil {
+		c.t.Fatalf("connection not closed by the server: %v", err)
+	}
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(testTimeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// waitGoroutines waits until the goroutine count is back to at most base.
+func waitGoroutines(t testing.TB, base int) {
+	t.Helper()
+	waitFor(t, "goroutines back to baseline", func() bool { return runtime.NumGoroutine() <= base })
+}

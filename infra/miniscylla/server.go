@@ -1,0 +1,151 @@
+// Package miniscylla is the in-process stand-in for ScyllaDB in the data
+// path: it speaks CQL native protocol v4 on a TCP port so the real drivers
+// (gocql/gocqlx, scylla-cdc-go, the Python driver) talk to it as to a
+// single-node Scylla. This package owns sockets, frames, the handshake and
+// event pushes; package engine executes the statements.
+package miniscylla
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/datastax/go-cassandra-native-protocol/message"
+
+	"github.com/outboxnode/outbox/infra/miniscylla/engine"
+)
+
+// Server is a running CQL server. Close it to release the port, the
+// connections and every goroutine it started.
+type Server struct {
+	cfg Config
+	log *slog.Logger
+	ln  net.Listener
+	eng *engine.Engine
+
+	// ctx is cancelled by Close; every request context derives from it.
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu     sync.Mutex
+	conns  map[*conn]struct{}
+	closed bool
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Start validates cfg, listens on cfg.Addr and serves until Close. ctx only
+// bounds the start-up; the server outlives it.
+func Start(ctx context.Context, cfg Config) (*Server, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("miniscylla: listen on %s: %w", cfg.Addr, err)
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, ln: ln, conns: make(map[*conn]struct{})}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.eng, err = engine.New(engine.Config{
+		ListenIP:       advertisedIP(ln.Addr()),
+		OnSchemaChange: s.broadcast,
+	})
+	if err != nil {
+		s.cancel()
+		return nil, errors.Join(fmt.Errorf("miniscylla: start engine: %w", err), ln.Close())
+	}
+	s.wg.Add(1)
+	go s.acceptLoop()
+	s.log.Info("miniscylla listening", "addr", ln.Addr().String())
+	return s, nil
+}
+
+// Addr is the address the server listens on, with the real port when Config.Addr had port 0.
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// Close stops listening, closes every connection, waits for all the server's
+// goroutines and closes the engine. It is idempotent and safe for concurrent use.
+func (s *Server) Close() error {
+	s.closeOnce.Do(func() {
+		s.cancel()
+		lnErr := s.ln.Close()
+		s.mu.Lock()
+		s.closed = true
+		for c := range s.conns {
+			c.nc.Close()
+		}
+		s.mu.Unlock()
+		s.wg.Wait()
+		s.closeErr = errors.Join(lnErr, s.eng.Close())
+	})
+	return s.closeErr
+}
+
+func (s *Server) acceptLoop() {
+	defer s.wg.Done()
+	for {
+		nc, err := s.ln.Accept()
+		if err != nil {
+			if s.ctx.Err() != nil {
+				return
+			}
+			// Typically out of file descriptors: wait rather than spin.
+			s.log.Warn("miniscylla accept failed", "err", err)
+			select {
+			case <-s.ctx.Done():
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+			continue
+		}
+		s.track(nc)
+	}
+}
+
+// track registers a new connection and starts serving it, unless the server is closing.
+func (s *Server) track(nc net.Conn) {
+	c := newConn(s, nc)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		nc.Close()
+		return
+	}
+	s.conns[c] = struct{}{}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		c.serve()
+		s.mu.Lock()
+		delete(s.conns, c)
+		s.mu.Unlock()
+	}()
+}
+
+// broadcast pushes a schema change to every connection registered for it.
+// It never blocks on a slow client: events queue per connection.
+func (s *Server) broadcast(ev *message.SchemaChangeEvent) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		c.pushEvent(ev)
+	}
+}
+
+// advertisedIP is the IP drivers should dial: the listener's, or loopback
+// when listening on all interfaces.
+func advertisedIP(a net.Addr) string {
+	tcp, ok := a.(*net.TCPAddr)
+	if !ok || tcp.IP.IsUnspecified() {
+		return "127.0.0.1"
+	}
+	return tcp.IP.String()
+}
