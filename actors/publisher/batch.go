@@ -1,0 +1,282 @@
+package publisher
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/outboxnode/outbox/messages"
+)
+
+// undecodablePrefix starts the error of a dead letter whose row could not be
+// decoded: such an entry can never be published, so a replay fails it again
+// and only a skip releases its aggregate.
+const undecodablePrefix = "undecodable row: "
+
+// item is one PublishEvent waiting for its ack.
+type item struct {
+	req    *messages.PublishEvent
+	sender *actor.PID
+}
+
+func (it item) event() *messages.OutboxEvent { return it.req.GetEvent() }
+
+// parkedItem is an event held behind the dead head of its aggregate.
+type parkedItem struct {
+	item
+	head string
+}
+
+// batch is the work of one job, chosen by the actor and run off it. It holds
+// at most one publishable event per aggregate, so a permanent failure can
+// never let a later event of the same aggregate through before it.
+type batch struct {
+	publish []item
+	dead    []item // undecodable rows
+	park    []parkedItem
+}
+
+func (b *batch) size() int { return len(b.publish) + len(b.dead) + len(b.park) }
+
+// outcome is the durable result of one item.
+type outcome struct {
+	item
+	reason string
+}
+
+type batchResult struct {
+	published []item
+	dead      []outcome
+	parked    []outcome
+	// err is set when the job was cancelled (stop): items without an
+	// outcome are not acked, and the stream sends them again.
+	err error
+}
+
+type releaseJob struct {
+	aggregateID string
+	sender      *actor.PID
+}
+
+type releaseResult struct {
+	job        releaseJob
+	published  int
+	failedHead string
+	err        error
+}
+
+type loadResult struct {
+	entries []*messages.DeadLetter
+	err     error
+}
+
+// failure is a record Kafka refused for good.
+type failure struct {
+	item
+	err      error
+	attempts int
+}
+
+// worker does the blocking work of jobs; it is immutable once the actor
+// started, so jobs may use it from their goroutine.
+type worker struct {
+	cfg  Config
+	deps Deps
+	log  *slog.Logger
+}
+
+// publishBatch publishes b, then stores the dead letters of what failed
+// for good, of the undecodable rows and of the parked events.
+func (w *worker) publishBatch(ctx context.Context, b batch) batchResult {
+	published, failed, err := w.publishAll(ctx, b.publish)
+	res := batchResult{published: published}
+	if err != nil {
+		res.err = err
+		return res
+	}
+	now := time.Now()
+	var entries []*messages.DeadLetter
+	for _, f := range failed {
+		reason := f.err.Error()
+		entries = append(entries, newDeadLetter(f.event(), w.deps.Producer.Topic(f.event()), reason, f.attempts, now, messages.DeadLetterState_DEAD_LETTER_STATE_DEAD))
+		res.dead = append(res.dead, outcome{f.item, reason})
+	}
+	for _, it := range b.dead {
+		reason := undecodablePrefix + it.req.GetDecodeError()
+		entries = append(entries, newDeadLetter(it.event(), "", reason, 0, now, messages.DeadLetterState_DEAD_LETTER_STATE_DEAD))
+		res.dead = append(res.dead, outcome{it, reason})
+	}
+	for _, p := range b.park {
+		reason, topic := "parked behind dead-lettered event "+p.head, ""
+		if p.req.GetDecodeError() != "" {
+			reason = undecodablePrefix + p.req.GetDecodeError()
+		} else {
+			topic = w.deps.Producer.Topic(p.event())
+		}
+		entries = append(entries, newDeadLetter(p.event(), topic, reason, 0, now, messages.DeadLetterState_DEAD_LETTER_STATE_PARKED))
+		res.parked = append(res.parked, outcome{p.item, reason})
+	}
+	if err := w.store(ctx, entries...); err != nil {
+		res.dead, res.parked, res.err = nil, nil, err
+	}
+	return res
+}
+
+// publishAll publishes items under the policy until each is acknowledged
+// or failed for good. A broker outage pauses it: once the policy gives up
+// it waits PauseDelay and starts over with the records still unpublished,
+// until ctx ends (its only error).
+func (w *worker) publishAll(ctx context.Context, items []item) (published []item, failed []failure, err error) {
+	remaining, attempts := items, 0
+	for len(remaining) > 0 {
+		err := w.deps.Policy.Run(ctx, Operation, func(ctx context.Context) error {
+			attempts++
+			errs := w.deps.Producer.Publish(ctx, events(remaining))
+			if len(errs) != len(remaining) {
+				return fmt.Errorf("producer returned %d outcomes for %d records", len(errs), len(remaining))
+			}
+			var retry []item
+			var cause error
+			for i, e := range errs {
+				switch {
+				case e == nil:
+					published = append(published, remaining[i])
+				case w.deps.IsPermanent(e):
+					failed = append(failed, failure{remaining[i], e, attempts})
+				default:
+					retry = append(retry, remaining[i])
+					cause = e
+				}
+			}
+			remaining = retry
+			if len(retry) > 0 {
+				return fmt.Errorf("publish: %d of %d records failed: %w", len(retry), len(errs), cause)
+			}
+			return nil
+		})
+		if err != nil && !w.pause(ctx, "kafka unavailable, batch paused", err, slog.Int("records", len(remaining))) {
+			return published, failed, ctx.Err()
+		}
+	}
+	return published, failed, nil
+}
+
+// release publishes, oldest first, the pending dead letters of one
+// aggregate, marking each replayed, and stops at the first that fails
+// again: that one is marked dead and becomes the aggregate's head.
+func (w *worker) release(ctx context.Context, job releaseJob) releaseResult {
+	res := releaseResult{job: job}
+	entries, err := w.deps.DeadLetters.Pending(ctx, job.aggregateID)
+	if err != nil {
+		res.err = fmt.Errorf("load dead letters of aggregate %s: %w", job.aggregateID, err)
+		return res
+	}
+	for _, e := range entries {
+		failed, err := w.republish(ctx, e)
+		if err != nil {
+			res.err = err
+			return res
+		}
+		if failed != nil {
+			e.State = messages.DeadLetterState_DEAD_LETTER_STATE_DEAD
+			e.Error = failed.err.Error()
+			e.Attempts += int32(failed.attempts)
+			e.LastFailedAt = timestamppb.Now()
+		} else {
+			e.State = messages.DeadLetterState_DEAD_LETTER_STATE_REPLAYED
+		}
+		if err := w.store(ctx, e); err != nil {
+			res.err = err
+			return res
+		}
+		if failed != nil {
+			res.failedHead, res.err = e.GetEvent().GetEventId(), failed.err
+			return res
+		}
+		res.published++
+	}
+	return res
+}
+
+// republish publishes one dead letter's event and returns its failure, if
+// it failed for good.
+func (w *worker) republish(ctx context.Context, e *messages.DeadLetter) (*failure, error) {
+	if strings.HasPrefix(e.GetError(), undecodablePrefix) {
+		return &failure{err: fmt.Errorf("%s", e.GetError())}, nil
+	}
+	_, failed, err := w.publishAll(ctx, []item{{req: &messages.PublishEvent{Event: e.GetEvent()}}})
+	if err != nil || len(failed) == 0 {
+		return nil, err
+	}
+	return &failed[0], nil
+}
+
+// load reads every pending dead letter, waiting out store outages.
+func (w *worker) load(ctx context.Context) loadResult {
+	for {
+		entries, err := w.deps.DeadLetters.Pending(ctx, "")
+		if err == nil {
+			return loadResult{entries: entries}
+		}
+		if !w.pause(ctx, "dead letters unavailable, start delayed", err) {
+			return loadResult{err: ctx.Err()}
+		}
+	}
+}
+
+// store writes entries, waiting out store outages: an event is acked only
+// once its dead letter is durable.
+func (w *worker) store(ctx context.Context, entries ...*messages.DeadLetter) error {
+	for len(entries) > 0 {
+		err := w.deps.DeadLetters.Store(ctx, entries)
+		if err == nil {
+			return nil
+		}
+		if !w.pause(ctx, "dead letter store failed, retrying", err, slog.Int("entries", len(entries))) {
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// pause logs why and waits PauseDelay; false means ctx ended.
+func (w *worker) pause(ctx context.Context, msg string, err error, attrs ...any) bool {
+	if ctx.Err() != nil {
+		return false
+	}
+	w.log.Warn(msg, append(attrs, slog.Any("error", err), slog.Duration("retry_in", w.cfg.PauseDelay))...)
+	t := time.NewTimer(w.cfg.PauseDelay)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+func events(items []item) []*messages.OutboxEvent {
+	evs := make([]*messages.OutboxEvent, len(items))
+	for i, it := range items {
+		evs[i] = it.event()
+	}
+	return evs
+}
+
+func newDeadLetter(ev *messages.OutboxEvent, topic, reason string, attempts int, at time.Time, state messages.DeadLetterState) *messages.DeadLetter {
+	ts := timestamppb.New(at)
+	return &messages.DeadLetter{
+		Event:         ev,
+		Topic:         topic,
+		Error:         reason,
+		Attempts:      int32(attempts),
+		FirstFailedAt: ts,
+		LastFailedAt:  ts,
+		State:         state,
+	}
+}
