@@ -1,0 +1,191 @@
+package orders
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/google/uuid"
+
+	"github.com/outboxnode/outbox/messages"
+)
+
+// Commands from the router to an order actor. They are validated already and never leave
+// this package or process, so they are plain Go values; the original requester is the
+// envelope's sender, so the order actor answers it directly.
+type (
+	createCmd struct{ order newOrder }
+	updateCmd struct{ update orderUpdate }
+	cancelCmd struct{ reason string }
+	getCmd    struct{}
+	// passivate asks the router to stop the idle sender.
+	passivate struct{}
+)
+
+// order owns one order: it loads the row once, applies commands in arrival order and
+// commits each accepted one as a Change before replying.
+type order struct {
+	id     uuid.UUID
+	store  Store
+	cfg    Config
+	loaded bool // state and exists reflect the store
+	exists bool
+	state  State
+}
+
+func (o *order) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *actor.Started:
+		ctx.SetReceiveTimeout(o.cfg.IdleTimeout)
+	case *actor.ReceiveTimeout:
+		o.passivate(ctx)
+	case createCmd:
+		o.apply(ctx, func(State, bool) (State, string, string, *RejectError) { return o.create(m.order) })
+	case updateCmd:
+		o.apply(ctx, func(cur State, exists bool) (State, string, string, *RejectError) {
+			return update(cur, exists, m.update)
+		})
+	case cancelCmd:
+		o.apply(ctx, func(cur State, exists bool) (State, string, string, *RejectError) {
+			return cancel(cur, exists, m.reason)
+		})
+	case getCmd:
+		o.get(ctx)
+	}
+}
+
+// passivate stops the timer and asks the router to stop this actor; the router owns the
+// decision so that no command is forwarded to an actor that is already gone.
+func (o *order) passivate(ctx actor.Context) {
+	ctx.SetReceiveTimeout(0)
+	ctx.Request(ctx.Parent(), passivate{})
+}
+
+func (o *order) create(n newOrder) (State, string, string, *RejectError) {
+	now := now()
+	return State{
+		OrderID:    o.id,
+		CustomerID: n.customerID,
+		Status:     StatusCreated,
+		Items:      n.items,
+		TotalCents: n.totalCents,
+		Currency:   n.currency,
+		CreatedAt:  now,
+	}, EventOrderCreated, "", nil
+}
+
+func update(cur State, exists bool, u orderUpdate) (State, string, string, *RejectError) {
+	if rej := mutable(cur, exists, "update"); rej != nil {
+		return State{}, "", "", rej
+	}
+	next := cur
+	next.Status = StatusUpdated
+	if u.totalCents != nil {
+		next.TotalCents = *u.totalCents
+	}
+	if u.items != nil {
+		next.Items = u.items
+	}
+	return next, EventOrderUpdated, "", nil
+}
+
+func cancel(cur State, exists bool, reason string) (State, string, string, *RejectError) {
+	if rej := mutable(cur, exists, "cancel"); rej != nil {
+		return State{}, "", "", rej
+	}
+	next := cur
+	next.Status = StatusCancelled
+	return next, EventOrderCancelled, reason, nil
+}
+
+// mutable reports why an order may not take the command verb, if it may not.
+func mutable(cur State, exists bool, verb string) *RejectError {
+	if !exists {
+		return reject(messages.RejectCode_REJECT_CODE_NOT_FOUND, "order %s not found", cur.OrderID)
+	}
+	if cur.Status == StatusCancelled {
+		return reject(messages.RejectCode_REJECT_CODE_INVALID_TRANSITION, "cannot %s order %s: it is cancelled", verb, cur.OrderID)
+	}
+	return nil
+}
+
+// apply runs one command: next computes the new state from the current one, apply stamps
+// version and time, commits the change with its event and only then replies and advances.
+func (o *order) apply(ctx actor.Context, next func(cur State, exists bool) (State, string, string, *RejectError)) {
+	if rej := o.load(ctx); rej != nil {
+		ctx.Respond(rej.Reply())
+		return
+	}
+	s, eventType, reason, rej := next(o.state, o.exists)
+	if rej != nil {
+		ctx.Respond(rej.Reply())
+		o.passivateIfMissing(ctx)
+		return
+	}
+	s.Version = o.state.Version + 1
+	s.UpdatedAt = now()
+	ev, err := newEvent(s, eventType, reason)
+	if err != nil {
+		ctx.Logger().Error("build outbox event", slog.String("order_id", o.id.String()), slog.Any("error", err))
+		ctx.Respond(reject(messages.RejectCode_REJECT_CODE_INTERNAL, "build event: %v", err).Reply())
+		return
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), o.cfg.StoreTimeout)
+	defer cancel()
+	if err := o.store.Commit(sctx, Change{Order: s, Event: ev}); err != nil {
+		// The outcome is unknown (a timed-out batch may still apply): forget the state
+		// and read it again before the next command.
+		o.loaded = false
+		ctx.Logger().Warn("commit order", slog.String("order_id", o.id.String()), slog.Any("error", err))
+		ctx.Respond(reject(messages.RejectCode_REJECT_CODE_STORE_UNAVAILABLE, "commit %s: %v", eventType, err).Reply())
+		return
+	}
+	o.state, o.exists = s, true
+	ctx.Respond(&messages.CommandAccepted{OrderId: s.OrderID.String(), Version: s.Version, EventId: ev.GetEventId()})
+}
+
+func (o *order) get(ctx actor.Context) {
+	if rej := o.load(ctx); rej != nil {
+		ctx.Respond(rej.Reply())
+		return
+	}
+	if !o.exists {
+		ctx.Respond(reject(messages.RejectCode_REJECT_CODE_NOT_FOUND, "order %s not found", o.id).Reply())
+		o.passivateIfMissing(ctx)
+		return
+	}
+	ctx.Respond(view(o.state))
+}
+
+// load reads the row unless the state is known already.
+func (o *order) load(ctx actor.Context) *RejectError {
+	if o.loaded {
+		return nil
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), o.cfg.StoreTimeout)
+	defer cancel()
+	s, found, err := o.store.Load(sctx, o.id)
+	if err != nil {
+		ctx.Logger().Warn("load order", slog.String("order_id", o.id.String()), slog.Any("error", err))
+		return reject(messages.RejectCode_REJECT_CODE_STORE_UNAVAILABLE, "load order %s: %v", o.id, err)
+	}
+	if !found {
+		s = State{OrderID: o.id}
+	}
+	o.state, o.exists, o.loaded = s, found, true
+	return nil
+}
+
+// passivateIfMissing frees the actor of an order that does not exist at once, so probing
+// unknown ids does not pile up idle actors.
+func (o *order) passivateIfMissing(ctx actor.Context) {
+	if o.loaded && !o.exists {
+		o.passivate(ctx)
+	}
+}
+
+// now is truncated to the store's timestamp precision, so a reloaded row equals the state.
+func now() time.Time {
+	return time.Now().UTC().Truncate(time.Millisecond)
+}

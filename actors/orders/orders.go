@@ -1,0 +1,171 @@
+// Package orders is the command side of the data path: the orders actor receives CreateOrder,
+// UpdateOrder, CancelOrder and GetOrder from the coordinator, validates them, and routes each
+// to a per-order child that commits the new order row and its OutboxEvent through Store in
+// one batch, replying CommandAccepted or CommandRejected.
+package orders
+
+import (
+	"fmt"
+	"log/slog"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/google/uuid"
+
+	"github.com/outboxnode/outbox/messages"
+)
+
+// Props returns the props of the orders router. childOpts are added to every per-order
+// actor's props (e.g. supervision.Observe's middleware).
+func Props(store Store, cfg Config, childOpts ...actor.PropsOption) (*actor.Props, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if store == nil {
+		return nil, fmt.Errorf("orders: nil store")
+	}
+	return actor.PropsFromProducer(func() actor.Actor {
+		return &router{
+			store:     store,
+			cfg:       cfg,
+			childOpts: childOpts,
+			children:  map[uuid.UUID]*actor.PID{},
+			ids:       map[string]uuid.UUID{},
+			stopping:  map[uuid.UUID][]pending{},
+		}
+	}), nil
+}
+
+// pending is a command held back while the previous actor of its order stops.
+type pending struct {
+	msg    any
+	sender *actor.PID
+}
+
+// router owns the per-order actors: at most one per order id is alive at any time, so
+// commands of one order are applied one after another.
+type router struct {
+	store     Store
+	cfg       Config
+	childOpts []actor.PropsOption
+	children  map[uuid.UUID]*actor.PID
+	ids       map[string]uuid.UUID // child PID id -> order id, for Terminated
+	// stopping holds the commands that arrived for an order whose actor is passivating;
+	// a new actor takes them over once the old one has terminated.
+	stopping map[uuid.UUID][]pending
+}
+
+func (r *router) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *messages.CreateOrder:
+		n, rej := validateCreate(r.cfg, m)
+		if rej != nil {
+			ctx.Respond(rej.Reply())
+			return
+		}
+		r.route(ctx, uuid.New(), true, createCmd{order: n})
+	case *messages.UpdateOrder:
+		id, u, rej := validateUpdate(r.cfg, m)
+		r.routeOrReject(ctx, id, rej, updateCmd{update: u})
+	case *messages.CancelOrder:
+		id, reason, rej := validateCancel(m)
+		r.routeOrReject(ctx, id, rej, cancelCmd{reason: reason})
+	case *messages.GetOrder:
+		id, rej := parseOrderID(m.GetOrderId())
+		r.routeOrReject(ctx, id, rej, getCmd{})
+	case passivate:
+		r.passivate(ctx)
+	case *actor.Terminated:
+		r.terminated(ctx, m.Who)
+	}
+}
+
+func (r *router) routeOrReject(ctx actor.Context, id uuid.UUID, rej *RejectError, cmd any) {
+	if rej != nil {
+		ctx.Respond(rej.Reply())
+		return
+	}
+	r.route(ctx, id, false, cmd)
+}
+
+// route hands cmd to the order's actor, spawning it when needed; fresh marks a new order
+// that need not be loaded.
+func (r *router) route(ctx actor.Context, id uuid.UUID, fresh bool, cmd any) {
+	if held, ok := r.stopping[id]; ok {
+		r.stopping[id] = append(held, pending{msg: cmd, sender: ctx.Sender()})
+		return
+	}
+	pid, ok := r.children[id]
+	if !ok {
+		var err error
+		if pid, err = r.spawn(ctx, id, fresh); err != nil {
+			ctx.Respond(reject(messages.RejectCode_REJECT_CODE_INTERNAL, "%v", err).Reply())
+			return
+		}
+	}
+	ctx.RequestWithCustomSender(pid, cmd, ctx.Sender())
+}
+
+func (r *router) spawn(ctx actor.Context, id uuid.UUID, fresh bool) (*actor.PID, error) {
+	props := actor.PropsFromProducer(func() actor.Actor {
+		return &order{id: id, store: r.store, cfg: r.cfg, loaded: fresh}
+	}, r.childOpts...)
+	pid, err := ctx.SpawnNamed(props, id.String())
+	if err != nil {
+		return nil, fmt.Errorf("spawn order actor %s: %w", id, err)
+	}
+	r.children[id] = pid
+	r.ids[pid.Id] = id
+	return pid, nil
+}
+
+// passivate stops an idle order actor. Poison is queued behind any command already
+// forwarded to it, so those are still answered.
+func (r *router) passivate(ctx actor.Context) {
+	sender := ctx.Sender()
+	if sender == nil {
+		return
+	}
+	id, ok := r.ids[sender.Id]
+	if !ok || !samePID(r.children[id], sender) {
+		return
+	}
+	delete(r.children, id)
+	r.stopping[id] = nil
+	ctx.Poison(sender)
+}
+
+// terminated forgets a stopped order actor (passivated, or stopped by its supervisor)
+// and replays the commands held for its order on a new actor.
+func (r *router) terminated(ctx actor.Context, who *actor.PID) {
+	id, ok := r.ids[who.Id]
+	if !ok {
+		return
+	}
+	delete(r.ids, who.Id)
+	if samePID(r.children[id], who) {
+		delete(r.children, id)
+	}
+	held := r.stopping[id]
+	delete(r.stopping, id)
+	if len(held) == 0 {
+		return
+	}
+	pid, err := r.spawn(ctx, id, false)
+	if err != nil {
+		ctx.Logger().Error("respawn order actor", slog.String("order_id", id.String()), slog.Any("error", err))
+		for _, p := range held {
+			if p.sender != nil {
+				ctx.Send(p.sender, reject(messages.RejectCode_REJECT_CODE_INTERNAL, "%v", err).Reply())
+			}
+		}
+		return
+	}
+	for _, p := range held {
+		ctx.RequestWithCustomSender(pid, p.msg, p.sender)
+	}
+}
+
+func samePID(a, b *actor.PID) bool {
+	return a != nil && b != nil && a.Equal(b)
+}

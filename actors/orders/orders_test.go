@@ -1,0 +1,367 @@
+package orders_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/google/uuid"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/outboxnode/outbox/actors/orders"
+	"github.com/outboxnode/outbox/messages"
+)
+
+// fakeStore keeps orders in memory and records every commit.
+type fakeStore struct {
+	mu        sync.Mutex
+	rows      map[uuid.UUID]orders.State
+	changes   []orders.Change
+	loads     int
+	failWrite error
+}
+
+func newFakeStore() *fakeStore {
+	return &fakeStore{rows: map[uuid.UUID]orders.State{}}
+}
+
+func (s *fakeStore) Load(_ context.Context, id uuid.UUID) (orders.State, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.loads++
+	st, ok := s.rows[id]
+	return st, ok, nil
+}
+
+func (s *fakeStore) Commit(_ context.Context, c orders.Change) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.failWrite != nil {
+		return s.failWrite
+	}
+	s.rows[c.Order.OrderID] = c.Order
+	s.changes = append(s.changes, c)
+	return nil
+}
+
+func (s *fakeStore) setFailWrite(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failWrite = err
+}
+
+func (s *fakeStore) counts() (loads, commits int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.loads, len(s.changes)
+}
+
+func (s *fakeStore) committed() []orders.Change {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]orders.Change(nil), s.changes...)
+}
+
+type harness struct {
+	t     *testing.T
+	sys   *actor.ActorSystem
+	pid   *actor.PID
+	store *fakeStore
+}
+
+func start(t *testing.T, cfg orders.Config) *harness {
+	t.Helper()
+	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
+		return slog.New(slog.DiscardHandler)
+	}))
+	store := newFakeStore()
+	props, err := orders.Props(store, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := sys.Root.SpawnNamed(props, "orders")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = sys.Root.PoisonFuture(pid).Wait()
+		sys.Shutdown()
+	})
+	return &harness{t: t, sys: sys, pid: pid, store: store}
+}
+
+func (h *harness) ask(msg proto.Message) any {
+	h.t.Helper()
+	res, err := h.sys.Root.RequestFuture(h.pid, msg, 5*time.Second).Result()
+	if err != nil {
+		h.t.Fatalf("request %T: %v", msg, err)
+	}
+	return res
+}
+
+func (h *harness) accept(msg proto.Message) *messages.CommandAccepted {
+	h.t.Helper()
+	res := h.ask(msg)
+	acc, ok := res.(*messages.CommandAccepted)
+	if !ok {
+		h.t.Fatalf("%T %v: got %T %v, want CommandAccepted", msg, msg, res, res)
+	}
+	return acc
+}
+
+func (h *harness) rejected(msg proto.Message, code messages.RejectCode, reason string) {
+	h.t.Helper()
+	res := h.ask(msg)
+	rej, ok := res.(*messages.CommandRejected)
+	if !ok {
+		h.t.Fatalf("%v: got %T %v, want CommandRejected", msg, res, res)
+	}
+	if rej.GetCode() != code || !strings.Contains(rej.GetReason(), reason) {
+		h.t.Fatalf("%v: got %s %q, want %s containing %q", msg, rej.GetCode(), rej.GetReason(), code, reason)
+	}
+}
+
+func (h *harness) view(id string) *messages.OrderView {
+	h.t.Helper()
+	res := h.ask(&messages.GetOrder{OrderId: id})
+	v, ok := res.(*messages.OrderView)
+	if !ok {
+		h.t.Fatalf("get %s: got %T %v", id, res, res)
+	}
+	return v
+}
+
+func validCreate() *messages.CreateOrder {
+	return &messages.CreateOrder{
+		CustomerId: "c-1", Amount: "12.50", Currency: "eur",
+		Items: []*messages.Item{{Sku: "B-2", Quantity: 1}, {Sku: "A-1", Quantity: 3}},
+	}
+}
+
+func TestLifecycleBumpsVersionsAndEmitsEvents(t *testing.T) {
+	h := start(t, orders.Config{})
+	created := h.accept(validCreate())
+	if _, err := uuid.Parse(created.GetOrderId()); err != nil || created.GetVersion() != 1 {
+		t.Fatalf("create: %v", created)
+	}
+	id := created.GetOrderId()
+	amount := "99.9"
+	h.accept(&messages.UpdateOrder{OrderId: id, Amount: &amount})
+	h.accept(&messages.UpdateOrder{OrderId: id, Items: []*messages.Item{{Sku: "Z", Quantity: 7}}})
+	last := h.accept(&messages.CancelOrder{OrderId: id, Reason: "changed mind"})
+	if last.GetVersion() != 4 {
+		t.Fatalf("cancel version = %d, want 4", last.GetVersion())
+	}
+
+	v := h.view(id)
+	if v.GetStatus() != messages.OrderStatus_ORDER_STATUS_CANCELLED || v.GetVersion() != 4 ||
+		v.GetTotalCents() != 9990 || v.GetAmount() != "99.90" || v.GetCurrency() != "EUR" ||
+		len(v.GetItems()) != 1 || v.GetItems()[0].GetSku() != "Z" || v.GetCustomerId() != "c-1" {
+		t.Fatalf("view = %v", v)
+	}
+
+	h.rejected(&messages.UpdateOrder{OrderId: id, Amount: &amount}, messages.RejectCode_REJECT_CODE_INVALID_TRANSITION, "cancelled")
+	h.rejected(&messages.CancelOrder{OrderId: id}, messages.RejectCode_REJECT_CODE_INVALID_TRANSITION, "cancelled")
+
+	changes := h.store.committed()
+	wantTypes := []string{orders.EventOrderCreated, orders.EventOrderUpdated, orders.EventOrderUpdated, orders.EventOrderCancelled}
+	if len(changes) != len(wantTypes) {
+		t.Fatalf("%d commits, want %d", len(changes), len(wantTypes))
+	}
+	seen := map[string]bool{}
+	for i, c := range changes {
+		ev := c.Event
+		evID, err := uuid.Parse(ev.GetEventId())
+		if err != nil || evID.Version() != 1 || seen[ev.GetEventId()] {
+			t.Fatalf("event %d id %q: want a new timeuuid", i, ev.GetEventId())
+		}
+		seen[ev.GetEventId()] = true
+		if ev.GetEventType() != wantTypes[i] || ev.GetAggregateVersion() != int32(i+1) ||
+			ev.GetAggregateId() != id || ev.GetAggregateType() != orders.AggregateType ||
+			c.Order.Version != int32(i+1) || ev.GetOccurredAt() == nil {
+			t.Fatalf("change %d = %+v / %v", i, c.Order, ev)
+		}
+		var doc map[string]any
+		if err := json.Unmarshal(ev.GetPayload(), &doc); err != nil {
+			t.Fatalf("payload %d: %v", i, err)
+		}
+		if doc["version"] != float64(i+1) || doc["order_id"] != id || doc["status"] != string(c.Order.Status) {
+			t.Fatalf("payload %d = %s", i, ev.GetPayload())
+		}
+	}
+	if got := string(changes[3].Event.GetPayload()); !strings.Contains(got, `"cancel_reason":"changed mind"`) {
+		t.Fatalf("cancel payload lacks the reason: %s", got)
+	}
+	if items := changes[0].Order.Items; items[0].SKU != "A-1" || items[1].SKU != "B-2" {
+		t.Fatalf("items not sorted by sku: %v", items)
+	}
+}
+
+func TestRejectsBadCommandsWithoutTouchingTheStore(t *testing.T) {
+	h := start(t, orders.Config{MaxItems: 2})
+	neg, many, text, empty := "-1.00", "1.234", "12,50", ""
+	id := uuid.NewString()
+	withCreate := func(f func(*messages.CreateOrder)) *messages.CreateOrder {
+		c := validCreate()
+		f(c)
+		return c
+	}
+	tests := []struct {
+		name   string
+		msg    proto.Message
+		reason string
+	}{
+		{"empty customer", withCreate(func(c *messages.CreateOrder) { c.CustomerId = "  " }), "customer_id: required"},
+		{"long customer", withCreate(func(c *messages.CreateOrder) { c.CustomerId = strings.Repeat("x", 300) }), "customer_id: longer"},
+		{"negative amount", withCreate(func(c *messages.CreateOrder) { c.Amount = neg }), "negative"},
+		{"non-numeric amount", withCreate(func(c *messages.CreateOrder) { c.Amount = text }), "not a decimal"},
+		{"missing amount", withCreate(func(c *messages.CreateOrder) { c.Amount = "" }), "amount: required"},
+		{"too many decimals", withCreate(func(c *messages.CreateOrder) { c.Amount = many }), "more than two decimals"},
+		{"huge amount", withCreate(func(c *messages.CreateOrder) { c.Amount = "99999999999999999999" }), "larger than"},
+		{"amount over max", withCreate(func(c *messages.CreateOrder) { c.Amount = "100000001" }), "larger than"},
+		{"bad currency", withCreate(func(c *messages.CreateOrder) { c.Currency = "EURO" }), "currency"},
+		{"currency digits", withCreate(func(c *messages.CreateOrder) { c.Currency = "E1R" }), "currency"},
+		{"too many items", withCreate(func(c *messages.CreateOrder) {
+			c.Items = []*messages.Item{{Sku: "a", Quantity: 1}, {Sku: "b", Quantity: 1}, {Sku: "c", Quantity: 1}}
+		}), "at most 2"},
+		{"bad sku", withCreate(func(c *messages.CreateOrder) { c.Items = []*messages.Item{{Sku: "a b", Quantity: 1}} }), "sku"},
+		{"empty sku", withCreate(func(c *messages.CreateOrder) { c.Items = []*messages.Item{{Sku: "", Quantity: 1}} }), "sku"},
+		{"duplicate sku", withCreate(func(c *messages.CreateOrder) {
+			c.Items = []*messages.Item{{Sku: "a", Quantity: 1}, {Sku: "a", Quantity: 2}}
+		}), "twice"},
+		{"zero quantity", withCreate(func(c *messages.CreateOrder) { c.Items = []*messages.Item{{Sku: "a"}} }), "quantity"},
+		{"quantity over max", withCreate(func(c *messages.CreateOrder) { c.Items = []*messages.Item{{Sku: "a", Quantity: 10_001}} }), "quantity"},
+		{"update without id", &messages.UpdateOrder{Amount: &neg}, "order_id: required"},
+		{"update malformed id", &messages.UpdateOrder{OrderId: "order-1", Amount: &neg}, "not a uuid"},
+		{"update nothing", &messages.UpdateOrder{OrderId: id}, "nothing to update"},
+		{"update negative", &messages.UpdateOrder{OrderId: id, Amount: &neg}, "negative"},
+		{"update empty amount", &messages.UpdateOrder{OrderId: id, Amount: &empty}, "amount: required"},
+		{"update bad items", &messages.UpdateOrder{OrderId: id, Items: []*messages.Item{{Sku: "a", Quantity: -1}}}, "quantity"},
+		{"cancel malformed id", &messages.CancelOrder{OrderId: "x"}, "not a uuid"},
+		{"cancel nil id", &messages.CancelOrder{OrderId: uuid.Nil.String()}, "not a uuid"},
+		{"cancel long reason", &messages.CancelOrder{OrderId: id, Reason: strings.Repeat("r", 2000)}, "reason"},
+		{"get malformed id", &messages.GetOrder{OrderId: "{" + id + "}"}, "not a uuid"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h.t = t
+			h.rejected(tc.msg, messages.RejectCode_REJECT_CODE_INVALID_ARGUMENT, tc.reason)
+		})
+	}
+	h.t = t
+	if loads, commits := h.store.counts(); loads != 0 || commits != 0 {
+		t.Fatalf("rejected commands touched the store: %d loads, %d commits", loads, commits)
+	}
+}
+
+func TestUnknownOrderIsNotFound(t *testing.T) {
+	h := start(t, orders.Config{})
+	id := uuid.NewString()
+	amount := "1"
+	h.rejected(&messages.UpdateOrder{OrderId: id, Amount: &amount}, messages.RejectCode_REJECT_CODE_NOT_FOUND, id)
+	h.rejected(&messages.CancelOrder{OrderId: id}, messages.RejectCode_REJECT_CODE_NOT_FOUND, id)
+	h.rejected(&messages.GetOrder{OrderId: id}, messages.RejectCode_REJECT_CODE_NOT_FOUND, id)
+	if _, commits := h.store.counts(); commits != 0 {
+		t.Fatalf("%d commits for an unknown order", commits)
+	}
+}
+
+func TestCommitFailureRejectsAndKeepsState(t *testing.T) {
+	h := start(t, orders.Config{})
+	id := h.accept(validCreate()).GetOrderId()
+
+	h.store.setFailWrite(errors.New("no host available"))
+	amount := "5.00"
+	h.rejected(&messages.UpdateOrder{OrderId: id, Amount: &amount}, messages.RejectCode_REJECT_CODE_STORE_UNAVAILABLE, "no host available")
+	h.rejected(&messages.CreateOrder{CustomerId: "c", Amount: "1", Currency: "USD"}, messages.RejectCode_REJECT_CODE_STORE_UNAVAILABLE, "no host available")
+	h.store.setFailWrite(nil)
+
+	loadsBefore, _ := h.store.counts()
+	if v := h.view(id); v.GetVersion() != 1 || v.GetAmount() != "12.50" || v.GetStatus() != messages.OrderStatus_ORDER_STATUS_CREATED {
+		t.Fatalf("after a failed commit: %v", v)
+	}
+	if loads, _ := h.store.counts(); loads != loadsBefore+1 {
+		t.Fatalf("the order was not reloaded after a failed commit: %d loads, want %d", loads, loadsBefore+1)
+	}
+	if acc := h.accept(&messages.UpdateOrder{OrderId: id, Amount: &amount}); acc.GetVersion() != 2 {
+		t.Fatalf("version after retry = %d, want 2", acc.GetVersion())
+	}
+	if _, commits := h.store.counts(); commits != 2 {
+		t.Fatalf("%d commits, want 2", commits)
+	}
+}
+
+func TestIdleOrderIsPassivatedAndReloaded(t *testing.T) {
+	h := start(t, orders.Config{IdleTimeout: 20 * time.Millisecond})
+	id := h.accept(validCreate()).GetOrderId()
+	child := h.pid.Id + "/" + id
+	waitFor(t, 5*time.Second, func() bool {
+		_, alive := h.sys.ProcessRegistry.GetLocal(child)
+		return !alive
+	}, "order actor passivated")
+	if loads, _ := h.store.counts(); loads != 0 {
+		t.Fatalf("a created order was loaded %d times", loads)
+	}
+	if v := h.view(id); v.GetVersion() != 1 || v.GetCustomerId() != "c-1" {
+		t.Fatalf("reloaded view = %v", v)
+	}
+	if loads, _ := h.store.counts(); loads != 1 {
+		t.Fatalf("%d loads after passivation, want 1", loads)
+	}
+}
+
+// Concurrent commands for one order, racing with passivation, are applied one at a time:
+// every version from 1 to n is committed exactly once.
+func TestConcurrentCommandsAreSerialisedAcrossPassivation(t *testing.T) {
+	h := start(t, orders.Config{IdleTimeout: time.Millisecond})
+	id := h.accept(validCreate()).GetOrderId()
+	const workers, each = 8, 10
+	var wg sync.WaitGroup
+	errs := make(chan error, workers*each)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				amount := fmt.Sprintf("%d.%02d", w, i)
+				res, err := h.sys.Root.RequestFuture(h.pid, &messages.UpdateOrder{OrderId: id, Amount: &amount}, 5*time.Second).Result()
+				if _, ok := res.(*messages.CommandAccepted); err != nil || !ok {
+					errs <- fmt.Errorf("update %s: %v %v", amount, res, err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	changes := h.store.committed()
+	if len(changes) != 1+workers*each {
+		t.Fatalf("%d commits, want %d", len(changes), 1+workers*each)
+	}
+	for i, c := range changes {
+		if c.Order.Version != int32(i+1) {
+			t.Fatalf("commit %d has version %d", i, c.Order.Version)
+		}
+	}
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t *testing.T, within time.Duration, cond func() bool, what string) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
