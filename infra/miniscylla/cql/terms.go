@@ -82,7 +82,8 @@ func (p *parser) bindMarker() Term {
 	m := &BindMarker{Index: len(p.markers)}
 	if !p.accept(tkQMark) {
 		p.expect(tkColon, "?")
-		m.Name = p.ident()
+		// Any word may name a marker: the ':' already makes it unambiguous.
+		m.Name = p.anyWord()
 	}
 	if p.err != nil {
 		return nil
