@@ -99,9 +99,9 @@ func TestParseModifications(t *testing.T) {
 			markers: 3,
 		},
 		{
-			name:  "delete whole row IF EXISTS",
-			query: "DELETE FROM ks.t WHERE id = ? IF EXISTS",
-			want: &DeleteStatement{Table: tbl("ks", "t"), Where: []Relation{eq("id", mk(0))}, IfExists: true},
+			name:    "delete whole row IF EXISTS",
+			query:   "DELETE FROM ks.t WHERE id = ? IF EXISTS",
+			want:    &DeleteStatement{Table: tbl("ks", "t"), Where: []Relation{eq("id", mk(0))}, IfExists: true},
 			markers: 1,
 		},
 		{

@@ -174,9 +174,9 @@ func TestParseSelectClauses(t *testing.T) {
 			name:  "all trailing clauses in order",
 			query: "SELECT DISTINCT a FROM t WHERE a > 1 GROUP BY a, b ORDER BY b DESC, c ASC, d PER PARTITION LIMIT ? LIMIT 10 ALLOW FILTERING BYPASS CACHE USING TIMEOUT ?;",
 			want: &SelectStatement{Distinct: true, Selectors: cols("a"), Table: tbl("", "t"),
-				Where:   []Relation{rel("a", OpGt, num("1"))},
-				GroupBy: []string{"a", "b"},
-				OrderBy: []Ordering{{Column: "b", Descending: true}, {Column: "c"}, {Column: "d"}},
+				Where:             []Relation{rel("a", OpGt, num("1"))},
+				GroupBy:           []string{"a", "b"},
+				OrderBy:           []Ordering{{Column: "b", Descending: true}, {Column: "c"}, {Column: "d"}},
 				PerPartitionLimit: mk(0), Limit: num("10"), AllowFiltering: true, BypassCache: true, Timeout: mk(1)},
 		},
 		{
@@ -239,7 +239,7 @@ func TestParseSelectClauses(t *testing.T) {
 		{
 			name:  "case, comments and quoted identifiers",
 			query: "-- leading\nSeLeCt \"MixedCase\", \"with \"\"quote\"\"\" /* block\ncomment */ FROM \"KS\".\"Tbl\" // trailing\n",
-			want: &SelectStatement{Selectors: cols("MixedCase", `with "quote"`), Table: tbl("KS", "Tbl")},
+			want:  &SelectStatement{Selectors: cols("MixedCase", `with "quote"`), Table: tbl("KS", "Tbl")},
 		},
 		{
 			name:  "ISO duration timeout",
