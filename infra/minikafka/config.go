@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+
+	"github.com/outboxnode/outbox/infra/kafka"
 )
 
 // Defaults of Config.
@@ -65,24 +67,9 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: MaxMessageBytes %d < 1", ErrInvalidConfig, c.MaxMessageBytes)
 	}
 	for _, t := range c.Topics {
-		if !validTopic(t) {
+		if !kafka.ValidTopic(t) {
 			return fmt.Errorf("%w: topic %q: want 1-249 characters of [a-zA-Z0-9._-], not \".\" or \"..\"", ErrInvalidConfig, t)
 		}
 	}
 	return nil
-}
-
-// validTopic applies Kafka's topic name rules.
-func validTopic(t string) bool {
-	if t == "" || len(t) > 249 || t == "." || t == ".." {
-		return false
-	}
-	for _, r := range t {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == '_', r == '-':
-		default:
-			return false
-		}
-	}
-	return true
 }

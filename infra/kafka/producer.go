@@ -1,0 +1,202 @@
+// Package kafka is the relay's Kafka side: publisher actor -> Producer ->
+// topic. It maps outbox events to records (Mapper), publishes batches over
+// one idempotent sarama AsyncProducer with a per-record outcome (Producer),
+// and classifies failures in one place (Classify, IsUnavailable,
+// IsPermanent) so callers can retry, pause or dead-letter.
+package kafka
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/IBM/sarama"
+
+	"github.com/outboxnode/outbox/messages"
+)
+
+// Producer publishes records with acks=all and idempotence, so a resend
+// after a lost ack does not duplicate within a producer session. It is safe
+// for concurrent use; Close it once.
+type Producer struct {
+	mapper *Mapper
+	ap     sarama.AsyncProducer
+	log    *slog.Logger
+
+	closing   chan struct{} // closed first by Close: stops Publish sends
+	closeOnce sync.Once
+	sendMu    sync.RWMutex // Publish sends under RLock; Close closes Input under Lock
+	closed    bool
+	drained   chan struct{} // closed when both result channels are drained
+}
+
+// New validates cfg (after SetDefaults) and connects to the brokers.
+func New(cfg Config) (*Producer, error) {
+	cfg.SetDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	mapper, err := NewMapper(cfg.TopicTemplate)
+	if err != nil {
+		return nil, err
+	}
+	ap, err := sarama.NewAsyncProducer(cfg.Brokers, saramaConfig(cfg))
+	if err != nil {
+		return nil, fmt.Errorf("kafka producer for %v: %w", cfg.Brokers, err)
+	}
+	p := &Producer{mapper: mapper, ap: ap, log: cfg.Logger, closing: make(chan struct{}), drained: make(chan struct{})}
+	go p.drain()
+	cfg.Logger.Info("kafka producer connected", slog.Any("brokers", cfg.Brokers), slog.String("topic_template", cfg.TopicTemplate))
+	return p, nil
+}
+
+func saramaConfig(cfg Config) *sarama.Config {
+	c := sarama.NewConfig()
+	c.ClientID = cfg.ClientID
+	c.Producer.Idempotent = true
+	c.Producer.RequiredAcks = sarama.WaitForAll
+	c.Net.MaxOpenRequests = 1 // required by idempotence; keeps per-partition order
+	c.Producer.Return.Successes = true
+	c.Producer.Return.Errors = true
+	c.Producer.MaxMessageBytes = cfg.MaxMessageBytes
+	c.Producer.Flush.Messages = cfg.FlushMessages
+	c.Producer.Flush.Bytes = cfg.FlushBytes
+	c.Producer.Flush.Frequency = cfg.FlushFrequency
+	c.Producer.Retry.Max = cfg.SendRetries
+	c.Producer.Retry.Backoff = cfg.RetryBackoff
+	c.Producer.Timeout = cfg.Timeout
+	c.Net.DialTimeout = cfg.DialTimeout
+	c.Net.ReadTimeout = cfg.Timeout
+	c.Net.WriteTimeout = cfg.Timeout
+	c.Metadata.Retry.Backoff = cfg.RetryBackoff
+	// Partition by a hash of the key (aggregate id): every event of one order
+	// lands in one partition, in order. sarama hashes with FNV-1a, not the
+	// Java client's murmur2, so partition numbers differ from a Java producer's.
+	c.Producer.Partitioner = sarama.NewHashPartitioner
+	return c
+}
+
+// Topic returns the topic ev is published to.
+func (p *Producer) Topic(ev *messages.OutboxEvent) string { return p.mapper.Topic(ev) }
+
+// Publish maps and sends events as one batch and returns once each is
+// acknowledged or failed: one error per event, in order, nil when Kafka
+// acknowledged it, else a *PublishError. Events that cannot be mapped fail
+// with KindPermanent without being sent.
+func (p *Producer) Publish(ctx context.Context, events []*messages.OutboxEvent) []error {
+	errs := make([]error, len(events))
+	records := make([]Record, 0, len(events))
+	index := make([]int, 0, len(events)) // records[j] is events[index[j]]
+	for i, ev := range events {
+		r, err := p.mapper.Record(ev)
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		records = append(records, r)
+		index = append(index, i)
+	}
+	for j, err := range p.PublishRecords(ctx, records) {
+		errs[index[j]] = err
+	}
+	return errs
+}
+
+// PublishRecords sends records as one batch and returns one error per
+// record, in order, once each is acknowledged or failed. If ctx ends or the
+// producer closes first, the records still outstanding fail with
+// KindCanceled although they may yet be delivered (at-least-once).
+func (p *Producer) PublishRecords(ctx context.Context, records []Record) []error {
+	b := newBatch(records)
+	sent := p.send(ctx, b, records)
+	for i := sent; i < len(records); i++ {
+		b.resolve(i, p.interrupted(ctx))
+	}
+	select {
+	case <-b.done:
+	case <-ctx.Done():
+		b.abandon(ctx.Err())
+	}
+	return b.results()
+}
+
+// send hands records to sarama and returns how many it took.
+func (p *Producer) send(ctx context.Context, b *batch, records []Record) int {
+	p.sendMu.RLock()
+	defer p.sendMu.RUnlock()
+	if p.closed {
+		return 0
+	}
+	for i, r := range records {
+		select {
+		case p.ap.Input() <- producerMessage(r, ticket{b, i}):
+		case <-ctx.Done():
+			return i
+		case <-p.closing:
+			return i
+		}
+	}
+	return len(records)
+}
+
+func (p *Producer) interrupted(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return ErrClosed
+}
+
+func producerMessage(r Record, t ticket) *sarama.ProducerMessage {
+	headers := make([]sarama.RecordHeader, len(r.Headers))
+	for i, h := range r.Headers {
+		headers[i] = sarama.RecordHeader{Key: []byte(h.Key), Value: []byte(h.Value)}
+	}
+	return &sarama.ProducerMessage{
+		Topic:     r.Topic,
+		Key:       sarama.ByteEncoder(r.Key),
+		Value:     sarama.ByteEncoder(r.Value),
+		Headers:   headers,
+		Timestamp: r.Timestamp,
+		Metadata:  t,
+	}
+}
+
+// drain routes every ack and error to its batch; sarama deadlocks if either
+// channel is left unread.
+func (p *Producer) drain() {
+	defer close(p.drained)
+	succ, errs := p.ap.Successes(), p.ap.Errors()
+	for succ != nil || errs != nil {
+		select {
+		case m, ok := <-succ:
+			if !ok {
+				succ = nil
+				continue
+			}
+			m.Metadata.(ticket).resolve(nil)
+		case pe, ok := <-errs:
+			if !ok {
+				errs = nil
+				continue
+			}
+			pe.Msg.Metadata.(ticket).resolve(pe.Err)
+		}
+	}
+}
+
+// Close stops accepting records, waits until every record already handed
+// to sarama is acknowledged or failed (their Publish calls return), and
+// closes the connections. Publish after Close fails with ErrClosed.
+func (p *Producer) Close() error {
+	p.closeOnce.Do(func() {
+		close(p.closing)
+		p.sendMu.Lock()
+		p.closed = true
+		p.sendMu.Unlock()
+		p.ap.AsyncClose()
+		<-p.drained
+		p.log.Info("kafka producer closed")
+	})
+	return nil
+}

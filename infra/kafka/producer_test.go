@@ -1,0 +1,268 @@
+package kafka_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/IBM/sarama"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/outboxnode/outbox/actors/publisher"
+	"github.com/outboxnode/outbox/infra/kafka"
+	"github.com/outboxnode/outbox/infra/minikafka"
+	"github.com/outboxnode/outbox/messages"
+)
+
+var _ publisher.Producer = (*kafka.Producer)(nil)
+
+func startBroker(t testing.TB, cfg minikafka.Config) *minikafka.Broker {
+	t.Helper()
+	cfg.Addr = "127.0.0.1:0"
+	b, err := minikafka.Start(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("minikafka.Start: %v", err)
+	}
+	t.Cleanup(b.Close)
+	return b
+}
+
+func newProducer(t testing.TB, cfg kafka.Config) *kafka.Producer {
+	t.Helper()
+	p, err := kafka.New(cfg)
+	if err != nil {
+		t.Fatalf("kafka.New: %v", err)
+	}
+	t.Cleanup(func() { _ = p.Close() })
+	return p
+}
+
+// events returns n events spread over aggregates, versions increasing per aggregate.
+func events(n, aggregates int, eventType string) []*messages.OutboxEvent {
+	evs := make([]*messages.OutboxEvent, n)
+	for i := range evs {
+		evs[i] = newEvent(fmt.Sprintf("agg-%03d", i%aggregates), i/aggregates+1, eventType)
+	}
+	return evs
+}
+
+func requireAllNil(t *testing.T, errs []error) {
+	t.Helper()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("record %d: %v", i, err)
+		}
+	}
+}
+
+// readTopic returns every message of topic, partition by partition.
+func readTopic(t *testing.T, addr, topic string) []*sarama.ConsumerMessage {
+	t.Helper()
+	client, err := sarama.NewClient([]string{addr}, sarama.NewConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	consumer, err := sarama.NewConsumerFromClient(client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer consumer.Close()
+	parts, err := client.Partitions(topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []*sarama.ConsumerMessage
+	for _, part := range parts {
+		hw, err := client.GetOffset(topic, part, sarama.OffsetNewest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if hw == 0 {
+			continue
+		}
+		pc, err := consumer.ConsumePartition(topic, part, sarama.OffsetOldest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for m := range pc.Messages() {
+			out = append(out, m)
+			if m.Offset == hw-1 {
+				break
+			}
+		}
+		pc.Close()
+	}
+	return out
+}
+
+func header(m *sarama.ConsumerMessage, key string) string {
+	for _, h := range m.Headers {
+		if string(h.Key) == key {
+			return string(h.Value)
+		}
+	}
+	return ""
+}
+
+func TestPublishBatchWithPerRecordAcks(t *testing.T) {
+	const n, aggregates = 10_000, 100
+	b := startBroker(t, minikafka.Config{})
+	p := newProducer(t, kafka.Config{Brokers: []string{b.Addr()}, TopicTemplate: "orders.{{event_type}}"})
+	evs := events(n, aggregates, "OrderCreated")
+	errs := p.Publish(context.Background(), evs)
+	if len(errs) != n {
+		t.Fatalf("%d results for %d events", len(errs), n)
+	}
+	requireAllNil(t, errs)
+
+	msgs := readTopic(t, b.Addr(), "orders.OrderCreated")
+	if len(msgs) != n {
+		t.Fatalf("topic holds %d records, want %d", len(msgs), n)
+	}
+	lastVersion := map[string]int{}
+	for _, m := range msgs {
+		agg := string(m.Key)
+		v, err := strconv.Atoi(header(m, kafka.HeaderAggregateVersion))
+		if err != nil || header(m, kafka.HeaderAggregateID) != agg {
+			t.Fatalf("offset %d: headers %v do not match key %q", m.Offset, m.Headers, agg)
+		}
+		if v != lastVersion[agg]+1 {
+			t.Fatalf("aggregate %s: version %d after %d: per-key order broken", agg, v, lastVersion[agg])
+		}
+		lastVersion[agg] = v
+		var ev messages.OutboxEvent
+		if err := protojson.Unmarshal(m.Value, &ev); err != nil || ev.GetEventId() != header(m, kafka.HeaderEventID) {
+			t.Fatalf("offset %d: value %s does not carry event %q (%v)", m.Offset, m.Value, header(m, kafka.HeaderEventID), err)
+		}
+		if !m.Timestamp.Equal(ev.GetOccurredAt().AsTime().Truncate(time.Millisecond)) {
+			t.Fatalf("record timestamp %v, want event time %v", m.Timestamp, ev.GetOccurredAt().AsTime())
+		}
+	}
+	if len(lastVersion) != aggregates {
+		t.Fatalf("%d aggregates seen, want %d", len(lastVersion), aggregates)
+	}
+}
+
+func TestTooLargeRecordFailsAlone(t *testing.T) {
+	b := startBroker(t, minikafka.Config{})
+	p := newProducer(t, kafka.Config{Brokers: []string{b.Addr()}})
+	evs := events(100, 10, "OrderCreated")
+	evs[50].Payload = make([]byte, 2<<20)
+	errs := p.Publish(context.Background(), evs)
+	var pe *kafka.PublishError
+	if !errors.As(errs[50], &pe) || pe.Kind != kafka.KindPermanent || pe.Topic != "OrderCreated" {
+		t.Fatalf("oversize record: err = %v, want a permanent PublishError on OrderCreated", errs[50])
+	}
+	errs[50] = nil
+	requireAllNil(t, errs)
+	if got := len(readTopic(t, b.Addr(), "OrderCreated")); got != 99 {
+		t.Fatalf("topic holds %d records, want 99", got)
+	}
+}
+
+func TestInvalidEventFailsAloneWithoutSending(t *testing.T) {
+	b := startBroker(t, minikafka.Config{})
+	p := newProducer(t, kafka.Config{Brokers: []string{b.Addr()}})
+	evs := events(3, 3, "OrderCreated")
+	evs[1].EventType = "bad type"
+	errs := p.Publish(context.Background(), evs)
+	if errs[0] != nil || errs[2] != nil || !errors.Is(errs[1], kafka.ErrInvalidTopic) || !kafka.IsPermanent(errs[1]) {
+		t.Fatalf("errs = %v, want only the middle one to fail with an invalid topic", errs)
+	}
+}
+
+func TestUnknownTopicWithoutAutoCreateIsPermanent(t *testing.T) {
+	b := startBroker(t, minikafka.Config{DisableAutoCreateTopics: true, Topics: []string{"OrderCreated"}})
+	p := newProducer(t, kafka.Config{Brokers: []string{b.Addr()}, SendRetries: 1, RetryBackoff: 10 * time.Millisecond})
+	errs := p.Publish(context.Background(), []*messages.OutboxEvent{newEvent("a", 1, "OrderCreated"), newEvent("a", 2, "OrderShipped")})
+	if errs[0] != nil || !kafka.IsPermanent(errs[1]) || !errors.Is(errs[1], sarama.ErrUnknownTopicOrPartition) {
+		t.Fatalf("errs = %v, want the unknown topic alone to fail permanently", errs)
+	}
+}
+
+func TestBrokerUnavailableAndRecovery(t *testing.T) {
+	b := startBroker(t, minikafka.Config{Topics: []string{"OrderCreated"}})
+	p := newProducer(t, kafka.Config{Brokers: []string{b.Addr()}, SendRetries: 1, RetryBackoff: 10 * time.Millisecond, Timeout: time.Second, DialTimeout: time.Second})
+	requireAllNil(t, p.Publish(context.Background(), events(10, 2, "OrderCreated")))
+
+	if err := b.SetUnavailable(true); err != nil {
+		t.Fatal(err)
+	}
+	for i, err := range p.Publish(context.Background(), events(10, 2, "OrderCreated")) {
+		if !kafka.IsUnavailable(err) {
+			t.Fatalf("record %d during outage: err = %v (kind %v), want unavailable", i, err, kafka.Classify(err))
+		}
+	}
+
+	if err := b.SetUnavailable(false); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		errs := p.Publish(context.Background(), events(10, 2, "OrderCreated"))
+		if errors.Join(errs...) == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no recovery: %v", errors.Join(errs...))
+		}
+	}
+}
+
+func TestPublishCanceledAndClosed(t *testing.T) {
+	b := startBroker(t, minikafka.Config{})
+	p := newProducer(t, kafka.Config{Brokers: []string{b.Addr()}})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, err := range p.Publish(ctx, events(5, 1, "OrderCreated")) {
+		if err != nil && kafka.Classify(err) != kafka.KindCanceled {
+			t.Fatalf("canceled publish: err = %v, want nil (raced to the broker) or canceled", err)
+		}
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, err := range p.Publish(context.Background(), events(3, 1, "OrderCreated")) {
+		if !errors.Is(err, kafka.ErrClosed) || kafka.Classify(err) != kafka.KindCanceled {
+			t.Fatalf("publish after close: err = %v, want ErrClosed", err)
+		}
+	}
+	if got := p.Publish(context.Background(), nil); len(got) != 0 {
+		t.Fatalf("empty publish returned %v", got)
+	}
+}
+
+func TestConfigValidation(t *testing.T) {
+	for _, cfg := range []kafka.Config{
+		{},
+		{Brokers: []string{"no-port"}},
+		{Brokers: []string{"127.0.0.1:9092"}, MaxMessageBytes: -1},
+		{Brokers: []string{"127.0.0.1:9092"}, SendRetries: -1},
+		{Brokers: []string{"127.0.0.1:9092"}, FlushFrequency: -time.Second},
+	} {
+		if _, err := kafka.New(cfg); !errors.Is(err, kafka.ErrInvalidConfig) {
+			t.Errorf("New(%+v): err = %v, want ErrInvalidConfig", cfg, err)
+		}
+	}
+}
+
+// BenchmarkPublish reports records/s for Publish with batches of 500.
+func BenchmarkPublish(b *testing.B) {
+	const batch = 500
+	broker := startBroker(b, minikafka.Config{Topics: []string{"OrderCreated"}})
+	p := newProducer(b, kafka.Config{Brokers: []string{broker.Addr()}})
+	evs := events(batch, 50, "OrderCreated")
+	b.ResetTimer()
+	for b.Loop() {
+		for _, err := range p.Publish(context.Background(), evs) {
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "records/s")
+}
