@@ -1,0 +1,194 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// Exit codes (see the package doc).
+const (
+	exitOK          = 0
+	exitRejected    = 1
+	exitUsage       = 2
+	exitUnreachable = 3
+	exitFailure     = 4
+)
+
+// globals are the flags every command accepts.
+type globals struct {
+	node    string
+	output  string
+	timeout time.Duration
+	listen  string
+}
+
+// env is what a command runs with.
+type env struct {
+	globals
+	stdout, stderr io.Writer
+	client         *client
+}
+
+// connect returns the client, starting it on first use.
+func (e *env) connect() (*client, error) {
+	if e.client != nil {
+		return e.client, nil
+	}
+	c, err := newClient(e.node, e.listen, e.timeout)
+	if err != nil {
+		return nil, err
+	}
+	e.client = c
+	return c, nil
+}
+
+// command is one subcommand: args are what follows its name.
+type command struct {
+	name  string
+	usage string
+	run   func(e *env, args []string) error
+}
+
+var commands = []command{
+	{"order create", "--customer C --amount 12.50 [--currency EUR] [--item SKU:QTY ...]", orderCreate},
+	{"order update", "ORDER_ID [--amount 15.00] [--item SKU:QTY ...]", orderUpdate},
+	{"order cancel", "ORDER_ID [--reason TEXT]", orderCancel},
+	{"order get", "ORDER_ID", orderGet},
+	{"health", "", health},
+	{"events", "[--follow] [--since DURATION] [--limit N]", events},
+	{"dlq list", "", dlqList},
+	{"dlq replay", "EVENT_ID | --all", dlqReplay},
+	{"dlq skip", "EVENT_ID", dlqSkip},
+	{"fault inject", "ACTOR   (test only: node must run with --enable-fault-injection)", faultInject},
+}
+
+// usageError is a bad command line.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error {
+	return &usageError{msg: fmt.Sprintf(format, args...)}
+}
+
+// run executes one outboxctl invocation and returns its exit code.
+func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	e := &env{stdout: stdout, stderr: stderr}
+	e.node = getenv("OUTBOX_NODE")
+	if e.node == "" {
+		e.node = "127.0.0.1:8090"
+	}
+	fs := newFlagSet("outboxctl", &e.globals)
+	if err := fs.Parse(args); err != nil {
+		printUsage(stderr)
+		return exitUsage
+	}
+	err := dispatch(e, fs.Args())
+	if e.client != nil {
+		e.client.close()
+	}
+	return report(err, stderr)
+}
+
+func dispatch(e *env, args []string) error {
+	for _, c := range commands {
+		words := strings.Fields(c.name)
+		if len(args) >= len(words) && strings.Join(args[:len(words)], " ") == c.name {
+			return c.run(e, args[len(words):])
+		}
+	}
+	if len(args) == 0 {
+		return usagef("missing command")
+	}
+	return usagef("unknown command %q", strings.Join(args, " "))
+}
+
+func report(err error, stderr io.Writer) int {
+	if err == nil {
+		return exitOK
+	}
+	fmt.Fprintln(stderr, "outboxctl:", err)
+	var (
+		usage       *usageError
+		rejected    *RejectedError
+		unreachable *UnreachableError
+		unhealthy   *unhealthyError
+	)
+	switch {
+	case errors.As(err, &usage):
+		printUsage(stderr)
+		return exitUsage
+	case errors.As(err, &rejected), errors.As(err, &unhealthy):
+		return exitRejected
+	case errors.As(err, &unreachable):
+		return exitUnreachable
+	}
+	return exitFailure
+}
+
+func printUsage(w io.Writer) {
+	fmt.Fprintln(w, "usage: outboxctl [--node host:port] [-o text|json] [--timeout 5s] COMMAND")
+	fmt.Fprintln(w, "commands:")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %s %s\n", c.name, c.usage)
+	}
+	fmt.Fprintln(w, "env: OUTBOX_NODE sets --node")
+}
+
+// newFlagSet returns a flag set carrying the global flags, so they may
+// appear before or after the command words.
+func newFlagSet(name string, g *globals) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	node := g.node
+	fs.StringVar(&g.node, "node", node, "node remote address host:port (env OUTBOX_NODE)")
+	fs.Func("o", "output format: text or json", func(s string) error {
+		if s != "text" && s != "json" {
+			return fmt.Errorf("want text or json")
+		}
+		g.output = s
+		return nil
+	})
+	if g.timeout == 0 {
+		g.timeout = 5 * time.Second
+	}
+	fs.DurationVar(&g.timeout, "timeout", g.timeout, "time to wait for the node's reply")
+	if g.listen == "" {
+		g.listen = "127.0.0.1:0"
+	}
+	fs.StringVar(&g.listen, "listen", g.listen, "host:port this client listens on for replies (must be reachable from the node)")
+	return fs
+}
+
+// parse parses args with fs, allowing flags between positional arguments
+// (`order update ID --amount 5`), and returns the positional ones.
+func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, usagef("%s: %v", fs.Name(), err)
+		}
+		if fs.NArg() == 0 {
+			return positional, nil
+		}
+		positional = append(positional, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
+
+// parseN parses args and requires exactly n positional arguments, named by
+// names in the error.
+func parseN(fs *flag.FlagSet, args []string, names ...string) ([]string, error) {
+	pos, err := parse(fs, args)
+	if err != nil {
+		return nil, err
+	}
+	if len(pos) != len(names) {
+		return nil, usagef("%s: want %s, got %d argument(s)", fs.Name(), strings.Join(names, " "), len(pos))
+	}
+	return pos, nil
+}

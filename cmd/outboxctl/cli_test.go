@@ -1,0 +1,103 @@
+package main
+
+import (
+	"bytes"
+	"flag"
+	"net"
+	"strings"
+	"testing"
+	"time"
+)
+
+func noEnv(string) string { return "" }
+
+// closedAddr returns a loopback address with nothing listening.
+func closedAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+func TestRunExitCodes(t *testing.T) {
+	down := closedAddr(t)
+	tests := []struct {
+		name     string
+		args     []string
+		code     int
+		inStderr string
+	}{
+		{"no command", nil, exitUsage, "missing command"},
+		{"unknown command", []string{"order", "explode"}, exitUsage, "unknown command"},
+		{"bad global flag", []string{"--bogus"}, exitUsage, "usage"},
+		{"bad output", []string{"-o", "yaml", "health"}, exitUsage, "usage"},
+		{"missing order id", []string{"order", "get"}, exitUsage, "want ORDER_ID"},
+		{"two order ids", []string{"order", "cancel", "a", "b"}, exitUsage, "want ORDER_ID"},
+		{"malformed item", []string{"order", "create", "--item", "sku-without-qty"}, exitUsage, "SKU:QTY"},
+		{"non-numeric quantity", []string{"order", "create", "--item", "a:many"}, exitUsage, "whole number"},
+		{"replay needs a target", []string{"dlq", "replay"}, exitUsage, "EVENT_ID or --all"},
+		{"replay id and all", []string{"dlq", "replay", "x", "--all"}, exitUsage, "EVENT_ID or --all"},
+		{"negative since", []string{"events", "--since", "-1m"}, exitUsage, "negative"},
+		{"unreachable", []string{"--node", down, "--timeout", "1s", "order", "create", "--customer", "a", "--amount", "1"}, exitUnreachable, "unreachable"},
+		{"unreachable flags after command", []string{"health", "--node", down}, exitUnreachable, down},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			start := time.Now()
+			code := run(tt.args, noEnv, &stdout, &stderr)
+			if code != tt.code {
+				t.Fatalf("exit %d, want %d; stderr:\n%s", code, tt.code, stderr.String())
+			}
+			if !strings.Contains(stderr.String(), tt.inStderr) {
+				t.Fatalf("stderr lacks %q:\n%s", tt.inStderr, stderr.String())
+			}
+			if time.Since(start) > 3*time.Second {
+				t.Fatalf("took %s", time.Since(start))
+			}
+		})
+	}
+}
+
+func TestNodeFromEnv(t *testing.T) {
+	down := closedAddr(t)
+	var stderr bytes.Buffer
+	code := run([]string{"health"}, func(k string) string {
+		if k == "OUTBOX_NODE" {
+			return down
+		}
+		return ""
+	}, &bytes.Buffer{}, &stderr)
+	if code != exitUnreachable || !strings.Contains(stderr.String(), down) {
+		t.Fatalf("exit %d, stderr %q: OUTBOX_NODE not used", code, stderr.String())
+	}
+}
+
+func TestParseInterspersed(t *testing.T) {
+	var g globals
+	fs := newFlagSet("order update", &g)
+	amount := fs.String("amount", "", "")
+	pos, err := parse(fs, []string{"ID", "--amount", "5.00", "-o", "json"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pos) != 1 || pos[0] != "ID" || *amount != "5.00" || g.output != "json" {
+		t.Fatalf("pos=%v amount=%q output=%q", pos, *amount, g.output)
+	}
+}
+
+func TestItemsFlag(t *testing.T) {
+	var items itemsFlag
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	fs.Var(&items, "item", "")
+	if err := fs.Parse([]string{"--item", "A-1:2", "--item", "B:10"}); err != nil {
+		t.Fatal(err)
+	}
+	if len(items) != 2 || items[0].GetSku() != "A-1" || items[0].GetQuantity() != 2 || items[1].GetQuantity() != 10 {
+		t.Fatalf("items = %v", items)
+	}
+}

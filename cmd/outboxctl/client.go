@@ -1,0 +1,123 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/remote"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/outboxnode/outbox/messages"
+)
+
+// coordinatorName is the node's single remote entry point.
+const coordinatorName = "coordinator"
+
+// client sends requests to a node's coordinator over Proto.Actor remote.
+// Replies come back over a connection the node dials to the client's own
+// remote, so the client listens on listenAddr (port 0 = any free port).
+type client struct {
+	sys     *actor.ActorSystem
+	remote  *remote.Remote
+	node    *actor.PID
+	timeout time.Duration
+}
+
+// UnreachableError means the node did not answer: nothing is known about
+// whether a command was applied.
+type UnreachableError struct {
+	Node string
+	Err  error
+}
+
+func (e *UnreachableError) Error() string {
+	return fmt.Sprintf("node %s unreachable: %v", e.Node, e.Err)
+}
+
+func (e *UnreachableError) Unwrap() error { return e.Err }
+
+// RejectedError is a node's typed refusal (CommandRejected).
+type RejectedError struct {
+	Reply *messages.CommandRejected
+}
+
+func (e *RejectedError) Error() string {
+	return fmt.Sprintf("rejected (%s): %s", rejectCodeName(e.Reply.GetCode()), e.Reply.GetReason())
+}
+
+// dialNode fails fast with a clear error when nothing listens on node;
+// otherwise protoactor would retry the connection in the background and
+// the request would only time out.
+func dialNode(node string, timeout time.Duration) error {
+	conn, err := net.DialTimeout("tcp", node, timeout)
+	if err != nil {
+		return &UnreachableError{Node: node, Err: err}
+	}
+	return conn.Close()
+}
+
+func newClient(node, listenAddr string, timeout time.Duration) (*client, error) {
+	if err := dialNode(node, timeout); err != nil {
+		return nil, err
+	}
+	host, portStr, err := net.SplitHostPort(listenAddr)
+	if err != nil {
+		return nil, fmt.Errorf("--listen %q: %w", listenAddr, err)
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil {
+		return nil, fmt.Errorf("--listen %q: bad port", listenAddr)
+	}
+	quiet := slog.New(slog.DiscardHandler)
+	sys := actor.NewActorSystem(
+		actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return quiet }),
+		actor.WithDeadLetterRequestLogging(false),
+	)
+	r := remote.NewRemote(sys, remote.Configure(host, port))
+	r.Start()
+	return &client{sys: sys, remote: r, node: actor.NewPID(node, coordinatorName), timeout: timeout}, nil
+}
+
+// request sends msg and waits for the reply. A CommandRejected reply
+// becomes a *RejectedError; no reply within the timeout an *UnreachableError.
+func (c *client) request(msg proto.Message) (proto.Message, error) {
+	res, err := c.sys.Root.RequestFuture(c.node, msg, c.timeout).Result()
+	if err != nil {
+		if errors.Is(err, actor.ErrTimeout) {
+			err = fmt.Errorf("no reply within %s (the request may still be applied)", c.timeout)
+		}
+		return nil, &UnreachableError{Node: c.node.Address, Err: err}
+	}
+	if rej, ok := res.(*messages.CommandRejected); ok {
+		return nil, &RejectedError{Reply: rej}
+	}
+	reply, ok := res.(proto.Message)
+	if !ok {
+		return nil, fmt.Errorf("unexpected reply %T", res)
+	}
+	return reply, nil
+}
+
+// close shuts the remote down so the node sees an orderly disconnect.
+func (c *client) close() {
+	c.remote.Shutdown(true)
+	c.sys.Shutdown()
+}
+
+// expect narrows a reply to the type a command is answered with.
+func expect[T proto.Message](reply proto.Message, err error) (T, error) {
+	var zero T
+	if err != nil {
+		return zero, err
+	}
+	t, ok := reply.(T)
+	if !ok {
+		return zero, fmt.Errorf("unexpected reply %T, want %T", reply, zero)
+	}
+	return t, nil
+}

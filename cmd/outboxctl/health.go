@@ -1,0 +1,57 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/outboxnode/outbox/infra/metrics"
+	"github.com/outboxnode/outbox/messages"
+)
+
+// unhealthyError makes `outboxctl health` exit non-zero when the node is
+// not ok, like /health answering 503.
+type unhealthyError struct{ status string }
+
+func (e *unhealthyError) Error() string { return "node is " + e.status }
+
+// health prints the Health actor's report in the JSON shape of /health.
+func health(e *env, args []string) error {
+	if _, err := parseN(newFlagSet("health", &e.globals), args); err != nil {
+		return err
+	}
+	c, err := e.connect()
+	if err != nil {
+		return err
+	}
+	r, err := expect[*messages.HealthReport](c.request(&messages.HealthQuery{}))
+	if err != nil {
+		return err
+	}
+	h := metrics.HealthFromReport(r)
+	if e.output == "json" {
+		b, err := json.Marshal(h)
+		if err != nil {
+			return fmt.Errorf("encode health: %w", err)
+		}
+		fmt.Fprintln(e.stdout, string(b))
+	} else {
+		fmt.Fprintln(e.stdout, healthText(h))
+	}
+	if !h.OK() {
+		return &unhealthyError{status: h.Status}
+	}
+	return nil
+}
+
+func healthText(h metrics.Health) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%-12s %s", "node", h.Status)
+	for _, name := range slices.Sorted(maps.Keys(h.Components)) {
+		c := h.Components[name]
+		fmt.Fprintf(&b, "\n%-12s %-9s %s", name, c.Status, c.Detail)
+	}
+	return b.String()
+}
