@@ -51,9 +51,9 @@ type token struct {
 func lex(src string, toks []token) ([]token, error) {
 	i := 0
 	for {
-		next := skipSpace(src, i)
-		if next < 0 {
-			return toks, newSyntaxError(src, i, "unterminated comment")
+		next, ok := skipSpace(src, i)
+		if !ok {
+			return toks, newSyntaxError(src, next, "unterminated comment")
 		}
 		i = next
 		if i >= len(src) {
@@ -68,9 +68,9 @@ func lex(src string, toks []token) ([]token, error) {
 	}
 }
 
-// skipSpace returns the index of the next token start at or after i, or -1
-// for an unterminated block comment.
-func skipSpace(src string, i int) int {
+// skipSpace returns the index of the next token start at or after i, or
+// the start of an unterminated block comment and false.
+func skipSpace(src string, i int) (int, bool) {
 	for i < len(src) {
 		c := src[i]
 		switch {
@@ -83,14 +83,14 @@ func skipSpace(src string, i int) int {
 		case c == '/' && i+1 < len(src) && src[i+1] == '*':
 			end := strings.Index(src[i+2:], "*/")
 			if end < 0 {
-				return -1
+				return i, false
 			}
 			i += 2 + end + 2
 		default:
-			return i
+			return i, true
 		}
 	}
-	return i
+	return i, true
 }
 
 var punct = [256]tokenKind{
