@@ -1,0 +1,47 @@
+// Command devstack runs the embedded infrastructure of the outbox node as one
+// process, no Docker needed: a ScyllaDB-compatible CQL server (miniscylla)
+// and a Kafka broker (minikafka). It prints one line, "devstack ready
+// cql=<addr> kafka=<addr>", once both accept connections, and stops on
+// SIGINT/SIGTERM.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+	case err != nil:
+		fmt.Fprintf(os.Stderr, "devstack: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+// run parses args, starts the stack, reports readiness on stdout and serves until ctx ends.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
+	st, err := start(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "devstack ready %s\n", st.addrs())
+	<-ctx.Done()
+	log.Info("devstack stopping")
+	return st.stop()
+}

@@ -1,0 +1,200 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+const testTimeout = 30 * time.Second
+
+var binPath struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// buildDevstack builds the binary once per test run.
+func buildDevstack(t *testing.T) string {
+	t.Helper()
+	binPath.once.Do(func() {
+		dir, err := os.MkdirTemp("", "devstack-test")
+		if err != nil {
+			binPath.err = err
+			return
+		}
+		binPath.path = filepath.Join(dir, "devstack")
+		out, err := exec.Command("go", "build", "-o", binPath.path, ".").CombinedOutput()
+		if err != nil {
+			binPath.err = errors.New(string(out))
+		}
+	})
+	if binPath.err != nil {
+		t.Fatalf("go build: %v", binPath.err)
+	}
+	return binPath.path
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binPath.path != "" {
+		os.RemoveAll(filepath.Dir(binPath.path))
+	}
+	os.Exit(code)
+}
+
+// proc is a running devstack with its stdout lines and stderr captured.
+type proc struct {
+	cmd    *exec.Cmd
+	lines  chan string
+	stderr bytes.Buffer
+	done   chan error
+}
+
+func startDevstack(t *testing.T, args ...string) *proc {
+	t.Helper()
+	p := &proc{cmd: exec.Command(buildDevstack(t), args...), lines: make(chan string, 16), done: make(chan error, 1)}
+	p.cmd.Stderr = &p.stderr
+	out, err := p.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			p.lines <- sc.Text()
+		}
+		close(p.lines)
+		p.done <- p.cmd.Wait()
+	}()
+	t.Cleanup(func() { p.cmd.Process.Kill() }) // no-op once it exited
+	return p
+}
+
+// wait returns the process's exit error and everything else it printed on stdout.
+func (p *proc) wait(t *testing.T) (error, []string) {
+	t.Helper()
+	var rest []string
+	timeout := time.After(testTimeout)
+	for {
+		select {
+		case l, ok := <-p.lines:
+			if ok {
+				rest = append(rest, l)
+				continue
+			}
+			return <-p.done, rest
+		case <-timeout:
+			t.Fatalf("devstack did not exit; stderr:\n%s", p.stderr.String())
+		}
+	}
+}
+
+var readyRe = regexp.MustCompile(`^devstack ready cql=(127\.0\.0\.1:\d+) kafka=(127\.0\.0\.1:\d+)$`)
+
+func TestReadyAndStopOnSignal(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
+		t.Run(sig.String(), func(t *testing.T) {
+			p := startDevstack(t, "--cql-addr", "127.0.0.1:0", "--kafka-addr", "127.0.0.1:0")
+			var line string
+			select {
+			case line = <-p.lines:
+			case <-time.After(testTimeout):
+				t.Fatal("no ready line")
+			}
+			m := readyRe.FindStringSubmatch(line)
+			if m == nil {
+				t.Fatalf("ready line %q does not match %v", line, readyRe)
+			}
+			checkCQL(t, m[1])
+			nc, err := net.DialTimeout("tcp", m[2], testTimeout)
+			if err != nil {
+				t.Fatalf("kafka port not accepting: %v", err)
+			}
+			nc.Close()
+
+			if err := p.cmd.Process.Signal(sig); err != nil {
+				t.Fatal(err)
+			}
+			err, rest := p.wait(t)
+			if err != nil {
+				t.Fatalf("exit after %v: %v; stderr:\n%s", sig, err, p.stderr.String())
+			}
+			if len(rest) > 0 {
+				t.Errorf("stdout has more than the ready line: %q", rest)
+			}
+		})
+	}
+}
+
+// checkCQL sends a raw v4 OPTIONS frame and expects a SUPPORTED (opcode 6) answer.
+func checkCQL(t *testing.T, addr string) {
+	t.Helper()
+	nc, err := net.DialTimeout("tcp", addr, testTimeout)
+	if err != nil {
+		t.Fatalf("cql port not accepting: %v", err)
+	}
+	defer nc.Close()
+	nc.SetDeadline(time.Now().Add(testTimeout))
+	if _, err := nc.Write([]byte{4, 0, 0, 1, 5, 0, 0, 0, 0}); err != nil {
+		t.Fatal(err)
+	}
+	hdr := make([]byte, 9)
+	if _, err := io.ReadFull(nc, hdr); err != nil {
+		t.Fatal(err)
+	}
+	if hdr[0] != 0x84 || hdr[4] != 6 || binary.BigEndian.Uint32(hdr[5:]) == 0 {
+		t.Fatalf("OPTIONS answered with header % x, want SUPPORTED", hdr)
+	}
+}
+
+func TestStartupErrors(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	tests := []struct {
+		name   string
+		args   []string
+		stderr string
+	}{
+		{"busy cql port", []string{"--cql-addr", busy.Addr().String(), "--kafka-addr", ""}, "address already in use"},
+		{"busy kafka port", []string{"--cql-addr", "127.0.0.1:0", "--kafka-addr", busy.Addr().String()}, "address already in use"},
+		{"unknown flag", []string{"--no-such-flag"}, "flag provided but not defined: -no-such-flag"},
+		{"bad log level", []string{"--log-level", "loud"}, `invalid value "loud" for flag -log-level`},
+		{"bad address", []string{"--cql-addr", "nonsense"}, "Addr"},
+		{"stray argument", []string{"--cql-addr", "127.0.0.1:0", "extra"}, `unexpected argument "extra"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := startDevstack(t, tt.args...)
+			err, stdout := p.wait(t)
+			var exit *exec.ExitError
+			if !errors.As(err, &exit) || exit.ExitCode() == 0 {
+				t.Fatalf("exit = %v, want a non-zero exit", err)
+			}
+			if len(stdout) > 0 {
+				t.Errorf("printed %q on stdout", stdout)
+			}
+			if !strings.Contains(p.stderr.String(), tt.stderr) {
+				t.Errorf("stderr %q does not mention %q", p.stderr.String(), tt.stderr)
+			}
+		})
+	}
+}

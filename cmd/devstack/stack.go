@@ -1,0 +1,103 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+
+	"github.com/outboxnode/outbox/infra/minikafka"
+	"github.com/outboxnode/outbox/infra/miniscylla"
+)
+
+// config is devstack's command line.
+type config struct {
+	cqlAddr   string
+	kafkaAddr string
+	logLevel  slog.Level
+}
+
+func parseFlags(args []string, stderr io.Writer) (config, error) {
+	var cfg config
+	fs := flag.NewFlagSet("devstack", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&cfg.cqlAddr, "cql-addr", miniscylla.DefaultAddr, "CQL (ScyllaDB-compatible) listen address; port 0 picks a free port")
+	fs.StringVar(&cfg.kafkaAddr, "kafka-addr", minikafka.DefaultAddr, `Kafka broker listen address; "" disables the broker`)
+	fs.TextVar(&cfg.logLevel, "log-level", slog.LevelInfo, "log level on stderr: debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	return cfg, nil
+}
+
+// service is one running server of the stack.
+type service struct {
+	name string
+	addr string
+	stop func() error
+}
+
+// stack is the running services, in start order.
+type stack []service
+
+// starters lists the services devstack runs; a new one is one more entry.
+func starters(cfg config, log *slog.Logger) []func(context.Context) (service, error) {
+	s := []func(context.Context) (service, error){
+		func(ctx context.Context) (service, error) {
+			srv, err := miniscylla.Start(ctx, miniscylla.Config{Addr: cfg.cqlAddr, Logger: log.With("service", "cql")})
+			if err != nil {
+				return service{}, err
+			}
+			return service{name: "cql", addr: srv.Addr(), stop: srv.Close}, nil
+		},
+	}
+	if cfg.kafkaAddr != "" {
+		s = append(s, func(ctx context.Context) (service, error) {
+			b, err := minikafka.Start(ctx, minikafka.Config{Addr: cfg.kafkaAddr, Logger: log.With("service", "kafka")})
+			if err != nil {
+				return service{}, err
+			}
+			return service{name: "kafka", addr: b.Addr(), stop: func() error { b.Close(); return nil }}, nil
+		})
+	}
+	return s
+}
+
+// start starts every service; on failure it stops those already running.
+func start(ctx context.Context, cfg config, log *slog.Logger) (stack, error) {
+	var st stack
+	for _, startOne := range starters(cfg, log) {
+		svc, err := startOne(ctx)
+		if err != nil {
+			return nil, errors.Join(err, st.stop())
+		}
+		st = append(st, svc)
+	}
+	return st, nil
+}
+
+// addrs renders "name=addr" pairs for the ready line.
+func (st stack) addrs() string {
+	parts := make([]string, len(st))
+	for i, s := range st {
+		parts[i] = s.name + "=" + s.addr
+	}
+	return strings.Join(parts, " ")
+}
+
+// stop stops the services in reverse start order.
+func (st stack) stop() error {
+	var errs []error
+	for i := len(st) - 1; i >= 0; i-- {
+		if err := st[i].stop(); err != nil {
+			errs = append(errs, fmt.Errorf("stop %s: %w", st[i].name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
