@@ -205,7 +205,25 @@ type relay struct {
 	metrics  *countingMetrics
 }
 
-type relayOption func(*publisher.Config, *resilience.Config)
+// relayOption adjusts startRelay's settings.
+type relayOption func(*relaySettings)
+
+type relaySettings struct {
+	publisher  publisher.Config
+	resilience resilience.Config
+	metrics    interface {
+		publisher.Metrics
+		resilience.Listener
+	}
+}
+
+// withMetrics sends the publisher's and the policy's measurements to m.
+func withMetrics(m interface {
+	publisher.Metrics
+	resilience.Listener
+}) relayOption {
+	return func(s *relaySettings) { s.metrics = m }
+}
 
 func startRelay(t *testing.T, producer publisher.Producer, isPermanent func(error) bool, store *memStore, opts ...relayOption) *relay {
 	t.Helper()
@@ -213,12 +231,19 @@ func startRelay(t *testing.T, producer publisher.Producer, isPermanent func(erro
 		return slog.New(slog.NewTextHandler(io.Discard, nil))
 	}))
 	r := &relay{t: t, sys: sys, store: store, breaker: &breakerStates{}, metrics: &countingMetrics{}}
-	pcfg := publisher.Config{PauseDelay: 20 * time.Millisecond, Linger: time.Millisecond}
-	rcfg := resilience.Config{BackoffMin: time.Millisecond, BackoffMax: 5 * time.Millisecond, OpenDelay: 100 * time.Millisecond}
-	for _, o := range opts {
-		o(&pcfg, &rcfg)
+	s := relaySettings{
+		publisher:  publisher.Config{PauseDelay: 20 * time.Millisecond, Linger: time.Millisecond},
+		resilience: resilience.Config{BackoffMin: time.Millisecond, BackoffMax: 5 * time.Millisecond, OpenDelay: 100 * time.Millisecond},
 	}
-	policy, err := resilience.New(rcfg, resilience.WithPermanent(isPermanent), resilience.WithListener(r.breaker))
+	for _, o := range opts {
+		o(&s)
+	}
+	var listener resilience.Listener = r.breaker
+	var m publisher.Metrics = r.metrics
+	if s.metrics != nil {
+		listener, m = s.metrics, s.metrics
+	}
+	policy, err := resilience.New(s.resilience, resilience.WithPermanent(isPermanent), resilience.WithListener(listener))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -232,12 +257,12 @@ func startRelay(t *testing.T, producer publisher.Producer, isPermanent func(erro
 	if r.dlq, err = sys.Root.SpawnNamed(dlqProps, "dlq"); err != nil {
 		t.Fatal(err)
 	}
-	pubProps, err := publisher.Props(pcfg, publisher.Deps{
+	pubProps, err := publisher.Props(s.publisher, publisher.Deps{
 		Producer:    producer,
 		Policy:      policy,
 		DeadLetters: dlq.NewClient(sys.Root, r.dlq, 5*time.Second),
 		IsPermanent: isPermanent,
-		Metrics:     r.metrics,
+		Metrics:     m,
 	})
 	if err != nil {
 		t.Fatal(err)
