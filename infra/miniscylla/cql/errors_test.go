@@ -2,6 +2,7 @@ package cql
 
 import (
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -115,6 +116,24 @@ func TestInvalid(t *testing.T) {
 			}
 			if err.Error() != msg {
 				t.Errorf("error %q, want %q", err, msg)
+			}
+		})
+	}
+}
+
+func TestDeepNestingIsAnError(t *testing.T) {
+	const n = 100000
+	tests := map[string]string{
+		"term":     "INSERT INTO t (a) VALUES (" + strings.Repeat("[", n) + ")",
+		"selector": "SELECT " + strings.Repeat("f(", n) + " FROM t",
+		"type":     "CREATE TABLE t (a " + strings.Repeat("list<", n) + "int",
+	}
+	for name, q := range tests {
+		t.Run(name, func(t *testing.T) {
+			_, err := Parse(q)
+			var se *SyntaxError
+			if !errors.As(err, &se) || !strings.Contains(err.Error(), "nesting too deep") {
+				t.Fatalf("error = %v, want a nesting SyntaxError", err)
 			}
 		})
 	}

@@ -41,6 +41,7 @@ type parser struct {
 	i       int
 	markers []*BindMarker
 	err     error
+	depth   int       // nesting of terms, selectors and types
 	buf     [64]token // backing store for the tokens of typical statements
 }
 
@@ -157,6 +158,23 @@ func (p *parser) invalid(msg string) {
 		p.err = &InvalidError{Msg: msg}
 	}
 }
+
+// maxDepth bounds the nesting of terms, selectors and types, so hostile
+// input such as 100k '[' cannot exhaust the stack.
+const maxDepth = 100
+
+// enter counts one level of nesting; callers must defer p.leave() when it
+// returns true.
+func (p *parser) enter() bool {
+	if p.depth >= maxDepth {
+		p.fail("nesting too deep at input '%t'")
+		return false
+	}
+	p.depth++
+	return true
+}
+
+func (p *parser) leave() { p.depth-- }
 
 // ident parses an identifier: a quoted one, or an unquoted word that is not
 // a reserved keyword.

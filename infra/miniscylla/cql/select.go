@@ -60,7 +60,7 @@ func (p *parser) isSelectorEnd(n int) bool {
 func (p *parser) selectors() []Selector {
 	var sels []Selector
 	for {
-		sel := Selector{Expr: p.selectable(0)}
+		sel := Selector{Expr: p.selectable()}
 		if p.acceptKw("as") {
 			sel.Alias = p.ident()
 		}
@@ -71,15 +71,12 @@ func (p *parser) selectors() []Selector {
 	}
 }
 
-// maxSelectorDepth bounds nested function calls in a selection.
-const maxSelectorDepth = 64
-
 // selectable parses one selector expression.
-func (p *parser) selectable(depth int) Selectable {
-	if depth > maxSelectorDepth {
-		p.fail("selector nested too deeply at input '%t'")
+func (p *parser) selectable() Selectable {
+	if !p.enter() {
 		return nil
 	}
+	defer p.leave()
 	t := p.tok()
 	if t.kind != tkIdent && t.kind != tkQuotedID {
 		return &SelectTerm{Term: p.term()}
@@ -89,9 +86,9 @@ func (p *parser) selectable(depth int) Selectable {
 	}
 	switch {
 	case p.peekKind(1) == tkLParen && t.kind == tkIdent:
-		return p.selectCall(depth)
+		return p.selectCall()
 	case p.peekKind(1) == tkLParen, p.peekKind(1) == tkDot && p.peekKind(3) == tkLParen:
-		return p.selectFunction(depth)
+		return p.selectFunction()
 	}
 	col := &SelectColumn{Name: p.ident()}
 	if p.accept(tkDot) {
@@ -102,7 +99,7 @@ func (p *parser) selectable(depth int) Selectable {
 
 // selectCall parses word(...): the special forms COUNT, WRITETIME, TTL and
 // CAST, or an ordinary function.
-func (p *parser) selectCall(depth int) Selectable {
+func (p *parser) selectCall() Selectable {
 	switch {
 	case p.isKw("count") && (p.peekKind(2) == tkStar || (p.peekKind(2) == tkInteger && p.text(p.toks[p.i+2]) == "1")):
 		p.advance()
@@ -117,13 +114,13 @@ func (p *parser) selectCall(depth int) Selectable {
 	case p.isKw("cast"):
 		p.advance()
 		p.advance()
-		c := &SelectCast{Expr: p.selectable(depth + 1)}
+		c := &SelectCast{Expr: p.selectable()}
 		p.expectKw("as")
 		c.Type = p.typ()
 		p.expect(tkRParen, "')'")
 		return c
 	}
-	return p.selectFunction(depth)
+	return p.selectFunction()
 }
 
 // columnArg parses word(column) and returns the column.
@@ -135,7 +132,7 @@ func (p *parser) columnArg() string {
 	return col
 }
 
-func (p *parser) selectFunction(depth int) Selectable {
+func (p *parser) selectFunction() Selectable {
 	ks, name := p.functionName()
 	f := &SelectFunction{Keyspace: ks, Name: name}
 	p.expect(tkLParen, "'('")
@@ -143,7 +140,7 @@ func (p *parser) selectFunction(depth int) Selectable {
 		return f
 	}
 	for {
-		f.Args = append(f.Args, p.selectable(depth+1))
+		f.Args = append(f.Args, p.selectable())
 		if !p.accept(tkComma) {
 			break
 		}

@@ -4,6 +4,10 @@ import "strings"
 
 // term parses a value expression.
 func (p *parser) term() Term {
+	if !p.enter() {
+		return nil
+	}
+	defer p.leave()
 	t := p.tok()
 	switch t.kind {
 	case tkString:

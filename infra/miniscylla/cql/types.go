@@ -30,19 +30,12 @@ func ParseType(s string) (*Type, error) {
 	return t, nil
 }
 
-// maxTypeDepth bounds type nesting so hostile input cannot exhaust the stack.
-const maxTypeDepth = 64
-
 // typ parses a type name.
 func (p *parser) typ() *Type {
-	return p.typeAt(0)
-}
-
-func (p *parser) typeAt(depth int) *Type {
-	if depth > maxTypeDepth {
-		p.fail("type nested too deeply at input '%t'")
+	if !p.enter() {
 		return nil
 	}
+	defer p.leave()
 	t := p.tok()
 	if t.kind == tkIdent {
 		word := strings.ToLower(p.text(t))
@@ -54,20 +47,20 @@ func (p *parser) typeAt(depth int) *Type {
 		case "frozen":
 			p.advance()
 			p.expect(tkLt, "'<'")
-			inner := p.typeAt(depth + 1)
+			inner := p.typ()
 			p.expect(tkGt, "'>'")
 			if inner != nil {
 				inner.Frozen = true
 			}
 			return inner
 		case "list":
-			return p.paramType(TypeList, 1, depth)
+			return p.paramType(TypeList, 1)
 		case "set":
-			return p.paramType(TypeSet, 1, depth)
+			return p.paramType(TypeSet, 1)
 		case "map":
-			return p.paramType(TypeMap, 2, depth)
+			return p.paramType(TypeMap, 2)
 		case "tuple":
-			return p.paramType(TypeTuple, -1, depth)
+			return p.paramType(TypeTuple, -1)
 		}
 	}
 	if !p.isIdentAt(0) {
@@ -79,12 +72,12 @@ func (p *parser) typeAt(depth int) *Type {
 }
 
 // paramType parses name<T, ...> with n parameters (n < 0: one or more).
-func (p *parser) paramType(kind TypeKind, n, depth int) *Type {
+func (p *parser) paramType(kind TypeKind, n int) *Type {
 	p.advance()
 	p.expect(tkLt, "'<'")
 	t := &Type{Kind: kind}
 	for {
-		t.Elems = append(t.Elems, p.typeAt(depth+1))
+		t.Elems = append(t.Elems, p.typ())
 		if !p.accept(tkComma) {
 			break
 		}
