@@ -1,7 +1,6 @@
 package miniscylla
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -75,6 +74,3 @@ func (c Config) Validate() error {
 	}
 	return nil
 }
-
-// errClosed is returned by operations on a closed Server.
-var errClosed = errors.New("miniscylla: server closed")

@@ -25,7 +25,7 @@ type Server struct {
 	cfg Config
 	log *slog.Logger
 	ln  net.Listener
-	eng *engine.Engine
+	eng handler
 
 	// ctx is cancelled by Close; every request context derives from it.
 	ctx    context.Context
@@ -40,9 +40,31 @@ type Server struct {
 	closeErr  error
 }
 
+// handler executes statements: *engine.Engine, or a stub in tests of the wire layer alone.
+type handler interface {
+	Handle(ctx context.Context, sess *engine.Session, req message.Message) message.Message
+	Close() error
+}
+
+var _ handler = (*engine.Engine)(nil)
+
+// newHandler builds the handler for a server reachable at listenIP that
+// reports schema changes to onSchemaChange.
+type newHandler func(listenIP string, onSchemaChange func(*message.SchemaChangeEvent)) (handler, error)
+
 // Start validates cfg, listens on cfg.Addr and serves until Close. ctx only
 // bounds the start-up; the server outlives it.
 func Start(ctx context.Context, cfg Config) (*Server, error) {
+	return start(ctx, cfg, func(ip string, onSchemaChange func(*message.SchemaChangeEvent)) (handler, error) {
+		eng, err := engine.New(engine.Config{ListenIP: ip, OnSchemaChange: onSchemaChange})
+		if err != nil {
+			return nil, err
+		}
+		return eng, nil
+	})
+}
+
+func start(ctx context.Context, cfg Config, newH newHandler) (*Server, error) {
 	cfg.setDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -54,11 +76,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, ln: ln, conns: make(map[*conn]struct{})}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	s.eng, err = engine.New(engine.Config{
-		ListenIP:       advertisedIP(ln.Addr()),
-		OnSchemaChange: s.broadcast,
-	})
-	if err != nil {
+	if s.eng, err = newH(advertisedIP(ln.Addr()), s.broadcast); err != nil {
 		s.cancel()
 		return nil, errors.Join(fmt.Errorf("miniscylla: start engine: %w", err), ln.Close())
 	}
