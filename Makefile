@@ -34,3 +34,7 @@ proto:
 # Fails when the committed generated code differs from what `make proto` produces.
 proto-check: proto
 	@git diff --exit-code -- messages || { echo "messages/*.pb.go are stale: run make proto and commit"; exit 1; }
+
+# scylla-cdc-go's own integration tests (TestConsumer*, TestTypes*), unmodified, against miniscylla.
+conformance:
+	./infra/miniscylla/cdc/conformance.sh
