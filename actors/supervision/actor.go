@@ -26,14 +26,15 @@ func (a *logActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		a.start(ctx)
-	case *Record:
-		a.append(ctx, m)
+	case drain:
+		for _, r := range a.in.take() {
+			a.append(ctx, r)
+		}
 	case *messages.EventsQuery:
 		ctx.Respond(a.query(m, time.Now()))
 	case *actor.Restarting:
 		a.close(ctx)
 	case *actor.Stopping:
-		// The mailbox survives a restart but not a stop: from here on, hold records.
 		a.in.detach()
 		a.close(ctx)
 	}

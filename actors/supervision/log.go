@@ -21,8 +21,8 @@ type Config struct {
 	Retain int
 	// MaxPage caps the events of one EventsPage (1000).
 	MaxPage int
-	// Buffer is how many events are held while the log actor is not running, e.g. before
-	// it has started (1024); later ones are dropped.
+	// Buffer is how many events may wait for the log actor, e.g. while it is not running
+	// (10000); later ones are dropped and counted (Log.Dropped).
 	Buffer int
 }
 
@@ -34,7 +34,7 @@ func (c Config) withDefaults() Config {
 		c.MaxPage = 1000
 	}
 	if c.Buffer == 0 {
-		c.Buffer = 1024
+		c.Buffer = 10_000
 	}
 	return c
 }
@@ -104,37 +104,50 @@ func (l *Log) handle(evt any) {
 	}
 }
 
-// inbox delivers records to the log actor, or holds them while it is not running.
+// inbox holds records until the log actor takes them. It only signals the actor that
+// records are waiting, so records are never lost in the mailbox of a log actor that is
+// stopped (e.g. when the coordinator restarts and takes its children down with it).
 type inbox struct {
-	root    *actor.RootContext
-	max     int
-	mu      sync.Mutex
-	pid     *actor.PID
-	held    []*Record
-	dropped int
+	root      *actor.RootContext
+	max       int
+	mu        sync.Mutex
+	pid       *actor.PID
+	held      []*Record
+	signalled bool
+	dropped   int
 }
+
+// drain tells the log actor that records are waiting in its inbox.
+type drain struct{}
 
 func (in *inbox) deliver(r *Record) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	if in.pid != nil {
-		// Sending into the unbounded mailbox does not block.
-		in.root.Send(in.pid, r)
-		return
-	}
 	if len(in.held) >= in.max {
 		in.dropped++
 		return
 	}
 	in.held = append(in.held, r)
+	if in.pid != nil && !in.signalled {
+		in.signalled = true
+		// Sending into the unbounded mailbox does not block.
+		in.root.Send(in.pid, drain{})
+	}
 }
 
-// attach makes pid the receiver and returns the held records, which the actor must
-// process before its next message to keep the order.
+// attach makes pid the receiver and returns the records waiting.
 func (in *inbox) attach(pid *actor.PID) []*Record {
 	in.mu.Lock()
-	defer in.mu.Unlock()
 	in.pid = pid
+	in.mu.Unlock()
+	return in.take()
+}
+
+// take returns the records waiting, oldest first.
+func (in *inbox) take() []*Record {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.signalled = false
 	held := in.held
 	in.held = nil
 	return held
@@ -144,6 +157,7 @@ func (in *inbox) detach() {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	in.pid = nil
+	in.signalled = false
 }
 
 func (in *inbox) droppedCount() int {

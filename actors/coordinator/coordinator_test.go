@@ -1,0 +1,298 @@
+package coordinator_test
+
+import (
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/outboxnode/outbox/actors/coordinator"
+	"github.com/outboxnode/outbox/actors/health"
+	"github.com/outboxnode/outbox/actors/supervision"
+	"github.com/outboxnode/outbox/messages"
+)
+
+// counter answers CreateOrder with the number of commands this instance has seen, so a
+// restart (a new instance) shows as the count starting again at 1.
+type counter struct{ n int32 }
+
+func (c *counter) Receive(ctx actor.Context) {
+	if _, ok := ctx.Message().(*messages.CreateOrder); ok {
+		c.n++
+		ctx.Respond(&messages.CommandAccepted{OrderId: ctx.Self().Id, Version: c.n})
+	}
+}
+
+// fatalRecorder collects OnFatal calls.
+type fatalRecorder struct {
+	mu   sync.Mutex
+	errs []error
+}
+
+func (f *fatalRecorder) onFatal(err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.errs = append(f.errs, err)
+}
+
+func (f *fatalRecorder) get() []error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]error(nil), f.errs...)
+}
+
+type node struct {
+	t       *testing.T
+	sys     *actor.ActorSystem
+	pid     *actor.PID
+	fatal   *fatalRecorder
+	logPath string
+}
+
+func startNode(t *testing.T, budget int, faults bool) *node {
+	t.Helper()
+	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
+		return slog.New(slog.DiscardHandler)
+	}))
+	logPath := filepath.Join(t.TempDir(), "supervision.log")
+	log, err := supervision.New(sys, supervision.Config{Path: logPath})
+	if err != nil {
+		t.Fatal(err)
+	}
+	healthProps, err := health.Props(health.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fatal := &fatalRecorder{}
+	cfg := coordinator.DefaultConfig()
+	cfg.RestartBudget, cfg.EnableFaultInjection, cfg.OnFatal = budget, faults, fatal.onFatal
+	props, err := coordinator.Props(cfg, []coordinator.Child{
+		{Name: "supervision", Props: log.Props(), Routes: []proto.Message{&messages.EventsQuery{}}},
+		{
+			Name:   "orders",
+			Props:  supervision.Observe(actor.PropsFromProducer(func() actor.Actor { return &counter{} })),
+			Routes: []proto.Message{&messages.CreateOrder{}, &messages.UpdateOrder{}},
+		},
+		{Name: "health", Props: supervision.Observe(healthProps), Routes: []proto.Message{&messages.HealthQuery{}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := coordinator.Spawn(sys.Root, props)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = sys.Root.PoisonFuture(pid).Wait()
+		log.Close()
+		sys.Shutdown()
+	})
+	return &node{t: t, sys: sys, pid: pid, fatal: fatal, logPath: logPath}
+}
+
+func (n *node) ask(msg proto.Message) any {
+	n.t.Helper()
+	res, err := n.sys.Root.RequestFuture(n.pid, msg, 5*time.Second).Result()
+	if err != nil {
+		n.t.Fatalf("request %T: %v", msg, err)
+	}
+	return res
+}
+
+// count sends a CreateOrder to the orders child and returns its per-instance count.
+func (n *node) count() int32 {
+	n.t.Helper()
+	acc, ok := n.ask(&messages.CreateOrder{}).(*messages.CommandAccepted)
+	if !ok {
+		n.t.Fatal("orders child did not answer")
+	}
+	return acc.GetVersion()
+}
+
+func (n *node) inject(actorName string) {
+	n.t.Helper()
+	if _, ok := n.ask(&messages.InjectFault{Actor: actorName}).(*messages.FaultInjected); !ok {
+		n.t.Fatalf("fault in %s not injected", actorName)
+	}
+}
+
+// waitForEvent polls EventsQuery through the coordinator until actorID has had count
+// events named event.
+func (n *node) waitForEvent(actorID, event string, count int) {
+	n.t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		page, ok := n.ask(&messages.EventsQuery{}).(*messages.EventsPage)
+		if !ok {
+			n.t.Fatal("no events page")
+		}
+		seen := 0
+		for _, ev := range page.GetEvents() {
+			if ev.GetActor() == actorID && ev.GetEvent() == event {
+				seen++
+			}
+		}
+		if seen >= count {
+			return
+		}
+		if time.Now().After(deadline) {
+			n.t.Fatalf("%d %q events of %s, want %d", seen, event, actorID, count)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestRoutesByMessageTypeAndRejectsTheRest(t *testing.T) {
+	n := startNode(t, 10, false)
+	acc, ok := n.ask(&messages.CreateOrder{}).(*messages.CommandAccepted)
+	if !ok || acc.GetOrderId() != "coordinator/orders" {
+		t.Fatalf("create answered by %v", acc)
+	}
+	if r, ok := n.ask(&messages.HealthQuery{}).(*messages.HealthReport); !ok || r.GetStatus() != messages.HealthStatus_HEALTH_STATUS_OK {
+		t.Fatalf("health = %v", r)
+	}
+	n.waitForEvent("coordinator", supervision.EventStarted, 1)
+
+	rej, ok := n.ask(&messages.DLQList{}).(*messages.CommandRejected)
+	if !ok || rej.GetCode() != messages.RejectCode_REJECT_CODE_INVALID_ARGUMENT || !strings.Contains(rej.GetReason(), "outbox.v1.DLQList") {
+		t.Fatalf("unrouted request: %v", rej)
+	}
+	rej, ok = n.ask(&messages.InjectFault{Actor: "orders"}).(*messages.CommandRejected)
+	if !ok || rej.GetCode() != messages.RejectCode_REJECT_CODE_PERMISSION_DENIED {
+		t.Fatalf("fault injection while disabled: %v", rej)
+	}
+	if n.count() != 2 {
+		t.Fatal("the orders child restarted although fault injection is disabled")
+	}
+}
+
+func TestPanickingChildIsRestartedAlone(t *testing.T) {
+	n := startNode(t, 10, true)
+	n.count()
+	n.count()
+	n.inject("orders")
+	if got := n.count(); got != 1 {
+		t.Fatalf("count after the fault = %d, want 1 (a new instance)", got)
+	}
+	n.waitForEvent("coordinator/orders", supervision.EventFailed, 1)
+	n.waitForEvent("coordinator/orders", supervision.EventRestarted, 1)
+	n.waitForEvent("coordinator/orders", supervision.EventStarted, 2)
+
+	// One-for-one: the siblings kept running.
+	page := n.ask(&messages.EventsQuery{}).(*messages.EventsPage)
+	for _, ev := range page.GetEvents() {
+		if ev.GetActor() != "coordinator/orders" && ev.GetEvent() != supervision.EventStarted {
+			t.Fatalf("unexpected event %v", ev)
+		}
+	}
+	if r, ok := n.ask(&messages.HealthQuery{}).(*messages.HealthReport); !ok || r == nil {
+		t.Fatal("the coordinator stopped serving after a child restart")
+	}
+	file, err := os.ReadFile(n.logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(file), `"actor":"coordinator/orders","event":"restarted","reason":"injected fault in orders","directive":"restart"`) {
+		t.Fatalf("restart missing from the log file:\n%s", file)
+	}
+	rej, ok := n.ask(&messages.InjectFault{Actor: "nobody"}).(*messages.CommandRejected)
+	if !ok || rej.GetCode() != messages.RejectCode_REJECT_CODE_NOT_FOUND {
+		t.Fatalf("fault for an unknown actor: %v", rej)
+	}
+	if errs := n.fatal.get(); len(errs) != 0 {
+		t.Fatalf("OnFatal called: %v", errs)
+	}
+}
+
+func TestCoordinatorRestartsItself(t *testing.T) {
+	n := startNode(t, 10, true)
+	n.count()
+	n.inject(coordinator.Name)
+	n.waitForEvent("coordinator", supervision.EventRestarted, 1)
+	n.waitForEvent("coordinator/orders", supervision.EventStarted, 2)
+	if got := n.count(); got != 1 {
+		t.Fatalf("count after the coordinator restarted = %d, want 1", got)
+	}
+	if errs := n.fatal.get(); len(errs) != 0 {
+		t.Fatalf("OnFatal called: %v", errs)
+	}
+}
+
+func TestExhaustedBudgetIsFatal(t *testing.T) {
+	for _, target := range []string{"orders", coordinator.Name} {
+		t.Run(target, func(t *testing.T) {
+			n := startNode(t, 2, true)
+			id := "coordinator/" + target
+			if target == coordinator.Name {
+				id = coordinator.Name
+			}
+			for i := range 2 {
+				n.inject(target)
+				n.waitForEvent(id, supervision.EventRestarted, i+1)
+			}
+			if errs := n.fatal.get(); len(errs) != 0 {
+				t.Fatalf("OnFatal within the budget: %v", errs)
+			}
+			n.inject(target)
+			deadline := time.Now().Add(5 * time.Second)
+			for len(n.fatal.get()) == 0 {
+				if time.Now().After(deadline) {
+					t.Fatal("OnFatal not called")
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			errs := n.fatal.get()
+			if len(errs) != 1 || !errors.Is(errs[0], coordinator.ErrRestartBudgetExhausted) || !strings.Contains(errs[0].Error(), id) {
+				t.Fatalf("OnFatal errors = %v", errs)
+			}
+			if target == coordinator.Name {
+				// The tree is gone; main exits on OnFatal.
+				return
+			}
+			n.waitForEvent(id, supervision.EventStoppedBySupervisor, 1)
+			rej, ok := n.ask(&messages.CreateOrder{}).(*messages.CommandRejected)
+			if !ok || rej.GetCode() != messages.RejectCode_REJECT_CODE_UNAVAILABLE {
+				t.Fatalf("request for the stopped child: %v", rej)
+			}
+		})
+	}
+}
+
+func TestPropsValidation(t *testing.T) {
+	p := actor.PropsFromFunc(func(actor.Context) {})
+	ok := coordinator.DefaultConfig()
+	ok.OnFatal = func(error) {}
+	tests := []struct {
+		name     string
+		cfg      coordinator.Config
+		children []coordinator.Child
+		want     string
+	}{
+		{"no OnFatal", coordinator.DefaultConfig(), nil, "OnFatal"},
+		{"negative budget", coordinator.Config{RestartBudget: -1, RestartWindow: time.Second, OnFatal: ok.OnFatal}, nil, "budget"},
+		{"no window", coordinator.Config{OnFatal: ok.OnFatal}, nil, "window"},
+		{"empty name", ok, []coordinator.Child{{Props: p}}, "name"},
+		{"slash", ok, []coordinator.Child{{Name: "a/b", Props: p}}, "name"},
+		{"twice", ok, []coordinator.Child{{Name: "a", Props: p}, {Name: "a", Props: p}}, "twice"},
+		{"nil props", ok, []coordinator.Child{{Name: "a"}}, "nil props"},
+		{"route twice", ok, []coordinator.Child{
+			{Name: "a", Props: p, Routes: []proto.Message{&messages.GetOrder{}}},
+			{Name: "b", Props: p, Routes: []proto.Message{&messages.GetOrder{}}},
+		}, "routed to both"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := coordinator.Props(tc.cfg, tc.children)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want one containing %q", err, tc.want)
+			}
+		})
+	}
+}
