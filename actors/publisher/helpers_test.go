@@ -92,15 +92,23 @@ type fakeProducer struct {
 	poison    map[string]bool
 	published []*messages.OutboxEvent
 	batches   []int
+	// hold, when set, blocks Publish until it is closed.
+	hold chan struct{}
 }
 
 func newFakeProducer() *fakeProducer { return &fakeProducer{poison: make(map[string]bool)} }
 
 func (f *fakeProducer) Publish(_ context.Context, evs []*messages.OutboxEvent) []error {
 	f.mu.Lock()
+	hold := f.hold
+	f.batches = append(f.batches, len(evs))
+	f.mu.Unlock()
+	if hold != nil {
+		<-hold
+	}
+	f.mu.Lock()
 	defer f.mu.Unlock()
 	errs := make([]error, len(evs))
-	f.batches = append(f.batches, len(evs))
 	for i, ev := range evs {
 		switch {
 		case f.down:

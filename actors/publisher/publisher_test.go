@@ -228,3 +228,21 @@ func TestPropsValidates(t *testing.T) {
 		t.Errorf("negative batch: got %v", err)
 	}
 }
+
+func TestStopDrainsTheBatchInFlight(t *testing.T) {
+	prod := newFakeProducer()
+	hold := make(chan struct{})
+	prod.hold = hold
+	r := startRelay(t, prod, isTooLarge, newMemStore())
+	evs := r.publish(order(1, nil)...)
+	eventually(t, 5*time.Second, "batch in flight", func() bool { return prod.calls() > 0 })
+	stopped := r.sys.Root.StopFuture(r.pub)
+	close(hold)
+	if err := stopped.Wait(); err != nil {
+		t.Fatalf("stop: %v", err)
+	}
+	acks := r.acks(evs)
+	for _, ev := range evs {
+		wantOutcome(t, acks, ev, messages.AckOutcome_ACK_OUTCOME_PUBLISHED)
+	}
+}
