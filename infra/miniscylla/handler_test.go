@@ -1,6 +1,7 @@
 package miniscylla
 
 import (
+	"bufio"
 	"context"
 	"strings"
 	"sync"
@@ -114,8 +115,9 @@ func newMux(t testing.TB, addr string) *muxClient {
 	m := &muxClient{rawClient: dial(t, addr), waiters: make(map[int16]chan message.Message)}
 	m.startup()
 	go func() {
+		br := bufio.NewReader(m.nc)
 		for {
-			f, err := m.codec.DecodeFrame(m.nc)
+			f, err := m.codec.DecodeFrame(br)
 			if err != nil {
 				return
 			}
