@@ -2,12 +2,23 @@
 // catalog, the system tables and the data, and answers the request messages
 // (QUERY, PREPARE, EXECUTE, BATCH) that the wire server hands it. It knows
 // nothing about sockets or frames; the server in package miniscylla owns those.
+//
+// Data path: request -> cql.ParseQuery -> compiled statement (cached for
+// PREPARE) -> []Mutation -> Engine.apply (one atomic step under the write
+// lock) for writes, or a scan of the stored partitions for reads.
 package engine
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/datastax/go-cassandra-native-protocol/message"
+	"github.com/google/uuid"
 )
 
 // Session is the per-connection state a request runs in. The server creates
@@ -25,24 +36,105 @@ type Config struct {
 	// change (including tables the engine creates itself, such as CDC logs),
 	// so the server can push SCHEMA_CHANGE events to registered connections.
 	OnSchemaChange func(*message.SchemaChangeEvent)
+	// Logger receives internal errors; defaults to slog.Default().
+	Logger *slog.Logger
+	// Now is the clock (defaults to time.Now); tests may replace it.
+	Now func() time.Time
+}
+
+func (c *Config) setDefaults() {
+	if c.ListenIP == "" {
+		c.ListenIP = "127.0.0.1"
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
 }
 
 // Engine executes CQL requests. It is safe for concurrent use.
 type Engine struct {
-	cfg Config
+	cfg     Config
+	hostID  uuid.UUID
+	started time.Time
+
+	// mu guards the catalog and all table data. Writes (DDL and mutations)
+	// hold it exclusively for the short apply step; reads share it.
+	mu            sync.RWMutex
+	keyspaces     map[string]*Keyspace
+	data          map[string]*tableData // by "keyspace.table"
+	schemaVersion uuid.UUID
+
+	// listClock hands out list element times (100 ns since 1582).
+	listClock atomic.Int64
+
+	prepMu   sync.RWMutex
+	prepared map[[16]byte]*compiled
 }
 
 // New returns an empty engine with its system keyspaces.
 func New(cfg Config) (*Engine, error) {
-	return &Engine{cfg: cfg}, nil
+	cfg.setDefaults()
+	e := &Engine{
+		cfg:           cfg,
+		hostID:        uuid.New(),
+		started:       cfg.Now(),
+		keyspaces:     map[string]*Keyspace{},
+		data:          map[string]*tableData{},
+		schemaVersion: uuid.New(),
+		prepared:      map[[16]byte]*compiled{},
+	}
+	for _, k := range systemKeyspaces() {
+		e.keyspaces[k.Name] = k
+	}
+	return e, nil
 }
 
 // Handle executes one request (*message.Query, *message.Prepare,
 // *message.Execute or *message.Batch) for sess and returns the response:
 // a message.Result or a message.Error. It never panics on bad input.
-func (e *Engine) Handle(ctx context.Context, sess *Session, req message.Message) message.Message {
-	return &message.ServerError{ErrorMessage: "not supported by miniscylla: engine under construction"}
+func (e *Engine) Handle(ctx context.Context, sess *Session, req message.Message) (resp message.Message) {
+	defer func() {
+		if r := recover(); r != nil {
+			e.cfg.Logger.Error("engine panic", "request", fmt.Sprint(req), "panic", r, "stack", string(debug.Stack()))
+			resp = &message.ServerError{ErrorMessage: fmt.Sprintf("internal error: %v", r)}
+		}
+	}()
+	var (
+		res message.Message
+		err error
+	)
+	switch m := req.(type) {
+	case *message.Query:
+		res, err = e.query(ctx, sess, m)
+	case *message.Prepare:
+		res, err = e.prepare(sess, m.Query)
+	case *message.Execute:
+		res, err = e.execute(ctx, sess, m)
+	case *message.Batch:
+		res, err = e.batch(ctx, sess, m)
+	default:
+		err = &Error{Code: CodeServer, Msg: fmt.Sprintf("unexpected request %T", req)}
+	}
+	if err != nil {
+		return toMessage(err)
+	}
+	return res
 }
 
 // Close releases the engine's resources.
 func (e *Engine) Close() error { return nil }
+
+func (e *Engine) nowNanos() int64 { return e.cfg.Now().UnixNano() }
+
+// notify reports schema changes to the server, outside any lock.
+func (e *Engine) notify(changes []*message.SchemaChangeEvent) {
+	if e.cfg.OnSchemaChange == nil {
+		return
+	}
+	for _, c := range changes {
+		e.cfg.OnSchemaChange(c)
+	}
+}

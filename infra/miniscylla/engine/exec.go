@@ -1,0 +1,534 @@
+package engine
+
+import (
+	"context"
+	"crypto/md5"
+	"errors"
+
+	"github.com/datastax/go-cassandra-native-protocol/message"
+	"github.com/datastax/go-cassandra-native-protocol/primitive"
+
+	"github.com/outboxnode/outbox/infra/miniscylla/cql"
+)
+
+// compiled is a parsed and planned statement, cached by prepared id.
+type compiled struct {
+	id       [16]byte
+	stmt     cql.Statement
+	markers  []marker
+	pkIdx    []uint16
+	sel      *selectPlan
+	writes   []*writePlan // one for INSERT/UPDATE/DELETE, several for a batch
+	batchTTL expr         // BEGIN BATCH USING TIMESTAMP (applied to all children)
+	batchTS  expr
+}
+
+// compile parses and plans query for a session whose keyspace is ks.
+func (e *Engine) compile(ks, query string) (*compiled, error) {
+	parsed, err := cql.ParseQuery(query)
+	if err != nil {
+		return nil, parseError(err)
+	}
+	c := &compiler{e: e, keyspace: ks, markers: make([]marker, len(parsed.Markers))}
+	for i, m := range parsed.Markers {
+		c.markers[i] = marker{name: m.Name, typ: Prim(KindBlob)}
+	}
+	out := &compiled{stmt: parsed.Statement, id: preparedID(ks, query)}
+	switch s := parsed.Statement.(type) {
+	case *cql.SelectStatement:
+		if out.sel, err = c.selectStmt(s); err == nil {
+			out.pkIdx = pkIndexes(out.sel.table, out.sel.where)
+		}
+	case *cql.InsertStatement, *cql.UpdateStatement, *cql.DeleteStatement:
+		var w *writePlan
+		if w, err = c.writeStmt(s); err == nil {
+			out.writes = []*writePlan{w}
+			out.pkIdx = pkIndexes(w.table, w.where)
+		}
+	case *cql.BatchStatement:
+		err = c.batchStmt(out, s)
+	}
+	if err != nil {
+		return nil, err
+	}
+	out.markers = c.markers
+	return out, nil
+}
+
+func (c *compiler) writeStmt(s cql.Statement) (*writePlan, error) {
+	switch s := s.(type) {
+	case *cql.InsertStatement:
+		return c.insert(s)
+	case *cql.UpdateStatement:
+		return c.update(s)
+	case *cql.DeleteStatement:
+		return c.delete(s)
+	}
+	return nil, invalidf("Only INSERT, UPDATE and DELETE statements are allowed in a batch")
+}
+
+func (c *compiler) batchStmt(out *compiled, s *cql.BatchStatement) error {
+	if s.Kind == cql.BatchCounter {
+		return unsupported("counter batches")
+	}
+	if s.Using.TTL != nil {
+		return invalidf("Global TTL on the BATCH statement is not supported.")
+	}
+	var err error
+	if _, out.batchTS, err = c.using(s.Using); err != nil {
+		return err
+	}
+	for _, st := range s.Statements {
+		w, err := c.writeStmt(st)
+		if err != nil {
+			return err
+		}
+		out.writes = append(out.writes, w)
+	}
+	return nil
+}
+
+func parseError(err error) error {
+	var se *cql.SyntaxError
+	if errors.As(err, &se) {
+		return syntaxf("%s", se.Error())
+	}
+	var ue *cql.UnsupportedError
+	if errors.As(err, &ue) {
+		return invalidf("%s", ue.Error())
+	}
+	return syntaxf("%s", err.Error())
+}
+
+func preparedID(ks, query string) [16]byte {
+	return md5.Sum([]byte(ks + query))
+}
+
+// pkIndexes gives, per partition key column, the index of the bind marker
+// that supplies it, when every key column comes from a plain `= ?`.
+func pkIndexes(t *Table, w *whereClause) []uint16 {
+	if w == nil || w.pk == nil {
+		return nil
+	}
+	out := make([]uint16, 0, len(w.pk))
+	for _, r := range w.pk {
+		if r == nil || r.op != cql.OpEq || len(r.vals) != 1 {
+			return nil
+		}
+		m, ok := r.vals[0].(markerExpr)
+		if !ok {
+			return nil
+		}
+		out = append(out, uint16(m.idx))
+	}
+	if len(out) != len(t.PartitionKey) {
+		return nil
+	}
+	return out
+}
+
+// lookupTable resolves a table name for a session keyspace.
+func (e *Engine) lookupTable(ks string, name cql.TableName) (*Table, error) {
+	if name.Keyspace != "" {
+		ks = name.Keyspace
+	}
+	if ks == "" {
+		return nil, invalidf("No keyspace has been specified. USE a keyspace, or explicitly specify keyspace.tablename")
+	}
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	k, ok := e.keyspaces[ks]
+	if !ok {
+		return nil, invalidf("Keyspace %s does not exist", ks)
+	}
+	t, ok := k.Tables[name.Name]
+	if !ok {
+		return nil, unconfiguredTable(ks, name.Name)
+	}
+	return t, nil
+}
+
+func (e *Engine) newCtx(sess *Session, opts *message.QueryOptions, c *compiled) (*execCtx, error) {
+	x := &execCtx{e: e, sess: sess, now: e.cfg.Now()}
+	if opts == nil {
+		return x, nil
+	}
+	x.defaultTS = opts.DefaultTimestamp
+	vals, err := bindValues(c.markers, opts)
+	if err != nil {
+		return nil, err
+	}
+	x.values = vals
+	return x, nil
+}
+
+// bindValues matches the request's values to the statement's markers:
+// positionally, or by marker name for named values.
+func bindValues(markers []marker, opts *message.QueryOptions) ([]*primitive.Value, error) {
+	if len(opts.NamedValues) > 0 && len(opts.PositionalValues) == 0 {
+		vals := make([]*primitive.Value, len(markers))
+		for i, m := range markers {
+			v, ok := opts.NamedValues[m.name]
+			if !ok {
+				return nil, invalidf("Missing value for bind variable %s", m.name)
+			}
+			vals[i] = v
+		}
+		return vals, nil
+	}
+	if len(opts.PositionalValues) != len(markers) {
+		return nil, invalidf("There were %d markers(?) in CQL but %d bound variables", len(markers), len(opts.PositionalValues))
+	}
+	return opts.PositionalValues, nil
+}
+
+func (e *Engine) query(ctx context.Context, sess *Session, q *message.Query) (message.Message, error) {
+	c, err := e.compile(sess.Keyspace, q.Query)
+	if err != nil {
+		return nil, err
+	}
+	return e.run(ctx, sess, c, q.Options)
+}
+
+func (e *Engine) prepare(sess *Session, query string) (message.Message, error) {
+	c, err := e.compile(sess.Keyspace, query)
+	if err != nil {
+		return nil, err
+	}
+	e.prepMu.Lock()
+	e.prepared[c.id] = c
+	e.prepMu.Unlock()
+	ks, table := "", ""
+	switch {
+	case c.sel != nil:
+		ks, table = c.sel.table.Keyspace, c.sel.table.Name
+	case len(c.writes) > 0:
+		ks, table = c.writes[0].table.Keyspace, c.writes[0].table.Name
+	}
+	cc := &compiler{markers: c.markers}
+	res := &message.PreparedResult{
+		PreparedQueryId:   c.id[:],
+		VariablesMetadata: &message.VariablesMetadata{PkIndices: c.pkIdx, Columns: cc.markerMetadata(ks, table)},
+		ResultMetadata:    &message.RowsMetadata{},
+	}
+	if c.sel != nil {
+		res.ResultMetadata = &message.RowsMetadata{ColumnCount: int32(len(c.sel.meta)), Columns: c.sel.meta}
+	}
+	return res, nil
+}
+
+func (e *Engine) lookupPrepared(id []byte) (*compiled, bool) {
+	if len(id) != 16 {
+		return nil, false
+	}
+	e.prepMu.RLock()
+	defer e.prepMu.RUnlock()
+	c, ok := e.prepared[[16]byte(id)]
+	return c, ok
+}
+
+func (e *Engine) execute(ctx context.Context, sess *Session, m *message.Execute) (message.Message, error) {
+	c, ok := e.lookupPrepared(m.QueryId)
+	if !ok {
+		return &message.Unprepared{ErrorMessage: "Prepared statement not found", Id: m.QueryId}, nil
+	}
+	return e.run(ctx, sess, c, m.Options)
+}
+
+// run executes a compiled statement.
+func (e *Engine) run(_ context.Context, sess *Session, c *compiled, opts *message.QueryOptions) (message.Message, error) {
+	if c.sel == nil && c.writes == nil {
+		return e.runDDL(sess, c.stmt)
+	}
+	x, err := e.newCtx(sess, opts, c)
+	if err != nil {
+		return nil, err
+	}
+	if c.sel != nil {
+		var pageSize int32
+		var paging []byte
+		if opts != nil {
+			pageSize, paging = opts.PageSize, opts.PagingState
+		}
+		return e.runSelect(x, c.sel, pageSize, paging)
+	}
+	if c.batchTS != nil {
+		v, unset, err := c.batchTS.eval(x)
+		if err != nil {
+			return nil, err
+		}
+		if !unset && v != nil {
+			ts := signedBE(v)
+			x.defaultTS = &ts
+		}
+	}
+	items := make([]batchItem, len(c.writes))
+	for i, w := range c.writes {
+		items[i] = batchItem{plan: w, x: x}
+	}
+	return e.runWrites(items)
+}
+
+func (e *Engine) runSelect(x *execCtx, p *selectPlan, pageSize int32, paging []byte) (message.Message, error) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	var td *tableData
+	if p.table.rows != nil {
+		td = e.virtualData(p.table)
+	} else if td = e.data[p.table.Keyspace+"."+p.table.Name]; td == nil {
+		return nil, unconfiguredTable(p.table.Keyspace, p.table.Name)
+	}
+	return p.run(x, td, pageSize, paging)
+}
+
+// virtualData materialises a system table's generated rows as storage, so
+// that every SELECT feature works on it. The caller holds the read lock.
+func (e *Engine) virtualData(t *Table) *tableData {
+	td := newTableData(t.clusteringCompare())
+	for _, r := range t.rows(e) {
+		pk := make([][]byte, len(t.PartitionKey))
+		for i, c := range t.PartitionKey {
+			pk[i] = r[c.Name]
+		}
+		ck := make([][]byte, len(t.Clustering))
+		for i, c := range t.Clustering {
+			ck[i] = r[c.Name]
+		}
+		w := RowWrite{Clustering: ck, Marker: true}
+		for _, c := range t.nonKeyColumns() {
+			if v, ok := r[c.Name]; ok {
+				w.Cells = append(w.Cells, CellWrite{Column: c.Name, Op: CellSet, Value: v})
+			}
+		}
+		td.applyMutation(&Mutation{Key: partitionKeyBytes(pk), Rows: []RowWrite{w}}, 0)
+	}
+	return td
+}
+
+// batchItem is one write of a batch with its own bound values.
+type batchItem struct {
+	plan *writePlan
+	x    *execCtx
+}
+
+func (e *Engine) batch(ctx context.Context, sess *Session, b *message.Batch) (message.Message, error) {
+	if b.Type == primitive.BatchTypeCounter {
+		return nil, unsupported("counter batches")
+	}
+	now := e.cfg.Now()
+	ts := now.UnixMicro()
+	if b.DefaultTimestamp != nil {
+		ts = *b.DefaultTimestamp
+	}
+	var items []batchItem
+	for i, child := range b.Children {
+		c, err := e.batchChild(sess, child)
+		if err != nil {
+			return nil, err
+		}
+		if c == nil {
+			return &message.Unprepared{ErrorMessage: "Prepared statement not found", Id: child.Id}, nil
+		}
+		if len(c.writes) != 1 || c.batchTS != nil {
+			return nil, invalidf("Invalid statement %d in batch: only INSERT, UPDATE and DELETE statements are allowed", i)
+		}
+		x := &execCtx{e: e, sess: sess, now: now, defaultTS: &ts}
+		if x.values, err = bindValues(c.markers, &message.QueryOptions{PositionalValues: child.Values}); err != nil {
+			return nil, err
+		}
+		items = append(items, batchItem{plan: c.writes[0], x: x})
+	}
+	return e.runWrites(items)
+}
+
+// batchChild returns the compiled statement of a BATCH entry, or nil when
+// its prepared id is unknown.
+func (e *Engine) batchChild(sess *Session, child *message.BatchChild) (*compiled, error) {
+	if child.Id != nil {
+		c, ok := e.lookupPrepared(child.Id)
+		if !ok {
+			return nil, nil
+		}
+		return c, nil
+	}
+	return e.compile(sess.Keyspace, child.Query)
+}
+
+// runWrites executes writes as one atomic step with one timestamp: plain
+// writes are applied together; if any carries an IF condition, all of them
+// apply only when every condition holds.
+func (e *Engine) runWrites(items []batchItem) (message.Message, error) {
+	if len(items) > 0 && items[0].x.defaultTS == nil {
+		ts := items[0].x.now.UnixMicro()
+		for _, it := range items {
+			it.x.defaultTS = &ts
+		}
+	}
+	var muts []Mutation
+	lwt := false
+	for _, it := range items {
+		wt, err := it.plan.times(it.x)
+		if err != nil {
+			return nil, err
+		}
+		ms, err := it.plan.mutations(it.x, wt)
+		if err != nil {
+			return nil, err
+		}
+		muts = append(muts, ms...)
+		lwt = lwt || it.plan.ifExists || it.plan.ifNotExists || len(it.plan.conds) > 0
+	}
+	if lwt {
+		return e.runCAS(items, muts)
+	}
+	if err := e.apply(muts); err != nil {
+		return nil, err
+	}
+	return &message.VoidResult{}, nil
+}
+
+// apply applies mutations atomically: every write goes through here.
+func (e *Engine) apply(muts []Mutation) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.applyLocked(muts)
+}
+
+// applyLocked applies muts; the caller holds the write lock. All tables are
+// resolved first so that a batch is applied entirely or not at all.
+func (e *Engine) applyLocked(muts []Mutation) error {
+	tds := make([]*tableData, len(muts))
+	for i := range muts {
+		td := e.data[muts[i].Keyspace+"."+muts[i].Table]
+		if td == nil {
+			return unconfiguredTable(muts[i].Keyspace, muts[i].Table)
+		}
+		tds[i] = td
+	}
+	now := e.nowNanos()
+	for i := range muts {
+		tds[i].applyMutation(&muts[i], now)
+	}
+	return nil
+}
+
+// runCAS executes a conditional write (or batch): under the write lock, it
+// reads each conditional row, checks its conditions and applies everything
+// only if all hold. Holding the lock serialises LWTs on every partition.
+func (e *Engine) runCAS(items []batchItem, muts []Mutation) (message.Message, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	applied := true
+	var first *casRead
+	for _, it := range items {
+		p := it.plan
+		if !p.ifExists && !p.ifNotExists && len(p.conds) == 0 {
+			continue
+		}
+		cr, err := e.readForCAS(it)
+		if err != nil {
+			return nil, err
+		}
+		ok, err := cr.holds(it)
+		if err != nil {
+			return nil, err
+		}
+		if first == nil || (!ok && applied) {
+			first = cr
+		}
+		applied = applied && ok
+	}
+	if applied {
+		if err := e.applyLocked(muts); err != nil {
+			return nil, err
+		}
+	}
+	return casResult(first.plan.table, applied, first.columns(), first.view), nil
+}
+
+// casRead is the current state of the row an LWT is conditioned on.
+type casRead struct {
+	plan *writePlan
+	view *rowView // nil when the row does not exist
+}
+
+func (e *Engine) readForCAS(it batchItem) (*casRead, error) {
+	p := it.plan
+	pks, cks, rng, err := p.keys(it.x)
+	if err != nil {
+		return nil, err
+	}
+	if len(pks) != 1 || len(cks) > 1 || rng != nil {
+		return nil, invalidf("IN on the partition key or clustering key is not supported with conditional updates")
+	}
+	cr := &casRead{plan: p}
+	td := e.data[p.table.Keyspace+"."+p.table.Name]
+	if td == nil {
+		return nil, unconfiguredTable(p.table.Keyspace, p.table.Name)
+	}
+	part, ok := td.parts[string(pks[0])]
+	if !ok {
+		return cr, nil
+	}
+	now := it.x.now.UnixNano()
+	pkVals, _ := splitPartitionKey(part.key, len(p.table.PartitionKey))
+	v := &rowView{p: part, pkVals: pkVals, now: now}
+	if len(cks) == 1 && len(cks[0]) == len(p.table.Clustering) && len(p.table.Clustering) > 0 {
+		i, found := td.findRow(part, cks[0])
+		if !found || !rowLive(part.rows[i], now) {
+			return cr, nil
+		}
+		v.r = part.rows[i]
+	} else if len(p.table.Clustering) == 0 {
+		if len(part.rows) == 0 || !rowLive(part.rows[0], now) {
+			return cr, nil
+		}
+		v.r = part.rows[0]
+	} else if part.static == nil || !rowLive(part.static, now) {
+		return cr, nil
+	}
+	cr.view = v
+	return cr, nil
+}
+
+func (cr *casRead) holds(it batchItem) (bool, error) {
+	p := it.plan
+	switch {
+	case p.ifNotExists:
+		return cr.view == nil, nil
+	case p.ifExists:
+		return cr.view != nil, nil
+	}
+	for _, k := range p.conds {
+		ok, err := k.check(it.x, cr.view)
+		if err != nil || !ok {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+// columns lists the result columns after [applied]: every column for
+// IF [NOT] EXISTS, else the conditioned columns.
+func (cr *casRead) columns() []*Column {
+	p := cr.plan
+	if p.ifExists || p.ifNotExists {
+		return p.table.Columns
+	}
+	var out []*Column
+	for _, k := range p.conds {
+		if !slicesContainsCol(out, k.col) {
+			out = append(out, k.col)
+		}
+	}
+	return out
+}
+
+func slicesContainsCol(cs []*Column, c *Column) bool {
+	for _, x := range cs {
+		if x == c {
+			return true
+		}
+	}
+	return false
+}

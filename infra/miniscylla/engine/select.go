@@ -1,0 +1,543 @@
+package engine
+
+import (
+	"bytes"
+	"slices"
+	"strings"
+
+	"github.com/datastax/go-cassandra-native-protocol/message"
+
+	"github.com/outboxnode/outbox/infra/miniscylla/cql"
+)
+
+const filteringMsg = "Cannot execute this query as it might involve data filtering and thus may have unpredictable performance. " +
+	"If you want to execute this query despite the performance unpredictability, use ALLOW FILTERING"
+
+// selector computes one output column from a row.
+type selector struct {
+	name string
+	typ  *Type
+	get  func(x *execCtx, v *rowView) ([]byte, error)
+}
+
+// selectPlan is a compiled SELECT.
+type selectPlan struct {
+	table     *Table
+	where     *whereClause
+	filters   []*restriction // restrictions checked row by row
+	distinct  bool
+	count     bool
+	reverse   bool
+	selectors []selector
+	limit     expr
+	ppl       expr
+	meta      []*message.ColumnMetadata
+}
+
+func (c *compiler) selectStmt(s *cql.SelectStatement) (*selectPlan, error) {
+	t, err := c.e.lookupTable(c.keyspace, s.Table)
+	if err != nil {
+		return nil, err
+	}
+	if len(s.GroupBy) > 0 {
+		return nil, unsupported("GROUP BY")
+	}
+	p := &selectPlan{table: t, distinct: s.Distinct}
+	if err := c.selectors(p, s); err != nil {
+		return nil, err
+	}
+	if p.where, err = c.where(t, s.Where); err != nil {
+		return nil, err
+	}
+	w := p.where
+	if !w.pkComplete() {
+		for _, r := range w.pk {
+			if r != nil {
+				w.others = append(w.others, r)
+			}
+		}
+		w.pk = nil
+	}
+	p.filters = append(p.filters, w.others...)
+	if len(w.others) > 0 && !s.AllowFiltering && t.rows == nil {
+		return nil, invalidf(filteringMsg)
+	}
+	if err := c.orderBy(p, s.OrderBy); err != nil {
+		return nil, err
+	}
+	if s.Limit != nil {
+		if p.limit, err = c.term(s.Limit, Prim(KindInt), "[limit]"); err != nil {
+			return nil, err
+		}
+	}
+	if s.PerPartitionLimit != nil {
+		if p.ppl, err = c.term(s.PerPartitionLimit, Prim(KindInt), "[per_partition_limit]"); err != nil {
+			return nil, err
+		}
+	}
+	if s.Timeout != nil {
+		if _, err = c.term(s.Timeout, Prim(KindDuration), "[timeout]"); err != nil {
+			return nil, err
+		}
+	}
+	p.meta = make([]*message.ColumnMetadata, len(p.selectors))
+	for i, sel := range p.selectors {
+		p.meta[i] = &message.ColumnMetadata{Keyspace: t.Keyspace, Table: t.Name, Name: sel.name, Index: int32(i), Type: sel.typ.DataType()}
+	}
+	return p, nil
+}
+
+func (c *compiler) orderBy(p *selectPlan, order []cql.Ordering) error {
+	if len(order) == 0 {
+		return nil
+	}
+	if p.where.pk == nil {
+		return invalidf("ORDER BY is only supported when the partition key is restricted by an EQ or an IN.")
+	}
+	for i, o := range order {
+		col := p.table.Column(o.Column)
+		if col == nil {
+			return undefinedColumn(o.Column)
+		}
+		if col.Kind != ClusteringKey || col.Position != i {
+			return invalidf("Order by currently only supports the ordering of columns following their declared order in the PRIMARY KEY")
+		}
+		rev := o.Descending != col.Desc
+		if i == 0 {
+			p.reverse = rev
+		} else if rev != p.reverse {
+			return invalidf("Unsupported order by relation")
+		}
+	}
+	return nil
+}
+
+func (c *compiler) selectors(p *selectPlan, s *cql.SelectStatement) error {
+	t := p.table
+	if s.Selectors == nil {
+		cols := t.Columns
+		if s.Distinct {
+			return invalidf("SELECT DISTINCT queries must only request partition key columns and/or static columns (not *)")
+		}
+		for _, col := range cols {
+			p.selectors = append(p.selectors, columnSelector(col, col.Name))
+		}
+		return nil
+	}
+	for _, sel := range s.Selectors {
+		out, err := c.selector(p, sel.Expr)
+		if err != nil {
+			return err
+		}
+		if sel.Alias != "" {
+			out.name = sel.Alias
+		}
+		if s.Distinct {
+			if sc, ok := sel.Expr.(*cql.SelectColumn); ok {
+				if col := t.Column(sc.Name); col.Kind != PartitionKey && col.Kind != StaticColumn {
+					return invalidf("SELECT DISTINCT queries must only request partition key columns and/or static columns (not %s)", col.Name)
+				}
+			}
+		}
+		p.selectors = append(p.selectors, out)
+	}
+	return nil
+}
+
+func columnSelector(col *Column, name string) selector {
+	return selector{name: name, typ: col.Type, get: func(_ *execCtx, v *rowView) ([]byte, error) { return v.value(col), nil }}
+}
+
+func (c *compiler) selector(p *selectPlan, s cql.Selectable) (selector, error) {
+	t := p.table
+	switch v := s.(type) {
+	case *cql.SelectColumn:
+		col := t.Column(v.Name)
+		if col == nil {
+			return selector{}, undefinedColumn(v.Name)
+		}
+		if v.Field == "" {
+			return columnSelector(col, col.Name), nil
+		}
+		i := -1
+		if col.Type.Kind == KindUDT {
+			i = fieldIndex(col.Type, v.Field)
+		}
+		if i < 0 {
+			return selector{}, invalidf("Invalid field selection: %s has no field %s", col.Name, v.Field)
+		}
+		return selector{name: col.Name + "." + v.Field, typ: col.Type.Elems[i], get: func(_ *execCtx, rv *rowView) ([]byte, error) {
+			fields, _ := decodeFields(rv.value(col))
+			if i < len(fields) {
+				return fields[i], nil
+			}
+			return nil, nil
+		}}, nil
+	case *cql.SelectCount:
+		p.count = true
+		return selector{name: "count", typ: Prim(KindBigint)}, nil
+	case *cql.SelectWriteTime, *cql.SelectTTL:
+		return c.cellMetaSelector(t, v)
+	case *cql.SelectFunction:
+		return c.functionSelector(p, v)
+	case *cql.SelectTerm:
+		return selector{}, unsupported("constant selectors")
+	}
+	return selector{}, unsupported("selector %T", s)
+}
+
+func (c *compiler) cellMetaSelector(t *Table, s cql.Selectable) (selector, error) {
+	name, fn := "", "writetime"
+	if w, ok := s.(*cql.SelectWriteTime); ok {
+		name = w.Column
+	} else {
+		name, fn = s.(*cql.SelectTTL).Column, "ttl"
+	}
+	col := t.Column(name)
+	if col == nil {
+		return selector{}, undefinedColumn(name)
+	}
+	if col.Kind == PartitionKey || col.Kind == ClusteringKey {
+		return selector{}, invalidf("Cannot use selection function %s on PRIMARY KEY part %s", fn, col.Name)
+	}
+	if col.Type.MultiCell() {
+		return selector{}, invalidf("Cannot use selection function %s on non-frozen collection %s", fn, col.Name)
+	}
+	if fn == "writetime" {
+		return selector{name: "writetime(" + col.Name + ")", typ: Prim(KindBigint), get: func(_ *execCtx, v *rowView) ([]byte, error) {
+			if c := v.liveCell(col); c != nil {
+				return encBigint(c.ts), nil
+			}
+			return nil, nil
+		}}, nil
+	}
+	return selector{name: "ttl(" + col.Name + ")", typ: Prim(KindInt), get: func(_ *execCtx, v *rowView) ([]byte, error) {
+		c := v.liveCell(col)
+		if c == nil || c.expires == 0 {
+			return nil, nil
+		}
+		left := (c.expires - v.now + 1e9 - 1) / 1e9
+		return encInt(int32(left)), nil
+	}}, nil
+}
+
+func (c *compiler) functionSelector(p *selectPlan, f *cql.SelectFunction) (selector, error) {
+	ft, ok := functionTypes[f.Name]
+	if !ok {
+		return selector{}, unsupported("function %s", f.Name)
+	}
+	if len(f.Args) != len(ft.args) {
+		return selector{}, invalidf("Invalid number of arguments in call to function %s: %d required but %d provided", f.Name, len(ft.args), len(f.Args))
+	}
+	args := make([]selector, len(f.Args))
+	names := make([]string, len(f.Args))
+	for i, a := range f.Args {
+		if st, isTerm := a.(*cql.SelectTerm); isTerm {
+			x, err := c.term(st.Term, ft.args[i], "arg"+string(rune('0'+i))+"("+f.Name+")")
+			if err != nil {
+				return selector{}, err
+			}
+			args[i] = selector{get: func(ctx *execCtx, _ *rowView) ([]byte, error) {
+				v, _, err := x.eval(ctx)
+				return v, err
+			}}
+			names[i] = "?"
+			continue
+		}
+		s, err := c.selector(p, a)
+		if err != nil {
+			return selector{}, err
+		}
+		args[i], names[i] = s, s.name
+	}
+	return selector{
+		name: "system." + f.Name + "(" + strings.Join(names, ", ") + ")",
+		typ:  ft.result,
+		get: func(x *execCtx, v *rowView) ([]byte, error) {
+			vals := make([][]byte, len(args))
+			for i, a := range args {
+				val, err := a.get(x, v)
+				if err != nil {
+					return nil, err
+				}
+				vals[i] = val
+			}
+			out, _, err := callFunction(f.Name, vals, x.now)
+			return out, err
+		},
+	}, nil
+}
+
+// selectRun is the state of one execution of a selectPlan.
+type selectRun struct {
+	p        *selectPlan
+	x        *execCtx
+	td       *tableData
+	ck       []*bound
+	filters  []*bound
+	tokens   []*bound
+	limit    int
+	ppl      int
+	pageSize int
+	resume   *pagingState
+	rows     [][][]byte
+	count    int64
+	last     *pagingState
+	more     bool
+}
+
+// run executes the plan; the caller holds the engine's read lock.
+func (p *selectPlan) run(x *execCtx, td *tableData, pageSize int32, paging []byte) (*message.RowsResult, error) {
+	r := &selectRun{p: p, x: x, td: td, limit: -1, ppl: -1, pageSize: int(pageSize)}
+	var err error
+	if r.ck, err = bindAll(x, p.where.ck); err != nil {
+		return nil, err
+	}
+	if r.filters, err = bindAll(x, p.filters); err != nil {
+		return nil, err
+	}
+	if r.tokens, err = bindAll(x, p.where.token); err != nil {
+		return nil, err
+	}
+	if r.limit, err = intOption(x, p.limit, "LIMIT"); err != nil {
+		return nil, err
+	}
+	if r.ppl, err = intOption(x, p.ppl, "PER PARTITION LIMIT"); err != nil {
+		return nil, err
+	}
+	if p.count {
+		r.pageSize = 0
+	}
+	if len(paging) > 0 {
+		if r.resume, err = decodePagingState(paging); err != nil {
+			return nil, err
+		}
+	}
+	parts, err := r.partitions()
+	if err != nil {
+		return nil, err
+	}
+	for _, part := range parts {
+		if done, err := r.scanPartition(part); err != nil || done {
+			if err != nil {
+				return nil, err
+			}
+			break
+		}
+	}
+	return r.result(), nil
+}
+
+func intOption(x *execCtx, e expr, what string) (int, error) {
+	if e == nil {
+		return -1, nil
+	}
+	v, unset, err := e.eval(x)
+	if err != nil || unset || v == nil {
+		return -1, err
+	}
+	n := signedBE(v)
+	if n <= 0 {
+		return 0, invalidf("%s must be strictly positive", what)
+	}
+	return int(n), nil
+}
+
+// partitions lists the partitions to scan, in token order.
+func (r *selectRun) partitions() ([]*partition, error) {
+	w := r.p.where
+	if w.pk == nil {
+		all := r.td.ordered()
+		if r.resume != nil {
+			probe := &partition{key: r.resume.key, token: Token(r.resume.key)}
+			i, _ := slices.BinarySearchFunc(all, probe, func(a, b *partition) int {
+				if partitionLess(a, b) {
+					return -1
+				}
+				if partitionLess(b, a) {
+					return 1
+				}
+				return 0
+			})
+			all = all[i:]
+		}
+		return all, nil
+	}
+	bs, err := bindAll(r.x, w.pk)
+	if err != nil {
+		return nil, err
+	}
+	var parts []*partition
+	for _, combo := range keyValues(bs) {
+		key := partitionKeyBytes(combo)
+		if p, ok := r.td.parts[string(key)]; ok && !slices.Contains(parts, p) {
+			parts = append(parts, p)
+		}
+	}
+	slices.SortFunc(parts, func(a, b *partition) int {
+		if partitionLess(a, b) {
+			return -1
+		}
+		return 1
+	})
+	if r.resume != nil {
+		probe := &partition{key: r.resume.key, token: Token(r.resume.key)}
+		for len(parts) > 0 && partitionLess(parts[0], probe) {
+			parts = parts[1:]
+		}
+	}
+	return parts, nil
+}
+
+// scanPartition emits part's matching rows; done reports that the page or
+// the limit is full.
+func (r *selectRun) scanPartition(part *partition) (done bool, err error) {
+	now := r.x.now.UnixNano()
+	pkVals, ok := splitPartitionKey(part.key, len(r.p.table.PartitionKey))
+	if !ok {
+		return false, nil
+	}
+	for _, tb := range r.tokens {
+		if !tb.matches(encBigint(part.token)) {
+			return false, nil
+		}
+	}
+	v := &rowView{p: part, pkVals: pkVals, now: now}
+	inPart := 0
+	var afterCK [][]byte
+	if r.resume != nil && bytes.Equal(r.resume.key, part.key) {
+		if r.resume.static || r.p.distinct {
+			return false, nil
+		}
+		inPart, afterCK = r.resume.inPartition, r.resume.ck
+	}
+	rows := part.rows
+	if r.p.reverse {
+		rows = slices.Clone(rows)
+		slices.Reverse(rows)
+	}
+	anyLive := false
+	for _, rw := range rows {
+		if afterCK != nil {
+			c := r.td.cmp(rw.ck, afterCK)
+			if (!r.p.reverse && c <= 0) || (r.p.reverse && c >= 0) {
+				continue
+			}
+		}
+		if !rowLive(rw, now) {
+			continue
+		}
+		anyLive = true
+		v.r = rw
+		match, err := r.matches(v)
+		if err != nil || !match {
+			if err != nil {
+				return false, err
+			}
+			continue
+		}
+		if r.ppl >= 0 && inPart >= r.ppl {
+			break
+		}
+		if done, err := r.emit(v, inPart); err != nil || done {
+			return done, err
+		}
+		inPart++
+		if r.p.distinct {
+			break
+		}
+	}
+	if anyLive || afterCK != nil || len(r.ck) > 0 || (len(rows) > 0 && hasLiveRow(part.rows, now)) {
+		return false, nil
+	}
+	// A partition with only static data still yields one row.
+	if part.static == nil || !rowLive(part.static, now) {
+		return false, nil
+	}
+	v.r = nil
+	if match, err := r.matches(v); err != nil || !match {
+		return false, err
+	}
+	return r.emit(v, inPart)
+}
+
+func (r *selectRun) matches(v *rowView) (bool, error) {
+	for _, b := range r.ck {
+		if v.r == nil {
+			return false, nil
+		}
+		var got []byte
+		if b.r.tuple {
+			got = encodeFields(v.r.ck[:len(b.r.cols)])
+		} else {
+			got = v.r.ck[b.r.cols[0].Position]
+		}
+		if !b.matches(got) {
+			return false, nil
+		}
+	}
+	for _, b := range r.filters {
+		if !b.matches(v.value(b.r.cols[0])) {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// emit adds the row to the page; done reports that no more rows are wanted.
+func (r *selectRun) emit(v *rowView, inPart int) (bool, error) {
+	if r.p.count {
+		r.count++
+		return false, nil
+	}
+	if r.pageSize > 0 && len(r.rows) == r.pageSize {
+		r.more = true
+		return true, nil
+	}
+	out := make([][]byte, len(r.p.selectors))
+	for i, s := range r.p.selectors {
+		val, err := s.get(r.x, v)
+		if err != nil {
+			return false, err
+		}
+		out[i] = val
+	}
+	r.rows = append(r.rows, out)
+	st := &pagingState{key: v.p.key, static: v.r == nil, inPartition: inPart + 1, emitted: len(r.rows)}
+	if r.resume != nil {
+		st.emitted += r.resume.emitted
+	}
+	if v.r != nil {
+		st.ck = v.r.ck
+	}
+	r.last = st
+	if r.limit >= 0 && st.emitted >= r.limit {
+		return true, nil
+	}
+	return false, nil
+}
+
+func (r *selectRun) result() *message.RowsResult {
+	meta := &message.RowsMetadata{ColumnCount: int32(len(r.p.meta)), Columns: r.p.meta}
+	if r.p.count {
+		row := make([][]byte, len(r.p.selectors))
+		for i, s := range r.p.selectors {
+			if s.get == nil {
+				row[i] = encBigint(r.count)
+			}
+		}
+		return &message.RowsResult{Metadata: meta, Data: message.RowSet{row}}
+	}
+	if r.more && r.last != nil {
+		meta.PagingState = r.last.encode()
+	}
+	data := make(message.RowSet, len(r.rows))
+	for i, row := range r.rows {
+		data[i] = row
+	}
+	return &message.RowsResult{Metadata: meta, Data: data}
+}
+
+func hasLiveRow(rows []*row, now int64) bool {
+	return slices.ContainsFunc(rows, func(r *row) bool { return rowLive(r, now) })
+}

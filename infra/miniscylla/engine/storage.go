@@ -1,0 +1,324 @@
+package engine
+
+import (
+	"bytes"
+	"encoding/binary"
+	"math"
+	"slices"
+	"sort"
+	"sync"
+)
+
+// noTS marks "no deletion" in tombstone fields.
+const noTS = math.MinInt64
+
+// cell is one stored value with its write time; a nil value is a tombstone.
+type cell struct {
+	value   []byte
+	ts      int64
+	expires int64 // Unix ns; 0 never
+	ttl     int32
+}
+
+func (c *cell) live(now int64) bool {
+	return c.value != nil && (c.expires == 0 || now < c.expires)
+}
+
+// newer reports whether c wins over old: higher timestamp, ties broken by
+// the larger value as Cassandra does.
+func (c *cell) newer(old *cell) bool {
+	if c.ts != old.ts {
+		return c.ts > old.ts
+	}
+	return bytes.Compare(c.value, old.value) >= 0
+}
+
+// column is a stored column: a single cell, or per-element cells for
+// non-frozen collections and UDTs.
+type column struct {
+	cell
+	elems map[string]cell
+	delTS int64 // collection tombstone
+}
+
+type row struct {
+	ck     [][]byte
+	delTS  int64
+	marker cell // value non-nil when the marker is set
+	cols   map[string]*column
+}
+
+func newRow(ck [][]byte) *row {
+	return &row{ck: ck, delTS: noTS, cols: map[string]*column{}}
+}
+
+type rangeTombstone struct {
+	start, end Bound
+	ts         int64
+}
+
+type partition struct {
+	key    []byte
+	token  int64
+	delTS  int64
+	static *row
+	rows   []*row // sorted by clustering order
+	ranges []rangeTombstone
+}
+
+// tableData holds one table's partitions. It is guarded by the store lock,
+// except for the lazily rebuilt token order, which has its own mutex so that
+// concurrent readers can build it.
+type tableData struct {
+	cmp   func(a, b [][]byte) int
+	parts map[string]*partition
+
+	sortMu sync.Mutex
+	sorted []*partition
+	dirty  bool
+}
+
+func newTableData(cmp func(a, b [][]byte) int) *tableData {
+	return &tableData{cmp: cmp, parts: map[string]*partition{}}
+}
+
+// ordered returns the partitions in token order. Callers hold the store's
+// read lock.
+func (td *tableData) ordered() []*partition {
+	td.sortMu.Lock()
+	defer td.sortMu.Unlock()
+	if td.dirty || td.sorted == nil {
+		s := make([]*partition, 0, len(td.parts))
+		for _, p := range td.parts {
+			s = append(s, p)
+		}
+		sort.Slice(s, func(i, j int) bool { return partitionLess(s[i], s[j]) })
+		td.sorted, td.dirty = s, false
+	}
+	return td.sorted
+}
+
+func partitionLess(a, b *partition) bool {
+	if a.token != b.token {
+		return a.token < b.token
+	}
+	return bytes.Compare(a.key, b.key) < 0
+}
+
+func (td *tableData) partitionFor(key []byte) *partition {
+	if p, ok := td.parts[string(key)]; ok {
+		return p
+	}
+	k := bytes.Clone(key)
+	p := &partition{key: k, token: Token(k), delTS: noTS}
+	td.parts[string(k)] = p
+	td.dirty = true
+	return p
+}
+
+// findRow returns the index of ck in p.rows and whether it exists.
+func (td *tableData) findRow(p *partition, ck [][]byte) (int, bool) {
+	return slices.BinarySearchFunc(p.rows, ck, func(r *row, ck [][]byte) int { return td.cmp(r.ck, ck) })
+}
+
+// applyMutation applies m to td. The caller holds the store's write lock.
+func (td *tableData) applyMutation(m *Mutation, now int64) {
+	p := td.partitionFor(m.Key)
+	if m.DeletePartition && m.DeleteTS > p.delTS {
+		p.delTS = m.DeleteTS
+		if p.static != nil {
+			purgeRow(p.static, p.delTS)
+		}
+		for _, r := range p.rows {
+			purgeRow(r, p.delTS)
+		}
+	}
+	for _, rd := range m.RangeDeletes {
+		p.ranges = append(p.ranges, rangeTombstone{start: rd.Start, end: rd.End, ts: rd.TS})
+		for _, r := range p.rows {
+			if td.inRange(r.ck, rd.Start, rd.End) {
+				purgeRow(r, rd.TS)
+			}
+		}
+	}
+	for i := range m.Rows {
+		td.applyRow(p, &m.Rows[i], now)
+	}
+}
+
+func (td *tableData) applyRow(p *partition, w *RowWrite, now int64) {
+	floor := p.delTS
+	var r *row
+	if w.Static {
+		if p.static == nil {
+			p.static = newRow(nil)
+		}
+		r = p.static
+	} else {
+		i, ok := td.findRow(p, w.Clustering)
+		if !ok {
+			// Even a bare tombstone is kept: it shadows later writes with older timestamps.
+			r = newRow(cloneKey(w.Clustering))
+			p.rows = slices.Insert(p.rows, i, r)
+		} else {
+			r = p.rows[i]
+		}
+		for _, rt := range p.ranges {
+			if rt.ts > floor && td.inRange(r.ck, rt.start, rt.end) {
+				floor = rt.ts
+			}
+		}
+	}
+	if w.Delete && w.TS > r.delTS {
+		r.delTS = w.TS
+		purgeRow(r, r.delTS)
+	}
+	floor = max(floor, r.delTS)
+	if w.TS <= floor {
+		return
+	}
+	if w.Marker {
+		mk := cell{value: []byte{}, ts: w.TS, expires: w.ExpiresAt, ttl: w.TTL}
+		if mk.newer(&r.marker) || r.marker.value == nil {
+			r.marker = mk
+		}
+	}
+	for i := range w.Cells {
+		applyCell(r, &w.Cells[i], w, now)
+	}
+}
+
+func applyCell(r *row, cw *CellWrite, w *RowWrite, now int64) {
+	col := r.cols[cw.Column]
+	if col == nil {
+		col = &column{cell: cell{ts: noTS}, delTS: noTS}
+		r.cols[cw.Column] = col
+	}
+	nc := cell{value: cw.Value, ts: w.TS, expires: w.ExpiresAt, ttl: w.TTL}
+	if cw.Value == nil {
+		nc.expires, nc.ttl = 0, 0
+	}
+	switch cw.Op {
+	case CellSet:
+		if nc.newer(&col.cell) {
+			col.cell = nc
+		}
+	case CellClear:
+		// Overwrites clear at TS-1 so the new elements of the same write survive.
+		if w.TS-1 > col.delTS {
+			col.delTS = w.TS - 1
+			for k, e := range col.elems {
+				if e.ts <= col.delTS {
+					delete(col.elems, k)
+				}
+			}
+		}
+	case CellElement:
+		putElem(col, string(cw.Key), nc)
+	case CellListIndex:
+		keys := liveListKeys(col, now)
+		idx := int(int32(binary.BigEndian.Uint32(cw.Key)))
+		if idx >= 0 && idx < len(keys) {
+			putElem(col, keys[idx], nc)
+		}
+	case CellListRemove:
+		for _, k := range liveListKeys(col, now) {
+			if bytes.Equal(col.elems[k].value, cw.Value) {
+				putElem(col, k, cell{ts: w.TS})
+			}
+		}
+	}
+}
+
+func putElem(col *column, key string, nc cell) {
+	if nc.ts <= col.delTS {
+		return
+	}
+	if col.elems == nil {
+		col.elems = map[string]cell{}
+	}
+	if old, ok := col.elems[key]; ok && !nc.newer(&old) {
+		return
+	}
+	col.elems[key] = nc
+}
+
+// liveListKeys returns the list's live element keys in list order.
+func liveListKeys(col *column, now int64) []string {
+	keys := make([]string, 0, len(col.elems))
+	for k, e := range col.elems {
+		if e.live(now) {
+			keys = append(keys, k)
+		}
+	}
+	slices.SortFunc(keys, func(a, b string) int { return compareTimeUUID([]byte(a), []byte(b)) })
+	return keys
+}
+
+// purgeRow drops everything in r written at or before ts.
+func purgeRow(r *row, ts int64) {
+	if r.marker.value != nil && r.marker.ts <= ts {
+		r.marker = cell{}
+	}
+	for name, c := range r.cols {
+		if c.ts <= ts {
+			c.cell = cell{ts: noTS}
+		}
+		if c.elems != nil {
+			if ts > c.delTS {
+				c.delTS = ts
+			}
+			for k, e := range c.elems {
+				if e.ts <= ts {
+					delete(c.elems, k)
+				}
+			}
+		}
+		if c.value == nil && len(c.elems) == 0 && c.delTS == noTS {
+			delete(r.cols, name)
+		}
+	}
+}
+
+// inRange reports whether clustering key ck lies within [start, end] bounds.
+func (td *tableData) inRange(ck [][]byte, start, end Bound) bool {
+	if len(start.Prefix) > 0 {
+		c := td.cmp(ck[:min(len(ck), len(start.Prefix))], start.Prefix)
+		if c < 0 || (c == 0 && !start.Inclusive) {
+			return false
+		}
+	}
+	if len(end.Prefix) > 0 {
+		c := td.cmp(ck[:min(len(ck), len(end.Prefix))], end.Prefix)
+		if c > 0 || (c == 0 && !end.Inclusive) {
+			return false
+		}
+	}
+	return true
+}
+
+func cloneKey(ck [][]byte) [][]byte {
+	out := make([][]byte, len(ck))
+	for i, v := range ck {
+		out[i] = bytes.Clone(v)
+	}
+	return out
+}
+
+// rowLive reports whether r exists: a live marker or any live cell.
+func rowLive(r *row, now int64) bool {
+	if r.marker.live(now) {
+		return true
+	}
+	for _, c := range r.cols {
+		if c.live(now) {
+			return true
+		}
+		for _, e := range c.elems {
+			if e.live(now) {
+				return true
+			}
+		}
+	}
+	return false
+}
