@@ -3,11 +3,12 @@ package cql
 import (
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
-// SyntaxError is malformed CQL. Line is 1-based and Column 0-based, as in
-// ScyllaDB's (ANTLR's) messages; Token is the offending input ("<EOF>" at
-// the end). The engine answers it with the protocol's SYNTAX error.
+// SyntaxError is malformed CQL. Line is 1-based and Column 0-based (in
+// characters), as in ScyllaDB's (ANTLR's) messages; Token is the offending
+// input ("<EOF>" at the end). The engine answers it with the protocol's SYNTAX error.
 type SyntaxError struct {
 	Line   int
 	Column int
@@ -39,7 +40,7 @@ const maxTokenText = 40
 // newSyntaxError builds a SyntaxError at byte offset pos of src.
 func newSyntaxError(src string, pos int, msg string) *SyntaxError {
 	line := 1 + strings.Count(src[:pos], "\n")
-	col := pos - (strings.LastIndexByte(src[:pos], '\n') + 1)
+	col := utf8.RuneCountInString(src[strings.LastIndexByte(src[:pos], '\n')+1 : pos])
 	return &SyntaxError{Line: line, Column: col, msg: msg}
 }
 

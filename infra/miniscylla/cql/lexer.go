@@ -53,7 +53,9 @@ func lex(src string, toks []token) ([]token, error) {
 	for {
 		next, ok := skipSpace(src, i)
 		if !ok {
-			return toks, newSyntaxError(src, next, "unterminated comment")
+			e := newSyntaxError(src, next, "unterminated comment")
+			e.Token = "/*"
+			return toks, e
 		}
 		i = next
 		if i >= len(src) {
