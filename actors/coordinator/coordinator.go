@@ -76,6 +76,8 @@ func (c *coordinator) Receive(ctx actor.Context) {
 		c.terminated(ctx, m.Who)
 	case *messages.InjectFault:
 		c.injectFault(ctx, m)
+	case actor.AutoRespond:
+		// Answered by protoactor itself (e.g. Touch).
 	case proto.Message:
 		c.route(ctx, m)
 	}

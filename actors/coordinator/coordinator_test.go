@@ -15,6 +15,7 @@ import (
 
 	"github.com/outboxnode/outbox/actors/coordinator"
 	"github.com/outboxnode/outbox/actors/health"
+	"github.com/outboxnode/outbox/actors/orders/orderstest"
 	"github.com/outboxnode/outbox/actors/supervision"
 	"github.com/outboxnode/outbox/messages"
 )
@@ -294,5 +295,51 @@ func TestPropsValidation(t *testing.T) {
 				t.Fatalf("err = %v, want one containing %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// A restarted orders actor loses its per-order children; the orders are read again from
+// the store and keep their versions.
+func TestOrdersResumeFromTheStoreAfterARestart(t *testing.T) {
+	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
+		return slog.New(slog.DiscardHandler)
+	}))
+	defer sys.Shutdown()
+	store := orderstest.NewStore()
+	children, log, err := commandChildren(sys, t.TempDir(), store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer log.Close()
+	fatal := &fatalRecorder{}
+	cfg := coordinator.DefaultConfig()
+	cfg.EnableFaultInjection, cfg.OnFatal = true, fatal.onFatal
+	props, err := coordinator.Props(cfg, children)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := coordinator.Spawn(sys.Root, props)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = sys.Root.PoisonFuture(pid).Wait() }()
+	n := &node{t: t, sys: sys, pid: pid, fatal: fatal}
+
+	created, ok := n.ask(&messages.CreateOrder{CustomerId: "bob", Amount: "3", Currency: "USD"}).(*messages.CommandAccepted)
+	if !ok {
+		t.Fatal("create rejected")
+	}
+	n.inject("orders")
+	n.waitForEvent("coordinator/orders", supervision.EventRestarted, 1)
+	amount := "4.00"
+	acc, ok := n.ask(&messages.UpdateOrder{OrderId: created.GetOrderId(), Amount: &amount}).(*messages.CommandAccepted)
+	if !ok || acc.GetVersion() != 2 {
+		t.Fatalf("update after the restart: %v", acc)
+	}
+	if store.Loads() != 1 {
+		t.Fatalf("%d loads, want 1 (after the restart)", store.Loads())
+	}
+	if errs := fatal.get(); len(errs) != 0 {
+		t.Fatalf("OnFatal called: %v", errs)
 	}
 }

@@ -1,7 +1,6 @@
 package orders_test
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,64 +15,15 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/outboxnode/outbox/actors/orders"
+	"github.com/outboxnode/outbox/actors/orders/orderstest"
 	"github.com/outboxnode/outbox/messages"
 )
-
-// fakeStore keeps orders in memory and records every commit.
-type fakeStore struct {
-	mu        sync.Mutex
-	rows      map[uuid.UUID]orders.State
-	changes   []orders.Change
-	loads     int
-	failWrite error
-}
-
-func newFakeStore() *fakeStore {
-	return &fakeStore{rows: map[uuid.UUID]orders.State{}}
-}
-
-func (s *fakeStore) Load(_ context.Context, id uuid.UUID) (orders.State, bool, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.loads++
-	st, ok := s.rows[id]
-	return st, ok, nil
-}
-
-func (s *fakeStore) Commit(_ context.Context, c orders.Change) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.failWrite != nil {
-		return s.failWrite
-	}
-	s.rows[c.Order.OrderID] = c.Order
-	s.changes = append(s.changes, c)
-	return nil
-}
-
-func (s *fakeStore) setFailWrite(err error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.failWrite = err
-}
-
-func (s *fakeStore) counts() (loads, commits int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.loads, len(s.changes)
-}
-
-func (s *fakeStore) committed() []orders.Change {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]orders.Change(nil), s.changes...)
-}
 
 type harness struct {
 	t     *testing.T
 	sys   *actor.ActorSystem
 	pid   *actor.PID
-	store *fakeStore
+	store *orderstest.Store
 }
 
 func start(t *testing.T, cfg orders.Config) *harness {
@@ -81,7 +31,7 @@ func start(t *testing.T, cfg orders.Config) *harness {
 	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
 		return slog.New(slog.DiscardHandler)
 	}))
-	store := newFakeStore()
+	store := orderstest.NewStore()
 	props, err := orders.Props(store, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -170,7 +120,7 @@ func TestLifecycleBumpsVersionsAndEmitsEvents(t *testing.T) {
 	h.rejected(&messages.UpdateOrder{OrderId: id, Amount: &amount}, messages.RejectCode_REJECT_CODE_INVALID_TRANSITION, "cancelled")
 	h.rejected(&messages.CancelOrder{OrderId: id}, messages.RejectCode_REJECT_CODE_INVALID_TRANSITION, "cancelled")
 
-	changes := h.store.committed()
+	changes := h.store.Changes()
 	wantTypes := []string{orders.EventOrderCreated, orders.EventOrderUpdated, orders.EventOrderUpdated, orders.EventOrderCancelled}
 	if len(changes) != len(wantTypes) {
 		t.Fatalf("%d commits, want %d", len(changes), len(wantTypes))
@@ -256,7 +206,7 @@ func TestRejectsBadCommandsWithoutTouchingTheStore(t *testing.T) {
 		})
 	}
 	h.t = t
-	if loads, commits := h.store.counts(); loads != 0 || commits != 0 {
+	if loads, commits := h.store.Loads(), len(h.store.Changes()); loads != 0 || commits != 0 {
 		t.Fatalf("rejected commands touched the store: %d loads, %d commits", loads, commits)
 	}
 }
@@ -268,7 +218,7 @@ func TestUnknownOrderIsNotFound(t *testing.T) {
 	h.rejected(&messages.UpdateOrder{OrderId: id, Amount: &amount}, messages.RejectCode_REJECT_CODE_NOT_FOUND, id)
 	h.rejected(&messages.CancelOrder{OrderId: id}, messages.RejectCode_REJECT_CODE_NOT_FOUND, id)
 	h.rejected(&messages.GetOrder{OrderId: id}, messages.RejectCode_REJECT_CODE_NOT_FOUND, id)
-	if _, commits := h.store.counts(); commits != 0 {
+	if commits := len(h.store.Changes()); commits != 0 {
 		t.Fatalf("%d commits for an unknown order", commits)
 	}
 }
@@ -277,23 +227,23 @@ func TestCommitFailureRejectsAndKeepsState(t *testing.T) {
 	h := start(t, orders.Config{})
 	id := h.accept(validCreate()).GetOrderId()
 
-	h.store.setFailWrite(errors.New("no host available"))
+	h.store.FailWith(errors.New("no host available"))
 	amount := "5.00"
 	h.rejected(&messages.UpdateOrder{OrderId: id, Amount: &amount}, messages.RejectCode_REJECT_CODE_STORE_UNAVAILABLE, "no host available")
 	h.rejected(&messages.CreateOrder{CustomerId: "c", Amount: "1", Currency: "USD"}, messages.RejectCode_REJECT_CODE_STORE_UNAVAILABLE, "no host available")
-	h.store.setFailWrite(nil)
+	h.store.FailWith(nil)
 
-	loadsBefore, _ := h.store.counts()
+	loadsBefore := h.store.Loads()
 	if v := h.view(id); v.GetVersion() != 1 || v.GetAmount() != "12.50" || v.GetStatus() != messages.OrderStatus_ORDER_STATUS_CREATED {
 		t.Fatalf("after a failed commit: %v", v)
 	}
-	if loads, _ := h.store.counts(); loads != loadsBefore+1 {
+	if loads := h.store.Loads(); loads != loadsBefore+1 {
 		t.Fatalf("the order was not reloaded after a failed commit: %d loads, want %d", loads, loadsBefore+1)
 	}
 	if acc := h.accept(&messages.UpdateOrder{OrderId: id, Amount: &amount}); acc.GetVersion() != 2 {
 		t.Fatalf("version after retry = %d, want 2", acc.GetVersion())
 	}
-	if _, commits := h.store.counts(); commits != 2 {
+	if commits := len(h.store.Changes()); commits != 2 {
 		t.Fatalf("%d commits, want 2", commits)
 	}
 }
@@ -306,13 +256,13 @@ func TestIdleOrderIsPassivatedAndReloaded(t *testing.T) {
 		_, alive := h.sys.ProcessRegistry.GetLocal(child)
 		return !alive
 	}, "order actor passivated")
-	if loads, _ := h.store.counts(); loads != 0 {
+	if loads := h.store.Loads(); loads != 0 {
 		t.Fatalf("a created order was loaded %d times", loads)
 	}
 	if v := h.view(id); v.GetVersion() != 1 || v.GetCustomerId() != "c-1" {
 		t.Fatalf("reloaded view = %v", v)
 	}
-	if loads, _ := h.store.counts(); loads != 1 {
+	if loads := h.store.Loads(); loads != 1 {
 		t.Fatalf("%d loads after passivation, want 1", loads)
 	}
 }
@@ -343,7 +293,7 @@ func TestConcurrentCommandsAreSerialisedAcrossPassivation(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
-	changes := h.store.committed()
+	changes := h.store.Changes()
 	if len(changes) != 1+workers*each {
 		t.Fatalf("%d commits, want %d", len(changes), 1+workers*each)
 	}
@@ -363,5 +313,17 @@ func waitFor(t *testing.T, within time.Duration, cond func() bool, what string) 
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestLoadFailureRejectsAndRetriesLater(t *testing.T) {
+	h := start(t, orders.Config{})
+	id := uuid.NewString()
+	h.store.FailWith(errors.New("timeout"))
+	h.rejected(&messages.GetOrder{OrderId: id}, messages.RejectCode_REJECT_CODE_STORE_UNAVAILABLE, "timeout")
+	h.store.FailWith(nil)
+	h.rejected(&messages.GetOrder{OrderId: id}, messages.RejectCode_REJECT_CODE_NOT_FOUND, id)
+	if loads := h.store.Loads(); loads != 2 {
+		t.Fatalf("%d loads, want 2 (a failed load is retried)", loads)
 	}
 }
