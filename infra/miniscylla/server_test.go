@@ -1,11 +1,13 @@
 package miniscylla
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"regexp"
 	"runtime"
 	"sync"
@@ -233,6 +235,27 @@ func TestCloseStopsEverything(t *testing.T) {
 		clients = append(clients, c)
 	}
 	clients[0].write([]byte{4, 0, 0, 1, byte(primitive.OpCodeQuery), 0, 0, 1, 0}) // half a frame: reader blocks in the body
+	// clients[1] floods OPTIONS and never reads: the server's writer blocks on
+	// a full socket, its queue fills and its reader stops reading.
+	flood := bytes.Repeat([]byte{4, 0, 0, 1, byte(primitive.OpCodeOptions), 0, 0, 0, 0}, 1<<16)
+	blocked := make(chan error)
+	go func() {
+		for {
+			clients[1].nc.SetWriteDeadline(time.Now().Add(200 * time.Millisecond))
+			if _, err := clients[1].nc.Write(flood); err != nil {
+				blocked <- err
+				return
+			}
+		}
+	}()
+	select {
+	case err := <-blocked:
+		if ne, ok := err.(net.Error); !ok || !ne.Timeout() {
+			t.Fatalf("flood write: %v", err)
+		}
+	case <-time.After(testTimeout):
+		t.Fatal("the server kept reading a client that never reads its answers")
+	}
 	var wg sync.WaitGroup
 	for range 3 {
 		wg.Go(func() {
