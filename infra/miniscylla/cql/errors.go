@@ -44,11 +44,18 @@ func newSyntaxError(src string, pos int, msg string) *SyntaxError {
 	return &SyntaxError{Line: line, Column: col, msg: msg}
 }
 
-// newLexError reports input at pos that starts no token.
-func newLexError(src string, pos int) *SyntaxError {
-	end := min(pos+maxTokenText, len(src))
-	if nl := strings.IndexByte(src[pos:end], '\n'); nl >= 0 {
-		end = pos + nl
+// newLexError reports that no token starts at pos: an unterminated quote
+// (quoted up to the end of the line) or a stray character (quoted alone).
+func newLexError(src string, pos int, unterminated bool) *SyntaxError {
+	end := pos
+	if unterminated {
+		end = min(pos+maxTokenText, len(src))
+		if nl := strings.IndexByte(src[pos:end], '\n'); nl >= 0 {
+			end = pos + nl
+		}
+	} else {
+		_, size := utf8.DecodeRuneInString(src[pos:])
+		end += size
 	}
 	e := newSyntaxError(src, pos, "token recognition error at: '"+src[pos:end]+"'")
 	e.Token = src[pos:end]

@@ -122,7 +122,7 @@ func lexOne(src string, i int) (token, error) {
 	case c == '$' && strings.HasPrefix(src[i:], "$$"):
 		end := strings.Index(src[i+2:], "$$")
 		if end < 0 {
-			return token{}, newLexError(src, i)
+			return token{}, newLexError(src, i, true)
 		}
 		return token{kind: tkString, pos: i, end: i + 2 + end + 2}, nil
 	}
@@ -143,7 +143,7 @@ func lexOne(src string, i int) (token, error) {
 	if k := punct[c]; k != tkEOF {
 		return token{kind: k, pos: i, end: i + 1}, nil
 	}
-	return token{}, newLexError(src, i)
+	return token{}, newLexError(src, i, false)
 }
 
 // lexQuoted scans a 'string' or "identifier" whose quote is doubled inside.
@@ -159,7 +159,7 @@ func lexQuoted(src string, i int, q byte, kind tokenKind) (token, error) {
 		}
 		j++
 	}
-	return token{}, newLexError(src, i)
+	return token{}, newLexError(src, i, true)
 }
 
 // lexNumber scans an integer, float, hex blob or duration starting with a
