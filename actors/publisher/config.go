@@ -29,7 +29,7 @@ type Config struct {
 
 // Defaults of Config.
 const (
-	DefaultMaxBatch     = 500
+	DefaultMaxBatch     = 1000
 	DefaultLinger       = 2 * time.Millisecond
 	DefaultPauseDelay   = time.Second
 	DefaultDrainTimeout = 5 * time.Second

@@ -202,7 +202,7 @@ func (m *countingMetrics) snapshot() (processed, dead, latencies int) {
 
 // relay is a publisher and a DLQ actor over a store, in one actor system.
 type relay struct {
-	t        *testing.T
+	t        testing.TB
 	sys      *actor.ActorSystem
 	pub, dlq *actor.PID
 	store    *memStore
@@ -233,7 +233,7 @@ func withMetrics(m interface {
 	return func(s *relaySettings) { s.metrics = m }
 }
 
-func startRelay(t *testing.T, producer publisher.Producer, isPermanent func(error) bool, store *memStore, opts ...relayOption) *relay {
+func startRelay(t testing.TB, producer publisher.Producer, isPermanent func(error) bool, store *memStore, opts ...relayOption) *relay {
 	t.Helper()
 	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
 		return slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -321,16 +321,19 @@ func (r *relay) send(req *messages.PublishEvent) {
 // acks waits for the ack of every event and returns them by event id.
 func (r *relay) acks(evs []*messages.OutboxEvent) map[string]*messages.EventAck {
 	r.t.Helper()
-	out := make(map[string]*messages.EventAck)
-	eventually(r.t, 10*time.Second, "acks", func() bool {
+	out := make(map[string]*messages.EventAck, len(evs))
+	eventually(r.t, 20*time.Second, "acks", func() bool {
 		r.sink.mu.Lock()
 		defer r.sink.mu.Unlock()
-		for _, ev := range evs {
-			if ack, ok := r.sink.acks[ev.GetEventId()]; ok {
-				out[ev.GetEventId()] = ack
+		for len(out) < len(evs) {
+			id := evs[len(out)].GetEventId()
+			ack, ok := r.sink.acks[id]
+			if !ok {
+				return false
 			}
+			out[id] = ack
 		}
-		return len(out) == len(evs)
+		return true
 	})
 	return out
 }
@@ -367,7 +370,7 @@ func order(n int, payload []byte) []*messages.OutboxEvent {
 }
 
 // eventually polls cond until it holds or the deadline passes.
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+func eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for !cond() {
@@ -380,14 +383,14 @@ func eventually(t *testing.T, timeout time.Duration, what string, cond func() bo
 
 func isTooLarge(err error) bool { return errors.Is(err, errTooLarge) }
 
-func wantOutcome(t *testing.T, acks map[string]*messages.EventAck, ev *messages.OutboxEvent, want messages.AckOutcome) {
+func wantOutcome(t testing.TB, acks map[string]*messages.EventAck, ev *messages.OutboxEvent, want messages.AckOutcome) {
 	t.Helper()
 	if got := acks[ev.GetEventId()].GetOutcome(); got != want {
 		t.Errorf("event v%d of %s: outcome %v, want %v (%s)", ev.GetAggregateVersion(), ev.GetAggregateId(), got, want, acks[ev.GetEventId()].GetError())
 	}
 }
 
-func wantVersions(t *testing.T, got map[string][]int32, agg string, want ...int32) {
+func wantVersions(t testing.TB, got map[string][]int32, agg string, want ...int32) {
 	t.Helper()
 	if fmt.Sprint(got[agg]) != fmt.Sprint(want) {
 		t.Errorf("aggregate %s published versions %v, want %v", agg, got[agg], want)

@@ -23,11 +23,12 @@ const brokerLimit = 64 << 10 // the broker's message.max.bytes in these tests
 
 type kafkaRelay struct {
 	*relay
-	broker *minikafka.Broker
-	reg    *prometheus.Registry
+	broker   *minikafka.Broker
+	producer *kafka.Producer
+	reg      *prometheus.Registry
 }
 
-func startKafkaRelay(t *testing.T) *kafkaRelay {
+func startKafkaRelay(t testing.TB) *kafkaRelay {
 	t.Helper()
 	b, err := minikafka.Start(context.Background(), minikafka.Config{Addr: "127.0.0.1:0", MaxMessageBytes: brokerLimit})
 	if err != nil {
@@ -48,7 +49,7 @@ func startKafkaRelay(t *testing.T) *kafkaRelay {
 		t.Fatal(err)
 	}
 	r := startRelay(t, p, kafka.IsPermanent, newMemStore(), withMetrics(m))
-	return &kafkaRelay{relay: r, broker: b, reg: reg}
+	return &kafkaRelay{relay: r, broker: b, producer: p, reg: reg}
 }
 
 // value returns the value of the unlabelled series name (or of its first

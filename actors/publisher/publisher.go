@@ -146,11 +146,15 @@ func (p *publisher) take() batch {
 	var b batch
 	taken := make(map[string]bool)
 	rest := make([]item, 0, len(p.queue))
-	for _, it := range p.queue {
+	for i, it := range p.queue {
+		if b.size() >= p.w.cfg.MaxBatch {
+			rest = append(rest, p.queue[i:]...)
+			break
+		}
 		agg := it.event().GetAggregateId()
 		head, parked := p.parked[agg]
 		switch {
-		case b.size() >= p.w.cfg.MaxBatch, taken[agg] && !parked:
+		case taken[agg] && !parked:
 			rest = append(rest, it)
 		case parked:
 			b.park = append(b.park, parkedItem{it, head})
