@@ -205,9 +205,9 @@ func TestParseSelectClauses(t *testing.T) {
 		},
 		{
 			name:  "unreserved keywords as column names, json and distinct as columns",
-			query: "SELECT json, distinct, key, type, time, timestamp, ttl, count, writetime, values, value, list, map, status, kind, position, streams, expired FROM t",
+			query: "SELECT json, distinct, key, type, time, timestamp, ttl, count, writetime, values, value, list, map, status, kind, position, streams, expired, view, is FROM t",
 			want: &SelectStatement{Selectors: cols("json", "distinct", "key", "type", "time", "timestamp", "ttl", "count",
-				"writetime", "values", "value", "list", "map", "status", "kind", "position", "streams", "expired"), Table: tbl("", "t")},
+				"writetime", "values", "value", "list", "map", "status", "kind", "position", "streams", "expired", "view", "is"), Table: tbl("", "t")},
 		},
 		{
 			name:  "token, tuple, contains and IN relations",
