@@ -1,0 +1,198 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/remote"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/outboxnode/outbox/actors/health"
+	"github.com/outboxnode/outbox/infra/config"
+	"github.com/outboxnode/outbox/infra/metrics"
+	"github.com/outboxnode/outbox/infra/scylla"
+	"github.com/outboxnode/outbox/messages"
+	"github.com/outboxnode/outbox/schema"
+)
+
+// node is the running process: what start built, and how to take it down.
+type node struct {
+	cfg    config.Config
+	logger *slog.Logger
+
+	// closers run in reverse order of registration at shutdown.
+	closers []closer
+	// fatal receives the reason the node must stop on its own (the
+	// coordinator stopped: supervision budget exceeded).
+	fatal chan error
+}
+
+type closer struct {
+	name  string
+	close func(ctx context.Context) error
+}
+
+func (n *node) onShutdown(name string, f func(ctx context.Context) error) {
+	n.closers = append(n.closers, closer{name, f})
+}
+
+// start builds the node in data-path order: store and broker, schema,
+// metrics, actor tree, then the remote and HTTP endpoints that let traffic
+// in. On error, whatever was started is shut down again.
+func start(ctx context.Context, cfg config.Config, logger *slog.Logger) (n *node, err error) {
+	n = &node{cfg: cfg, logger: logger, fatal: make(chan error, 1)}
+	defer func() {
+		if err != nil {
+			if serr := n.shutdown(); serr != nil {
+				logger.Error("cleanup after failed start", "err", serr)
+			}
+		}
+	}()
+	if err := n.startEmbedded(ctx); err != nil {
+		return n, err
+	}
+	cfg = n.cfg // with the embedded servers' real addresses
+	session, err := scylla.Connect(ctx, cfg.Scylla, cfg.ScyllaHosts(), logger)
+	if err != nil {
+		return n, err
+	}
+	n.onShutdown("scylla session", func(context.Context) error { session.Close(); return nil })
+	if cfg.ShouldMigrate() {
+		stmts, err := schema.Statements(cfg.Scylla)
+		if err != nil {
+			return n, err
+		}
+		if err := scylla.Migrate(ctx, session, stmts); err != nil {
+			return n, err
+		}
+		logger.Info("schema applied", "keyspace", cfg.Scylla.Keyspace, "statements", len(stmts))
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m, err := metrics.New(reg)
+	if err != nil {
+		return n, err
+	}
+
+	sys := actor.NewActorSystem(
+		actor.WithLoggerFactory(protoactorLogger(logger)),
+		actor.WithDeadLetterRequestLogging(false),
+	)
+	n.onShutdown("actor system", func(context.Context) error { sys.Shutdown(); return nil })
+	countRestarts(sys, m)
+	// The remote starts before the tree so that shutdown (closers in reverse)
+	// poisons the tree first, then stops the remote, then the system.
+	if err := n.startRemote(sys); err != nil {
+		return n, err
+	}
+	kafka := newKafkaProbe(cfg.KafkaBrokers(), cfg.Node.RequestTimeout)
+	n.onShutdown("kafka probe", func(context.Context) error { return kafka.Close() })
+	coordinator, err := n.spawnTree(sys, treeDeps{
+		store:          scylla.NewStore(session, cfg.Scylla.Keyspace),
+		probes:         []health.Probe{scylla.NewProbe(session), kafka},
+		metrics:        m,
+		supervisionLog: filepath.Join(cfg.Node.DataDir, "supervision.log"),
+	})
+	if err != nil {
+		return n, err
+	}
+	srv := metrics.NewServer(cfg.Node.MetricsAddr, reg, func(ctx context.Context) (*messages.HealthReport, error) {
+		return askHealth(ctx, sys, coordinator)
+	}, cfg.Node.RequestTimeout, logger)
+	if err := srv.Start(); err != nil {
+		return n, err
+	}
+	n.onShutdown("metrics server", srv.Shutdown)
+	logger.Info("node ready",
+		"remote", cfg.Node.RemoteAddr, "metrics", "http://"+srv.Addr()+"/metrics",
+		"health", "http://"+srv.Addr()+"/health", "data_dir", cfg.Node.DataDir)
+	return n, nil
+}
+
+// startRemote listens on --remote-addr and advertises exactly that string,
+// since clients address the coordinator as NewPID(remoteAddr, "coordinator")
+// and any mismatch silently drops their requests.
+func (n *node) startRemote(sys *actor.ActorSystem) (err error) {
+	host, portStr, err := net.SplitHostPort(n.cfg.Node.RemoteAddr)
+	if err != nil {
+		return fmt.Errorf("remote addr: %w", err)
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil {
+		return fmt.Errorf("remote addr %q: bad port", n.cfg.Node.RemoteAddr)
+	}
+	r := remote.NewRemote(sys, remote.Configure(host, port, remote.WithAdvertisedHost(n.cfg.Node.RemoteAddr)))
+	// Start panics when it cannot listen; turn that into a start-up error.
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("start remote on %s: %v", n.cfg.Node.RemoteAddr, p)
+		}
+	}()
+	r.Start()
+	n.onShutdown("remote", func(context.Context) error { r.Shutdown(true); return nil })
+	return nil
+}
+
+func askHealth(ctx context.Context, sys *actor.ActorSystem, coordinator *actor.PID) (*messages.HealthReport, error) {
+	timeout := 5 * time.Second
+	if d, ok := ctx.Deadline(); ok {
+		timeout = time.Until(d)
+	}
+	res, err := sys.Root.RequestFuture(coordinator, &messages.HealthQuery{}, timeout).Result()
+	if err != nil {
+		return nil, fmt.Errorf("ask health: %w", err)
+	}
+	switch r := res.(type) {
+	case *messages.HealthReport:
+		return r, nil
+	case *messages.CommandRejected:
+		return nil, fmt.Errorf("ask health: rejected: %s", r.GetReason())
+	}
+	return nil, fmt.Errorf("ask health: unexpected reply %T", res)
+}
+
+// wait blocks until ctx ends (signal) or the node fails on its own; it
+// returns the failure, nil for a signal.
+func (n *node) wait(ctx context.Context) error {
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-n.fatal:
+		return err
+	}
+}
+
+// shutdown runs the closers newest first (top actors are poisoned before
+// the remote stops, the remote before the actor system, the store and
+// broker last), bounded by ShutdownTimeout.
+func (n *node) shutdown() error {
+	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.Node.ShutdownTimeout)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		var errs []error
+		for i := len(n.closers) - 1; i >= 0; i-- {
+			c := n.closers[i]
+			n.logger.Debug("stopping", "component", c.name)
+			if err := c.close(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("stop %s: %w", c.name, err))
+			}
+		}
+		done <- errors.Join(errs...)
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("shutdown exceeded %s", n.cfg.Node.ShutdownTimeout)
+	}
+}

@@ -1,0 +1,112 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/google/uuid"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/outboxnode/outbox/actors/coordinator"
+	"github.com/outboxnode/outbox/actors/health"
+	"github.com/outboxnode/outbox/actors/orders"
+	"github.com/outboxnode/outbox/actors/supervision"
+	"github.com/outboxnode/outbox/infra/metrics"
+	"github.com/outboxnode/outbox/messages"
+)
+
+// treeDeps are the infra pieces the actor tree is built over.
+type treeDeps struct {
+	store          orders.Store
+	probes         []health.Probe
+	metrics        *metrics.Metrics
+	supervisionLog string
+}
+
+// spawnTree builds the supervision tree under the coordinator:
+//
+//	coordinator
+//	 |- orders       CreateOrder, UpdateOrder, CancelOrder, GetOrder
+//	 |- health       HealthQuery
+//	 `- supervision  EventsQuery
+//
+// and registers the coordinator's poisoning as the first shutdown step.
+func (n *node) spawnTree(sys *actor.ActorSystem, d treeDeps) (*actor.PID, error) {
+	log, err := supervision.New(sys, supervision.Config{Path: d.supervisionLog})
+	if err != nil {
+		return nil, err
+	}
+	n.onShutdown("supervision log", func(ctx context.Context) error { log.Close(); return nil })
+
+	commands := newCommandCounter(d.metrics)
+	ordersProps, err := orders.Props(d.store, orders.Config{
+		MaxItems:          n.cfg.Orders.MaxItems,
+		MaxItemQuantity:   n.cfg.Orders.MaxItemQuantity,
+		MaxTotalCents:     n.cfg.Orders.MaxTotalCents,
+		MaxCustomerLength: n.cfg.Orders.MaxCustomerLength,
+		IdleTimeout:       n.cfg.Orders.IdleTimeout,
+		StoreTimeout:      n.cfg.Scylla.Timeout,
+	}, supervision.Option(), commands.replies())
+	if err != nil {
+		return nil, err
+	}
+	healthProps, err := health.Props(health.Config{Timeout: n.cfg.Node.RequestTimeout}, d.probes...)
+	if err != nil {
+		return nil, err
+	}
+	children := []coordinator.Child{
+		{Name: "orders", Props: supervision.Observe(ordersProps.Configure(commands.replies())), Routes: []proto.Message{
+			&messages.CreateOrder{}, &messages.UpdateOrder{}, &messages.CancelOrder{}, &messages.GetOrder{},
+		}},
+		{Name: "health", Props: supervision.Observe(healthProps), Routes: []proto.Message{&messages.HealthQuery{}}},
+		{Name: "supervision", Props: log.Props(), Routes: []proto.Message{&messages.EventsQuery{}}},
+	}
+	props, err := coordinator.Props(coordinator.Config{
+		RestartBudget:        n.cfg.Node.RestartBudget,
+		RestartWindow:        n.cfg.Node.RestartWindow,
+		EnableFaultInjection: n.cfg.Node.EnableFaultInjection,
+		OnFatal: func(err error) {
+			select {
+			case n.fatal <- err:
+			default:
+			}
+		},
+	}, children)
+	if err != nil {
+		return nil, err
+	}
+	pid, err := coordinator.Spawn(sys.Root, props.Configure(commands.requests(), commands.replies()))
+	if err != nil {
+		return nil, err
+	}
+	n.onShutdown("actor tree", func(ctx context.Context) error {
+		if err := sys.Root.PoisonFuture(pid).Wait(); err != nil {
+			return fmt.Errorf("poison %s: %w", coordinator.Name, err)
+		}
+		return nil
+	})
+	return pid, nil
+}
+
+// countRestarts feeds actor_restarts_total from the EventStream.
+func countRestarts(sys *actor.ActorSystem, m *metrics.Metrics) {
+	sys.EventStream.Subscribe(func(evt any) {
+		if e, ok := evt.(*actor.SupervisorEvent); ok && e.Directive == actor.RestartDirective {
+			m.ActorRestarted(actorLabel(e.Child))
+		}
+	})
+}
+
+// actorLabel names an actor for metrics without per-order cardinality:
+// "coordinator/orders/<uuid>" becomes "coordinator/orders/order".
+func actorLabel(pid *actor.PID) string {
+	parts := strings.Split(pid.GetId(), "/")
+	for i, p := range parts {
+		if _, err := uuid.Parse(p); err == nil {
+			parts[i] = "order"
+		}
+	}
+	return strings.Join(parts, "/")
+}
