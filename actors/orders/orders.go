@@ -7,10 +7,13 @@ package orders
 import (
 	"fmt"
 	"log/slog"
+	"sync/atomic"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/google/uuid"
 
+	"github.com/outboxnode/outbox/actors/supervision"
 	"github.com/outboxnode/outbox/messages"
 )
 
@@ -24,6 +27,8 @@ func Props(store Store, cfg Config, childOpts ...actor.PropsOption) (*actor.Prop
 	if store == nil {
 		return nil, fmt.Errorf("orders: nil store")
 	}
+	// A failing order actor is restarted and reloads its row; the restart is logged.
+	children := supervision.Strategy(actor.NewOneForOneStrategy(10, 10*time.Second, actor.DefaultDecider))
 	return actor.PropsFromProducer(func() actor.Actor {
 		return &router{
 			store:     store,
@@ -33,7 +38,7 @@ func Props(store Store, cfg Config, childOpts ...actor.PropsOption) (*actor.Prop
 			ids:       map[string]uuid.UUID{},
 			stopping:  map[uuid.UUID][]pending{},
 		}
-	}), nil
+	}, actor.WithSupervisor(children)), nil
 }
 
 // pending is a command held back while the previous actor of its order stops.
@@ -107,8 +112,11 @@ func (r *router) route(ctx actor.Context, id uuid.UUID, fresh bool, cmd any) {
 }
 
 func (r *router) spawn(ctx actor.Context, id uuid.UUID, fresh bool) (*actor.PID, error) {
+	// Only the first incarnation of a new order may skip the load: after a restart the
+	// order may exist in the store.
+	var incarnated atomic.Bool
 	props := actor.PropsFromProducer(func() actor.Actor {
-		return &order{id: id, store: r.store, cfg: r.cfg, loaded: fresh}
+		return &order{id: id, store: r.store, cfg: r.cfg, loaded: fresh && !incarnated.Swap(true)}
 	}, r.childOpts...)
 	pid, err := ctx.SpawnNamed(props, id.String())
 	if err != nil {

@@ -1,12 +1,14 @@
 package orders_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -325,5 +327,47 @@ func TestLoadFailureRejectsAndRetriesLater(t *testing.T) {
 	h.rejected(&messages.GetOrder{OrderId: id}, messages.RejectCode_REJECT_CODE_NOT_FOUND, id)
 	if loads := h.store.Loads(); loads != 2 {
 		t.Fatalf("%d loads, want 2 (a failed load is retried)", loads)
+	}
+}
+
+// panickingStore panics in the next n commits, like a driver bug would.
+type panickingStore struct {
+	*orderstest.Store
+	panics atomic.Int32
+}
+
+func (s *panickingStore) Commit(ctx context.Context, c orders.Change) error {
+	if s.panics.Add(-1) >= 0 {
+		panic("driver bug")
+	}
+	return s.Store.Commit(ctx, c)
+}
+
+func TestPanickingOrderIsRestartedAndReloaded(t *testing.T) {
+	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
+		return slog.New(slog.DiscardHandler)
+	}))
+	defer sys.Shutdown()
+	store := &panickingStore{Store: orderstest.NewStore()}
+	props, err := orders.Props(store, orders.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid := sys.Root.Spawn(props)
+	defer func() { _ = sys.Root.PoisonFuture(pid).Wait() }()
+	h := &harness{t: t, sys: sys, pid: pid, store: store.Store}
+
+	id := h.accept(validCreate()).GetOrderId()
+	store.panics.Store(1)
+	amount := "2.00"
+	// The failing message is dropped by protoactor: its requester times out.
+	if _, err := sys.Root.RequestFuture(pid, &messages.UpdateOrder{OrderId: id, Amount: &amount}, 300*time.Millisecond).Result(); !errors.Is(err, actor.ErrTimeout) {
+		t.Fatalf("update during the panic: %v", err)
+	}
+	if acc := h.accept(&messages.UpdateOrder{OrderId: id, Amount: &amount}); acc.GetVersion() != 2 {
+		t.Fatalf("version after the restart = %d, want 2", acc.GetVersion())
+	}
+	if store.Loads() != 1 {
+		t.Fatalf("%d loads, want 1 (the restarted actor reloads)", store.Loads())
 	}
 }
