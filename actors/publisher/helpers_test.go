@@ -13,70 +13,14 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/google/uuid"
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/outboxnode/outbox/actors/dlq"
+	"github.com/outboxnode/outbox/actors/dlq/dlqtest"
 	"github.com/outboxnode/outbox/actors/publisher"
 	"github.com/outboxnode/outbox/infra/resilience"
 	"github.com/outboxnode/outbox/messages"
 )
-
-// memStore is an in-memory dlq.Store; it copies entries in and out, as a
-// real store does.
-type memStore struct {
-	mu      sync.Mutex
-	entries map[string]*messages.DeadLetter
-}
-
-var _ dlq.Store = (*memStore)(nil)
-
-func newMemStore(seed ...*messages.DeadLetter) *memStore {
-	s := &memStore{entries: make(map[string]*messages.DeadLetter)}
-	_ = s.Put(context.Background(), seed)
-	return s
-}
-
-func (s *memStore) Put(_ context.Context, entries []*messages.DeadLetter) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, e := range entries {
-		s.entries[e.GetEvent().GetEventId()] = proto.Clone(e).(*messages.DeadLetter)
-	}
-	return nil
-}
-
-func (s *memStore) Get(_ context.Context, id string) (*messages.DeadLetter, bool, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	e, ok := s.entries[id]
-	if !ok {
-		return nil, false, nil
-	}
-	return proto.Clone(e).(*messages.DeadLetter), true, nil
-}
-
-func (s *memStore) List(context.Context) ([]*messages.DeadLetter, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]*messages.DeadLetter, 0, len(s.entries))
-	for _, e := range s.entries {
-		out = append(out, proto.Clone(e).(*messages.DeadLetter))
-	}
-	return out, nil
-}
-
-// state returns the state of id's entry, UNSPECIFIED when absent.
-func (s *memStore) state(id string) messages.DeadLetterState {
-	e, _, _ := s.Get(context.Background(), id)
-	return e.GetState()
-}
-
-func (s *memStore) len() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.entries)
-}
 
 var (
 	errTooLarge    = errors.New("record too large")
@@ -205,7 +149,7 @@ type relay struct {
 	t        testing.TB
 	sys      *actor.ActorSystem
 	pub, dlq *actor.PID
-	store    *memStore
+	store    *dlqtest.MemoryStore
 	sink     *ackSink
 	sinkPID  *actor.PID
 	breaker  *breakerStates
@@ -233,7 +177,7 @@ func withMetrics(m interface {
 	return func(s *relaySettings) { s.metrics = m }
 }
 
-func startRelay(t testing.TB, producer publisher.Producer, isPermanent func(error) bool, store *memStore, opts ...relayOption) *relay {
+func startRelay(t testing.TB, producer publisher.Producer, isPermanent func(error) bool, store *dlqtest.MemoryStore, opts ...relayOption) *relay {
 	t.Helper()
 	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
 		return slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -2,6 +2,7 @@ package publisher_test
 
 import (
 	"context"
+	"github.com/outboxnode/outbox/actors/dlq/dlqtest"
 	"strconv"
 	"strings"
 	"testing"
@@ -48,7 +49,7 @@ func startKafkaRelay(t testing.TB) *kafkaRelay {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := startRelay(t, p, kafka.IsPermanent, newMemStore(), withMetrics(m))
+	r := startRelay(t, p, kafka.IsPermanent, dlqtest.NewMemoryStore(), withMetrics(m))
 	return &kafkaRelay{relay: r, broker: b, producer: p, reg: reg}
 }
 
@@ -181,8 +182,8 @@ func TestKafkaOutageOpensBreakerWithoutDeadLettersAndRecovers(t *testing.T) {
 	if n := k.sink.count(); n != 1 { // only the warm-up event
 		t.Fatalf("%d events acked during the outage", n-1)
 	}
-	if k.store.len() != 0 || k.value("dlq_messages_total") != 0 {
-		t.Fatalf("outage wrote to the DLQ: %d entries", k.store.len())
+	if k.store.Len() != 0 || k.value("dlq_messages_total") != 0 {
+		t.Fatalf("outage wrote to the DLQ: %d entries", k.store.Len())
 	}
 	if k.value("retry_attempts_total") == 0 {
 		t.Errorf("retry_attempts_total did not count the retries")
@@ -204,7 +205,7 @@ func TestKafkaOutageOpensBreakerWithoutDeadLettersAndRecovers(t *testing.T) {
 	for _, o := range orders {
 		wantVersions(t, got, o[0].GetAggregateId(), 1, 2, 3)
 	}
-	if k.store.len() != 0 || k.value("dlq_messages_total") != 0 {
-		t.Errorf("outage wrote to the DLQ: %d entries", k.store.len())
+	if k.store.Len() != 0 || k.value("dlq_messages_total") != 0 {
+		t.Errorf("outage wrote to the DLQ: %d entries", k.store.Len())
 	}
 }

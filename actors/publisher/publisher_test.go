@@ -2,6 +2,7 @@ package publisher_test
 
 import (
 	"errors"
+	"github.com/outboxnode/outbox/actors/dlq/dlqtest"
 	"strings"
 	"testing"
 	"time"
@@ -13,7 +14,7 @@ import (
 
 func TestPublishesInBatchesInAggregateOrder(t *testing.T) {
 	prod := newFakeProducer()
-	r := startRelay(t, prod, isTooLarge, newMemStore())
+	r := startRelay(t, prod, isTooLarge, dlqtest.NewMemoryStore())
 	var evs []*messages.OutboxEvent
 	orders := make([][]*messages.OutboxEvent, 50)
 	for i := range orders {
@@ -38,14 +39,14 @@ func TestPublishesInBatchesInAggregateOrder(t *testing.T) {
 	if processed, dead, lat := r.metrics.snapshot(); processed != len(evs) || dead != 0 || lat != len(evs) {
 		t.Errorf("metrics processed=%d dead=%d latencies=%d, want %d, 0, %d", processed, dead, lat, len(evs), len(evs))
 	}
-	if r.store.len() != 0 {
-		t.Errorf("DLQ holds %d entries, want none", r.store.len())
+	if r.store.Len() != 0 {
+		t.Errorf("DLQ holds %d entries, want none", r.store.Len())
 	}
 }
 
 func TestPermanentFailureDeadLettersAndParksUntilSkip(t *testing.T) {
 	prod := newFakeProducer()
-	r := startRelay(t, prod, isTooLarge, newMemStore())
+	r := startRelay(t, prod, isTooLarge, dlqtest.NewMemoryStore())
 	a, b := order(3, []byte(`{}`)), order(2, []byte(`{}`))
 	prod.setPoison(a[0].GetEventId(), true)
 
@@ -63,7 +64,7 @@ func TestPermanentFailureDeadLettersAndParksUntilSkip(t *testing.T) {
 		head.GetFirstFailedAt() == nil || head.GetLastFailedAt() == nil {
 		t.Errorf("dead head stored as %v", head)
 	}
-	if st := r.store.state(a[1].GetEventId()); st != messages.DeadLetterState_DEAD_LETTER_STATE_PARKED {
+	if st := r.store.State(a[1].GetEventId()); st != messages.DeadLetterState_DEAD_LETTER_STATE_PARKED {
 		t.Errorf("later event of the aggregate is %v, want parked", st)
 	}
 	wantVersions(t, prod.versions(), a[0].GetAggregateId())
@@ -82,7 +83,7 @@ func TestPermanentFailureDeadLettersAndParksUntilSkip(t *testing.T) {
 		a[1].GetEventId(): messages.DeadLetterState_DEAD_LETTER_STATE_REPLAYED,
 		a[2].GetEventId(): messages.DeadLetterState_DEAD_LETTER_STATE_REPLAYED,
 	} {
-		if got := r.store.state(id); got != want {
+		if got := r.store.State(id); got != want {
 			t.Errorf("entry %s is %v, want %v", id, got, want)
 		}
 	}
@@ -98,7 +99,7 @@ func TestPermanentFailureDeadLettersAndParksUntilSkip(t *testing.T) {
 
 func TestReplayPublishesHeadThenParked(t *testing.T) {
 	prod := newFakeProducer()
-	r := startRelay(t, prod, isTooLarge, newMemStore())
+	r := startRelay(t, prod, isTooLarge, dlqtest.NewMemoryStore())
 	a := order(2, []byte(`{}`))
 	prod.setPoison(a[0].GetEventId(), true)
 	r.acks(r.publish(a...))
@@ -120,18 +121,18 @@ func TestReplayPublishesHeadThenParked(t *testing.T) {
 	}
 	wantVersions(t, prod.versions(), a[0].GetAggregateId(), 1, 2)
 	for _, ev := range a {
-		if st := r.store.state(ev.GetEventId()); st != messages.DeadLetterState_DEAD_LETTER_STATE_REPLAYED {
+		if st := r.store.State(ev.GetEventId()); st != messages.DeadLetterState_DEAD_LETTER_STATE_REPLAYED {
 			t.Errorf("entry v%d is %v, want replayed", ev.GetAggregateVersion(), st)
 		}
 	}
-	if n := r.store.len(); n != 2 {
+	if n := r.store.Len(); n != 2 {
 		t.Errorf("store holds %d entries, want 2: entries are never deleted", n)
 	}
 }
 
 func TestUndecodableRowIsDeadLetteredAndOnlySkipReleasesIt(t *testing.T) {
 	prod := newFakeProducer()
-	r := startRelay(t, prod, isTooLarge, newMemStore())
+	r := startRelay(t, prod, isTooLarge, dlqtest.NewMemoryStore())
 	a := order(2, nil)
 	bad := &messages.OutboxEvent{EventId: a[0].GetEventId(), AggregateId: a[0].GetAggregateId()}
 	r.send(&messages.PublishEvent{Event: bad, DecodeError: "payload: invalid JSON"})
@@ -155,7 +156,7 @@ func TestUndecodableRowIsDeadLetteredAndOnlySkipReleasesIt(t *testing.T) {
 
 func TestOutagePausesWithoutDeadLetters(t *testing.T) {
 	prod := newFakeProducer()
-	r := startRelay(t, prod, isTooLarge, newMemStore())
+	r := startRelay(t, prod, isTooLarge, dlqtest.NewMemoryStore())
 	prod.setDown(true)
 	orders := [][]*messages.OutboxEvent{order(3, nil), order(3, nil)}
 	var evs []*messages.OutboxEvent
@@ -172,8 +173,8 @@ func TestOutagePausesWithoutDeadLetters(t *testing.T) {
 	if n := r.sink.count(); n != 0 {
 		t.Fatalf("%d events acked during the outage", n)
 	}
-	if r.store.len() != 0 {
-		t.Fatalf("outage wrote %d dead letters", r.store.len())
+	if r.store.Len() != 0 {
+		t.Fatalf("outage wrote %d dead letters", r.store.Len())
 	}
 	prod.setDown(false)
 	acks := r.acks(evs)
@@ -188,13 +189,13 @@ func TestOutagePausesWithoutDeadLetters(t *testing.T) {
 		r.acks(r.publish(order(1, nil)...))
 		return r.policy.State() == resilience.StateClosed
 	})
-	if r.store.len() != 0 {
-		t.Errorf("outage wrote %d dead letters", r.store.len())
+	if r.store.Len() != 0 {
+		t.Errorf("outage wrote %d dead letters", r.store.Len())
 	}
 }
 
 func TestRejectsBadInput(t *testing.T) {
-	r := startRelay(t, newFakeProducer(), isTooLarge, newMemStore())
+	r := startRelay(t, newFakeProducer(), isTooLarge, dlqtest.NewMemoryStore())
 	res, err := r.sys.Root.RequestFuture(r.pub, &messages.PublishEvent{}, 5*time.Second).Result()
 	if rej, ok := res.(*messages.CommandRejected); err != nil || !ok || rej.GetCode() != messages.RejectCode_REJECT_CODE_INVALID_ARGUMENT {
 		t.Errorf("event without id answered %v, %v", res, err)
@@ -233,7 +234,7 @@ func TestStopDrainsTheBatchInFlight(t *testing.T) {
 	prod := newFakeProducer()
 	hold := make(chan struct{})
 	prod.hold = hold
-	r := startRelay(t, prod, isTooLarge, newMemStore())
+	r := startRelay(t, prod, isTooLarge, dlqtest.NewMemoryStore())
 	evs := r.publish(order(1, nil)...)
 	eventually(t, 5*time.Second, "batch in flight", func() bool { return prod.calls() > 0 })
 	stopped := r.sys.Root.StopFuture(r.pub)

@@ -3,6 +3,7 @@ package publisher_test
 import (
 	"testing"
 
+	"github.com/outboxnode/outbox/actors/dlq/dlqtest"
 	"github.com/outboxnode/outbox/messages"
 )
 
@@ -12,7 +13,7 @@ func stored(ev *messages.OutboxEvent, state messages.DeadLetterState) *messages.
 
 func TestParkingSurvivesRestart(t *testing.T) {
 	a, b, c := order(3, nil), order(3, nil), order(2, nil)
-	store := newMemStore(
+	store := dlqtest.NewMemoryStore(
 		// a: dead head v1 with v2 parked behind it.
 		stored(a[0], messages.DeadLetterState_DEAD_LETTER_STATE_DEAD),
 		stored(a[1], messages.DeadLetterState_DEAD_LETTER_STATE_PARKED),
@@ -33,7 +34,7 @@ func TestParkingSurvivesRestart(t *testing.T) {
 	wantVersions(t, got, a[0].GetAggregateId())
 	wantVersions(t, got, b[0].GetAggregateId(), 2, 3)
 	wantVersions(t, got, c[0].GetAggregateId(), 2)
-	if st := store.state(b[1].GetEventId()); st != messages.DeadLetterState_DEAD_LETTER_STATE_REPLAYED {
+	if st := store.State(b[1].GetEventId()); st != messages.DeadLetterState_DEAD_LETTER_STATE_REPLAYED {
 		t.Errorf("orphan parked entry is %v, want replayed", st)
 	}
 }
