@@ -21,7 +21,7 @@ install_tool() {
 	fi
 	echo "installing $pkg@$version" >&2
 	# Outside the module, so that our go.mod is never touched.
-	(cd / && GOFLAGS=-mod=mod go install "$pkg@$version")
+	(cd / && go install "$pkg@$version")
 }
 
 install_tool github.com/bufbuild/buf/cmd/buf "$BUF_VERSION" buf
