@@ -414,11 +414,17 @@ func (p *writePlan) keys(x *execCtx) (pks [][]byte, cks [][][]byte, rng *cluster
 	if full && len(ranges) == 0 {
 		return pks, cks, nil, nil
 	}
-	if p.kind != writeDelete {
-		if len(p.table.Clustering) > 0 && prefix == 0 && len(ranges) == 0 && p.onlyStatic() {
+	if p.kind != writeDelete || len(p.cells) > 0 {
+		if prefix == 0 && len(ranges) == 0 && p.onlyStatic() {
 			return pks, nil, nil, nil
 		}
+		if p.kind == writeDelete {
+			return nil, nil, nil, invalidf("Range deletions are not supported for specific columns")
+		}
 		return nil, nil, nil, invalidf("Some clustering keys are missing: %s", p.table.Clustering[prefix].Name)
+	}
+	if prefix == 0 && len(ranges) == 0 {
+		return pks, cks, nil, nil // whole partition
 	}
 	rng = &clusteringRange{}
 	for _, b := range ranges {
@@ -464,9 +470,6 @@ func (p *writePlan) mutations(x *execCtx, wt writeTime) ([]Mutation, error) {
 		case p.kind == writeDelete && len(p.cells) == 0 && len(cks) == 1 && len(cks[0]) == 0 && rng == nil:
 			m.DeletePartition, m.DeleteTS = true, wt.ts
 		case rng != nil:
-			if len(p.cells) > 0 {
-				return nil, invalidf("Range deletions are not supported for specific columns")
-			}
 			for _, ck := range cks {
 				m.RangeDeletes = append(m.RangeDeletes, rangeDelete(ck, rng, wt.ts))
 			}
