@@ -37,7 +37,8 @@ type UseStatement struct {
 }
 
 // Option is one `name = value` entry of a WITH clause. Value is a constant
-// *Literal or a *MapLiteral (e.g. replication = {'class': ...}).
+// *Literal or a *MapLiteral (e.g. replication = {'class': ...}); a bare
+// word (caching = keys_only) is a LitString.
 type Option struct {
 	Name  string
 	Value Term
@@ -348,6 +349,7 @@ func (o Operator) String() string {
 //   - (a, b) op v: Tuple = true, Columns = [a, b], Value a *TupleLiteral or *BindMarker
 //   - col IN (v1, v2) / (a, b) IN ((..), (..)): Op = OpIn, Values = list
 //   - col IN ?: Op = OpIn, Value = the marker, Values = nil
+//   - col IN (): Op = OpIn, Value and Values both nil (matches nothing)
 type Relation struct {
 	Columns []string
 	Token   bool
