@@ -40,4 +40,33 @@
 // `dlq replay` or `dlq skip`; the publisher then publishes, in aggregate
 // order, every dead or parked entry of it still pending and answers
 // *messages.ReleaseResult.
+//
+// # Ordering
+//
+// One job runs at a time: loading the parked aggregates at start, a batch,
+// or a release. A batch holds at most one publishable event per aggregate, so
+// no later event of an aggregate can reach Kafka before an earlier one has
+// been published or dead-lettered, and parking takes effect before the next
+// batch is chosen. Under load the events that arrive while a batch is in
+// flight form the next one (up to MaxBatch); Linger only delays an idle
+// publisher's first event a little so that a burst goes out together.
+//
+// # Metrics
+//
+// The publisher reports cdc_events_processed_total (one per ack, any
+// outcome), dlq_messages_total (dead or parked) and the commit-to-publish
+// latency (Deps.Metrics); retry_attempts_total{operation="kafka_publish"}
+// and circuit_breaker_state come from the policy's listener. The stream
+// reports only its lag.
+//
+// # Wiring
+//
+//	policy := resilience.New(cfg, resilience.WithPermanent(kafka.IsPermanent), resilience.WithListener(m))
+//	dlqPID := coordinator child "dlq": dlq.Props(cfg, scylla.NewDLQStore(session, ks), publisherPID)
+//	publisher.Props(cfg, publisher.Deps{Producer: kafkaProducer, Policy: policy,
+//		DeadLetters: dlq.NewClient(sys.Root, dlqPID, timeout), IsPermanent: kafka.IsPermanent, Metrics: m})
+//
+// PIDs of named children are predictable ("coordinator/dlq",
+// "coordinator/cdcstream/publisher"), which breaks the cycle between the two
+// props; a request to an actor not yet spawned fails and is retried.
 package publisher
