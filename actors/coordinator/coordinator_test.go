@@ -343,3 +343,49 @@ func TestOrdersResumeFromTheStoreAfterARestart(t *testing.T) {
 		t.Fatalf("OnFatal called: %v", errs)
 	}
 }
+
+func TestChildStoppingOnItsOwnIsFatal(t *testing.T) {
+	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
+		return slog.New(slog.DiscardHandler)
+	}))
+	defer sys.Shutdown()
+	fatal := &fatalRecorder{}
+	cfg := coordinator.DefaultConfig()
+	cfg.OnFatal = fatal.onFatal
+	quitter := actor.PropsFromFunc(func(ctx actor.Context) {
+		if _, ok := ctx.Message().(*messages.DLQList); ok {
+			ctx.Stop(ctx.Self())
+		}
+	})
+	props, err := coordinator.Props(cfg, []coordinator.Child{{Name: "dlq", Props: quitter, Routes: []proto.Message{&messages.DLQList{}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := coordinator.Spawn(sys.Root, props)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = sys.Root.PoisonFuture(pid).Wait() }()
+	sys.Root.Send(pid, &messages.DLQList{})
+	deadline := time.Now().Add(5 * time.Second)
+	for len(fatal.get()) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("OnFatal not called")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if errs := fatal.get(); !errors.Is(errs[0], coordinator.ErrChildStopped) || !strings.Contains(errs[0].Error(), "coordinator/dlq") {
+		t.Fatalf("OnFatal errors = %v", errs)
+	}
+}
+
+func TestOrderlyStopIsNotFatal(t *testing.T) {
+	n := startNode(t, 10, false)
+	n.count()
+	if err := n.sys.Root.PoisonFuture(n.pid).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if errs := n.fatal.get(); len(errs) != 0 {
+		t.Fatalf("OnFatal called on an orderly stop: %v", errs)
+	}
+}

@@ -85,14 +85,13 @@ func Check(ctx context.Context, timeout time.Duration, probes []Probe) *messages
 		go func() { results <- result{i, run(ctx, p)} }()
 	}
 	components := make([]*messages.Component, len(probes))
+collect:
 	for range probes {
 		select {
 		case r := <-results:
 			components[r.i] = r.c
 		case <-ctx.Done():
-		}
-		if ctx.Err() != nil {
-			break
+			break collect
 		}
 	}
 	report := &messages.HealthReport{Status: messages.HealthStatus_HEALTH_STATUS_OK, CheckedAt: timestamppb.Now()}
