@@ -1,0 +1,209 @@
+package harness
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/scylladb/gocqlx/v2"
+
+	"github.com/outboxnode/outbox/infra/config"
+	"github.com/outboxnode/outbox/infra/scylla"
+)
+
+// Node is a running outbox-node process.
+type Node struct {
+	// Remote is the address outboxctl uses (--remote-addr).
+	Remote string
+	// Metrics is the host:port of /metrics and /health.
+	Metrics string
+	// CQL is the store address (embedded miniscylla or --scylla-hosts).
+	CQL     string
+	DataDir string
+	// Log is everything the node wrote to stderr so far.
+	Log func() string
+
+	bins Binaries
+	cmd  *exec.Cmd
+	done chan struct{}
+	err  error
+}
+
+// StartNode starts outbox-node on free ports with a fresh data directory
+// and waits until it serves /health. extra flags are appended (and win,
+// flag parsing keeps the last value). The node is stopped at cleanup, and
+// the test fails unless it then exits 0.
+func StartNode(t testing.TB, bins Binaries, extra ...string) *Node {
+	t.Helper()
+	n := &Node{
+		Remote:  FreeAddr(t),
+		Metrics: FreeAddr(t),
+		CQL:     FreeAddr(t),
+		DataDir: t.TempDir(),
+		bins:    bins,
+		done:    make(chan struct{}),
+	}
+	args := []string{
+		"--remote-addr", n.Remote, "--metrics-addr", n.Metrics, "--data-dir", n.DataDir,
+		"--embedded-cql-addr", n.CQL, "--embedded-kafka-addr", FreeAddr(t),
+		"--log-level", "debug",
+	}
+	args = append(args, extra...)
+	for i, a := range extra {
+		if a == "--scylla-hosts" && i+1 < len(extra) {
+			n.CQL = extra[i+1]
+		}
+	}
+	log := &syncBuffer{}
+	n.Log = log.String
+	n.cmd = exec.Command(bins.Node, args...)
+	n.cmd.Stderr = log
+	n.cmd.Stdout = log
+	if err := n.cmd.Start(); err != nil {
+		t.Fatalf("start outbox-node: %v", err)
+	}
+	go func() {
+		n.err = n.cmd.Wait()
+		close(n.done)
+	}()
+	t.Cleanup(func() {
+		if code := n.Stop(t); code != 0 {
+			t.Errorf("outbox-node exited %d after SIGTERM; log:\n%s", code, n.Log())
+		}
+	})
+	n.waitReady(t, 60*time.Second)
+	return n
+}
+
+func (n *Node) waitReady(t testing.TB, timeout time.Duration) {
+	t.Helper()
+	Eventually(t, timeout, func() error {
+		select {
+		case <-n.done:
+			t.Fatalf("outbox-node exited during start-up (%v); log:\n%s", n.err, n.Log())
+		default:
+		}
+		if !strings.Contains(n.Log(), "node ready") {
+			return fmt.Errorf("no \"node ready\" in the log yet")
+		}
+		resp, err := http.Get("http://" + n.Metrics + "/health")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		return nil
+	})
+}
+
+// Stop sends SIGTERM and returns the exit code; it kills the process and
+// fails the test when it has not exited within 40 s. Stopping twice is fine.
+func (n *Node) Stop(t testing.TB) int {
+	t.Helper()
+	select {
+	case <-n.done:
+		return n.cmd.ProcessState.ExitCode()
+	default:
+	}
+	_ = n.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-n.done:
+	case <-time.After(40 * time.Second):
+		_ = n.cmd.Process.Kill()
+		<-n.done
+		t.Errorf("outbox-node did not stop within 40s of SIGTERM; log:\n%s", n.Log())
+	}
+	return n.cmd.ProcessState.ExitCode()
+}
+
+// Exited returns a channel closed when the process has exited.
+func (n *Node) Exited() <-chan struct{} { return n.done }
+
+// ExitCode is the exit code once Exited is closed.
+func (n *Node) ExitCode() int { return n.cmd.ProcessState.ExitCode() }
+
+// Ctl runs outboxctl against this node.
+func (n *Node) Ctl(t testing.TB, args ...string) Result {
+	t.Helper()
+	return Ctl(t, n.bins, n.Remote, args...)
+}
+
+// Session opens a gocqlx session to the node's store, closed at cleanup.
+func (n *Node) Session(t testing.TB) gocqlx.Session {
+	t.Helper()
+	cfg := config.Default().Scylla
+	cfg.Consistency = "ONE"
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s, err := scylla.Connect(ctx, cfg, []string{n.CQL}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatalf("connect to the node's store: %v", err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+// HTTPGet fetches path from the node's metrics server.
+func (n *Node) HTTPGet(t testing.TB, path string) (string, int) {
+	t.Helper()
+	resp, err := http.Get("http://" + n.Metrics + path)
+	if err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("read %s: %v", path, err)
+	}
+	return string(b), resp.StatusCode
+}
+
+// StartDevstack runs cmd/devstack on free ports and returns its CQL and
+// Kafka addresses; it is stopped at cleanup.
+func StartDevstack(t testing.TB, bins Binaries) (cql, kafka string) {
+	t.Helper()
+	cmd := exec.Command(bins.Devstack, "--cql-addr", FreeAddr(t), "--kafka-addr", FreeAddr(t), "--log-level", "warn")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := &syncBuffer{}
+	cmd.Stderr = log
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start devstack: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+	})
+	ready := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if strings.HasPrefix(sc.Text(), "devstack ready") {
+				ready <- sc.Text()
+			}
+		}
+	}()
+	select {
+	case line := <-ready:
+		for _, f := range strings.Fields(line) {
+			if v, ok := strings.CutPrefix(f, "cql="); ok {
+				cql = v
+			}
+			if v, ok := strings.CutPrefix(f, "kafka="); ok {
+				kafka = v
+			}
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("devstack not ready within 30s; log:\n%s", log.String())
+	}
+	return cql, kafka
+}
