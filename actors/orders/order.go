@@ -41,15 +41,11 @@ func (o *order) Receive(ctx actor.Context) {
 	case *actor.ReceiveTimeout:
 		o.passivate(ctx)
 	case createCmd:
-		o.apply(ctx, func(State, bool) (State, string, string, *RejectError) { return o.create(m.order) })
+		o.apply(ctx, func(State, bool) (transition, *RejectError) { return o.create(m.order), nil })
 	case updateCmd:
-		o.apply(ctx, func(cur State, exists bool) (State, string, string, *RejectError) {
-			return update(cur, exists, m.update)
-		})
+		o.apply(ctx, func(cur State, exists bool) (transition, *RejectError) { return update(cur, exists, m.update) })
 	case cancelCmd:
-		o.apply(ctx, func(cur State, exists bool) (State, string, string, *RejectError) {
-			return cancel(cur, exists, m.reason)
-		})
+		o.apply(ctx, func(cur State, exists bool) (transition, *RejectError) { return cancel(cur, exists, m.reason) })
 	case getCmd:
 		o.get(ctx)
 	}
@@ -62,22 +58,27 @@ func (o *order) passivate(ctx actor.Context) {
 	ctx.Request(ctx.Parent(), passivate{})
 }
 
-func (o *order) create(n newOrder) (State, string, string, *RejectError) {
-	now := now()
-	return State{
+// transition is the outcome of an accepted command before it is stamped and committed.
+type transition struct {
+	next         State
+	eventType    string
+	cancelReason string
+}
+
+func (o *order) create(n newOrder) transition {
+	return transition{next: State{
 		OrderID:    o.id,
 		CustomerID: n.customerID,
 		Status:     StatusCreated,
 		Items:      n.items,
 		TotalCents: n.totalCents,
 		Currency:   n.currency,
-		CreatedAt:  now,
-	}, EventOrderCreated, "", nil
+	}, eventType: EventOrderCreated}
 }
 
-func update(cur State, exists bool, u orderUpdate) (State, string, string, *RejectError) {
+func update(cur State, exists bool, u orderUpdate) (transition, *RejectError) {
 	if rej := mutable(cur, exists, "update"); rej != nil {
-		return State{}, "", "", rej
+		return transition{}, rej
 	}
 	next := cur
 	next.Status = StatusUpdated
@@ -87,16 +88,16 @@ func update(cur State, exists bool, u orderUpdate) (State, string, string, *Reje
 	if u.items != nil {
 		next.Items = u.items
 	}
-	return next, EventOrderUpdated, "", nil
+	return transition{next: next, eventType: EventOrderUpdated}, nil
 }
 
-func cancel(cur State, exists bool, reason string) (State, string, string, *RejectError) {
+func cancel(cur State, exists bool, reason string) (transition, *RejectError) {
 	if rej := mutable(cur, exists, "cancel"); rej != nil {
-		return State{}, "", "", rej
+		return transition{}, rej
 	}
 	next := cur
 	next.Status = StatusCancelled
-	return next, EventOrderCancelled, reason, nil
+	return transition{next: next, eventType: EventOrderCancelled, cancelReason: reason}, nil
 }
 
 // mutable reports why an order may not take the command verb, if it may not.
@@ -110,22 +111,27 @@ func mutable(cur State, exists bool, verb string) *RejectError {
 	return nil
 }
 
-// apply runs one command: next computes the new state from the current one, apply stamps
-// version and time, commits the change with its event and only then replies and advances.
-func (o *order) apply(ctx actor.Context, next func(cur State, exists bool) (State, string, string, *RejectError)) {
+// apply runs one command: decide computes the transition from the current state, apply
+// stamps version and time, commits the change with its event and only then replies and
+// advances.
+func (o *order) apply(ctx actor.Context, decide func(cur State, exists bool) (transition, *RejectError)) {
 	if rej := o.load(ctx); rej != nil {
 		ctx.Respond(rej.Reply())
 		return
 	}
-	s, eventType, reason, rej := next(o.state, o.exists)
+	t, rej := decide(o.state, o.exists)
 	if rej != nil {
 		ctx.Respond(rej.Reply())
 		o.passivateIfMissing(ctx)
 		return
 	}
+	s, eventType := t.next, t.eventType
 	s.Version = o.state.Version + 1
 	s.UpdatedAt = now()
-	ev, err := newEvent(s, eventType, reason)
+	if s.CreatedAt.IsZero() {
+		s.CreatedAt = s.UpdatedAt
+	}
+	ev, err := newEvent(s, eventType, t.cancelReason)
 	if err != nil {
 		ctx.Logger().Error("build outbox event", slog.String("order_id", o.id.String()), slog.Any("error", err))
 		ctx.Respond(reject(messages.RejectCode_REJECT_CODE_INTERNAL, "build event: %v", err).Reply())

@@ -151,6 +151,10 @@ func TestLifecycleBumpsVersionsAndEmitsEvents(t *testing.T) {
 	if got := string(changes[3].Event.GetPayload()); !strings.Contains(got, `"cancel_reason":"changed mind"`) {
 		t.Fatalf("cancel payload lacks the reason: %s", got)
 	}
+	if first, last := changes[0].Order, changes[3].Order; first.CreatedAt.IsZero() || !first.CreatedAt.Equal(first.UpdatedAt) ||
+		!last.CreatedAt.Equal(first.CreatedAt) || last.UpdatedAt.Before(first.UpdatedAt) {
+		t.Fatalf("timestamps: created %v/%v, cancelled %v/%v", first.CreatedAt, first.UpdatedAt, last.CreatedAt, last.UpdatedAt)
+	}
 	if items := changes[0].Order.Items; items[0].SKU != "A-1" || items[1].SKU != "B-2" {
 		t.Fatalf("items not sorted by sku: %v", items)
 	}
