@@ -389,3 +389,20 @@ func TestOrderlyStopIsNotFatal(t *testing.T) {
 		t.Fatalf("OnFatal called on an orderly stop: %v", errs)
 	}
 }
+
+func TestSupervisionLogSurvivesItsOwnRestart(t *testing.T) {
+	n := startNode(t, 10, true)
+	n.waitForEvent("coordinator/health", supervision.EventStarted, 1)
+	before := n.ask(&messages.EventsQuery{}).(*messages.EventsPage).GetLastSeq()
+	n.inject("supervision")
+	n.waitForEvent("coordinator/supervision", supervision.EventRestarted, 1)
+	page := n.ask(&messages.EventsQuery{}).(*messages.EventsPage)
+	for i, ev := range page.GetEvents() {
+		if ev.GetSeq() != uint64(i+1) {
+			t.Fatalf("event %d has seq %d: the numbering broke across the restart", i, ev.GetSeq())
+		}
+	}
+	if page.GetLastSeq() <= before {
+		t.Fatalf("last seq %d, was %d before the restart", page.GetLastSeq(), before)
+	}
+}
