@@ -1,0 +1,172 @@
+package scylla_test
+
+import (
+	"context"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/scylladb/gocqlx/v2"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/outboxnode/outbox/actors/orders"
+	"github.com/outboxnode/outbox/infra/config"
+	"github.com/outboxnode/outbox/infra/miniscylla"
+	"github.com/outboxnode/outbox/infra/scylla"
+	"github.com/outboxnode/outbox/messages"
+	"github.com/outboxnode/outbox/schema"
+)
+
+// startStore runs miniscylla on a free port, migrates the schema twice (it
+// must be idempotent) and returns the server, a session and a Store.
+func startStore(t *testing.T) (*miniscylla.Server, gocqlx.Session, *scylla.Store) {
+	t.Helper()
+	srv, err := miniscylla.Start(context.Background(), miniscylla.Config{Addr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatalf("start miniscylla: %v", err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	cfg := config.Default().Scylla
+	cfg.Consistency = "ONE"
+	session, err := scylla.Connect(t.Context(), cfg, []string{srv.Addr()}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	t.Cleanup(session.Close)
+	stmts, err := schema.Statements(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := scylla.Migrate(t.Context(), session, stmts); err != nil {
+			t.Fatalf("migrate: %v", err)
+		}
+	}
+	return srv, session, scylla.NewStore(session, cfg.Keyspace)
+}
+
+func change(t *testing.T, id uuid.UUID, version int32, status orders.Status) orders.Change {
+	t.Helper()
+	eventID, err := uuid.NewUUID()
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	return orders.Change{
+		Order: orders.State{
+			OrderID: id, CustomerID: "alice", Status: status,
+			Items:      []orders.Item{{SKU: "A", Quantity: 2}, {SKU: "B", Quantity: 1}},
+			TotalCents: 1250 * int64(version), Currency: "EUR", Version: version, CreatedAt: now, UpdatedAt: now,
+		},
+		Event: &messages.OutboxEvent{
+			EventId: eventID.String(), AggregateType: orders.AggregateType, AggregateId: id.String(),
+			AggregateVersion: version, EventType: "OrderCreated", Payload: []byte(`{"v":1}`),
+			Headers: map[string]string{"content_type": "application/json"}, OccurredAt: timestamppb.New(now),
+		},
+	}
+}
+
+func outboxCount(t *testing.T, s gocqlx.Session, id uuid.UUID) int {
+	t.Helper()
+	stmt, names := scylla.OutboxTable("orders_ks").Select()
+	var rows []scylla.OutboxRow
+	if err := s.Query(stmt, names).Bind(id).SelectRelease(&rows); err != nil {
+		t.Fatalf("select outbox: %v", err)
+	}
+	return len(rows)
+}
+
+func TestStoreCommitAndLoad(t *testing.T) {
+	_, session, store := startStore(t)
+	ctx := t.Context()
+	id := uuid.New()
+
+	if _, found, err := store.Load(ctx, id); err != nil || found {
+		t.Fatalf("Load of a new id: found=%v err=%v", found, err)
+	}
+	c1 := change(t, id, 1, orders.StatusCreated)
+	if err := store.Commit(ctx, c1); err != nil {
+		t.Fatalf("Commit v1: %v", err)
+	}
+	c2 := change(t, id, 2, orders.StatusUpdated)
+	if err := store.Commit(ctx, c2); err != nil {
+		t.Fatalf("Commit v2: %v", err)
+	}
+	got, found, err := store.Load(ctx, id)
+	if err != nil || !found {
+		t.Fatalf("Load: found=%v err=%v", found, err)
+	}
+	want := c2.Order
+	if got.Version != 2 || got.Status != orders.StatusUpdated || got.TotalCents != want.TotalCents ||
+		len(got.Items) != 2 || got.Items[0] != want.Items[0] || got.Items[1] != want.Items[1] ||
+		!got.CreatedAt.Equal(want.CreatedAt) {
+		t.Fatalf("Load = %+v, want %+v", got, want)
+	}
+
+	stmt, names := scylla.OutboxTable("orders_ks").Select()
+	var rows []scylla.OutboxRow
+	if err := session.Query(stmt, names).Bind(id).SelectRelease(&rows); err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 2 || rows[0].AggregateVersion != 1 || rows[1].AggregateVersion != 2 ||
+		rows[1].EventID.String() != c2.Event.GetEventId() || rows[1].Headers["content_type"] != "application/json" {
+		t.Fatalf("outbox rows = %+v", rows)
+	}
+}
+
+func TestStoreCommitRejectsBadEventWithoutWriting(t *testing.T) {
+	_, session, store := startStore(t)
+	id := uuid.New()
+	c := change(t, id, 1, orders.StatusCreated)
+	c.Event.EventId = uuid.NewString() // random, not a time UUID
+	if err := store.Commit(t.Context(), c); err == nil {
+		t.Fatal("Commit with a random event id succeeded")
+	}
+	if _, found, _ := store.Load(t.Context(), id); found || outboxCount(t, session, id) != 0 {
+		t.Fatal("a rejected change wrote rows")
+	}
+}
+
+func TestStoreFailedBatchWritesNothing(t *testing.T) {
+	_, session, store := startStore(t)
+	if err := session.ExecStmt("DROP TABLE orders_ks.outbox_messages"); err != nil {
+		t.Fatalf("drop: %v", err)
+	}
+	id := uuid.New()
+	if err := store.Commit(t.Context(), change(t, id, 1, orders.StatusCreated)); err == nil {
+		t.Fatal("Commit into a dropped outbox table succeeded")
+	}
+	if _, found, err := store.Load(t.Context(), id); err != nil || found {
+		t.Fatalf("order row written by a failed batch: found=%v err=%v", found, err)
+	}
+}
+
+func TestProbe(t *testing.T) {
+	srv, session, _ := startStore(t)
+	p := scylla.NewProbe(session)
+	if p.Name() != "scylla" {
+		t.Fatalf("Name = %q", p.Name())
+	}
+	if status, detail := p.Check(t.Context()); status != messages.HealthStatus_HEALTH_STATUS_OK {
+		t.Fatalf("Check = %v %q, want ok", status, detail)
+	}
+	if err := srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	if status, _ := p.Check(ctx); status != messages.HealthStatus_HEALTH_STATUS_DOWN {
+		t.Fatalf("Check after the server closed = %v, want down", status)
+	}
+}
+
+func TestConnectUnreachable(t *testing.T) {
+	cfg := config.Default().Scylla
+	cfg.ConnectTimeout = time.Second
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if _, err := scylla.Connect(ctx, cfg, []string{"127.0.0.1:1"}, slog.New(slog.DiscardHandler)); err == nil {
+		t.Fatal("Connect to a closed port succeeded")
+	}
+}
