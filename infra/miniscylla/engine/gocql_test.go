@@ -17,7 +17,7 @@ import (
 
 // startServer runs miniscylla on a free port and returns a cluster config
 // with the driver defaults plus token-aware routing.
-func startServer(t *testing.T) *gocql.ClusterConfig {
+func startServer(t testing.TB) *gocql.ClusterConfig {
 	t.Helper()
 	srv, err := miniscylla.Start(context.Background(), miniscylla.Config{Addr: "127.0.0.1:0"})
 	if err != nil {

@@ -291,10 +291,10 @@ func appendBytes(out, v []byte) []byte {
 }
 
 // fixedSize is the encoded length of fixed-width types, or 0.
-var fixedSize = map[Kind]int{
+var fixedSize = [...]int{
 	KindInt: 4, KindBigint: 8, KindSmallint: 2, KindTinyint: 1, KindBoolean: 1,
 	KindTimestamp: 8, KindDate: 4, KindTime: 8, KindDouble: 8, KindFloat: 4,
-	KindUUID: 16, KindTimeUUID: 16, KindCounter: 8,
+	KindUUID: 16, KindTimeUUID: 16, KindCounter: 8, KindUDT: 0,
 }
 
 // validateValue checks that b is a well-formed encoding of t, so that bad

@@ -1,0 +1,56 @@
+package engine_test
+
+import (
+	"sync/atomic"
+	"testing"
+
+	"github.com/gocql/gocql"
+)
+
+// benchParallel runs op from 32 goroutines, as the wire benchmark does.
+func benchParallel(b *testing.B, op func(s *gocql.Session, i int64) error) {
+	cluster := startServer(b)
+	s, err := cluster.CreateSession()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	for _, q := range []string{
+		`CREATE KEYSPACE ks WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}`,
+		`CREATE TABLE ks.orders (id uuid PRIMARY KEY, status text, version int)`,
+		`CREATE TABLE ks.outbox (agg uuid, ev timeuuid, payload blob, PRIMARY KEY (agg, ev))`,
+	} {
+		if err := s.Query(q).Exec(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var n atomic.Int64
+	b.SetParallelism(16) // 2 cores x 16 = 32 goroutines
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := op(s, n.Add(1)); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ops/s")
+}
+
+func BenchmarkPreparedInsert(b *testing.B) {
+	benchParallel(b, func(s *gocql.Session, i int64) error {
+		return s.Query(`INSERT INTO ks.orders (id, status, version) VALUES (?, ?, ?)`, gocql.MustRandomUUID(), "CREATED", int(i)).Exec()
+	})
+}
+
+func BenchmarkLoggedBatch(b *testing.B) {
+	payload := make([]byte, 200)
+	benchParallel(b, func(s *gocql.Session, i int64) error {
+		id := gocql.MustRandomUUID()
+		batch := s.NewBatch(gocql.LoggedBatch)
+		batch.Query(`INSERT INTO ks.orders (id, status, version) VALUES (?, ?, ?)`, id, "CREATED", 1)
+		batch.Query(`INSERT INTO ks.outbox (agg, ev, payload) VALUES (?, ?, ?)`, id, gocql.TimeUUID(), payload)
+		return s.ExecuteBatch(batch)
+	})
+}
