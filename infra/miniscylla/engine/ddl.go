@@ -159,6 +159,12 @@ func replication(m map[string]string) (map[string]string, error) {
 				return nil, configf("Replication factor must be numeric; found %s", v)
 			}
 		}
+		// ScyllaDB expands the default factor to the (single) data center;
+		// gocql's token-aware policy panics on a map without it.
+		if rf, ok := out["replication_factor"]; ok {
+			delete(out, "replication_factor")
+			out[dataCenter] = rf
+		}
 	case "LocalStrategy", "EverywhereStrategy":
 	default:
 		return nil, configf("Unable to find replication strategy class '%s'", class)
@@ -258,8 +264,12 @@ func (e *Engine) createTable(sess *Session, s *cql.CreateTableStatement) ([]*mes
 	if err != nil {
 		return nil, false, err
 	}
+	logChanges, err := e.cdcSyncLog(k, t)
+	if err != nil {
+		return nil, false, err
+	}
 	e.addTable(k, t)
-	return change(primitive.SchemaChangeTypeCreated, primitive.SchemaChangeTargetTable, k.Name, t.Name), false, nil
+	return append(change(primitive.SchemaChangeTypeCreated, primitive.SchemaChangeTargetTable, k.Name, t.Name), logChanges...), false, nil
 }
 
 // addTable registers t and its empty storage. The caller holds the write lock.
@@ -451,8 +461,12 @@ func (e *Engine) alterTable(sess *Session, s *cql.AlterTableStatement) ([]*messa
 	default:
 		return nil, false, unsupported("this ALTER TABLE form")
 	}
+	logChanges, err := e.cdcSyncLog(k, nt)
+	if err != nil {
+		return nil, false, err
+	}
 	k.Tables[t.Name] = nt
-	return change(primitive.SchemaChangeTypeUpdated, primitive.SchemaChangeTargetTable, k.Name, t.Name), true, nil
+	return append(change(primitive.SchemaChangeTypeUpdated, primitive.SchemaChangeTargetTable, k.Name, t.Name), logChanges...), true, nil
 }
 
 func (e *Engine) dropTable(sess *Session, s *cql.DropTableStatement) ([]*message.SchemaChangeEvent, bool, error) {
@@ -471,7 +485,7 @@ func (e *Engine) dropTable(sess *Session, s *cql.DropTableStatement) ([]*message
 	}
 	delete(k.Tables, t.Name)
 	delete(e.data, k.Name+"."+t.Name)
-	return change(primitive.SchemaChangeTypeDropped, primitive.SchemaChangeTargetTable, k.Name, t.Name), true, nil
+	return append(change(primitive.SchemaChangeTypeDropped, primitive.SchemaChangeTargetTable, k.Name, t.Name), e.cdcDropLog(k, t)...), true, nil
 }
 
 func (e *Engine) truncate(sess *Session, s *cql.TruncateStatement) (message.Message, error) {

@@ -72,6 +72,9 @@ type Engine struct {
 
 	prepMu   sync.RWMutex
 	prepared map[[16]byte]*compiled
+
+	// cdc is the CDC generation and log writer (cdc.go).
+	cdc *cdcState
 }
 
 // New returns an empty engine with its system keyspaces.
@@ -88,6 +91,9 @@ func New(cfg Config) (*Engine, error) {
 	}
 	for _, k := range systemKeyspaces() {
 		e.keyspaces[k.Name] = k
+	}
+	if err := e.initCDC(); err != nil {
+		return nil, err
 	}
 	return e, nil
 }

@@ -406,9 +406,11 @@ func (e *Engine) applyLocked(muts []Mutation) error {
 		tds[i] = td
 	}
 	now := e.nowNanos()
+	pending := e.cdcCollect(muts, now)
 	for i := range muts {
 		tds[i].applyMutation(&muts[i], now)
 	}
+	e.cdcApply(pending, now)
 	return nil
 }
 

@@ -287,6 +287,11 @@ func (e *Engine) scyllaKeyspaceRows() []map[string][]byte {
 		if k.system {
 			continue
 		}
+		// scylla-cdc-go MapScans this row and reads a null initial_tablets
+		// as 0, i.e. as tablets: vnode keyspaces must have no row (CDC).
+		if k.Tablets == nil || !strings.EqualFold(k.Tablets["enabled"], "true") {
+			continue
+		}
 		r := map[string][]byte{"keyspace_name": encText(k.Name), "storage_type": encText("LOCAL")}
 		if k.Tablets != nil && strings.EqualFold(k.Tablets["enabled"], "true") {
 			n := int32(0)

@@ -1,0 +1,471 @@
+package engine
+
+import (
+	"bytes"
+	"encoding/binary"
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	"github.com/outboxnode/outbox/infra/miniscylla/cdc"
+)
+
+// CDC emulation: every atomic apply that writes a CDC-enabled table also
+// writes that table's log rows, inside the same critical section, so a
+// change and its log rows become visible together (and no later than the
+// change's cdc$time, which is its write timestamp).
+
+const (
+	// cdcGenerationMargin places the generation before the server's start so
+	// that it precedes every write timestamp a client sends from then on.
+	cdcGenerationMargin = 10 * time.Second
+	// Several vnodes with several streams each, like a real node, so readers
+	// exercise stream grouping; small enough that one poll is a few queries.
+	cdcVnodes          = 4
+	cdcStreamsPerVnode = 2
+)
+
+// cdcState is the node's single CDC generation and its cdc$time clock.
+type cdcState struct {
+	log *cdc.Log
+}
+
+func newCDCState(start time.Time) (*cdcState, error) {
+	seed := rand.Uint64()
+	gen, err := cdc.NewGeneration(start.Add(-cdcGenerationMargin), cdcVnodes, cdcStreamsPerVnode, seed)
+	if err != nil {
+		return nil, err
+	}
+	return &cdcState{log: cdc.NewLog(gen, cdc.NewClock(seed))}, nil
+}
+
+// cdcTable is what the hook needs to know about a table a mutation writes.
+type cdcTable struct {
+	base *Table
+	// log is the base table's log table; nil when CDC is off for it.
+	log  *Table
+	opts cdc.Options
+	// data is the base table's stored data.
+	data *tableData
+	now  int64
+}
+
+// cdcTableOf resolves the table a mutation writes. The caller holds the lock.
+func (e *Engine) cdcTableOf(ks, table string, now int64) cdcTable {
+	k := e.keyspaces[ks]
+	if k == nil {
+		return cdcTable{}
+	}
+	base := k.Tables[table]
+	opts, ok := cdcOptions(base)
+	if !ok {
+		return cdcTable{}
+	}
+	log := k.Tables[cdc.LogTableName(table)]
+	if log == nil {
+		return cdcTable{}
+	}
+	return cdcTable{base: base, log: log, opts: opts, data: e.data[ks+"."+table], now: now}
+}
+
+// cdcCollect is the first half of the CDC hook in applyLocked: it reads
+// what the writes to CDC-enabled tables in muts will change, before they
+// apply. The caller holds the write lock.
+func (e *Engine) cdcCollect(muts []Mutation, now int64) []*cdcPending {
+	return e.cdc.collect(muts, func(ks, table string) cdcTable { return e.cdcTableOf(ks, table, now) })
+}
+
+// cdcApply is the second half of the hook, run after muts applied under the
+// same lock: it writes the log rows, so a change and its log rows become
+// visible together.
+func (e *Engine) cdcApply(pending []*cdcPending, now int64) {
+	for _, m := range e.cdc.logMutations(pending, now) {
+		if td := e.data[m.Keyspace+"."+m.Table]; td != nil {
+			td.applyMutation(&m, now)
+		}
+	}
+}
+
+// cdcPending is one change being built: the target table and the base
+// partition it concerns, plus, per RowChange, where to read its post-image.
+type cdcPending struct {
+	table  cdcTable
+	key    []byte
+	change cdc.Change
+	rows   []cdcRowRef
+}
+
+// cdcRowRef locates the base row of a RowChange; ok is false for
+// partition-level rows (partition and range deletions), which have no image.
+type cdcRowRef struct {
+	ck     [][]byte
+	static bool
+	ok     bool
+}
+
+// collect builds the changes of ms, before they apply: deltas resolve list
+// positions and removals against the current data, and pre-images read it.
+func (s *cdcState) collect(ms []Mutation, lookup func(ks, table string) cdcTable) []*cdcPending {
+	type groupKey struct {
+		ks, table, key string
+		ts             int64
+	}
+	var order []*cdcPending
+	groups := map[groupKey]*cdcPending{}
+	group := func(t cdcTable, m *Mutation, ts int64) *cdcPending {
+		k := groupKey{m.Keyspace, m.Table, string(m.Key), ts}
+		g := groups[k]
+		if g == nil {
+			g = &cdcPending{table: t, key: m.Key, change: cdc.Change{Token: Token(m.Key), Micros: ts}}
+			groups[k] = g
+			order = append(order, g)
+		}
+		return g
+	}
+	for i := range ms {
+		m := &ms[i]
+		t := lookup(m.Keyspace, m.Table)
+		if t.log == nil {
+			continue
+		}
+		pk, ok := splitPartitionKey(m.Key, len(t.base.PartitionKey))
+		if !ok {
+			continue
+		}
+		if m.DeletePartition {
+			g := group(t, m, m.DeleteTS)
+			g.add(cdc.RowChange{Keys: t.keys(pk, nil), Deltas: []cdc.Delta{{Op: cdc.OpPartitionDelete}}}, cdcRowRef{})
+		}
+		for _, rd := range m.RangeDeletes {
+			g := group(t, m, rd.TS)
+			startOp, endOp := cdc.OpRangeDeleteStartExclusive, cdc.OpRangeDeleteEndExclusive
+			if rd.Start.Inclusive {
+				startOp = cdc.OpRangeDeleteStartInclusive
+			}
+			if rd.End.Inclusive {
+				endOp = cdc.OpRangeDeleteEndInclusive
+			}
+			g.add(cdc.RowChange{Keys: t.keys(pk, rd.Start.Prefix), Deltas: []cdc.Delta{{Op: startOp}}}, cdcRowRef{})
+			g.add(cdc.RowChange{Keys: t.keys(pk, rd.End.Prefix), Deltas: []cdc.Delta{{Op: endOp}}}, cdcRowRef{})
+		}
+		for j := range m.Rows {
+			w := &m.Rows[j]
+			ref := cdcRowRef{ck: w.Clustering, static: w.Static, ok: true}
+			var ck [][]byte
+			if !w.Static {
+				ck = w.Clustering
+			}
+			before := t.storedRow(m.Key, ref)
+			rc := cdc.RowChange{Keys: t.keys(pk, ck), Deltas: t.rowDeltas(w, before)}
+			if t.opts.Preimage != cdc.ImageOff {
+				rc.Before = t.image(before)
+			}
+			group(t, m, w.TS).add(rc, ref)
+		}
+	}
+	return order
+}
+
+func (p *cdcPending) add(rc cdc.RowChange, ref cdcRowRef) {
+	p.change.Rows = append(p.change.Rows, rc)
+	p.rows = append(p.rows, ref)
+}
+
+// logMutations reads the post-images (the base writes have applied) and
+// turns each change into one mutation of its log table.
+func (s *cdcState) logMutations(pending []*cdcPending, now int64) []Mutation {
+	out := make([]Mutation, 0, len(pending))
+	for _, p := range pending {
+		if p.table.opts.Postimage {
+			for i, ref := range p.rows {
+				if ref.ok {
+					p.change.Rows[i].After = p.table.image(p.table.storedRow(p.key, ref))
+				}
+			}
+		}
+		rows := s.log.Rows(p.table.opts, p.change)
+		if len(rows) == 0 {
+			continue
+		}
+		m := Mutation{Keyspace: p.table.log.Keyspace, Table: p.table.log.Name, Key: bytes.Clone(rows[0].Stream[:])}
+		ttl := int32(p.table.opts.TTL)
+		var expires int64
+		if ttl > 0 {
+			expires = now + int64(ttl)*int64(time.Second)
+		}
+		for _, r := range rows {
+			w := RowWrite{
+				Clustering: [][]byte{bytes.Clone(r.Time[:]), binary.BigEndian.AppendUint32(nil, uint32(r.SeqNo))},
+				Marker:     true, TS: p.change.Micros, TTL: ttl, ExpiresAt: expires,
+			}
+			for name, v := range r.Cells {
+				if v != nil && name != cdc.ColStreamID && name != cdc.ColTime && name != cdc.ColBatchSeqNo {
+					w.Cells = append(w.Cells, CellWrite{Column: name, Op: CellSet, Value: v})
+				}
+			}
+			m.Rows = append(m.Rows, w)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// keys maps the base key columns to the partition key values and the given
+// clustering prefix; clustering columns past the prefix stay null.
+func (t cdcTable) keys(pk, ck [][]byte) map[string][]byte {
+	keys := make(map[string][]byte, len(pk)+len(ck))
+	for i, c := range t.base.PartitionKey {
+		keys[c.Name] = pk[i]
+	}
+	for i, v := range ck {
+		if i < len(t.base.Clustering) {
+			keys[t.base.Clustering[i].Name] = v
+		}
+	}
+	return keys
+}
+
+// storedRow returns the stored base row ref points to, or nil.
+func (t cdcTable) storedRow(key []byte, ref cdcRowRef) *row {
+	if t.data == nil {
+		return nil
+	}
+	p := t.data.parts[string(key)]
+	if p == nil {
+		return nil
+	}
+	if ref.static {
+		return p.static
+	}
+	i, ok := t.data.findRow(p, ref.ck)
+	if !ok {
+		return nil
+	}
+	return p.rows[i]
+}
+
+// image renders a stored row's non-key columns in log encoding; nil when the
+// row does not exist.
+func (t cdcTable) image(r *row) map[string][]byte {
+	now := t.now
+	if r == nil || !rowLive(r, now) {
+		return nil
+	}
+	img := map[string][]byte{}
+	for _, c := range t.base.nonKeyColumns() {
+		col := r.cols[c.Name]
+		if col == nil {
+			continue
+		}
+		if !c.Type.MultiCell() {
+			if col.live(now) {
+				img[c.Name] = col.value
+			}
+			continue
+		}
+		var elems []cdcElem
+		for k, e := range col.elems {
+			if e.live(now) {
+				elems = append(elems, cdcElem{key: []byte(k), value: e.value})
+			}
+		}
+		if len(elems) > 0 {
+			img[c.Name] = cdcFrozen(c.Type, elems)
+		}
+	}
+	return img
+}
+
+// cdcElem is one element of a multi-cell column: map key/value, set element
+// (value unused), list cell key/value or UDT field index/value.
+type cdcElem struct {
+	key, value []byte
+}
+
+// cdcColumnDelta accumulates what one RowWrite does to one column.
+type cdcColumnDelta struct {
+	col     *Column
+	set     bool // single-cell column written
+	value   []byte
+	cleared bool
+	added   []cdcElem
+	removed [][]byte
+}
+
+// rowDeltas turns one RowWrite into delta rows. A write with a TTL that also
+// nulls columns gives two rows, as in ScyllaDB: only the live cells' row
+// carries cdc$ttl.
+func (t cdcTable) rowDeltas(w *RowWrite, before *row) []cdc.Delta {
+	op := cdc.OpUpdate
+	switch {
+	case w.Delete && len(w.Cells) == 0:
+		return []cdc.Delta{{Op: cdc.OpRowDelete}}
+	case w.Marker && !w.Static:
+		op = cdc.OpInsert
+	}
+	var cols []*cdcColumnDelta
+	byName := map[string]*cdcColumnDelta{}
+	for i := range w.Cells {
+		cw := &w.Cells[i]
+		d := byName[cw.Column]
+		if d == nil {
+			c := t.base.Column(cw.Column)
+			if c == nil {
+				continue
+			}
+			d = &cdcColumnDelta{col: c}
+			byName[cw.Column] = d
+			cols = append(cols, d)
+		}
+		d.addCell(cw, before, t.now)
+	}
+	live := map[string][]byte{}
+	nulls := map[string][]byte{}
+	for _, d := range cols {
+		d.render(live, nulls)
+	}
+	if w.TTL <= 0 {
+		for k, v := range nulls {
+			live[k] = v
+		}
+		return []cdc.Delta{{Op: op, Cells: live}}
+	}
+	deltas := []cdc.Delta{{Op: op, TTL: int64(w.TTL), Cells: live}}
+	if len(nulls) > 0 {
+		deltas = append([]cdc.Delta{{Op: op, Cells: nulls}}, deltas...)
+	}
+	return deltas
+}
+
+func (d *cdcColumnDelta) addCell(cw *CellWrite, before *row, now int64) {
+	switch cw.Op {
+	case CellSet:
+		d.set, d.value = true, cw.Value
+	case CellClear:
+		d.cleared = true
+	case CellElement:
+		d.element(cw.Key, cw.Value)
+	case CellListIndex:
+		keys := storedListKeys(before, d.col.Name, now)
+		if idx := int(int32(binary.BigEndian.Uint32(cw.Key))); idx >= 0 && idx < len(keys) {
+			d.element([]byte(keys[idx]), cw.Value)
+		}
+	case CellListRemove:
+		if before == nil || before.cols[d.col.Name] == nil {
+			return
+		}
+		col := before.cols[d.col.Name]
+		for _, k := range storedListKeys(before, d.col.Name, now) {
+			if bytes.Equal(col.elems[k].value, cw.Value) {
+				d.removed = append(d.removed, []byte(k))
+			}
+		}
+	}
+}
+
+func (d *cdcColumnDelta) element(key, value []byte) {
+	if value == nil {
+		d.removed = append(d.removed, key)
+		return
+	}
+	d.added = append(d.added, cdcElem{key: key, value: value})
+}
+
+func storedListKeys(r *row, name string, now int64) []string {
+	if r == nil || r.cols[name] == nil {
+		return nil
+	}
+	return liveListKeys(r.cols[name], now)
+}
+
+// render writes the column's log cells: live values into live, deletions
+// (nulls, tombstones) into nulls.
+func (d *cdcColumnDelta) render(live, nulls map[string][]byte) {
+	name, t := d.col.Name, d.col.Type
+	if !t.MultiCell() {
+		if d.set && d.value != nil {
+			live[name] = d.value
+		} else if d.set {
+			nulls[name] = nil
+			nulls[cdc.DeletedColumn(name)] = []byte{1}
+		}
+		return
+	}
+	if d.cleared {
+		nulls[cdc.DeletedColumn(name)] = []byte{1}
+	}
+	// A UDT written field by field is reported as a whole value with the
+	// unwritten fields null, even when the write only removed fields (that
+	// value then goes with the deletions: it carries no live cell).
+	switch {
+	case len(d.added) > 0:
+		live[name] = cdcFrozen(t, d.added)
+	case t.Kind == KindUDT && len(d.removed) > 0:
+		nulls[name] = cdcFrozen(t, nil)
+	}
+	// An overwrite's removed elements are implied by cdc$deleted_X.
+	if len(d.removed) > 0 && !d.cleared {
+		nulls[cdc.DeletedElementsColumn(name)] = cdcDeletedElements(t, d.removed)
+	}
+}
+
+// cdcFrozen encodes the elements of multi-cell type t as its log type:
+// frozen sets, maps, lists as map<timeuuid, T>, UDTs with missing fields null.
+func cdcFrozen(t *Type, elems []cdcElem) []byte {
+	if t.Kind == KindUDT {
+		fields := make([][]byte, len(t.Elems))
+		for _, e := range elems {
+			if i, ok := udtFieldIndex(e.key); ok && i < len(fields) {
+				fields[i] = e.value
+			}
+		}
+		return encodeFields(fields)
+	}
+	keyType := t.Elems[0]
+	if t.Kind == KindList {
+		keyType = Prim(KindTimeUUID)
+	}
+	slices.SortFunc(elems, func(a, b cdcElem) int { return compareValues(keyType, a.key, b.key) })
+	elems = slices.CompactFunc(elems, func(a, b cdcElem) bool { return bytes.Equal(a.key, b.key) })
+	items := make([][]byte, 0, 2*len(elems))
+	for _, e := range elems {
+		items = append(items, e.key)
+		if t.Kind != KindSet {
+			items = append(items, e.value)
+		}
+	}
+	return encodeCollection(len(elems), items)
+}
+
+// cdcDeletedElements encodes removed element keys as cdc$deleted_elements_X:
+// a sorted frozen set (UDT field indices as smallints).
+func cdcDeletedElements(t *Type, keys [][]byte) []byte {
+	keys = slices.Clone(keys)
+	var keyType *Type
+	switch t.Kind {
+	case KindList:
+		keyType = Prim(KindTimeUUID)
+	case KindUDT:
+		keyType = Prim(KindSmallint)
+		for i, k := range keys {
+			idx, _ := udtFieldIndex(k)
+			keys[i] = binary.BigEndian.AppendUint16(nil, uint16(idx))
+		}
+	default:
+		keyType = t.Elems[0]
+	}
+	slices.SortFunc(keys, func(a, b []byte) int { return compareValues(keyType, a, b) })
+	keys = slices.CompactFunc(keys, bytes.Equal)
+	return encodeCollection(len(keys), keys)
+}
+
+// udtFieldIndex decodes a UDT element key (a field index as a smallint or int).
+func udtFieldIndex(key []byte) (int, bool) {
+	switch len(key) {
+	case 2:
+		return int(int16(binary.BigEndian.Uint16(key))), true
+	case 4:
+		return int(int32(binary.BigEndian.Uint32(key))), true
+	}
+	return 0, false
+}
