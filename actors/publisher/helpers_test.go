@@ -16,7 +16,6 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/outboxnode/outbox/actors/dlq"
-	"github.com/outboxnode/outbox/actors/dlq/dlqtest"
 	"github.com/outboxnode/outbox/actors/publisher"
 	"github.com/outboxnode/outbox/infra/resilience"
 	"github.com/outboxnode/outbox/messages"
@@ -149,12 +148,13 @@ type relay struct {
 	t        testing.TB
 	sys      *actor.ActorSystem
 	pub, dlq *actor.PID
-	store    *dlqtest.MemoryStore
+	store    dlq.Store
 	sink     *ackSink
 	sinkPID  *actor.PID
 	breaker  *breakerStates
 	policy   *resilience.Policy
 	metrics  *countingMetrics
+	stopOnce sync.Once
 }
 
 // relayOption adjusts startRelay's settings.
@@ -177,7 +177,7 @@ func withMetrics(m interface {
 	return func(s *relaySettings) { s.metrics = m }
 }
 
-func startRelay(t testing.TB, producer publisher.Producer, isPermanent func(error) bool, store *dlqtest.MemoryStore, opts ...relayOption) *relay {
+func startRelay(t testing.TB, producer publisher.Producer, isPermanent func(error) bool, store dlq.Store, opts ...relayOption) *relay {
 	t.Helper()
 	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
 		return slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -222,12 +222,38 @@ func startRelay(t testing.TB, producer publisher.Producer, isPermanent func(erro
 	if r.pub, err = sys.Root.SpawnNamed(pubProps, "publisher"); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		_ = sys.Root.StopFuture(r.pub).Wait()
-		_ = sys.Root.StopFuture(r.dlq).Wait()
-		sys.Shutdown()
-	})
+	t.Cleanup(r.stop)
 	return r
+}
+
+// stop stops the actors and the system; it is idempotent.
+func (r *relay) stop() {
+	r.stopOnce.Do(func() {
+		_ = r.sys.Root.StopFuture(r.pub).Wait()
+		_ = r.sys.Root.StopFuture(r.dlq).Wait()
+		r.sys.Shutdown()
+	})
+}
+
+// state returns the stored state of eventID's dead letter, UNSPECIFIED
+// when there is none.
+func (r *relay) state(eventID string) messages.DeadLetterState {
+	r.t.Helper()
+	e, _, err := r.store.Get(context.Background(), eventID)
+	if err != nil {
+		r.t.Fatalf("get dead letter: %v", err)
+	}
+	return e.GetState()
+}
+
+// dlqLen returns the number of stored dead letters.
+func (r *relay) dlqLen() int {
+	r.t.Helper()
+	all, err := r.store.List(context.Background())
+	if err != nil {
+		r.t.Fatalf("list dead letters: %v", err)
+	}
+	return len(all)
 }
 
 // ackSink is the stream's stand-in: an actor that collects acks.

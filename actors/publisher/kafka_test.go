@@ -2,7 +2,6 @@ package publisher_test
 
 import (
 	"context"
-	"github.com/outboxnode/outbox/actors/dlq/dlqtest"
 	"strconv"
 	"strings"
 	"testing"
@@ -11,6 +10,8 @@ import (
 	"github.com/IBM/sarama"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/outboxnode/outbox/actors/dlq"
+	"github.com/outboxnode/outbox/actors/dlq/dlqtest"
 	"github.com/outboxnode/outbox/infra/kafka"
 	"github.com/outboxnode/outbox/infra/metrics"
 	"github.com/outboxnode/outbox/infra/minikafka"
@@ -31,11 +32,22 @@ type kafkaRelay struct {
 
 func startKafkaRelay(t testing.TB) *kafkaRelay {
 	t.Helper()
+	return newKafkaRelay(t, startBroker(t), dlqtest.NewMemoryStore())
+}
+
+func startBroker(t testing.TB) *minikafka.Broker {
+	t.Helper()
 	b, err := minikafka.Start(context.Background(), minikafka.Config{Addr: "127.0.0.1:0", MaxMessageBytes: brokerLimit})
 	if err != nil {
 		t.Fatalf("start broker: %v", err)
 	}
 	t.Cleanup(b.Close)
+	return b
+}
+
+// newKafkaRelay runs a relay publishing to b, with dead letters in store.
+func newKafkaRelay(t testing.TB, b *minikafka.Broker, store dlq.Store) *kafkaRelay {
+	t.Helper()
 	p, err := kafka.New(kafka.Config{
 		Brokers: []string{b.Addr()}, SendRetries: 1, RetryBackoff: 10 * time.Millisecond,
 		Timeout: time.Second, DialTimeout: 500 * time.Millisecond,
@@ -49,7 +61,7 @@ func startKafkaRelay(t testing.TB) *kafkaRelay {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := startRelay(t, p, kafka.IsPermanent, dlqtest.NewMemoryStore(), withMetrics(m))
+	r := startRelay(t, p, kafka.IsPermanent, store, withMetrics(m))
 	return &kafkaRelay{relay: r, broker: b, producer: p, reg: reg}
 }
 
@@ -182,8 +194,8 @@ func TestKafkaOutageOpensBreakerWithoutDeadLettersAndRecovers(t *testing.T) {
 	if n := k.sink.count(); n != 1 { // only the warm-up event
 		t.Fatalf("%d events acked during the outage", n-1)
 	}
-	if k.store.Len() != 0 || k.value("dlq_messages_total") != 0 {
-		t.Fatalf("outage wrote to the DLQ: %d entries", k.store.Len())
+	if k.dlqLen() != 0 || k.value("dlq_messages_total") != 0 {
+		t.Fatalf("outage wrote to the DLQ: %d entries", k.dlqLen())
 	}
 	if k.value("retry_attempts_total") == 0 {
 		t.Errorf("retry_attempts_total did not count the retries")
@@ -205,7 +217,7 @@ func TestKafkaOutageOpensBreakerWithoutDeadLettersAndRecovers(t *testing.T) {
 	for _, o := range orders {
 		wantVersions(t, got, o[0].GetAggregateId(), 1, 2, 3)
 	}
-	if k.store.Len() != 0 || k.value("dlq_messages_total") != 0 {
-		t.Errorf("outage wrote to the DLQ: %d entries", k.store.Len())
+	if k.dlqLen() != 0 || k.value("dlq_messages_total") != 0 {
+		t.Errorf("outage wrote to the DLQ: %d entries", k.dlqLen())
 	}
 }

@@ -2,11 +2,11 @@ package publisher_test
 
 import (
 	"errors"
-	"github.com/outboxnode/outbox/actors/dlq/dlqtest"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/outboxnode/outbox/actors/dlq/dlqtest"
 	"github.com/outboxnode/outbox/actors/publisher"
 	"github.com/outboxnode/outbox/infra/resilience"
 	"github.com/outboxnode/outbox/messages"
@@ -39,8 +39,8 @@ func TestPublishesInBatchesInAggregateOrder(t *testing.T) {
 	if processed, dead, lat := r.metrics.snapshot(); processed != len(evs) || dead != 0 || lat != len(evs) {
 		t.Errorf("metrics processed=%d dead=%d latencies=%d, want %d, 0, %d", processed, dead, lat, len(evs), len(evs))
 	}
-	if r.store.Len() != 0 {
-		t.Errorf("DLQ holds %d entries, want none", r.store.Len())
+	if r.dlqLen() != 0 {
+		t.Errorf("DLQ holds %d entries, want none", r.dlqLen())
 	}
 }
 
@@ -64,7 +64,7 @@ func TestPermanentFailureDeadLettersAndParksUntilSkip(t *testing.T) {
 		head.GetFirstFailedAt() == nil || head.GetLastFailedAt() == nil {
 		t.Errorf("dead head stored as %v", head)
 	}
-	if st := r.store.State(a[1].GetEventId()); st != messages.DeadLetterState_DEAD_LETTER_STATE_PARKED {
+	if st := r.state(a[1].GetEventId()); st != messages.DeadLetterState_DEAD_LETTER_STATE_PARKED {
 		t.Errorf("later event of the aggregate is %v, want parked", st)
 	}
 	wantVersions(t, prod.versions(), a[0].GetAggregateId())
@@ -83,7 +83,7 @@ func TestPermanentFailureDeadLettersAndParksUntilSkip(t *testing.T) {
 		a[1].GetEventId(): messages.DeadLetterState_DEAD_LETTER_STATE_REPLAYED,
 		a[2].GetEventId(): messages.DeadLetterState_DEAD_LETTER_STATE_REPLAYED,
 	} {
-		if got := r.store.State(id); got != want {
+		if got := r.state(id); got != want {
 			t.Errorf("entry %s is %v, want %v", id, got, want)
 		}
 	}
@@ -121,11 +121,11 @@ func TestReplayPublishesHeadThenParked(t *testing.T) {
 	}
 	wantVersions(t, prod.versions(), a[0].GetAggregateId(), 1, 2)
 	for _, ev := range a {
-		if st := r.store.State(ev.GetEventId()); st != messages.DeadLetterState_DEAD_LETTER_STATE_REPLAYED {
+		if st := r.state(ev.GetEventId()); st != messages.DeadLetterState_DEAD_LETTER_STATE_REPLAYED {
 			t.Errorf("entry v%d is %v, want replayed", ev.GetAggregateVersion(), st)
 		}
 	}
-	if n := r.store.Len(); n != 2 {
+	if n := r.dlqLen(); n != 2 {
 		t.Errorf("store holds %d entries, want 2: entries are never deleted", n)
 	}
 }
@@ -173,8 +173,8 @@ func TestOutagePausesWithoutDeadLetters(t *testing.T) {
 	if n := r.sink.count(); n != 0 {
 		t.Fatalf("%d events acked during the outage", n)
 	}
-	if r.store.Len() != 0 {
-		t.Fatalf("outage wrote %d dead letters", r.store.Len())
+	if r.dlqLen() != 0 {
+		t.Fatalf("outage wrote %d dead letters", r.dlqLen())
 	}
 	prod.setDown(false)
 	acks := r.acks(evs)
@@ -189,8 +189,8 @@ func TestOutagePausesWithoutDeadLetters(t *testing.T) {
 		r.acks(r.publish(order(1, nil)...))
 		return r.policy.State() == resilience.StateClosed
 	})
-	if r.store.Len() != 0 {
-		t.Errorf("outage wrote %d dead letters", r.store.Len())
+	if r.dlqLen() != 0 {
+		t.Errorf("outage wrote %d dead letters", r.dlqLen())
 	}
 }
 
