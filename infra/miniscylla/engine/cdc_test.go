@@ -38,13 +38,13 @@ func TestCDCLogTableSchema(t *testing.T) {
 		"v": "int regular", "cdc$deleted_v": "boolean regular",
 		"l": "frozen<map<timeuuid, int>> regular", "cdc$deleted_l": "boolean regular",
 		"cdc$deleted_elements_l": "frozen<set<timeuuid>> regular",
-		"m": "frozen<map<int, text>> regular", "cdc$deleted_m": "boolean regular",
+		"m":                      "frozen<map<int, text>> regular", "cdc$deleted_m": "boolean regular",
 		"cdc$deleted_elements_m": "frozen<set<int>> regular",
-		"st": "frozen<set<int>> regular", "cdc$deleted_st": "boolean regular",
+		"st":                     "frozen<set<int>> regular", "cdc$deleted_st": "boolean regular",
 		"cdc$deleted_elements_st": "frozen<set<int>> regular",
-		"u": "frozen<udt> regular", "cdc$deleted_u": "boolean regular",
+		"u":                       "frozen<udt> regular", "cdc$deleted_u": "boolean regular",
 		"cdc$deleted_elements_u": "frozen<set<smallint>> regular",
-		"fl": "frozen<list<int>> regular", "cdc$deleted_fl": "boolean regular",
+		"fl":                     "frozen<list<int>> regular", "cdc$deleted_fl": "boolean regular",
 	}
 	got := map[string]string{}
 	for _, c := range log.Columns {

@@ -1,0 +1,134 @@
+package cdc_test
+
+import (
+	"context"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gocql/gocql"
+	scyllacdc "github.com/scylladb/scylla-cdc-go"
+)
+
+// setupBenchTable creates a CDC table in a fresh server.
+func setupBenchTable(b *testing.B) *gocql.Session {
+	b.Helper()
+	s := startServer(b)
+	exec(b, s, "CREATE KEYSPACE bench WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}")
+	exec(b, s, "CREATE TABLE bench.t (pk int, ck int, v text, PRIMARY KEY (pk, ck)) WITH cdc = {'enabled': true}")
+	return s
+}
+
+type countingConsumer struct{ n *atomic.Int64 }
+
+func (c countingConsumer) CreateChangeConsumer(context.Context, scyllacdc.CreateChangeConsumerInput) (scyllacdc.ChangeConsumer, error) {
+	return c, nil
+}
+func (c countingConsumer) Consume(context.Context, scyllacdc.Change) error { c.n.Add(1); return nil }
+func (c countingConsumer) End() error                                      { return nil }
+
+// BenchmarkReaderDrain measures how fast one Reader drains a backlog of
+// 100,000 single-row changes (100,000 log rows) over many partitions.
+func BenchmarkReaderDrain(b *testing.B) {
+	const backlog, perBatch = 100_000, 100
+	s := setupBenchTable(b)
+	for i := 0; i < backlog; i += perBatch {
+		batch := s.NewBatch(gocql.UnloggedBatch)
+		for j := i; j < i+perBatch; j++ {
+			batch.Query("INSERT INTO bench.t (pk, ck, v) VALUES (?, ?, 'x')", j%5000, j)
+		}
+		if err := s.ExecuteBatch(batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
+	var total time.Duration
+	for i := 0; i < b.N; i++ {
+		var n atomic.Int64
+		start := time.Now()
+		r := startReader(b, &scyllacdc.ReaderConfig{
+			Session: s, TableNames: []string{"bench.t"}, ChangeConsumerFactory: countingConsumer{&n},
+			Advanced: fastReader(),
+		})
+		waitFor(b, 5*time.Minute, "the backlog to drain", func() bool { return n.Load() >= backlog })
+		total += time.Since(start)
+		r.stop(b)
+		if got := n.Load(); got != backlog {
+			b.Fatalf("consumed %d changes, want %d", got, backlog)
+		}
+	}
+	b.ReportMetric(float64(backlog)*float64(b.N)/total.Seconds(), "changes/s")
+}
+
+// consumeTimes records when each change, identified by its v value, was
+// consumed.
+type consumeTimes struct {
+	mu sync.Mutex
+	at map[string]time.Time
+}
+
+func (c *consumeTimes) CreateChangeConsumer(context.Context, scyllacdc.CreateChangeConsumerInput) (scyllacdc.ChangeConsumer, error) {
+	return c, nil
+}
+
+func (c *consumeTimes) Consume(_ context.Context, ch scyllacdc.Change) error {
+	now := time.Now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, d := range ch.Delta {
+		if v, _ := d.GetValue("v"); v != nil {
+			if p, ok := v.(*string); ok && p != nil {
+				c.at[*p] = now
+			}
+		}
+	}
+	return nil
+}
+
+func (c *consumeTimes) End() error { return nil }
+
+func (c *consumeTimes) len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.at)
+}
+
+// BenchmarkCommitToConsume measures the delay from a write's commit (Exec
+// returned) to its Consume call, with a 100 ms confidence window and short
+// poll delays, for a steady trickle of one write per millisecond; it
+// reports the median and p99 in milliseconds.
+func BenchmarkCommitToConsume(b *testing.B) {
+	s := setupBenchTable(b)
+	consumed := &consumeTimes{at: map[string]time.Time{}}
+	adv := fastReader()
+	adv.PostEmptyQueryDelay = 10 * time.Millisecond
+	r := startReader(b, &scyllacdc.ReaderConfig{
+		Session: s, TableNames: []string{"bench.t"}, ChangeConsumerFactory: consumed, Advanced: adv,
+	})
+	defer r.stop(b)
+	committed := make([]time.Time, b.N)
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		<-tick.C
+		if err := s.Query("INSERT INTO bench.t (pk, ck, v) VALUES (?, ?, ?)", i%1000, i, strconv.Itoa(i)).Exec(); err != nil {
+			b.Fatal(err)
+		}
+		committed[i] = time.Now()
+	}
+	waitFor(b, time.Minute, "every change to be consumed", func() bool { return consumed.len() >= b.N })
+	b.StopTimer()
+	delays := make([]time.Duration, b.N)
+	consumed.mu.Lock()
+	for i := range delays {
+		delays[i] = consumed.at[strconv.Itoa(i)].Sub(committed[i])
+	}
+	consumed.mu.Unlock()
+	slices.Sort(delays)
+	b.ReportMetric(float64(delays[len(delays)/2])/1e6, "p50-ms")
+	b.ReportMetric(float64(delays[len(delays)*99/100])/1e6, "p99-ms")
+}
