@@ -132,7 +132,7 @@ func (w *worker) publishBatch(ctx context.Context, b batch) batchResult {
 // it waits PauseDelay and starts over with the records still unpublished,
 // until ctx ends (its only error).
 func (w *worker) publishAll(ctx context.Context, items []item) (published []item, failed []failure, err error) {
-	remaining, attempts := items, 0
+	remaining, attempts, pauses := items, 0, 0
 	for len(remaining) > 0 {
 		err := w.deps.Policy.Run(ctx, Operation, func(ctx context.Context) error {
 			attempts++
@@ -159,9 +159,20 @@ func (w *worker) publishAll(ctx context.Context, items []item) (published []item
 			}
 			return nil
 		})
-		if err != nil && !w.pause(ctx, "kafka unavailable, batch paused", err, slog.Int("records", len(remaining))) {
+		if err == nil {
+			break
+		}
+		// One warning per outage and batch; the retries behind it are debug.
+		level := slog.LevelWarn
+		if pauses++; pauses > 1 {
+			level = slog.LevelDebug
+		}
+		if !w.pause(ctx, level, "kafka unavailable, batch paused", err, slog.Int("records", len(remaining))) {
 			return published, failed, ctx.Err()
 		}
+	}
+	if pauses > 0 {
+		w.log.Info("kafka available again, batch resumed", slog.Int("pauses", pauses))
 	}
 	return published, failed, nil
 }
@@ -223,7 +234,7 @@ func (w *worker) load(ctx context.Context) loadResult {
 		if err == nil {
 			return loadResult{entries: entries}
 		}
-		if !w.pause(ctx, "dead letters unavailable, start delayed", err) {
+		if !w.pause(ctx, slog.LevelWarn, "dead letters unavailable, start delayed", err) {
 			return loadResult{err: ctx.Err()}
 		}
 	}
@@ -237,19 +248,19 @@ func (w *worker) store(ctx context.Context, entries ...*messages.DeadLetter) err
 		if err == nil {
 			return nil
 		}
-		if !w.pause(ctx, "dead letter store failed, retrying", err, slog.Int("entries", len(entries))) {
+		if !w.pause(ctx, slog.LevelWarn, "dead letter store failed, retrying", err, slog.Int("entries", len(entries))) {
 			return ctx.Err()
 		}
 	}
 	return nil
 }
 
-// pause logs why and waits PauseDelay; false means ctx ended.
-func (w *worker) pause(ctx context.Context, msg string, err error, attrs ...any) bool {
+// pause logs why at level and waits PauseDelay; false means ctx ended.
+func (w *worker) pause(ctx context.Context, level slog.Level, msg string, err error, attrs ...any) bool {
 	if ctx.Err() != nil {
 		return false
 	}
-	w.log.Warn(msg, append(attrs, slog.Any("error", err), slog.Duration("retry_in", w.cfg.PauseDelay))...)
+	w.log.Log(ctx, level, msg, append(attrs, slog.Any("error", err), slog.Duration("retry_in", w.cfg.PauseDelay))...)
 	t := time.NewTimer(w.cfg.PauseDelay)
 	defer t.Stop()
 	select {
