@@ -20,7 +20,7 @@ type Config struct {
 	StoreTimeout time.Duration
 	// ReleaseTimeout bounds the wait for the publisher to release an
 	// aggregate. During a broker outage a release waits for the broker; the
-	// operator then gets an "in progress" answer while it carries on.
+	// operator then gets a "may still be running" answer while it carries on.
 	ReleaseTimeout time.Duration
 }
 
@@ -206,7 +206,7 @@ func (d *dlqActor) release(ctx actor.Context, aggs []string, affected int32, wha
 			rr, _ := r.(*messages.ReleaseResult)
 			switch {
 			case err != nil:
-				notes = append(notes, fmt.Sprintf("aggregate %s: release still in progress (%v)", aggs[i], err))
+				notes = append(notes, fmt.Sprintf("aggregate %s: no answer from the publisher (%v); the release may still be running, see dlq list", aggs[i], err))
 			case rr == nil:
 				notes = append(notes, fmt.Sprintf("aggregate %s: unexpected answer %T", aggs[i], r))
 			default:
