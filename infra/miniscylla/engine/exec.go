@@ -406,6 +406,11 @@ func (e *Engine) applyLocked(muts []Mutation) error {
 		tds[i] = td
 	}
 	now := e.nowNanos()
+	for i := range muts {
+		if err := tds[i].check(&muts[i], now); err != nil {
+			return err
+		}
+	}
 	pending := e.cdcCollect(muts, now)
 	for i := range muts {
 		tds[i].applyMutation(&muts[i], now)

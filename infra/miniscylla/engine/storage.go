@@ -322,3 +322,41 @@ func rowLive(r *row, now int64) bool {
 	}
 	return false
 }
+
+// check reports the errors applying m would hit: list element positions
+// that do not exist. It runs before anything is applied, under the same
+// lock, so a failing batch changes nothing.
+func (td *tableData) check(m *Mutation, now int64) error {
+	for _, w := range m.Rows {
+		for _, cw := range w.Cells {
+			if cw.Op != CellListIndex {
+				continue
+			}
+			size := 0
+			if r := td.existingRow(m.Key, &w); r != nil {
+				if col := r.cols[cw.Column]; col != nil {
+					size = len(liveListKeys(col, now))
+				}
+			}
+			if idx := int(int32(binary.BigEndian.Uint32(cw.Key))); idx < 0 || idx >= size {
+				return invalidf("List index %d out of bound, list has size %d", idx, size)
+			}
+		}
+	}
+	return nil
+}
+
+func (td *tableData) existingRow(key []byte, w *RowWrite) *row {
+	p, ok := td.parts[string(key)]
+	if !ok {
+		return nil
+	}
+	if w.Static {
+		return p.static
+	}
+	i, found := td.findRow(p, w.Clustering)
+	if !found {
+		return nil
+	}
+	return p.rows[i]
+}

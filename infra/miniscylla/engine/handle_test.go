@@ -1,0 +1,168 @@
+package engine
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/datastax/go-cassandra-native-protocol/message"
+	"github.com/datastax/go-cassandra-native-protocol/primitive"
+)
+
+func newTestEngine(t *testing.T, ddl ...string) (*Engine, *Session) {
+	t.Helper()
+	e, err := New(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess := &Session{}
+	for _, q := range append([]string{
+		`CREATE KEYSPACE ks WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}`, `USE ks`,
+	}, ddl...) {
+		if res := e.Handle(context.Background(), sess, &message.Query{Query: q}); isError(res) {
+			t.Fatalf("%s: %v", q, res)
+		}
+	}
+	return e, sess
+}
+
+func isError(m message.Message) bool {
+	_, ok := m.(message.Error)
+	return ok
+}
+
+func query(e *Engine, sess *Session, q string, vals ...[]byte) message.Message {
+	opts := &message.QueryOptions{}
+	for _, v := range vals {
+		opts.PositionalValues = append(opts.PositionalValues, primitive.NewValue(v))
+	}
+	return e.Handle(context.Background(), sess, &message.Query{Query: q, Options: opts})
+}
+
+func TestHandleErrorTypes(t *testing.T) {
+	e, sess := newTestEngine(t, `CREATE TABLE t (k int PRIMARY KEY, v text)`)
+	cases := []struct {
+		q    string
+		want func(message.Message) bool
+		msg  string
+	}{
+		{`SELEC * FROM t`, func(m message.Message) bool { _, ok := m.(*message.SyntaxError); return ok }, ""},
+		{`SELECT * FROM nope`, func(m message.Message) bool { _, ok := m.(*message.Invalid); return ok }, "unconfigured table ks.nope"},
+		{`SELECT x FROM t`, func(m message.Message) bool { _, ok := m.(*message.Invalid); return ok }, "Undefined column name x"},
+		{`CREATE TABLE t (k int PRIMARY KEY)`, func(m message.Message) bool {
+			ae, ok := m.(*message.AlreadyExists)
+			return ok && ae.Keyspace == "ks" && ae.Table == "t"
+		}, ""},
+		{`CREATE KEYSPACE k2 WITH replication = {'replication_factor': 1}`, func(m message.Message) bool { _, ok := m.(*message.ConfigError); return ok }, ""},
+		{`SELECT k FROM t GROUP BY k`, func(m message.Message) bool { _, ok := m.(*message.Invalid); return ok }, "not supported by miniscylla"},
+		{`INSERT INTO t (v) VALUES ('x')`, func(m message.Message) bool { _, ok := m.(*message.Invalid); return ok }, "partition key"},
+		{`CREATE TABLE IF NOT EXISTS t (k int PRIMARY KEY)`, func(m message.Message) bool { _, ok := m.(*message.VoidResult); return ok }, ""},
+	}
+	for _, c := range cases {
+		res := query(e, sess, c.q)
+		if !c.want(res) {
+			t.Errorf("%s: got %T %v", c.q, res, res)
+			continue
+		}
+		if me, ok := res.(message.Error); ok && !strings.Contains(me.GetErrorMessage(), c.msg) {
+			t.Errorf("%s: message %q does not contain %q", c.q, me.GetErrorMessage(), c.msg)
+		}
+	}
+	id := []byte("0123456789abcdef")
+	res := e.Handle(context.Background(), sess, &message.Execute{QueryId: id, Options: &message.QueryOptions{}})
+	if up, ok := res.(*message.Unprepared); !ok || string(up.Id) != string(id) {
+		t.Errorf("execute unknown id: %v", res)
+	}
+}
+
+func TestPrepareMetadata(t *testing.T) {
+	e, sess := newTestEngine(t, `CREATE TABLE t (a int, b text, c timeuuid, v int, PRIMARY KEY ((b, a), c))`)
+	res := e.Handle(context.Background(), sess, &message.Prepare{Query: `INSERT INTO t (v, a, c, b) VALUES (?, ?, ?, ?) USING TTL ?`})
+	p, ok := res.(*message.PreparedResult)
+	if !ok {
+		t.Fatalf("prepare: %v", res)
+	}
+	if got := p.VariablesMetadata.PkIndices; len(got) != 2 || got[0] != 3 || got[1] != 1 {
+		t.Errorf("pk indexes = %v, want [3 1]", got)
+	}
+	var names []string
+	for _, c := range p.VariablesMetadata.Columns {
+		names = append(names, c.Name)
+	}
+	if strings.Join(names, ",") != "v,a,c,b,[ttl]" {
+		t.Errorf("bind names = %v", names)
+	}
+	res = e.Handle(context.Background(), sess, &message.Prepare{Query: `SELECT v, writetime(v) FROM t WHERE b = ? AND a IN ? AND c > ? LIMIT ?`})
+	p = res.(*message.PreparedResult)
+	names = names[:0]
+	for _, c := range p.VariablesMetadata.Columns {
+		names = append(names, c.Name+":"+c.Type.AsCql())
+	}
+	if strings.Join(names, ",") != "b:varchar,in(a):list<int>,c:timeuuid,[limit]:int" {
+		t.Errorf("select bind metadata = %v", names)
+	}
+	if len(p.ResultMetadata.Columns) != 2 || p.ResultMetadata.Columns[1].Name != "writetime(v)" {
+		t.Errorf("result metadata = %v", p.ResultMetadata.Columns)
+	}
+	if len(p.PreparedQueryId) != 16 {
+		t.Errorf("prepared id length %d", len(p.PreparedQueryId))
+	}
+}
+
+func TestNamedValuesAndUnset(t *testing.T) {
+	e, sess := newTestEngine(t, `CREATE TABLE t (k int PRIMARY KEY, v text, w text)`)
+	opts := &message.QueryOptions{NamedValues: map[string]*primitive.Value{
+		"key": primitive.NewValue(encInt(1)), "val": primitive.NewValue([]byte("x")), "w": primitive.NewUnsetValue(),
+	}}
+	res := e.Handle(context.Background(), sess, &message.Query{Query: `INSERT INTO t (k, v, w) VALUES (:key, :val, ?)`, Options: opts})
+	if isError(res) {
+		t.Fatalf("named insert: %v", res)
+	}
+	rows := query(e, sess, `SELECT v, w FROM t WHERE k = 1`).(*message.RowsResult)
+	if len(rows.Data) != 1 || string(rows.Data[0][0]) != "x" || rows.Data[0][1] != nil {
+		t.Errorf("rows = %v", rows.Data)
+	}
+}
+
+// TestBadInputNeverPanics feeds malformed values and odd statements; each
+// must yield a protocol error, never an internal (recovered panic) error.
+func TestBadInputNeverPanics(t *testing.T) {
+	e, sess := newTestEngine(t,
+		`CREATE TABLE t (k int, c timeuuid, l list<int>, m map<text, int>, s set<blob>, d decimal, PRIMARY KEY (k, c))`)
+	bad := []struct {
+		q    string
+		vals [][]byte
+	}{
+		{`INSERT INTO t (k, c) VALUES (?, ?)`, [][]byte{{1, 2}, make([]byte, 16)}},
+		{`INSERT INTO t (k, c) VALUES (?, ?)`, [][]byte{encInt(1), {1, 2, 3}}},
+		{`INSERT INTO t (k, c, l) VALUES (?, now(), ?)`, [][]byte{encInt(1), {0, 0, 0, 5, 0, 0}}},
+		{`INSERT INTO t (k, c, m) VALUES (?, now(), ?)`, [][]byte{encInt(1), {0xff, 0xff, 0xff, 0xff}}},
+		{`INSERT INTO t (k, c, d) VALUES (?, now(), ?)`, [][]byte{encInt(1), {1}}},
+		{`SELECT * FROM t WHERE k IN ?`, [][]byte{{0, 0, 0, 9}}},
+		{`SELECT * FROM t WHERE k = ? LIMIT ?`, [][]byte{encInt(1), encInt(-1)}},
+		{`SELECT * FROM t WHERE k = ?`, nil},
+		{`UPDATE t SET l[?] = ? WHERE k = 1 AND c = now()`, [][]byte{encInt(99), encInt(1)}},
+		{`DELETE FROM t WHERE k = 1 AND c > now() AND c < now() AND c = now()`, nil},
+		{`SELECT * FROM t WHERE token(k) > ? AND token(k) < ?`, [][]byte{{1}, encBigint(0)}},
+		{`SELECT * FROM system.local WHERE key = ?`, [][]byte{nil}},
+		{`INSERT INTO t (k, c) VALUES (1, 'not-a-uuid')`, nil},
+		{`UPDATE t SET k = 1 WHERE k = 1 AND c = now()`, nil},
+		{`SELECT writetime(l) FROM t`, nil},
+		{`DROP KEYSPACE system`, nil},
+	}
+	for _, b := range bad {
+		res := query(e, sess, b.q, b.vals...)
+		if se, ok := res.(*message.ServerError); ok {
+			t.Errorf("%s: server error %q", b.q, se.ErrorMessage)
+		}
+		if !isError(res) {
+			t.Errorf("%s: accepted bad input: %v", b.q, res)
+		}
+	}
+	for _, state := range [][]byte{{'M', 1}, []byte("garbage-paging-state"), (&pagingState{key: []byte{1}}).encode()[:5]} {
+		res := e.Handle(context.Background(), sess, &message.Query{Query: `SELECT * FROM t`, Options: &message.QueryOptions{PagingState: state, PageSize: 10}})
+		if inv, ok := res.(*message.Invalid); !ok || !strings.Contains(inv.ErrorMessage, "paging state") {
+			t.Errorf("paging state %x: %v", state, res)
+		}
+	}
+}
