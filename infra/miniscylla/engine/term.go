@@ -288,7 +288,9 @@ func (c *compiler) term(tm cql.Term, t *Type, name string) (expr, error) {
 	case *cql.MapLiteral:
 		return c.mapLiteral(t, v, name)
 	case *cql.TupleLiteral:
-		if t.Kind == KindTuple && len(v.Elems) <= len(t.Elems) {
+		// ScyllaDB also accepts a tuple literal for a UDT, fields in order
+		// (scylla-cdc-go's TestTypes writes UDTs that way).
+		if (t.Kind == KindTuple || t.Kind == KindUDT) && len(v.Elems) <= len(t.Elems) {
 			return c.fields(t, v.Elems, name)
 		}
 	case *cql.UDTLiteral:
