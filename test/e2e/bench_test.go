@@ -1,0 +1,102 @@
+package e2e
+
+import (
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/remote"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/outboxnode/outbox/messages"
+	"github.com/outboxnode/outbox/test/harness"
+)
+
+// benchClients is the number of concurrent remote clients.
+const benchClients = 64
+
+var (
+	clientOnce sync.Once
+	clientSys  *actor.ActorSystem
+)
+
+// benchClient returns this process's actor system with its remote started:
+// one remote per process (LIBRARY_NOTES §4), shared by every benchmark run.
+func benchClient() *actor.ActorSystem {
+	clientOnce.Do(func() {
+		quiet := slog.New(slog.DiscardHandler)
+		clientSys = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return quiet }))
+		remote.NewRemote(clientSys, remote.Configure("127.0.0.1", 0)).Start()
+	})
+	return clientSys
+}
+
+// BenchmarkCommandPath measures commands through Proto.Actor remote with 64
+// concurrent clients, each creating an order and updating it three times,
+// against a node and a store+broker (cmd/devstack) in separate processes.
+// It reports commands/s and the p50/p99 latency of one command.
+func BenchmarkCommandPath(b *testing.B) {
+	bins := harness.Build(b)
+	cql, kafka := harness.StartDevstack(b, bins)
+	node := harness.StartNode(b, bins, "--scylla-hosts", cql, "--kafka-brokers", kafka, "--migrate", "--log-level", "warn")
+	sys := benchClient()
+	coordinator := actor.NewPID(node.Remote, "coordinator")
+	request := func(msg proto.Message) (*messages.CommandAccepted, error) {
+		res, err := sys.Root.RequestFuture(coordinator, msg, 10*time.Second).Result()
+		if err != nil {
+			return nil, err
+		}
+		a, ok := res.(*messages.CommandAccepted)
+		if !ok {
+			b.Fatalf("reply %T %v", res, res)
+		}
+		return a, nil
+	}
+	if _, err := request(&messages.CreateOrder{CustomerId: "warm-up", Amount: "1.00", Currency: "EUR"}); err != nil {
+		b.Fatalf("warm-up: %v", err)
+	}
+
+	var next atomic.Int64
+	latencies := make([][]time.Duration, benchClients)
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	start := time.Now()
+	for c := range benchClients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var orderID string
+			for i := next.Add(1); i <= int64(b.N); i = next.Add(1) {
+				var msg proto.Message = &messages.CreateOrder{CustomerId: "bench", Amount: "10.00", Currency: "EUR"}
+				if orderID != "" && i%4 != 0 {
+					amount := "11.00"
+					msg = &messages.UpdateOrder{OrderId: orderID, Amount: &amount}
+				}
+				t0 := time.Now()
+				a, err := request(msg)
+				if err != nil {
+					b.Errorf("command %d: %v", i, err)
+					return
+				}
+				latencies[c] = append(latencies[c], time.Since(t0))
+				orderID = a.GetOrderId()
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	b.StopTimer()
+
+	all := slices.Concat(latencies...)
+	slices.Sort(all)
+	if len(all) == 0 {
+		return
+	}
+	b.ReportMetric(float64(len(all))/elapsed.Seconds(), "cmds/s")
+	b.ReportMetric(float64(all[len(all)/2].Microseconds())/1000, "p50_ms")
+	b.ReportMetric(float64(all[len(all)*99/100].Microseconds())/1000, "p99_ms")
+}
