@@ -1,0 +1,79 @@
+package publisher_test
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/outboxnode/outbox/infra/config"
+	"github.com/outboxnode/outbox/infra/miniscylla"
+	"github.com/outboxnode/outbox/infra/scylla"
+	"github.com/outboxnode/outbox/messages"
+	"github.com/outboxnode/outbox/schema"
+)
+
+// startDLQStore runs miniscylla, migrates the schema and returns the real
+// dead_letter_queue store on it (through gocqlx).
+func startDLQStore(t *testing.T) *scylla.DLQStore {
+	t.Helper()
+	srv, err := miniscylla.Start(context.Background(), miniscylla.Config{Addr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatalf("start miniscylla: %v", err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	cfg := config.Default().Scylla
+	cfg.Consistency = "ONE"
+	session, err := scylla.Connect(t.Context(), cfg, []string{srv.Addr()}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	t.Cleanup(session.Close)
+	stmts, err := schema.Statements(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := scylla.Migrate(t.Context(), session, stmts); err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	return scylla.NewDLQStore(session, cfg.Keyspace)
+}
+
+func TestRealStoreParkingSurvivesRestartAndSkipReleasesInOrder(t *testing.T) {
+	store, broker := startDLQStore(t), startBroker(t)
+	a, b := order(4, []byte(`{}`)), order(2, []byte(`{}`))
+	a[0].Payload = []byte(`"` + strings.Repeat("x", brokerLimit) + `"`)
+
+	first := newKafkaRelay(t, broker, store)
+	acks := first.acks(first.publish(a[0], b[0], a[1]))
+	wantOutcome(t, acks, a[0], messages.AckOutcome_ACK_OUTCOME_DEAD_LETTERED)
+	wantOutcome(t, acks, a[1], messages.AckOutcome_ACK_OUTCOME_PARKED)
+	first.stop()
+
+	second := newKafkaRelay(t, broker, store)
+	acks = second.acks(second.publish(a[2], b[1]))
+	wantOutcome(t, acks, a[2], messages.AckOutcome_ACK_OUTCOME_PARKED)
+	wantOutcome(t, acks, b[1], messages.AckOutcome_ACK_OUTCOME_PUBLISHED)
+	list := second.request(&messages.DLQList{}).(*messages.DLQListResult)
+	if n := len(list.GetLetters()); n != 3 {
+		t.Fatalf("DLQ lists %d entries, want 3", n)
+	}
+
+	res := second.request(&messages.DLQSkip{EventId: a[0].GetEventId()}).(*messages.DLQResult)
+	if res.GetAffected() != 3 {
+		t.Fatalf("skip answered %v, want 3 affected", res)
+	}
+	wantOutcome(t, second.acks(second.publish(a[3])), a[3], messages.AckOutcome_ACK_OUTCOME_PUBLISHED)
+	got := second.records("OrderCreated", "OrderUpdated")
+	wantVersions(t, got, a[0].GetAggregateId(), 2, 3, 4)
+	wantVersions(t, got, b[0].GetAggregateId(), 1, 2)
+	for id, want := range map[string]messages.DeadLetterState{
+		a[0].GetEventId(): messages.DeadLetterState_DEAD_LETTER_STATE_SKIPPED,
+		a[1].GetEventId(): messages.DeadLetterState_DEAD_LETTER_STATE_REPLAYED,
+		a[2].GetEventId(): messages.DeadLetterState_DEAD_LETTER_STATE_REPLAYED,
+	} {
+		if st := second.state(id); st != want {
+			t.Errorf("entry %s is %v, want %v", id, st, want)
+		}
+	}
+}
