@@ -4,12 +4,12 @@ import (
 	"sync"
 )
 
-// batch collects the outcomes of one PublishRecords call. Acks arrive on the
-// drain goroutine, possibly after the caller gave up (abandon), so every
-// access is locked and late outcomes are ignored.
+// batch collects the outcomes of one publish call. Acks arrive on the drain
+// goroutine, possibly after the caller gave up (abandon), so every access is
+// locked and late outcomes are ignored.
 type batch struct {
 	mu        sync.Mutex
-	topics    []string
+	topics    []string // set when a record is handed to sarama
 	errs      []error
 	pending   []bool
 	left      int
@@ -23,28 +23,30 @@ type ticket struct {
 	i int
 }
 
-func (t ticket) resolve(err error) { t.b.resolve(t.i, err) }
-
-func newBatch(records []Record) *batch {
+func newBatch(n int) *batch {
 	b := &batch{
-		topics:  make([]string, len(records)),
-		errs:    make([]error, len(records)),
-		pending: make([]bool, len(records)),
-		left:    len(records),
+		topics:  make([]string, n),
+		errs:    make([]error, n),
+		pending: make([]bool, n),
+		left:    n,
 		done:    make(chan struct{}),
 	}
-	for i, r := range records {
-		b.topics[i] = r.Topic
+	for i := range b.pending {
 		b.pending[i] = true
 	}
-	if b.left == 0 {
+	if n == 0 {
 		close(b.done)
 	}
 	return b
 }
 
-// resolve records the outcome of record i; err is classified into a
-// *PublishError.
+func (b *batch) sending(i int, topic string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.topics[i] = topic
+}
+
+// resolve records the outcome of record i: nil or a *PublishError.
 func (b *batch) resolve(i int, err error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -52,22 +54,20 @@ func (b *batch) resolve(i int, err error) {
 		return
 	}
 	b.pending[i] = false
-	if err != nil {
-		b.errs[i] = &PublishError{Kind: Classify(err), Topic: b.topics[i], Err: err}
-	}
+	b.errs[i] = err
 	b.left--
 	if b.left == 0 {
 		close(b.done)
 	}
 }
 
-// abandon fails the records still pending with err and ignores later outcomes.
-func (b *batch) abandon(err error) {
+// abandon fails the records still pending with cause and ignores later outcomes.
+func (b *batch) abandon(cause error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for i, p := range b.pending {
 		if p {
-			b.errs[i] = &PublishError{Kind: Classify(err), Topic: b.topics[i], Err: err}
+			b.errs[i] = &PublishError{Kind: Classify(cause), Topic: b.topics[i], Err: cause}
 		}
 	}
 	b.abandoned = true

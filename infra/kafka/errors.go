@@ -56,6 +56,9 @@ type PublishError struct {
 }
 
 func (e *PublishError) Error() string {
+	if e.Topic == "" { // not mapped or not sent yet
+		return fmt.Sprintf("publish (%s): %v", e.Kind, e.Err)
+	}
 	return fmt.Sprintf("publish to %q (%s): %v", e.Topic, e.Kind, e.Err)
 }
 

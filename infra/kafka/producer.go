@@ -83,35 +83,24 @@ func (p *Producer) Topic(ev *messages.OutboxEvent) string { return p.mapper.Topi
 // Publish maps and sends events as one batch and returns once each is
 // acknowledged or failed: one error per event, in order, nil when Kafka
 // acknowledged it, else a *PublishError. Events that cannot be mapped fail
-// with KindPermanent without being sent.
+// with KindPermanent without being sent. Mapping is interleaved with
+// sending, so encoding overlaps with sarama's network work.
 func (p *Producer) Publish(ctx context.Context, events []*messages.OutboxEvent) []error {
-	errs := make([]error, len(events))
-	records := make([]Record, 0, len(events))
-	index := make([]int, 0, len(events)) // records[j] is events[index[j]]
-	for i, ev := range events {
-		r, err := p.mapper.Record(ev)
-		if err != nil {
-			errs[i] = err
-			continue
-		}
-		records = append(records, r)
-		index = append(index, i)
-	}
-	for j, err := range p.PublishRecords(ctx, records) {
-		errs[index[j]] = err
-	}
-	return errs
+	return p.publish(ctx, len(events), func(i int) (Record, error) { return p.mapper.Record(events[i]) })
 }
 
-// PublishRecords sends records as one batch and returns one error per
-// record, in order, once each is acknowledged or failed. If ctx ends or the
+// PublishRecords sends records as one batch, like Publish.
+func (p *Producer) PublishRecords(ctx context.Context, records []Record) []error {
+	return p.publish(ctx, len(records), func(i int) (Record, error) { return records[i], nil })
+}
+
+// publish sends the n records that record(i) builds. If ctx ends or the
 // producer closes first, the records still outstanding fail with
 // KindCanceled although they may yet be delivered (at-least-once).
-func (p *Producer) PublishRecords(ctx context.Context, records []Record) []error {
-	b := newBatch(records)
-	sent := p.send(ctx, b, records)
-	for i := sent; i < len(records); i++ {
-		b.resolve(i, p.interrupted(ctx))
+func (p *Producer) publish(ctx context.Context, n int, record func(int) (Record, error)) []error {
+	b := newBatch(n)
+	if sent := p.send(ctx, b, n, record); sent < n {
+		b.abandon(p.interrupted(ctx))
 	}
 	select {
 	case <-b.done:
@@ -121,14 +110,20 @@ func (p *Producer) PublishRecords(ctx context.Context, records []Record) []error
 	return b.results()
 }
 
-// send hands records to sarama and returns how many it took.
-func (p *Producer) send(ctx context.Context, b *batch, records []Record) int {
+// send hands the records to sarama and returns how many it went through.
+func (p *Producer) send(ctx context.Context, b *batch, n int, record func(int) (Record, error)) int {
 	p.sendMu.RLock()
 	defer p.sendMu.RUnlock()
 	if p.closed {
 		return 0
 	}
-	for i, r := range records {
+	for i := range n {
+		r, err := record(i)
+		if err != nil {
+			b.resolve(i, err)
+			continue
+		}
+		b.sending(i, r.Topic)
 		select {
 		case p.ap.Input() <- producerMessage(r, ticket{b, i}):
 		case <-ctx.Done():
@@ -137,7 +132,7 @@ func (p *Producer) send(ctx context.Context, b *batch, records []Record) int {
 			return i
 		}
 	}
-	return len(records)
+	return n
 }
 
 func (p *Producer) interrupted(ctx context.Context) error {
@@ -174,13 +169,15 @@ func (p *Producer) drain() {
 				succ = nil
 				continue
 			}
-			m.Metadata.(ticket).resolve(nil)
+			t := m.Metadata.(ticket)
+			t.b.resolve(t.i, nil)
 		case pe, ok := <-errs:
 			if !ok {
 				errs = nil
 				continue
 			}
-			pe.Msg.Metadata.(ticket).resolve(pe.Err)
+			t := pe.Msg.Metadata.(ticket)
+			t.b.resolve(t.i, &PublishError{Kind: Classify(pe.Err), Topic: pe.Msg.Topic, Err: pe.Err})
 		}
 	}
 }
