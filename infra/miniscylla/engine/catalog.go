@@ -92,16 +92,6 @@ type Table struct {
 // Column returns the named column, or nil.
 func (t *Table) Column(name string) *Column { return t.byName[name] }
 
-// HasStatic reports whether the table has static columns.
-func (t *Table) HasStatic() bool {
-	for _, c := range t.Columns {
-		if c.Kind == StaticColumn {
-			return true
-		}
-	}
-	return false
-}
-
 // newTable builds a table from its key columns and the other columns,
 // assigning positions and the canonical column order.
 func newTable(ks, name string, pk, ck, others []*Column, opts TableOptions) *Table {

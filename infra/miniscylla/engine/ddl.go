@@ -465,6 +465,12 @@ func (e *Engine) alterTable(sess *Session, s *cql.AlterTableStatement) ([]*messa
 	if err != nil {
 		return nil, false, err
 	}
+	// Dropped data must not come back if the column is re-added.
+	if td := e.data[k.Name+"."+t.Name]; td != nil && s.Kind == cql.AlterTableDrop {
+		for _, name := range s.Drop {
+			td.dropColumn(name)
+		}
+	}
 	k.Tables[t.Name] = nt
 	return append(change(primitive.SchemaChangeTypeUpdated, primitive.SchemaChangeTargetTable, k.Name, t.Name), logChanges...), true, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/md5"
 	"errors"
+	"slices"
 
 	"github.com/datastax/go-cassandra-native-protocol/message"
 	"github.com/datastax/go-cassandra-native-protocol/primitive"
@@ -56,15 +57,24 @@ func (e *Engine) compile(ks, query string) (*compiled, error) {
 }
 
 func (c *compiler) writeStmt(s cql.Statement) (*writePlan, error) {
+	var (
+		w   *writePlan
+		err error
+	)
 	switch s := s.(type) {
 	case *cql.InsertStatement:
-		return c.insert(s)
+		w, err = c.insert(s)
 	case *cql.UpdateStatement:
-		return c.update(s)
+		w, err = c.update(s)
 	case *cql.DeleteStatement:
-		return c.delete(s)
+		w, err = c.delete(s)
+	default:
+		return nil, invalidf("Only INSERT, UPDATE and DELETE statements are allowed in a batch")
 	}
-	return nil, invalidf("Only INSERT, UPDATE and DELETE statements are allowed in a batch")
+	if err == nil && w.table.rows != nil {
+		return nil, invalidf("Cannot modify system table %s.%s", w.table.Keyspace, w.table.Name)
+	}
+	return w, err
 }
 
 func (c *compiler) batchStmt(out *compiled, s *cql.BatchStatement) error {
@@ -524,18 +534,9 @@ func (cr *casRead) columns() []*Column {
 	}
 	var out []*Column
 	for _, k := range p.conds {
-		if !slicesContainsCol(out, k.col) {
+		if !slices.Contains(out, k.col) {
 			out = append(out, k.col)
 		}
 	}
 	return out
-}
-
-func slicesContainsCol(cs []*Column, c *Column) bool {
-	for _, x := range cs {
-		if x == c {
-			return true
-		}
-	}
-	return false
 }

@@ -166,3 +166,32 @@ func TestBadInputNeverPanics(t *testing.T) {
 		}
 	}
 }
+
+func TestStaticColumnsAndAlterDrop(t *testing.T) {
+	e, sess := newTestEngine(t, `CREATE TABLE t (k int, c int, s text static, v text, PRIMARY KEY (k, c))`)
+	for _, q := range []string{
+		`INSERT INTO t (k, s) VALUES (1, 'only-static')`,
+		`ALTER TABLE t DROP v`,
+		`ALTER TABLE t ADD v text`,
+	} {
+		if res := query(e, sess, q); isError(res) {
+			t.Fatalf("%s: %v", q, res)
+		}
+	}
+	rows := query(e, sess, `SELECT k, c, s FROM t WHERE k = 1`).(*message.RowsResult)
+	if len(rows.Data) != 1 || rows.Data[0][1] != nil || string(rows.Data[0][2]) != "only-static" {
+		t.Errorf("static-only partition rows = %v", rows.Data)
+	}
+	if res := query(e, sess, `INSERT INTO t (k, c, v) VALUES (1, 1, 'x')`); isError(res) {
+		t.Fatal(res)
+	}
+	query(e, sess, `ALTER TABLE t DROP v`)
+	query(e, sess, `ALTER TABLE t ADD v text`)
+	rows = query(e, sess, `SELECT v FROM t WHERE k = 1 AND c = 1`).(*message.RowsResult)
+	if len(rows.Data) != 1 || rows.Data[0][0] != nil {
+		t.Errorf("re-added column resurrected data: %v", rows.Data)
+	}
+	if res := query(e, sess, `INSERT INTO system.local (key) VALUES ('x')`); !isError(res) {
+		t.Errorf("write to a system table accepted: %v", res)
+	}
+}

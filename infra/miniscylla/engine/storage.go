@@ -360,3 +360,15 @@ func (td *tableData) existingRow(key []byte, w *RowWrite) *row {
 	}
 	return p.rows[i]
 }
+
+// dropColumn removes every stored cell of column name (ALTER TABLE DROP).
+func (td *tableData) dropColumn(name string) {
+	for _, p := range td.parts {
+		if p.static != nil {
+			delete(p.static.cols, name)
+		}
+		for _, r := range p.rows {
+			delete(r.cols, name)
+		}
+	}
+}

@@ -197,25 +197,25 @@ func (e *Engine) tableRows() []map[string][]byte {
 		for _, t := range sortedTables(k) {
 			rows = append(rows, map[string][]byte{
 				"keyspace_name": encText(k.Name), "table_name": encText(t.Name),
-				"bloom_filter_fp_chance": encDouble(0.01),
+				"bloom_filter_fp_chance": t.optDouble("bloom_filter_fp_chance", 0.01),
 				"caching":                encTextMap(map[string]string{"keys": "ALL", "rows_per_partition": "ALL"}),
 				"comment":                encText(t.Options.Comment),
 				"compaction": encTextMap(map[string]string{
 					"class": "SizeTieredCompactionStrategy", "max_threshold": "32", "min_threshold": "4",
 				}),
 				"compression":                 encTextMap(map[string]string{"sstable_compression": "org.apache.cassandra.io.compress.LZ4Compressor"}),
-				"crc_check_chance":            encDouble(1),
-				"dclocal_read_repair_chance":  encDouble(0),
+				"crc_check_chance":            t.optDouble("crc_check_chance", 1),
+				"dclocal_read_repair_chance":  t.optDouble("dclocal_read_repair_chance", 0),
 				"default_time_to_live":        encInt(t.Options.DefaultTTL),
 				"extensions":                  encBlobMap(t.extensions()),
 				"flags":                       encTextSet("compound"),
-				"gc_grace_seconds":            encInt(864000),
+				"gc_grace_seconds":            t.optInt("gc_grace_seconds", 864000),
 				"id":                          encUUID(t.ID),
-				"max_index_interval":          encInt(2048),
-				"memtable_flush_period_in_ms": encInt(0),
-				"min_index_interval":          encInt(128),
-				"read_repair_chance":          encDouble(0),
-				"speculative_retry":           encText("99.0PERCENTILE"),
+				"max_index_interval":          t.optInt("max_index_interval", 2048),
+				"memtable_flush_period_in_ms": t.optInt("memtable_flush_period_in_ms", 0),
+				"min_index_interval":          t.optInt("min_index_interval", 128),
+				"read_repair_chance":          t.optDouble("read_repair_chance", 0),
+				"speculative_retry":           encText(t.optText("speculative_retry", "99.0PERCENTILE")),
 			})
 		}
 	}
@@ -311,4 +311,23 @@ func atoiOr(s string, def int) int {
 		return def
 	}
 	return n
+}
+
+// optInt, optDouble and optText report a WITH option as given, or ScyllaDB's default.
+func (t *Table) optInt(name string, def int) []byte {
+	return encInt(int32(atoiOr(t.Options.Other[name], def)))
+}
+
+func (t *Table) optDouble(name string, def float64) []byte {
+	if f, err := strconv.ParseFloat(t.Options.Other[name], 64); err == nil {
+		return encDouble(f)
+	}
+	return encDouble(def)
+}
+
+func (t *Table) optText(name, def string) string {
+	if v, ok := t.Options.Other[name]; ok {
+		return v
+	}
+	return def
 }

@@ -40,16 +40,6 @@ const (
 	KindUDT
 )
 
-// primitiveNames maps a CQL type name to its kind; varchar is text's alias.
-var primitiveNames = map[string]Kind{
-	"ascii": KindAscii, "text": KindText, "varchar": KindText, "uuid": KindUUID,
-	"timeuuid": KindTimeUUID, "int": KindInt, "bigint": KindBigint, "smallint": KindSmallint,
-	"tinyint": KindTinyint, "boolean": KindBoolean, "timestamp": KindTimestamp, "date": KindDate,
-	"time": KindTime, "blob": KindBlob, "double": KindDouble, "float": KindFloat,
-	"decimal": KindDecimal, "varint": KindVarint, "inet": KindInet, "duration": KindDuration,
-	"counter": KindCounter,
-}
-
 var primitiveTypes = map[Kind]datatype.DataType{
 	KindAscii: datatype.Ascii, KindText: datatype.Varchar, KindUUID: datatype.Uuid,
 	KindTimeUUID: datatype.Timeuuid, KindInt: datatype.Int, KindBigint: datatype.Bigint,

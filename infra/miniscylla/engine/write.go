@@ -103,7 +103,8 @@ func (c *compiler) insert(s *cql.InsertStatement) (*writePlan, error) {
 		}
 	}
 	for _, col := range t.Clustering {
-		if !seen[col.Name] {
+		// Only static columns may be written without the clustering key.
+		if !seen[col.Name] && (len(p.where.ck) > 0 || !p.onlyStatic()) {
 			return nil, invalidf("Some clustering keys are missing: %s", col.Name)
 		}
 	}
