@@ -21,6 +21,8 @@ type (
 	getCmd    struct{}
 	// passivate asks the router to stop the idle sender.
 	passivate struct{}
+	// idleCheck wakes an order actor to see whether it has been idle long enough.
+	idleCheck struct{}
 )
 
 // order owns one order: it loads the row once, applies commands in arrival order and
@@ -32,14 +34,25 @@ type order struct {
 	loaded bool // state and exists reflect the store
 	exists bool
 	state  State
+
+	lastActive  time.Time
+	idleTimer   *time.Timer
+	passivating bool
 }
 
 func (o *order) Receive(ctx actor.Context) {
+	if _, ok := ctx.Message().(idleCheck); !ok {
+		o.lastActive = time.Now()
+	}
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
-		ctx.SetReceiveTimeout(o.cfg.IdleTimeout)
-	case *actor.ReceiveTimeout:
-		o.passivate(ctx)
+		o.checkIdleIn(ctx, o.cfg.IdleTimeout)
+	case idleCheck:
+		o.checkIdle(ctx)
+	case *actor.Restarting, *actor.Stopping:
+		if o.idleTimer != nil {
+			o.idleTimer.Stop()
+		}
 	case createCmd:
 		o.apply(ctx, func(State, bool) (transition, *RejectError) { return o.create(m.order), nil })
 	case updateCmd:
@@ -51,10 +64,33 @@ func (o *order) Receive(ctx actor.Context) {
 	}
 }
 
-// passivate stops the timer and asks the router to stop this actor; the router owns the
-// decision so that no command is forwarded to an actor that is already gone.
+// Idle detection uses its own timer rather than protoactor's ReceiveTimeout, whose timer
+// callback writes the actor context's fields unsynchronised (a data race under -race).
+
+// checkIdleIn schedules an idleCheck after d; the timer only sends a message.
+func (o *order) checkIdleIn(ctx actor.Context, d time.Duration) {
+	root, self := ctx.ActorSystem().Root, ctx.Self()
+	o.idleTimer = time.AfterFunc(d, func() { root.Send(self, idleCheck{}) })
+}
+
+// checkIdle passivates the actor if no command came for IdleTimeout, or checks again
+// when it will have been idle that long.
+func (o *order) checkIdle(ctx actor.Context) {
+	if o.passivating {
+		return
+	}
+	idle := time.Since(o.lastActive)
+	if idle < o.cfg.IdleTimeout {
+		o.checkIdleIn(ctx, o.cfg.IdleTimeout-idle)
+		return
+	}
+	o.passivate(ctx)
+}
+
+// passivate asks the router to stop this actor; the router owns the decision so that no
+// command is forwarded to an actor that is already gone.
 func (o *order) passivate(ctx actor.Context) {
-	ctx.SetReceiveTimeout(0)
+	o.passivating = true
 	ctx.Request(ctx.Parent(), passivate{})
 }
 
