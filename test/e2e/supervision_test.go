@@ -75,3 +75,33 @@ func grepLines(s, substr string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// TestRestartBudgetExceededStopsNode makes the orders actor fail more often
+// than --restart-budget allows: the node must stop on its own, non-zero.
+func TestRestartBudgetExceededStopsNode(t *testing.T) {
+	bins := harness.Build(t)
+	node := harness.StartNode(t, bins, "--enable-fault-injection", "--restart-budget", "1", "--restart-window", "1m")
+	node.ExpectExit(1)
+	mustAccept(t, node, "fault", "inject", "orders")
+	harness.Eventually(t, 10*time.Second, func() error {
+		if !hasRestart(mustAccept(t, node, "events", "-o", "json")) {
+			return fmt.Errorf("first fault not restarted yet")
+		}
+		return nil
+	})
+	// The node may stop before the confirmation reaches us: 0 or 3 (unreachable).
+	if r := node.Ctl(t, "--timeout", "2s", "fault", "inject", "orders"); r.Code != 0 && r.Code != 3 {
+		t.Fatalf("second fault: exit %d: %s", r.Code, r.Stderr)
+	}
+	select {
+	case <-node.Exited():
+	case <-time.After(30 * time.Second):
+		t.Fatalf("node still running after the budget was exceeded; log:\n%s", tail(node.Log(), 20))
+	}
+	if code := node.ExitCode(); code != 1 {
+		t.Fatalf("exit %d, want 1", code)
+	}
+	if log := node.Log(); !strings.Contains(log, "restart budget exhausted") {
+		t.Errorf("log does not name the cause:\n%s", tail(log, 20))
+	}
+}

@@ -30,10 +30,11 @@ type Node struct {
 	// Log is everything the node wrote to stderr so far.
 	Log func() string
 
-	bins Binaries
-	cmd  *exec.Cmd
-	done chan struct{}
-	err  error
+	bins     Binaries
+	cmd      *exec.Cmd
+	done     chan struct{}
+	err      error
+	wantExit int
 }
 
 // StartNode starts outbox-node on free ports with a fresh data directory
@@ -74,8 +75,8 @@ func StartNode(t testing.TB, bins Binaries, extra ...string) *Node {
 		close(n.done)
 	}()
 	t.Cleanup(func() {
-		if code := n.Stop(t); code != 0 {
-			t.Errorf("outbox-node exited %d after SIGTERM; log:\n%s", code, n.Log())
+		if code := n.Stop(t); code != n.wantExit {
+			t.Errorf("outbox-node exited %d, want %d; log:\n%s", code, n.wantExit, n.Log())
 		}
 	})
 	n.waitReady(t, 60*time.Second)
@@ -118,6 +119,10 @@ func (n *Node) Stop(t testing.TB) int {
 	}
 	return n.cmd.ProcessState.ExitCode()
 }
+
+// ExpectExit sets the exit code the cleanup expects (default 0), for tests
+// that make the node fail.
+func (n *Node) ExpectExit(code int) { n.wantExit = code }
 
 // Exited returns a channel closed when the process has exited.
 func (n *Node) Exited() <-chan struct{} { return n.done }
