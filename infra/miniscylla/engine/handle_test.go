@@ -195,3 +195,54 @@ func TestStaticColumnsAndAlterDrop(t *testing.T) {
 		t.Errorf("write to a system table accepted: %v", res)
 	}
 }
+
+func TestFunctionsTruncateAndSchemaEvents(t *testing.T) {
+	var events []string
+	e, err := New(Config{OnSchemaChange: func(ev *message.SchemaChangeEvent) {
+		events = append(events, string(ev.ChangeType)+" "+string(ev.Target)+" "+ev.Keyspace+"."+ev.Object)
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess := &Session{}
+	for _, q := range []string{
+		`CREATE KEYSPACE IF NOT EXISTS ks WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}`,
+		`CREATE KEYSPACE IF NOT EXISTS ks WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}`,
+		`USE ks`,
+		`CREATE TYPE a (x int)`,
+		`CREATE TYPE b (inner frozen<a>, tags list<text>)`,
+		`CREATE TABLE t (k uuid, c timeuuid, ts timestamp, b frozen<b>, PRIMARY KEY (k, c))`,
+		`INSERT INTO t (k, c, ts, b) VALUES (uuid(), now(), currentTimestamp(), {inner: {x: 1}, tags: ['t']})`,
+		`INSERT INTO t (k, c, ts) VALUES (uuid(), now(), toTimestamp(now())) USING TIMEOUT 1s`,
+	} {
+		if res := query(e, sess, q); isError(res) {
+			t.Fatalf("%s: %v", q, res)
+		}
+	}
+	res := query(e, sess, `SELECT toUnixTimestamp(c), ts, b FROM t BYPASS CACHE`)
+	rows, ok := res.(*message.RowsResult)
+	if !ok || len(rows.Data) != 2 {
+		t.Fatalf("select: %v", res)
+	}
+	for _, r := range rows.Data {
+		ms, ts := signedBE(r[0]), signedBE(r[1])
+		if ms <= 0 || ts-ms > 1000 || ms-ts > 1000 {
+			t.Errorf("toUnixTimestamp(now()) = %d, currentTimestamp = %d", ms, ts)
+		}
+	}
+	if res := query(e, sess, `TRUNCATE t`); isError(res) {
+		t.Fatal(res)
+	}
+	if rows := query(e, sess, `SELECT * FROM t`).(*message.RowsResult); len(rows.Data) != 0 {
+		t.Errorf("rows after truncate: %d", len(rows.Data))
+	}
+	if res := query(e, sess, `DROP KEYSPACE ks`); isError(res) {
+		t.Fatal(res)
+	}
+	want := []string{
+		"CREATED KEYSPACE ks.", "CREATED TYPE ks.a", "CREATED TYPE ks.b", "CREATED TABLE ks.t", "DROPPED KEYSPACE ks.",
+	}
+	if strings.Join(events, "|") != strings.Join(want, "|") {
+		t.Errorf("events = %q, want %q", events, want)
+	}
+}
