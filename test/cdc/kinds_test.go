@@ -102,6 +102,7 @@ func TestEveryWriteKindIsLogged(t *testing.T) {
 		{"DELETE FROM kinds.k WHERE pk = 1 AND ck = 2", "0:ck=2|3:ck=2|"},
 		// An unbounded end is inclusive, as ScyllaDB's top bound.
 		{"DELETE FROM kinds.k WHERE pk = 1 AND ck > 5", "|6:ck=5,7|"},
+		{"DELETE FROM kinds.k WHERE pk = 1 AND ck < 0", "|5,8:ck=0|"},
 		{"DELETE FROM kinds.k WHERE pk = 1", "|4|"},
 		{"INSERT INTO kinds.plain (pk, v) VALUES (2, 2)", ""},
 		{"ALTER TABLE kinds.plain WITH cdc = {'enabled': true}", ""},

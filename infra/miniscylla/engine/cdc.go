@@ -138,11 +138,12 @@ func (s *cdcState) collect(ms []Mutation, lookup func(ks, table string) cdcTable
 		}
 		for _, rd := range m.RangeDeletes {
 			g := group(t, m, rd.TS)
+			// Unbounded ends are inclusive, like ScyllaDB's bottom and top bounds.
 			startOp, endOp := cdc.OpRangeDeleteStartExclusive, cdc.OpRangeDeleteEndExclusive
-			if rd.Start.Inclusive {
+			if rd.Start.Inclusive || len(rd.Start.Prefix) == 0 {
 				startOp = cdc.OpRangeDeleteStartInclusive
 			}
-			if rd.End.Inclusive {
+			if rd.End.Inclusive || len(rd.End.Prefix) == 0 {
 				endOp = cdc.OpRangeDeleteEndInclusive
 			}
 			g.add(cdc.RowChange{Keys: t.keys(pk, rd.Start.Prefix), Deltas: []cdc.Delta{{Op: startOp}}}, cdcRowRef{})
