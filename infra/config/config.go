@@ -112,10 +112,25 @@ type Orders struct {
 	IdleTimeout time.Duration
 }
 
-// Relay configures the CDC -> Kafka relay (CDC confidence window, poll
-// delays, in-flight window, retry/breaker, topic template, lag threshold).
-// It belongs to the relay; its fields are added with the relay code.
-type Relay struct{}
+// Relay configures the CDC -> Kafka relay: topic naming, and the retry
+// policy and circuit breaker around each publish (DESIGN.md §5). The CDC
+// reader's settings (confidence window, poll delays, in-flight window, lag
+// threshold) join here with the cdcstream actor.
+type Relay struct {
+	// TopicTemplate names each event's topic; {{event_type}} and
+	// {{aggregate_type}} are replaced.
+	TopicTemplate string
+	// RetryAttempts counts every publish attempt, the first included;
+	// backoff doubles from RetryBackoffMin up to RetryBackoffMax.
+	RetryAttempts   int
+	RetryBackoffMin time.Duration
+	RetryBackoffMax time.Duration
+	// BreakerFailures consecutive failures open the breaker for
+	// BreakerOpenDelay; BreakerSuccesses half-open successes close it.
+	BreakerFailures  uint
+	BreakerOpenDelay time.Duration
+	BreakerSuccesses uint
+}
 
 // Default returns the configuration used when nothing is set: embedded
 // store and broker, everything bound to 127.0.0.1.
@@ -150,6 +165,15 @@ func Default() Config {
 			MaxTotalCents:     100_000_000_00,
 			MaxCustomerLength: 256,
 			IdleTimeout:       5 * time.Minute,
+		},
+		Relay: Relay{
+			TopicTemplate:    "{{event_type}}",
+			RetryAttempts:    5,
+			RetryBackoffMin:  100 * time.Millisecond,
+			RetryBackoffMax:  500 * time.Millisecond,
+			BreakerFailures:  5,
+			BreakerOpenDelay: 30 * time.Second,
+			BreakerSuccesses: 3,
 		},
 	}
 }
@@ -234,6 +258,7 @@ func (c Config) Validate() error {
 		bad("orders", "limits must be >= 1")
 	}
 	positive(bad, "order-idle-timeout", c.Orders.IdleTimeout)
+	c.Relay.validate(bad)
 	return errors.Join(errs...)
 }
 
@@ -262,6 +287,23 @@ func (s Scylla) Validate() error {
 		bad("outbox-ttl", "must be at least 1s, got %s", s.OutboxTTL)
 	}
 	return errors.Join(errs...)
+}
+
+func (r Relay) validate(bad func(field, format string, args ...any)) {
+	if strings.TrimSpace(r.TopicTemplate) == "" {
+		bad("topic-template", "must not be empty")
+	}
+	if r.RetryAttempts < 1 {
+		bad("retry-attempts", "must be >= 1")
+	}
+	positive(bad, "retry-backoff-min", r.RetryBackoffMin)
+	if r.RetryBackoffMax < r.RetryBackoffMin {
+		bad("retry-backoff-max", "%s is below --retry-backoff-min %s", r.RetryBackoffMax, r.RetryBackoffMin)
+	}
+	if r.BreakerFailures < 1 || r.BreakerSuccesses < 1 {
+		bad("breaker", "failure and success thresholds must be >= 1")
+	}
+	positive(bad, "breaker-open-delay", r.BreakerOpenDelay)
 }
 
 func (r Replication) validate(bad func(field, format string, args ...any)) {

@@ -83,6 +83,9 @@ func TestLoadRejectsBadInput(t *testing.T) {
 		{"ttl too small", []string{"--outbox-ttl", "10ms"}, nil, "outbox-ttl"},
 		{"env not a duration", nil, map[string]string{"OUTBOX_SCYLLA_TIMEOUT": "soon"}, "scylla-timeout"},
 		{"stray argument", []string{"extra"}, nil, "args"},
+		{"backoff max below min", []string{"--retry-backoff-max", "10ms"}, nil, "retry-backoff-max"},
+		{"no attempts", []string{"--retry-attempts", "0"}, nil, "retry-attempts"},
+		{"empty topic template", []string{"--topic-template", " "}, nil, "topic-template"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

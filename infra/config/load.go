@@ -91,6 +91,14 @@ func register(fs *flag.FlagSet, c *Config) {
 	fs.Int64Var(&c.Orders.MaxTotalCents, "max-total-cents", c.Orders.MaxTotalCents, "largest order total, in cents")
 	fs.IntVar(&c.Orders.MaxCustomerLength, "max-customer-length", c.Orders.MaxCustomerLength, "longest customer id, in bytes")
 	fs.DurationVar(&c.Orders.IdleTimeout, "order-idle-timeout", c.Orders.IdleTimeout, "passivate a per-order actor after this idle time")
+
+	fs.StringVar(&c.Relay.TopicTemplate, "topic-template", c.Relay.TopicTemplate, "Kafka topic of each event; {{event_type}} and {{aggregate_type}} are replaced")
+	fs.IntVar(&c.Relay.RetryAttempts, "retry-attempts", c.Relay.RetryAttempts, "publish attempts per batch before pausing, the first included")
+	fs.DurationVar(&c.Relay.RetryBackoffMin, "retry-backoff-min", c.Relay.RetryBackoffMin, "first retry delay; doubles per retry")
+	fs.DurationVar(&c.Relay.RetryBackoffMax, "retry-backoff-max", c.Relay.RetryBackoffMax, "longest retry delay")
+	fs.UintVar(&c.Relay.BreakerFailures, "breaker-failures", c.Relay.BreakerFailures, "consecutive publish failures that open the circuit breaker")
+	fs.DurationVar(&c.Relay.BreakerOpenDelay, "breaker-open-delay", c.Relay.BreakerOpenDelay, "how long the breaker stays open before trial publishes")
+	fs.UintVar(&c.Relay.BreakerSuccesses, "breaker-successes", c.Relay.BreakerSuccesses, "half-open successes that close the breaker")
 }
 
 // listValue is a comma-separated list flag; "" is the empty list.
