@@ -222,6 +222,9 @@ func (c *compiler) cellMetaSelector(t *Table, s cql.Selectable) (selector, error
 }
 
 func (c *compiler) functionSelector(p *selectPlan, f *cql.SelectFunction) (selector, error) {
+	if f.Name == "token" {
+		return tokenSelector(p.table, f)
+	}
 	ft, ok := functionTypes[f.Name]
 	if !ok {
 		return selector{}, unsupported("function %s", f.Name)
@@ -540,4 +543,21 @@ func (r *selectRun) result() *message.RowsResult {
 
 func hasLiveRow(rows []*row, now int64) bool {
 	return slices.ContainsFunc(rows, func(r *row) bool { return rowLive(r, now) })
+}
+
+// tokenSelector is token(pk...): the partition's Murmur3 token.
+func tokenSelector(t *Table, f *cql.SelectFunction) (selector, error) {
+	names := make([]string, len(f.Args))
+	for i, a := range f.Args {
+		sc, ok := a.(*cql.SelectColumn)
+		if !ok || i >= len(t.PartitionKey) || t.PartitionKey[i].Name != sc.Name {
+			return selector{}, invalidf("The token function arguments must be in the partition key order: %s", columnNames(t.PartitionKey))
+		}
+		names[i] = sc.Name
+	}
+	if len(names) != len(t.PartitionKey) {
+		return selector{}, invalidf("The token function arguments must be in the partition key order: %s", columnNames(t.PartitionKey))
+	}
+	return selector{name: "system.token(" + strings.Join(names, ", ") + ")", typ: Prim(KindBigint),
+		get: func(_ *execCtx, v *rowView) ([]byte, error) { return encBigint(v.p.token), nil }}, nil
 }
