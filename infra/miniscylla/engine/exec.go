@@ -12,6 +12,9 @@ import (
 	"github.com/outboxnode/outbox/infra/miniscylla/cql"
 )
 
+// maxPrepared bounds the prepared statement cache.
+const maxPrepared = 10000
+
 // compiled is a parsed and planned statement, cached by prepared id.
 type compiled struct {
 	id       [16]byte
@@ -206,6 +209,14 @@ func (e *Engine) prepare(sess *Session, query string) (message.Message, error) {
 		return nil, err
 	}
 	e.prepMu.Lock()
+	if len(e.prepared) >= maxPrepared {
+		// Drivers prepare every DML string, literals included: evict an
+		// arbitrary entry (its users get UNPREPARED and re-prepare).
+		for id := range e.prepared {
+			delete(e.prepared, id)
+			break
+		}
+	}
 	e.prepared[c.id] = c
 	e.prepMu.Unlock()
 	ks, table := "", ""

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -244,5 +245,20 @@ func TestFunctionsTruncateAndSchemaEvents(t *testing.T) {
 	}
 	if strings.Join(events, "|") != strings.Join(want, "|") {
 		t.Errorf("events = %q, want %q", events, want)
+	}
+}
+
+func TestPreparedCacheIsBounded(t *testing.T) {
+	e, sess := newTestEngine(t, `CREATE TABLE t (k int PRIMARY KEY)`)
+	for i := 0; i <= maxPrepared; i++ {
+		if res := e.Handle(context.Background(), sess, &message.Prepare{Query: `SELECT k FROM t WHERE k = ` + strconv.Itoa(i)}); isError(res) {
+			t.Fatal(res)
+		}
+	}
+	e.prepMu.RLock()
+	n := len(e.prepared)
+	e.prepMu.RUnlock()
+	if n != maxPrepared {
+		t.Errorf("cache holds %d statements, want %d", n, maxPrepared)
 	}
 }
