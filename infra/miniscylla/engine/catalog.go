@@ -2,8 +2,6 @@ package engine
 
 import (
 	"bytes"
-	"encoding/binary"
-	"maps"
 	"slices"
 	"strings"
 
@@ -57,23 +55,8 @@ type TableOptions struct {
 	Other map[string]string
 }
 
-// extensions is system_schema.tables.extensions: ScyllaDB keeps the cdc
-// options there as a uint32-LE count, then each key and value as a
-// uint32-LE length and UTF-8 bytes.
-func (t *Table) extensions() map[string][]byte {
-	if t.Options.CDC == nil {
-		return map[string][]byte{}
-	}
-	keys := slices.Sorted(maps.Keys(t.Options.CDC))
-	b := binary.LittleEndian.AppendUint32(nil, uint32(len(keys)))
-	for _, k := range keys {
-		for _, s := range []string{k, t.Options.CDC[k]} {
-			b = binary.LittleEndian.AppendUint32(b, uint32(len(s)))
-			b = append(b, s...)
-		}
-	}
-	return map[string][]byte{"cdc": b}
-}
+// extensions is system_schema.tables.extensions (see cdcExtensions).
+func (t *Table) extensions() map[string][]byte { return cdcExtensions(t) }
 
 // Table is an immutable table schema; DDL replaces it with a new value.
 type Table struct {

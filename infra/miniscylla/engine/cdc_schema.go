@@ -130,3 +130,17 @@ func (e *Engine) cdcDropLog(k *Keyspace, base *Table) []*message.SchemaChangeEve
 	delete(e.data, k.Name+"."+name)
 	return change(primitive.SchemaChangeTypeDropped, primitive.SchemaChangeTargetTable, k.Name, name)
 }
+
+// cdcExtensions is the base table's system_schema.tables.extensions map:
+// ScyllaDB stores the cdc options there, normalised and complete (so
+// scylla-cdc-go finds the log TTL even when CREATE TABLE omitted it).
+func cdcExtensions(t *Table) map[string][]byte {
+	if t.Options.CDC == nil {
+		return map[string][]byte{}
+	}
+	opts, err := cdc.ParseOptions(t.Options.CDC)
+	if err != nil { // validated at CREATE/ALTER; unreachable for stored tables
+		return map[string][]byte{}
+	}
+	return map[string][]byte{cdc.ExtensionKey: opts.Extension()}
+}
