@@ -17,14 +17,13 @@ const maxPrepared = 10000
 
 // compiled is a parsed and planned statement, cached by prepared id.
 type compiled struct {
-	id       [16]byte
-	stmt     cql.Statement
-	markers  []marker
-	pkIdx    []uint16
-	sel      *selectPlan
-	writes   []*writePlan // one for INSERT/UPDATE/DELETE, several for a batch
-	batchTTL expr         // BEGIN BATCH USING TIMESTAMP (applied to all children)
-	batchTS  expr
+	id      [16]byte
+	stmt    cql.Statement
+	markers []marker
+	pkIdx   []uint16
+	sel     *selectPlan
+	writes  []*writePlan // one for INSERT/UPDATE/DELETE, several for a batch
+	batchTS expr         // BEGIN BATCH USING TIMESTAMP (applied to all children)
 }
 
 // compile parses and plans query for a session whose keyspace is ks.
@@ -161,8 +160,8 @@ func (e *Engine) lookupTable(ks string, name cql.TableName) (*Table, error) {
 	return t, nil
 }
 
-func (e *Engine) newCtx(sess *Session, opts *message.QueryOptions, c *compiled) (*execCtx, error) {
-	x := &execCtx{e: e, sess: sess, now: e.cfg.Now()}
+func (e *Engine) newCtx(opts *message.QueryOptions, c *compiled) (*execCtx, error) {
+	x := &execCtx{e: e, now: e.cfg.Now()}
 	if opts == nil {
 		return x, nil
 	}
@@ -261,7 +260,7 @@ func (e *Engine) run(_ context.Context, sess *Session, c *compiled, opts *messag
 	if c.sel == nil && c.writes == nil {
 		return e.runDDL(sess, c.stmt)
 	}
-	x, err := e.newCtx(sess, opts, c)
+	x, err := e.newCtx(opts, c)
 	if err != nil {
 		return nil, err
 	}
@@ -353,7 +352,7 @@ func (e *Engine) batch(ctx context.Context, sess *Session, b *message.Batch) (me
 		if len(c.writes) != 1 || c.batchTS != nil {
 			return nil, invalidf("Invalid statement %d in batch: only INSERT, UPDATE and DELETE statements are allowed", i)
 		}
-		x := &execCtx{e: e, sess: sess, now: now, defaultTS: &ts}
+		x := &execCtx{e: e, now: now, defaultTS: &ts}
 		if x.values, err = bindValues(c.markers, &message.QueryOptions{PositionalValues: child.Values}); err != nil {
 			return nil, err
 		}

@@ -16,7 +16,6 @@ import (
 // execCtx is the per-request state a compiled statement runs with.
 type execCtx struct {
 	e         *Engine
-	sess      *Session
 	values    []*primitive.Value // positional, named values already matched
 	now       time.Time
 	defaultTS *int64
