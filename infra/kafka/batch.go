@@ -46,6 +46,12 @@ func (b *batch) sending(i int, topic string) {
 	b.topics[i] = topic
 }
 
+func (b *batch) topic(i int) string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.topics[i]
+}
+
 // resolve records the outcome of record i: nil or a *PublishError.
 func (b *batch) resolve(i int, err error) {
 	b.mu.Lock()

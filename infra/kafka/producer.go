@@ -100,7 +100,12 @@ func (p *Producer) PublishRecords(ctx context.Context, records []Record) []error
 func (p *Producer) publish(ctx context.Context, n int, record func(int) (Record, error)) []error {
 	b := newBatch(n)
 	if sent := p.send(ctx, b, n, record); sent < n {
-		b.abandon(p.interrupted(ctx))
+		// The records never handed to sarama fail now; those sent are
+		// still awaited: Close flushes them, and ctx bounds the wait.
+		cause := p.interrupted(ctx)
+		for i := sent; i < n; i++ {
+			b.resolve(i, &PublishError{Kind: Classify(cause), Topic: b.topic(i), Err: cause})
+		}
 	}
 	select {
 	case <-b.done:
