@@ -3,6 +3,13 @@
 // one idempotent sarama AsyncProducer with a per-record outcome (Producer),
 // and classifies failures in one place (Classify, IsUnavailable,
 // IsPermanent) so callers can retry, pause or dead-letter.
+//
+// Recovery note: sarama keeps its own breaker per topic and partition
+// (3 failed leader look-ups open it for 10 s, hard-coded), so after a broker
+// outage records keep failing with "circuit breaker is open" for up to 10 s
+// once the broker is back. Classify reports those as KindUnavailable; with
+// the relay breaker's 30 s open delay the two never overlap in production,
+// but tests with short delays must allow about 10 s for recovery.
 package kafka
 
 import (

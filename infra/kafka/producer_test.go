@@ -201,11 +201,19 @@ func TestBrokerUnavailableAndRecovery(t *testing.T) {
 	if err := b.SetUnavailable(false); err != nil {
 		t.Fatal(err)
 	}
+	// sarama's own per-partition breaker (3 failures -> 10 s open, hard-coded)
+	// rejects records for a while after the outage: those errors must read
+	// as unavailable too, or a recovery would dead-letter events.
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		errs := p.Publish(context.Background(), events(10, 2, "OrderCreated"))
 		if errors.Join(errs...) == nil {
 			break
+		}
+		for _, err := range errs {
+			if err != nil && !kafka.IsUnavailable(err) {
+				t.Fatalf("during recovery: %v classified %v, want unavailable", err, kafka.Classify(err))
+			}
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("no recovery: %v", errors.Join(errs...))
@@ -226,7 +234,9 @@ func TestPublishCanceledAndClosed(t *testing.T) {
 	if err := p.Close(); err != nil {
 		t.Fatal(err)
 	}
-	for _, err := range p.Publish(context.Background(), events(3, 1, "OrderCreated")) {
+	bounded, cancelBounded := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancelBounded()
+	for _, err := range p.Publish(bounded, events(3, 1, "OrderCreated")) {
 		if !errors.Is(err, kafka.ErrClosed) || kafka.Classify(err) != kafka.KindCanceled {
 			t.Fatalf("publish after close: err = %v, want ErrClosed", err)
 		}
