@@ -129,7 +129,12 @@ func TestCDCBadOptionsRejected(t *testing.T) {
 	if res := query(e, sess, `CREATE TABLE n (pk int PRIMARY KEY, c counter) WITH cdc = {'enabled': true}`); !isError(res) {
 		t.Error("CDC on a counter table accepted")
 	}
-	for _, name := range []string{"a", "b", "c", "n", "a_scylla_cdc_log", "n_scylla_cdc_log"} {
+	// A user table already has the log table's name.
+	query(e, sess, `CREATE TABLE d_scylla_cdc_log (pk int PRIMARY KEY)`)
+	if res := query(e, sess, `CREATE TABLE d (pk int PRIMARY KEY, v int) WITH cdc = {'enabled': true}`); !isError(res) {
+		t.Error("CDC log replaced a user table")
+	}
+	for _, name := range []string{"a", "b", "c", "n", "d", "a_scylla_cdc_log", "n_scylla_cdc_log"} {
 		if e.keyspaces["ks"].Tables[name] != nil {
 			t.Errorf("table %s exists after a rejected CREATE", name)
 		}

@@ -109,6 +109,10 @@ func (e *Engine) cdcSyncLog(k *Keyspace, base *Table) ([]*message.SchemaChangeEv
 	}
 	log := cdcLogTable(base)
 	old := k.Tables[log.Name]
+	if old != nil && old.Options.Partitioner != cdcPartitioner {
+		return nil, invalidf("Cannot create CDC log for table %s.%s because keyspace %s already has a table named %s",
+			k.Name, base.Name, k.Name, log.Name)
+	}
 	if old == nil {
 		e.addTable(k, log)
 		return change(primitive.SchemaChangeTypeCreated, primitive.SchemaChangeTargetTable, k.Name, log.Name), nil
