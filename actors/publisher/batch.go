@@ -18,17 +18,18 @@ import (
 // and only a skip releases its aggregate.
 const undecodablePrefix = "undecodable row: "
 
-// item is one PublishEvent waiting for its ack.
+// item is one event waiting for its ack. Jobs read only req; senders
+// belong to the actor, which adds the requesters of duplicates to it.
 type item struct {
-	req    *messages.PublishEvent
-	sender *actor.PID
+	req     *messages.PublishEvent
+	senders []*actor.PID
 }
 
-func (it item) event() *messages.OutboxEvent { return it.req.GetEvent() }
+func (it *item) event() *messages.OutboxEvent { return it.req.GetEvent() }
 
 // parkedItem is an event held behind the dead head of its aggregate.
 type parkedItem struct {
-	item
+	*item
 	head string
 }
 
@@ -36,8 +37,8 @@ type parkedItem struct {
 // at most one publishable event per aggregate, so a permanent failure can
 // never let a later event of the same aggregate through before it.
 type batch struct {
-	publish []item
-	dead    []item // undecodable rows
+	publish []*item
+	dead    []*item // undecodable rows
 	park    []parkedItem
 }
 
@@ -45,12 +46,12 @@ func (b *batch) size() int { return len(b.publish) + len(b.dead) + len(b.park) }
 
 // outcome is the durable result of one item.
 type outcome struct {
-	item
+	*item
 	reason string
 }
 
 type batchResult struct {
-	published []item
+	published []*item
 	dead      []outcome
 	parked    []outcome
 	// err is set when the job was cancelled (stop): items without an
@@ -77,7 +78,7 @@ type loadResult struct {
 
 // failure is a record Kafka refused for good.
 type failure struct {
-	item
+	*item
 	err      error
 	attempts int
 }
@@ -131,7 +132,7 @@ func (w *worker) publishBatch(ctx context.Context, b batch) batchResult {
 // or failed for good. A broker outage pauses it: once the policy gives up
 // it waits PauseDelay and starts over with the records still unpublished,
 // until ctx ends (its only error).
-func (w *worker) publishAll(ctx context.Context, items []item) (published []item, failed []failure, err error) {
+func (w *worker) publishAll(ctx context.Context, items []*item) (published []*item, failed []failure, err error) {
 	remaining, attempts, pauses := items, 0, 0
 	for len(remaining) > 0 {
 		err := w.deps.Policy.Run(ctx, Operation, func(ctx context.Context) error {
@@ -140,7 +141,7 @@ func (w *worker) publishAll(ctx context.Context, items []item) (published []item
 			if len(errs) != len(remaining) {
 				return fmt.Errorf("producer returned %d outcomes for %d records", len(errs), len(remaining))
 			}
-			var retry []item
+			var retry []*item
 			var cause error
 			for i, e := range errs {
 				switch {
@@ -220,7 +221,7 @@ func (w *worker) republish(ctx context.Context, e *messages.DeadLetter) (*failur
 	if strings.HasPrefix(e.GetError(), undecodablePrefix) {
 		return &failure{err: fmt.Errorf("%s", e.GetError())}, nil
 	}
-	_, failed, err := w.publishAll(ctx, []item{{req: &messages.PublishEvent{Event: e.GetEvent()}}})
+	_, failed, err := w.publishAll(ctx, []*item{{req: &messages.PublishEvent{Event: e.GetEvent()}}})
 	if err != nil || len(failed) == 0 {
 		return nil, err
 	}
@@ -271,7 +272,7 @@ func (w *worker) pause(ctx context.Context, level slog.Level, msg string, err er
 	}
 }
 
-func events(items []item) []*messages.OutboxEvent {
+func events(items []*item) []*messages.OutboxEvent {
 	evs := make([]*messages.OutboxEvent, len(items))
 	for i, it := range items {
 		evs[i] = it.event()

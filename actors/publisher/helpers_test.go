@@ -258,14 +258,16 @@ func (r *relay) dlqLen() int {
 
 // ackSink is the stream's stand-in: an actor that collects acks.
 type ackSink struct {
-	mu   sync.Mutex
-	acks map[string]*messages.EventAck
+	mu       sync.Mutex
+	acks     map[string]*messages.EventAck
+	received int
 }
 
 func (s *ackSink) Receive(ctx actor.Context) {
 	if ack, ok := ctx.Message().(*messages.EventAck); ok {
 		s.mu.Lock()
 		s.acks[ack.GetEventId()] = ack
+		s.received++
 		s.mu.Unlock()
 	}
 }

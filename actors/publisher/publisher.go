@@ -34,8 +34,13 @@ type jobDone struct{}
 type lingerElapsed struct{}
 
 type publisher struct {
-	w        *worker
-	queue    []item
+	w     *worker
+	queue []*item
+	// pending holds every queued or in-flight item by event id, so that a
+	// request sent again (say after the requester's timeout) joins the first
+	// instead of being published twice: the queue stays bounded by the
+	// distinct events of the stream's window.
+	pending  map[string]*item
 	releases []releaseJob
 	// parked maps an aggregate whose head is dead-lettered to that head's
 	// event id; its later events are parked until a release.
@@ -80,6 +85,7 @@ func (p *publisher) Receive(ctx actor.Context) {
 func (p *publisher) start(ctx actor.Context) {
 	p.w.log = ctx.Logger().With(slog.String("actor", ctx.Self().GetId()))
 	p.parked = make(map[string]string)
+	p.pending = make(map[string]*item)
 	p.results = make(chan any, 1)
 	p.jobs, p.cancel = context.WithCancel(context.Background())
 	p.run(ctx, func(c context.Context) any { return p.w.load(c) })
@@ -109,7 +115,14 @@ func (p *publisher) enqueue(ctx actor.Context, m *messages.PublishEvent) {
 		})
 		return
 	}
-	p.queue = append(p.queue, item{req: m, sender: ctx.Sender()})
+	id := m.GetEvent().GetEventId()
+	if it, ok := p.pending[id]; ok {
+		it.senders = append(it.senders, ctx.Sender())
+		return
+	}
+	it := &item{req: m, senders: []*actor.PID{ctx.Sender()}}
+	p.pending[id] = it
+	p.queue = append(p.queue, it)
 	if p.loaded && !p.busy && !p.lingering && len(p.queue) == 1 && p.w.cfg.Linger > 0 {
 		p.lingering = true
 		root, self := ctx.ActorSystem().Root, ctx.Self()
@@ -145,7 +158,7 @@ func (p *publisher) schedule(ctx actor.Context) {
 func (p *publisher) take() batch {
 	var b batch
 	taken := make(map[string]bool)
-	rest := make([]item, 0, len(p.queue))
+	rest := make([]*item, 0, len(p.queue))
 	for i, it := range p.queue {
 		if b.size() >= p.w.cfg.MaxBatch {
 			rest = append(rest, p.queue[i:]...)

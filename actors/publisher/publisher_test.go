@@ -247,3 +247,26 @@ func TestStopDrainsTheBatchInFlight(t *testing.T) {
 		wantOutcome(t, acks, ev, messages.AckOutcome_ACK_OUTCOME_PUBLISHED)
 	}
 }
+
+func TestEventSentAgainIsPublishedOnceAndAckedToEveryRequester(t *testing.T) {
+	prod := newFakeProducer()
+	hold := make(chan struct{})
+	prod.hold = hold
+	r := startRelay(t, prod, isTooLarge, dlqtest.NewMemoryStore())
+	first, queued := order(1, nil), order(1, nil)
+	r.publish(first...)
+	eventually(t, 5*time.Second, "batch in flight", func() bool { return prod.calls() > 0 })
+	r.publish(first...)  // again while in flight
+	r.publish(queued...) // queued behind the batch in flight
+	r.publish(queued...) // again while queued
+	close(hold)
+	r.acks(append(first, queued...))
+	eventually(t, 5*time.Second, "four acks", func() bool {
+		r.sink.mu.Lock()
+		defer r.sink.mu.Unlock()
+		return r.sink.received == 4
+	})
+	got := prod.versions()
+	wantVersions(t, got, first[0].GetAggregateId(), 1)
+	wantVersions(t, got, queued[0].GetAggregateId(), 1)
+}

@@ -97,9 +97,12 @@ func (p *publisher) releaseDone(ctx actor.Context, r releaseResult) {
 	}
 }
 
-func (p *publisher) ack(ctx actor.Context, it item, o messages.AckOutcome, reason string) {
-	if it.sender == nil {
-		return
+// ack answers every requester of it; the event is no longer pending.
+func (p *publisher) ack(ctx actor.Context, it *item, o messages.AckOutcome, reason string) {
+	delete(p.pending, it.event().GetEventId())
+	for _, s := range it.senders {
+		if s != nil {
+			ctx.Send(s, &messages.EventAck{EventId: it.event().GetEventId(), Outcome: o, Error: reason})
+		}
 	}
-	ctx.Send(it.sender, &messages.EventAck{EventId: it.event().GetEventId(), Outcome: o, Error: reason})
 }
