@@ -96,11 +96,16 @@ func start(ctx context.Context, cfg config.Config, logger *slog.Logger) (n *node
 	}
 	kafka := newKafkaProbe(cfg.KafkaBrokers(), cfg.Node.RequestTimeout)
 	n.onShutdown("kafka probe", func(context.Context) error { return kafka.Close() })
+	relay, err := n.buildRelay(sys, session, m)
+	if err != nil {
+		return n, err
+	}
 	coordinator, err := n.spawnTree(sys, treeDeps{
 		store:          scylla.NewStore(session, cfg.Scylla.Keyspace),
-		probes:         []health.Probe{scylla.NewProbe(session), kafka},
+		probes:         []health.Probe{scylla.NewProbe(session), kafka, relay.breaker},
 		metrics:        m,
 		supervisionLog: filepath.Join(cfg.Node.DataDir, "supervision.log"),
+		relay:          relay.children,
 	})
 	if err != nil {
 		return n, err

@@ -23,6 +23,7 @@ type treeDeps struct {
 	probes         []health.Probe
 	metrics        *metrics.Metrics
 	supervisionLog string
+	relay          []coordinator.Child
 }
 
 // spawnTree builds the supervision tree under the coordinator:
@@ -30,7 +31,9 @@ type treeDeps struct {
 //	coordinator
 //	 |- orders       CreateOrder, UpdateOrder, CancelOrder, GetOrder
 //	 |- health       HealthQuery
-//	 `- supervision  EventsQuery
+//	 |- supervision  EventsQuery
+//	 |- dlq          DLQList, DLQReplay, DLQSkip
+//	 `- publisher    (fed by the relay, not by clients)
 //
 // and registers the coordinator's poisoning as the first shutdown step.
 func (n *node) spawnTree(sys *actor.ActorSystem, d treeDeps) (*actor.PID, error) {
@@ -62,6 +65,10 @@ func (n *node) spawnTree(sys *actor.ActorSystem, d treeDeps) (*actor.PID, error)
 		}},
 		{Name: "health", Props: supervision.Observe(healthProps), Routes: []proto.Message{&messages.HealthQuery{}}},
 		{Name: "supervision", Props: log.Props(), Routes: []proto.Message{&messages.EventsQuery{}}},
+	}
+	for _, c := range d.relay {
+		c.Props = supervision.Observe(c.Props)
+		children = append(children, c)
 	}
 	props, err := coordinator.Props(coordinator.Config{
 		RestartBudget:        n.cfg.Node.RestartBudget,

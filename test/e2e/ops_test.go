@@ -45,7 +45,7 @@ func TestMetricsAndHealth(t *testing.T) {
 	if code != 200 || h.Status != metrics.StatusOK {
 		t.Fatalf("/health %d: %s", code, body)
 	}
-	for _, c := range []string{"scylla", "kafka"} {
+	for _, c := range []string{"scylla", "kafka", "breaker"} {
 		if h.Components[c].Status != metrics.StatusOK {
 			t.Errorf("/health component %s = %+v", c, h.Components[c])
 		}

@@ -25,7 +25,9 @@ type Node struct {
 	// Metrics is the host:port of /metrics and /health.
 	Metrics string
 	// CQL is the store address (embedded miniscylla or --scylla-hosts).
-	CQL     string
+	CQL string
+	// Kafka is the embedded broker's address (unused with --kafka-brokers).
+	Kafka   string
 	DataDir string
 	// Log is everything the node wrote to stderr so far.
 	Log func() string
@@ -47,13 +49,14 @@ func StartNode(t testing.TB, bins Binaries, extra ...string) *Node {
 		Remote:  FreeAddr(t),
 		Metrics: FreeAddr(t),
 		CQL:     FreeAddr(t),
+		Kafka:   FreeAddr(t),
 		DataDir: t.TempDir(),
 		bins:    bins,
 		done:    make(chan struct{}),
 	}
 	args := []string{
 		"--remote-addr", n.Remote, "--metrics-addr", n.Metrics, "--data-dir", n.DataDir,
-		"--embedded-cql-addr", n.CQL, "--embedded-kafka-addr", FreeAddr(t),
+		"--embedded-cql-addr", n.CQL, "--embedded-kafka-addr", n.Kafka,
 		"--log-level", "info",
 	}
 	args = append(args, extra...)

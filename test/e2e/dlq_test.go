@@ -1,0 +1,127 @@
+package e2e
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/google/uuid"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/outboxnode/outbox/infra/scylla"
+	"github.com/outboxnode/outbox/messages"
+	"github.com/outboxnode/outbox/test/harness"
+)
+
+// TestDLQListReplaySkip stores two dead letters in dead_letter_queue with
+// gocqlx, then drives `outboxctl dlq`: list shows them, replay publishes
+// one to Kafka (read back with sarama), skip retires the other, and bad
+// ids get typed rejections.
+func TestDLQListReplaySkip(t *testing.T) {
+	bins := harness.Build(t)
+	node := harness.StartNode(t, bins)
+	s := node.Session(t)
+	replayed, skipped := deadLetter(t), deadLetter(t)
+	if err := scylla.NewDLQStore(s, keyspace).Put(t.Context(), []*messages.DeadLetter{replayed, skipped}); err != nil {
+		t.Fatalf("seed dead letters: %v", err)
+	}
+	replayedID, skippedID := replayed.GetEvent().GetEventId(), skipped.GetEvent().GetEventId()
+
+	list := mustAccept(t, node, "dlq", "list")
+	for _, id := range []string{replayedID, skippedID} {
+		if !strings.Contains(list, id+" DEAD") {
+			t.Fatalf("dlq list lacks dead %s:\n%s", id, list)
+		}
+	}
+
+	if out := mustAccept(t, node, "dlq", "replay", replayedID); !strings.Contains(out, "1 affected") {
+		t.Fatalf("dlq replay printed %q", out)
+	}
+	checkPublished(t, node.Kafka, replayed.GetEvent())
+
+	mustAccept(t, node, "dlq", "skip", skippedID)
+	list = mustAccept(t, node, "dlq", "list")
+	if !strings.Contains(list, replayedID+" REPLAYED") || !strings.Contains(list, skippedID+" SKIPPED") {
+		t.Fatalf("dlq list after replay and skip:\n%s", list)
+	}
+
+	unknown, err := uuid.NewUUID()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		args []string
+		code string
+	}{
+		{[]string{"dlq", "replay", replayedID}, "INVALID_TRANSITION"},
+		{[]string{"dlq", "skip", "not-an-id"}, "INVALID_ARGUMENT"},
+		{[]string{"dlq", "skip", unknown.String()}, "NOT_FOUND"},
+	} {
+		r := node.Ctl(t, tt.args...)
+		if r.Code != 1 || !strings.Contains(r.Stderr, "rejected ("+tt.code+")") {
+			t.Errorf("%v: exit %d stderr %q, want %s", tt.args, r.Code, r.Stderr, tt.code)
+		}
+	}
+}
+
+func deadLetter(t *testing.T) *messages.DeadLetter {
+	t.Helper()
+	id, err := uuid.NewUUID()
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := timestamppb.New(time.Now().UTC().Truncate(time.Millisecond))
+	aggregate := uuid.NewString()
+	return &messages.DeadLetter{
+		Event: &messages.OutboxEvent{
+			EventId: id.String(), AggregateType: "order", AggregateId: aggregate, AggregateVersion: 1,
+			EventType: "OrderCreated", Payload: []byte(fmt.Sprintf(`{"order_id":%q}`, aggregate)), OccurredAt: at,
+		},
+		Topic: "OrderCreated", Error: "broker said no", Attempts: 5, FirstFailedAt: at, LastFailedAt: at,
+		State: messages.DeadLetterState_DEAD_LETTER_STATE_DEAD,
+	}
+}
+
+// checkPublished reads topic ev.EventType from the start until it finds
+// ev's record, keyed by the aggregate id with an event_id header.
+func checkPublished(t *testing.T, broker string, ev *messages.OutboxEvent) {
+	t.Helper()
+	consumer, err := sarama.NewConsumer([]string{broker}, sarama.NewConfig())
+	if err != nil {
+		t.Fatalf("kafka consumer: %v", err)
+	}
+	defer consumer.Close()
+	partitions, err := consumer.Partitions(ev.GetEventType())
+	if err != nil {
+		t.Fatalf("partitions of %s: %v", ev.GetEventType(), err)
+	}
+	found := make(chan *sarama.ConsumerMessage, len(partitions))
+	for _, p := range partitions {
+		pc, err := consumer.ConsumePartition(ev.GetEventType(), p, sarama.OffsetOldest)
+		if err != nil {
+			t.Fatalf("consume partition %d: %v", p, err)
+		}
+		defer pc.Close()
+		go func() {
+			for m := range pc.Messages() {
+				if string(m.Key) == ev.GetAggregateId() {
+					found <- m
+				}
+			}
+		}()
+	}
+	select {
+	case m := <-found:
+		headers := map[string]string{}
+		for _, h := range m.Headers {
+			headers[string(h.Key)] = string(h.Value)
+		}
+		if headers["event_id"] != ev.GetEventId() || !strings.Contains(string(m.Value), ev.GetAggregateId()) {
+			t.Fatalf("record headers %v value %s; want event %s", headers, m.Value, ev.GetEventId())
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatalf("no record of aggregate %s in topic %s", ev.GetAggregateId(), ev.GetEventType())
+	}
+}
