@@ -34,7 +34,8 @@
 // flight (its window), not its wait. Acks of one aggregate come in the order
 // its events were received. A request that is lost with a restarted
 // publisher is never acked; the requester re-sends it (at-least-once, same
-// event_id).
+// event_id). Sending an event again while it is still queued or in flight
+// does not publish it twice: every requester gets the one ack.
 //
 // The DLQ actor releases an aggregate with *messages.ReleaseAggregate after
 // `dlq replay` or `dlq skip`; the publisher then publishes, in aggregate
