@@ -1,0 +1,55 @@
+package cdc_test
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gocql/gocql"
+	scyllacdc "github.com/scylladb/scylla-cdc-go"
+)
+
+// TestChangesInOneMicrosecondAreAllDelivered writes hundreds of partitions,
+// several per stream, with one explicit write timestamp: every change gets
+// its own cdc$time in that microsecond, and the reader, which skips a
+// change not after its stream's progress, must still deliver all of them.
+func TestChangesInOneMicrosecondAreAllDelivered(t *testing.T) {
+	const n = 300
+	s := startServer(t)
+	exec(t, s, "CREATE KEYSPACE same WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}")
+	exec(t, s, "CREATE TABLE same.t (pk int PRIMARY KEY, v int) WITH cdc = {'enabled': true}")
+
+	ts := time.Now().UnixMicro()
+	batch := s.NewBatch(gocql.UnloggedBatch)
+	for pk := 0; pk < n/2; pk++ {
+		batch.Query("INSERT INTO same.t (pk, v) VALUES (?, 1) USING TIMESTAMP ?", pk, ts)
+	}
+	if err := s.ExecuteBatch(batch); err != nil {
+		t.Fatal(err)
+	}
+	for pk := n / 2; pk < n; pk++ {
+		exec(t, s, "INSERT INTO same.t (pk, v) VALUES (?, 1) USING TIMESTAMP ?", pk, ts)
+	}
+
+	var consumed atomic.Int64
+	var wrongTime atomic.Int64
+	r := startReader(t, &scyllacdc.ReaderConfig{
+		Session: s, TableNames: []string{"same.t"}, Advanced: fastReader(),
+		ChangeConsumerFactory: scyllacdc.MakeChangeConsumerFactoryFromFunc(func(_ context.Context, _ string, ch scyllacdc.Change) error {
+			if ch.GetCassandraTimestamp() != ts {
+				wrongTime.Add(1)
+			}
+			consumed.Add(1)
+			return nil
+		}),
+	})
+	waitFor(t, time.Minute, "all changes", func() bool { return consumed.Load() >= n })
+	r.stop(t)
+	if got := consumed.Load(); got != n {
+		t.Fatalf("consumed %d changes, want %d", got, n)
+	}
+	if wrongTime.Load() != 0 {
+		t.Fatalf("%d changes whose cdc$time is not the write timestamp", wrongTime.Load())
+	}
+}
