@@ -118,22 +118,41 @@ func (t *Table) nonKeyColumns() []*Column {
 	return t.Columns[len(t.PartitionKey)+len(t.Clustering):]
 }
 
-// clusteringCompare orders clustering prefixes by the table's clustering
-// types and directions; a shorter prefix sorts first.
-func (t *Table) clusteringCompare() func(a, b [][]byte) int {
-	cols := t.Clustering
-	return func(a, b [][]byte) int {
-		for i := 0; i < len(a) && i < len(b) && i < len(cols); i++ {
-			c := compareValues(cols[i].Type, a[i], b[i])
-			if cols[i].Desc {
-				c = -c
-			}
-			if c != 0 {
-				return c
-			}
-		}
-		return cmpInt(len(a), len(b))
+// clusteringOrder compares clustering keys (and prefixes of them) by the
+// table's clustering column types.
+type clusteringOrder struct {
+	types []*Type
+	desc  []bool
+}
+
+func (t *Table) clusteringCompare() *clusteringOrder {
+	o := &clusteringOrder{}
+	for _, c := range t.Clustering {
+		o.types = append(o.types, c.Type)
+		o.desc = append(o.desc, c.Desc)
 	}
+	return o
+}
+
+// compare orders rows as stored: by value, reversed for DESC columns; a
+// shorter prefix sorts first.
+func (o *clusteringOrder) compare(a, b [][]byte) int { return o.cmp(a, b, true) }
+
+// compareValues orders by plain values, ignoring DESC, as CQL range
+// restrictions (c >= x) are written.
+func (o *clusteringOrder) compareValues(a, b [][]byte) int { return o.cmp(a, b, false) }
+
+func (o *clusteringOrder) cmp(a, b [][]byte, withDesc bool) int {
+	for i := 0; i < len(a) && i < len(b) && i < len(o.types); i++ {
+		c := compareValues(o.types[i], a[i], b[i])
+		if withDesc && o.desc[i] {
+			c = -c
+		}
+		if c != 0 {
+			return c
+		}
+	}
+	return cmpInt(len(a), len(b))
 }
 
 // partitionKeyBytes serializes partition key values as the routing key:

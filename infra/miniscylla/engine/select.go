@@ -422,7 +422,7 @@ func (r *selectRun) scanPartition(part *partition) (done bool, err error) {
 	anyLive := false
 	for _, rw := range rows {
 		if afterCK != nil {
-			c := r.td.cmp(rw.ck, afterCK)
+			c := r.td.order.compare(rw.ck, afterCK)
 			if (!r.p.reverse && c <= 0) || (r.p.reverse && c >= 0) {
 				continue
 			}

@@ -70,7 +70,7 @@ type partition struct {
 // except for the lazily rebuilt token order, which has its own mutex so that
 // concurrent readers can build it.
 type tableData struct {
-	cmp   func(a, b [][]byte) int
+	order *clusteringOrder
 	parts map[string]*partition
 
 	sortMu sync.Mutex
@@ -78,8 +78,8 @@ type tableData struct {
 	dirty  bool
 }
 
-func newTableData(cmp func(a, b [][]byte) int) *tableData {
-	return &tableData{cmp: cmp, parts: map[string]*partition{}}
+func newTableData(order *clusteringOrder) *tableData {
+	return &tableData{order: order, parts: map[string]*partition{}}
 }
 
 // ordered returns the partitions in token order. Callers hold the store's
@@ -118,7 +118,7 @@ func (td *tableData) partitionFor(key []byte) *partition {
 
 // findRow returns the index of ck in p.rows and whether it exists.
 func (td *tableData) findRow(p *partition, ck [][]byte) (int, bool) {
-	return slices.BinarySearchFunc(p.rows, ck, func(r *row, ck [][]byte) int { return td.cmp(r.ck, ck) })
+	return slices.BinarySearchFunc(p.rows, ck, func(r *row, ck [][]byte) int { return td.order.compare(r.ck, ck) })
 }
 
 // applyMutation applies m to td. The caller holds the store's write lock.
@@ -280,16 +280,17 @@ func purgeRow(r *row, ts int64) {
 	}
 }
 
-// inRange reports whether clustering key ck lies within [start, end] bounds.
+// inRange reports whether clustering key ck lies within [start, end]. Bounds
+// compare by value (a range on a DESC column means the same values).
 func (td *tableData) inRange(ck [][]byte, start, end Bound) bool {
 	if len(start.Prefix) > 0 {
-		c := td.cmp(ck[:min(len(ck), len(start.Prefix))], start.Prefix)
+		c := td.order.compareValues(ck[:min(len(ck), len(start.Prefix))], start.Prefix)
 		if c < 0 || (c == 0 && !start.Inclusive) {
 			return false
 		}
 	}
 	if len(end.Prefix) > 0 {
-		c := td.cmp(ck[:min(len(ck), len(end.Prefix))], end.Prefix)
+		c := td.order.compareValues(ck[:min(len(ck), len(end.Prefix))], end.Prefix)
 		if c > 0 || (c == 0 && !end.Inclusive) {
 			return false
 		}
