@@ -221,6 +221,16 @@ func TestBrokerUnavailableAndRecovery(t *testing.T) {
 	}
 }
 
+func TestLeaderlessTopicIsUnavailableAlone(t *testing.T) {
+	b := startBroker(t, minikafka.Config{Topics: []string{"OrderCreated", "OrderCancelled"}})
+	p := newProducer(t, kafka.Config{Brokers: []string{b.Addr()}, SendRetries: 1, RetryBackoff: 10 * time.Millisecond})
+	b.SetTopicUnavailable("OrderCancelled", true)
+	errs := p.Publish(context.Background(), []*messages.OutboxEvent{newEvent("a", 1, "OrderCreated"), newEvent("a", 2, "OrderCancelled")})
+	if errs[0] != nil || !kafka.IsUnavailable(errs[1]) || !errors.Is(errs[1], sarama.ErrLeaderNotAvailable) {
+		t.Fatalf("errs = %v, want only the leaderless topic to fail, as unavailable", errs)
+	}
+}
+
 func TestPublishCanceledAndClosed(t *testing.T) {
 	b := startBroker(t, minikafka.Config{})
 	p := newProducer(t, kafka.Config{Brokers: []string{b.Addr()}})

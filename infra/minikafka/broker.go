@@ -10,7 +10,9 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"sync"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 )
 
@@ -19,6 +21,9 @@ import (
 type Broker struct {
 	cluster *kfake.Cluster
 	ln      *gateListener
+
+	mu     sync.Mutex
+	faults map[string]*kfake.FaultHandle // topics made unavailable
 }
 
 // Start listens on cfg.Addr (a busy port is an error wrapping
@@ -58,7 +63,7 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 		return nil, fmt.Errorf("minikafka: start broker: %w", err)
 	}
 	cfg.Logger.Info("kafka broker started", slog.String("addr", ln.Addr().String()), slog.Int("partitions", cfg.Partitions))
-	return &Broker{cluster: cluster, ln: ln}, nil
+	return &Broker{cluster: cluster, ln: ln, faults: make(map[string]*kfake.FaultHandle)}, nil
 }
 
 // Addr returns the host:port clients bootstrap from.
@@ -75,6 +80,23 @@ func (b *Broker) SetUnavailable(down bool) error {
 		return nil
 	}
 	return b.ln.up()
+}
+
+// SetTopicUnavailable makes one topic leaderless, or heals it: every
+// request naming the topic (metadata, produce, fetch...) is answered with
+// LEADER_NOT_AVAILABLE, as when its partition leaders are down, while other
+// topics keep working.
+func (b *Broker) SetTopicUnavailable(topic string, down bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	h, faulted := b.faults[topic]
+	switch {
+	case down && !faulted:
+		b.faults[topic] = b.cluster.Fault(kfake.Fault{Topic: topic, Err: kerr.LeaderNotAvailable, Count: -1})
+	case !down && faulted:
+		h.Remove()
+		delete(b.faults, topic)
+	}
 }
 
 // Close stops the broker and drops its connections and data.

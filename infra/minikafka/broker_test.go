@@ -390,3 +390,30 @@ func TestKcat(t *testing.T) {
 		}
 	}
 }
+
+func TestTopicUnavailable(t *testing.T) {
+	b := startBroker(t, Config{Topics: []string{"down", "up"}})
+	c := idempotentConfig()
+	c.Producer.Retry.Max = 1
+	c.Metadata.Retry.Max = 1
+	p := syncProducer(t, b.Addr(), c)
+	send := func(topic string) error {
+		_, _, err := p.SendMessage(&sarama.ProducerMessage{Topic: topic, Value: sarama.StringEncoder("v")})
+		return err
+	}
+	b.SetTopicUnavailable("down", true)
+	if err := send("down"); !errors.Is(err, sarama.ErrLeaderNotAvailable) {
+		t.Fatalf("faulted topic: err = %v, want LEADER_NOT_AVAILABLE", err)
+	}
+	if err := send("up"); err != nil {
+		t.Fatalf("other topic must keep working: %v", err)
+	}
+	b.SetTopicUnavailable("down", false)
+	// sarama's own partition breaker may reject for up to 10 s after the failures.
+	deadline := time.Now().Add(30 * time.Second)
+	for err := send("down"); err != nil; err = send("down") {
+		if time.Now().After(deadline) {
+			t.Fatalf("topic did not recover: %v", err)
+		}
+	}
+}
