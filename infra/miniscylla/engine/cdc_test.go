@@ -253,3 +253,26 @@ func TestCDCPartitionRangeAndImages(t *testing.T) {
 		t.Fatal("different timestamps share a cdc$time")
 	}
 }
+
+// BenchmarkCDCHook measures the CDC hook's cost for one single-row write.
+func BenchmarkCDCHook(b *testing.B) {
+	base := cdcTestTable()
+	o, _ := cdcOptions(base)
+	table := cdcTable{base: base, log: cdcLogTable(base), opts: o, data: newTableData(base.clusteringCompare())}
+	state, err := newCDCState(time.Now())
+	if err != nil {
+		b.Fatal(err)
+	}
+	ts := time.Now().UnixMicro()
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		ms := []Mutation{{Keyspace: "ks", Table: "t", Key: encInt(int32(i)), Rows: []RowWrite{{
+			Clustering: [][]byte{encInt(1)}, Marker: true, TS: ts + int64(i),
+			Cells: []CellWrite{{Column: "v", Op: CellSet, Value: encInt(1)}},
+		}}}}
+		pending := state.collect(ms, func(string, string) cdcTable { return table })
+		if len(state.logMutations(pending, 0)) != 1 {
+			b.Fatal("no log mutation")
+		}
+	}
+}
