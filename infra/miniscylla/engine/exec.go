@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"crypto/md5"
 	"errors"
@@ -443,6 +444,11 @@ func (e *Engine) applyLocked(muts []Mutation) error {
 // reads each conditional row, checks its conditions and applies everything
 // only if all hold. Holding the lock serialises LWTs on every partition.
 func (e *Engine) runCAS(items []batchItem, muts []Mutation) (message.Message, error) {
+	for _, m := range muts[1:] {
+		if m.Keyspace != muts[0].Keyspace || m.Table != muts[0].Table || !bytes.Equal(m.Key, muts[0].Key) {
+			return nil, invalidf("Batch with conditions cannot span multiple partitions")
+		}
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	applied := true

@@ -262,3 +262,22 @@ func TestPreparedCacheIsBounded(t *testing.T) {
 		t.Errorf("cache holds %d statements, want %d", n, maxPrepared)
 	}
 }
+
+func TestConditionalBatch(t *testing.T) {
+	e, sess := newTestEngine(t, `CREATE TABLE t (k int, c int, v int, PRIMARY KEY (k, c))`)
+	res := query(e, sess, `BEGIN BATCH INSERT INTO t (k, c, v) VALUES (1, 1, 1) IF NOT EXISTS; INSERT INTO t (k, c, v) VALUES (1, 2, 2) APPLY BATCH`)
+	if rows, ok := res.(*message.RowsResult); !ok || rows.Data[0][0][0] != 1 {
+		t.Fatalf("first conditional batch: %v", res)
+	}
+	res = query(e, sess, `BEGIN BATCH INSERT INTO t (k, c, v) VALUES (1, 1, 9) IF NOT EXISTS; INSERT INTO t (k, c, v) VALUES (1, 3, 3) APPLY BATCH`)
+	if rows, ok := res.(*message.RowsResult); !ok || rows.Data[0][0][0] != 0 || signedBE(rows.Data[0][3]) != 1 {
+		t.Fatalf("second conditional batch: %v", res)
+	}
+	if n := len(query(e, sess, `SELECT * FROM t WHERE k = 1`).(*message.RowsResult).Data); n != 2 {
+		t.Errorf("rows = %d, want 2 (the failed batch applied nothing)", n)
+	}
+	res = query(e, sess, `BEGIN BATCH INSERT INTO t (k, c) VALUES (1, 5) IF NOT EXISTS; INSERT INTO t (k, c) VALUES (2, 1) APPLY BATCH`)
+	if inv, ok := res.(*message.Invalid); !ok || !strings.Contains(inv.ErrorMessage, "multiple partitions") {
+		t.Errorf("cross-partition conditional batch: %v", res)
+	}
+}
