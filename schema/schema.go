@@ -27,6 +27,7 @@ var templates = template.Must(template.New("schema").Option("missingkey=error").
 type params struct {
 	Keyspace         string
 	Replication      string
+	Tablets          string
 	OutboxTTLSeconds int64
 }
 
@@ -40,6 +41,7 @@ func Statements(cfg config.Scylla) ([]string, error) {
 	p := params{
 		Keyspace:         cfg.Keyspace,
 		Replication:      cfg.Replication.String(),
+		Tablets:          cfg.Replication.TabletsOption(),
 		OutboxTTLSeconds: int64(cfg.OutboxTTL / time.Second),
 	}
 	names, err := fs.Glob(files, "*.cql")

@@ -31,7 +31,7 @@ func TestStatementsDefault(t *testing.T) {
 			t.Errorf("statement %d keeps a ';' or comment: %q", i, stmts[i])
 		}
 	}
-	if !strings.Contains(stmts[0], "{'class': 'SimpleStrategy', 'replication_factor': 1}") {
+	if !strings.Contains(stmts[0], "{'class': 'SimpleStrategy', 'replication_factor': 1}") || strings.Contains(stmts[0], "tablets") {
 		t.Errorf("keyspace replication: %s", stmts[0])
 	}
 	for _, want := range []string{"cdc = {'enabled': true, 'ttl': 86400}", "default_time_to_live = 86400", "PRIMARY KEY ((aggregate_id), event_id)"} {
@@ -45,12 +45,12 @@ func TestStatementsFromConfig(t *testing.T) {
 	cfg := config.Default().Scylla
 	cfg.Keyspace = "shop"
 	cfg.OutboxTTL = time.Hour
-	cfg.Replication = config.Replication{Strategy: config.NetworkTopologyStrategy, DataCenters: map[string]int{"eu": 3}}
+	cfg.Replication = config.Replication{Strategy: config.NetworkTopologyStrategy, DataCenters: map[string]int{"eu": 3}, Tablets: "off"}
 	script, err := Script(cfg)
 	if err != nil {
 		t.Fatalf("Script: %v", err)
 	}
-	for _, want := range []string{"shop.orders", "'ttl': 3600", "'class': 'NetworkTopologyStrategy', 'eu': 3", "state text\n);\n"} {
+	for _, want := range []string{"shop.orders", "'ttl': 3600", "'class': 'NetworkTopologyStrategy', 'eu': 3", "AND tablets = {'enabled': false};", "state text\n);\n"} {
 		if !strings.Contains(script, want) {
 			t.Errorf("script lacks %q:\n%s", want, script)
 		}

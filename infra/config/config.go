@@ -55,6 +55,10 @@ type Replication struct {
 	// DataCenters maps data-centre name to replication factor for
 	// NetworkTopologyStrategy.
 	DataCenters map[string]int
+	// Tablets is "auto" (the server's default), "on" or "off". ScyllaDB 6.x
+	// enables tablets by default for NetworkTopologyStrategy keyspaces but
+	// supports CDC only on vnode keyspaces: set "off" there.
+	Tablets string
 }
 
 // Replication strategies accepted by Validate.
@@ -138,7 +142,7 @@ func Default() Config {
 	return Config{
 		Scylla: Scylla{
 			Keyspace:       "orders_ks",
-			Replication:    Replication{Strategy: SimpleStrategy, Factor: 1},
+			Replication:    Replication{Strategy: SimpleStrategy, Factor: 1, Tablets: "auto"},
 			Consistency:    "LOCAL_QUORUM",
 			Timeout:        5 * time.Second,
 			ConnectTimeout: 5 * time.Second,
@@ -307,6 +311,9 @@ func (r Relay) validate(bad func(field, format string, args ...any)) {
 }
 
 func (r Replication) validate(bad func(field, format string, args ...any)) {
+	if r.Tablets != "auto" && r.Tablets != "on" && r.Tablets != "off" {
+		bad("tablets", "want auto, on or off, got %q", r.Tablets)
+	}
 	switch r.Strategy {
 	case SimpleStrategy:
 		if r.Factor < 1 {
@@ -324,6 +331,18 @@ func (r Replication) validate(bad func(field, format string, args ...any)) {
 	default:
 		bad("replication", "unknown strategy %q", r.Strategy)
 	}
+}
+
+// TabletsOption returns the CREATE KEYSPACE tablets map literal, or "" to
+// leave the server's default.
+func (r Replication) TabletsOption() string {
+	switch r.Tablets {
+	case "on":
+		return "{'enabled': true}"
+	case "off":
+		return "{'enabled': false}"
+	}
+	return ""
 }
 
 // String renders the replication as the CQL map literal of CREATE KEYSPACE.

@@ -34,6 +34,7 @@ func TestLoadFlagBeatsEnvBeatsDefault(t *testing.T) {
 			"OUTBOX_REMOTE_ADDR": "127.0.0.1:6000",
 			"OUTBOX_KEYSPACE":    "shop",
 			"OUTBOX_REPLICATION": "dc1:3,dc2:2",
+			"OUTBOX_TABLETS":     "off",
 		}),
 		io.Discard,
 	)
@@ -48,6 +49,9 @@ func TestLoadFlagBeatsEnvBeatsDefault(t *testing.T) {
 	}
 	if len(cfg.Scylla.Hosts) != 2 || cfg.Scylla.Hosts[1] != "10.0.0.2" || cfg.EmbeddedScylla() || cfg.ShouldMigrate() {
 		t.Errorf("hosts %v: should be external and not migrate", cfg.Scylla.Hosts)
+	}
+	if got := cfg.Scylla.Replication.TabletsOption(); got != "{'enabled': false}" {
+		t.Errorf("tablets option = %q", got)
 	}
 	want := "{'class': 'NetworkTopologyStrategy', 'dc1': 3, 'dc2': 2}"
 	if got := cfg.Scylla.Replication.String(); got != want {
@@ -78,6 +82,7 @@ func TestLoadRejectsBadInput(t *testing.T) {
 		{"remote addr without port", []string{"--remote-addr", "localhost"}, nil, "remote-addr"},
 		{"metrics addr without host", []string{"--metrics-addr", ":9090"}, nil, "metrics-addr"},
 		{"consistency", []string{"--consistency", "MOST"}, nil, "consistency"},
+		{"tablets", []string{"--tablets", "maybe"}, nil, "tablets"},
 		{"replication", []string{"--replication", "simple:0"}, nil, "replication"},
 		{"negative budget", []string{"--restart-budget", "-1"}, nil, "restart-budget"},
 		{"ttl too small", []string{"--outbox-ttl", "10ms"}, nil, "outbox-ttl"},

@@ -170,3 +170,30 @@ func TestConnectUnreachable(t *testing.T) {
 		t.Fatal("Connect to a closed port succeeded")
 	}
 }
+
+func TestMigrateWithTabletsOff(t *testing.T) {
+	srv, err := miniscylla.Start(context.Background(), miniscylla.Config{Addr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatalf("start miniscylla: %v", err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	cfg := config.Default().Scylla
+	cfg.Keyspace = "vnodes_ks"
+	cfg.Replication.Tablets = "off"
+	session, err := scylla.Connect(t.Context(), cfg, []string{srv.Addr()}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	t.Cleanup(session.Close)
+	stmts, err := schema.Statements(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := scylla.Migrate(t.Context(), session, stmts); err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	var n int64
+	if err := session.Session.Query("SELECT COUNT(*) FROM vnodes_ks.outbox_messages").Scan(&n); err != nil || n != 0 {
+		t.Fatalf("outbox table in the vnodes keyspace: n=%d err=%v", n, err)
+	}
+}
