@@ -292,6 +292,9 @@ func (e *Engine) buildTable(k *Keyspace, s *cql.CreateTableStatement) (*Table, e
 		if err != nil {
 			return nil, err
 		}
+		if typ.Kind == KindCounter {
+			return nil, unsupported("counter columns")
+		}
 		c := &Column{Name: d.Name, Type: typ}
 		if d.Static {
 			c.Kind = StaticColumn
@@ -426,6 +429,9 @@ func (e *Engine) alterTable(sess *Session, s *cql.AlterTableStatement) ([]*messa
 			typ, err := resolveType(k.Name, d.Type, e.udtLookup)
 			if err != nil {
 				return nil, false, err
+			}
+			if typ.Kind == KindCounter {
+				return nil, false, unsupported("counter columns")
 			}
 			c := &Column{Name: d.Name, Type: typ}
 			if d.Static {

@@ -58,6 +58,7 @@ func TestHandleErrorTypes(t *testing.T) {
 		{`SELECT k FROM t GROUP BY k`, func(m message.Message) bool { _, ok := m.(*message.Invalid); return ok }, "not supported by miniscylla"},
 		{`INSERT INTO t (v) VALUES ('x')`, func(m message.Message) bool { _, ok := m.(*message.Invalid); return ok }, "partition key"},
 		{`CREATE TABLE IF NOT EXISTS t (k int PRIMARY KEY)`, func(m message.Message) bool { _, ok := m.(*message.VoidResult); return ok }, ""},
+		{`CREATE TABLE c (k int PRIMARY KEY, n counter)`, func(m message.Message) bool { _, ok := m.(*message.Invalid); return ok }, "not supported by miniscylla: counter"},
 	}
 	for _, c := range cases {
 		res := query(e, sess, c.q)
