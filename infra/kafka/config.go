@@ -37,8 +37,10 @@ type Config struct {
 	// {{event_type}} and {{aggregate_type}} are replaced, e.g.
 	// "orders.{{event_type}}". Default "{{event_type}}".
 	TopicTemplate string
-	// MaxMessageBytes is the largest record (and batch) sent; keep it
-	// below the broker's message.max.bytes.
+	// MaxMessageBytes is the largest record (and batch) sent. New lowers
+	// it to fit the broker's message.max.bytes, read at start-up, so that
+	// only a record too large by itself fails (per-topic overrides of
+	// max.message.bytes are not read).
 	MaxMessageBytes int
 	// FlushMessages, FlushBytes and FlushFrequency are sarama's
 	// Producer.Flush triggers. All zero (the default) sends as soon as the

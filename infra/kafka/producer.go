@@ -48,11 +48,12 @@ func New(cfg Config) (*Producer, error) {
 	if err != nil {
 		return nil, err
 	}
-	ap, err := sarama.NewAsyncProducer(cfg.Brokers, saramaConfig(cfg))
-	if err != nil {
+	p := &Producer{mapper: mapper, log: cfg.Logger, closing: make(chan struct{}), drained: make(chan struct{})}
+	conf := saramaConfig(cfg)
+	p.fitBrokerLimit(cfg.Brokers, conf)
+	if p.ap, err = sarama.NewAsyncProducer(cfg.Brokers, conf); err != nil {
 		return nil, fmt.Errorf("kafka producer for %v: %w", cfg.Brokers, err)
 	}
-	p := &Producer{mapper: mapper, ap: ap, log: cfg.Logger, closing: make(chan struct{}), drained: make(chan struct{})}
 	go p.drain()
 	cfg.Logger.Info("kafka producer connected", slog.Any("brokers", cfg.Brokers), slog.String("topic_template", cfg.TopicTemplate))
 	return p, nil

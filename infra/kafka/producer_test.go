@@ -164,6 +164,25 @@ func TestTooLargeRecordFailsAlone(t *testing.T) {
 	}
 }
 
+// With a broker limit far below the producer's default, full batches of
+// small records must still fit: only the record too large by itself fails.
+func TestBatchesFitASmallBrokerLimit(t *testing.T) {
+	const limit = 64 << 10
+	b := startBroker(t, minikafka.Config{MaxMessageBytes: limit})
+	p := newProducer(t, kafka.Config{Brokers: []string{b.Addr()}})
+	evs := events(2000, 1, "OrderCreated") // one key: one partition, ~1 MB in all
+	for _, ev := range evs {
+		ev.Payload = make([]byte, 400)
+	}
+	evs[1000].Payload = make([]byte, limit)
+	errs := p.Publish(context.Background(), evs)
+	if !kafka.IsPermanent(errs[1000]) {
+		t.Fatalf("record above the broker limit: err = %v, want permanent", errs[1000])
+	}
+	errs[1000] = nil
+	requireAllNil(t, errs)
+}
+
 func TestInvalidEventFailsAloneWithoutSending(t *testing.T) {
 	b := startBroker(t, minikafka.Config{})
 	p := newProducer(t, kafka.Config{Brokers: []string{b.Addr()}})
