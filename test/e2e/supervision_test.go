@@ -18,6 +18,13 @@ func TestActorPanicIsRestarted(t *testing.T) {
 	bins := harness.Build(t)
 	node := harness.StartNode(t, bins, "--enable-fault-injection")
 	before := mustAccept(t, node, "order", "create", "--customer", "frank", "--amount", "3.00")
+	follower := harness.Follow(t, bins, node.Remote, "events", "--follow")
+	harness.Eventually(t, 10*time.Second, func() error {
+		if !strings.Contains(follower.Output(), "coordinator/orders started") {
+			return fmt.Errorf("events --follow printed:\n%s", follower.Output())
+		}
+		return nil
+	})
 
 	if out := mustAccept(t, node, "fault", "inject", "orders"); !strings.Contains(out, "orders") {
 		t.Fatalf("fault inject printed %q", out)
@@ -33,6 +40,15 @@ func TestActorPanicIsRestarted(t *testing.T) {
 		}
 		return nil
 	})
+	harness.Eventually(t, 10*time.Second, func() error {
+		if !strings.Contains(follower.Output(), "coordinator/orders restarted directive=restart") {
+			return fmt.Errorf("events --follow has not shown the restart:\n%s", follower.Output())
+		}
+		return nil
+	})
+	if code := follower.Interrupt(t); code != 0 {
+		t.Errorf("events --follow exited %d on SIGINT", code)
+	}
 	events := mustAccept(t, node, "events", "-o", "json")
 	if !hasRestart(events) {
 		t.Fatalf("outboxctl events lacks the restart:\n%s", events)
