@@ -54,3 +54,18 @@ func BenchmarkLoggedBatch(b *testing.B) {
 		return s.ExecuteBatch(batch)
 	})
 }
+
+func BenchmarkPreparedPointSelect(b *testing.B) {
+	benchParallel(b, func(s *gocql.Session, i int64) error {
+		// Every 10th operation writes, so reads find rows and contend with writes.
+		id := gocql.UUID{15: byte(i % 64)}
+		if i%10 == 0 {
+			return s.Query(`INSERT INTO ks.orders (id, status, version) VALUES (?, ?, ?)`, id, "CREATED", int(i)).Exec()
+		}
+		var status string
+		if err := s.Query(`SELECT status FROM ks.orders WHERE id = ?`, id).Scan(&status); err != gocql.ErrNotFound {
+			return err
+		}
+		return nil
+	})
+}
