@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -47,10 +48,13 @@ func (p *kafkaProbe) Check(ctx context.Context) (messages.HealthStatus, string) 
 	}
 }
 
-// check runs under mu so concurrent probes share one client; a probe that
-// times out leaves check to finish in the background.
+// check runs under mu so concurrent probes share one client. A probe that
+// times out leaves check to finish in the background; probes meanwhile fail
+// at once instead of queueing goroutines behind a hung broker.
 func (p *kafkaProbe) check() error {
-	p.mu.Lock()
+	if !p.mu.TryLock() {
+		return errors.New("previous metadata request still running")
+	}
 	defer p.mu.Unlock()
 	if p.client == nil {
 		cfg := sarama.NewConfig()

@@ -1,0 +1,41 @@
+package main
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/outboxnode/outbox/infra/minikafka"
+	"github.com/outboxnode/outbox/messages"
+)
+
+func TestKafkaProbe(t *testing.T) {
+	b, err := minikafka.Start(t.Context(), minikafka.Config{Addr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatalf("start minikafka: %v", err)
+	}
+	t.Cleanup(b.Close)
+	p := newKafkaProbe([]string{b.Addr()}, time.Second)
+	t.Cleanup(func() { _ = p.Close() })
+	if status, detail := p.Check(t.Context()); status != messages.HealthStatus_HEALTH_STATUS_OK {
+		t.Fatalf("Check = %v %q, want ok", status, detail)
+	}
+	if err := b.SetUnavailable(true); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	if status, _ := p.Check(ctx); status != messages.HealthStatus_HEALTH_STATUS_DOWN {
+		t.Fatalf("Check with the broker down = %v, want down", status)
+	}
+}
+
+func TestKafkaProbeNoBroker(t *testing.T) {
+	p := newKafkaProbe([]string{"127.0.0.1:1"}, 500*time.Millisecond)
+	if status, detail := p.Check(t.Context()); status != messages.HealthStatus_HEALTH_STATUS_DOWN || detail == "" {
+		t.Fatalf("Check = %v %q, want down with a reason", status, detail)
+	}
+	if err := p.Close(); err != nil {
+		t.Fatalf("Close without a client: %v", err)
+	}
+}
