@@ -37,14 +37,14 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("minikafka: start: %w", err)
 	}
-	ln, err := listenGate(cfg.Addr)
+	ln, err := listenGate(cfg.Addr, cfg.AdvertisedAddr)
 	if err != nil {
 		return nil, fmt.Errorf("minikafka: %w", err)
 	}
 	opts := []kfake.Opt{
 		kfake.NumBrokers(1),
-		// kfake asks for 127.0.0.1:0; we hand it the listener bound to cfg.Addr,
-		// whose address is what the broker advertises in metadata.
+		// kfake asks for 127.0.0.1:0; we hand it the listener bound to
+		// cfg.Addr, whose Addr is what the broker advertises in metadata.
 		kfake.ListenFn(func(string, string) (net.Listener, error) { return ln, nil }),
 		kfake.ClusterID("minikafka"),
 		kfake.DefaultNumPartitions(cfg.Partitions),
@@ -66,7 +66,7 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 	return &Broker{cluster: cluster, ln: ln, faults: make(map[string]*kfake.FaultHandle)}, nil
 }
 
-// Addr returns the host:port clients bootstrap from.
+// Addr returns the advertised host:port clients bootstrap from.
 func (b *Broker) Addr() string { return b.ln.Addr().String() }
 
 // SetUnavailable simulates a broker outage and its recovery without losing

@@ -241,9 +241,26 @@ func TestBusyPortIsAClearError(t *testing.T) {
 	}
 }
 
+func TestAdvertisedAddress(t *testing.T) {
+	b := startBroker(t, Config{Addr: "0.0.0.0:0"})
+	host, port, err := net.SplitHostPort(b.Addr())
+	if err != nil || host != "127.0.0.1" || port == "0" {
+		t.Fatalf("Addr() = %q, want 127.0.0.1 with the bound port", b.Addr())
+	}
+	client, err := sarama.NewClient([]string{b.Addr()}, sarama.NewConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	if brokers := client.Brokers(); len(brokers) != 1 || brokers[0].Addr() != b.Addr() {
+		t.Fatalf("metadata advertises %v, want %s", brokers, b.Addr())
+	}
+}
+
 func TestInvalidConfig(t *testing.T) {
 	for _, cfg := range []Config{
 		{Addr: "no-port"},
+		{AdvertisedAddr: "no-port"},
 		{Partitions: -1},
 		{MaxMessageBytes: -5},
 		{Topics: []string{"bad topic"}},

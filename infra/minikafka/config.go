@@ -21,9 +21,12 @@ var ErrInvalidConfig = errors.New("invalid minikafka config")
 
 // Config describes the embedded broker. The zero value is usable.
 type Config struct {
-	// Addr is the host:port to listen on and to advertise in metadata; port
-	// 0 picks a free port (read it back with Broker.Addr).
+	// Addr is the host:port to listen on; port 0 picks a free port (read
+	// it back with Broker.Addr).
 	Addr string
+	// AdvertisedAddr is the host:port clients are told to connect to in
+	// metadata. Empty means Addr as bound, with 0.0.0.0 or :: as 127.0.0.1.
+	AdvertisedAddr string
 	// Partitions is the partition count of seeded and auto-created topics.
 	Partitions int
 	// Topics are created at start-up.
@@ -59,6 +62,11 @@ func (c *Config) SetDefaults() {
 func (c Config) Validate() error {
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		return fmt.Errorf("%w: Addr %q: %w", ErrInvalidConfig, c.Addr, err)
+	}
+	if c.AdvertisedAddr != "" {
+		if _, _, err := net.SplitHostPort(c.AdvertisedAddr); err != nil {
+			return fmt.Errorf("%w: AdvertisedAddr %q: %w", ErrInvalidConfig, c.AdvertisedAddr, err)
+		}
 	}
 	if c.Partitions < 1 || c.Partitions > 1<<15 {
 		return fmt.Errorf("%w: Partitions %d outside 1..32768", ErrInvalidConfig, c.Partitions)

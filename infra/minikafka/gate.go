@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strconv"
 	"sync"
 )
 
@@ -13,7 +14,8 @@ import (
 // closes the OS socket underneath (new connections are refused), drops the
 // accepted connections, and keeps Accept waiting until the socket is back.
 type gateListener struct {
-	addr net.Addr // fixed for the broker's life: kfake advertises it
+	bound      string   // the socket's address, re-bound after an outage
+	advertised net.Addr // what Addr reports, and so what kfake advertises
 
 	mu     sync.Mutex
 	inner  net.Listener              // nil while down
@@ -22,13 +24,35 @@ type gateListener struct {
 	closed bool
 }
 
-func listenGate(addr string) (*gateListener, error) {
+// listenGate binds addr. advertised may be empty: then the bound address
+// is advertised, with an unspecified host (0.0.0.0, ::) as 127.0.0.1.
+func listenGate(addr, advertised string) (*gateListener, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen %s: %w", addr, err)
 	}
-	return &gateListener{addr: ln.Addr(), inner: ln, wake: make(chan struct{}), conns: make(map[*trackedConn]struct{})}, nil
+	bound := ln.Addr().(*net.TCPAddr)
+	if advertised == "" {
+		host := bound.IP.String()
+		if bound.IP.IsUnspecified() {
+			host = "127.0.0.1"
+		}
+		advertised = net.JoinHostPort(host, strconv.Itoa(bound.Port))
+	}
+	return &gateListener{
+		bound:      bound.String(),
+		advertised: hostPort(advertised),
+		inner:      ln,
+		wake:       make(chan struct{}),
+		conns:      make(map[*trackedConn]struct{}),
+	}, nil
 }
+
+// hostPort is a net.Addr for an advertised host:port, which may be a name.
+type hostPort string
+
+func (hostPort) Network() string  { return "tcp" }
+func (a hostPort) String() string { return string(a) }
 
 func (l *gateListener) Accept() (net.Conn, error) {
 	for {
@@ -95,9 +119,9 @@ func (l *gateListener) up() error {
 	if l.inner != nil {
 		return nil
 	}
-	ln, err := net.Listen("tcp", l.addr.String())
+	ln, err := net.Listen("tcp", l.bound)
 	if err != nil {
-		return fmt.Errorf("minikafka: listen again on %s: %w", l.addr, err)
+		return fmt.Errorf("minikafka: listen again on %s: %w", l.bound, err)
 	}
 	l.inner = ln
 	close(l.wake)
@@ -125,7 +149,7 @@ func (l *gateListener) Close() error {
 	return err
 }
 
-func (l *gateListener) Addr() net.Addr { return l.addr }
+func (l *gateListener) Addr() net.Addr { return l.advertised }
 
 func (l *gateListener) dropConnsLocked() {
 	for c := range l.conns {
