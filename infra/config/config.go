@@ -55,7 +55,7 @@ type Replication struct {
 	// DataCenters maps data-centre name to replication factor for
 	// NetworkTopologyStrategy.
 	DataCenters map[string]int
-	// Tablets is "auto" (the server's default), "on" or "off". ScyllaDB 6.x
+	// Tablets is "auto" (or empty: the server's default), "on" or "off". ScyllaDB 6.x
 	// enables tablets by default for NetworkTopologyStrategy keyspaces but
 	// supports CDC only on vnode keyspaces: set "off" there.
 	Tablets string
@@ -311,7 +311,7 @@ func (r Relay) validate(bad func(field, format string, args ...any)) {
 }
 
 func (r Replication) validate(bad func(field, format string, args ...any)) {
-	if r.Tablets != "auto" && r.Tablets != "on" && r.Tablets != "off" {
+	if r.Tablets != "" && r.Tablets != "auto" && r.Tablets != "on" && r.Tablets != "off" {
 		bad("tablets", "want auto, on or off, got %q", r.Tablets)
 	}
 	switch r.Strategy {
