@@ -65,6 +65,8 @@ func TestPagingMatchesUnpagedResults(t *testing.T) {
 		`SELECT k, c FROM p WHERE k IN (1, 3, 5) ORDER BY c ASC`,
 		`SELECT k, c FROM p WHERE k IN (1, 3, 5) AND c > 2 ORDER BY c ASC LIMIT 10`,
 		`SELECT k, c, v FROM p WHERE v > 20 ALLOW FILTERING`,
+		`SELECT k, c FROM p WHERE k = 5 AND c >= 3 AND c <= 6`,
+		`SELECT k, c FROM p WHERE k = 5 AND c < 3 ORDER BY c ASC`,
 		`SELECT DISTINCT k, s FROM p`,
 	} {
 		want := pages(t, e, sess, q, 0)
@@ -75,6 +77,16 @@ func TestPagingMatchesUnpagedResults(t *testing.T) {
 			if got := pages(t, e, sess, q, size); !reflect.DeepEqual(got, want) {
 				t.Errorf("%s with page size %d: %d rows differ from the %d unpaged rows", q, size, len(got), len(want))
 			}
+		}
+	}
+	for q, want := range map[string]int{
+		`SELECT c FROM p WHERE k = 5 AND c >= 3 AND c <= 6`: 4,
+		`SELECT c FROM p WHERE k = 5 AND c > 3 AND c < 6`:   2,
+		`SELECT c FROM p WHERE k = 5 AND c = 4`:             1,
+		`SELECT c FROM p WHERE k = 5 AND c > 9`:             0,
+	} {
+		if got := len(pages(t, e, sess, q, 0)); got != want {
+			t.Errorf("%s: %d rows, want %d", q, got, want)
 		}
 	}
 	rows := pages(t, e, sess, `SELECT k, c, s FROM p WHERE k = 7`, 0)

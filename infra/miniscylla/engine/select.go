@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"slices"
+	"sort"
 	"strings"
 
 	"github.com/datastax/go-cassandra-native-protocol/message"
@@ -414,7 +415,8 @@ func (r *selectRun) scanPartition(part *partition) (done bool, err error) {
 		}
 		inPart, afterCK = r.resume.inPartition, r.resume.ck
 	}
-	rows := part.rows
+	from, to := r.window(part)
+	rows := part.rows[from:to]
 	if r.p.reverse {
 		rows = slices.Clone(rows)
 		slices.Reverse(rows)
@@ -560,4 +562,52 @@ func tokenSelector(t *Table, f *cql.SelectFunction) (selector, error) {
 	}
 	return selector{name: "system.token(" + strings.Join(names, ", ") + ")", typ: Prim(KindBigint),
 		get: func(_ *execCtx, v *rowView) ([]byte, error) { return encBigint(v.p.token), nil }}, nil
+}
+
+// window narrows part's rows to those the restrictions on the first
+// clustering column allow, by binary search in stored order. The rows in
+// the window are still checked against every restriction.
+func (r *selectRun) window(part *partition) (from, to int) {
+	from, to = 0, len(part.rows)
+	if len(r.p.table.Clustering) == 0 {
+		return from, to
+	}
+	first := r.p.table.Clustering[0]
+	rows := part.rows
+	// cut returns the first stored index whose value v satisfies pred(compare(v, bound)).
+	cut := func(bound []byte, pred func(int) bool) int {
+		return sort.Search(len(rows), func(i int) bool { return pred(compareValues(first.Type, rows[i].ck[0], bound)) })
+	}
+	lower := func(v []byte, incl bool) { // keep values >= v (> v)
+		if first.Desc {
+			to = min(to, cut(v, func(c int) bool { return c < 0 || (!incl && c == 0) }))
+		} else {
+			from = max(from, cut(v, func(c int) bool { return c > 0 || (incl && c == 0) }))
+		}
+	}
+	upper := func(v []byte, incl bool) { // keep values <= v (< v)
+		if first.Desc {
+			from = max(from, cut(v, func(c int) bool { return c < 0 || (incl && c == 0) }))
+		} else {
+			to = min(to, cut(v, func(c int) bool { return c > 0 || (!incl && c == 0) }))
+		}
+	}
+	for _, b := range r.ck {
+		if b.r.tuple || b.r.cols[0] != first || len(b.vals) != 1 || b.vals[0] == nil {
+			continue
+		}
+		switch v := b.vals[0]; b.r.op {
+		case cql.OpEq:
+			lower(v, true)
+			upper(v, true)
+		case cql.OpGt, cql.OpGte:
+			lower(v, b.r.op == cql.OpGte)
+		case cql.OpLt, cql.OpLte:
+			upper(v, b.r.op == cql.OpLte)
+		}
+	}
+	if from > to {
+		from = to
+	}
+	return from, to
 }
