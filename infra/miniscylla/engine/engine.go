@@ -12,6 +12,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -54,6 +55,14 @@ func (c *Config) setDefaults() {
 	}
 }
 
+// Validate reports an invalid field.
+func (c Config) Validate() error {
+	if net.ParseIP(c.ListenIP) == nil {
+		return fmt.Errorf("engine config: ListenIP %q is not an IP address", c.ListenIP)
+	}
+	return nil
+}
+
 // Engine executes CQL requests. It is safe for concurrent use.
 type Engine struct {
 	cfg     Config
@@ -80,6 +89,9 @@ type Engine struct {
 // New returns an empty engine with its system keyspaces.
 func New(cfg Config) (*Engine, error) {
 	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
 	e := &Engine{
 		cfg:           cfg,
 		hostID:        uuid.New(),

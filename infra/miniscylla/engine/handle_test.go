@@ -282,3 +282,17 @@ func TestConditionalBatch(t *testing.T) {
 		t.Errorf("cross-partition conditional batch: %v", res)
 	}
 }
+
+func TestConfigValidate(t *testing.T) {
+	if _, err := New(Config{ListenIP: "not-an-ip"}); err == nil {
+		t.Error("New accepted an invalid ListenIP")
+	}
+	e, err := New(Config{ListenIP: "10.0.0.7"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := query(e, &Session{}, `SELECT rpc_address, tokens, partitioner FROM system.local WHERE key = 'local'`).(*message.RowsResult)
+	if len(rows.Data) != 1 || string(rows.Data[0][0]) != string([]byte{10, 0, 0, 7}) || rows.Data[0][1] == nil {
+		t.Errorf("system.local = %v", rows.Data)
+	}
+}

@@ -144,10 +144,7 @@ func schemaTables() []*Table {
 // The row generators below run with the engine's read lock held.
 
 func (e *Engine) localRows() []map[string][]byte {
-	ip := net.ParseIP(e.cfg.ListenIP)
-	if ip == nil {
-		ip = net.IPv4(127, 0, 0, 1)
-	}
+	ip := net.ParseIP(e.cfg.ListenIP) // checked by Config.Validate
 	return []map[string][]byte{{
 		"key": encText("local"), "bootstrapped": encText("COMPLETED"),
 		"broadcast_address": encInet(ip), "cluster_name": encText(clusterName),
