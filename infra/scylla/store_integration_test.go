@@ -20,7 +20,7 @@ import (
 
 // startStore runs miniscylla on a free port, migrates the schema twice (it
 // must be idempotent) and returns the server, a session and a Store.
-func startStore(t *testing.T) (*miniscylla.Server, gocqlx.Session, *scylla.Store) {
+func startStore(t testing.TB) (*miniscylla.Server, gocqlx.Session, *scylla.Store) {
 	t.Helper()
 	srv, err := miniscylla.Start(context.Background(), miniscylla.Config{Addr: "127.0.0.1:0"})
 	if err != nil {
@@ -46,7 +46,7 @@ func startStore(t *testing.T) (*miniscylla.Server, gocqlx.Session, *scylla.Store
 	return srv, session, scylla.NewStore(session, cfg.Keyspace)
 }
 
-func change(t *testing.T, id uuid.UUID, version int32, status orders.Status) orders.Change {
+func change(t testing.TB, id uuid.UUID, version int32, status orders.Status) orders.Change {
 	t.Helper()
 	eventID, err := uuid.NewUUID()
 	if err != nil {
