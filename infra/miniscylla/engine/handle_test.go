@@ -296,3 +296,11 @@ func TestConfigValidate(t *testing.T) {
 		t.Errorf("system.local = %v", rows.Data)
 	}
 }
+
+func TestOversizedPartitionKey(t *testing.T) {
+	e, sess := newTestEngine(t, `CREATE TABLE b (k blob, c int, PRIMARY KEY ((k, c)))`)
+	res := query(e, sess, `INSERT INTO b (k, c) VALUES (?, 1)`, make([]byte, 70000))
+	if inv, ok := res.(*message.Invalid); !ok || !strings.Contains(inv.ErrorMessage, "Key length") {
+		t.Errorf("oversized key: %v", res)
+	}
+}

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"fmt"
 	"slices"
 	"sort"
 	"strings"
@@ -237,7 +238,7 @@ func (c *compiler) functionSelector(p *selectPlan, f *cql.SelectFunction) (selec
 	names := make([]string, len(f.Args))
 	for i, a := range f.Args {
 		if st, isTerm := a.(*cql.SelectTerm); isTerm {
-			x, err := c.term(st.Term, ft.args[i], "arg"+string(rune('0'+i))+"("+f.Name+")")
+			x, err := c.term(st.Term, ft.args[i], fmt.Sprintf("arg%d(%s)", i, f.Name))
 			if err != nil {
 				return selector{}, err
 			}

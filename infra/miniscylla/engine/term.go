@@ -2,6 +2,7 @@ package engine
 
 import (
 	"encoding/binary"
+	"fmt"
 	"slices"
 	"time"
 
@@ -400,7 +401,7 @@ func (c *compiler) function(f *cql.FunctionCall, want *Type) (expr, error) {
 		if lit, isLit := a.(*cql.Literal); isLit && lit.Kind == cql.LitString && at.Kind == KindTimeUUID {
 			at = Prim(KindTimestamp)
 		}
-		x, err := c.term(a, at, "arg"+string(rune('0'+i))+"("+f.Name+")")
+		x, err := c.term(a, at, fmt.Sprintf("arg%d(%s)", i, f.Name))
 		if err != nil {
 			return nil, err
 		}

@@ -384,6 +384,11 @@ func (p *writePlan) keys(x *execCtx) (pks [][]byte, cks [][][]byte, rng *cluster
 		return nil, nil, nil, err
 	}
 	for _, combo := range keyValues(pkb) {
+		for _, v := range combo {
+			if len(v) > 0xffff {
+				return nil, nil, nil, invalidf("Key length of %d is longer than maximum of 65535", len(v))
+			}
+		}
 		pks = append(pks, partitionKeyBytes(combo))
 	}
 	ckb, err := bindAll(x, p.where.ck)
