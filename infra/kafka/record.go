@@ -123,28 +123,67 @@ func reservedHeader(k string) bool {
 }
 
 // topicTemplate is a topic name with {{event_type}} / {{aggregate_type}}
-// placeholders; a replacer rather than text/template keeps it to exactly
-// these two substitutions.
-type topicTemplate struct{ text string }
+// placeholders, split once into literal and placeholder parts; plain
+// substitution rather than text/template keeps it to exactly these two.
+type topicTemplate struct{ parts []topicPart }
 
-var placeholders = []string{"{{event_type}}", "{{aggregate_type}}"}
+// topicPart is a literal, or an event field when field is set.
+type topicPart struct {
+	literal string
+	field   func(*messages.OutboxEvent) string
+}
+
+var placeholders = map[string]func(*messages.OutboxEvent) string{
+	"{{event_type}}":     (*messages.OutboxEvent).GetEventType,
+	"{{aggregate_type}}": (*messages.OutboxEvent).GetAggregateType,
+}
 
 func newTopicTemplate(text string) (topicTemplate, error) {
-	probe := text
-	for _, p := range placeholders {
-		probe = strings.ReplaceAll(probe, p, "x")
+	var t topicTemplate
+	var probe strings.Builder // the template with every placeholder as "x"
+	for rest := text; rest != ""; {
+		open := strings.Index(rest, "{{")
+		if open < 0 {
+			t.parts = append(t.parts, topicPart{literal: rest})
+			probe.WriteString(rest)
+			break
+		}
+		if open > 0 {
+			t.parts = append(t.parts, topicPart{literal: rest[:open]})
+			probe.WriteString(rest[:open])
+		}
+		end := strings.Index(rest[open:], "}}")
+		if end < 0 {
+			return topicTemplate{}, fmt.Errorf("topic template %q: unclosed {{", text)
+		}
+		name := rest[open : open+end+2]
+		field, ok := placeholders[name]
+		if !ok {
+			return topicTemplate{}, fmt.Errorf("topic template %q: unknown placeholder %s (known: {{event_type}}, {{aggregate_type}})", text, name)
+		}
+		t.parts = append(t.parts, topicPart{field: field})
+		probe.WriteString("x")
+		rest = rest[open+end+2:]
 	}
-	if strings.Contains(probe, "{{") || strings.Contains(probe, "}}") {
-		return topicTemplate{}, fmt.Errorf("topic template %q: unknown placeholder (known: %s)", text, strings.Join(placeholders, ", "))
-	}
-	if !ValidTopic(probe) {
+	if !ValidTopic(probe.String()) {
 		return topicTemplate{}, fmt.Errorf("topic template %q: %w: want 1-249 characters of [a-zA-Z0-9._-]", text, ErrInvalidTopic)
 	}
-	return topicTemplate{text: text}, nil
+	return t, nil
 }
 
 func (t topicTemplate) render(ev *messages.OutboxEvent) string {
-	return strings.NewReplacer(placeholders[0], ev.GetEventType(), placeholders[1], ev.GetAggregateType()).Replace(t.text)
+	if len(t.parts) == 1 && t.parts[0].field != nil {
+		return t.parts[0].field(ev) // the default template: no copy
+	}
+	var b strings.Builder
+	for _, p := range t.parts {
+		if p.field != nil {
+			b.WriteString(p.field(ev))
+		} else {
+			b.WriteString(p.literal)
+		}
+	}
+	return b.String()
 }
 
 // ValidTopic reports whether t is a legal Kafka topic name: 1-249
