@@ -13,7 +13,9 @@
 //
 // A non-empty decode_error marks a row that could not be decoded; event then
 // holds what could be read (at least event_id and aggregate_id, the key
-// columns) and the row goes straight to the DLQ.
+// columns) and the row goes straight to the DLQ. An event without an
+// event_id cannot be stored anywhere and is answered with
+// *messages.CommandRejected (INVALID_ARGUMENT) instead of an ack.
 //
 // For every PublishEvent the publisher answers the sender with exactly one
 // *messages.EventAck{event_id, outcome, error}, and only once the outcome is
