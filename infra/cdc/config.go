@@ -1,0 +1,118 @@
+// Package cdc is the relay's read side: ScyllaDB CDC log of outbox_messages
+// -> scylla-cdc-go Reader -> decoded *messages.PublishEvent -> cdcstream
+// actor. It owns the reader's tuning, the table-backed progress in
+// cdc_offsets, the in-flight window that bounds what is read but not yet
+// checkpointed, and the per-stream tracker that checkpoints a stream only up
+// to its newest event such that it and every earlier event were acknowledged.
+package cdc
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/gocql/gocql"
+)
+
+// Config tunes the reader. Zero fields take the defaults below, except
+// Keyspace and ChangeAgeLimit, which are required.
+type Config struct {
+	// Keyspace holds outbox_messages and cdc_offsets.
+	Keyspace string
+	// Table is the CDC-enabled base table (outbox_messages).
+	Table string
+	// ProgressTable stores per-stream progress (cdc_offsets, in Keyspace).
+	ProgressTable string
+	// ApplicationName keys this relay's rows in ProgressTable.
+	ApplicationName string
+	// Consistency of the CDC log reads.
+	Consistency gocql.Consistency
+	// ChangeAgeLimit is how far back a reader without saved progress starts:
+	// set it to the CDC log TTL, because the library's one-minute default
+	// would skip older, still unpublished events.
+	ChangeAgeLimit time.Duration
+	// ConfidenceWindow is the minimal age of a change before it is read
+	// (the latency floor); small on a single-node store.
+	ConfidenceWindow time.Duration
+	// PollDelay is the pause after a poll that returned rows; IdleDelay
+	// after an empty one; FailedDelay the first pause after a failed one
+	// (doubling up to 30 s).
+	PollDelay   time.Duration
+	IdleDelay   time.Duration
+	FailedDelay time.Duration
+	// QueryWindow is the widest cdc$time range of one poll.
+	QueryWindow time.Duration
+	// InFlight bounds the events read but not yet checkpointed: the consumer
+	// blocks (backpressure on the reader) while the window is full. It is
+	// also the bound of duplicates after a crash.
+	InFlight int
+	// ProgressInterval is how often acknowledged progress is saved.
+	ProgressInterval time.Duration
+}
+
+// Defaults of Config.
+const (
+	DefaultTable            = "outbox_messages"
+	DefaultProgressTable    = "cdc_offsets"
+	DefaultApplicationName  = "outbox-relay"
+	DefaultConfidenceWindow = 100 * time.Millisecond
+	DefaultPollDelay        = 10 * time.Millisecond
+	DefaultIdleDelay        = 50 * time.Millisecond
+	DefaultFailedDelay      = time.Second
+	DefaultQueryWindow      = 30 * time.Second
+	DefaultInFlight         = 1000
+	DefaultProgressInterval = 50 * time.Millisecond
+)
+
+// ErrInvalidConfig is wrapped by every Validate error.
+var ErrInvalidConfig = errors.New("invalid cdc config")
+
+// SetDefaults fills zero fields with the defaults.
+func (c *Config) SetDefaults() {
+	setString(&c.Table, DefaultTable)
+	setString(&c.ProgressTable, DefaultProgressTable)
+	setString(&c.ApplicationName, DefaultApplicationName)
+	if c.Consistency == gocql.Any {
+		c.Consistency = gocql.LocalQuorum
+	}
+	setDuration(&c.ConfidenceWindow, DefaultConfidenceWindow)
+	setDuration(&c.PollDelay, DefaultPollDelay)
+	setDuration(&c.IdleDelay, DefaultIdleDelay)
+	setDuration(&c.FailedDelay, DefaultFailedDelay)
+	setDuration(&c.QueryWindow, DefaultQueryWindow)
+	setDuration(&c.ProgressInterval, DefaultProgressInterval)
+	if c.InFlight == 0 {
+		c.InFlight = DefaultInFlight
+	}
+}
+
+// Validate reports the first bad setting.
+func (c Config) Validate() error {
+	switch {
+	case c.Keyspace == "":
+		return fmt.Errorf("%w: keyspace is required", ErrInvalidConfig)
+	case c.ChangeAgeLimit <= 0:
+		return fmt.Errorf("%w: change age limit (the CDC log TTL) must be positive, got %s", ErrInvalidConfig, c.ChangeAgeLimit)
+	case c.ConfidenceWindow < 0, c.PollDelay < 0, c.IdleDelay < 0, c.FailedDelay < 0:
+		return fmt.Errorf("%w: confidence window and poll delays must not be negative", ErrInvalidConfig)
+	case c.QueryWindow <= 0:
+		return fmt.Errorf("%w: query window must be positive, got %s", ErrInvalidConfig, c.QueryWindow)
+	case c.InFlight < 1:
+		return fmt.Errorf("%w: in-flight window %d < 1", ErrInvalidConfig, c.InFlight)
+	case c.ProgressInterval <= 0:
+		return fmt.Errorf("%w: progress interval must be positive, got %s", ErrInvalidConfig, c.ProgressInterval)
+	}
+	return nil
+}
+
+func setString(p *string, v string) {
+	if *p == "" {
+		*p = v
+	}
+}
+
+func setDuration(p *time.Duration, v time.Duration) {
+	if *p == 0 {
+		*p = v
+	}
+}

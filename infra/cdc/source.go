@@ -1,0 +1,265 @@
+package cdc
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/gocql/gocql"
+	scyllacdc "github.com/scylladb/scylla-cdc-go"
+
+	"github.com/outboxnode/outbox/actors/cdcstream"
+)
+
+// progressTTL keeps saved progress at least a week (the library default),
+// and never shorter than the CDC log it points into.
+const progressTTL = 7 * 24 * time.Hour
+
+// flushTimeout bounds one progress save outside a caller's context.
+const flushTimeout = 5 * time.Second
+
+// Source reads the outbox CDC log with scylla-cdc-go. Each Run builds a new
+// Reader that resumes from the progress saved in ProgressTable.
+type Source struct {
+	cfg     Config
+	session *gocql.Session
+	log     *slog.Logger
+
+	mu  sync.Mutex
+	cur *run // the latest run, kept after it ends for Flush and Lags
+}
+
+var _ cdcstream.Source = (*Source)(nil)
+
+// New validates cfg (after SetDefaults); session must stay open while the
+// Source is used.
+func New(cfg Config, session *gocql.Session, log *slog.Logger) (*Source, error) {
+	cfg.SetDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if session == nil {
+		return nil, fmt.Errorf("%w: session is required", ErrInvalidConfig)
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Source{cfg: cfg, session: session, log: log}, nil
+}
+
+// Run implements cdcstream.Source.
+func (s *Source) Run(ctx context.Context, deliver func(cdcstream.Delivery)) error {
+	pm, err := scyllacdc.NewTableBackedProgressManager(s.session, s.cfg.Keyspace+"."+s.cfg.ProgressTable, s.cfg.ApplicationName)
+	if err != nil {
+		return fmt.Errorf("cdc progress table %s.%s: %w", s.cfg.Keyspace, s.cfg.ProgressTable, err)
+	}
+	pm.SetTTL(int32(max(progressTTL, s.cfg.ChangeAgeLimit).Seconds()))
+	r := &run{cfg: s.cfg, log: s.log, deliver: deliver, window: newWindow(s.cfg.InFlight), streams: map[string]*stream{}}
+	s.mu.Lock()
+	s.cur = r
+	s.mu.Unlock()
+
+	reader, err := scyllacdc.NewReader(ctx, &scyllacdc.ReaderConfig{
+		Session:               s.session,
+		TableNames:            []string{s.cfg.Keyspace + "." + s.cfg.Table},
+		Consistency:           s.cfg.Consistency,
+		ChangeConsumerFactory: r,
+		ProgressManager:       pm,
+		Logger:                printfLogger{s.log},
+		Advanced: scyllacdc.AdvancedReaderConfig{
+			ConfidenceWindowSize:   s.cfg.ConfidenceWindow,
+			PostNonEmptyQueryDelay: s.cfg.PollDelay,
+			PostEmptyQueryDelay:    s.cfg.IdleDelay,
+			PostFailedQueryDelay:   s.cfg.FailedDelay,
+			QueryTimeWindowSize:    s.cfg.QueryWindow,
+			ChangeAgeLimit:         s.cfg.ChangeAgeLimit,
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("cdc reader over %s.%s: %w", s.cfg.Keyspace, s.cfg.Table, err)
+	}
+	flushed := make(chan struct{})
+	flushCtx, stopFlush := context.WithCancel(context.Background())
+	go func() {
+		defer close(flushed)
+		r.flushEvery(flushCtx, s.cfg.ProgressInterval)
+	}()
+	err = reader.Run(ctx)
+	stopFlush()
+	<-flushed
+	if ctx.Err() != nil {
+		return nil
+	}
+	if err == nil {
+		err = errors.New("reader stopped")
+	}
+	return fmt.Errorf("cdc reader over %s.%s: %w", s.cfg.Keyspace, s.cfg.Table, err)
+}
+
+// Flush implements cdcstream.Source.
+func (s *Source) Flush(ctx context.Context) error {
+	if r := s.current(); r != nil {
+		return r.flush(ctx)
+	}
+	return nil
+}
+
+// Lags implements cdcstream.Source.
+func (s *Source) Lags(now time.Time) map[string]time.Duration {
+	r := s.current()
+	if r == nil {
+		return nil
+	}
+	return r.lags(now)
+}
+
+func (s *Source) current() *run {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cur
+}
+
+// run is one Reader's state: its streams and in-flight window.
+type run struct {
+	cfg     Config
+	log     *slog.Logger
+	deliver func(cdcstream.Delivery)
+	window  *window
+
+	mu      sync.Mutex
+	streams map[string]*stream
+}
+
+// stream is one CDC stream's tracker and its progress reporter.
+type stream struct {
+	name     string
+	tracker  tracker
+	reporter *scyllacdc.ProgressReporter
+	// saveMu serialises saves, so an older checkpoint never overwrites a newer one.
+	saveMu sync.Mutex
+}
+
+// CreateChangeConsumer implements scyllacdc.ChangeConsumerFactory; each
+// generation has streams of its own, so a stream is created once per run.
+func (r *run) CreateChangeConsumer(_ context.Context, in scyllacdc.CreateChangeConsumerInput) (scyllacdc.ChangeConsumer, error) {
+	name := hex.EncodeToString(in.StreamID)
+	st := &stream{name: name, reporter: in.ProgressReporter}
+	r.mu.Lock()
+	r.streams[name] = st
+	r.mu.Unlock()
+	return &consumer{run: r, stream: st}, nil
+}
+
+func (r *run) all() []*stream {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]*stream, 0, len(r.streams))
+	for _, st := range r.streams {
+		out = append(out, st)
+	}
+	return out
+}
+
+func (r *run) flushEvery(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := r.flush(ctx); err != nil && ctx.Err() == nil {
+				r.log.Warn("save cdc progress", slog.Any("err", err))
+			}
+		}
+	}
+}
+
+// flush saves the progress of every stream that advanced.
+func (r *run) flush(ctx context.Context) error {
+	var errs []error
+	for _, st := range r.all() {
+		if err := r.save(ctx, st); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// save checkpoints st up to its acknowledged events and releases their
+// window slots.
+func (r *run) save(ctx context.Context, st *stream) error {
+	st.saveMu.Lock()
+	defer st.saveMu.Unlock()
+	at, slots, ok := st.tracker.toSave()
+	if !ok {
+		return nil
+	}
+	if err := st.reporter.MarkProgress(ctx, scyllacdc.Progress{LastProcessedRecordTime: at}); err != nil {
+		return fmt.Errorf("stream %s: %w", st.name, err)
+	}
+	st.tracker.markSaved(at, slots)
+	r.window.release(slots)
+	return nil
+}
+
+func (r *run) lags(now time.Time) map[string]time.Duration {
+	out := make(map[string]time.Duration)
+	for _, st := range r.all() {
+		out[st.name] = st.tracker.lag(now)
+	}
+	return out
+}
+
+// consumer hands one stream's events to the stream actor.
+type consumer struct {
+	run    *run
+	stream *stream
+}
+
+// Consume implements scyllacdc.ChangeConsumer: it takes a window slot per
+// event (blocking while the window is full) and delivers the events of the
+// change's delta rows; an error stops the reader, so only ctx ends it.
+func (c *consumer) Consume(ctx context.Context, ch scyllacdc.Change) error {
+	rows := make([]*scyllacdc.ChangeRow, 0, len(ch.Delta))
+	for _, row := range ch.Delta {
+		if IsEvent(row.GetOperation()) {
+			rows = append(rows, row)
+		}
+	}
+	tc := c.stream.tracker.begin(ch.Time, len(rows))
+	for _, row := range rows {
+		if err := c.run.window.acquire(ctx); err != nil {
+			return err
+		}
+		var once sync.Once
+		c.run.deliver(cdcstream.Delivery{
+			Stream:  c.stream.name,
+			Request: Decode(row),
+			Ack:     func() { once.Do(func() { c.stream.tracker.ack(tc) }) },
+		})
+	}
+	return nil
+}
+
+// End implements scyllacdc.ChangeConsumer: the stream's acknowledged
+// progress is saved before the reader moves on or stops.
+func (c *consumer) End() error {
+	ctx, cancel := context.WithTimeout(context.Background(), flushTimeout)
+	defer cancel()
+	if err := c.run.save(ctx, c.stream); err != nil {
+		c.run.log.Warn("save cdc progress at stream end", slog.Any("err", err))
+	}
+	return nil
+}
+
+// printfLogger sends the library's debug output to slog at debug level.
+type printfLogger struct{ log *slog.Logger }
+
+func (l printfLogger) Printf(format string, v ...any) {
+	l.log.Debug(fmt.Sprintf(format, v...), slog.String("component", "scylla-cdc-go"))
+}

@@ -1,0 +1,121 @@
+package cdc
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/gocql/gocql"
+)
+
+func at(ms int64) gocql.UUID { return gocql.MinTimeUUID(time.UnixMilli(ms)) }
+
+func TestTrackerMarksOnlyUpToContiguousAcks(t *testing.T) {
+	var tr tracker
+	c1 := tr.begin(at(1), 1)
+	c2 := tr.begin(at(2), 2) // two events in one change (a batch)
+	c3 := tr.begin(at(3), 1)
+	if _, _, ok := tr.toSave(); ok {
+		t.Fatal("nothing acked, yet something to save")
+	}
+	tr.ack(c3)
+	tr.ack(c2)
+	if _, _, ok := tr.toSave(); ok {
+		t.Fatal("saved past the unacked change 1")
+	}
+	tr.ack(c1)
+	got, slots, ok := tr.toSave()
+	if !ok || got != at(1) || slots != 1 {
+		t.Fatalf("toSave = %v %d %v, want change 1 and 1 slot", got.Time(), slots, ok)
+	}
+	tr.ack(c2)
+	got, slots, ok = tr.toSave()
+	if !ok || got != at(3) || slots != 4 {
+		t.Fatalf("toSave = %v %d %v, want change 3 and 4 slots", got.Time(), slots, ok)
+	}
+	tr.markSaved(got, slots)
+	if _, _, ok := tr.toSave(); ok {
+		t.Fatal("saved twice")
+	}
+}
+
+func TestTrackerChangeWithoutEventsIsDone(t *testing.T) {
+	var tr tracker
+	tr.begin(at(5), 0)
+	if got, slots, ok := tr.toSave(); !ok || got != at(5) || slots != 0 {
+		t.Fatalf("toSave = %v %d %v", got.Time(), slots, ok)
+	}
+}
+
+func TestTrackerAckDuringSaveKeepsSlots(t *testing.T) {
+	var tr tracker
+	c1 := tr.begin(at(1), 1)
+	c2 := tr.begin(at(2), 1)
+	tr.ack(c1)
+	got, slots, _ := tr.toSave()
+	tr.ack(c2) // arrives while the save of change 1 is in flight
+	tr.markSaved(got, slots)
+	got, slots, ok := tr.toSave()
+	if !ok || got != at(2) || slots != 1 {
+		t.Fatalf("toSave = %v %d %v, want change 2 with its slot", got.Time(), slots, ok)
+	}
+}
+
+func TestTrackerLagIsAgeOfOldestUnacked(t *testing.T) {
+	var tr tracker
+	now := time.UnixMilli(10_000)
+	if tr.lag(now) != 0 {
+		t.Fatal("empty tracker lags")
+	}
+	c1 := tr.begin(at(4_000), 1)
+	tr.begin(at(7_000), 1)
+	if got := tr.lag(now); got != 6*time.Second {
+		t.Fatalf("lag %v, want 6s", got)
+	}
+	tr.ack(c1)
+	if got := tr.lag(now); got != 3*time.Second {
+		t.Fatalf("lag %v, want 3s", got)
+	}
+}
+
+func TestWindowBlocksWhenFull(t *testing.T) {
+	w := newWindow(2)
+	ctx := context.Background()
+	for range 2 {
+		if err := w.acquire(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	defer cancel()
+	if err := w.acquire(short); err == nil {
+		t.Fatal("acquired a slot of a full window")
+	}
+	w.release(1)
+	if err := w.acquire(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestConfigDefaultsAndValidate(t *testing.T) {
+	c := Config{Keyspace: "ks", ChangeAgeLimit: time.Hour}
+	c.SetDefaults()
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if c.ProgressTable != "cdc_offsets" || c.InFlight != DefaultInFlight || c.ConfidenceWindow != DefaultConfidenceWindow {
+		t.Fatalf("defaults %+v", c)
+	}
+	for name, bad := range map[string]func(*Config){
+		"no keyspace":  func(c *Config) { c.Keyspace = "" },
+		"no age limit": func(c *Config) { c.ChangeAgeLimit = 0 },
+		"window":       func(c *Config) { c.InFlight = -1 },
+		"delay":        func(c *Config) { c.PollDelay = -time.Second },
+	} {
+		b := c
+		bad(&b)
+		if err := b.Validate(); err == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
+}

@@ -1,0 +1,28 @@
+package cdc
+
+import "context"
+
+// window is a counting semaphore over the events read but not yet
+// checkpointed: the reader takes a slot per event, a progress save gives
+// the slots of the events it covers back.
+type window struct{ slots chan struct{} }
+
+func newWindow(n int) *window { return &window{slots: make(chan struct{}, n)} }
+
+// acquire takes one slot, waiting while the window is full.
+func (w *window) acquire(ctx context.Context) error {
+	select {
+	case w.slots <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// release gives n slots back.
+func (w *window) release(n int) {
+	for range n {
+		<-w.slots
+	}
+}
+
