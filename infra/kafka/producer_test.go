@@ -240,6 +240,20 @@ func TestBrokerUnavailableAndRecovery(t *testing.T) {
 	}
 }
 
+// A broker that is really gone (closed, port refused) must classify the same
+// as minikafka's simulated outage above.
+func TestBrokerGoneIsUnavailable(t *testing.T) {
+	b := startBroker(t, minikafka.Config{Topics: []string{"OrderCreated"}})
+	p := newProducer(t, kafka.Config{Brokers: []string{b.Addr()}, SendRetries: 1, RetryBackoff: 10 * time.Millisecond, Timeout: time.Second, DialTimeout: time.Second})
+	requireAllNil(t, p.Publish(context.Background(), events(4, 2, "OrderCreated")))
+	b.Close()
+	for i, err := range p.Publish(context.Background(), events(4, 2, "OrderCreated")) {
+		if !kafka.IsUnavailable(err) {
+			t.Fatalf("record %d with the broker gone: err = %v (kind %v), want unavailable", i, err, kafka.Classify(err))
+		}
+	}
+}
+
 func TestLeaderlessTopicIsUnavailableAlone(t *testing.T) {
 	b := startBroker(t, minikafka.Config{Topics: []string{"OrderCreated", "OrderCancelled"}})
 	p := newProducer(t, kafka.Config{Brokers: []string{b.Addr()}, SendRetries: 1, RetryBackoff: 10 * time.Millisecond})
