@@ -169,3 +169,46 @@ func BenchmarkWireRoundTrip(b *testing.B) {
 	wg.Wait()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "requests/s")
 }
+
+func TestConcurrentRequestsAreBounded(t *testing.T) {
+	const limit, requests = 4, 12
+	var running, peak atomic.Int32
+	release := make(chan struct{})
+	h := &stubHandler{fn: func(*engine.Session, message.Message) message.Message {
+		n := running.Add(1)
+		for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+		}
+		<-release
+		running.Add(-1)
+		return &message.VoidResult{}
+	}}
+	s, err := start(context.Background(), Config{Addr: "127.0.0.1:0", MaxConcurrentRequests: limit},
+		func(string, func(*message.SchemaChangeEvent)) (handler, error) { return h, nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	c := dial(t, s.Addr())
+	c.startup()
+	for i := range limit {
+		c.send(int16(10+i), query("q"))
+	}
+	waitFor(t, "the workers to fill up", func() bool { return running.Load() == limit })
+	// OPTIONS is answered by the reader even while every worker is busy.
+	if _, ok := c.roundTrip(99, &message.Options{}).(*message.Supported); !ok {
+		t.Fatal("heartbeat not answered while workers are busy")
+	}
+	// Beyond the bound the reader waits for a free worker.
+	for i := limit; i < requests; i++ {
+		c.send(int16(10+i), query("q"))
+	}
+	close(release)
+	for range requests {
+		if _, ok := c.recv().Body.Message.(*message.VoidResult); !ok {
+			t.Fatal("request not answered")
+		}
+	}
+	if p := peak.Load(); p != limit {
+		t.Fatalf("peak concurrency %d, want %d", p, limit)
+	}
+}

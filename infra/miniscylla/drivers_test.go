@@ -1,0 +1,159 @@
+package miniscylla
+
+import (
+	"context"
+	"net"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gocql/gocql"
+)
+
+// newSession connects a default gocql session to addr, configured by opts.
+func newSession(t testing.TB, addr string, opts ...func(*gocql.ClusterConfig)) *gocql.Session {
+	t.Helper()
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cluster := gocql.NewCluster(host)
+	cluster.Port, _ = strconv.Atoi(port)
+	cluster.Timeout = testTimeout
+	cluster.ConnectTimeout = testTimeout
+	cluster.Consistency = gocql.One
+	for _, o := range opts {
+		o(cluster)
+	}
+	sess, err := cluster.CreateSession()
+	if err != nil {
+		t.Fatalf("gocql session: %v", err)
+	}
+	t.Cleanup(sess.Close)
+	return sess
+}
+
+// exec runs each statement through sess, failing the test on the first error.
+func execAll(t testing.TB, sess *gocql.Session, stmts ...string) {
+	t.Helper()
+	for _, s := range stmts {
+		if err := sess.Query(s).Exec(); err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+	}
+}
+
+// TestGocqlRoundTrip is the smoke test of the whole stack through the real
+// driver, plain and with gocql's snappy compression.
+func TestGocqlRoundTrip(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		comp gocql.Compressor
+	}{{"plain", nil}, {"snappy", gocql.SnappyCompressor{}}} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := startServer(t)
+			sess := newSession(t, s.Addr(), func(c *gocql.ClusterConfig) { c.Compressor = tc.comp })
+			execAll(t, sess, "CREATE KEYSPACE ks WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}")
+			// Cache the keyspace's metadata now: only a pushed SCHEMA_CHANGE
+			// event makes gocql see the table created next.
+			if _, err := sess.KeyspaceMetadata("ks"); err != nil {
+				t.Fatal(err)
+			}
+			execAll(t, sess, "CREATE TABLE ks.kv (k int PRIMARY KEY, v text)")
+			big := strings.Repeat("compressible ", 10_000) // 130 kB that compresses far beyond 8:1
+			for k, v := range map[int]string{1: "one", 2: big} {
+				if err := sess.Query("INSERT INTO ks.kv (k, v) VALUES (?, ?)", k, v).Exec(); err != nil {
+					t.Fatal(err)
+				}
+				var got string
+				if err := sess.Query("SELECT v FROM ks.kv WHERE k = ?", k).Scan(&got); err != nil || got != v {
+					t.Fatalf("read back %d bytes, want %d: %v", len(got), len(v), err)
+				}
+			}
+			waitFor(t, "table metadata", func() bool {
+				md, err := sess.TableMetadata("ks", "kv")
+				return err == nil && md.Columns["v"] != nil
+			})
+		})
+	}
+}
+
+// TestPythonDriver runs testdata/pydriver_check.py with the DataStax Python
+// driver against a fresh server. CI installs the driver with `make deps`.
+func TestPythonDriver(t *testing.T) {
+	const python = "/usr/bin/python3"
+	if out, err := exec.Command(python, "-c", "import cassandra.cluster").CombinedOutput(); err != nil {
+		t.Fatalf("the DataStax Python driver (Debian python3-cassandra) is missing: run `make deps`.\n%v: %s", err, out)
+	}
+	s := startServer(t)
+	host, port, err := net.SplitHostPort(s.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, python, "testdata/pydriver_check.py", host, port).CombinedOutput()
+	if err != nil {
+		t.Fatalf("pydriver_check.py: %v\n%s", err, out)
+	}
+	t.Logf("%s", out)
+}
+
+// benchConcurrency is the number of goroutines sharing one gocql session.
+const benchConcurrency = 32
+
+// runConcurrent calls op b.N times from benchConcurrency goroutines and
+// reports the rate as unit/s.
+func runConcurrent(b *testing.B, unit string, op func(i int64) error) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	for range benchConcurrency {
+		wg.Go(func() {
+			for i := next.Add(1); i <= int64(b.N); i = next.Add(1) {
+				if err := op(i); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), unit+"/s")
+}
+
+// benchSchema is shaped like the node's orders + outbox tables.
+var benchSchema = []string{
+	"CREATE KEYSPACE bench WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}",
+	"CREATE TABLE bench.orders (order_id bigint PRIMARY KEY, status text, version int)",
+	"CREATE TABLE bench.outbox (aggregate_id bigint, event_id timeuuid, event_type text, payload blob, " +
+		"PRIMARY KEY ((aggregate_id), event_id)) WITH cdc = {'enabled': true}",
+}
+
+func BenchmarkPreparedInsert(b *testing.B) {
+	s := startServer(b)
+	sess := newSession(b, s.Addr())
+	execAll(b, sess, benchSchema...)
+	runConcurrent(b, "inserts", func(i int64) error {
+		return sess.Query("INSERT INTO bench.orders (order_id, status, version) VALUES (?, ?, ?)", i, "CREATED", 1).Exec()
+	})
+}
+
+func BenchmarkLoggedBatch(b *testing.B) {
+	s := startServer(b)
+	sess := newSession(b, s.Addr())
+	execAll(b, sess, benchSchema...)
+	payload := make([]byte, 200)
+	runConcurrent(b, "batches", func(i int64) error {
+		batch := sess.NewBatch(gocql.LoggedBatch)
+		batch.Query("INSERT INTO bench.orders (order_id, status, version) VALUES (?, ?, ?)", i, "CREATED", 1)
+		batch.Query("INSERT INTO bench.outbox (aggregate_id, event_id, event_type, payload) VALUES (?, ?, ?, ?)",
+			i, gocql.TimeUUID(), "OrderCreated", payload)
+		return sess.ExecuteBatch(batch)
+	})
+}
