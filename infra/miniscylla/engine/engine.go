@@ -6,6 +6,16 @@
 // Data path: request -> cql.ParseQuery -> compiled statement (cached for
 // PREPARE) -> []Mutation -> Engine.apply (one atomic step under the write
 // lock) for writes, or a scan of the stored partitions for reads.
+//
+// Every write, batches and LWTs included, reaches storage through
+// applyLocked: it resolves all tables, checks the mutations, lets CDC derive
+// its log mutations from the pre-image, then applies. A write-ahead log
+// belongs there too, since Mutation is plain data resolved before the lock.
+//
+// Files: types.go, values.go, literal.go, encode.go (values); catalog.go,
+// ddl.go, system.go (schema); mutation.go, storage.go (data); term.go,
+// where.go, write.go, cond.go, select.go, paging.go, rowview.go (execution);
+// exec.go (requests, prepared cache, apply); cdc*.go (CDC log tables).
 package engine
 
 import (
