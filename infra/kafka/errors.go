@@ -38,7 +38,7 @@ func (k Kind) String() string {
 	return "none"
 }
 
-// Sentinel errors for records rejected before they reach the broker.
+// Sentinel errors raised by this package rather than by the broker.
 var (
 	// ErrInvalidEvent: the event lacks a field the record needs.
 	ErrInvalidEvent = errors.New("invalid outbox event")
@@ -48,13 +48,15 @@ var (
 	ErrClosed = errors.New("kafka producer closed")
 )
 
-// PublishError is the per-record error of Publish.
+// PublishError is the per-record error of Publish: Kind says what to do,
+// Topic where it was going ("" when not known yet), Err why.
 type PublishError struct {
 	Kind  Kind
 	Topic string
 	Err   error
 }
 
+// Error names the topic (when known), the kind and the cause.
 func (e *PublishError) Error() string {
 	if e.Topic == "" { // not mapped or not sent yet
 		return fmt.Sprintf("publish (%s): %v", e.Kind, e.Err)
@@ -62,6 +64,7 @@ func (e *PublishError) Error() string {
 	return fmt.Sprintf("publish to %q (%s): %v", e.Topic, e.Kind, e.Err)
 }
 
+// Unwrap returns the cause, so errors.Is matches sarama's errors.
 func (e *PublishError) Unwrap() error { return e.Err }
 
 // permanentCodes are the broker answers that concern the record itself, so

@@ -25,7 +25,9 @@ import (
 
 // Producer publishes records with acks=all and idempotence, so a resend
 // after a lost ack does not duplicate within a producer session. It is safe
-// for concurrent use; Close it once.
+// for concurrent use, but per-key order is the order records are handed
+// over: concurrent Publish calls interleave, so publish one aggregate's
+// events from one caller. Close releases it.
 type Producer struct {
 	mapper *Mapper
 	ap     sarama.AsyncProducer
