@@ -241,6 +241,9 @@ func TestConfigValidation(t *testing.T) {
 			}
 		})
 	}
+	if _, err := New(Config{JitterFactor: -1}); err != nil {
+		t.Fatalf("a negative JitterFactor disables jitter, got %v", err)
+	}
 	var def Config
 	def.SetDefaults()
 	want := Config{MaxAttempts: 5, BackoffMin: 100 * time.Millisecond, BackoffMax: 500 * time.Millisecond,
