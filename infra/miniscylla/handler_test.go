@@ -33,7 +33,7 @@ func (h *stubHandler) Close() error {
 func startStub(t testing.TB, fn func(*engine.Session, message.Message) message.Message) (*Server, *stubHandler) {
 	t.Helper()
 	h := &stubHandler{fn: fn}
-	s, err := start(context.Background(), Config{Addr: "127.0.0.1:0"}, func(string, func(*message.SchemaChangeEvent)) (handler, error) {
+	s, err := start(context.Background(), Config{Addr: "127.0.0.1:0"}, func(engine.Config) (handler, error) {
 		return h, nil
 	})
 	if err != nil {
@@ -183,7 +183,7 @@ func TestConcurrentRequestsAreBounded(t *testing.T) {
 		return &message.VoidResult{}
 	}}
 	s, err := start(context.Background(), Config{Addr: "127.0.0.1:0", MaxConcurrentRequests: limit},
-		func(string, func(*message.SchemaChangeEvent)) (handler, error) { return h, nil })
+		func(engine.Config) (handler, error) { return h, nil })
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -48,15 +48,14 @@ type handler interface {
 
 var _ handler = (*engine.Engine)(nil)
 
-// newHandler builds the handler for a server reachable at listenIP that
-// reports schema changes to onSchemaChange.
-type newHandler func(listenIP string, onSchemaChange func(*message.SchemaChangeEvent)) (handler, error)
+// newHandler builds the handler from the engine configuration the server derived.
+type newHandler func(engine.Config) (handler, error)
 
 // Start validates cfg, listens on cfg.Addr and serves until Close. ctx only
 // bounds the start-up; the server outlives it.
 func Start(ctx context.Context, cfg Config) (*Server, error) {
-	return start(ctx, cfg, func(ip string, onSchemaChange func(*message.SchemaChangeEvent)) (handler, error) {
-		eng, err := engine.New(engine.Config{ListenIP: ip, OnSchemaChange: onSchemaChange})
+	return start(ctx, cfg, func(ec engine.Config) (handler, error) {
+		eng, err := engine.New(ec)
 		if err != nil {
 			return nil, err
 		}
@@ -76,7 +75,8 @@ func start(ctx context.Context, cfg Config, newH newHandler) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, ln: ln, conns: make(map[*conn]struct{})}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	if s.eng, err = newH(advertisedIP(ln.Addr()), s.broadcast); err != nil {
+	s.eng, err = newH(engine.Config{ListenIP: advertisedIP(ln.Addr()), OnSchemaChange: s.broadcast, Logger: s.log})
+	if err != nil {
 		s.cancel()
 		return nil, errors.Join(fmt.Errorf("miniscylla: start engine: %w", err), ln.Close())
 	}
