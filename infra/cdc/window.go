@@ -25,4 +25,3 @@ func (w *window) release(n int) {
 		<-w.slots
 	}
 }
-

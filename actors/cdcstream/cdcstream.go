@@ -1,0 +1,246 @@
+// Package cdcstream is the relay's middle actor: infra/cdc (the ScyllaDB
+// CDC reader over outbox_messages) -> CdcStream -> Publisher (its child) ->
+// Kafka. It owns the reader for its lifetime, hands every event to the
+// publisher with ctx.Request, and acknowledges the event to the reader when
+// the publisher's EventAck arrives, so that each stream is checkpointed only
+// past events that are published, dead-lettered or parked.
+//
+// The reader's callbacks run on the library's goroutines; they only Send a
+// Delivery to this actor and never touch its state. The in-flight window of
+// the source bounds what can be queued here: the reader blocks while it is
+// full (backpressure), so no queue grows without bound during an outage.
+//
+// It also guards the lag: every Tick it exports cdc_lag_seconds per stream,
+// and once the oldest unacknowledged event is older than LagShare of the CDC
+// log TTL, LagQuery reports degraded and a warning gives the time left
+// before events start to expire unpublished.
+package cdcstream
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/outboxnode/outbox/messages"
+)
+
+// PublisherName is the publisher child's name: its PID is
+// "<cdcstream id>/publisher".
+const PublisherName = "publisher"
+
+// Deps are the stream's collaborators; Source and Publisher are required.
+type Deps struct {
+	Source Source
+	// Publisher is spawned as the child that takes PublishEvent and answers
+	// EventAck (actors/publisher); the stream's props option
+	// actor.WithSupervisor decides how it restarts.
+	Publisher *actor.Props
+	Metrics   Metrics
+}
+
+// Props validates cfg (after SetDefaults) and deps and returns the props of
+// the stream actor; opts are added (e.g. the supervisor of the publisher).
+func Props(cfg Config, deps Deps, opts ...actor.PropsOption) (*actor.Props, error) {
+	cfg.SetDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if deps.Source == nil || deps.Publisher == nil {
+		return nil, fmt.Errorf("%w: source and publisher props are required", ErrInvalidConfig)
+	}
+	if deps.Metrics == nil {
+		deps.Metrics = nopMetrics{}
+	}
+	return actor.PropsFromProducer(func() actor.Actor {
+		return &stream{cfg: cfg, deps: deps}
+	}, opts...), nil
+}
+
+// Local messages of the actor to itself.
+type (
+	tick          struct{}
+	restartReader struct{}
+	// readerStopped reports the end of reader run number run.
+	readerStopped struct {
+		run int
+		err error
+	}
+)
+
+type stream struct {
+	cfg  Config
+	deps Deps
+	log  *slog.Logger
+
+	publisher *actor.PID
+	pending   *pending
+	stopping  bool
+
+	run      int
+	cancel   context.CancelFunc
+	done     chan struct{}
+	failures int
+	// readerErr is the last reader failure while it waits to restart.
+	readerErr error
+	stopTick  chan struct{}
+
+	lag lagGuard
+}
+
+// Receive implements actor.Actor.
+func (s *stream) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *actor.Started:
+		s.start(ctx)
+	case *Delivery:
+		s.deliver(ctx, m)
+	case *messages.EventAck:
+		s.pending.ack(m.GetEventId())
+	case *messages.CommandRejected:
+		s.log.Error("publisher rejected an event", slog.String("reason", m.GetReason()))
+	case tick:
+		s.tick(ctx, time.Now())
+	case readerStopped:
+		s.readerStopped(ctx, m)
+	case restartReader:
+		if !s.stopping && s.cancel == nil {
+			s.startReader(ctx)
+		}
+	case *LagQuery:
+		ctx.Respond(s.report())
+	case *actor.Terminated:
+		// The publisher exceeded its restart budget: fail, so that the
+		// coordinator restarts the stream (and a new publisher) or stops.
+		if m.GetWho().Equal(s.publisher) && !s.stopping {
+			panic(fmt.Errorf("publisher %s stopped", m.GetWho().GetId()))
+		}
+	case *actor.Stopping:
+		s.stop()
+	case *actor.Restarting:
+		s.stop()
+		s.flush()
+	case *actor.Stopped:
+		s.flush()
+	}
+}
+
+func (s *stream) start(ctx actor.Context) {
+	s.log = ctx.Logger().With(slog.String("actor", ctx.Self().GetId()))
+	s.pending = newPending()
+	s.lag = lagGuard{cfg: s.cfg, log: s.log, metrics: s.deps.Metrics}
+	pid, err := ctx.SpawnNamed(s.deps.Publisher, PublisherName)
+	if err != nil {
+		panic(fmt.Errorf("spawn publisher: %w", err))
+	}
+	s.publisher = pid
+	s.startReader(ctx)
+	s.stopTick = make(chan struct{})
+	root, self, stop, every := ctx.ActorSystem().Root, ctx.Self(), s.stopTick, s.cfg.Tick
+	go func() {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				root.Send(self, tick{})
+			}
+		}
+	}()
+}
+
+// startReader runs the source on a goroutine; its callback only sends
+// Deliveries to this actor.
+func (s *stream) startReader(ctx actor.Context) {
+	s.run++
+	run, root, self := s.run, ctx.ActorSystem().Root, ctx.Self()
+	rctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	s.cancel, s.done = cancel, done
+	go func() {
+		defer close(done)
+		err := s.deps.Source.Run(rctx, func(d Delivery) { root.Send(self, &d) })
+		root.Send(self, readerStopped{run: run, err: err})
+	}()
+}
+
+func (s *stream) readerStopped(ctx actor.Context, m readerStopped) {
+	if m.run != s.run || s.stopping {
+		return
+	}
+	s.cancel()
+	s.cancel, s.done = nil, nil
+	s.failures++
+	s.readerErr = m.err
+	if m.err == nil {
+		s.readerErr = fmt.Errorf("reader stopped")
+	}
+	delay := min(s.cfg.RetryMin<<min(s.failures-1, 16), s.cfg.RetryMax)
+	s.log.Warn("cdc reader failed, restarting", slog.Any("err", s.readerErr), slog.Duration("in", delay), slog.Int("failures", s.failures))
+	root, self := ctx.ActorSystem().Root, ctx.Self()
+	time.AfterFunc(delay, func() { root.Send(self, restartReader{}) })
+}
+
+func (s *stream) deliver(ctx actor.Context, d *Delivery) {
+	if s.stopping {
+		return
+	}
+	s.failures, s.readerErr = 0, nil
+	s.pending.add(d, time.Now())
+	ctx.Request(s.publisher, d.Request)
+}
+
+func (s *stream) tick(ctx actor.Context, now time.Time) {
+	if s.stopping {
+		return
+	}
+	for _, d := range s.pending.stale(now, s.cfg.ResendAfter) {
+		ctx.Request(s.publisher, d.Request)
+	}
+	s.lag.check(now, s.deps.Source.Lags(now))
+}
+
+// stop ends the reader and the ticker; the publisher (stopped next by
+// protoactor) drains its batch in flight, whose acks still arrive here
+// before Stopped saves the progress.
+func (s *stream) stop() {
+	s.stopping = true
+	if s.stopTick != nil {
+		close(s.stopTick)
+		s.stopTick = nil
+	}
+	if s.cancel == nil {
+		return
+	}
+	s.cancel()
+	t := time.NewTimer(s.cfg.StopTimeout)
+	defer t.Stop()
+	select {
+	case <-s.done:
+	case <-t.C:
+		s.log.Warn("cdc reader did not stop in time", slog.Duration("timeout", s.cfg.StopTimeout))
+	}
+}
+
+// flush saves the progress acknowledged so far.
+func (s *stream) flush() {
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.StopTimeout)
+	defer cancel()
+	if err := s.deps.Source.Flush(ctx); err != nil {
+		s.log.Error("save cdc progress", slog.Any("err", err))
+		return
+	}
+	s.log.Info("cdc progress saved", slog.Int("unacknowledged", s.pending.len()))
+}
+
+func (s *stream) report() *LagReport {
+	r := s.lag.report()
+	if s.readerErr != nil {
+		r.ReaderError = s.readerErr.Error()
+	}
+	return r
+}

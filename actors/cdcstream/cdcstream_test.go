@@ -1,0 +1,199 @@
+package cdcstream
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/outboxnode/outbox/messages"
+)
+
+// fakeSource delivers its events on every Run, then waits for ctx; failRuns
+// first runs fail at once. It records acks and flushes.
+type fakeSource struct {
+	events   []*messages.PublishEvent
+	failRuns int32
+
+	runs    atomic.Int32
+	flushes atomic.Int32
+	mu      sync.Mutex
+	acked   []string
+	lags    map[string]time.Duration
+}
+
+func (f *fakeSource) Run(ctx context.Context, deliver func(Delivery)) error {
+	if f.runs.Add(1) <= f.failRuns {
+		return errors.New("store unreachable")
+	}
+	for _, ev := range f.events {
+		id := ev.GetEvent().GetEventId()
+		var once sync.Once
+		deliver(Delivery{Stream: "s1", Request: ev, Ack: func() {
+			once.Do(func() {
+				f.mu.Lock()
+				f.acked = append(f.acked, id)
+				f.mu.Unlock()
+			})
+		}})
+	}
+	<-ctx.Done()
+	return nil
+}
+
+func (f *fakeSource) Flush(context.Context) error { f.flushes.Add(1); return nil }
+
+func (f *fakeSource) Lags(time.Time) map[string]time.Duration {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.lags
+}
+
+func (f *fakeSource) ackedIDs() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.acked...)
+}
+
+// fakePublisher acks every PublishEvent; it ignores the first drop requests.
+func fakePublisher(drop int32, received *atomic.Int32) *actor.Props {
+	return actor.PropsFromFunc(func(ctx actor.Context) {
+		if m, ok := ctx.Message().(*messages.PublishEvent); ok {
+			if received.Add(1) <= drop {
+				return
+			}
+			ctx.Respond(&messages.EventAck{EventId: m.GetEvent().GetEventId(), Outcome: messages.AckOutcome_ACK_OUTCOME_PUBLISHED})
+		}
+	})
+}
+
+func events(ids ...string) []*messages.PublishEvent {
+	out := make([]*messages.PublishEvent, len(ids))
+	for i, id := range ids {
+		out[i] = &messages.PublishEvent{Event: &messages.OutboxEvent{EventId: id, AggregateId: "a"}}
+	}
+	return out
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func spawn(t *testing.T, cfg Config, src Source, pub *actor.Props) (*actor.ActorSystem, *actor.PID) {
+	t.Helper()
+	sys := actor.NewActorSystem()
+	props, err := Props(cfg, Deps{Source: src, Publisher: pub})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := sys.Root.SpawnNamed(props, "cdcstream")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sys, pid
+}
+
+func testConfig() Config {
+	return Config{LogTTL: time.Hour, Tick: 10 * time.Millisecond, RetryMin: 10 * time.Millisecond, RetryMax: 20 * time.Millisecond}
+}
+
+func TestEveryAckReachesTheSourceInOrderAndStopSavesProgress(t *testing.T) {
+	src := &fakeSource{events: events("e1", "e2", "e3")}
+	var received atomic.Int32
+	sys, pid := spawn(t, testConfig(), src, fakePublisher(0, &received))
+	waitFor(t, "3 acks", func() bool { return len(src.ackedIDs()) == 3 })
+	if got := src.ackedIDs(); got[0] != "e1" || got[1] != "e2" || got[2] != "e3" {
+		t.Errorf("acks %v", got)
+	}
+	if err := sys.Root.PoisonFuture(pid).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if src.flushes.Load() == 0 {
+		t.Error("progress not saved at stop")
+	}
+}
+
+func TestLostRequestIsResent(t *testing.T) {
+	src := &fakeSource{events: events("e1")}
+	var received atomic.Int32
+	cfg := testConfig()
+	cfg.ResendAfter = 30 * time.Millisecond
+	sys, pid := spawn(t, cfg, src, fakePublisher(1, &received))
+	defer sys.Root.Stop(pid)
+	waitFor(t, "ack after re-send", func() bool { return len(src.ackedIDs()) == 1 })
+	if received.Load() < 2 {
+		t.Errorf("publisher got %d requests, want the re-send", received.Load())
+	}
+}
+
+func TestFailedReaderRestartsAndReportsMeanwhile(t *testing.T) {
+	src := &fakeSource{events: events("e1"), failRuns: 2}
+	var received atomic.Int32
+	sys, pid := spawn(t, testConfig(), src, fakePublisher(0, &received))
+	defer sys.Root.Stop(pid)
+	waitFor(t, "ack after restarts", func() bool { return len(src.ackedIDs()) == 1 })
+	if src.runs.Load() != 3 {
+		t.Errorf("runs %d, want 3", src.runs.Load())
+	}
+}
+
+func TestLagAboveShareOfTTLIsDegraded(t *testing.T) {
+	src := &fakeSource{lags: map[string]time.Duration{"s1": time.Second, "s2": 40 * time.Minute}}
+	var received atomic.Int32
+	sys, pid := spawn(t, testConfig(), src, fakePublisher(0, &received))
+	defer sys.Root.Stop(pid)
+	probe := Probe{Root: sys.Root, PID: pid}
+	waitFor(t, "degraded", func() bool {
+		st, _ := probe.Check(context.Background())
+		return st == messages.HealthStatus_HEALTH_STATUS_DEGRADED
+	})
+	res, err := sys.Root.RequestFuture(pid, &LagQuery{}, time.Second).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := res.(*LagReport)
+	if r.Stream != "s2" || r.Max != 40*time.Minute || r.TimeLeft != 20*time.Minute || r.Threshold != 30*time.Minute {
+		t.Errorf("report %+v", r)
+	}
+	src.mu.Lock()
+	src.lags = map[string]time.Duration{"s2": time.Second}
+	src.mu.Unlock()
+	waitFor(t, "ok again", func() bool {
+		st, _ := probe.Check(context.Background())
+		return st == messages.HealthStatus_HEALTH_STATUS_OK
+	})
+}
+
+func TestProbeDownWhenStreamIsGone(t *testing.T) {
+	sys := actor.NewActorSystem()
+	st, detail := Probe{Root: sys.Root, PID: sys.NewLocalPID("nobody")}.Check(context.Background())
+	if st != messages.HealthStatus_HEALTH_STATUS_DOWN || detail == "" {
+		t.Errorf("%v %q", st, detail)
+	}
+}
+
+func TestPropsRejectsBadInput(t *testing.T) {
+	var received atomic.Int32
+	if _, err := Props(Config{}, Deps{Source: &fakeSource{}, Publisher: fakePublisher(0, &received)}); !errors.Is(err, ErrInvalidConfig) {
+		t.Errorf("no TTL: %v", err)
+	}
+	if _, err := Props(testConfig(), Deps{Source: &fakeSource{}}); !errors.Is(err, ErrInvalidConfig) {
+		t.Errorf("no publisher: %v", err)
+	}
+	bad := testConfig()
+	bad.LagShare = 2
+	if _, err := Props(bad, Deps{Source: &fakeSource{}, Publisher: fakePublisher(0, &received)}); !errors.Is(err, ErrInvalidConfig) {
+		t.Errorf("share 2: %v", err)
+	}
+}
