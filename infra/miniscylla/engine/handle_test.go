@@ -304,3 +304,32 @@ func TestOversizedPartitionKey(t *testing.T) {
 		t.Errorf("oversized key: %v", res)
 	}
 }
+
+func TestAggregates(t *testing.T) {
+	e, sess := newTestEngine(t, `CREATE TABLE a (k int, c int, v text, PRIMARY KEY (k, c))`)
+	for _, q := range []string{
+		`INSERT INTO a (k, c, v) VALUES (1, 1, 'm')`, `INSERT INTO a (k, c, v) VALUES (1, 2, 'z')`,
+		`INSERT INTO a (k, c) VALUES (1, 3)`, `INSERT INTO a (k, c, v) VALUES (2, 1, 'a')`,
+	} {
+		query(e, sess, q)
+	}
+	res := query(e, sess, `SELECT COUNT(*), count(v), min(v), max(c), k FROM a WHERE k = 1`)
+	rows, ok := res.(*message.RowsResult)
+	if !ok || len(rows.Data) != 1 {
+		t.Fatalf("aggregate: %v", res)
+	}
+	r := rows.Data[0]
+	if signedBE(r[0]) != 3 || signedBE(r[1]) != 2 || string(r[2]) != "m" || signedBE(r[3]) != 3 || signedBE(r[4]) != 1 {
+		t.Errorf("count(*)=%d count(v)=%d min(v)=%q max(c)=%d k=%d", signedBE(r[0]), signedBE(r[1]), r[2], signedBE(r[3]), signedBE(r[4]))
+	}
+	if names := rows.Metadata.Columns; names[1].Name != "system.count(v)" || names[2].Name != "system.min(v)" {
+		t.Errorf("names = %s, %s", names[1].Name, names[2].Name)
+	}
+	res = query(e, sess, `SELECT count(*), max(v) FROM a WHERE k = 9`)
+	if rows := res.(*message.RowsResult); len(rows.Data) != 1 || signedBE(rows.Data[0][0]) != 0 || rows.Data[0][1] != nil {
+		t.Errorf("empty aggregate: %v", rows.Data)
+	}
+	if res := query(e, sess, `SELECT sum(c) FROM a`); !isError(res) {
+		t.Errorf("sum accepted: %v", res)
+	}
+}

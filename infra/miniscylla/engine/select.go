@@ -20,6 +20,8 @@ type selector struct {
 	name string
 	typ  *Type
 	get  func(x *execCtx, v *rowView) ([]byte, error)
+	// agg makes the selector an aggregate over all rows (COUNT, MIN, MAX).
+	agg func() aggregate
 }
 
 // selectPlan is a compiled SELECT.
@@ -28,7 +30,7 @@ type selectPlan struct {
 	where     *whereClause
 	filters   []*restriction // restrictions checked row by row
 	distinct  bool
-	count     bool
+	aggregate bool // one result row folding every matching row
 	reverse   bool
 	selectors []selector
 	limit     expr
@@ -142,6 +144,7 @@ func (c *compiler) selectors(p *selectPlan, s *cql.SelectStatement) error {
 			}
 		}
 		p.selectors = append(p.selectors, out)
+		p.aggregate = p.aggregate || out.agg != nil
 	}
 	return nil
 }
@@ -176,8 +179,7 @@ func (c *compiler) selector(p *selectPlan, s cql.Selectable) (selector, error) {
 			return nil, nil
 		}}, nil
 	case *cql.SelectCount:
-		p.count = true
-		return selector{name: "count", typ: Prim(KindBigint)}, nil
+		return countAll(), nil
 	case *cql.SelectWriteTime, *cql.SelectTTL:
 		return c.cellMetaSelector(t, v)
 	case *cql.SelectFunction:
@@ -226,6 +228,9 @@ func (c *compiler) cellMetaSelector(t *Table, s cql.Selectable) (selector, error
 func (c *compiler) functionSelector(p *selectPlan, f *cql.SelectFunction) (selector, error) {
 	if f.Name == "token" {
 		return tokenSelector(p.table, f)
+	}
+	if sel, ok, err := c.aggregateSelector(p, f); ok {
+		return sel, err
 	}
 	ft, ok := functionTypes[f.Name]
 	if !ok {
@@ -286,7 +291,8 @@ type selectRun struct {
 	pageSize int
 	resume   *pagingState
 	rows     [][][]byte
-	count    int64
+	aggs     []aggregate // per selector when aggregating; nil entries take the first row's value
+	first    [][]byte
 	last     *pagingState
 	more     bool
 }
@@ -310,8 +316,14 @@ func (p *selectPlan) run(x *execCtx, td *tableData, pageSize int32, paging []byt
 	if r.ppl, err = intOption(x, p.ppl, "PER PARTITION LIMIT"); err != nil {
 		return nil, err
 	}
-	if p.count {
+	if p.aggregate {
 		r.pageSize = 0
+		r.aggs = make([]aggregate, len(p.selectors))
+		for i, s := range p.selectors {
+			if s.agg != nil {
+				r.aggs[i] = s.agg()
+			}
+		}
 	}
 	if len(paging) > 0 {
 		if r.resume, err = decodePagingState(paging); err != nil {
@@ -492,9 +504,8 @@ func (r *selectRun) matches(v *rowView) (bool, error) {
 
 // emit adds the row to the page; done reports that no more rows are wanted.
 func (r *selectRun) emit(v *rowView, inPart int) (bool, error) {
-	if r.p.count {
-		r.count++
-		return false, nil
+	if r.p.aggregate {
+		return false, r.fold(v)
 	}
 	if r.pageSize > 0 && len(r.rows) == r.pageSize {
 		r.more = true
@@ -525,11 +536,13 @@ func (r *selectRun) emit(v *rowView, inPart int) (bool, error) {
 
 func (r *selectRun) result() *message.RowsResult {
 	meta := &message.RowsMetadata{ColumnCount: int32(len(r.p.meta)), Columns: r.p.meta}
-	if r.p.count {
+	if r.p.aggregate {
 		row := make([][]byte, len(r.p.selectors))
-		for i, s := range r.p.selectors {
-			if s.get == nil {
-				row[i] = encBigint(r.count)
+		for i, a := range r.aggs {
+			if a != nil {
+				row[i] = a.result()
+			} else if r.first != nil {
+				row[i] = r.first[i]
 			}
 		}
 		return &message.RowsResult{Metadata: meta, Data: message.RowSet{row}}
@@ -611,4 +624,28 @@ func (r *selectRun) window(part *partition) (from, to int) {
 		from = to
 	}
 	return from, to
+}
+
+// fold adds a matching row to the aggregates; plain selectors keep the
+// first row's values, as ScyllaDB does.
+func (r *selectRun) fold(v *rowView) error {
+	keep := r.first == nil
+	if keep {
+		r.first = make([][]byte, len(r.p.selectors))
+	}
+	for i, s := range r.p.selectors {
+		if r.aggs[i] == nil && !keep {
+			continue
+		}
+		val, err := s.get(r.x, v)
+		if err != nil {
+			return err
+		}
+		if r.aggs[i] != nil {
+			r.aggs[i].add(val)
+		} else {
+			r.first[i] = val
+		}
+	}
+	return nil
 }
