@@ -128,11 +128,7 @@ func (c *conn) readLoop() error {
 		if err != nil {
 			return c.reject(err)
 		}
-		if cap(body) < int(h.length) {
-			body = make([]byte, h.length)
-		}
-		body = body[:h.length]
-		if _, err := io.ReadFull(br, body); err != nil {
+		if body, err = readBody(br, body, int(h.length)); err != nil {
 			return err
 		}
 		msg, err := decodeRequest(h, body, c.dec, maxBody)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/datastax/go-cassandra-native-protocol/message"
 	"github.com/datastax/go-cassandra-native-protocol/primitive"
@@ -121,6 +122,27 @@ func versionError(r io.Reader, v byte) error {
 	}
 	return &FrameError{Version: v, Stream: stream, Fatal: true,
 		Msg: fmt.Sprintf("Invalid or unsupported protocol version (%d); %s", v, supportedRange)}
+}
+
+// bodyChunk is the first allocation for a frame body larger than the reused
+// buffer; the buffer then doubles as bytes actually arrive.
+const bodyChunk = 64 << 10
+
+// readBody reads an n-byte body into buf (reusing its capacity). Memory grows
+// with the bytes received, not with the length the header claims, so a
+// client cannot reserve MaxFrameSize per connection by sending headers only.
+func readBody(r io.Reader, buf []byte, n int) ([]byte, error) {
+	buf = buf[:0]
+	for len(buf) < n {
+		step := min(n-len(buf), max(bodyChunk, len(buf)))
+		buf = slices.Grow(buf, step)
+		k, err := io.ReadFull(r, buf[len(buf):len(buf)+step])
+		buf = buf[:len(buf)+k]
+		if err != nil {
+			return buf, err
+		}
+	}
+	return buf, nil
 }
 
 // decodeRequest decodes a request body. Errors are non-fatal *FrameErrors:

@@ -37,8 +37,8 @@ func FuzzFrame(f *testing.F) {
 				}
 				return
 			}
-			body := make([]byte, h.length)
-			if _, err := io.ReadFull(r, body); err != nil {
+			body, err := readBody(r, nil, int(h.length))
+			if err != nil {
 				return
 			}
 			msg, err := decodeRequest(h, body, dec, maxBody)
@@ -108,5 +108,19 @@ func TestDecodeRequestAcceptsValidBodies(t *testing.T) {
 				t.Fatalf("%v %s: decoded %v, %v", req.GetOpCode(), compName, msg, err)
 			}
 		}
+	}
+}
+
+func TestReadBodyGrowsWithData(t *testing.T) {
+	got, err := readBody(bytes.NewReader([]byte("0123456789")), nil, 100<<20)
+	if !errors.Is(err, io.ErrUnexpectedEOF) || string(got) != "0123456789" {
+		t.Fatalf("readBody = %q, %v; want the 10 bytes and ErrUnexpectedEOF", got, err)
+	}
+	if cap(got) > 2*bodyChunk {
+		t.Fatalf("allocated %d bytes for 10 received", cap(got))
+	}
+	big := bytes.Repeat([]byte{7}, 5*bodyChunk+3)
+	if got, err := readBody(bytes.NewReader(big), make([]byte, 0, 16), len(big)); err != nil || !bytes.Equal(got, big) {
+		t.Fatalf("readBody of %d bytes: got %d, %v", len(big), len(got), err)
 	}
 }
