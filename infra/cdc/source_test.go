@@ -1,0 +1,222 @@
+package cdc_test
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gocql/gocql"
+
+	"github.com/outboxnode/outbox/actors/cdcstream"
+	"github.com/outboxnode/outbox/infra/cdc"
+	"github.com/outboxnode/outbox/infra/config"
+	"github.com/outboxnode/outbox/infra/miniscylla"
+	"github.com/outboxnode/outbox/infra/scylla"
+	"github.com/outboxnode/outbox/schema"
+)
+
+// store runs miniscylla with the node's schema and returns a session.
+func store(t *testing.T) *gocql.Session {
+	t.Helper()
+	ctx := context.Background()
+	srv, err := miniscylla.Start(ctx, miniscylla.Config{Addr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	cfg := config.Default().Scylla
+	cfg.Consistency = "ONE"
+	session, err := scylla.Connect(ctx, cfg, []string{srv.Addr()}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(session.Close)
+	stmts, err := schema.Statements(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := scylla.Migrate(ctx, session, stmts); err != nil {
+		t.Fatal(err)
+	}
+	return session.Session
+}
+
+func insert(t *testing.T, s *gocql.Session, agg gocql.UUID, version int, eventType string) gocql.UUID {
+	t.Helper()
+	id := gocql.TimeUUID()
+	err := s.Query(`INSERT INTO orders_ks.outbox_messages (aggregate_id, event_id, aggregate_type, aggregate_version, event_type, payload, headers, created_at)
+		VALUES (?, ?, 'order', ?, ?, ?, {'content_type': 'application/json'}, ?)`,
+		agg, id, version, eventType, []byte(`{"v":1}`), time.Now()).Exec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// collector records deliveries and acks them when ack is true.
+type collector struct {
+	mu   sync.Mutex
+	ack  bool
+	got  []cdcstream.Delivery
+	held []cdcstream.Delivery
+}
+
+func (c *collector) deliver(d cdcstream.Delivery) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.got = append(c.got, d)
+	if c.ack {
+		d.Ack()
+	} else {
+		c.held = append(c.held, d)
+	}
+}
+
+func (c *collector) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.got)
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+type running struct {
+	cancel context.CancelFunc
+	errC   chan error
+}
+
+func start(t *testing.T, src *cdc.Source, c *collector) *running {
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &running{cancel: cancel, errC: make(chan error, 1)}
+	go func() { r.errC <- src.Run(ctx, c.deliver) }()
+	return r
+}
+
+func (r *running) stop(t *testing.T) {
+	t.Helper()
+	r.cancel()
+	select {
+	case err := <-r.errC:
+		if err != nil {
+			t.Fatalf("run: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("source did not stop")
+	}
+}
+
+func newSource(t *testing.T, s *gocql.Session, inFlight int) *cdc.Source {
+	t.Helper()
+	src, err := cdc.New(cdc.Config{Keyspace: "orders_ks", ChangeAgeLimit: time.Hour, Consistency: gocql.One, InFlight: inFlight}, s, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return src
+}
+
+func TestSourceDeliversDeltasInOrderAndResumesFromSavedProgress(t *testing.T) {
+	s := store(t)
+	agg := gocql.MustRandomUUID()
+	var ids []gocql.UUID
+	for v := 1; v <= 5; v++ {
+		ids = append(ids, insert(t, s, agg, v, "OrderUpdated"))
+	}
+	// A delete of an outbox row (say by an operator) is not an event.
+	if err := s.Query(`DELETE FROM orders_ks.outbox_messages WHERE aggregate_id = ? AND event_id = ?`, agg, ids[0]).Exec(); err != nil {
+		t.Fatal(err)
+	}
+	src := newSource(t, s, 100)
+	c := &collector{ack: true}
+	r := start(t, src, c)
+	waitFor(t, "5 events", func() bool { return c.count() >= 5 })
+	r.stop(t)
+	if err := src.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if c.count() != 5 {
+		t.Fatalf("%d deliveries, want 5", c.count())
+	}
+	for i, d := range c.got {
+		ev := d.Request.GetEvent()
+		if d.Request.GetDecodeError() != "" || ev.GetEventId() != ids[i].String() || ev.GetAggregateVersion() != int32(i+1) {
+			t.Errorf("delivery %d: %v", i, d.Request)
+		}
+	}
+	var saved int
+	if err := s.Query(`SELECT COUNT(*) FROM orders_ks.cdc_offsets`).Scan(&saved); err != nil || saved == 0 {
+		t.Fatalf("cdc_offsets rows %d, err %v", saved, err)
+	}
+
+	// A new run resumes after the saved progress: only the new event.
+	newID := insert(t, s, agg, 6, "OrderCancelled")
+	c2 := &collector{ack: true}
+	r2 := start(t, newSource(t, s, 100), c2)
+	waitFor(t, "the new event", func() bool { return c2.count() >= 1 })
+	r2.stop(t)
+	if c2.count() != 1 || c2.got[0].Request.GetEvent().GetEventId() != newID.String() {
+		t.Fatalf("resumed run delivered %d: %v", c2.count(), c2.got)
+	}
+}
+
+func TestSourceWindowBlocksAndUnackedEventsAreReadAgain(t *testing.T) {
+	s := store(t)
+	agg := gocql.MustRandomUUID()
+	for v := 1; v <= 5; v++ {
+		insert(t, s, agg, v, "OrderUpdated")
+	}
+	src := newSource(t, s, 2)
+	c := &collector{}
+	r := start(t, src, c)
+	waitFor(t, "the window to fill", func() bool { return c.count() == 2 })
+	// The window is full: nothing more is read while nothing is acknowledged.
+	time.Sleep(300 * time.Millisecond)
+	if c.count() != 2 {
+		t.Fatalf("%d deliveries with a window of 2", c.count())
+	}
+	if lags := src.Lags(time.Now()); len(lags) == 0 {
+		t.Error("no lag reported while events are held")
+	}
+	c.mu.Lock()
+	c.held[0].Ack()
+	c.mu.Unlock()
+	waitFor(t, "a third delivery after an ack", func() bool { return c.count() == 3 })
+	r.stop(t)
+	if err := src.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// Only the first event is checkpointed: a new run reads the other four again.
+	c2 := &collector{ack: true}
+	r2 := start(t, newSource(t, s, 100), c2)
+	waitFor(t, "4 events again", func() bool { return c2.count() >= 4 })
+	r2.stop(t)
+	if c2.count() != 4 || c2.got[0].Request.GetEvent().GetAggregateVersion() != 2 {
+		t.Fatalf("re-read %d events, first %v", c2.count(), c2.got[0].Request)
+	}
+}
+
+func TestSourceUndecodableRowIsDeliveredWithItsError(t *testing.T) {
+	s := store(t)
+	agg := gocql.MustRandomUUID()
+	if err := s.Query(`INSERT INTO orders_ks.outbox_messages (aggregate_id, event_id, payload) VALUES (?, now(), 0xff)`, agg).Exec(); err != nil {
+		t.Fatal(err)
+	}
+	c := &collector{ack: true}
+	r := start(t, newSource(t, s, 10), c)
+	waitFor(t, "the poison row", func() bool { return c.count() == 1 })
+	r.stop(t)
+	req := c.got[0].Request
+	if req.GetDecodeError() == "" || req.GetEvent().GetAggregateId() != agg.String() || req.GetEvent().GetEventId() == "" {
+		t.Fatalf("poison delivered as %v", req)
+	}
+}
