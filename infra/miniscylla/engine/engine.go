@@ -15,7 +15,8 @@
 // Files: types.go, values.go, literal.go, encode.go (values); catalog.go,
 // ddl.go, system.go (schema); mutation.go, storage.go (data); term.go,
 // where.go, write.go, cond.go, select.go, paging.go, rowview.go (execution);
-// exec.go (requests, prepared cache, apply); cdc*.go (CDC log tables).
+// aggregate.go, exec.go (requests, prepared cache, apply); cdc*.go (CDC log
+// tables).
 package engine
 
 import (

@@ -22,6 +22,7 @@ func FuzzHandle(f *testing.F) {
 		`BEGIN BATCH INSERT INTO t (k, c) VALUES (?, now()); DELETE FROM t WHERE k = ? APPLY BATCH`,
 		`SELECT * FROM t WHERE k = 1 AND (c) >= (?) ORDER BY c DESC PER PARTITION LIMIT ?`,
 		`SELECT DISTINCT k FROM t WHERE k IN (1, 2, 3)`,
+		`SELECT max(u), count(l), min(c), k FROM t WHERE k = ?`,
 		`INSERT INTO t (k, c, p) VALUES (1, now(), {x: 1, y: ?})`,
 	} {
 		f.Add(seed, []byte{0, 0, 0, 1}, []byte{0x10, 0, 0, 0, 0, 0, 0x10, 0, 0x80, 0, 0, 0, 0, 0, 0, 0})
