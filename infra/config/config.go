@@ -134,6 +134,43 @@ type Relay struct {
 	BreakerFailures  uint
 	BreakerOpenDelay time.Duration
 	BreakerSuccesses uint
+	// CDC tunes the read side of the relay.
+	CDC CDC
+}
+
+// CDC configures the relay's read side: the CDC reader over
+// outbox_messages (infra/cdc) and the stream actor (actors/cdcstream). The
+// reader starts, without saved progress, one Scylla.OutboxTTL back (the CDC
+// log TTL) and checkpoints in cdc_offsets.
+type CDC struct {
+	// ConfidenceWindow is the minimal age of a change before it is read,
+	// the latency floor; 0 picks 100 ms on the embedded store and 5 s on a
+	// real cluster (see CDCConfidenceWindow).
+	ConfidenceWindow time.Duration
+	// PollDelay follows a poll that returned rows, IdleDelay an empty one.
+	PollDelay time.Duration
+	IdleDelay time.Duration
+	// InFlight bounds the events read but not yet checkpointed: the reader
+	// blocks while it is full (also the bound of duplicates after a crash).
+	InFlight int
+	// ProgressInterval is how often acknowledged progress is saved.
+	ProgressInterval time.Duration
+	// LagShare of the CDC log TTL is the lag above which /health is
+	// degraded and a warning gives the time left.
+	LagShare float64
+}
+
+// CDCConfidenceWindow returns the configured confidence window, or the
+// default for the store in use: a single in-process node has no replicas
+// to wait for, a cluster does.
+func (c Config) CDCConfidenceWindow() time.Duration {
+	switch {
+	case c.Relay.CDC.ConfidenceWindow > 0:
+		return c.Relay.CDC.ConfidenceWindow
+	case c.EmbeddedScylla():
+		return 100 * time.Millisecond
+	}
+	return 5 * time.Second
 }
 
 // Default returns the configuration used when nothing is set: embedded
@@ -178,6 +215,13 @@ func Default() Config {
 			BreakerFailures:  5,
 			BreakerOpenDelay: 30 * time.Second,
 			BreakerSuccesses: 3,
+			CDC: CDC{
+				PollDelay:        10 * time.Millisecond,
+				IdleDelay:        50 * time.Millisecond,
+				InFlight:         1000,
+				ProgressInterval: 50 * time.Millisecond,
+				LagShare:         0.5,
+			},
 		},
 	}
 }
@@ -308,6 +352,22 @@ func (r Relay) validate(bad func(field, format string, args ...any)) {
 		bad("breaker", "failure and success thresholds must be >= 1")
 	}
 	positive(bad, "breaker-open-delay", r.BreakerOpenDelay)
+	r.CDC.validate(bad)
+}
+
+func (c CDC) validate(bad func(field, format string, args ...any)) {
+	if c.ConfidenceWindow < 0 {
+		bad("cdc-confidence-window", "must be >= 0 (0 picks the default), got %s", c.ConfidenceWindow)
+	}
+	positive(bad, "cdc-poll-delay", c.PollDelay)
+	positive(bad, "cdc-idle-delay", c.IdleDelay)
+	positive(bad, "cdc-progress-interval", c.ProgressInterval)
+	if c.InFlight < 1 {
+		bad("cdc-in-flight", "must be >= 1, got %d", c.InFlight)
+	}
+	if c.LagShare <= 0 || c.LagShare > 1 {
+		bad("cdc-lag-share", "must be in (0, 1], got %g", c.LagShare)
+	}
 }
 
 func (r Replication) validate(bad func(field, format string, args ...any)) {

@@ -100,6 +100,13 @@ func register(fs *flag.FlagSet, c *Config) {
 	fs.UintVar(&c.Relay.BreakerFailures, "breaker-failures", c.Relay.BreakerFailures, "consecutive publish failures that open the circuit breaker")
 	fs.DurationVar(&c.Relay.BreakerOpenDelay, "breaker-open-delay", c.Relay.BreakerOpenDelay, "how long the breaker stays open before trial publishes")
 	fs.UintVar(&c.Relay.BreakerSuccesses, "breaker-successes", c.Relay.BreakerSuccesses, "half-open successes that close the breaker")
+
+	fs.DurationVar(&c.Relay.CDC.ConfidenceWindow, "cdc-confidence-window", c.Relay.CDC.ConfidenceWindow, "minimal age of a CDC change before it is read; 0 = 100ms embedded, 5s on a cluster")
+	fs.DurationVar(&c.Relay.CDC.PollDelay, "cdc-poll-delay", c.Relay.CDC.PollDelay, "pause after a CDC poll that returned rows")
+	fs.DurationVar(&c.Relay.CDC.IdleDelay, "cdc-idle-delay", c.Relay.CDC.IdleDelay, "pause after an empty CDC poll")
+	fs.IntVar(&c.Relay.CDC.InFlight, "cdc-in-flight", c.Relay.CDC.InFlight, "events read but not yet checkpointed before the reader waits")
+	fs.DurationVar(&c.Relay.CDC.ProgressInterval, "cdc-progress-interval", c.Relay.CDC.ProgressInterval, "how often acknowledged CDC progress is saved to cdc_offsets")
+	fs.Float64Var(&c.Relay.CDC.LagShare, "cdc-lag-share", c.Relay.CDC.LagShare, "share of --outbox-ttl (the CDC log TTL) above which lag turns /health degraded")
 }
 
 // listValue is a comma-separated list flag; "" is the empty list.
