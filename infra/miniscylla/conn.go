@@ -2,19 +2,15 @@ package miniscylla
 
 import (
 	"bufio"
-	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
-	"strings"
 	"sync"
 
 	"github.com/datastax/go-cassandra-native-protocol/message"
-	"github.com/datastax/go-cassandra-native-protocol/primitive"
 
 	"github.com/outboxnode/outbox/infra/miniscylla/engine"
 )
@@ -26,26 +22,6 @@ const (
 	ioBufferSize  = 64 << 10
 	keepBufferMax = 1 << 20
 )
-
-// supported is the SUPPORTED answer to OPTIONS. The Scylla LWT marker makes
-// gocql treat the node as Scylla (it then reads system.peers, not peers_v2);
-// shard keys are left out because the server is a single shard.
-var supported = &message.Supported{Options: map[string][]string{
-	"CQL_VERSION":                  {"3.3.1"},
-	"COMPRESSION":                  {"lz4", "snappy"},
-	"PROTOCOL_VERSIONS":            {"4/v4"},
-	"SCYLLA_LWT_ADD_METADATA_MARK": {"LWT_OPTIMIZATION_META_BIT_MASK=2147483648"},
-}}
-
-// response is one frame for the writer goroutine.
-type response struct {
-	stream int16
-	msg    message.Message
-	// raw, when set, is a complete pre-encoded frame sent instead of msg.
-	raw []byte
-	// compressWith, when set, compresses every frame written after this one.
-	compressWith compressor
-}
 
 // job is one statement for a worker.
 type job struct {
@@ -192,34 +168,6 @@ func (c *conn) dispatch(stream int16, msg message.Message) error {
 	}
 }
 
-func (c *conn) startup(stream int16, m *message.Startup) error {
-	if c.started {
-		return &FrameError{Version: wireVersion, Stream: stream, Msg: "unexpected message STARTUP, the connection is already initialized"}
-	}
-	var enc compressor
-	if name := strings.ToLower(string(m.GetCompression())); name != "" && name != "none" {
-		newComp, ok := compressors[name]
-		if !ok {
-			return &FrameError{Version: wireVersion, Stream: stream, Msg: fmt.Sprintf("unknown compression algorithm %q", name)}
-		}
-		c.dec, enc = newComp(), newComp()
-	}
-	c.started = true
-	// READY itself goes out uncompressed; compression starts with the next frame.
-	c.out <- response{stream: stream, msg: &message.Ready{}, compressWith: enc}
-	return nil
-}
-
-func (c *conn) register(m *message.Register) {
-	for _, t := range m.EventTypes {
-		if t == primitive.EventTypeSchemaChange {
-			c.evMu.Lock()
-			c.evWanted = true
-			c.evMu.Unlock()
-		}
-	}
-}
-
 // submit hands j to an idle worker, starts a new one below the bound, or
 // else waits for a worker to become free.
 func (c *conn) submit(j job) error {
@@ -280,109 +228,6 @@ func (c *conn) handle(sess *engine.Session, msg message.Message) (resp message.M
 		resp = &message.ServerError{ErrorMessage: "internal error: no response"}
 	}
 	return resp
-}
-
-// pushEvent queues a schema change for the writer if the client registered for it.
-func (c *conn) pushEvent(ev message.Message) {
-	c.evMu.Lock()
-	defer c.evMu.Unlock()
-	if !c.evWanted || c.evClosed {
-		return
-	}
-	c.events = append(c.events, ev)
-	select {
-	case c.evSig <- struct{}{}:
-	default:
-	}
-}
-
-func (c *conn) takeEvents(closing bool) []message.Message {
-	c.evMu.Lock()
-	defer c.evMu.Unlock()
-	evs := c.events
-	c.events = nil
-	c.evClosed = c.evClosed || closing
-	return evs
-}
-
-// writeLoop encodes responses and events, coalescing whatever is queued into
-// one socket write. After a write error it keeps draining (and discarding)
-// so that request goroutines never block; it returns when out is closed.
-func (c *conn) writeLoop() {
-	var (
-		buf     []byte
-		scratch bytes.Buffer
-		comp    compressor
-		broken  bool
-	)
-	for {
-		select {
-		case r, ok := <-c.out:
-			if !ok {
-				c.takeEvents(true)
-				if !broken && len(buf) > 0 {
-					c.nc.Write(buf) //nolint:errcheck // the connection closes next either way
-				}
-				return
-			}
-			buf = c.appendResponse(buf, &scratch, r, comp)
-			if r.compressWith != nil {
-				comp = r.compressWith
-			}
-		case <-c.evSig:
-			for _, ev := range c.takeEvents(false) {
-				buf = c.appendResponse(buf, &scratch, response{stream: -1, msg: ev}, comp)
-			}
-		}
-		if len(c.out) > 0 && len(buf) < ioBufferSize {
-			continue
-		}
-		if !broken && len(buf) > 0 {
-			if _, err := c.nc.Write(buf); err != nil {
-				broken = true
-				c.nc.Close() // unblocks the reader: the client is gone
-			}
-		}
-		if cap(buf) > keepBufferMax {
-			buf = nil
-		}
-		buf = buf[:0]
-	}
-}
-
-func (c *conn) appendResponse(buf []byte, scratch *bytes.Buffer, r response, comp compressor) []byte {
-	if r.raw != nil {
-		return append(buf, r.raw...)
-	}
-	out, err := encodeFrame(buf, scratch, wireVersion, r.stream, r.msg, comp)
-	if err == nil {
-		return out
-	}
-	c.log.Error("miniscylla cannot encode response", "op", r.msg.GetOpCode().String(), "err", err)
-	out, err = encodeFrame(buf, scratch, wireVersion, r.stream, &message.ServerError{ErrorMessage: "cannot encode response: " + err.Error()}, comp)
-	if err != nil {
-		return buf
-	}
-	return out
-}
-
-// protocolErrorFrame encodes a PROTOCOL_ERROR by hand in the header layout of
-// version v (8 bytes for v1/v2, 9 otherwise), which the codec cannot do for
-// versions it does not know.
-func protocolErrorFrame(v byte, stream int16, msg string) []byte {
-	if len(msg) > 0xffff {
-		msg = msg[:0xffff]
-	}
-	var f []byte
-	if v <= 2 {
-		f = []byte{v | responseBit, 0, byte(stream), byte(primitive.OpCodeError)}
-	} else {
-		f = []byte{v | responseBit, 0, byte(uint16(stream) >> 8), byte(stream), byte(primitive.OpCodeError)}
-	}
-	f = binary.BigEndian.AppendUint32(f, uint32(4+2+len(msg)))
-	f = binary.BigEndian.AppendUint32(f, uint32(primitive.ErrorCodeProtocolError))
-	f = binary.BigEndian.AppendUint16(f, uint16(len(msg)))
-	return append(f, msg...)
 }
 
 // isDisconnect reports errors that just mean the peer or the server closed the socket.

@@ -1,0 +1,50 @@
+package miniscylla
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/datastax/go-cassandra-native-protocol/message"
+	"github.com/datastax/go-cassandra-native-protocol/primitive"
+)
+
+// The connection-level messages a driver sends before (and besides) its
+// statements: OPTIONS, STARTUP and REGISTER.
+
+// supported is the SUPPORTED answer to OPTIONS. The Scylla LWT marker makes
+// gocql treat the node as Scylla (it then reads system.peers, not peers_v2);
+// shard keys are left out because the server is a single shard.
+var supported = &message.Supported{Options: map[string][]string{
+	"CQL_VERSION":                  {"3.3.1"},
+	"COMPRESSION":                  {"lz4", "snappy"},
+	"PROTOCOL_VERSIONS":            {"4/v4"},
+	"SCYLLA_LWT_ADD_METADATA_MARK": {"LWT_OPTIMIZATION_META_BIT_MASK=2147483648"},
+}}
+
+func (c *conn) startup(stream int16, m *message.Startup) error {
+	if c.started {
+		return &FrameError{Version: wireVersion, Stream: stream, Msg: "unexpected message STARTUP, the connection is already initialized"}
+	}
+	var enc compressor
+	if name := strings.ToLower(string(m.GetCompression())); name != "" && name != "none" {
+		newComp, ok := compressors[name]
+		if !ok {
+			return &FrameError{Version: wireVersion, Stream: stream, Msg: fmt.Sprintf("unknown compression algorithm %q", name)}
+		}
+		c.dec, enc = newComp(), newComp()
+	}
+	c.started = true
+	// READY itself goes out uncompressed; compression starts with the next frame.
+	c.out <- response{stream: stream, msg: &message.Ready{}, compressWith: enc}
+	return nil
+}
+
+func (c *conn) register(m *message.Register) {
+	for _, t := range m.EventTypes {
+		if t == primitive.EventTypeSchemaChange {
+			c.evMu.Lock()
+			c.evWanted = true
+			c.evMu.Unlock()
+		}
+	}
+}
