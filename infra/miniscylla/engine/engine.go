@@ -13,10 +13,10 @@
 // belongs there too, since Mutation is plain data resolved before the lock.
 //
 // Files: types.go, values.go, literal.go, encode.go (values); catalog.go,
-// ddl.go, system.go (schema); mutation.go, storage.go (data); term.go,
-// where.go, write.go, cond.go, select.go, paging.go, rowview.go (execution);
-// aggregate.go, exec.go (requests, prepared cache, apply); cdc*.go (CDC log
-// tables).
+// ddl.go, system.go (schema); mutation.go, storage.go,
+// compact.go (data); term.go, where.go, write.go, cond.go, select.go,
+// aggregate.go, paging.go, rowview.go (execution); exec.go (requests,
+// prepared cache, apply); cdc*.go (CDC log tables).
 package engine
 
 import (
@@ -86,6 +86,7 @@ type Engine struct {
 	keyspaces     map[string]*Keyspace
 	data          map[string]*tableData // by "keyspace.table"
 	schemaVersion uuid.UUID
+	applied       int // mutations applied since the last compaction
 
 	// listClock hands out list element times (100 ns since 1582).
 	listClock atomic.Int64

@@ -437,6 +437,7 @@ func (e *Engine) applyLocked(muts []Mutation) error {
 		tds[i].applyMutation(&muts[i], now)
 	}
 	e.cdcApply(pending, now)
+	e.maybeCompact(len(muts), now)
 	return nil
 }
 
