@@ -3,19 +3,20 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"encoding/binary"
 	"errors"
-	"io"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gocql/gocql"
 )
 
 const testTimeout = 30 * time.Second
@@ -142,24 +143,24 @@ func TestReadyAndStopOnSignal(t *testing.T) {
 	}
 }
 
-// checkCQL sends a raw v4 OPTIONS frame and expects a SUPPORTED (opcode 6) answer.
+// checkCQL connects gocql to addr and reads system.local.
 func checkCQL(t *testing.T, addr string) {
 	t.Helper()
-	nc, err := net.DialTimeout("tcp", addr, testTimeout)
+	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		t.Fatalf("cql port not accepting: %v", err)
-	}
-	defer nc.Close()
-	nc.SetDeadline(time.Now().Add(testTimeout))
-	if _, err := nc.Write([]byte{4, 0, 0, 1, 5, 0, 0, 0, 0}); err != nil {
 		t.Fatal(err)
 	}
-	hdr := make([]byte, 9)
-	if _, err := io.ReadFull(nc, hdr); err != nil {
-		t.Fatal(err)
+	cluster := gocql.NewCluster(host)
+	cluster.Port, _ = strconv.Atoi(port)
+	cluster.ConnectTimeout, cluster.Timeout = testTimeout, testTimeout
+	sess, err := cluster.CreateSession()
+	if err != nil {
+		t.Fatalf("gocql session: %v", err)
 	}
-	if hdr[0] != 0x84 || hdr[4] != 6 || binary.BigEndian.Uint32(hdr[5:]) == 0 {
-		t.Fatalf("OPTIONS answered with header % x, want SUPPORTED", hdr)
+	defer sess.Close()
+	var version string
+	if err := sess.Query("SELECT release_version FROM system.local WHERE key = 'local'").Scan(&version); err != nil || version == "" {
+		t.Fatalf("system.local release_version %q, %v", version, err)
 	}
 }
 
