@@ -122,10 +122,10 @@ func (c *conn) readLoop() error {
 	}
 }
 
-// reject answers a *FrameError with a PROTOCOL_ERROR and returns nil when
+// reject answers a *frameError with a PROTOCOL_ERROR and returns nil when
 // the connection can go on; any other or fatal error is returned.
 func (c *conn) reject(err error) error {
-	var fe *FrameError
+	var fe *frameError
 	if !errors.As(err, &fe) {
 		return err
 	}
@@ -144,7 +144,7 @@ func (c *conn) reject(err error) error {
 // to a request goroutine. It blocks while the connection is at its request bound.
 func (c *conn) dispatch(stream int16, msg message.Message) error {
 	nonFatal := func(format string, args ...any) error {
-		return &FrameError{Version: wireVersion, Stream: stream, Msg: fmt.Sprintf(format, args...)}
+		return &frameError{Version: wireVersion, Stream: stream, Msg: fmt.Sprintf(format, args...)}
 	}
 	switch m := msg.(type) {
 	case *message.Options:

@@ -33,17 +33,17 @@ type header struct {
 	length  int32
 }
 
-// FrameError is a protocol violation found in a client's frame. The server
+// frameError is a protocol violation found in a client's frame. The server
 // answers it with a PROTOCOL_ERROR on Stream, framed with Version; when
 // Fatal, it then closes the connection because framing can no longer be trusted.
-type FrameError struct {
+type frameError struct {
 	Version byte
 	Stream  int16
 	Fatal   bool
 	Msg     string
 }
 
-func (e *FrameError) Error() string {
+func (e *frameError) Error() string {
 	return fmt.Sprintf("protocol error on stream %d: %s", e.Stream, e.Msg)
 }
 
@@ -75,7 +75,7 @@ var responseCodecs = func() map[primitive.OpCode]message.Codec {
 }()
 
 // readHeader reads one header. Any version other than v4, a response frame, or
-// a length outside [0, maxBody] is a fatal *FrameError; io errors pass through.
+// a length outside [0, maxBody] is a fatal *frameError; io errors pass through.
 func readHeader(r io.Reader, buf *[headerSize]byte, maxBody int) (header, error) {
 	if _, err := io.ReadFull(r, buf[:1]); err != nil {
 		return header{}, err
@@ -95,7 +95,7 @@ func readHeader(r io.Reader, buf *[headerSize]byte, maxBody int) (header, error)
 		length:  int32(binary.BigEndian.Uint32(buf[5:9])),
 	}
 	if h.length < 0 || int(h.length) > maxBody {
-		return h, &FrameError{Version: v, Stream: h.stream, Fatal: true,
+		return h, &frameError{Version: v, Stream: h.stream, Fatal: true,
 			Msg: fmt.Sprintf("frame body length %d outside [0, %d]", h.length, maxBody)}
 	}
 	return h, nil
@@ -108,7 +108,7 @@ func readHeader(r io.Reader, buf *[headerSize]byte, maxBody int) (header, error)
 // layout of the version they sent, so the reply echoes it and its stream id.
 func versionError(r io.Reader, v byte) error {
 	if v&responseBit != 0 {
-		return &FrameError{Version: wireVersion, Fatal: true, Msg: fmt.Sprintf("unexpected response frame (version byte 0x%02x)", v)}
+		return &frameError{Version: wireVersion, Fatal: true, Msg: fmt.Sprintf("unexpected response frame (version byte 0x%02x)", v)}
 	}
 	var stream int16
 	var rest [4]byte
@@ -120,7 +120,7 @@ func versionError(r io.Reader, v byte) error {
 	} else if _, err := io.ReadFull(r, rest[:3]); err == nil {
 		stream = int16(binary.BigEndian.Uint16(rest[1:3]))
 	}
-	return &FrameError{Version: v, Stream: stream, Fatal: true,
+	return &frameError{Version: v, Stream: stream, Fatal: true,
 		Msg: fmt.Sprintf("Invalid or unsupported protocol version (%d); %s", v, supportedRange)}
 }
 
@@ -145,11 +145,11 @@ func readBody(r io.Reader, buf []byte, n int) ([]byte, error) {
 	return buf, nil
 }
 
-// decodeRequest decodes a request body. Errors are non-fatal *FrameErrors:
+// decodeRequest decodes a request body. Errors are non-fatal *frameErrors:
 // the frame was read whole, so the connection can go on.
 func decodeRequest(h header, body []byte, dec compressor, maxBody int) (msg message.Message, err error) {
 	fail := func(format string, args ...any) error {
-		return &FrameError{Version: h.version, Stream: h.stream, Msg: fmt.Sprintf(format, args...)}
+		return &frameError{Version: h.version, Stream: h.stream, Msg: fmt.Sprintf(format, args...)}
 	}
 	codec, ok := requestCodecs[h.opcode]
 	if !ok {

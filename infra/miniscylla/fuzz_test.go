@@ -15,7 +15,7 @@ import (
 
 // FuzzFrame feeds arbitrary bytes to the server's frame decoding, as one
 // connection's stream, with no compression or with lz4/snappy negotiated.
-// Every outcome must be a decoded request or a *FrameError (io errors only
+// Every outcome must be a decoded request or a *frameError (io errors only
 // when the input runs out), with no panic and no allocation beyond the frame
 // limit. Seeds live in testdata/fuzz/FuzzFrame.
 func FuzzFrame(f *testing.F) {
@@ -31,7 +31,7 @@ func FuzzFrame(f *testing.F) {
 		for {
 			h, err := readHeader(r, &hb, maxBody)
 			if err != nil {
-				var fe *FrameError
+				var fe *frameError
 				if !errors.As(err, &fe) && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
 					t.Fatalf("readHeader: untyped error %v", err)
 				}
@@ -42,12 +42,12 @@ func FuzzFrame(f *testing.F) {
 				return
 			}
 			msg, err := decodeRequest(h, body, dec, maxBody)
-			var fe *FrameError
+			var fe *frameError
 			switch {
 			case err == nil && msg == nil:
 				t.Fatal("decodeRequest returned neither message nor error")
 			case err != nil && (!errors.As(err, &fe) || fe.Stream != h.stream || fe.Fatal):
-				t.Fatalf("decodeRequest: want a non-fatal *FrameError on stream %d, got %v", h.stream, err)
+				t.Fatalf("decodeRequest: want a non-fatal *frameError on stream %d, got %v", h.stream, err)
 			}
 		}
 	})

@@ -23,13 +23,13 @@ var supported = &message.Supported{Options: map[string][]string{
 
 func (c *conn) startup(stream int16, m *message.Startup) error {
 	if c.started {
-		return &FrameError{Version: wireVersion, Stream: stream, Msg: "unexpected message STARTUP, the connection is already initialized"}
+		return &frameError{Version: wireVersion, Stream: stream, Msg: "unexpected message STARTUP, the connection is already initialized"}
 	}
 	var enc compressor
 	if name := strings.ToLower(string(m.GetCompression())); name != "" && name != "none" {
 		newComp, ok := compressors[name]
 		if !ok {
-			return &FrameError{Version: wireVersion, Stream: stream, Msg: fmt.Sprintf("unknown compression algorithm %q", name)}
+			return &frameError{Version: wireVersion, Stream: stream, Msg: fmt.Sprintf("unknown compression algorithm %q", name)}
 		}
 		c.dec, enc = newComp(), newComp()
 	}

@@ -1,8 +1,26 @@
 // Package miniscylla is the in-process stand-in for ScyllaDB in the data
 // path: it speaks CQL native protocol v4 on a TCP port so the real drivers
-// (gocql/gocqlx, scylla-cdc-go, the Python driver) talk to it as to a
-// single-node Scylla. This package owns sockets, frames, the handshake and
+// (gocql/gocqlx, scylla-cdc-go, the DataStax Python driver) talk to it as to
+// a single-node Scylla. This package owns sockets, frames, the handshake and
 // event pushes; package engine executes the statements.
+//
+// What a client sees:
+//   - Only protocol v4. Any other version byte gets a PROTOCOL_ERROR framed
+//     in the client's own version ("Invalid or unsupported protocol version
+//     (5); the lowest supported version is 4 and the greatest is 4"), after
+//     which gocql and the Python driver retry with v4; the connection closes.
+//   - OPTIONS -> SUPPORTED (CQL 3.3.1, lz4 and snappy, the Scylla LWT marker),
+//     STARTUP -> READY (compression starts with the next frame),
+//     REGISTER -> READY, then SCHEMA_CHANGE events on stream -1 for every DDL.
+//     QUERY, PREPARE, EXECUTE and BATCH go to the engine after STARTUP.
+//   - Requests on one connection run concurrently, at most
+//     Config.MaxConcurrentRequests at a time; beyond that the server stops
+//     reading the socket until a request finishes.
+//   - A frame that cannot be framed (bad version, a length above
+//     Config.MaxFrameSize or negative) gets a PROTOCOL_ERROR and closes its
+//     connection; a well-framed but bad body (unknown opcode, malformed or
+//     lying length prefixes, bad compression) gets a PROTOCOL_ERROR on its
+//     stream and the connection goes on. Other connections are unaffected.
 package miniscylla
 
 import (
