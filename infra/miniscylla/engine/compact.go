@@ -6,8 +6,10 @@ import "time"
 // time, so that tables bounded by TTLs (the outbox, CDC logs) stay bounded
 // in memory too. Reads never depend on it: they check expiry themselves.
 const (
-	// compactEvery is how many applied mutations trigger a compaction.
-	compactEvery = 20000
+	// compactEvery is how many applied mutations make a compaction due; it
+	// runs at most once per compactInterval, as it scans every table.
+	compactEvery    = 20000
+	compactInterval = 30 * time.Second
 	// tombstoneGrace is how long deletions are kept to shadow late writes
 	// carrying older timestamps (ScyllaDB's gc_grace_seconds, shortened).
 	tombstoneGrace = 10 * time.Minute
@@ -17,10 +19,10 @@ const (
 // The caller holds the write lock.
 func (e *Engine) maybeCompact(n int, now int64) {
 	e.applied += n
-	if e.applied < compactEvery {
+	if e.applied < compactEvery || now-e.lastCompact < int64(compactInterval) {
 		return
 	}
-	e.applied = 0
+	e.applied, e.lastCompact = 0, now
 	e.compactLocked(now)
 }
 

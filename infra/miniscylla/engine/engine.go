@@ -86,7 +86,8 @@ type Engine struct {
 	keyspaces     map[string]*Keyspace
 	data          map[string]*tableData // by "keyspace.table"
 	schemaVersion uuid.UUID
-	applied       int // mutations applied since the last compaction
+	applied       int   // mutations applied since the last compaction
+	lastCompact   int64 // Unix ns
 
 	// listClock hands out list element times (100 ns since 1582).
 	listClock atomic.Int64
