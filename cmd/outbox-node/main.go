@@ -4,6 +4,7 @@
 // embedded miniscylla and minikafka in-process, so it runs without Docker.
 //
 //	outbox-node [flags]          run the node (outbox-node -h lists flags)
+//	outbox-node --demo N [flags] create N sample orders, print their Kafka records, exit
 //	outbox-node schema [flags]   print the schema CQL for cqlsh
 //
 // Exit codes: 0 after a graceful shutdown, 1 when start-up fails or the
@@ -30,6 +31,11 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	if len(args) > 0 && args[0] == "schema" {
 		return printSchema(args[1:], getenv, stdout, stderr)
 	}
+	demo, args, err := parseDemo(args)
+	if err != nil {
+		fmt.Fprintln(stderr, "outbox-node:", err)
+		return 2
+	}
 	cfg, err := config.Load(args, getenv, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "outbox-node:", err)
@@ -43,6 +49,9 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	if err != nil {
 		logger.Error("start failed", "err", err)
 		return 1
+	}
+	if demo > 0 {
+		return n.demo(ctx, demo, stdout)
 	}
 	fatal := n.wait(ctx)
 	if fatal != nil {

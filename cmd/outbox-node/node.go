@@ -33,6 +33,9 @@ type node struct {
 	// fatal receives the reason the node must stop on its own (the
 	// coordinator stopped: supervision budget exceeded).
 	fatal chan error
+	// sys and coordinator are the running actor tree (--demo sends to it).
+	sys         *actor.ActorSystem
+	coordinator *actor.PID
 }
 
 type closer struct {
@@ -102,7 +105,7 @@ func start(ctx context.Context, cfg config.Config, logger *slog.Logger) (n *node
 	}
 	coordinator, err := n.spawnTree(sys, treeDeps{
 		store:          scylla.NewStore(session, cfg.Scylla.Keyspace),
-		probes:         []health.Probe{scylla.NewProbe(session), kafka, relay.breaker},
+		probes:         append([]health.Probe{scylla.NewProbe(session), kafka}, relay.probes...),
 		metrics:        m,
 		supervisionLog: filepath.Join(cfg.Node.DataDir, "supervision.log"),
 		relay:          relay.children,
@@ -110,6 +113,7 @@ func start(ctx context.Context, cfg config.Config, logger *slog.Logger) (n *node
 	if err != nil {
 		return n, err
 	}
+	n.sys, n.coordinator = sys, coordinator
 	srv := metrics.NewServer(cfg.Node.MetricsAddr, reg, func(ctx context.Context) (*messages.HealthReport, error) {
 		return askHealth(ctx, sys, coordinator)
 	}, cfg.Node.RequestTimeout, logger)

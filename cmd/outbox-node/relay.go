@@ -3,15 +3,20 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/gocql/gocql"
 	"github.com/scylladb/gocqlx/v2"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/outboxnode/outbox/actors/cdcstream"
 	"github.com/outboxnode/outbox/actors/coordinator"
 	"github.com/outboxnode/outbox/actors/dlq"
 	"github.com/outboxnode/outbox/actors/health"
 	"github.com/outboxnode/outbox/actors/publisher"
+	"github.com/outboxnode/outbox/actors/supervision"
+	"github.com/outboxnode/outbox/infra/cdc"
 	"github.com/outboxnode/outbox/infra/kafka"
 	"github.com/outboxnode/outbox/infra/metrics"
 	"github.com/outboxnode/outbox/infra/resilience"
@@ -20,21 +25,25 @@ import (
 )
 
 // Names of the relay children under the coordinator; their PIDs are
-// predictable, which breaks the cycle publisher <-> dlq.
+// predictable, which breaks the cycle publisher <-> dlq: the publisher is
+// the cdcstream's child, "coordinator/cdcstream/publisher".
 const (
-	publisherName = "publisher"
+	cdcstreamName = "cdcstream"
 	dlqName       = "dlq"
 )
 
-// relay is the Kafka side of the node: the producer and retry + breaker
-// policy (infra), and the publisher and DLQ actors over them.
+// relay is the CDC -> Kafka side of the node: the CDC source, the producer
+// and retry + breaker policy (infra), and the cdcstream (with its publisher
+// child) and DLQ actors over them.
 type relay struct {
 	children []coordinator.Child
-	breaker  health.Probe
+	// probes report the breaker and the CDC lag to the Health actor.
+	probes []health.Probe
 }
 
-// buildRelay connects the Kafka producer and builds the publisher and DLQ
-// children; the producer is closed at shutdown, after the actor tree.
+// buildRelay connects the Kafka producer and builds the cdcstream (owning
+// the CDC reader and the publisher) and DLQ children; the producer is
+// closed at shutdown, after the actor tree.
 func (n *node) buildRelay(sys *actor.ActorSystem, session gocqlx.Session, m *metrics.Metrics) (*relay, error) {
 	r := n.cfg.Relay
 	producer, err := kafka.New(kafka.Config{
@@ -58,7 +67,8 @@ func (n *node) buildRelay(sys *actor.ActorSystem, session gocqlx.Session, m *met
 	if err != nil {
 		return nil, err
 	}
-	publisherPID := sys.NewLocalPID(coordinator.Name + "/" + publisherName)
+	streamPID := sys.NewLocalPID(coordinator.Name + "/" + cdcstreamName)
+	publisherPID := sys.NewLocalPID(streamPID.GetId() + "/" + cdcstream.PublisherName)
 	dlqPID := sys.NewLocalPID(coordinator.Name + "/" + dlqName)
 	publisherProps, err := publisher.Props(publisher.Config{}, publisher.Deps{
 		Producer:    producer,
@@ -74,13 +84,46 @@ func (n *node) buildRelay(sys *actor.ActorSystem, session gocqlx.Session, m *met
 	if err != nil {
 		return nil, err
 	}
+	streamProps, err := n.streamProps(session, supervision.Observe(publisherProps), m)
+	if err != nil {
+		return nil, err
+	}
 	return &relay{
 		children: []coordinator.Child{
 			{Name: dlqName, Props: dlqProps, Routes: []proto.Message{&messages.DLQList{}, &messages.DLQReplay{}, &messages.DLQSkip{}}},
-			{Name: publisherName, Props: publisherProps},
+			{Name: cdcstreamName, Props: streamProps},
 		},
-		breaker: breakerProbe{policy},
+		probes: []health.Probe{breakerProbe{policy}, cdcstream.Probe{Root: sys.Root, PID: streamPID}},
 	}, nil
+}
+
+// streamProps builds the cdcstream over a CDC source of outbox_messages;
+// its publisher child restarts one-for-one within the node's budget.
+func (n *node) streamProps(session gocqlx.Session, publisherProps *actor.Props, m *metrics.Metrics) (*actor.Props, error) {
+	c := n.cfg.Relay.CDC
+	consistency, err := gocql.ParseConsistencyWrapper(strings.ToUpper(n.cfg.Scylla.Consistency))
+	if err != nil {
+		return nil, fmt.Errorf("cdc consistency: %w", err)
+	}
+	src, err := cdc.New(cdc.Config{
+		Keyspace:         n.cfg.Scylla.Keyspace,
+		Consistency:      consistency,
+		ChangeAgeLimit:   n.cfg.Scylla.OutboxTTL,
+		ConfidenceWindow: n.cfg.CDCConfidenceWindow(),
+		PollDelay:        c.PollDelay,
+		IdleDelay:        c.IdleDelay,
+		InFlight:         c.InFlight,
+		ProgressInterval: c.ProgressInterval,
+	}, session.Session, n.logger.With("component", "cdc"))
+	if err != nil {
+		return nil, err
+	}
+	strategy := supervision.Strategy(actor.NewOneForOneStrategy(n.cfg.Node.RestartBudget, n.cfg.Node.RestartWindow, actor.DefaultDecider))
+	return cdcstream.Props(cdcstream.Config{
+		LogTTL:      n.cfg.Scylla.OutboxTTL,
+		LagShare:    c.LagShare,
+		StopTimeout: n.cfg.Node.ShutdownTimeout / 3,
+	}, cdcstream.Deps{Source: src, Publisher: publisherProps, Metrics: m}, actor.WithSupervisor(strategy))
 }
 
 // breakerProbe reports the publish circuit breaker: closed is ok; open or

@@ -33,7 +33,8 @@ type treeDeps struct {
 //	 |- health       HealthQuery
 //	 |- supervision  EventsQuery
 //	 |- dlq          DLQList, DLQReplay, DLQSkip
-//	 `- publisher    (fed by the relay, not by clients)
+//	 `- cdcstream    CDC reader over outbox_messages (fed by the store, not by clients)
+//	     `- publisher  Kafka producer behind retry + breaker
 //
 // and registers the coordinator's poisoning as the first shutdown step.
 func (n *node) spawnTree(sys *actor.ActorSystem, d treeDeps) (*actor.PID, error) {
