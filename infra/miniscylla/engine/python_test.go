@@ -27,6 +27,13 @@ t = cluster.metadata.keyspaces['py'].tables['t']
 assert [c.name for c in t.partition_key] == ['k'], t.partition_key
 assert t.clustering_key[0].name == 'c' and t.clustering_key[0].is_reversed
 assert 'addr' in cluster.metadata.keyspaces['py'].user_types
+from cassandra.query import SimpleStatement
+for i in range(250):
+    s.execute(ps, (2, 'r%03d' % i, {}))
+paged = list(s.execute(SimpleStatement("SELECT c FROM py.t WHERE k = 2", fetch_size=100)))
+assert len(paged) == 250 and paged[0].c == 'r249', (len(paged), paged[:1])
+lwt = s.execute("INSERT INTO py.t (k, c) VALUES (1, 'x') IF NOT EXISTS").one()
+assert lwt[0] is False, lwt
 local = s.execute("SELECT * FROM system.local WHERE key='local'").one()
 print("ok", local.partitioner, len(rows))
 cluster.shutdown()
