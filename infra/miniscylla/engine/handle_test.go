@@ -333,3 +333,20 @@ func TestAggregates(t *testing.T) {
 		t.Errorf("sum accepted: %v", res)
 	}
 }
+
+func TestTimestampTiesFavourDeletion(t *testing.T) {
+	e, sess := newTestEngine(t, `CREATE TABLE t (k int PRIMARY KEY, v text, w text)`)
+	for _, q := range []string{
+		`INSERT INTO t (k, v, w) VALUES (1, 'a', 'b') USING TIMESTAMP 10`,
+		`UPDATE t USING TIMESTAMP 10 SET v = null WHERE k = 1`,
+		`UPDATE t USING TIMESTAMP 10 SET w = 'a' WHERE k = 1`,
+	} {
+		if res := query(e, sess, q); isError(res) {
+			t.Fatalf("%s: %v", q, res)
+		}
+	}
+	rows := query(e, sess, `SELECT v, w FROM t WHERE k = 1`).(*message.RowsResult)
+	if len(rows.Data) != 1 || rows.Data[0][0] != nil || string(rows.Data[0][1]) != "b" {
+		t.Errorf("tie reconciliation: %q", rows.Data)
+	}
+}

@@ -24,11 +24,16 @@ func (c *cell) live(now int64) bool {
 	return c.value != nil && (c.expires == 0 || now < c.expires)
 }
 
-// newer reports whether c wins over old: higher timestamp, ties broken by
-// the larger value as Cassandra does.
+// newer reports whether c wins over old: higher timestamp; on a tie a
+// deletion wins, then the larger value, as Cassandra reconciles cells.
 func (c *cell) newer(old *cell) bool {
-	if c.ts != old.ts {
+	switch {
+	case c.ts != old.ts:
 		return c.ts > old.ts
+	case c.value == nil:
+		return true
+	case old.value == nil:
+		return false
 	}
 	return bytes.Compare(c.value, old.value) >= 0
 }
