@@ -358,7 +358,7 @@ var knownTableOptions = map[string]bool{
 	"crc_check_chance": true, "dclocal_read_repair_chance": true, "gc_grace_seconds": true,
 	"max_index_interval": true, "memtable_flush_period_in_ms": true, "min_index_interval": true,
 	"read_repair_chance": true, "speculative_retry": true, "paxos_grace_seconds": true,
-	"tombstone_gc": true, "synchronous_updates": true, "id": true,
+	"tombstone_gc": true, "synchronous_updates": true, "id": true, "in_memory": true,
 }
 
 var cdcKeys = map[string]bool{"enabled": true, "preimage": true, "postimage": true, "delta": true, "ttl": true}
