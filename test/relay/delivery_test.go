@@ -1,0 +1,141 @@
+package relay
+
+import (
+	"encoding/json"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/IBM/sarama"
+
+	"github.com/outboxnode/outbox/test/harness"
+)
+
+// topic puts every order event in one topic, so that per-key order is the
+// partition order (with the default template each event type has a topic).
+const topic = "orders.order"
+
+var eventTypes = map[int32]string{1: "OrderCreated", 2: "OrderUpdated", 3: "OrderCancelled"}
+
+// TestThreeThousandRecordsExactlyInOrderWithHeaders runs 1,000 orders x 3
+// commands (plus a rejected update each) through the node and reads the
+// topic back: exactly 3,000 records, one per accepted command, each key's
+// versions 1, 2, 3 in partition order, with the record headers.
+func TestThreeThousandRecordsExactlyInOrderWithHeaders(t *testing.T) {
+	bins := harness.Build(t)
+	node := harness.StartNode(t, bins, "--topic-template", "orders.{{aggregate_type}}", "--log-level", "warn")
+	kafka := collect(t, node.Kafka, topic)
+
+	acc := runLifecycles(t, node.Remote, 1000, 32)
+	if len(acc) != 3000 {
+		t.Fatalf("%d accepted commands, want 3000", len(acc))
+	}
+	byEvent := make(map[string]accepted, len(acc))
+	ids := make([]string, 0, len(acc))
+	for _, a := range acc {
+		byEvent[a.eventID] = a
+		ids = append(ids, a.eventID)
+	}
+	kafka.waitEvents(t, 2*time.Minute, ids)
+	if n := highWaterMarks(t, node.Kafka, topic); n != 3000 {
+		t.Fatalf("topic holds %d records, want exactly 3000", n)
+	}
+	records := kafka.all()
+	if len(records) != 3000 {
+		t.Fatalf("consumed %d records, want 3000", len(records))
+	}
+
+	slices.SortFunc(records, func(a, b record) int {
+		if a.partition != b.partition {
+			return int(a.partition - b.partition)
+		}
+		return int(a.offset - b.offset)
+	})
+	versions := map[string][]int32{}
+	for _, r := range records {
+		a, ok := byEvent[r.headers["event_id"]]
+		if !ok {
+			t.Fatalf("record %s/%d carries event %q that no accepted command committed", r.topic, r.offset, r.headers["event_id"])
+		}
+		checkRecord(t, r, a)
+		versions[r.key] = append(versions[r.key], a.version)
+	}
+	if len(versions) != 1000 {
+		t.Fatalf("%d keys, want 1000", len(versions))
+	}
+	for key, v := range versions {
+		if !slices.Equal(v, []int32{1, 2, 3}) {
+			t.Errorf("key %s: versions %v in partition order, want [1 2 3]", key, v)
+		}
+	}
+	if got := metric(t, node, "cdc_events_processed_total"); got < 3000 {
+		t.Errorf("cdc_events_processed_total %v, want >= 3000", got)
+	}
+	if got := metric(t, node, "dlq_messages_total"); got != 0 {
+		t.Errorf("dlq_messages_total %v, want 0", got)
+	}
+}
+
+// checkRecord checks the mapping of DESIGN.md §6 for the event of a.
+func checkRecord(t *testing.T, r record, a accepted) {
+	t.Helper()
+	h := r.headers
+	want := map[string]string{
+		"event_id": a.eventID, "event_type": eventTypes[a.version], "aggregate_type": "order",
+		"aggregate_id": a.orderID, "aggregate_version": strconv.Itoa(int(a.version)),
+	}
+	for k, v := range want {
+		if h[k] != v {
+			t.Fatalf("record %s/%d header %s = %q, want %q", r.topic, r.offset, k, h[k], v)
+		}
+	}
+	if r.key != a.orderID {
+		t.Fatalf("record key %q, want the aggregate id %s", r.key, a.orderID)
+	}
+	at, err := time.Parse(time.RFC3339Nano, h["occurred_at"])
+	if err != nil {
+		t.Fatalf("occurred_at %q: %v", h["occurred_at"], err)
+	}
+	if !r.timestamp.Equal(at.Truncate(time.Millisecond)) {
+		t.Fatalf("record timestamp %v, want the event time %v", r.timestamp, at)
+	}
+	var value struct {
+		EventID string `json:"eventId"`
+		Payload []byte `json:"payload"`
+	}
+	if err := json.Unmarshal(r.value, &value); err != nil || value.EventID != a.eventID {
+		t.Fatalf("value %s: %v", r.value, err)
+	}
+	var order struct {
+		OrderID string `json:"order_id"`
+		Version int32  `json:"version"`
+	}
+	if err := json.Unmarshal(value.Payload, &order); err != nil || order.OrderID != a.orderID || order.Version != a.version {
+		t.Fatalf("payload %s: %v", value.Payload, err)
+	}
+}
+
+// highWaterMarks sums the newest offsets of topic's partitions: the number
+// of records it holds.
+func highWaterMarks(t *testing.T, brokers, topic string) int64 {
+	t.Helper()
+	c, err := sarama.NewClient([]string{brokers}, sarama.NewConfig())
+	if err != nil {
+		t.Fatalf("kafka client: %v", err)
+	}
+	defer c.Close()
+	partitions, err := c.Partitions(topic)
+	if err != nil {
+		t.Fatalf("partitions of %s: %v", topic, err)
+	}
+	var n int64
+	for _, p := range partitions {
+		off, err := c.GetOffset(topic, p, sarama.OffsetNewest)
+		if err != nil {
+			t.Fatalf("offset of %s/%d: %v", topic, p, err)
+		}
+		n += off
+	}
+	return n
+}
