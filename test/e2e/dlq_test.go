@@ -84,29 +84,45 @@ func deadLetter(t *testing.T) *messages.DeadLetter {
 	}
 }
 
-// checkPublished reads topic ev.EventType from the start until it finds
-// ev's record, keyed by the aggregate id with an event_id header.
+// checkPublished waits for ev's record in topic ev.EventType: keyed by
+// the aggregate id, with ev's event_id header and payload.
 func checkPublished(t *testing.T, broker string, ev *messages.OutboxEvent) {
+	t.Helper()
+	m := awaitRecord(t, broker, ev.GetEventType(), ev.GetAggregateId())
+	if m.headers["event_id"] != ev.GetEventId() || !strings.Contains(m.value, ev.GetAggregateId()) {
+		t.Fatalf("record headers %v value %s; want event %s", m.headers, m.value, ev.GetEventId())
+	}
+}
+
+// record is one Kafka record as the test reads it.
+type record struct {
+	value   string
+	headers map[string]string
+}
+
+// awaitRecord reads topic from the start until a record keyed key arrives.
+func awaitRecord(t *testing.T, broker, topic, key string) record {
 	t.Helper()
 	consumer, err := sarama.NewConsumer([]string{broker}, sarama.NewConfig())
 	if err != nil {
 		t.Fatalf("kafka consumer: %v", err)
 	}
 	defer consumer.Close()
-	partitions, err := consumer.Partitions(ev.GetEventType())
-	if err != nil {
-		t.Fatalf("partitions of %s: %v", ev.GetEventType(), err)
-	}
+	var partitions []int32
+	harness.Eventually(t, 15*time.Second, func() error {
+		partitions, err = consumer.Partitions(topic)
+		return err
+	})
 	found := make(chan *sarama.ConsumerMessage, len(partitions))
 	for _, p := range partitions {
-		pc, err := consumer.ConsumePartition(ev.GetEventType(), p, sarama.OffsetOldest)
+		pc, err := consumer.ConsumePartition(topic, p, sarama.OffsetOldest)
 		if err != nil {
-			t.Fatalf("consume partition %d: %v", p, err)
+			t.Fatalf("consume %s/%d: %v", topic, p, err)
 		}
 		defer pc.Close()
 		go func() {
 			for m := range pc.Messages() {
-				if string(m.Key) == ev.GetAggregateId() {
+				if string(m.Key) == key {
 					found <- m
 				}
 			}
@@ -114,14 +130,13 @@ func checkPublished(t *testing.T, broker string, ev *messages.OutboxEvent) {
 	}
 	select {
 	case m := <-found:
-		headers := map[string]string{}
+		r := record{value: string(m.Value), headers: map[string]string{}}
 		for _, h := range m.Headers {
-			headers[string(h.Key)] = string(h.Value)
+			r.headers[string(h.Key)] = string(h.Value)
 		}
-		if headers["event_id"] != ev.GetEventId() || !strings.Contains(string(m.Value), ev.GetAggregateId()) {
-			t.Fatalf("record headers %v value %s; want event %s", headers, m.Value, ev.GetEventId())
-		}
+		return r
 	case <-time.After(15 * time.Second):
-		t.Fatalf("no record of aggregate %s in topic %s", ev.GetAggregateId(), ev.GetEventType())
+		t.Fatalf("no record keyed %s in topic %s", key, topic)
 	}
+	return record{}
 }
