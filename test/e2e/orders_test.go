@@ -3,8 +3,10 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/scylladb/gocqlx/v2"
@@ -87,6 +89,16 @@ func TestTwoHundredOrdersLifecycle(t *testing.T) {
 		checkOrderRow(t, s, p)
 		checkOutboxRows(t, s, p)
 	}
+
+	// Every committed event goes through CDC to Kafka, none to the DLQ.
+	harness.Eventually(t, 60*time.Second, func() error {
+		body, _ := node.HTTPGet(t, "/metrics")
+		if !strings.Contains(body, fmt.Sprintf("cdc_events_processed_total %d\n", 3*orders)) ||
+			!strings.Contains(body, "dlq_messages_total 0\n") {
+			return fmt.Errorf("relay counters:\n%s", grepLines(body, "_total "))
+		}
+		return nil
+	})
 
 	got := decodeJSON[map[string]any](t, mustAccept(t, node, "order", "get", plans[0].id.String(), "-o", "json"))
 	if got["status"] != "ORDER_STATUS_CANCELLED" || got["version"] != float64(3) || got["customer_id"] != plans[0].customer {
