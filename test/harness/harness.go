@@ -119,12 +119,14 @@ type Result struct {
 }
 
 // Ctl runs outboxctl against node with args and returns its output and
-// exit code; it fails the test only when the binary cannot run.
+// exit code; it fails the test only when the binary cannot run. The reply
+// timeout is 30 s, generous for a loaded CI machine; a --timeout in args
+// wins (the last flag counts).
 func Ctl(t testing.TB, bins Binaries, node string, args ...string) Result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bins.Ctl, append([]string{"--node", node}, args...)...)
+	cmd := exec.CommandContext(ctx, bins.Ctl, append([]string{"--node", node, "--timeout", "30s"}, args...)...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
