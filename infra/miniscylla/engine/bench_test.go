@@ -48,7 +48,7 @@ func BenchmarkLoggedBatch(b *testing.B) {
 	payload := make([]byte, 200)
 	benchParallel(b, func(s *gocql.Session, i int64) error {
 		id := gocql.MustRandomUUID()
-		batch := s.NewBatch(gocql.LoggedBatch)
+		batch := s.Batch(gocql.LoggedBatch)
 		batch.Query(`INSERT INTO ks.orders (id, status, version) VALUES (?, ?, ?)`, id, "CREATED", 1)
 		batch.Query(`INSERT INTO ks.outbox (agg, ev, payload) VALUES (?, ?, ?)`, id, gocql.TimeUUID(), payload)
 		return s.ExecuteBatch(batch)

@@ -14,7 +14,7 @@ func TestGocqlPagingOverManyRows(t *testing.T) {
 	s := setupKeyspace(t)
 	exec(t, s, `CREATE TABLE ks.p (k int, c int, v text, PRIMARY KEY (k, c))`)
 	const parts, perPart = 1100, 10
-	b := s.Session.NewBatch(gocql.UnloggedBatch)
+	b := s.Session.Batch(gocql.UnloggedBatch)
 	for k := 0; k < parts; k++ {
 		for c := 0; c < perPart; c++ {
 			b.Query(`INSERT INTO ks.p (k, c, v) VALUES (?, ?, ?)`, k, c, "x")
@@ -23,7 +23,7 @@ func TestGocqlPagingOverManyRows(t *testing.T) {
 			if err := s.Session.ExecuteBatch(b); err != nil {
 				t.Fatal(err)
 			}
-			b = s.Session.NewBatch(gocql.UnloggedBatch)
+			b = s.Session.Batch(gocql.UnloggedBatch)
 		}
 	}
 	if err := s.Session.ExecuteBatch(b); err != nil {

@@ -21,9 +21,7 @@ func pages(t *testing.T, e *Engine, sess *Session, q string, pageSize int32) [][
 		if !ok {
 			t.Fatalf("%s: %v", q, res)
 		}
-		for _, r := range rows.Data {
-			all = append(all, r)
-		}
+		all = append(all, rows.Data...)
 		if state = rows.Metadata.PagingState; state == nil {
 			return all
 		}

@@ -105,14 +105,3 @@ func assemble(t *Type, c *column, now int64) []byte {
 	}
 	return encodeCollection(len(es), items)
 }
-
-// liveRows returns p's rows that exist at now, in clustering order.
-func liveRows(p *partition, now int64) []*row {
-	out := make([]*row, 0, len(p.rows))
-	for _, r := range p.rows {
-		if rowLive(r, now) {
-			out = append(out, r)
-		}
-	}
-	return out
-}

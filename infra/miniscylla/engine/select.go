@@ -550,11 +550,7 @@ func (r *selectRun) result() *message.RowsResult {
 	if r.more && r.last != nil {
 		meta.PagingState = r.last.encode()
 	}
-	data := make(message.RowSet, len(r.rows))
-	for i, row := range r.rows {
-		data[i] = row
-	}
-	return &message.RowsResult{Metadata: meta, Data: data}
+	return &message.RowsResult{Metadata: meta, Data: r.rows}
 }
 
 func hasLiveRow(rows []*row, now int64) bool {

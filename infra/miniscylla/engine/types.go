@@ -65,10 +65,16 @@ type Type struct {
 // Prim returns the primitive type of kind k.
 func Prim(k Kind) *Type { return &Type{Kind: k} }
 
-// ListOf, SetOf, MapOf and TupleOf build composite types.
-func ListOf(e *Type) *Type     { return &Type{Kind: KindList, Elems: []*Type{e}} }
-func SetOf(e *Type) *Type      { return &Type{Kind: KindSet, Elems: []*Type{e}} }
-func MapOf(k, v *Type) *Type   { return &Type{Kind: KindMap, Elems: []*Type{k, v}} }
+// ListOf returns list<e>.
+func ListOf(e *Type) *Type { return &Type{Kind: KindList, Elems: []*Type{e}} }
+
+// SetOf returns set<e>.
+func SetOf(e *Type) *Type { return &Type{Kind: KindSet, Elems: []*Type{e}} }
+
+// MapOf returns map<k, v>.
+func MapOf(k, v *Type) *Type { return &Type{Kind: KindMap, Elems: []*Type{k, v}} }
+
+// TupleOf returns tuple<e...>; tuples are always frozen.
 func TupleOf(e ...*Type) *Type { return &Type{Kind: KindTuple, Elems: e, Frozen: true} }
 
 // FrozenOf returns a frozen copy of t.

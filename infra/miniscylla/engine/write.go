@@ -369,12 +369,6 @@ func defaultTimestamp(x *execCtx) int64 {
 	return x.now.UnixMicro()
 }
 
-// target is one row (or static row) a write touches.
-type target struct {
-	key []byte
-	ck  [][]byte
-}
-
 // keys evaluates the partition keys and clustering rows the write targets.
 // For DELETE, rng holds the clustering range when the clustering key is not
 // fully given; cks is nil for a static-only write.
