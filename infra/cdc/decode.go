@@ -27,7 +27,7 @@ type DecodeError struct {
 }
 
 func (e *DecodeError) Error() string {
-	return fmt.Sprintf("undecodable outbox row: column %s: %s", e.Column, e.Reason)
+	return fmt.Sprintf("outbox row column %s: %s", e.Column, e.Reason)
 }
 
 // IsEvent reports whether a CDC log row announces an outbox event: only
