@@ -107,10 +107,20 @@ func (t *Table) setColumns(pk, ck, others []*Column) {
 }
 
 // withColumns returns a copy of t with other columns replaced (ALTER TABLE).
+// The columns are copied too: running statements still read the old ones.
 func (t *Table) withColumns(others []*Column) *Table {
 	c := *t
-	c.setColumns(t.PartitionKey, t.Clustering, others)
+	c.setColumns(cloneColumns(t.PartitionKey), cloneColumns(t.Clustering), cloneColumns(others))
 	return &c
+}
+
+func cloneColumns(cs []*Column) []*Column {
+	out := make([]*Column, len(cs))
+	for i, col := range cs {
+		cp := *col
+		out[i] = &cp
+	}
+	return out
 }
 
 // nonKeyColumns returns the static and regular columns.
