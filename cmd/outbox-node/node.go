@@ -14,6 +14,7 @@ import (
 	"github.com/asynkron/protoactor-go/remote"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/scylladb/gocqlx/v2"
 
 	"github.com/outboxnode/outbox/actors/health"
 	"github.com/outboxnode/outbox/infra/config"
@@ -47,9 +48,9 @@ func (n *node) onShutdown(name string, f func(ctx context.Context) error) {
 	n.closers = append(n.closers, closer{name, f})
 }
 
-// start builds the node in data-path order: store and broker, schema,
-// metrics, actor tree, then the remote and HTTP endpoints that let traffic
-// in. On error, whatever was started is shut down again.
+// start builds the node in data-path order: embedded servers, store and
+// schema, metrics, remote, actor tree, then the HTTP endpoints. On error,
+// whatever was started is shut down again.
 func start(ctx context.Context, cfg config.Config, logger *slog.Logger) (n *node, err error) {
 	n = &node{cfg: cfg, logger: logger, fatal: make(chan error, 1)}
 	defer func() {
@@ -62,69 +63,87 @@ func start(ctx context.Context, cfg config.Config, logger *slog.Logger) (n *node
 	if err := n.startEmbedded(ctx); err != nil {
 		return n, err
 	}
-	cfg = n.cfg // with the embedded servers' real addresses
-	session, err := scylla.Connect(ctx, cfg.Scylla, cfg.ScyllaHosts(), logger)
+	session, err := n.openStore(ctx)
 	if err != nil {
 		return n, err
 	}
-	n.onShutdown("scylla session", func(context.Context) error { session.Close(); return nil })
-	if cfg.ShouldMigrate() {
-		stmts, err := schema.Statements(cfg.Scylla)
-		if err != nil {
-			return n, err
-		}
-		if err := scylla.Migrate(ctx, session, stmts); err != nil {
-			return n, err
-		}
-		logger.Info("schema applied", "keyspace", cfg.Scylla.Keyspace, "statements", len(stmts))
-	}
-
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m, err := metrics.New(reg)
 	if err != nil {
 		return n, err
 	}
-
-	sys := actor.NewActorSystem(
-		actor.WithLoggerFactory(protoactorLogger(logger)),
-		actor.WithDeadLetterRequestLogging(false),
-	)
-	n.onShutdown("actor system", func(context.Context) error { sys.Shutdown(); return nil })
-	countRestarts(sys, m)
-	// The remote starts before the tree so that shutdown (closers in reverse)
-	// poisons the tree first, then stops the remote, then the system.
-	if err := n.startRemote(sys); err != nil {
+	if err := n.startActors(session, m); err != nil {
 		return n, err
 	}
-	kafka := newKafkaProbe(cfg.KafkaBrokers(), cfg.Node.RequestTimeout)
-	n.onShutdown("kafka probe", func(context.Context) error { return kafka.Close() })
-	relay, err := n.buildRelay(sys, session, m)
-	if err != nil {
-		return n, err
-	}
-	coordinator, err := n.spawnTree(sys, treeDeps{
-		store:          scylla.NewStore(session, cfg.Scylla.Keyspace),
-		probes:         append([]health.Probe{scylla.NewProbe(session), kafka}, relay.probes...),
-		metrics:        m,
-		supervisionLog: filepath.Join(cfg.Node.DataDir, "supervision.log"),
-		relay:          relay.children,
-	})
-	if err != nil {
-		return n, err
-	}
-	n.sys, n.coordinator = sys, coordinator
-	srv := metrics.NewServer(cfg.Node.MetricsAddr, reg, func(ctx context.Context) (*messages.HealthReport, error) {
-		return askHealth(ctx, sys, coordinator)
-	}, cfg.Node.RequestTimeout, logger)
+	srv := metrics.NewServer(n.cfg.Node.MetricsAddr, reg, func(ctx context.Context) (*messages.HealthReport, error) {
+		return askHealth(ctx, n.sys, n.coordinator)
+	}, n.cfg.Node.RequestTimeout, logger)
 	if err := srv.Start(); err != nil {
 		return n, err
 	}
 	n.onShutdown("metrics server", srv.Shutdown)
 	logger.Info("node ready",
-		"remote", cfg.Node.RemoteAddr, "metrics", "http://"+srv.Addr()+"/metrics",
-		"health", "http://"+srv.Addr()+"/health", "data_dir", cfg.Node.DataDir)
+		"remote", n.cfg.Node.RemoteAddr, "metrics", "http://"+srv.Addr()+"/metrics",
+		"health", "http://"+srv.Addr()+"/health", "data_dir", n.cfg.Node.DataDir)
 	return n, nil
+}
+
+// openStore connects to the store (n.cfg holds the embedded server's real
+// address by now) and applies the schema when configured to.
+func (n *node) openStore(ctx context.Context) (gocqlx.Session, error) {
+	cfg := n.cfg
+	session, err := scylla.Connect(ctx, cfg.Scylla, cfg.ScyllaHosts(), n.logger)
+	if err != nil {
+		return session, err
+	}
+	n.onShutdown("scylla session", func(context.Context) error { session.Close(); return nil })
+	if !cfg.ShouldMigrate() {
+		return session, nil
+	}
+	stmts, err := schema.Statements(cfg.Scylla)
+	if err != nil {
+		return session, err
+	}
+	if err := scylla.Migrate(ctx, session, stmts); err != nil {
+		return session, err
+	}
+	n.logger.Info("schema applied", "keyspace", cfg.Scylla.Keyspace, "statements", len(stmts))
+	return session, nil
+}
+
+// startActors starts the actor system and its remote, then spawns the tree
+// (command side, health, supervision log and relay) under the coordinator.
+// The remote starts before the tree so that shutdown (closers in reverse)
+// poisons the tree first, then stops the remote, then the system.
+func (n *node) startActors(session gocqlx.Session, m *metrics.Metrics) error {
+	sys := actor.NewActorSystem(
+		actor.WithLoggerFactory(protoactorLogger(n.logger)),
+		actor.WithDeadLetterRequestLogging(false),
+	)
+	n.onShutdown("actor system", func(context.Context) error { sys.Shutdown(); return nil })
+	countRestarts(sys, m)
+	if err := n.startRemote(sys); err != nil {
+		return err
+	}
+	kafka := newKafkaProbe(n.cfg.KafkaBrokers(), n.cfg.Node.RequestTimeout)
+	n.onShutdown("kafka probe", func(context.Context) error { return kafka.Close() })
+	relay, err := n.buildRelay(sys, session, m)
+	if err != nil {
+		return err
+	}
+	coordinator, err := n.spawnTree(sys, treeDeps{
+		store:          scylla.NewStore(session, n.cfg.Scylla.Keyspace),
+		probes:         append([]health.Probe{scylla.NewProbe(session), kafka}, relay.probes...),
+		metrics:        m,
+		supervisionLog: filepath.Join(n.cfg.Node.DataDir, "supervision.log"),
+		relay:          relay.children,
+	})
+	if err != nil {
+		return err
+	}
+	n.sys, n.coordinator = sys, coordinator
+	return nil
 }
 
 // startRemote listens on --remote-addr and advertises exactly that string,
