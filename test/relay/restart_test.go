@@ -1,0 +1,90 @@
+package relay
+
+import (
+	"bytes"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gocql/gocql"
+
+	"github.com/outboxnode/outbox/test/harness"
+)
+
+// inFlight is the node's --cdc-in-flight in the restart test: the bound of
+// events read but not checkpointed, so of duplicates after a crash.
+const inFlight = 100
+
+// TestCrashMidStreamResumesFromCheckpoint kills the node (SIGKILL) while
+// orders keep coming and records flow, with the store and broker in their
+// own process (devstack), then starts a new node on the same store: every
+// committed event reaches Kafka, and the only duplicates are events of the
+// in-flight window, carrying the same event_id and value.
+func TestCrashMidStreamResumesFromCheckpoint(t *testing.T) {
+	bins := harness.Build(t)
+	cql, broker := harness.StartDevstack(t, bins)
+	flags := []string{"--scylla-hosts", cql, "--kafka-brokers", broker, "--migrate", "--consistency", "ONE",
+		"--topic-template", "orders.{{aggregate_type}}", "--cdc-in-flight", fmt.Sprint(inFlight), "--log-level", "warn"}
+	first := harness.StartNode(t, bins, flags...)
+	kafka := collect(t, broker, topic)
+
+	// Orders keep coming until the node dies under them.
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Go(func() {
+			for i := w; ; i += 8 {
+				if _, err := lifecycle(first.Remote, i); err != nil {
+					return
+				}
+			}
+		})
+	}
+	harness.Eventually(t, time.Minute, func() error {
+		if n := len(kafka.all()); n < 600 {
+			return fmt.Errorf("%d records so far", n)
+		}
+		return nil
+	})
+	killNode(t, first)
+	wg.Wait()
+	before := len(kafka.all())
+
+	second := harness.StartNode(t, bins, flags...)
+	runLifecycles(t, second.Remote, 50, 8)
+
+	committed := outboxEventIDs(t, second.Session(t).Session)
+	kafka.waitEvents(t, 2*time.Minute, committed)
+	records := kafka.byEventID()
+	dups := 0
+	for id, rs := range records {
+		for _, r := range rs[1:] {
+			dups++
+			if !bytes.Equal(r.value, rs[0].value) || r.key != rs[0].key {
+				t.Errorf("duplicate of %s differs: %s vs %s", id, r.value, rs[0].value)
+			}
+		}
+	}
+	t.Logf("%d committed events, %d records before the crash, %d duplicates after it", len(committed), before, dups)
+	if dups > inFlight {
+		t.Errorf("%d duplicates, more than the in-flight window %d: the node did not resume from its checkpoint", dups, inFlight)
+	}
+	if len(records) != len(committed) {
+		t.Errorf("%d distinct events in Kafka, %d committed", len(records), len(committed))
+	}
+}
+
+// outboxEventIDs reads every committed event id from outbox_messages.
+func outboxEventIDs(t *testing.T, s *gocql.Session) []string {
+	t.Helper()
+	var ids []string
+	var id gocql.UUID
+	iter := s.Query(`SELECT event_id FROM orders_ks.outbox_messages`).Iter()
+	for iter.Scan(&id) {
+		ids = append(ids, id.String())
+	}
+	if err := iter.Close(); err != nil {
+		t.Fatalf("read outbox_messages: %v", err)
+	}
+	return ids
+}
