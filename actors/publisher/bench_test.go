@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/outboxnode/outbox/actors/dlq/dlqtest"
 	"github.com/outboxnode/outbox/messages"
 )
 
@@ -27,11 +28,18 @@ func benchEvents(n int) []*messages.OutboxEvent {
 	return evs
 }
 
+// startBenchRelay runs a relay on a broker with the default message size
+// limit, so that batches are as large as in production.
+func startBenchRelay(b *testing.B) *kafkaRelay {
+	b.Helper()
+	return newKafkaRelay(b, startBroker(b, 0), dlqtest.NewMemoryStore())
+}
+
 // BenchmarkPublisher measures events/s through the publisher actor
 // (batched, one batch in flight) to the kfake broker, with every ack
 // awaited.
 func BenchmarkPublisher(b *testing.B) {
-	k := startKafkaRelay(b)
+	k := startBenchRelay(b)
 	evs := benchEvents(b.N)
 	b.ResetTimer()
 	start := time.Now()
@@ -42,7 +50,7 @@ func BenchmarkPublisher(b *testing.B) {
 // BenchmarkNaivePublish is the baseline: one synchronous publish per
 // event, through the same producer and broker.
 func BenchmarkNaivePublish(b *testing.B) {
-	k := startKafkaRelay(b)
+	k := startBenchRelay(b)
 	evs := benchEvents(b.N)
 	b.ResetTimer()
 	start := time.Now()

@@ -35,12 +35,14 @@ type kafkaRelay struct {
 
 func startKafkaRelay(t testing.TB) *kafkaRelay {
 	t.Helper()
-	return newKafkaRelay(t, startBroker(t), dlqtest.NewMemoryStore())
+	return newKafkaRelay(t, startBroker(t, brokerLimit), dlqtest.NewMemoryStore())
 }
 
-func startBroker(t testing.TB) *minikafka.Broker {
+// startBroker runs a broker whose message.max.bytes is maxBytes (0: the
+// default, 1 MiB).
+func startBroker(t testing.TB, maxBytes int) *minikafka.Broker {
 	t.Helper()
-	b, err := minikafka.Start(context.Background(), minikafka.Config{Addr: "127.0.0.1:0", MaxMessageBytes: brokerLimit})
+	b, err := minikafka.Start(context.Background(), minikafka.Config{Addr: "127.0.0.1:0", MaxMessageBytes: maxBytes})
 	if err != nil {
 		t.Fatalf("start broker: %v", err)
 	}

@@ -40,7 +40,7 @@ func startDLQStore(t *testing.T) *scylla.DLQStore {
 }
 
 func TestRealStoreParkingSurvivesRestartAndSkipReleasesInOrder(t *testing.T) {
-	store, broker := startDLQStore(t), startBroker(t)
+	store, broker := startDLQStore(t), startBroker(t, brokerLimit)
 	a, b := order(4, []byte(`{}`)), order(2, []byte(`{}`))
 	a[0].Payload = []byte(`"` + strings.Repeat("x", brokerLimit) + `"`)
 
