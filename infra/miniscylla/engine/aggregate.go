@@ -1,6 +1,10 @@
 package engine
 
 import (
+	"encoding/binary"
+	"math"
+	"math/big"
+
 	"github.com/outboxnode/outbox/infra/miniscylla/cql"
 )
 
@@ -57,7 +61,7 @@ func countAll() selector {
 // for other function names.
 func (c *compiler) aggregateSelector(p *selectPlan, f *cql.SelectFunction) (selector, bool, error) {
 	switch f.Name {
-	case "count", "min", "max":
+	case "count", "min", "max", "sum", "avg":
 	default:
 		return selector{}, false, nil
 	}
@@ -76,9 +80,71 @@ func (c *compiler) aggregateSelector(p *selectPlan, f *cql.SelectFunction) (sele
 	case "count":
 		out.typ = Prim(KindBigint)
 		out.agg = func() aggregate { return &countAgg{} }
+	case "sum", "avg":
+		t, avg := arg.typ, f.Name == "avg"
+		if !numericKinds[t.Kind] {
+			return selector{}, true, unsupported("%s of %s values", f.Name, t.CQL())
+		}
+		out.agg = func() aggregate { return &sumAgg{t: t, avg: avg, sum: new(big.Int)} }
 	default:
 		t, isMax := arg.typ, f.Name == "max"
 		out.agg = func() aggregate { return &extremeAgg{t: t, max: isMax} }
 	}
 	return out, true, nil
+}
+
+// numericKinds are the types sum and avg accept.
+var numericKinds = map[Kind]bool{
+	KindTinyint: true, KindSmallint: true, KindInt: true, KindBigint: true,
+	KindVarint: true, KindFloat: true, KindDouble: true,
+}
+
+// sumAgg adds integers exactly (wrapping to the column width, like
+// ScyllaDB) and floating point values as float64; avg divides by the count
+// of non-null values (integer division for integer types).
+type sumAgg struct {
+	t   *Type
+	avg bool
+	sum *big.Int
+	f   float64
+	n   int64
+}
+
+func (a *sumAgg) add(v []byte) {
+	if len(v) == 0 {
+		return
+	}
+	a.n++
+	switch a.t.Kind {
+	case KindFloat:
+		a.f += float64(math.Float32frombits(binary.BigEndian.Uint32(v)))
+	case KindDouble:
+		a.f += math.Float64frombits(binary.BigEndian.Uint64(v))
+	default:
+		a.sum.Add(a.sum, varintOf(v))
+	}
+}
+
+func (a *sumAgg) result() []byte {
+	switch a.t.Kind {
+	case KindFloat, KindDouble:
+		f := a.f
+		if a.avg && a.n > 0 {
+			f /= float64(a.n)
+		}
+		if a.t.Kind == KindFloat {
+			return binary.BigEndian.AppendUint32(nil, math.Float32bits(float32(f)))
+		}
+		return encDouble(f)
+	}
+	v := new(big.Int).Set(a.sum)
+	if a.avg && a.n > 0 {
+		v.Quo(v, big.NewInt(a.n))
+	}
+	if a.t.Kind == KindVarint {
+		return varintBytes(v)
+	}
+	// Wrap to the column width: keep the low bytes of the two's complement.
+	n := fixedSize[a.t.Kind]
+	return binary.BigEndian.AppendUint64(nil, uint64(v.Int64()))[8-n:]
 }

@@ -329,8 +329,12 @@ func TestAggregates(t *testing.T) {
 	if rows := res.(*message.RowsResult); len(rows.Data) != 1 || signedBE(rows.Data[0][0]) != 0 || rows.Data[0][1] != nil {
 		t.Errorf("empty aggregate: %v", rows.Data)
 	}
-	if res := query(e, sess, `SELECT sum(c) FROM a`); !isError(res) {
-		t.Errorf("sum accepted: %v", res)
+	res = query(e, sess, `SELECT sum(c), avg(c) FROM a WHERE k = 1`)
+	if rows := res.(*message.RowsResult); signedBE(rows.Data[0][0]) != 6 || signedBE(rows.Data[0][1]) != 2 {
+		t.Errorf("sum, avg = %d, %d; want 6, 2", signedBE(rows.Data[0][0]), signedBE(rows.Data[0][1]))
+	}
+	if res := query(e, sess, `SELECT sum(v) FROM a`); !isError(res) {
+		t.Errorf("sum of text accepted: %v", res)
 	}
 }
 

@@ -104,3 +104,19 @@ func TestPartitionsComeInTokenOrder(t *testing.T) {
 		t.Errorf("page of %d rows, paging state %x", len(rows.Data), rows.Metadata.PagingState)
 	}
 }
+
+func TestSumWrapsToColumnWidth(t *testing.T) {
+	a := &sumAgg{t: Prim(KindTinyint), sum: new(big.Int)}
+	a.add([]byte{100})
+	a.add([]byte{100})
+	a.add(nil)
+	if got := int8(a.result()[0]); got != -56 || a.n != 2 {
+		t.Errorf("tinyint sum = %d over %d values, want -56 over 2", got, a.n)
+	}
+	d := &sumAgg{t: Prim(KindDouble), avg: true, sum: new(big.Int)}
+	d.add(encDouble(1))
+	d.add(encDouble(2))
+	if got := signedBE(d.result()); got != int64(binary.BigEndian.Uint64(encDouble(1.5))) {
+		t.Errorf("double avg = %x", d.result())
+	}
+}
