@@ -45,27 +45,9 @@ func (n *node) spawnTree(sys *actor.ActorSystem, d treeDeps) (*actor.PID, error)
 	n.onShutdown("supervision log", func(ctx context.Context) error { log.Close(); return nil })
 
 	commands := newCommandCounter(d.metrics)
-	ordersProps, err := orders.Props(d.store, orders.Config{
-		MaxItems:          n.cfg.Orders.MaxItems,
-		MaxItemQuantity:   n.cfg.Orders.MaxItemQuantity,
-		MaxTotalCents:     n.cfg.Orders.MaxTotalCents,
-		MaxCustomerLength: n.cfg.Orders.MaxCustomerLength,
-		IdleTimeout:       n.cfg.Orders.IdleTimeout,
-		StoreTimeout:      n.cfg.Scylla.Timeout,
-	}, supervision.Option(), commands.replies())
+	children, err := n.commandChildren(d, log, commands)
 	if err != nil {
 		return nil, err
-	}
-	healthProps, err := health.Props(health.Config{Timeout: n.cfg.Node.RequestTimeout}, d.probes...)
-	if err != nil {
-		return nil, err
-	}
-	children := []coordinator.Child{
-		{Name: "orders", Props: supervision.Observe(ordersProps.Configure(commands.replies())), Routes: []proto.Message{
-			&messages.CreateOrder{}, &messages.UpdateOrder{}, &messages.CancelOrder{}, &messages.GetOrder{},
-		}},
-		{Name: "health", Props: supervision.Observe(healthProps), Routes: []proto.Message{&messages.HealthQuery{}}},
-		{Name: "supervision", Props: log.Props(), Routes: []proto.Message{&messages.EventsQuery{}}},
 	}
 	for _, c := range d.relay {
 		c.Props = supervision.Observe(c.Props)
@@ -96,6 +78,34 @@ func (n *node) spawnTree(sys *actor.ActorSystem, d treeDeps) (*actor.PID, error)
 		return nil
 	})
 	return pid, nil
+}
+
+// commandChildren builds the clients' side of the tree: orders (with its
+// per-order actors), health and the supervision log, each observed, with
+// the command counter's middleware on every actor that answers commands.
+func (n *node) commandChildren(d treeDeps, log *supervision.Log, commands *commandCounter) ([]coordinator.Child, error) {
+	ordersProps, err := orders.Props(d.store, orders.Config{
+		MaxItems:          n.cfg.Orders.MaxItems,
+		MaxItemQuantity:   n.cfg.Orders.MaxItemQuantity,
+		MaxTotalCents:     n.cfg.Orders.MaxTotalCents,
+		MaxCustomerLength: n.cfg.Orders.MaxCustomerLength,
+		IdleTimeout:       n.cfg.Orders.IdleTimeout,
+		StoreTimeout:      n.cfg.Scylla.Timeout,
+	}, supervision.Option(), commands.replies())
+	if err != nil {
+		return nil, err
+	}
+	healthProps, err := health.Props(health.Config{Timeout: n.cfg.Node.RequestTimeout}, d.probes...)
+	if err != nil {
+		return nil, err
+	}
+	return []coordinator.Child{
+		{Name: "orders", Props: supervision.Observe(ordersProps.Configure(commands.replies())), Routes: []proto.Message{
+			&messages.CreateOrder{}, &messages.UpdateOrder{}, &messages.CancelOrder{}, &messages.GetOrder{},
+		}},
+		{Name: "health", Props: supervision.Observe(healthProps), Routes: []proto.Message{&messages.HealthQuery{}}},
+		{Name: "supervision", Props: log.Props(), Routes: []proto.Message{&messages.EventsQuery{}}},
+	}, nil
 }
 
 // countRestarts feeds actor_restarts_total from the EventStream.
