@@ -20,9 +20,11 @@ const (
 type Config struct {
 	// Addr is the TCP address to listen on; port 0 picks a free port. Default DefaultAddr.
 	Addr string
-	// DataDir is where durable state would live. The engine keeps everything in
-	// memory, so it must be empty: rejecting it keeps callers from believing
-	// their data survives a restart.
+	// DataDir, when set, makes the server durable: every acknowledged write
+	// (schema, data, CDC log rows, the CDC generation) is fsynced to a
+	// write-ahead log there first and recovered at the next start. Empty
+	// keeps everything in memory only. The directory is created if missing;
+	// one server at a time may use it.
 	DataDir string
 	// Logger receives connection-level diagnostics. Default: discard.
 	Logger *slog.Logger
@@ -62,9 +64,6 @@ func (c *Config) setDefaults() {
 func (c Config) Validate() error {
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		return &ConfigError{Field: "Addr", Reason: err.Error()}
-	}
-	if c.DataDir != "" {
-		return &ConfigError{Field: "DataDir", Reason: "persistence is not supported: data is kept in memory only"}
 	}
 	if c.MaxFrameSize < 1024 || c.MaxFrameSize > 1<<30 {
 		return &ConfigError{Field: "MaxFrameSize", Reason: fmt.Sprintf("%d outside [1 KiB, 1 GiB]", c.MaxFrameSize)}

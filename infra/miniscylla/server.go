@@ -93,7 +93,7 @@ func start(ctx context.Context, cfg Config, newH newHandler) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, ln: ln, conns: make(map[*conn]struct{})}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	s.eng, err = newH(engine.Config{ListenIP: advertisedIP(ln.Addr()), OnSchemaChange: s.broadcast, Logger: s.log})
+	s.eng, err = newH(engine.Config{ListenIP: advertisedIP(ln.Addr()), OnSchemaChange: s.broadcast, Logger: s.log, DataDir: cfg.DataDir})
 	if err != nil {
 		s.cancel()
 		return nil, errors.Join(fmt.Errorf("miniscylla: start engine: %w", err), ln.Close())

@@ -207,7 +207,6 @@ func TestSchemaChangeEvents(t *testing.T) {
 func TestStartConfigErrors(t *testing.T) {
 	for _, cfg := range []Config{
 		{Addr: "no-port"},
-		{Addr: "127.0.0.1:0", DataDir: "/tmp/x"},
 		{Addr: "127.0.0.1:0", MaxFrameSize: 10},
 		{Addr: "127.0.0.1:0", MaxConcurrentRequests: -1},
 	} {

@@ -28,15 +28,24 @@ const (
 // cdcState is the node's single CDC generation and its cdc$time clock.
 type cdcState struct {
 	log *cdc.Log
+	// seed chose the generation's streams; with its time it is what a
+	// restart needs to rebuild the same generation (durable.go).
+	seed uint64
 }
 
 func newCDCState(start time.Time) (*cdcState, error) {
-	seed := rand.Uint64()
-	gen, err := cdc.NewGeneration(start.Add(-cdcGenerationMargin), cdcVnodes, cdcStreamsPerVnode, seed)
+	return cdcStateFor(start.Add(-cdcGenerationMargin), rand.Uint64())
+}
+
+// cdcStateFor builds the generation dated genTime with streams from seed;
+// equal arguments give equal generations.
+func cdcStateFor(genTime time.Time, seed uint64) (*cdcState, error) {
+	gen, err := cdc.NewGeneration(genTime, cdcVnodes, cdcStreamsPerVnode, seed)
 	if err != nil {
 		return nil, err
 	}
-	return &cdcState{log: cdc.NewLog(gen, cdc.NewClock(seed))}, nil
+	// The clock's random low bits need not repeat across restarts.
+	return &cdcState{log: cdc.NewLog(gen, cdc.NewClock(rand.Uint64())), seed: seed}, nil
 }
 
 // cdcTable is what the hook needs to know about a table a mutation writes.
@@ -77,13 +86,15 @@ func (e *Engine) cdcCollect(muts []Mutation, now int64) []*cdcPending {
 
 // cdcApply is the second half of the hook, run after muts applied under the
 // same lock: it writes the log rows, so a change and its log rows become
-// visible together.
-func (e *Engine) cdcApply(pending []*cdcPending, now int64) {
-	for _, m := range e.cdc.logMutations(pending, now) {
-		if td := e.data[m.Keyspace+"."+m.Table]; td != nil {
-			td.applyMutation(&m, now)
+// visible together. It returns the log mutations it applied.
+func (e *Engine) cdcApply(pending []*cdcPending, now int64) []Mutation {
+	muts := e.cdc.logMutations(pending, now)
+	for i := range muts {
+		if td := e.data[muts[i].Keyspace+"."+muts[i].Table]; td != nil {
+			td.applyMutation(&muts[i], now)
 		}
 	}
+	return muts
 }
 
 // cdcPending is one change being built: the target table and the base

@@ -22,6 +22,7 @@ func (e *Engine) ddl(fn func() ([]*message.SchemaChangeEvent, bool, error)) (mes
 	changes, invalidate, err := fn()
 	if err == nil && len(changes) > 0 {
 		e.schemaVersion = uuid.New()
+		err = e.logDDLLocked()
 	}
 	e.mu.Unlock()
 	if err != nil {
@@ -511,6 +512,9 @@ func (e *Engine) truncate(sess *Session, s *cql.TruncateStatement) (message.Mess
 		return nil, unconfiguredTable(k.Name, s.Table.Name)
 	}
 	e.data[k.Name+"."+t.Name] = newTableData(t.clusteringCompare())
+	if err := e.logDDLLocked(); err != nil {
+		return nil, err
+	}
 	return &message.VoidResult{}, nil
 }
 

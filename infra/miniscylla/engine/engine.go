@@ -9,14 +9,15 @@
 //
 // Every write, batches and LWTs included, reaches storage through
 // applyLocked: it resolves all tables, checks the mutations, lets CDC derive
-// its log mutations from the pre-image, then applies. A write-ahead log
-// belongs there too, since Mutation is plain data resolved before the lock.
+// its log mutations from the pre-image, applies, then appends the whole step
+// to the write-ahead log when Config.DataDir is set (durable.go).
 //
 // Files: types.go, values.go, literal.go, encode.go (values); catalog.go,
 // ddl.go, system.go (schema); mutation.go, storage.go,
 // compact.go (data); term.go, where.go, write.go, cond.go, select.go,
 // aggregate.go, paging.go, rowview.go (execution); exec.go (requests,
-// prepared cache, apply); cdc*.go (CDC log tables).
+// prepared cache, apply); cdc*.go (CDC log tables); durable*.go
+// (write-ahead log records, replay at start-up).
 package engine
 
 import (
@@ -52,6 +53,10 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock (defaults to time.Now); tests may replace it.
 	Now func() time.Time
+	// DataDir, when set, holds the write-ahead log the engine replays at
+	// start-up and appends every change to (durable.go); empty keeps
+	// everything in memory only.
+	DataDir string
 }
 
 func (c *Config) setDefaults() {
@@ -97,6 +102,9 @@ type Engine struct {
 
 	// cdc is the CDC generation and log writer (cdc.go).
 	cdc *cdcState
+
+	// dur is the write-ahead log (durable.go); nil when memory-only.
+	dur *durable
 }
 
 // New returns an empty engine with its system keyspaces.
@@ -118,6 +126,9 @@ func New(cfg Config) (*Engine, error) {
 		e.keyspaces[k.Name] = k
 	}
 	if err := e.initCDC(); err != nil {
+		return nil, err
+	}
+	if err := e.openDurable(); err != nil {
 		return nil, err
 	}
 	return e, nil
@@ -155,8 +166,9 @@ func (e *Engine) Handle(ctx context.Context, sess *Session, req message.Message)
 	return res
 }
 
-// Close releases the engine's resources.
-func (e *Engine) Close() error { return nil }
+// Close releases the engine's resources: it flushes and closes the
+// write-ahead log, if any.
+func (e *Engine) Close() error { return e.closeDurable() }
 
 func (e *Engine) nowNanos() int64 { return e.cfg.Now().UnixNano() }
 

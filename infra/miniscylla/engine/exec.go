@@ -25,6 +25,7 @@ type compiled struct {
 	sel     *selectPlan
 	writes  []*writePlan // one for INSERT/UPDATE/DELETE, several for a batch
 	batchTS expr         // BEGIN BATCH USING TIMESTAMP (applied to all children)
+	query   string       // the statement text, logged for schema changes
 }
 
 // compile parses and plans query for a session whose keyspace is ks.
@@ -37,7 +38,7 @@ func (e *Engine) compile(ks, query string) (*compiled, error) {
 	for i, m := range parsed.Markers {
 		c.markers[i] = marker{name: m.Name, typ: Prim(KindBlob)}
 	}
-	out := &compiled{stmt: parsed.Statement, id: preparedID(ks, query)}
+	out := &compiled{stmt: parsed.Statement, id: preparedID(ks, query), query: query}
 	switch s := parsed.Statement.(type) {
 	case *cql.SelectStatement:
 		if out.sel, err = c.selectStmt(s); err == nil {
@@ -259,7 +260,7 @@ func (e *Engine) execute(ctx context.Context, sess *Session, m *message.Execute)
 // run executes a compiled statement.
 func (e *Engine) run(_ context.Context, sess *Session, c *compiled, opts *message.QueryOptions) (message.Message, error) {
 	if c.sel == nil && c.writes == nil {
-		return e.runDDL(sess, c.stmt)
+		return e.runDDLDurable(sess, c)
 	}
 	x, err := e.newCtx(opts, c)
 	if err != nil {
@@ -400,7 +401,7 @@ func (e *Engine) runWrites(items []batchItem) (message.Message, error) {
 		lwt = lwt || it.plan.ifExists || it.plan.ifNotExists || len(it.plan.conds) > 0
 	}
 	if lwt {
-		return e.runCAS(items, muts)
+		return e.durableResult(e.runCAS(items, muts))
 	}
 	if err := e.apply(muts); err != nil {
 		return nil, err
@@ -408,11 +409,18 @@ func (e *Engine) runWrites(items []batchItem) (message.Message, error) {
 	return &message.VoidResult{}, nil
 }
 
-// apply applies mutations atomically: every write goes through here.
+// apply applies mutations atomically: every write goes through here. With
+// a data dir it returns once the write is durable.
 func (e *Engine) apply(muts []Mutation) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.applyLocked(muts)
+	err := func() error {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		return e.applyLocked(muts)
+	}()
+	if err != nil {
+		return err
+	}
+	return e.waitDurable()
 }
 
 // applyLocked applies muts; the caller holds the write lock. All tables are
@@ -436,9 +444,9 @@ func (e *Engine) applyLocked(muts []Mutation) error {
 	for i := range muts {
 		tds[i].applyMutation(&muts[i], now)
 	}
-	e.cdcApply(pending, now)
+	cdcMuts := e.cdcApply(pending, now)
 	e.maybeCompact(len(muts), now)
-	return nil
+	return e.logWriteLocked(now, muts, cdcMuts)
 }
 
 // runCAS executes a conditional write (or batch): under the write lock, it

@@ -29,6 +29,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 )
 
 // FileName is the log file's name inside the data directory.
@@ -41,6 +42,9 @@ const MaxRecordSize = 256 << 20
 const headerSize = 8
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// ErrLocked is returned by Open when another open Log holds the file.
+var ErrLocked = errors.New("wal: log is in use by another server")
 
 // ErrClosed is returned by Append after Close.
 var ErrClosed = errors.New("wal: closed")
@@ -87,6 +91,10 @@ func Open(dir string, log *slog.Logger, replay func(payload []byte) error) (*Log
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("wal: open: %w", err)
+	}
+	// Two processes appending to one log would interleave records.
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		return nil, errors.Join(fmt.Errorf("%w: %s: %w", ErrLocked, path, err), f.Close())
 	}
 	if errors.Is(statErr, os.ErrNotExist) {
 		// The new file's directory entry must survive a crash too.

@@ -49,11 +49,19 @@ func TestReopenReplaysInOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, l = collect(t, dir, nil)
-	appendAll(t, l, "four")
-	// No Close: the records must be on disk once Sync returned.
-	got2, l2 := collect(t, dir, nil)
-	defer l2.Close()
 	defer l.Close()
+	appendAll(t, l, "four")
+	// No Close, as after a crash: the records are on disk once Sync returned.
+	crashed := t.TempDir()
+	b, err := os.ReadFile(filepath.Join(dir, FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(crashed, FileName), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got2, l2 := collect(t, crashed, nil)
+	defer l2.Close()
 	if want := []string{"one", "", "three"}; !equal(got, want) {
 		t.Errorf("first reopen replayed %q, want %q", got, want)
 	}
@@ -229,4 +237,13 @@ func BenchmarkAppendSync(b *testing.B) {
 			}
 		}
 	})
+}
+
+func TestSecondOpenIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	_, l := collect(t, dir, nil)
+	defer l.Close()
+	if _, err := Open(dir, nil, func([]byte) error { return nil }); !errors.Is(err, ErrLocked) {
+		t.Fatalf("second Open = %v, want ErrLocked", err)
+	}
 }

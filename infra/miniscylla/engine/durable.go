@@ -1,0 +1,205 @@
+package engine
+
+import (
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/datastax/go-cassandra-native-protocol/message"
+
+	"github.com/outboxnode/outbox/infra/miniscylla/wal"
+)
+
+// Durability: with Config.DataDir set, the engine keeps a write-ahead log
+// (package wal) and rebuilds its state from it at start-up.
+//
+//   - Writes: applyLocked appends one record holding the mutations it applied
+//     and the CDC log mutations derived from them, under the write lock so the
+//     log order is the apply order; the request waits for the group fsync
+//     after releasing the lock, and only then is acknowledged. Replay applies
+//     the recorded mutations as they are, so timestamps, TTL expiries,
+//     cdc$time values and list keys come back identical.
+//   - Schema changes: the statement text and session keyspace, appended
+//     under the write lock by ddl and truncate, re-executed on replay.
+//   - The CDC generation (time and stream seed) is the first record, so
+//     scylla-cdc-go readers find the same streams after a restart.
+//
+// A reader can see a write before its fsync completes (as with ScyllaDB's
+// periodic commitlog); the log's prefix order still guarantees that whatever
+// a later acknowledged write depended on survives with it.
+type durable struct {
+	wal *wal.Log
+	// ddlMu serialises schema changes so that ddlRec is the running one's record.
+	ddlMu  sync.Mutex
+	ddlRec []byte
+}
+
+// openDurable replays the log in Config.DataDir, if any, then starts logging.
+// New calls it once, after the system keyspaces and CDC state exist.
+func (e *Engine) openDurable() error {
+	if e.cfg.DataDir == "" {
+		return nil
+	}
+	first := true
+	log, err := wal.Open(e.cfg.DataDir, e.cfg.Logger, func(p []byte) error {
+		err := e.replay(p, first)
+		first = false
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("engine: open data dir: %w", err)
+	}
+	if first {
+		gen := e.cdc.log.Generation()
+		if err := appendSync(log, encodeGeneration(gen.Time.UnixNano(), e.cdc.seed)); err != nil {
+			return fmt.Errorf("engine: persist cdc generation: %w", err)
+		}
+	}
+	e.dur = &durable{wal: log}
+	return nil
+}
+
+func appendSync(l *wal.Log, rec []byte) error {
+	if err := l.Append(rec); err != nil {
+		return err
+	}
+	return l.Sync()
+}
+
+// replay applies one log record; first is true for the log's first record,
+// which must be the CDC generation.
+func (e *Engine) replay(p []byte, first bool) error {
+	if len(p) == 0 {
+		return fmt.Errorf("%w: empty", ErrBadRecord)
+	}
+	r := &recDecoder{b: p[1:]}
+	if first != (p[0] == recGeneration) {
+		return fmt.Errorf("%w: the cdc generation must be the first record, found kind %d", ErrBadRecord, p[0])
+	}
+	switch p[0] {
+	case recGeneration:
+		genTime, seed := r.int(), r.uint()
+		if err := r.done(); err != nil {
+			return err
+		}
+		s, err := cdcStateFor(time.Unix(0, genTime), seed)
+		if err != nil {
+			return err
+		}
+		e.cdc = s
+		return nil
+	case recDDL:
+		ks, query := r.str(), r.str()
+		if err := r.done(); err != nil {
+			return err
+		}
+		return e.replayDDL(ks, query)
+	case recWrite:
+		now := r.int()
+		muts := make([]Mutation, r.count())
+		for i := range muts {
+			muts[i] = r.mutation()
+		}
+		if err := r.done(); err != nil {
+			return err
+		}
+		return e.replayWrite(now, muts)
+	}
+	return fmt.Errorf("%w: unknown kind %d", ErrBadRecord, p[0])
+}
+
+func (e *Engine) replayDDL(ks, query string) error {
+	c, err := e.compile(ks, query)
+	if err != nil {
+		return fmt.Errorf("replay %q: %w", query, err)
+	}
+	if _, err := e.runDDL(&Session{Keyspace: ks}, c.stmt); err != nil {
+		return fmt.Errorf("replay %q: %w", query, err)
+	}
+	return nil
+}
+
+// replayWrite applies logged mutations as they are: checks and CDC ran
+// when they were first applied, and their log mutations are in muts.
+func (e *Engine) replayWrite(now int64, muts []Mutation) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for i := range muts {
+		td := e.data[muts[i].Keyspace+"."+muts[i].Table]
+		if td == nil {
+			return fmt.Errorf("replay write: %w", unconfiguredTable(muts[i].Keyspace, muts[i].Table))
+		}
+		td.applyMutation(&muts[i], now)
+	}
+	e.maybeCompact(len(muts), now)
+	return nil
+}
+
+// logWriteLocked appends the record of one apply; the caller holds the
+// write lock, which orders the records as the applies.
+func (e *Engine) logWriteLocked(now int64, muts, cdcMuts []Mutation) error {
+	if e.dur == nil {
+		return nil
+	}
+	if err := e.dur.wal.Append(encodeWrite(now, muts, cdcMuts)); err != nil {
+		return &Error{Code: CodeServer, Msg: fmt.Sprintf("write-ahead log: %v", err)}
+	}
+	return nil
+}
+
+// waitDurable waits until every record appended so far, the caller's
+// included, is fsynced. Callers must not hold the write lock.
+func (e *Engine) waitDurable() error {
+	if e.dur == nil {
+		return nil
+	}
+	if err := e.dur.wal.Sync(); err != nil {
+		return &Error{Code: CodeServer, Msg: fmt.Sprintf("write-ahead log: %v", err)}
+	}
+	return nil
+}
+
+// durableResult acknowledges a successful write result only once durable.
+func (e *Engine) durableResult(res message.Message, err error) (message.Message, error) {
+	if err != nil {
+		return nil, err
+	}
+	if err := e.waitDurable(); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// runDDLDurable runs a schema change statement whose text is query, making
+// its record available to logDDLLocked while it runs.
+func (e *Engine) runDDLDurable(sess *Session, c *compiled) (message.Message, error) {
+	if e.dur == nil {
+		return e.runDDL(sess, c.stmt)
+	}
+	e.dur.ddlMu.Lock()
+	e.dur.ddlRec = encodeDDL(sess.Keyspace, c.query)
+	res, err := e.runDDL(sess, c.stmt)
+	e.dur.ddlRec = nil
+	e.dur.ddlMu.Unlock()
+	return e.durableResult(res, err)
+}
+
+// logDDLLocked appends the running schema change's record; ddl and
+// truncate call it under the write lock once the change applied.
+func (e *Engine) logDDLLocked() error {
+	if e.dur == nil || e.dur.ddlRec == nil {
+		return nil
+	}
+	if err := e.dur.wal.Append(e.dur.ddlRec); err != nil {
+		return &Error{Code: CodeServer, Msg: fmt.Sprintf("write-ahead log: %v", err)}
+	}
+	return nil
+}
+
+// closeDurable flushes and closes the log.
+func (e *Engine) closeDurable() error {
+	if e.dur == nil {
+		return nil
+	}
+	return e.dur.wal.Close()
+}
