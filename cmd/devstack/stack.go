@@ -18,6 +18,7 @@ type config struct {
 	cqlAddr   string
 	kafkaAddr string
 	logLevel  slog.Level
+	dataDir   string
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -27,6 +28,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.cqlAddr, "cql-addr", miniscylla.DefaultAddr, "CQL (ScyllaDB-compatible) listen address; port 0 picks a free port")
 	fs.StringVar(&cfg.kafkaAddr, "kafka-addr", minikafka.DefaultAddr, `Kafka broker listen address; "" disables the broker`)
 	fs.TextVar(&cfg.logLevel, "log-level", slog.LevelInfo, "log level on stderr: debug, info, warn or error")
+	fs.StringVar(&cfg.dataDir, "data-dir", "", `directory of the CQL server's write-ahead log, recovered at start; "" keeps data in memory only`)
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -50,7 +52,7 @@ type stack []service
 func starters(cfg config, log *slog.Logger) []func(context.Context) (service, error) {
 	s := []func(context.Context) (service, error){
 		func(ctx context.Context) (service, error) {
-			srv, err := miniscylla.Start(ctx, miniscylla.Config{Addr: cfg.cqlAddr, Logger: log.With("service", "cql")})
+			srv, err := miniscylla.Start(ctx, miniscylla.Config{Addr: cfg.cqlAddr, DataDir: cfg.dataDir, Logger: log.With("service", "cql")})
 			if err != nil {
 				return service{}, err
 			}
