@@ -13,6 +13,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -38,8 +40,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	}
 	cfg, err := config.Load(args, getenv, stderr)
 	if err != nil {
-		fmt.Fprintln(stderr, "outbox-node:", err)
-		return 2
+		return loadFailed("outbox-node", err, stderr)
 	}
 	logger := newLogger(stderr, cfg.Node.LogLevel)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -73,8 +74,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 func printSchema(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	cfg, err := config.Load(args, getenv, stderr)
 	if err != nil {
-		fmt.Fprintln(stderr, "outbox-node schema:", err)
-		return 2
+		return loadFailed("outbox-node schema", err, stderr)
 	}
 	script, err := schema.Script(cfg.Scylla)
 	if err != nil {
@@ -83,4 +83,14 @@ func printSchema(args []string, getenv func(string) string, stdout, stderr io.Wr
 	}
 	fmt.Fprint(stdout, script)
 	return 0
+}
+
+// loadFailed reports a config error and returns the exit code: 0 for -h
+// (the flag package printed the usage), 2 otherwise.
+func loadFailed(prog string, err error, stderr io.Writer) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	fmt.Fprintln(stderr, prog+":", err)
+	return 2
 }

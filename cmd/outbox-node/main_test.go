@@ -25,6 +25,9 @@ func TestRunSchemaAndBadFlags(t *testing.T) {
 	if !strings.Contains(stdout.String(), "CREATE TABLE IF NOT EXISTS shop.outbox_messages") {
 		t.Fatalf("schema output:\n%s", stdout.String())
 	}
+	if code := run([]string{"-h"}, noEnv, &stdout, &stderr); code != 0 || !strings.Contains(stderr.String(), "-remote-addr") {
+		t.Errorf("-h: exit %d, usage:\n%s", code, stderr.String())
+	}
 	for _, args := range [][]string{{"--keyspace", "A-B"}, {"schema", "--replication", "simple:x"}, {"--bogus"}} {
 		stderr.Reset()
 		if code := run(args, noEnv, &stdout, &stderr); code != 2 {

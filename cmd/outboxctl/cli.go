@@ -71,6 +71,11 @@ type usageError struct{ msg string }
 
 func (e *usageError) Error() string { return e.msg }
 
+// helpError asks for a command's flags (-h).
+type helpError struct{ fs *flag.FlagSet }
+
+func (e *helpError) Error() string { return flag.ErrHelp.Error() }
+
 func usagef(format string, args ...any) error {
 	return &usageError{msg: fmt.Sprintf(format, args...)}
 }
@@ -85,6 +90,9 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	fs := newFlagSet("outboxctl", &e.globals)
 	if err := fs.Parse(args); err != nil {
 		printUsage(stderr)
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
 		return exitUsage
 	}
 	err := dispatch(e, fs.Args())
@@ -109,6 +117,13 @@ func dispatch(e *env, args []string) error {
 
 func report(err error, stderr io.Writer) int {
 	if err == nil {
+		return exitOK
+	}
+	var help *helpError
+	if errors.As(err, &help) {
+		fmt.Fprintf(stderr, "usage: outboxctl %s [flags]\n", help.fs.Name())
+		help.fs.SetOutput(stderr)
+		help.fs.PrintDefaults()
 		return exitOK
 	}
 	fmt.Fprintln(stderr, "outboxctl:", err)
@@ -170,6 +185,9 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	var positional []string
 	for {
 		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, &helpError{fs: fs}
+			}
 			return nil, usagef("%s: %v", fs.Name(), err)
 		}
 		if fs.NArg() == 0 {

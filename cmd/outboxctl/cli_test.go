@@ -32,6 +32,8 @@ func TestRunExitCodes(t *testing.T) {
 		inStderr string
 	}{
 		{"no command", nil, exitUsage, "missing command"},
+		{"help", []string{"-h"}, exitOK, "order create"},
+		{"command help", []string{"order", "create", "-h"}, exitOK, "-customer"},
 		{"unknown command", []string{"order", "explode"}, exitUsage, "unknown command"},
 		{"bad global flag", []string{"--bogus"}, exitUsage, "usage"},
 		{"bad output", []string{"-o", "yaml", "health"}, exitUsage, "usage"},
