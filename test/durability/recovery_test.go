@@ -252,7 +252,7 @@ func TestKill9KeepsEveryAcknowledgedWrite(t *testing.T) {
 	l.verify(t, stored(t, s), read)
 
 	var ttl int
-	if err := s.Query(`SELECT ttl(v) FROM dur.items WHERE id = ?`, nil).Bind(int(lasting)*batchSize).Scan(&ttl); err != nil {
+	if err := s.Query(`SELECT ttl(v) FROM dur.items WHERE id = ?`, nil).Bind(int(lasting) * batchSize).Scan(&ttl); err != nil {
 		t.Fatalf("read ttl: %v", err)
 	}
 	if ttl <= 0 || ttl > int((longTTL-2*shortTTL).Seconds()) {
