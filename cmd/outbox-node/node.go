@@ -49,8 +49,8 @@ func (n *node) onShutdown(name string, f func(ctx context.Context) error) {
 }
 
 // start builds the node in data-path order: embedded servers, store and
-// schema, metrics, remote, actor tree, then the HTTP endpoints. On error,
-// whatever was started is shut down again.
+// schema, metrics (port bound), remote, actor tree, then serves HTTP. On
+// error, whatever was started is shut down again.
 func start(ctx context.Context, cfg config.Config, logger *slog.Logger) (n *node, err error) {
 	n = &node{cfg: cfg, logger: logger, fatal: make(chan error, 1)}
 	defer func() {
@@ -73,15 +73,19 @@ func start(ctx context.Context, cfg config.Config, logger *slog.Logger) (n *node
 	if err != nil {
 		return n, err
 	}
-	if err := n.startActors(session, m); err != nil {
-		return n, err
-	}
+	// Bound now so that a busy port fails before the actors start; served
+	// once the tree that answers /health runs.
 	srv := metrics.NewServer(n.cfg.Node.MetricsAddr, reg, func(ctx context.Context) (*messages.HealthReport, error) {
 		return askHealth(ctx, n.sys, n.coordinator)
 	}, n.cfg.Node.RequestTimeout, logger)
-	if err := srv.Start(); err != nil {
+	if err := srv.Listen(); err != nil {
 		return n, err
 	}
+	if err := n.startActors(session, m); err != nil {
+		_ = srv.Shutdown(ctx)
+		return n, err
+	}
+	srv.Serve()
 	n.onShutdown("metrics server", srv.Shutdown)
 	logger.Info("node ready",
 		"remote", n.cfg.Node.RemoteAddr, "metrics", "http://"+srv.Addr()+"/metrics",

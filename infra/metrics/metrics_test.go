@@ -153,3 +153,19 @@ func get(t *testing.T, url string) (string, int) {
 	}
 	return string(b), resp.StatusCode
 }
+
+func TestServerListenWithoutServe(t *testing.T) {
+	srv := NewServer("127.0.0.1:0", prometheus.NewRegistry(), nil, time.Second, slog.New(slog.DiscardHandler))
+	if err := srv.Listen(); err != nil {
+		t.Fatalf("Listen: %v", err)
+	}
+	addr := srv.Addr()
+	if err := srv.Shutdown(context.Background()); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	again := NewServer(addr, prometheus.NewRegistry(), nil, time.Second, slog.New(slog.DiscardHandler))
+	if err := again.Listen(); err != nil {
+		t.Fatalf("address not released by Shutdown: %v", err)
+	}
+	_ = again.Shutdown(context.Background())
+}

@@ -21,11 +21,12 @@ import (
 type HealthSource func(ctx context.Context) (*messages.HealthReport, error)
 
 // Server serves /metrics and /health. Create it with NewServer, then
-// Start; Shutdown stops it.
+// Start (or Listen early and Serve later); Shutdown stops it.
 type Server struct {
-	srv    *http.Server
-	ln     net.Listener
-	logger *slog.Logger
+	srv     *http.Server
+	ln      net.Listener
+	serving bool
+	logger  *slog.Logger
 }
 
 // NewServer builds the handlers: /metrics from gatherer, /health from
@@ -40,20 +41,34 @@ func NewServer(addr string, gatherer prometheus.Gatherer, health HealthSource, h
 	}
 }
 
-// Start binds the address (so a busy port fails here, not later) and serves
-// in the background.
+// Start binds the address and serves in the background.
 func (s *Server) Start() error {
+	if err := s.Listen(); err != nil {
+		return err
+	}
+	s.Serve()
+	return nil
+}
+
+// Listen binds the address, so that a busy port fails start-up early,
+// before anything is served.
+func (s *Server) Listen() error {
 	ln, err := net.Listen("tcp", s.srv.Addr)
 	if err != nil {
 		return fmt.Errorf("metrics server listen %s: %w", s.srv.Addr, err)
 	}
 	s.ln = ln
+	return nil
+}
+
+// Serve serves on the address bound by Listen, in the background.
+func (s *Server) Serve() {
+	s.serving = true
 	go func() {
-		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := s.srv.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.logger.Error("metrics server stopped", "err", err)
 		}
 	}()
-	return nil
 }
 
 // Addr returns the bound address (useful with port 0); empty before Start.
@@ -64,8 +79,15 @@ func (s *Server) Addr() string {
 	return s.ln.Addr().String()
 }
 
-// Shutdown stops accepting requests and waits for running ones until ctx ends.
+// Shutdown stops accepting requests and waits for running ones until ctx
+// ends; it also releases an address bound by Listen but never served.
 func (s *Server) Shutdown(ctx context.Context) error {
+	if !s.serving {
+		if s.ln == nil {
+			return nil
+		}
+		return s.ln.Close()
+	}
 	if err := s.srv.Shutdown(ctx); err != nil {
 		return fmt.Errorf("metrics server shutdown: %w", err)
 	}

@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"errors"
+	"net"
 	"os/exec"
 	"strings"
 	"testing"
@@ -111,6 +113,29 @@ func TestNodeCommandLine(t *testing.T) {
 		b, err := cmd.CombinedOutput()
 		if code := cmd.ProcessState.ExitCode(); err == nil || code != 2 {
 			t.Errorf("outbox-node %v: exit %d, want 2; output:\n%s", args, code, b)
+		}
+	}
+}
+
+// TestBusyPortFailsStart checks a taken --remote-addr or --metrics-addr
+// stops start-up at once with exit 1 and a clear reason.
+func TestBusyPortFailsStart(t *testing.T) {
+	bins := harness.Build(t)
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	for _, flag := range []string{"--remote-addr", "--metrics-addr"} {
+		args := []string{
+			"--remote-addr", harness.FreeAddr(t), "--metrics-addr", harness.FreeAddr(t),
+			"--embedded-cql-addr", "127.0.0.1:0", "--embedded-kafka-addr", "127.0.0.1:0",
+			"--data-dir", t.TempDir(), flag, busy.Addr().String(),
+		}
+		out, err := exec.Command(bins.Node, args...).CombinedOutput()
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.ExitCode() != 1 || !strings.Contains(string(out), "address already in use") {
+			t.Errorf("%s busy: %v\n%s", flag, err, tail(string(out), 5))
 		}
 	}
 }
