@@ -89,11 +89,11 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	}
 	fs := newFlagSet("outboxctl", &e.globals)
 	if err := fs.Parse(args); err != nil {
-		printUsage(stderr)
 		if errors.Is(err, flag.ErrHelp) {
+			printUsage(stderr)
 			return exitOK
 		}
-		return exitUsage
+		return report(usagef("%v", err), stderr)
 	}
 	err := dispatch(e, fs.Args())
 	if e.client != nil {

@@ -35,7 +35,7 @@ func TestRunExitCodes(t *testing.T) {
 		{"help", []string{"-h"}, exitOK, "order create"},
 		{"command help", []string{"order", "create", "-h"}, exitOK, "-customer"},
 		{"unknown command", []string{"order", "explode"}, exitUsage, "unknown command"},
-		{"bad global flag", []string{"--bogus"}, exitUsage, "usage"},
+		{"bad global flag", []string{"--bogus"}, exitUsage, "not defined: -bogus"},
 		{"bad output", []string{"-o", "yaml", "health"}, exitUsage, "usage"},
 		{"missing order id", []string{"order", "get"}, exitUsage, "want ORDER_ID"},
 		{"two order ids", []string{"order", "cancel", "a", "b"}, exitUsage, "want ORDER_ID"},
