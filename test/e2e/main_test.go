@@ -81,3 +81,12 @@ func decodeJSON[T any](t *testing.T, s string) T {
 	}
 	return v
 }
+
+func mustUUID(t *testing.T, s string) uuid.UUID {
+	t.Helper()
+	id, err := uuid.Parse(s)
+	if err != nil {
+		t.Fatalf("%q is not an order id: %v", s, err)
+	}
+	return id
+}

@@ -123,6 +123,17 @@ func (n *Node) Stop(t testing.TB) int {
 	return n.cmd.ProcessState.ExitCode()
 }
 
+// Kill ends the process with SIGKILL (a crash: no shutdown runs) and
+// waits for it; the cleanup then expects no exit code.
+func (n *Node) Kill(t testing.TB) {
+	t.Helper()
+	if err := n.cmd.Process.Kill(); err != nil {
+		t.Fatalf("kill outbox-node: %v", err)
+	}
+	<-n.done
+	n.wantExit = -1
+}
+
 // ExpectExit sets the exit code the cleanup expects (default 0), for tests
 // that make the node fail.
 func (n *Node) ExpectExit(code int) { n.wantExit = code }
