@@ -78,6 +78,12 @@ func TestGocqlRoundTrip(t *testing.T) {
 				md, err := sess.TableMetadata("ks", "kv")
 				return err == nil && md.Columns["v"] != nil
 			})
+			// A session bound to a keyspace sends USE on each pool connection.
+			ksSess := newSession(t, s.Addr(), func(c *gocql.ClusterConfig) { c.Keyspace = "ks"; c.Compressor = tc.comp })
+			var got string
+			if err := ksSess.Query("SELECT v FROM kv WHERE k = ?", 1).Scan(&got); err != nil || got != "one" {
+				t.Fatalf("unqualified read in keyspace ks: %q, %v", got, err)
+			}
 		})
 	}
 }
