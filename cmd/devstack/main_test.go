@@ -170,11 +170,16 @@ func TestStartupErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer busy.Close()
+	notADir := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(notADir, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name   string
 		args   []string
 		stderr string
 	}{
+		{"data dir is a file", []string{"--cql-addr", "127.0.0.1:0", "--kafka-addr", "", "--data-dir", notADir}, "not a directory"},
 		{"busy cql port", []string{"--cql-addr", busy.Addr().String(), "--kafka-addr", ""}, "address already in use"},
 		{"busy kafka port", []string{"--cql-addr", "127.0.0.1:0", "--kafka-addr", busy.Addr().String()}, "address already in use"},
 		{"unknown flag", []string{"--no-such-flag"}, "flag provided but not defined: -no-such-flag"},
