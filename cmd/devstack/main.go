@@ -2,7 +2,10 @@
 // process, no Docker needed: a ScyllaDB-compatible CQL server (miniscylla)
 // and a Kafka broker (minikafka). It prints one line, "devstack ready
 // cql=<addr> kafka=<addr>", once both accept connections, and stops on
-// SIGINT/SIGTERM.
+// SIGINT/SIGTERM. With --data-dir the CQL store survives restarts (a
+// write-ahead log); without it everything lives in memory.
+//
+//	devstack --cql-addr 127.0.0.1:9042 --kafka-addr 127.0.0.1:9092 --data-dir /var/lib/devstack
 package main
 
 import (
