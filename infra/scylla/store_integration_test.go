@@ -3,6 +3,7 @@ package scylla_test
 import (
 	"context"
 	"log/slog"
+	"net"
 	"testing"
 	"time"
 
@@ -166,8 +167,14 @@ func TestConnectUnreachable(t *testing.T) {
 	cfg.ConnectTimeout = time.Second
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
-	if _, err := scylla.Connect(ctx, cfg, []string{"127.0.0.1:1"}, slog.New(slog.DiscardHandler)); err == nil {
-		t.Fatal("Connect to a closed port succeeded")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := ln.Addr().String()
+	ln.Close()
+	if _, err := scylla.Connect(ctx, cfg, []string{closed}, slog.New(slog.DiscardHandler)); err == nil {
+		t.Fatalf("Connect to closed %s succeeded", closed)
 	}
 }
 
