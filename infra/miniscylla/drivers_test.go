@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -162,4 +163,36 @@ func BenchmarkLoggedBatch(b *testing.B) {
 			i, gocql.TimeUUID(), "OrderCreated", payload)
 		return sess.ExecuteBatch(batch)
 	})
+}
+
+// TestCloseUnderLoad closes the server while 32 goroutines write through
+// gocql: Close must return, the writers must see errors rather than hang,
+// and no goroutine of the server may survive.
+func TestCloseUnderLoad(t *testing.T) {
+	base := runtime.NumGoroutine()
+	s, err := Start(context.Background(), Config{Addr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess := newSession(t, s.Addr(), func(c *gocql.ClusterConfig) { c.Timeout = time.Second })
+	execAll(t, sess, benchSchema...)
+	var done atomic.Int64
+	var wg sync.WaitGroup
+	for g := range benchConcurrency {
+		wg.Go(func() {
+			for i := int64(g); ; i += benchConcurrency {
+				if err := sess.Query("INSERT INTO bench.orders (order_id, status, version) VALUES (?, ?, ?)", i, "CREATED", 1).Exec(); err != nil {
+					return
+				}
+				done.Add(1)
+			}
+		})
+	}
+	waitFor(t, "writes in flight", func() bool { return done.Load() > 1000 })
+	if err := s.Close(); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	wg.Wait()
+	sess.Close()
+	waitGoroutines(t, base)
 }
