@@ -11,6 +11,10 @@ all: build
 build:
 	$(GO) build ./...
 
+# Runs the node on the embedded store and broker (miniscylla + minikafka, in-process).
+run:
+	$(GO) run ./cmd/outbox-node $(ARGS)
+
 # The test command from README.md: installs missing system packages, then runs every test.
 test: deps
 	$(GO) test $(TEST_FLAGS) $(PKGS)
