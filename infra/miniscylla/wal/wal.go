@@ -17,6 +17,9 @@
 // goroutine writes the buffer and fsyncs it, so one fsync covers every
 // record appended while the previous one ran. Sync blocks until the records
 // appended before it are on disk.
+//
+// Rewrite replaces the whole log with a checkpoint (rewrite.go), written to
+// a temporary file, fsynced and renamed into place.
 package wal
 
 import (
@@ -63,11 +66,16 @@ type Log struct {
 	path string
 	log  *slog.Logger
 
+	// fileMu is held while the file is written: by the flusher for one
+	// round, by Rewrite while it replaces the file. It is taken before mu.
+	fileMu sync.Mutex
+
 	mu       sync.Mutex
 	synced   *sync.Cond // broadcast when durable or err changes
 	buf      []byte     // records appended but not yet handed to the flusher
 	appended uint64     // records appended so far
 	durable  uint64     // records written and fsynced
+	size     int64      // bytes in the file plus bytes in buf
 	err      error      // sticky: after a failed write or fsync nothing is acknowledged
 	closed   bool
 
@@ -87,14 +95,17 @@ func Open(dir string, log *slog.Logger, replay func(payload []byte) error) (*Log
 		return nil, fmt.Errorf("wal: create data dir: %w", err)
 	}
 	path := filepath.Join(dir, FileName)
+	// A checkpoint that a crash interrupted before its rename is garbage.
+	if err := os.Remove(path + ".tmp"); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("wal: remove stale checkpoint: %w", err)
+	}
 	_, statErr := os.Stat(path)
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("wal: open: %w", err)
 	}
-	// Two processes appending to one log would interleave records.
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		return nil, errors.Join(fmt.Errorf("%w: %s: %w", ErrLocked, path, err), f.Close())
+	if err := lockFile(f); err != nil {
+		return nil, errors.Join(fmt.Errorf("%s: %w", path, err), f.Close())
 	}
 	if errors.Is(statErr, os.ErrNotExist) {
 		// The new file's directory entry must survive a crash too.
@@ -140,6 +151,7 @@ func (l *Log) recover(replay func([]byte) error) error {
 	if _, err := l.f.Seek(int64(off), io.SeekStart); err != nil {
 		return fmt.Errorf("wal: seek to end: %w", err)
 	}
+	l.size = int64(off)
 	l.log.Info("wal: recovered", "file", l.path, "records", n, "bytes", off)
 	return nil
 }
@@ -192,6 +204,7 @@ func (l *Log) Append(payload []byte) error {
 	}
 	l.buf = AppendRecord(l.buf, payload)
 	l.appended++
+	l.size += int64(headerSize + len(payload))
 	return nil
 }
 
@@ -224,6 +237,7 @@ func (l *Log) flusher() {
 	var spare []byte
 	for {
 		_, open := <-l.kick
+		l.fileMu.Lock()
 		l.mu.Lock()
 		batch, target := l.buf, l.appended
 		l.buf = spare[:0]
@@ -241,6 +255,7 @@ func (l *Log) flusher() {
 			l.synced.Broadcast()
 			l.mu.Unlock()
 		}
+		l.fileMu.Unlock()
 		spare = batch
 		if !open {
 			return
@@ -285,4 +300,13 @@ func syncDir(dir string) error {
 		return errors.Join(fmt.Errorf("wal: sync dir: %w", err), d.Close())
 	}
 	return d.Close()
+}
+
+// lockFile takes an exclusive lock on f: two processes appending to one log
+// would interleave records.
+func lockFile(f *os.File) error {
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		return fmt.Errorf("%w: %w", ErrLocked, err)
+	}
+	return nil
 }

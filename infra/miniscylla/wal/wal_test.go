@@ -247,3 +247,64 @@ func TestSecondOpenIsRefused(t *testing.T) {
 		t.Fatalf("second Open = %v, want ErrLocked", err)
 	}
 }
+
+func TestRewriteReplacesTheLog(t *testing.T) {
+	dir := t.TempDir()
+	_, l := collect(t, dir, nil)
+	appendAll(t, l, "a", "b", "c")
+	// Appended, not yet synced: the checkpoint covers it.
+	if err := l.Append([]byte("d")); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Rewrite(func(emit func([]byte) error) error { return emit([]byte("abcd")) }); err != nil {
+		t.Fatalf("Rewrite: %v", err)
+	}
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := l.Size(), int64(headerSize+4); got != want {
+		t.Errorf("Size after rewrite = %d, want %d", got, want)
+	}
+	appendAll(t, l, "e")
+	if _, err := os.Stat(filepath.Join(dir, FileName+".tmp")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("temporary file left behind: %v", err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	got, l2 := collect(t, dir, nil)
+	defer l2.Close()
+	if want := []string{"abcd", "e"}; !equal(got, want) {
+		t.Errorf("replayed %q, want %q", got, want)
+	}
+}
+
+func TestFailedRewriteKeepsTheLog(t *testing.T) {
+	dir := t.TempDir()
+	_, l := collect(t, dir, nil)
+	appendAll(t, l, "a")
+	if err := l.Append([]byte("b")); err != nil {
+		t.Fatal(err)
+	}
+	boom := errors.New("boom")
+	if err := l.Rewrite(func(emit func([]byte) error) error {
+		if err := emit([]byte("partial")); err != nil {
+			return err
+		}
+		return boom
+	}); !errors.Is(err, boom) {
+		t.Fatalf("Rewrite = %v, want the write error", err)
+	}
+	appendAll(t, l, "c")
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	got, l2 := collect(t, dir, nil)
+	defer l2.Close()
+	if want := []string{"a", "b", "c"}; !equal(got, want) {
+		t.Errorf("replayed %q, want %q", got, want)
+	}
+	if _, err := os.Stat(filepath.Join(dir, FileName+".tmp")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("temporary file left behind: %v", err)
+	}
+}
