@@ -60,7 +60,7 @@ const (
 	DefaultIdleDelay        = 50 * time.Millisecond
 	DefaultFailedDelay      = time.Second
 	DefaultQueryWindow      = 30 * time.Second
-	DefaultInFlight         = 1000
+	DefaultInFlight         = 10_000
 	DefaultProgressInterval = 50 * time.Millisecond
 )
 

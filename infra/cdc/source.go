@@ -58,7 +58,8 @@ func (s *Source) Run(ctx context.Context, deliver func(cdcstream.Delivery)) erro
 		return fmt.Errorf("cdc progress table %s.%s: %w", s.cfg.Keyspace, s.cfg.ProgressTable, err)
 	}
 	pm.SetTTL(int32(max(progressTTL, s.cfg.ChangeAgeLimit).Seconds()))
-	r := &run{cfg: s.cfg, log: s.log, deliver: deliver, window: newWindow(s.cfg.InFlight), streams: map[string]*stream{}}
+	r := &run{cfg: s.cfg, log: s.log, deliver: deliver, window: newWindow(s.cfg.InFlight), streams: map[string]*stream{},
+		kick: make(chan struct{}, 1)}
 	s.mu.Lock()
 	s.cur = r
 	s.mu.Unlock()
@@ -129,6 +130,9 @@ type run struct {
 	log     *slog.Logger
 	deliver func(cdcstream.Delivery)
 	window  *window
+	// kick asks the flusher to save now rather than at its next tick:
+	// the window is under pressure and acks moved a checkpoint.
+	kick chan struct{}
 
 	mu      sync.Mutex
 	streams map[string]*stream
@@ -164,6 +168,7 @@ func (r *run) all() []*stream {
 	return out
 }
 
+// flushEvery saves progress every interval, and at once when kicked.
 func (r *run) flushEvery(ctx context.Context, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
@@ -172,10 +177,19 @@ func (r *run) flushEvery(ctx context.Context, every time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := r.flush(ctx); err != nil && ctx.Err() == nil {
-				r.log.Warn("save cdc progress", slog.Any("err", err))
-			}
+		case <-r.kick:
 		}
+		if err := r.flush(ctx); err != nil && ctx.Err() == nil {
+			r.log.Warn("save cdc progress", slog.Any("err", err))
+		}
+	}
+}
+
+// wake kicks the flusher without blocking.
+func (r *run) wake() {
+	select {
+	case r.kick <- struct{}{}:
+	default:
 	}
 }
 
@@ -233,14 +247,20 @@ func (c *consumer) Consume(ctx context.Context, ch scyllacdc.Change) error {
 	}
 	tc := c.stream.tracker.begin(ch.Time, len(rows))
 	for _, row := range rows {
-		if err := c.run.window.acquire(ctx); err != nil {
+		if err := c.run.window.acquire(ctx, c.run.wake); err != nil {
 			return err
 		}
 		var once sync.Once
 		c.run.deliver(cdcstream.Delivery{
 			Stream:  c.stream.name,
 			Request: Decode(row),
-			Ack:     func() { once.Do(func() { c.stream.tracker.ack(tc) }) },
+			Ack: func() {
+				once.Do(func() {
+					if c.stream.tracker.ack(tc) && c.run.window.pressed() {
+						c.run.wake()
+					}
+				})
+			},
 		})
 	}
 	return nil

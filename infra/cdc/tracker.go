@@ -14,8 +14,10 @@ import (
 // stream actor, the flusher saves progress.
 type tracker struct {
 	mu sync.Mutex
-	// open are the changes read and not all acknowledged, oldest first.
+	// open[head:] are the changes read and not all acknowledged, oldest
+	// first; the head index keeps each ack O(1) (compacted now and then).
 	open []*change
+	head int
 	// done is the cdc$time of the newest change such that it and every
 	// earlier one are acknowledged; doneSlots counts their window slots not
 	// yet released by a save.
@@ -41,26 +43,31 @@ func (t *tracker) begin(at gocql.UUID, n int) *change {
 	return c
 }
 
-// ack acknowledges one event of c.
-func (t *tracker) ack(c *change) {
+// ack acknowledges one event of c and reports whether the checkpoint
+// can move.
+func (t *tracker) ack(c *change) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if c.open > 0 {
 		c.open--
 	}
-	t.advance()
+	return t.advance()
 }
 
 // advance moves done past the acknowledged changes at the front.
-func (t *tracker) advance() {
-	i := 0
-	for ; i < len(t.open) && t.open[i].open == 0; i++ {
-		t.done = t.open[i].time
-		t.doneSlots += t.open[i].slots
+func (t *tracker) advance() bool {
+	moved := false
+	for ; t.head < len(t.open) && t.open[t.head].open == 0; t.head++ {
+		t.done = t.open[t.head].time
+		t.doneSlots += t.open[t.head].slots
+		t.open[t.head] = nil
+		moved = true
 	}
-	if i > 0 {
-		t.open = append(t.open[:0], t.open[i:]...)
+	if t.head > len(t.open)/2 {
+		t.open = append(t.open[:0], t.open[t.head:]...)
+		t.head = 0
 	}
+	return moved
 }
 
 // toSave returns the checkpoint to save and the window slots a successful
@@ -90,8 +97,8 @@ func (t *tracker) markSaved(at gocql.UUID, slots int) {
 func (t *tracker) lag(now time.Time) time.Duration {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if len(t.open) == 0 {
+	if t.head == len(t.open) {
 		return 0
 	}
-	return max(now.Sub(t.open[0].time.Time()), 0)
+	return max(now.Sub(t.open[t.head].time.Time()), 0)
 }

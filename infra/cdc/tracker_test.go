@@ -78,22 +78,43 @@ func TestTrackerLagIsAgeOfOldestUnacked(t *testing.T) {
 	}
 }
 
-func TestWindowBlocksWhenFull(t *testing.T) {
+func TestWindowBlocksWhenFullAfterCallingFull(t *testing.T) {
 	w := newWindow(2)
 	ctx := context.Background()
-	for range 2 {
-		if err := w.acquire(ctx); err != nil {
-			t.Fatal(err)
-		}
+	fulls := 0
+	full := func() { fulls++ }
+	if err := w.acquire(ctx, full); err != nil || w.pressed() != true {
+		t.Fatalf("acquire: %v, pressed %v", err, w.pressed())
+	}
+	if err := w.acquire(ctx, full); err != nil || fulls != 0 {
+		t.Fatalf("acquire: %v, full called %d times", err, fulls)
 	}
 	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
 	defer cancel()
-	if err := w.acquire(short); err == nil {
-		t.Fatal("acquired a slot of a full window")
+	if err := w.acquire(short, full); err == nil || fulls != 1 {
+		t.Fatalf("acquired a slot of a full window (%v), full called %d times", err, fulls)
 	}
 	w.release(1)
-	if err := w.acquire(ctx); err != nil {
+	if err := w.acquire(ctx, full); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestTrackerAckReportsCheckpointMoves(t *testing.T) {
+	var tr tracker
+	c1 := tr.begin(at(1), 1)
+	c2 := tr.begin(at(2), 1)
+	if tr.ack(c2) {
+		t.Error("ack behind an open change moved the checkpoint")
+	}
+	if !tr.ack(c1) {
+		t.Error("ack of the head did not move the checkpoint")
+	}
+	for i := range 10 { // many changes: the head index compacts
+		tr.ack(tr.begin(at(int64(10+i)), 1))
+	}
+	if got, _, _ := tr.toSave(); got != at(19) || tr.lag(time.UnixMilli(100)) != 0 {
+		t.Errorf("checkpoint %v", got.Time())
 	}
 }
 

@@ -9,8 +9,15 @@ type window struct{ slots chan struct{} }
 
 func newWindow(n int) *window { return &window{slots: make(chan struct{}, n)} }
 
-// acquire takes one slot, waiting while the window is full.
-func (w *window) acquire(ctx context.Context) error {
+// acquire takes one slot, waiting while the window is full; full is
+// called before it waits.
+func (w *window) acquire(ctx context.Context, full func()) error {
+	select {
+	case w.slots <- struct{}{}:
+		return nil
+	default:
+	}
+	full()
 	select {
 	case w.slots <- struct{}{}:
 		return nil
@@ -18,6 +25,10 @@ func (w *window) acquire(ctx context.Context) error {
 		return ctx.Err()
 	}
 }
+
+// pressed reports whether at least half the window is taken: then
+// progress is worth saving at once, to give the slots back.
+func (w *window) pressed() bool { return 2*len(w.slots) >= cap(w.slots) }
 
 // release gives n slots back.
 func (w *window) release(n int) {
