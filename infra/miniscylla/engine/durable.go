@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"fmt"
 	"sync"
 	"time"
@@ -23,6 +24,8 @@ import (
 //     under the write lock by ddl and truncate, re-executed on replay.
 //   - The CDC generation (time and stream seed) is the first record, so
 //     scylla-cdc-go readers find the same streams after a restart.
+//   - Checkpoints rewrite the log as its current state when it has grown
+//     (durable_checkpoint.go).
 //
 // A reader can see a write before its fsync completes (as with ScyllaDB's
 // periodic commitlog); the log's prefix order still guarantees that whatever
@@ -32,6 +35,13 @@ type durable struct {
 	// ddlMu serialises schema changes so that ddlRec is the running one's record.
 	ddlMu  sync.Mutex
 	ddlRec []byte
+
+	// The fields below are guarded by the engine's write lock.
+	// ddls are the schema change records so far, for checkpoints.
+	ddls [][]byte
+	// checkpointAt is the log size that triggers the next checkpoint, never
+	// below minCheckpoint (durable_checkpoint.go).
+	checkpointAt, minCheckpoint int64
 }
 
 // openDurable replays the log in Config.DataDir, if any, then starts logging.
@@ -41,10 +51,16 @@ func (e *Engine) openDurable() error {
 		return nil
 	}
 	first := true
+	var ddls [][]byte
 	log, err := wal.Open(e.cfg.DataDir, e.cfg.Logger, func(p []byte) error {
-		err := e.replay(p, first)
+		if err := e.replay(p, first); err != nil {
+			return err
+		}
 		first = false
-		return err
+		if p[0] == recDDL {
+			ddls = append(ddls, bytes.Clone(p))
+		}
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("engine: open data dir: %w", err)
@@ -55,7 +71,8 @@ func (e *Engine) openDurable() error {
 			return fmt.Errorf("engine: persist cdc generation: %w", err)
 		}
 	}
-	e.dur = &durable{wal: log}
+	e.dur = &durable{wal: log, ddls: ddls, minCheckpoint: checkpointMinBytes}
+	e.dur.checkpointAt = max(checkpointMinBytes, 2*log.Size())
 	return nil
 }
 
@@ -144,6 +161,7 @@ func (e *Engine) logWriteLocked(now int64, muts, cdcMuts []Mutation) error {
 	if err := e.dur.wal.Append(encodeWrite(now, muts, cdcMuts)); err != nil {
 		return &Error{Code: CodeServer, Msg: fmt.Sprintf("write-ahead log: %v", err)}
 	}
+	e.maybeCheckpointLocked(now)
 	return nil
 }
 
@@ -193,6 +211,7 @@ func (e *Engine) logDDLLocked() error {
 	if err := e.dur.wal.Append(e.dur.ddlRec); err != nil {
 		return &Error{Code: CodeServer, Msg: fmt.Sprintf("write-ahead log: %v", err)}
 	}
+	e.dur.ddls = append(e.dur.ddls, e.dur.ddlRec)
 	return nil
 }
 

@@ -1,10 +1,14 @@
 package engine
 
 import (
+	"bytes"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -53,38 +57,54 @@ var durableReads = []string{
 	`SELECT * FROM ks.events`,
 	`SELECT * FROM ks.events_scylla_cdc_log`,
 	`SELECT * FROM ks.wiped`,
+	`SELECT * FROM ks.wide`,
+	`SELECT p, c, writetime(v), ttl(v) FROM ks.wide`,
 	`SELECT * FROM system_distributed.cdc_generation_timestamps`,
 	`SELECT * FROM system_distributed.cdc_streams_descriptions_v2`,
 	`SELECT table_name, column_name FROM system_schema.columns WHERE keyspace_name = 'ks'`,
+}
+
+// durableWorkload covers every kind of stored state: schema changes, a
+// truncate, collections and their element operations, TTLs, batches, CDC
+// with images, row, range and partition deletions, static columns, LWT.
+var durableWorkload = []string{
+	`CREATE KEYSPACE ks WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}`, `USE ks`,
+	`CREATE TABLE kv (k text PRIMARY KEY, v text, l list<int>)`,
+	`CREATE TABLE events (agg int, seq int, body text, PRIMARY KEY (agg, seq)) WITH cdc = {'enabled': true, 'preimage': true, 'postimage': true}`,
+	`ALTER TABLE kv ADD extra int`,
+	`CREATE TABLE wiped (k int PRIMARY KEY)`,
+	`INSERT INTO wiped (k) VALUES (1)`,
+	`TRUNCATE wiped`,
+	`INSERT INTO kv (k, v, l, extra) VALUES ('a', 'x', [1, 2], 7)`,
+	`INSERT INTO kv (k, v) VALUES ('empty', '')`,
+	`UPDATE kv SET l = l + [3] WHERE k = 'a'`,
+	`INSERT INTO kv (k, v) VALUES ('short', 'gone soon') USING TTL 10`,
+	`INSERT INTO kv (k, v) VALUES ('long', 'stays') USING TTL 100000`,
+	`BEGIN BATCH INSERT INTO events (agg, seq, body) VALUES (1, 1, 'one'); INSERT INTO events (agg, seq, body) VALUES (1, 2, 'two'); INSERT INTO kv (k, v) VALUES ('b', 'y'); APPLY BATCH`,
+	`UPDATE events SET body = 'uno' WHERE agg = 1 AND seq = 1`,
+	`DELETE FROM events WHERE agg = 1 AND seq = 2`,
+	`INSERT INTO kv (k, v) VALUES ('lwt', 'first') IF NOT EXISTS`,
+	`CREATE TABLE wide (p int, c int, s text static, v text, tags set<text>, m map<text, int>, PRIMARY KEY (p, c))`,
+	`INSERT INTO wide (p, c, s, v, tags, m) VALUES (1, 1, 'static', 'v1', {'a', 'b'}, {'x': 1})`,
+	`INSERT INTO wide (p, c, v) VALUES (1, 2, 'v2') USING TTL 5000`,
+	`INSERT INTO wide (p, c, v) VALUES (1, 3, 'v3')`,
+	`INSERT INTO wide (p, c, v) VALUES (1, 4, 'v4')`,
+	`UPDATE wide SET tags = tags - {'a'}, m['y'] = 2 WHERE p = 1 AND c = 1`,
+	`UPDATE wide SET tags = {'fresh'} WHERE p = 1 AND c = 2`,
+	`DELETE FROM wide WHERE p = 1 AND c >= 3 AND c < 4`,
+	`INSERT INTO wide (p, c, v) VALUES (2, 1, 'gone')`,
+	`DELETE FROM wide WHERE p = 2`,
+	`INSERT INTO wide (p, c, v) VALUES (2, 2, 'after the partition delete')`,
+	`UPDATE kv SET l = l - [2], v = null WHERE k = 'a'`,
+	`UPDATE kv SET l[0] = 10 WHERE k = 'a'`,
 }
 
 func TestDurableRecoversEverything(t *testing.T) {
 	dir := t.TempDir()
 	clock := &fakeClock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
 	e := openDurableEngine(t, dir, clock)
-	sess := &Session{}
-	mustRun(t, e, sess,
-		`CREATE KEYSPACE ks WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}`, `USE ks`,
-		`CREATE TABLE kv (k text PRIMARY KEY, v text, l list<int>)`,
-		`CREATE TABLE events (agg int, seq int, body text, PRIMARY KEY (agg, seq)) WITH cdc = {'enabled': true, 'preimage': true, 'postimage': true}`,
-		`ALTER TABLE kv ADD extra int`,
-		`CREATE TABLE wiped (k int PRIMARY KEY)`,
-		`INSERT INTO wiped (k) VALUES (1)`,
-		`TRUNCATE wiped`,
-		`INSERT INTO kv (k, v, l, extra) VALUES ('a', 'x', [1, 2], 7)`,
-		`INSERT INTO kv (k, v) VALUES ('empty', '')`,
-		`UPDATE kv SET l = l + [3] WHERE k = 'a'`,
-		`INSERT INTO kv (k, v) VALUES ('short', 'gone soon') USING TTL 10`,
-		`INSERT INTO kv (k, v) VALUES ('long', 'stays') USING TTL 100000`,
-		`BEGIN BATCH INSERT INTO events (agg, seq, body) VALUES (1, 1, 'one'); INSERT INTO events (agg, seq, body) VALUES (1, 2, 'two'); INSERT INTO kv (k, v) VALUES ('b', 'y'); APPLY BATCH`,
-		`UPDATE events SET body = 'uno' WHERE agg = 1 AND seq = 1`,
-		`DELETE FROM events WHERE agg = 1 AND seq = 2`,
-		`INSERT INTO kv (k, v) VALUES ('lwt', 'first') IF NOT EXISTS`,
-	)
-	want := make([][][][]byte, len(durableReads))
-	for i, q := range durableReads {
-		want[i] = selectRows(t, e, q)
-	}
+	mustRun(t, e, &Session{}, durableWorkload...)
+	want := readAll(t, e)
 	if len(want[3]) == 0 {
 		t.Fatal("no CDC log rows were written")
 	}
@@ -94,11 +114,7 @@ func TestDurableRecoversEverything(t *testing.T) {
 
 	// Same clock: a new generation would still differ in its random streams.
 	r := openDurableEngine(t, dir, clock)
-	for i, q := range durableReads {
-		if got := selectRows(t, r, q); !reflect.DeepEqual(got, want[i]) {
-			t.Errorf("%s after restart:\n got %q\nwant %q", q, got, want[i])
-		}
-	}
+	sameReads(t, "after restart", readAll(t, r), want)
 	// Writes after recovery append to the same log.
 	mustRun(t, r, &Session{Keyspace: "ks"}, `INSERT INTO kv (k, v) VALUES ('c', 'z')`)
 	if err := r.Close(); err != nil {
@@ -184,4 +200,80 @@ func TestRecordCodecRoundTrip(t *testing.T) {
 			t.Fatalf("truncated record of %d bytes decoded without error", i)
 		}
 	}
+}
+
+func readAll(t *testing.T, e *Engine) [][][][]byte {
+	t.Helper()
+	out := make([][][][]byte, len(durableReads))
+	for i, q := range durableReads {
+		out[i] = selectRows(t, e, q)
+	}
+	return out
+}
+
+func sameReads(t *testing.T, when string, got, want [][][][]byte) {
+	t.Helper()
+	for i, q := range durableReads {
+		if !reflect.DeepEqual(got[i], want[i]) {
+			t.Errorf("%s %s:\n got %q\nwant %q", q, when, got[i], want[i])
+		}
+	}
+}
+
+// TestCheckpointKeepsEveryRead forces a checkpoint at every write of the
+// workload: the log then holds the state, not the history, and a restart
+// still reads exactly what the writing engine read.
+func TestCheckpointKeepsEveryRead(t *testing.T) {
+	dir := t.TempDir()
+	clock := &fakeClock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	var logs syncBuffer
+	e, err := New(Config{DataDir: dir, Now: clock.Now, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess := &Session{}
+	for _, q := range durableWorkload {
+		e.mu.Lock()
+		e.dur.checkpointAt, e.dur.minCheckpoint = 1, 1
+		e.mu.Unlock()
+		mustRun(t, e, sess, q)
+	}
+	want := readAll(t, e)
+	if n := strings.Count(logs.String(), "checkpoint written"); n < 10 {
+		t.Fatalf("%d checkpoints written, want one per write:\n%s", n, logs.String())
+	}
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r := openDurableEngine(t, dir, clock)
+	sameReads(t, "after checkpoints and a restart", readAll(t, r), want)
+	r.Close()
+	// The log is the state, not the history: the generation, the schema
+	// changes, and the data in one record (the last write checkpointed).
+	kinds := map[byte]int{}
+	l, err := wal.Open(dir, nil, func(p []byte) error { kinds[p[0]]++; return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if want := map[byte]int{recGeneration: 1, recDDL: 7, recWrite: 1}; !reflect.DeepEqual(kinds, want) {
+		t.Errorf("records by kind after checkpoints = %v, want %v", kinds, want)
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
