@@ -90,7 +90,9 @@ func TestGocqlRoundTrip(t *testing.T) {
 }
 
 // TestPythonDriver runs testdata/pydriver_check.py with the DataStax Python
-// driver against a fresh server. CI installs the driver with `make deps`.
+// driver against a fresh server: metadata refresh, DDL (UDT, DESC clustering),
+// prepared CRUD, a LOGGED batch, paging, LWT and system.local. A missing driver
+// fails the test: CI installs it with `make deps`.
 func TestPythonDriver(t *testing.T) {
 	const python = "/usr/bin/python3"
 	if out, err := exec.Command(python, "-c", "import cassandra.cluster").CombinedOutput(); err != nil {
@@ -106,6 +108,9 @@ func TestPythonDriver(t *testing.T) {
 	out, err := exec.CommandContext(ctx, python, "testdata/pydriver_check.py", host, port).CombinedOutput()
 	if err != nil {
 		t.Fatalf("pydriver_check.py: %v\n%s", err, out)
+	}
+	if !strings.HasPrefix(string(out), "ok: ") {
+		t.Fatalf("pydriver_check.py did not finish:\n%s", out)
 	}
 	t.Logf("%s", out)
 }

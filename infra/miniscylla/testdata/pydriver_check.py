@@ -5,9 +5,11 @@ Usage: pydriver_check.py HOST PORT
 
 Uses DEFAULT Cluster settings apart from the contact point, so the driver
 negotiates the protocol version itself (it starts above v4 and downgrades).
-Creates a keyspace and a table, reads them back through cluster.metadata, runs
-prepared statements, a LOGGED batch, and pages over a few thousand rows.
-Exits non-zero on the first mismatch.
+Creates a keyspace, a user type and tables (one with a descending clustering
+order and collection columns), reads them back through cluster.metadata, runs
+simple and prepared statements, a LOGGED batch, pages over a few thousand rows
+(prepared and simple statements), a lightweight transaction and a read of
+system.local. Exits non-zero on the first mismatch.
 """
 import sys
 
@@ -76,8 +78,40 @@ def main():
     count = session.execute("SELECT COUNT(*) FROM pycheck.items WHERE pk = 1").one()[0]
     check(count == ROWS, "COUNT(*) = %d, want %d" % (count, ROWS))
 
+    check_types_and_order(cluster, session)
+
     cluster.shutdown()
     print("ok: %d rows in %d pages, batch and metadata verified" % (len(got), pages))
+
+
+def check_types_and_order(cluster, session):
+    """DDL with a UDT, a map and DESC clustering; simple-statement paging; LWT."""
+    session.execute("CREATE TYPE pycheck.addr (street text, zip int)")
+    session.execute("CREATE TABLE pycheck.t (k int, c text, v map<text, int>, a frozen<addr>, "
+                    "PRIMARY KEY (k, c)) WITH CLUSTERING ORDER BY (c DESC)")
+    session.execute("INSERT INTO pycheck.t (k, c, v) VALUES (%s, %s, %s)", (1, "x", {"a": 1}))
+    insert = session.prepare("INSERT INTO pycheck.t (k, c, v) VALUES (?, ?, ?)")
+    session.execute(insert, (1, "y", {"b": 2}))
+    rows = [(r.c, r.v) for r in session.execute("SELECT k, c, v FROM pycheck.t WHERE k = 1")]
+    check(rows == [("y", {"b": 2}), ("x", {"a": 1})], "DESC rows %r" % rows)
+
+    cluster.refresh_schema_metadata()
+    ks = cluster.metadata.keyspaces["pycheck"]
+    t = ks.tables["t"]
+    check([c.name for c in t.partition_key] == ["k"], "partition key %r" % t.partition_key)
+    check(t.clustering_key[0].name == "c" and t.clustering_key[0].is_reversed, "clustering key not reversed")
+    check("addr" in ks.user_types, "user type addr missing from metadata")
+
+    for i in range(250):
+        session.execute(insert, (2, "r%03d" % i, {}))
+    paged = list(session.execute(SimpleStatement("SELECT c FROM pycheck.t WHERE k = 2", fetch_size=100)))
+    check(len(paged) == 250 and paged[0].c == "r249", "simple paging: %d rows, first %r" % (len(paged), paged[:1]))
+
+    lwt = session.execute("INSERT INTO pycheck.t (k, c) VALUES (1, 'x') IF NOT EXISTS").one()
+    check(lwt[0] is False, "IF NOT EXISTS on an existing row applied: %r" % (lwt,))
+
+    local = session.execute("SELECT * FROM system.local WHERE key='local'").one()
+    check(local.partitioner == "org.apache.cassandra.dht.Murmur3Partitioner", "partitioner %r" % local.partitioner)
 
 
 if __name__ == "__main__":
