@@ -111,6 +111,10 @@ func parseError(err error) error {
 	if errors.As(err, &ue) {
 		return invalidf("%s", ue.Error())
 	}
+	var ie *cql.InvalidError
+	if errors.As(err, &ie) {
+		return invalidf("%s", ie.Error())
+	}
 	return syntaxf("%s", err.Error())
 }
 

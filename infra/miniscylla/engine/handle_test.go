@@ -59,6 +59,8 @@ func TestHandleErrorTypes(t *testing.T) {
 		{`INSERT INTO t (v) VALUES ('x')`, func(m message.Message) bool { _, ok := m.(*message.Invalid); return ok }, "partition key"},
 		{`CREATE TABLE IF NOT EXISTS t (k int PRIMARY KEY)`, func(m message.Message) bool { _, ok := m.(*message.VoidResult); return ok }, ""},
 		{`CREATE TABLE c (k int PRIMARY KEY, n counter)`, func(m message.Message) bool { _, ok := m.(*message.Invalid); return ok }, "not supported by miniscylla: counter"},
+		{`INSERT INTO t (k, v) VALUES (1)`, func(m message.Message) bool { _, ok := m.(*message.Invalid); return ok }, "unmatched column names/values"},
+		{`CREATE TABLE two (a int PRIMARY KEY, b int PRIMARY KEY)`, func(m message.Message) bool { _, ok := m.(*message.Invalid); return ok }, "multiple PRIMARY KEYs"},
 	}
 	for _, c := range cases {
 		res := query(e, sess, c.q)
