@@ -1,9 +1,12 @@
 package relay
 
 import (
+	"context"
 	"encoding/json"
+	"os/exec"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -69,6 +72,7 @@ func TestThreeThousandRecordsExactlyInOrderWithHeaders(t *testing.T) {
 			t.Errorf("key %s: versions %v in partition order, want [1 2 3]", key, v)
 		}
 	}
+	checkWithKcat(t, node.Kafka, byEvent)
 	if got := metric(t, node, "cdc_events_processed_total"); got < 3000 {
 		t.Errorf("cdc_events_processed_total %v, want >= 3000", got)
 	}
@@ -138,4 +142,38 @@ func highWaterMarks(t *testing.T, brokers, topic string) int64 {
 		n += off
 	}
 	return n
+}
+
+// checkWithKcat reads the topic with kcat, where installed, as a second,
+// independent consumer: 3,000 records, each with the event's headers.
+func checkWithKcat(t *testing.T, brokers string, byEvent map[string]accepted) {
+	t.Helper()
+	kcat, err := exec.LookPath("kcat")
+	if err != nil {
+		t.Log("kcat not installed: skipping the kcat check")
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, kcat, "-C", "-b", brokers, "-t", topic, "-o", "beginning", "-e", "-q",
+		"-f", "%k %h\\n").Output()
+	if err != nil {
+		t.Fatalf("kcat: %v", err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(lines) != 3000 {
+		t.Fatalf("kcat read %d records, want 3000", len(lines))
+	}
+	for _, l := range lines {
+		key, headers, _ := strings.Cut(l, " ")
+		h := map[string]string{}
+		for _, kv := range strings.Split(headers, ",") {
+			k, v, _ := strings.Cut(kv, "=")
+			h[k] = v
+		}
+		a, ok := byEvent[h["event_id"]]
+		if !ok || key != a.orderID || h["aggregate_version"] != strconv.Itoa(int(a.version)) || h["event_type"] != eventTypes[a.version] {
+			t.Fatalf("kcat record %q does not match an accepted command", l)
+		}
+	}
 }

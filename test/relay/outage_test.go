@@ -2,6 +2,7 @@ package relay
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -16,9 +17,11 @@ import (
 
 // TestBrokerOutageOpensBreakerPausesAndRecovers takes the broker down for
 // longer than the breaker's open delay while orders keep coming:
-// circuit_breaker_state goes to 1 and /health degrades, no checkpoint moves
-// past an unpublished event, the DLQ stays empty; after recovery the
-// breaker closes (0) and every event arrives, per key in version order.
+// circuit_breaker_state goes to 1 and /health degrades (breaker, and CDC
+// lag past its share of the TTL with a warning giving the time left), no
+// checkpoint moves past an unpublished event, the DLQ stays empty; after
+// recovery the breaker closes (0), the lag clears and every event arrives,
+// per key in version order.
 func TestBrokerOutageOpensBreakerPausesAndRecovers(t *testing.T) {
 	broker, err := minikafka.Start(context.Background(), minikafka.Config{Addr: "127.0.0.1:0"})
 	if err != nil {
@@ -28,7 +31,9 @@ func TestBrokerOutageOpensBreakerPausesAndRecovers(t *testing.T) {
 	const openDelay = 2 * time.Second
 	bins := harness.Build(t)
 	node := harness.StartNode(t, bins, "--kafka-brokers", broker.Addr(), "--topic-template", "orders.{{aggregate_type}}",
-		"--breaker-open-delay", openDelay.String(), "--retry-backoff-min", "50ms", "--retry-backoff-max", "200ms", "--log-level", "warn")
+		"--breaker-open-delay", openDelay.String(), "--retry-backoff-min", "50ms", "--retry-backoff-max", "200ms",
+		// Lag threshold 2.4 s: 2% of a 2-minute CDC log TTL.
+		"--outbox-ttl", "2m", "--cdc-lag-share", "0.02", "--log-level", "warn")
 	kafka := collect(t, broker.Addr(), topic)
 
 	before := runLifecycles(t, node.Remote, 50, 8)
@@ -61,6 +66,12 @@ func TestBrokerOutageOpensBreakerPausesAndRecovers(t *testing.T) {
 		return nil
 	})
 	checkpointsCoverOnly(t, s, published, eventIDs(during))
+	harness.Eventually(t, time.Minute, func() error {
+		return healthOf(t, node, "cdc", "degraded")
+	})
+	if log := node.Log(); !strings.Contains(log, "cdc lag above threshold") || !strings.Contains(log, "time_left=") {
+		t.Errorf("no lag warning with the time left in the node log:\n%s", log)
+	}
 
 	if err := broker.SetUnavailable(false); err != nil {
 		t.Fatal(err)
@@ -73,6 +84,9 @@ func TestBrokerOutageOpensBreakerPausesAndRecovers(t *testing.T) {
 		}
 		return nil
 	})
+	harness.Eventually(t, time.Minute, func() error {
+		return healthOf(t, node, "cdc", "ok")
+	})
 	var dead int
 	if err := s.Query(`SELECT COUNT(*) FROM orders_ks.dead_letter_queue`).Scan(&dead); err != nil || dead != 0 {
 		t.Errorf("dead_letter_queue rows %d (%v), want 0", dead, err)
@@ -81,6 +95,25 @@ func TestBrokerOutageOpensBreakerPausesAndRecovers(t *testing.T) {
 		t.Errorf("dlq_messages_total %v, want 0", got)
 	}
 	checkFirstOccurrenceOrder(t, kafka.all(), all)
+}
+
+// healthOf checks the status of one /health component.
+func healthOf(t *testing.T, node *harness.Node, component, want string) error {
+	t.Helper()
+	body, _ := node.HTTPGet(t, "/health")
+	var h struct {
+		Components map[string]struct {
+			Status string `json:"status"`
+			Detail string `json:"detail"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal([]byte(body), &h); err != nil {
+		return fmt.Errorf("/health %q: %w", body, err)
+	}
+	if c := h.Components[component]; c.Status != want {
+		return fmt.Errorf("/health %s is %s (%s), want %s", component, c.Status, c.Detail, want)
+	}
+	return nil
 }
 
 func eventIDs(acc []accepted) []string {

@@ -25,7 +25,7 @@ func TestPoisonRowsAreDeadLetteredAndParkOnlyTheirAggregate(t *testing.T) {
 
 	undecodable, large, later := gocql.TimeUUID(), gocql.TimeUUID(), gocql.TimeUUID()
 	poisoned, blocked := gocql.MustRandomUUID(), gocql.MustRandomUUID()
-	exec(t, s, `INSERT INTO orders_ks.outbox_messages (aggregate_id, event_id, payload) VALUES (?, ?, 0xff)`, poisoned, undecodable)
+	execCQL(t, s, `INSERT INTO orders_ks.outbox_messages (aggregate_id, event_id, payload) VALUES (?, ?, 0xff)`, poisoned, undecodable)
 	huge := []byte(`{"pad":"` + strings.Repeat("x", 3<<19) + `"}`)
 	insertEvent(t, s, blocked, large, 1, huge)
 	insertEvent(t, s, blocked, later, 2, []byte(`{"order_id":"`+blocked.String()+`","version":2}`))
@@ -62,7 +62,7 @@ func TestPoisonRowsAreDeadLetteredAndParkOnlyTheirAggregate(t *testing.T) {
 	}
 }
 
-func exec(t *testing.T, s *gocql.Session, stmt string, args ...any) {
+func execCQL(t *testing.T, s *gocql.Session, stmt string, args ...any) {
 	t.Helper()
 	if err := s.Query(stmt, args...).Exec(); err != nil {
 		t.Fatalf("%s: %v", stmt, err)
@@ -72,7 +72,7 @@ func exec(t *testing.T, s *gocql.Session, stmt string, args ...any) {
 // insertEvent writes a well-formed OrderUpdated outbox row.
 func insertEvent(t *testing.T, s *gocql.Session, agg, id gocql.UUID, version int, payload []byte) {
 	t.Helper()
-	exec(t, s, `INSERT INTO orders_ks.outbox_messages (aggregate_id, event_id, aggregate_type, aggregate_version, event_type, payload, created_at)
+	execCQL(t, s, `INSERT INTO orders_ks.outbox_messages (aggregate_id, event_id, aggregate_type, aggregate_version, event_type, payload, created_at)
 		VALUES (?, ?, 'order', ?, 'OrderUpdated', ?, ?)`, agg, id, version, payload, time.Now())
 }
 
