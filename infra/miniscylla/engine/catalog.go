@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"cmp"
 	"slices"
 	"strings"
 
@@ -162,7 +163,7 @@ func (o *clusteringOrder) cmp(a, b [][]byte, withDesc bool) int {
 			return c
 		}
 	}
-	return cmpInt(len(a), len(b))
+	return cmp.Compare(len(a), len(b))
 }
 
 // partitionKeyBytes serializes partition key values as the routing key:

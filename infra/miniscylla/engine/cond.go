@@ -145,8 +145,13 @@ func (k *condition) compare(got, want []byte) bool {
 		}
 		return false
 	}
-	c := compareValues(k.typ, got, want)
-	switch k.op {
+	return opHolds(k.op, compareValues(k.typ, got, want))
+}
+
+// opHolds applies a comparison operator to c, the result of comparing the
+// stored value with the operand (IN matches one operand, so it is equality).
+func opHolds(op cql.Operator, c int) bool {
+	switch op {
 	case cql.OpEq, cql.OpIn:
 		return c == 0
 	case cql.OpNeq:

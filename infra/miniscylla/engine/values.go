@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"math"
 	"math/big"
@@ -16,20 +17,20 @@ import (
 // falling back to byte order.
 func compareValues(t *Type, a, b []byte) int {
 	if len(a) == 0 || len(b) == 0 {
-		return cmpInt(len(a), len(b))
+		return cmp.Compare(len(a), len(b))
 	}
 	switch t.Kind {
 	case KindInt, KindBigint, KindSmallint, KindTinyint, KindTimestamp, KindTime, KindCounter:
 		if len(a) == len(b) && len(a) <= 8 {
-			return cmpInt64(signedBE(a), signedBE(b))
+			return cmp.Compare(signedBE(a), signedBE(b))
 		}
 	case KindDouble:
 		if len(a) == 8 && len(b) == 8 {
-			return cmpFloat(math.Float64frombits(binary.BigEndian.Uint64(a)), math.Float64frombits(binary.BigEndian.Uint64(b)))
+			return cmp.Compare(math.Float64frombits(binary.BigEndian.Uint64(a)), math.Float64frombits(binary.BigEndian.Uint64(b)))
 		}
 	case KindFloat:
 		if len(a) == 4 && len(b) == 4 {
-			return cmpFloat(float64(math.Float32frombits(binary.BigEndian.Uint32(a))), float64(math.Float32frombits(binary.BigEndian.Uint32(b))))
+			return cmp.Compare(math.Float32frombits(binary.BigEndian.Uint32(a)), math.Float32frombits(binary.BigEndian.Uint32(b)))
 		}
 	case KindVarint:
 		return varintOf(a).Cmp(varintOf(b))
@@ -44,43 +45,18 @@ func compareValues(t *Type, a, b []byte) int {
 			return compareTimeUUID(a, b)
 		}
 	case KindList, KindSet:
-		return compareSeq(t.Elems[0], a, b)
+		return compareItems(a, b, decodeCollection, func(int) *Type { return t.Elems[0] })
 	case KindMap:
-		return compareMaps(t, a, b)
+		return compareItems(a, b, decodeCollection, func(i int) *Type { return t.Elems[i%2] })
 	case KindTuple, KindUDT:
-		return compareFields(t, a, b)
+		return compareItems(a, b, decodeFields, func(i int) *Type {
+			if i < len(t.Elems) {
+				return t.Elems[i]
+			}
+			return nil
+		})
 	}
 	return bytes.Compare(a, b)
-}
-
-func cmpInt(a, b int) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
-func cmpInt64(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
-func cmpFloat(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // signedBE decodes a big-endian two's complement integer of up to 8 bytes.
@@ -147,11 +123,11 @@ func compareTimeUUID(a, b []byte) int {
 	if len(a) != 16 || len(b) != 16 {
 		return bytes.Compare(a, b)
 	}
-	if c := cmpInt64(int64(uuidTime(a)), int64(uuidTime(b))); c != 0 {
+	if c := cmp.Compare(uuidTime(a), uuidTime(b)); c != 0 {
 		return c
 	}
 	for i := 8; i < 16; i++ {
-		if c := cmpInt(int(int8(a[i])), int(int8(b[i]))); c != 0 {
+		if c := cmp.Compare(int8(a[i]), int8(b[i])); c != 0 {
 			return c
 		}
 	}
@@ -165,46 +141,25 @@ func uuidTime(u []byte) uint64 {
 		uint64(binary.BigEndian.Uint32(u[0:]))
 }
 
-func compareSeq(et *Type, a, b []byte) int {
-	ea, okA := decodeCollection(a)
-	eb, okB := decodeCollection(b)
+// compareItems orders two list/set/map or tuple/UDT encodings item by item,
+// typeOf giving each item's type (nil stops the walk), then by item count.
+// Malformed input falls back to byte order.
+func compareItems(a, b []byte, split func([]byte) ([][]byte, bool), typeOf func(i int) *Type) int {
+	ea, okA := split(a)
+	eb, okB := split(b)
 	if !okA || !okB {
 		return bytes.Compare(a, b)
 	}
 	for i := 0; i < len(ea) && i < len(eb); i++ {
+		et := typeOf(i)
+		if et == nil {
+			break
+		}
 		if c := compareValues(et, ea[i], eb[i]); c != 0 {
 			return c
 		}
 	}
-	return cmpInt(len(ea), len(eb))
-}
-
-func compareMaps(t *Type, a, b []byte) int {
-	ea, okA := decodeCollection(a)
-	eb, okB := decodeCollection(b)
-	if !okA || !okB {
-		return bytes.Compare(a, b)
-	}
-	for i := 0; i < len(ea) && i < len(eb); i++ {
-		if c := compareValues(t.Elems[i%2], ea[i], eb[i]); c != 0 {
-			return c
-		}
-	}
-	return cmpInt(len(ea), len(eb))
-}
-
-func compareFields(t *Type, a, b []byte) int {
-	fa, okA := decodeFields(a)
-	fb, okB := decodeFields(b)
-	if !okA || !okB {
-		return bytes.Compare(a, b)
-	}
-	for i := 0; i < len(fa) && i < len(fb) && i < len(t.Elems); i++ {
-		if c := compareValues(t.Elems[i], fa[i], fb[i]); c != 0 {
-			return c
-		}
-	}
-	return cmpInt(len(fa), len(fb))
+	return cmp.Compare(len(ea), len(eb))
 }
 
 // decodeCollection splits a list/set/map encoding into its items (a map

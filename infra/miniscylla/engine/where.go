@@ -218,20 +218,7 @@ func (b *bound) matches(got []byte) bool {
 	if got == nil || b.vals[0] == nil {
 		return false
 	}
-	c := compareValues(b.r.typ, got, b.vals[0])
-	switch b.r.op {
-	case cql.OpEq:
-		return c == 0
-	case cql.OpLt:
-		return c < 0
-	case cql.OpLte:
-		return c <= 0
-	case cql.OpGt:
-		return c > 0
-	case cql.OpGte:
-		return c >= 0
-	}
-	return false
+	return opHolds(b.r.op, compareValues(b.r.typ, got, b.vals[0]))
 }
 
 func containsElem(t *Type, coll, want []byte, key bool) bool {

@@ -127,13 +127,7 @@ func (c *compiler) update(s *cql.UpdateStatement) (*writePlan, error) {
 		}
 		p.cells = append(p.cells, cp)
 	}
-	if err := c.writeWhere(p, s.Where); err != nil {
-		return nil, err
-	}
-	if p.conds, err = c.conditions(t, s.Conditions); err != nil {
-		return nil, err
-	}
-	return p, nil
+	return c.restrict(p, s.Where, s.Conditions)
 }
 
 func (c *compiler) delete(s *cql.DeleteStatement) (*writePlan, error) {
@@ -173,10 +167,17 @@ func (c *compiler) delete(s *cql.DeleteStatement) (*writePlan, error) {
 		}
 		p.cells = append(p.cells, cp)
 	}
-	if err := c.writeWhere(p, s.Where); err != nil {
+	return c.restrict(p, s.Where, s.Conditions)
+}
+
+// restrict completes an UPDATE or DELETE plan with its WHERE clause and its
+// IF conditions.
+func (c *compiler) restrict(p *writePlan, where []cql.Relation, conds []cql.Condition) (*writePlan, error) {
+	if err := c.writeWhere(p, where); err != nil {
 		return nil, err
 	}
-	if p.conds, err = c.conditions(t, s.Conditions); err != nil {
+	var err error
+	if p.conds, err = c.conditions(p.table, conds); err != nil {
 		return nil, err
 	}
 	return p, nil
