@@ -84,8 +84,15 @@ func appendSync(l *wal.Log, rec []byte) error {
 }
 
 // replay applies one log record; first is true for the log's first record,
-// which must be the CDC generation.
-func (e *Engine) replay(p []byte, first bool) error {
+// which must be the CDC generation. A record that passed its checksum yet
+// cannot be applied (a bug, or a log from another version) is an error,
+// never a crash.
+func (e *Engine) replay(p []byte, first bool) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: applying it failed: %v", ErrBadRecord, r)
+		}
+	}()
 	if len(p) == 0 {
 		return fmt.Errorf("%w: empty", ErrBadRecord)
 	}
@@ -128,10 +135,10 @@ func (e *Engine) replay(p []byte, first bool) error {
 func (e *Engine) replayDDL(ks, query string) error {
 	c, err := e.compile(ks, query)
 	if err != nil {
-		return fmt.Errorf("replay %q: %w", query, err)
+		return fmt.Errorf("%w: schema change %q: %w", ErrBadRecord, query, err)
 	}
 	if _, err := e.runDDL(&Session{Keyspace: ks}, c.stmt); err != nil {
-		return fmt.Errorf("replay %q: %w", query, err)
+		return fmt.Errorf("%w: schema change %q: %w", ErrBadRecord, query, err)
 	}
 	return nil
 }
@@ -144,7 +151,7 @@ func (e *Engine) replayWrite(now int64, muts []Mutation) error {
 	for i := range muts {
 		td := e.data[muts[i].Keyspace+"."+muts[i].Table]
 		if td == nil {
-			return fmt.Errorf("replay write: %w", unconfiguredTable(muts[i].Keyspace, muts[i].Table))
+			return fmt.Errorf("%w: write: %w", ErrBadRecord, unconfiguredTable(muts[i].Keyspace, muts[i].Table))
 		}
 		td.applyMutation(&muts[i], now)
 	}

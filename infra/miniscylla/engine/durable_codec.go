@@ -21,8 +21,8 @@ const (
 )
 
 // ErrBadRecord reports a write-ahead log record that passed its checksum but
-// does not decode: a bug or a log from an incompatible version.
-var ErrBadRecord = errors.New("engine: undecodable write-ahead log record")
+// does not decode or apply: a bug or a log from an incompatible version.
+var ErrBadRecord = errors.New("engine: bad write-ahead log record")
 
 type recEncoder struct{ b []byte }
 
