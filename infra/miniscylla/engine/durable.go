@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -68,7 +69,7 @@ func (e *Engine) openDurable() error {
 	if first {
 		gen := e.cdc.log.Generation()
 		if err := appendSync(log, encodeGeneration(gen.Time.UnixNano(), e.cdc.seed)); err != nil {
-			return fmt.Errorf("engine: persist cdc generation: %w", err)
+			return errors.Join(fmt.Errorf("engine: persist cdc generation: %w", err), log.Close())
 		}
 	}
 	e.dur = &durable{wal: log, ddls: ddls, minCheckpoint: checkpointMinBytes}
@@ -195,18 +196,19 @@ func (e *Engine) durableResult(res message.Message, err error) (message.Message,
 	return res, nil
 }
 
-// runDDLDurable runs a schema change statement whose text is query, making
-// its record available to logDDLLocked while it runs.
+// runDDLDurable runs a schema change statement, making its record (c.query
+// in the session's keyspace) available to logDDLLocked while it runs.
 func (e *Engine) runDDLDurable(sess *Session, c *compiled) (message.Message, error) {
 	if e.dur == nil {
 		return e.runDDL(sess, c.stmt)
 	}
-	e.dur.ddlMu.Lock()
-	e.dur.ddlRec = encodeDDL(sess.Keyspace, c.query)
-	res, err := e.runDDL(sess, c.stmt)
-	e.dur.ddlRec = nil
-	e.dur.ddlMu.Unlock()
-	return e.durableResult(res, err)
+	return e.durableResult(func() (message.Message, error) {
+		e.dur.ddlMu.Lock()
+		defer e.dur.ddlMu.Unlock()
+		e.dur.ddlRec = encodeDDL(sess.Keyspace, c.query)
+		defer func() { e.dur.ddlRec = nil }()
+		return e.runDDL(sess, c.stmt)
+	}())
 }
 
 // logDDLLocked appends the running schema change's record; ddl and
