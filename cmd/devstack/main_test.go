@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -17,6 +16,8 @@ import (
 	"time"
 
 	"github.com/gocql/gocql"
+
+	"github.com/outboxnode/outbox/infra/miniscylla/miniscyllatest"
 )
 
 const testTimeout = 30 * time.Second
@@ -146,18 +147,9 @@ func TestReadyAndStopOnSignal(t *testing.T) {
 // checkCQL connects gocql to addr and reads system.local.
 func checkCQL(t *testing.T, addr string) {
 	t.Helper()
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cluster := gocql.NewCluster(host)
-	cluster.Port, _ = strconv.Atoi(port)
-	cluster.ConnectTimeout, cluster.Timeout = testTimeout, testTimeout
-	sess, err := cluster.CreateSession()
-	if err != nil {
-		t.Fatalf("gocql session: %v", err)
-	}
-	defer sess.Close()
+	sess := miniscyllatest.Connect(t, addr, func(c *gocql.ClusterConfig) {
+		c.ConnectTimeout, c.Timeout = testTimeout, testTimeout
+	})
 	var version string
 	if err := sess.Query("SELECT release_version FROM system.local WHERE key = 'local'").Scan(&version); err != nil || version == "" {
 		t.Fatalf("system.local release_version %q, %v", version, err)

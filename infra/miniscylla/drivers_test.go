@@ -1,11 +1,10 @@
-package miniscylla
+package miniscylla_test
 
 import (
 	"context"
 	"net"
 	"os/exec"
 	"runtime"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -13,40 +12,10 @@ import (
 	"time"
 
 	"github.com/gocql/gocql"
+
+	"github.com/outboxnode/outbox/infra/miniscylla"
+	"github.com/outboxnode/outbox/infra/miniscylla/miniscyllatest"
 )
-
-// newSession connects a default gocql session to addr, configured by opts.
-func newSession(t testing.TB, addr string, opts ...func(*gocql.ClusterConfig)) *gocql.Session {
-	t.Helper()
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cluster := gocql.NewCluster(host)
-	cluster.Port, _ = strconv.Atoi(port)
-	cluster.Timeout = testTimeout
-	cluster.ConnectTimeout = testTimeout
-	cluster.Consistency = gocql.One
-	for _, o := range opts {
-		o(cluster)
-	}
-	sess, err := cluster.CreateSession()
-	if err != nil {
-		t.Fatalf("gocql session: %v", err)
-	}
-	t.Cleanup(sess.Close)
-	return sess
-}
-
-// exec runs each statement through sess, failing the test on the first error.
-func execAll(t testing.TB, sess *gocql.Session, stmts ...string) {
-	t.Helper()
-	for _, s := range stmts {
-		if err := sess.Query(s).Exec(); err != nil {
-			t.Fatalf("%s: %v", s, err)
-		}
-	}
-}
 
 // TestGocqlRoundTrip is the smoke test of the whole stack through the real
 // driver, plain and with gocql's snappy compression.
@@ -56,15 +25,15 @@ func TestGocqlRoundTrip(t *testing.T) {
 		comp gocql.Compressor
 	}{{"plain", nil}, {"snappy", gocql.SnappyCompressor{}}} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := startServer(t)
-			sess := newSession(t, s.Addr(), func(c *gocql.ClusterConfig) { c.Compressor = tc.comp })
-			execAll(t, sess, "CREATE KEYSPACE ks WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}")
+			s := miniscyllatest.Start(t, miniscylla.Config{})
+			sess := miniscyllatest.Connect(t, s.Addr(), func(c *gocql.ClusterConfig) { c.Compressor = tc.comp })
+			miniscyllatest.Exec(t, sess, "CREATE KEYSPACE ks WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}")
 			// Cache the keyspace's metadata now: only a pushed SCHEMA_CHANGE
 			// event makes gocql see the table created next.
 			if _, err := sess.KeyspaceMetadata("ks"); err != nil {
 				t.Fatal(err)
 			}
-			execAll(t, sess, "CREATE TABLE ks.kv (k int PRIMARY KEY, v text)")
+			miniscyllatest.Exec(t, sess, "CREATE TABLE ks.kv (k int PRIMARY KEY, v text)")
 			big := strings.Repeat("compressible ", 10_000) // 130 kB that compresses far beyond 8:1
 			for k, v := range map[int]string{1: "one", 2: big} {
 				if err := sess.Query("INSERT INTO ks.kv (k, v) VALUES (?, ?)", k, v).Exec(); err != nil {
@@ -75,12 +44,12 @@ func TestGocqlRoundTrip(t *testing.T) {
 					t.Fatalf("read back %d bytes, want %d: %v", len(got), len(v), err)
 				}
 			}
-			waitFor(t, "table metadata", func() bool {
+			miniscyllatest.WaitFor(t, miniscyllatest.Timeout, "table metadata", func() bool {
 				md, err := sess.TableMetadata("ks", "kv")
 				return err == nil && md.Columns["v"] != nil
 			})
 			// A session bound to a keyspace sends USE on each pool connection.
-			ksSess := newSession(t, s.Addr(), func(c *gocql.ClusterConfig) { c.Keyspace = "ks"; c.Compressor = tc.comp })
+			ksSess := miniscyllatest.Connect(t, s.Addr(), func(c *gocql.ClusterConfig) { c.Keyspace = "ks"; c.Compressor = tc.comp })
 			var got string
 			if err := ksSess.Query("SELECT v FROM kv WHERE k = ?", 1).Scan(&got); err != nil || got != "one" {
 				t.Fatalf("unqualified read in keyspace ks: %q, %v", got, err)
@@ -98,7 +67,7 @@ func TestPythonDriver(t *testing.T) {
 	if out, err := exec.Command(python, "-c", "import cassandra.cluster").CombinedOutput(); err != nil {
 		t.Fatalf("the DataStax Python driver (Debian python3-cassandra) is missing: run `make deps`.\n%v: %s", err, out)
 	}
-	s := startServer(t)
+	s := miniscyllatest.Start(t, miniscylla.Config{})
 	host, port, err := net.SplitHostPort(s.Addr())
 	if err != nil {
 		t.Fatal(err)
@@ -140,26 +109,32 @@ func runConcurrent(b *testing.B, unit string, op func(i int64) error) {
 }
 
 // benchSchema is shaped like the node's orders + outbox tables.
-var benchSchema = []string{
+var benchSchema = [...]string{
 	"CREATE KEYSPACE bench WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}",
 	"CREATE TABLE bench.orders (order_id bigint PRIMARY KEY, status text, version int)",
 	"CREATE TABLE bench.outbox (aggregate_id bigint, event_id timeuuid, event_type text, payload blob, " +
 		"PRIMARY KEY ((aggregate_id), event_id)) WITH cdc = {'enabled': true}",
 }
 
+// createBenchSchema creates benchSchema through sess.
+func createBenchSchema(tb testing.TB, sess *gocql.Session) {
+	tb.Helper()
+	for _, stmt := range benchSchema {
+		miniscyllatest.Exec(tb, sess, stmt)
+	}
+}
+
 func BenchmarkPreparedInsert(b *testing.B) {
-	s := startServer(b)
-	sess := newSession(b, s.Addr())
-	execAll(b, sess, benchSchema...)
+	sess := miniscyllatest.Connect(b, miniscyllatest.Start(b, miniscylla.Config{}).Addr())
+	createBenchSchema(b, sess)
 	runConcurrent(b, "inserts", func(i int64) error {
 		return sess.Query("INSERT INTO bench.orders (order_id, status, version) VALUES (?, ?, ?)", i, "CREATED", 1).Exec()
 	})
 }
 
 func BenchmarkLoggedBatch(b *testing.B) {
-	s := startServer(b)
-	sess := newSession(b, s.Addr())
-	execAll(b, sess, benchSchema...)
+	sess := miniscyllatest.Connect(b, miniscyllatest.Start(b, miniscylla.Config{}).Addr())
+	createBenchSchema(b, sess)
 	payload := make([]byte, 200)
 	runConcurrent(b, "batches", func(i int64) error {
 		batch := sess.NewBatch(gocql.LoggedBatch)
@@ -175,12 +150,12 @@ func BenchmarkLoggedBatch(b *testing.B) {
 // and no goroutine of the server may survive.
 func TestCloseUnderLoad(t *testing.T) {
 	base := runtime.NumGoroutine()
-	s, err := Start(context.Background(), Config{Addr: "127.0.0.1:0"})
+	s, err := miniscylla.Start(context.Background(), miniscylla.Config{Addr: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	sess := newSession(t, s.Addr(), func(c *gocql.ClusterConfig) { c.Timeout = time.Second })
-	execAll(t, sess, benchSchema...)
+	sess := miniscyllatest.Connect(t, s.Addr(), func(c *gocql.ClusterConfig) { c.Timeout = time.Second })
+	createBenchSchema(t, sess)
 	var done atomic.Int64
 	var wg sync.WaitGroup
 	for g := range benchConcurrency {
@@ -193,11 +168,11 @@ func TestCloseUnderLoad(t *testing.T) {
 			}
 		})
 	}
-	waitFor(t, "writes in flight", func() bool { return done.Load() > 1000 })
+	miniscyllatest.WaitFor(t, miniscyllatest.Timeout, "writes in flight", func() bool { return done.Load() > 1000 })
 	if err := s.Close(); err != nil {
 		t.Fatalf("close: %v", err)
 	}
 	wg.Wait()
 	sess.Close()
-	waitGoroutines(t, base)
+	miniscyllatest.WaitFor(t, miniscyllatest.Timeout, "goroutines back to baseline", func() bool { return runtime.NumGoroutine() <= base })
 }

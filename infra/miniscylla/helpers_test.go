@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"runtime"
+	"strconv"
 	"testing"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/datastax/go-cassandra-native-protocol/frame"
 	"github.com/datastax/go-cassandra-native-protocol/message"
 	"github.com/datastax/go-cassandra-native-protocol/primitive"
+	"github.com/gocql/gocql"
 )
 
 const testTimeout = 10 * time.Second
@@ -31,6 +33,27 @@ func startServer(t testing.TB) *Server {
 		}
 	})
 	return s
+}
+
+// newSession connects a default gocql session to addr, closed at test end.
+// Tests outside this package use miniscyllatest.Connect, which package
+// miniscylla's own tests cannot import (it imports miniscylla).
+func newSession(t testing.TB, addr string) *gocql.Session {
+	t.Helper()
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cluster := gocql.NewCluster(host)
+	cluster.Port, _ = strconv.Atoi(port)
+	cluster.Timeout, cluster.ConnectTimeout = testTimeout, testTimeout
+	cluster.Consistency = gocql.One
+	sess, err := cluster.CreateSession()
+	if err != nil {
+		t.Fatalf("gocql session: %v", err)
+	}
+	t.Cleanup(sess.Close)
+	return sess
 }
 
 // rawClient speaks CQL frames through the codec library, as a driver would.

@@ -11,14 +11,16 @@ import (
 
 	"github.com/gocql/gocql"
 	scyllacdc "github.com/scylladb/scylla-cdc-go"
+
+	"github.com/outboxnode/outbox/infra/miniscylla/miniscyllatest"
 )
 
 // setupBenchTable creates a CDC table in a fresh server.
 func setupBenchTable(b *testing.B) *gocql.Session {
 	b.Helper()
 	s := startServer(b)
-	exec(b, s, "CREATE KEYSPACE bench WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}")
-	exec(b, s, "CREATE TABLE bench.t (pk int, ck int, v text, PRIMARY KEY (pk, ck)) WITH cdc = {'enabled': true}")
+	miniscyllatest.Exec(b, s, "CREATE KEYSPACE bench WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}")
+	miniscyllatest.Exec(b, s, "CREATE TABLE bench.t (pk int, ck int, v text, PRIMARY KEY (pk, ck)) WITH cdc = {'enabled': true}")
 	return s
 }
 
@@ -53,7 +55,7 @@ func BenchmarkReaderDrain(b *testing.B) {
 			Session: s, TableNames: []string{"bench.t"}, ChangeConsumerFactory: countingConsumer{&n},
 			Advanced: fastReader(),
 		})
-		waitFor(b, 5*time.Minute, "the backlog to drain", func() bool { return n.Load() >= backlog })
+		miniscyllatest.WaitFor(b, 5*time.Minute, "the backlog to drain", func() bool { return n.Load() >= backlog })
 		total += time.Since(start)
 		r.stop(b)
 		if got := n.Load(); got != backlog {
@@ -120,7 +122,7 @@ func BenchmarkCommitToConsume(b *testing.B) {
 		}
 		committed[i] = time.Now()
 	}
-	waitFor(b, time.Minute, "every change to be consumed", func() bool { return consumed.len() >= b.N })
+	miniscyllatest.WaitFor(b, time.Minute, "every change to be consumed", func() bool { return consumed.len() >= b.N })
 	b.StopTimer()
 	delays := make([]time.Duration, b.N)
 	consumed.mu.Lock()

@@ -3,9 +3,7 @@ package cdc_test
 import (
 	"context"
 	"log"
-	"net"
 	"os"
-	"strconv"
 	"testing"
 	"time"
 
@@ -13,50 +11,13 @@ import (
 	scyllacdc "github.com/scylladb/scylla-cdc-go"
 
 	"github.com/outboxnode/outbox/infra/miniscylla"
+	"github.com/outboxnode/outbox/infra/miniscylla/miniscyllatest"
 )
 
 // startServer runs miniscylla on a free port and returns a session to it.
 func startServer(tb testing.TB) *gocql.Session {
 	tb.Helper()
-	srv, err := miniscylla.Start(context.Background(), miniscylla.Config{Addr: "127.0.0.1:0"})
-	if err != nil {
-		tb.Fatalf("start miniscylla: %v", err)
-	}
-	tb.Cleanup(func() { _ = srv.Close() })
-	host, portStr, err := net.SplitHostPort(srv.Addr())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	port, _ := strconv.Atoi(portStr)
-	cluster := gocql.NewCluster(host)
-	cluster.Port = port
-	cluster.Timeout = 10 * time.Second
-	cluster.PoolConfig.HostSelectionPolicy = gocql.TokenAwareHostPolicy(gocql.RoundRobinHostPolicy())
-	session, err := cluster.CreateSession()
-	if err != nil {
-		tb.Fatalf("connect to %s: %v", srv.Addr(), err)
-	}
-	tb.Cleanup(session.Close)
-	return session
-}
-
-func exec(tb testing.TB, s *gocql.Session, stmt string, args ...any) {
-	tb.Helper()
-	if err := s.Query(stmt, args...).Exec(); err != nil {
-		tb.Fatalf("%s: %v", stmt, err)
-	}
-}
-
-// waitFor polls cond every 10 ms until it holds or the deadline passes.
-func waitFor(tb testing.TB, timeout time.Duration, what string, cond func() bool) {
-	tb.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	return miniscyllatest.Connect(tb, miniscyllatest.Start(tb, miniscylla.Config{}).Addr())
 }
 
 // fastReader is reader tuning for a single in-process node: a 100 ms

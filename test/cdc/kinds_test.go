@@ -10,6 +10,8 @@ import (
 	"time"
 
 	scyllacdc "github.com/scylladb/scylla-cdc-go"
+
+	"github.com/outboxnode/outbox/infra/miniscylla/miniscyllatest"
 )
 
 // collector records every change per base table, in consumption order.
@@ -81,10 +83,10 @@ func describe(ch scyllacdc.Change) string {
 // non-CDC tables and writes before CDC was enabled leave no change.
 func TestEveryWriteKindIsLogged(t *testing.T) {
 	s := startServer(t)
-	exec(t, s, "CREATE KEYSPACE kinds WITH replication = {'class': 'NetworkTopologyStrategy', 'replication_factor': 1}")
-	exec(t, s, "CREATE TABLE kinds.k (pk int, ck int, s int static, v int, m map<int, text>, PRIMARY KEY (pk, ck)) "+
+	miniscyllatest.Exec(t, s, "CREATE KEYSPACE kinds WITH replication = {'class': 'NetworkTopologyStrategy', 'replication_factor': 1}")
+	miniscyllatest.Exec(t, s, "CREATE TABLE kinds.k (pk int, ck int, s int static, v int, m map<int, text>, PRIMARY KEY (pk, ck)) "+
 		"WITH cdc = {'enabled': 'true', 'preimage': 'true', 'postimage': 'true', 'ttl': 600}")
-	exec(t, s, "CREATE TABLE kinds.plain (pk int PRIMARY KEY, v int)")
+	miniscyllatest.Exec(t, s, "CREATE TABLE kinds.plain (pk int PRIMARY KEY, v int)")
 
 	steps := []struct {
 		stmt string
@@ -110,7 +112,7 @@ func TestEveryWriteKindIsLogged(t *testing.T) {
 	}
 	var want []string
 	for _, st := range steps {
-		exec(t, s, st.stmt)
+		miniscyllatest.Exec(t, s, st.stmt)
 		if st.want != "" && st.want != "plain" {
 			want = append(want, st.want)
 		}
@@ -122,7 +124,7 @@ func TestEveryWriteKindIsLogged(t *testing.T) {
 		ChangeConsumerFactory: scyllacdc.MakeChangeConsumerFactoryFromFunc(c.consume),
 		Advanced:              fastReader(),
 	})
-	waitFor(t, time.Minute, "the changes of both tables", func() bool {
+	miniscyllatest.WaitFor(t, time.Minute, "the changes of both tables", func() bool {
 		return len(c.get("kinds.k")) >= len(want) && len(c.get("kinds.plain")) >= 1
 	})
 	r.stop(t)

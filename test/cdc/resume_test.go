@@ -12,6 +12,8 @@ import (
 	"github.com/gocql/gocql"
 	scyllacdc "github.com/scylladb/scylla-cdc-go"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/outboxnode/outbox/infra/miniscylla/miniscyllatest"
 )
 
 const (
@@ -193,8 +195,8 @@ func count(m map[int][]string) int {
 // changes, none twice and none missing.
 func TestReaderResumesFromSavedProgress(t *testing.T) {
 	s := startServer(t)
-	exec(t, s, "CREATE KEYSPACE cdcks WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}")
-	exec(t, s, "CREATE TABLE cdcks.events (pk int, ck int, v text, PRIMARY KEY (pk, ck)) WITH cdc = {'enabled': true}")
+	miniscyllatest.Exec(t, s, "CREATE KEYSPACE cdcks WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}")
+	miniscyllatest.Exec(t, s, "CREATE TABLE cdcks.events (pk int, ck int, v text, PRIMARY KEY (pk, ck)) WITH cdc = {'enabled': true}")
 	ctx := context.Background()
 
 	newReader := func(rec *recorder) *runningReader {
@@ -214,7 +216,7 @@ func TestReaderResumesFromSavedProgress(t *testing.T) {
 	if err := first.run(ctx, 0, 15); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 2*time.Minute, "the first reader to catch up", func() bool { return rec1.caughtUp(first.expected) })
+	miniscyllatest.WaitFor(t, 2*time.Minute, "the first reader to catch up", func() bool { return rec1.caughtUp(first.expected) })
 	reader.stop(t)
 	rec1.check(t, first.expected)
 
@@ -224,7 +226,7 @@ func TestReaderResumesFromSavedProgress(t *testing.T) {
 	}
 	rec2 := newRecorder()
 	reader = newReader(rec2)
-	waitFor(t, 2*time.Minute, "the second reader to catch up", func() bool { return rec2.caughtUp(second.expected) })
+	miniscyllatest.WaitFor(t, 2*time.Minute, "the second reader to catch up", func() bool { return rec2.caughtUp(second.expected) })
 	reader.stop(t)
 	rec2.check(t, second.expected)
 

@@ -8,6 +8,8 @@ import (
 
 	"github.com/gocql/gocql"
 	scyllacdc "github.com/scylladb/scylla-cdc-go"
+
+	"github.com/outboxnode/outbox/infra/miniscylla/miniscyllatest"
 )
 
 // TestChangesInOneMicrosecondAreAllDelivered writes hundreds of partitions,
@@ -17,8 +19,8 @@ import (
 func TestChangesInOneMicrosecondAreAllDelivered(t *testing.T) {
 	const n = 300
 	s := startServer(t)
-	exec(t, s, "CREATE KEYSPACE same WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}")
-	exec(t, s, "CREATE TABLE same.t (pk int PRIMARY KEY, v int) WITH cdc = {'enabled': true}")
+	miniscyllatest.Exec(t, s, "CREATE KEYSPACE same WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}")
+	miniscyllatest.Exec(t, s, "CREATE TABLE same.t (pk int PRIMARY KEY, v int) WITH cdc = {'enabled': true}")
 
 	ts := time.Now().UnixMicro()
 	batch := s.NewBatch(gocql.UnloggedBatch)
@@ -29,7 +31,7 @@ func TestChangesInOneMicrosecondAreAllDelivered(t *testing.T) {
 		t.Fatal(err)
 	}
 	for pk := n / 2; pk < n; pk++ {
-		exec(t, s, "INSERT INTO same.t (pk, v) VALUES (?, 1) USING TIMESTAMP ?", pk, ts)
+		miniscyllatest.Exec(t, s, "INSERT INTO same.t (pk, v) VALUES (?, 1) USING TIMESTAMP ?", pk, ts)
 	}
 
 	var consumed atomic.Int64
@@ -44,7 +46,7 @@ func TestChangesInOneMicrosecondAreAllDelivered(t *testing.T) {
 			return nil
 		}),
 	})
-	waitFor(t, time.Minute, "all changes", func() bool { return consumed.Load() >= n })
+	miniscyllatest.WaitFor(t, time.Minute, "all changes", func() bool { return consumed.Load() >= n })
 	r.stop(t)
 	if got := consumed.Load(); got != n {
 		t.Fatalf("consumed %d changes, want %d", got, n)

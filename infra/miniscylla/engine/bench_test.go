@@ -5,24 +5,20 @@ import (
 	"testing"
 
 	"github.com/gocql/gocql"
+
+	"github.com/outboxnode/outbox/infra/miniscylla"
+	"github.com/outboxnode/outbox/infra/miniscylla/miniscyllatest"
 )
 
 // benchParallel runs op from 32 goroutines, as the wire benchmark does.
 func benchParallel(b *testing.B, op func(s *gocql.Session, i int64) error) {
-	cluster := startServer(b)
-	s, err := cluster.CreateSession()
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
+	s := miniscyllatest.Connect(b, miniscyllatest.Start(b, miniscylla.Config{}).Addr())
 	for _, q := range []string{
 		`CREATE KEYSPACE ks WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}`,
 		`CREATE TABLE ks.orders (id uuid PRIMARY KEY, status text, version int)`,
 		`CREATE TABLE ks.outbox (agg uuid, ev timeuuid, payload blob, PRIMARY KEY (agg, ev))`,
 	} {
-		if err := s.Query(q).Exec(); err != nil {
-			b.Fatal(err)
-		}
+		miniscyllatest.Exec(b, s, q)
 	}
 	var n atomic.Int64
 	b.SetParallelism(16) // 2 cores x 16 = 32 goroutines

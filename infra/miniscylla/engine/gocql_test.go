@@ -3,38 +3,24 @@ package engine_test
 import (
 	"context"
 	"errors"
-	"net"
-	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/gocql/gocql"
 	"github.com/scylladb/gocqlx/v2"
 
 	"github.com/outboxnode/outbox/infra/miniscylla"
+	"github.com/outboxnode/outbox/infra/miniscylla/miniscyllatest"
 )
 
-// startServer runs miniscylla on a free port and returns a cluster config
-// with the driver defaults plus token-aware routing.
-func startServer(t testing.TB) *gocql.ClusterConfig {
-	t.Helper()
-	srv, err := miniscylla.Start(context.Background(), miniscylla.Config{Addr: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatalf("start miniscylla: %v", err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
-	host, port, err := net.SplitHostPort(srv.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	cluster := gocql.NewCluster(host)
-	cluster.Port, _ = strconv.Atoi(port)
-	cluster.PoolConfig.HostSelectionPolicy = gocql.TokenAwareHostPolicy(gocql.RoundRobinHostPolicy())
-	cluster.Timeout = 5 * time.Second
-	return cluster
+// startServer runs miniscylla on a free port and returns a driver
+// configuration for it (token-aware, as in production).
+func startServer(tb testing.TB) *gocql.ClusterConfig {
+	tb.Helper()
+	return miniscyllatest.Cluster(tb, miniscyllatest.Start(tb, miniscylla.Config{}).Addr())
 }
 
+// session opens a gocqlx session from cluster, closed at test end.
 func session(t *testing.T, cluster *gocql.ClusterConfig) gocqlx.Session {
 	t.Helper()
 	s, err := gocqlx.WrapSession(cluster.CreateSession())
@@ -45,11 +31,10 @@ func session(t *testing.T, cluster *gocql.ClusterConfig) gocqlx.Session {
 	return s
 }
 
+// exec runs one statement through s, failing the test on error.
 func exec(t *testing.T, s gocqlx.Session, stmt string, args ...any) {
 	t.Helper()
-	if err := s.Session.Query(stmt, args...).Exec(); err != nil {
-		t.Fatalf("%s: %v", stmt, err)
-	}
+	miniscyllatest.Exec(t, s.Session, stmt, args...)
 }
 
 func TestGocqlConnectAndCRUD(t *testing.T) {

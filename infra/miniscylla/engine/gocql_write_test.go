@@ -6,19 +6,9 @@ import (
 
 	"github.com/gocql/gocql"
 	"github.com/scylladb/gocqlx/v2/qb"
-)
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
+	"github.com/outboxnode/outbox/infra/miniscylla/miniscyllatest"
+)
 
 func TestGocqlLoggedBatchAcrossTables(t *testing.T) {
 	s := setupKeyspace(t)
@@ -113,7 +103,7 @@ func TestGocqlTTLExpiry(t *testing.T) {
 	if err := s.Session.Query(`SELECT ttl(v) FROM ks.ttl WHERE k = 2`).Scan(&ttl); err != nil || ttl < 3590 || ttl > 3600 {
 		t.Errorf("ttl(v) = %d, %v", ttl, err)
 	}
-	waitFor(t, 5*time.Second, "row 1 to expire", func() bool {
+	miniscyllatest.WaitFor(t, 5*time.Second, "row 1 to expire", func() bool {
 		return s.Session.Query(`SELECT v FROM ks.ttl WHERE k = 1`).Scan(new(string)) == gocql.ErrNotFound
 	})
 	var n int
@@ -122,7 +112,7 @@ func TestGocqlTTLExpiry(t *testing.T) {
 	}
 	exec(t, s, `UPDATE ks.ttl USING TTL ? SET v = ? WHERE k = ?`, 1, "short", 3)
 	// The row marker has no TTL, so the row stays while its cell expires.
-	waitFor(t, 5*time.Second, "updated cell to expire", func() bool {
+	miniscyllatest.WaitFor(t, 5*time.Second, "updated cell to expire", func() bool {
 		var v *string
 		err := s.Session.Query(`SELECT v FROM ks.ttl WHERE k = 3`).Scan(&v)
 		return err == nil && v == nil
