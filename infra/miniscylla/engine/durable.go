@@ -28,9 +28,10 @@ import (
 //   - Checkpoints rewrite the log as its current state when it has grown
 //     (durable_checkpoint.go).
 //
-// A reader can see a write before its fsync completes (as with ScyllaDB's
-// periodic commitlog); the log's prefix order still guarantees that whatever
-// a later acknowledged write depended on survives with it.
+// Reads: a SELECT (or LWT) result is sent only once every record appended
+// before the read finished is durable, so no client, a CDC reader included,
+// ever sees a write that a crash could take back; a read that finds no
+// write pending pays nothing.
 type durable struct {
 	wal *wal.Log
 	// ddlMu serialises schema changes so that ddlRec is the running one's record.
@@ -185,7 +186,8 @@ func (e *Engine) waitDurable() error {
 	return nil
 }
 
-// durableResult acknowledges a successful write result only once durable.
+// durableResult returns a successful result only once every record
+// appended so far is durable: a write's own, and any a read could see.
 func (e *Engine) durableResult(res message.Message, err error) (message.Message, error) {
 	if err != nil {
 		return nil, err

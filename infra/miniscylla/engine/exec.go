@@ -276,7 +276,7 @@ func (e *Engine) run(_ context.Context, sess *Session, c *compiled, opts *messag
 		if opts != nil {
 			pageSize, paging = opts.PageSize, opts.PagingState
 		}
-		return e.runSelect(x, c.sel, pageSize, paging)
+		return e.durableResult(e.runSelect(x, c.sel, pageSize, paging))
 	}
 	if c.batchTS != nil {
 		v, unset, err := c.batchTS.eval(x)
