@@ -132,8 +132,7 @@ func (l *Log) recover(replay func([]byte) error) error {
 	for off < len(data) {
 		payload, reason := nextRecord(data[off:])
 		if reason != "" {
-			l.log.Warn("wal: cutting torn or corrupt tail", "file", l.path, "offset", off,
-				"dropped_bytes", len(data)-off, "reason", reason, "intact_records", n)
+			l.reportCut(data, off, n, reason)
 			if err := l.f.Truncate(int64(off)); err != nil {
 				return fmt.Errorf("wal: truncate torn tail: %w", err)
 			}
@@ -154,6 +153,36 @@ func (l *Log) recover(replay func([]byte) error) error {
 	l.size = int64(off)
 	l.log.Info("wal: recovered", "file", l.path, "records", n, "bytes", off)
 	return nil
+}
+
+// reportCut logs the cut of data at off. A crash only tears what was being
+// written, the end of the file; intact-looking records after the bad one
+// suggest corruption of the medium instead, which is logged as an error.
+func (l *Log) reportCut(data []byte, off int, kept uint64, reason string) {
+	after := intactAfter(data[off+1:])
+	attrs := []any{"file", l.path, "offset", off, "dropped_bytes", len(data) - off, "reason", reason,
+		"intact_records", kept, "intact_looking_records_dropped", after}
+	if after == 0 {
+		l.log.Warn("wal: cutting torn or corrupt tail", attrs...)
+		return
+	}
+	l.log.Error("wal: cutting torn or corrupt tail; records after it look intact, so the log may be damaged rather than torn by a crash", attrs...)
+}
+
+// intactAfter counts the records that decode in b, resynchronising byte by
+// byte after the corruption; a CRC32C match by chance is negligible.
+func intactAfter(b []byte) int {
+	n := 0
+	for i := 0; i+headerSize <= len(b); {
+		payload, reason := nextRecord(b[i:])
+		if reason != "" {
+			i++
+			continue
+		}
+		n++
+		i += headerSize + len(payload)
+	}
+	return n
 }
 
 // nextRecord decodes the record at the start of b; reason is non-empty when

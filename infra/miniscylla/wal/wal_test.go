@@ -308,3 +308,30 @@ func TestFailedRewriteKeepsTheLog(t *testing.T) {
 		t.Errorf("temporary file left behind: %v", err)
 	}
 }
+
+func TestDamageBeforeIntactRecordsIsAnError(t *testing.T) {
+	dir := t.TempDir()
+	_, l := collect(t, dir, nil)
+	appendAll(t, l, "first", "second", "third", "fourth")
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, FileName)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[headerSize+len("first")+headerSize] ^= 0xff // in "second"
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	got, l := collect(t, dir, slog.New(slog.NewTextHandler(&logs, nil)))
+	defer l.Close()
+	if want := []string{"first"}; !equal(got, want) {
+		t.Errorf("replayed %q, want %q", got, want)
+	}
+	if out := logs.String(); !strings.Contains(out, "level=ERROR") || !strings.Contains(out, "intact_looking_records_dropped=2") {
+		t.Errorf("damage before intact records not reported as an error:\n%s", out)
+	}
+}

@@ -1,0 +1,77 @@
+package durability_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// runFailing runs devstack over dataDir and expects it to exit non-zero
+// before it is ready; it returns what it wrote to stderr.
+func runFailing(t *testing.T, dataDir string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, buildDevstack(t), "--cql-addr", "127.0.0.1:0", "--kafka-addr", "", "--data-dir", dataDir)
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() == 0 {
+		t.Fatalf("devstack over %s: err %v, want a non-zero exit; output:\n%s", dataDir, err, out)
+	}
+	if strings.Contains(string(out), "devstack ready") {
+		t.Errorf("devstack reported ready before failing:\n%s", out)
+	}
+	return string(out)
+}
+
+func TestDataDirProblemsStopTheStart(t *testing.T) {
+	t.Run("a regular file", func(t *testing.T) {
+		file := filepath.Join(t.TempDir(), "file")
+		if err := os.WriteFile(file, []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if out := runFailing(t, file); !strings.Contains(out, "create data dir") {
+			t.Errorf("error does not name the data dir problem:\n%s", out)
+		}
+	})
+	t.Run("in use by another devstack", func(t *testing.T) {
+		dir := t.TempDir()
+		startDevstack(t, dir)
+		if out := runFailing(t, dir); !strings.Contains(out, "in use by another server") {
+			t.Errorf("error does not say the log is in use:\n%s", out)
+		}
+	})
+	t.Run("a corrupt record in the middle", func(t *testing.T) {
+		dir := t.TempDir()
+		srv := startDevstack(t, dir)
+		s := srv.session(t)
+		createSchema(t, s)
+		for id := range 3 {
+			if err := write(context.Background(), s, id, plain); err != nil {
+				t.Fatal(err)
+			}
+		}
+		srv.kill(t)
+		// Flip a byte inside an early record: everything from it on is
+		// cut rather than replayed, and as the records after it look
+		// intact, the log says the file looks damaged, not torn.
+		path := filepath.Join(dir, "miniscylla.wal")
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b[20] ^= 0xff
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		srv = startDevstack(t, dir)
+		if log := srv.stderr.String(); !strings.Contains(log, "checksum mismatch") || !strings.Contains(log, "look intact") {
+			t.Errorf("restart did not report the corrupt record:\n%s", log)
+		}
+	})
+}
