@@ -1,6 +1,7 @@
 package orders
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"time"
@@ -38,50 +39,35 @@ func DefaultConfig() Config {
 
 func (c Config) withDefaults() Config {
 	d := DefaultConfig()
-	if c.MaxItems == 0 {
-		c.MaxItems = d.MaxItems
-	}
-	if c.MaxItemQuantity == 0 {
-		c.MaxItemQuantity = d.MaxItemQuantity
-	}
-	if c.MaxTotalCents == 0 {
-		c.MaxTotalCents = d.MaxTotalCents
-	}
-	if c.MaxCustomerLength == 0 {
-		c.MaxCustomerLength = d.MaxCustomerLength
-	}
-	if c.IdleTimeout == 0 {
-		c.IdleTimeout = d.IdleTimeout
-	}
-	if c.StoreTimeout == 0 {
-		c.StoreTimeout = d.StoreTimeout
-	}
+	c.MaxItems = cmp.Or(c.MaxItems, d.MaxItems)
+	c.MaxItemQuantity = cmp.Or(c.MaxItemQuantity, d.MaxItemQuantity)
+	c.MaxTotalCents = cmp.Or(c.MaxTotalCents, d.MaxTotalCents)
+	c.MaxCustomerLength = cmp.Or(c.MaxCustomerLength, d.MaxCustomerLength)
+	c.IdleTimeout = cmp.Or(c.IdleTimeout, d.IdleTimeout)
+	c.StoreTimeout = cmp.Or(c.StoreTimeout, d.StoreTimeout)
 	return c
 }
 
 // Validate reports every negative bound.
 func (c Config) Validate() error {
-	var errs []error
-	if c.MaxItems < 0 {
-		errs = append(errs, fmt.Errorf("max items %d < 0", c.MaxItems))
-	}
-	if c.MaxItemQuantity < 0 {
-		errs = append(errs, fmt.Errorf("max item quantity %d < 0", c.MaxItemQuantity))
-	}
-	if c.MaxTotalCents < 0 {
-		errs = append(errs, fmt.Errorf("max total cents %d < 0", c.MaxTotalCents))
-	}
-	if c.MaxCustomerLength < 0 {
-		errs = append(errs, fmt.Errorf("max customer length %d < 0", c.MaxCustomerLength))
-	}
-	if c.IdleTimeout < 0 {
-		errs = append(errs, fmt.Errorf("idle timeout %s < 0", c.IdleTimeout))
-	}
-	if c.StoreTimeout < 0 {
-		errs = append(errs, fmt.Errorf("store timeout %s < 0", c.StoreTimeout))
-	}
-	if err := errors.Join(errs...); err != nil {
+	err := errors.Join(
+		nonNegative("max items", c.MaxItems),
+		nonNegative("max item quantity", c.MaxItemQuantity),
+		nonNegative("max total cents", c.MaxTotalCents),
+		nonNegative("max customer length", c.MaxCustomerLength),
+		nonNegative("idle timeout", c.IdleTimeout),
+		nonNegative("store timeout", c.StoreTimeout),
+	)
+	if err != nil {
 		return fmt.Errorf("orders config: %w", err)
+	}
+	return nil
+}
+
+// nonNegative reports a negative setting v named name.
+func nonNegative[T int | int32 | int64 | time.Duration](name string, v T) error {
+	if v < 0 {
+		return fmt.Errorf("%s %v < 0", name, v)
 	}
 	return nil
 }

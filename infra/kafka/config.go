@@ -1,6 +1,7 @@
 package kafka
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -66,30 +67,14 @@ type Config struct {
 
 // SetDefaults fills zero fields with the defaults.
 func (c *Config) SetDefaults() {
-	if c.ClientID == "" {
-		c.ClientID = DefaultClientID
-	}
-	if c.TopicTemplate == "" {
-		c.TopicTemplate = DefaultTopicTemplate
-	}
-	if c.MaxMessageBytes == 0 {
-		c.MaxMessageBytes = DefaultMaxMessageBytes
-	}
-	if c.SendRetries == 0 {
-		c.SendRetries = DefaultSendRetries
-	}
-	if c.RetryBackoff == 0 {
-		c.RetryBackoff = DefaultRetryBackoff
-	}
-	if c.Timeout == 0 {
-		c.Timeout = DefaultTimeout
-	}
-	if c.DialTimeout == 0 {
-		c.DialTimeout = DefaultDialTimeout
-	}
-	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
-	}
+	c.ClientID = cmp.Or(c.ClientID, DefaultClientID)
+	c.TopicTemplate = cmp.Or(c.TopicTemplate, DefaultTopicTemplate)
+	c.MaxMessageBytes = cmp.Or(c.MaxMessageBytes, DefaultMaxMessageBytes)
+	c.SendRetries = cmp.Or(c.SendRetries, DefaultSendRetries)
+	c.RetryBackoff = cmp.Or(c.RetryBackoff, DefaultRetryBackoff)
+	c.Timeout = cmp.Or(c.Timeout, DefaultTimeout)
+	c.DialTimeout = cmp.Or(c.DialTimeout, DefaultDialTimeout)
+	c.Logger = cmp.Or(c.Logger, slog.New(slog.DiscardHandler))
 }
 
 // Validate reports the first invalid setting.

@@ -14,6 +14,7 @@ import (
 	"github.com/outboxnode/outbox/actors/publisher"
 	"github.com/outboxnode/outbox/infra/kafka"
 	"github.com/outboxnode/outbox/infra/minikafka"
+	"github.com/outboxnode/outbox/infra/minikafka/minikafkatest"
 	"github.com/outboxnode/outbox/messages"
 )
 
@@ -58,47 +59,6 @@ func requireAllNil(t *testing.T, errs []error) {
 	}
 }
 
-// readTopic returns every message of topic, partition by partition.
-func readTopic(t *testing.T, addr, topic string) []*sarama.ConsumerMessage {
-	t.Helper()
-	client, err := sarama.NewClient([]string{addr}, sarama.NewConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	consumer, err := sarama.NewConsumerFromClient(client)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer consumer.Close()
-	parts, err := client.Partitions(topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []*sarama.ConsumerMessage
-	for _, part := range parts {
-		hw, err := client.GetOffset(topic, part, sarama.OffsetNewest)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if hw == 0 {
-			continue
-		}
-		pc, err := consumer.ConsumePartition(topic, part, sarama.OffsetOldest)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for m := range pc.Messages() {
-			out = append(out, m)
-			if m.Offset == hw-1 {
-				break
-			}
-		}
-		pc.Close()
-	}
-	return out
-}
-
 func header(m *sarama.ConsumerMessage, key string) string {
 	for _, h := range m.Headers {
 		if string(h.Key) == key {
@@ -119,7 +79,7 @@ func TestPublishBatchWithPerRecordAcks(t *testing.T) {
 	}
 	requireAllNil(t, errs)
 
-	msgs := readTopic(t, b.Addr(), "orders.OrderCreated")
+	msgs := minikafkatest.ReadTopic(t, b.Addr(), "orders.OrderCreated")
 	if len(msgs) != n {
 		t.Fatalf("topic holds %d records, want %d", len(msgs), n)
 	}
@@ -159,7 +119,7 @@ func TestTooLargeRecordFailsAlone(t *testing.T) {
 	}
 	errs[50] = nil
 	requireAllNil(t, errs)
-	if got := len(readTopic(t, b.Addr(), "OrderCreated")); got != 99 {
+	if got := len(minikafkatest.ReadTopic(t, b.Addr(), "OrderCreated")); got != 99 {
 		t.Fatalf("topic holds %d records, want 99", got)
 	}
 }

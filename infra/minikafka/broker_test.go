@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+
+	"github.com/outboxnode/outbox/infra/minikafka/minikafkatest"
 )
 
 func startBroker(t *testing.T, cfg Config) *Broker {
@@ -318,51 +320,13 @@ func TestOutageAndRecovery(t *testing.T) {
 			t.Fatalf("no recovery after the outage: %v", err)
 		}
 	}
-	values := consumeAll(t, b.Addr(), topic)
+	var values []string
+	for _, m := range minikafkatest.ReadTopic(t, b.Addr(), topic) {
+		values = append(values, string(m.Value))
+	}
 	if values[0] != "before" || values[len(values)-1] != "after" {
 		t.Fatalf("values = %v, want the data from before the outage kept and the new record last", values)
 	}
-}
-
-// consumeAll reads partition contents of topic from the oldest offset to the high-water mark.
-func consumeAll(t *testing.T, addr, topic string) []string {
-	t.Helper()
-	client, err := sarama.NewClient([]string{addr}, sarama.NewConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	consumer, err := sarama.NewConsumerFromClient(client)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer consumer.Close()
-	parts, err := client.Partitions(topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var values []string
-	for _, part := range parts {
-		hw, err := client.GetOffset(topic, part, sarama.OffsetNewest)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if hw == 0 {
-			continue
-		}
-		pc, err := consumer.ConsumePartition(topic, part, sarama.OffsetOldest)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for m := range pc.Messages() {
-			values = append(values, string(m.Value))
-			if m.Offset == hw-1 {
-				break
-			}
-		}
-		pc.Close()
-	}
-	return values
 }
 
 func kcatPath(t *testing.T) string {

@@ -1,6 +1,7 @@
 package resilience
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"time"
@@ -43,27 +44,13 @@ var ErrInvalidConfig = errors.New("invalid resilience config")
 
 // SetDefaults fills zero fields with the defaults.
 func (c *Config) SetDefaults() {
-	if c.MaxAttempts == 0 {
-		c.MaxAttempts = DefaultMaxAttempts
-	}
-	if c.JitterFactor == 0 {
-		c.JitterFactor = DefaultJitterFactor
-	}
-	if c.BackoffMin == 0 {
-		c.BackoffMin = DefaultBackoffMin
-	}
-	if c.BackoffMax == 0 {
-		c.BackoffMax = max(DefaultBackoffMax, c.BackoffMin)
-	}
-	if c.FailureThreshold == 0 {
-		c.FailureThreshold = DefaultFailureThreshold
-	}
-	if c.OpenDelay == 0 {
-		c.OpenDelay = DefaultOpenDelay
-	}
-	if c.SuccessThreshold == 0 {
-		c.SuccessThreshold = DefaultSuccessThreshold
-	}
+	c.MaxAttempts = cmp.Or(c.MaxAttempts, DefaultMaxAttempts)
+	c.JitterFactor = cmp.Or(c.JitterFactor, DefaultJitterFactor)
+	c.BackoffMin = cmp.Or(c.BackoffMin, DefaultBackoffMin)
+	c.BackoffMax = cmp.Or(c.BackoffMax, max(DefaultBackoffMax, c.BackoffMin))
+	c.FailureThreshold = cmp.Or(c.FailureThreshold, DefaultFailureThreshold)
+	c.OpenDelay = cmp.Or(c.OpenDelay, DefaultOpenDelay)
+	c.SuccessThreshold = cmp.Or(c.SuccessThreshold, DefaultSuccessThreshold)
 }
 
 // Validate reports the first inconsistent setting.
