@@ -21,6 +21,10 @@
 //     connection; a well-framed but bad body (unknown opcode, malformed or
 //     lying length prefixes, bad compression) gets a PROTOCOL_ERROR on its
 //     stream and the connection goes on. Other connections are unaffected.
+//   - With Config.DataDir, a write (or schema change) is acknowledged only
+//     after its write-ahead log record is fsynced, a read's result only once
+//     what it saw is, and a restart (even after kill -9) recovers them all,
+//     with the same CDC generation (engine/durable.go, package wal).
 package miniscylla
 
 import (
