@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 
 	"github.com/outboxnode/outbox/infra/minikafka"
 	"github.com/outboxnode/outbox/infra/miniscylla"
@@ -15,16 +16,22 @@ import (
 func (n *node) startEmbedded(ctx context.Context) error {
 	cfg := &n.cfg
 	if cfg.EmbeddedScylla() {
+		dir, kept := "", "in memory only, lost on exit"
+		if cfg.Embedded.Persist {
+			dir = filepath.Join(cfg.Node.DataDir, "miniscylla")
+			kept = "kept in " + dir
+		}
 		srv, err := miniscylla.Start(ctx, miniscylla.Config{
-			Addr:   cfg.Embedded.CQLAddr,
-			Logger: n.logger.With("component", "miniscylla"),
+			Addr:    cfg.Embedded.CQLAddr,
+			DataDir: dir,
+			Logger:  n.logger.With("component", "miniscylla"),
 		})
 		if err != nil {
 			return fmt.Errorf("embedded store: %w", err)
 		}
 		n.onShutdown("miniscylla", func(context.Context) error { return srv.Close() })
 		cfg.Embedded.CQLAddr = srv.Addr()
-		n.logger.Info("embedded mode: in-memory ScyllaDB emulator (miniscylla), data is lost on exit",
+		n.logger.Info("embedded mode: ScyllaDB emulator (miniscylla), data "+kept,
 			"cql", srv.Addr(), "use_real", "--scylla-hosts host1,host2")
 	}
 	if cfg.EmbeddedKafka() {

@@ -80,6 +80,10 @@ type Embedded struct {
 	CQLAddr         string
 	KafkaAddr       string
 	KafkaPartitions int
+	// Persist keeps the embedded store's data in <data-dir>/miniscylla (a
+	// write-ahead log recovered at start); false keeps it in memory only.
+	// The embedded broker is always in memory.
+	Persist bool
 }
 
 // Node configures the process itself.
@@ -193,6 +197,7 @@ func Default() Config {
 			CQLAddr:         "127.0.0.1:9042",
 			KafkaAddr:       "127.0.0.1:9092",
 			KafkaPartitions: 3,
+			Persist:         true,
 		},
 		Node: Node{
 			RemoteAddr:      "127.0.0.1:8090",

@@ -16,8 +16,8 @@ func TestLoadDefaultsAreEmbeddedAndValid(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}
-	if !cfg.EmbeddedScylla() || !cfg.EmbeddedKafka() || !cfg.ShouldMigrate() {
-		t.Fatalf("defaults should be embedded with migration: %+v", cfg)
+	if !cfg.EmbeddedScylla() || !cfg.EmbeddedKafka() || !cfg.ShouldMigrate() || !cfg.Embedded.Persist {
+		t.Fatalf("defaults should be embedded, persistent, with migration: %+v", cfg)
 	}
 	if got := cfg.ScyllaHosts(); len(got) != 1 || got[0] != "127.0.0.1:9042" {
 		t.Fatalf("ScyllaHosts = %v", got)

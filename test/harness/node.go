@@ -61,8 +61,14 @@ func StartNode(t testing.TB, bins Binaries, extra ...string) *Node {
 	}
 	args = append(args, extra...)
 	for i, a := range extra {
-		if a == "--scylla-hosts" && i+1 < len(extra) {
+		if i+1 == len(extra) {
+			break
+		}
+		switch a {
+		case "--scylla-hosts":
 			n.CQL = extra[i+1]
+		case "--data-dir":
+			n.DataDir = extra[i+1]
 		}
 	}
 	log := &syncBuffer{}
