@@ -17,12 +17,7 @@ func (p *parser) createStatement() Statement {
 		s := &CreateTypeStatement{IfNotExists: p.ifNotExists()}
 		s.Type = p.tableName()
 		p.expect(tkLParen, "'('")
-		for {
-			s.Fields = append(s.Fields, ColumnDef{Name: p.ident(), Type: p.typ()})
-			if !p.accept(tkComma) {
-				break
-			}
-		}
+		s.Fields = commaList(p, func() ColumnDef { return ColumnDef{Name: p.ident(), Type: p.typ()} })
 		p.expect(tkRParen, "')'")
 		return s
 	}

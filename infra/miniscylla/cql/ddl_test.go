@@ -7,11 +7,7 @@ func TestParseDDL(t *testing.T) {
 		{Key: str("class"), Value: str("NetworkTopologyStrategy")},
 		{Key: str("replication_factor"), Value: str("1")},
 	}}
-	tests := []struct {
-		name  string
-		query string
-		want  Statement
-	}{
+	tests := []parseCase{
 		{
 			name:  "create keyspace as scylla-cdc-go's tests do",
 			query: "CREATE KEYSPACE ks WITH replication = {'class': 'NetworkTopologyStrategy', 'replication_factor': '1'} AND tablets={'enabled': false}",
@@ -150,13 +146,7 @@ func TestParseDDL(t *testing.T) {
 			want:  &DropTypeStatement{Type: tbl("", "address")},
 		},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			p := mustParse(t, tt.query)
-			assertTree(t, p.Statement, tt.want)
-			assertMarkers(t, p, 0)
-		})
-	}
+	runParseCases(t, tests)
 }
 
 func TestParseType(t *testing.T) {

@@ -34,12 +34,7 @@ func (p *parser) updateStatement() Statement {
 	s := &UpdateStatement{Table: p.tableName()}
 	p.using(&s.Using, true)
 	p.expectKw("set")
-	for {
-		s.Assignments = append(s.Assignments, p.assignment())
-		if !p.accept(tkComma) {
-			break
-		}
-	}
+	s.Assignments = commaList(p, p.assignment)
 	p.expectKw("where")
 	s.Where = p.relations()
 	s.IfExists, s.Conditions = p.conditions()
@@ -51,12 +46,7 @@ func (p *parser) updateStatement() Statement {
 func (p *parser) deleteStatement() Statement {
 	s := &DeleteStatement{}
 	if !p.isKw("from") {
-		for {
-			s.Columns = append(s.Columns, p.deletion())
-			if !p.accept(tkComma) {
-				break
-			}
-		}
+		s.Columns = commaList(p, p.deletion)
 	}
 	p.expectKw("from")
 	s.Table = p.tableName()

@@ -5,12 +5,7 @@ import (
 )
 
 func TestParseModifications(t *testing.T) {
-	tests := []struct {
-		name    string
-		query   string
-		want    Statement
-		markers int
-	}{
+	tests := []parseCase{
 		{
 			name:  "cdc progress insert with TTL",
 			query: "INSERT INTO ks.cdc_offsets (generation, application_name, table_name, stream_id, last_timestamp) VALUES (?, ?, ?, ?, ?) USING TTL ?",
@@ -147,13 +142,7 @@ func TestParseModifications(t *testing.T) {
 			want:  &TruncateStatement{Table: tbl("", "t")},
 		},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			p := mustParse(t, tt.query)
-			assertTree(t, p.Statement, tt.want)
-			assertMarkers(t, p, tt.markers)
-		})
-	}
+	runParseCases(t, tests)
 }
 
 func TestParseDurationLiterals(t *testing.T) {

@@ -33,6 +33,26 @@ func native(k TypeKind) *Type                    { return &Type{Kind: k} }
 func frozen(t *Type) *Type                       { t.Frozen = true; return t }
 func coll(k TypeKind, elems ...*Type) *Type      { return &Type{Kind: k, Elems: elems} }
 
+// parseCase is one query, the tree it parses to and its number of bind markers.
+type parseCase struct {
+	name    string
+	query   string
+	want    Statement
+	markers int
+}
+
+// runParseCases runs each case as a subtest.
+func runParseCases(t *testing.T, cases []parseCase) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p := mustParse(t, tc.query)
+			assertTree(t, p.Statement, tc.want)
+			assertMarkers(t, p, tc.markers)
+		})
+	}
+}
+
 // mustParse parses q and fails the test on error.
 func mustParse(t *testing.T, q string) *Parsed {
 	t.Helper()

@@ -221,11 +221,16 @@ func (p *parser) tableName() TableName {
 
 // identList parses ident (, ident)*.
 func (p *parser) identList() []string {
-	var names []string
+	return commaList(p, p.ident)
+}
+
+// commaList parses item (, item)*.
+func commaList[T any](p *parser, item func() T) []T {
+	var out []T
 	for {
-		names = append(names, p.ident())
+		out = append(out, item())
 		if !p.accept(tkComma) {
-			return names
+			return out
 		}
 	}
 }

@@ -58,17 +58,13 @@ func (p *parser) isSelectorEnd(n int) bool {
 }
 
 func (p *parser) selectors() []Selector {
-	var sels []Selector
-	for {
+	return commaList(p, func() Selector {
 		sel := Selector{Expr: p.selectable()}
 		if p.acceptKw("as") {
 			sel.Alias = p.ident()
 		}
-		sels = append(sels, sel)
-		if !p.accept(tkComma) {
-			return sels
-		}
-	}
+		return sel
+	})
 }
 
 // selectable parses one selector expression.
@@ -139,31 +135,22 @@ func (p *parser) selectFunction() Selectable {
 	if p.accept(tkRParen) {
 		return f
 	}
-	for {
-		f.Args = append(f.Args, p.selectable())
-		if !p.accept(tkComma) {
-			break
-		}
-	}
+	f.Args = commaList(p, p.selectable)
 	p.expect(tkRParen, "')'")
 	return f
 }
 
 // orderings parses col [ASC|DESC] (, col [ASC|DESC])*.
 func (p *parser) orderings() []Ordering {
-	var out []Ordering
-	for {
+	return commaList(p, func() Ordering {
 		o := Ordering{Column: p.ident()}
 		if p.acceptKw("desc") {
 			o.Descending = true
 		} else {
 			p.acceptKw("asc")
 		}
-		out = append(out, o)
-		if !p.accept(tkComma) {
-			return out
-		}
-	}
+		return o
+	})
 }
 
 // relations parses WHERE relations joined by AND.

@@ -7,12 +7,7 @@ import "testing"
 func TestParseDriverSelects(t *testing.T) {
 	const timeout = " USING TIMEOUT 60000ms"
 	ksEq := eq("keyspace_name", mk(0))
-	tests := []struct {
-		name    string
-		query   string
-		want    *SelectStatement
-		markers int
-	}{
+	tests := []parseCase{
 		{
 			name: "gocql system.local",
 			query: "SELECT broadcast_address, cluster_name, data_center, host_id, listen_address, partitioner, " +
@@ -155,13 +150,7 @@ func TestParseDriverSelects(t *testing.T) {
 			markers: 2,
 		},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			p := mustParse(t, tt.query)
-			assertTree(t, p.Statement, tt.want)
-			assertMarkers(t, p, tt.markers)
-		})
-	}
+	runParseCases(t, tests)
 }
 
 func TestParseSelectClauses(t *testing.T) {

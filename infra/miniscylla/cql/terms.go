@@ -105,16 +105,10 @@ func (p *parser) isMarker() bool {
 // termsUntil parses a possibly empty comma-separated term list and the
 // closing token.
 func (p *parser) termsUntil(closer tokenKind, closerText string) []Term {
-	var terms []Term
 	if p.accept(closer) {
-		return terms
+		return nil
 	}
-	for {
-		terms = append(terms, p.term())
-		if !p.accept(tkComma) {
-			break
-		}
-	}
+	terms := commaList(p, p.term)
 	p.expect(closer, "'"+closerText+"'")
 	return terms
 }
@@ -149,15 +143,11 @@ func (p *parser) braceLiteral() Term {
 }
 
 func (p *parser) udtLiteral() Term {
-	u := &UDTLiteral{}
-	for {
+	u := &UDTLiteral{Fields: commaList(p, func() UDTField {
 		name := p.ident()
 		p.expect(tkColon, "':'")
-		u.Fields = append(u.Fields, UDTField{Name: name, Value: p.term()})
-		if !p.accept(tkComma) {
-			break
-		}
-	}
+		return UDTField{Name: name, Value: p.term()}
+	})}
 	p.expect(tkRBrace, "'}'")
 	return u
 }

@@ -75,13 +75,7 @@ func (p *parser) typ() *Type {
 func (p *parser) paramType(kind TypeKind, n int) *Type {
 	p.advance()
 	p.expect(tkLt, "'<'")
-	t := &Type{Kind: kind}
-	for {
-		t.Elems = append(t.Elems, p.typ())
-		if !p.accept(tkComma) {
-			break
-		}
-	}
+	t := &Type{Kind: kind, Elems: commaList(p, p.typ)}
 	if n >= 0 && len(t.Elems) != n && p.err == nil {
 		p.fail("wrong number of type parameters at input '%t'")
 	}
