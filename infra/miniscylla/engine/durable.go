@@ -33,7 +33,7 @@ import (
 // ever sees a write that a crash could take back; a read that finds no
 // write pending pays nothing.
 type durable struct {
-	wal *wal.Log
+	wal walLog
 	// ddlMu serialises schema changes so that ddlRec is the running one's record.
 	ddlMu  sync.Mutex
 	ddlRec []byte
@@ -45,6 +45,17 @@ type durable struct {
 	// below minCheckpoint (durable_checkpoint.go).
 	checkpointAt, minCheckpoint int64
 }
+
+// walLog is what the engine needs of its write-ahead log (*wal.Log).
+type walLog interface {
+	Append(payload []byte) error
+	Sync() error
+	Size() int64
+	Rewrite(write func(emit func(payload []byte) error) error) error
+	Close() error
+}
+
+var _ walLog = (*wal.Log)(nil)
 
 // openDurable replays the log in Config.DataDir, if any, then starts logging.
 // New calls it once, after the system keyspaces and CDC state exist.

@@ -295,3 +295,51 @@ func FuzzReplayRecord(f *testing.F) {
 		}
 	})
 }
+
+// gatedLog is a walLog whose Sync blocks until the test opens the gate.
+type gatedLog struct {
+	walLog
+	waiting chan struct{} // one send per Sync that started waiting
+	gate    chan struct{}
+}
+
+func (g *gatedLog) Sync() error {
+	g.waiting <- struct{}{}
+	<-g.gate
+	return g.walLog.Sync()
+}
+
+// TestNothingIsSeenBeforeItIsDurable: while a write's fsync is pending,
+// neither its writer nor a reader that could see it gets an answer.
+func TestNothingIsSeenBeforeItIsDurable(t *testing.T) {
+	e := openDurableEngine(t, t.TempDir(), &fakeClock{now: time.Now()})
+	defer e.Close()
+	sess := &Session{}
+	mustRun(t, e, sess, durableWorkload[:3]...) // keyspace, USE, table kv
+	g := &gatedLog{walLog: e.dur.wal, waiting: make(chan struct{}, 2), gate: make(chan struct{})}
+	e.mu.Lock()
+	e.dur.wal = g
+	e.mu.Unlock()
+
+	wrote, read := make(chan message.Message, 1), make(chan message.Message, 1)
+	go func() { wrote <- query(e, sess, `INSERT INTO kv (k, v) VALUES ('pending', 'x')`) }()
+	<-g.waiting // the write applied and appended, and waits for its fsync
+	go func() { read <- query(e, sess, `SELECT v FROM kv WHERE k = 'pending'`) }()
+	select {
+	case <-g.waiting: // the read found the row and waits for the same fsync
+	case m := <-read:
+		t.Fatalf("read answered before what it saw was durable: %v", m)
+	}
+	select {
+	case m := <-wrote:
+		t.Fatalf("write answered before its fsync: %v", m)
+	default:
+	}
+	close(g.gate)
+	if m := <-wrote; isError(m) {
+		t.Fatalf("write: %v", m)
+	}
+	if rows, ok := (<-read).(*message.RowsResult); !ok || len(rows.Data) != 1 || string(rows.Data[0][0]) != "x" {
+		t.Fatalf("read after the fsync: %v", rows)
+	}
+}
