@@ -49,7 +49,7 @@ func newEvent(s State, eventType, cancelReason string) (*messages.OutboxEvent, e
 	}
 	items := make([]payloadItem, len(s.Items))
 	for i, it := range s.Items {
-		items[i] = payloadItem{SKU: it.SKU, Quantity: it.Quantity}
+		items[i] = payloadItem(it)
 	}
 	doc, err := json.Marshal(payload{
 		OrderID:      s.OrderID.String(),

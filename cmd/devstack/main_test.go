@@ -88,8 +88,8 @@ func startDevstack(t *testing.T, args ...string) *proc {
 	return p
 }
 
-// wait returns the process's exit error and everything else it printed on stdout.
-func (p *proc) wait(t *testing.T) (error, []string) {
+// wait returns everything else the process printed on stdout and its exit error.
+func (p *proc) wait(t *testing.T) ([]string, error) {
 	t.Helper()
 	var rest []string
 	timeout := time.After(testTimeout)
@@ -100,7 +100,7 @@ func (p *proc) wait(t *testing.T) (error, []string) {
 				rest = append(rest, l)
 				continue
 			}
-			return <-p.done, rest
+			return rest, <-p.done
 		case <-timeout:
 			t.Fatalf("devstack did not exit; stderr:\n%s", p.stderr.String())
 		}
@@ -133,7 +133,7 @@ func TestReadyAndStopOnSignal(t *testing.T) {
 			if err := p.cmd.Process.Signal(sig); err != nil {
 				t.Fatal(err)
 			}
-			err, rest := p.wait(t)
+			rest, err := p.wait(t)
 			if err != nil {
 				t.Fatalf("exit after %v: %v; stderr:\n%s", sig, err, p.stderr.String())
 			}
@@ -182,7 +182,7 @@ func TestStartupErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := startDevstack(t, tt.args...)
-			err, stdout := p.wait(t)
+			stdout, err := p.wait(t)
 			var exit *exec.ExitError
 			if !errors.As(err, &exit) || exit.ExitCode() == 0 {
 				t.Fatalf("exit = %v, want a non-zero exit", err)

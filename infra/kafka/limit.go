@@ -26,17 +26,22 @@ func brokerMessageMaxBytes(brokers []string, conf *sarama.Config) (int, error) {
 	if len(nodes) == 0 {
 		return 0, fmt.Errorf("no brokers in cluster metadata")
 	}
-	entries, err := admin.DescribeConfig(sarama.ConfigResource{
+	results, err := admin.DescribeConfigs([]*sarama.ConfigResource{{
 		Type:        sarama.BrokerResource,
 		Name:        strconv.Itoa(int(nodes[0].ID())),
 		ConfigNames: []string{"message.max.bytes"},
-	})
+	}}, sarama.DescribeConfigsOptions{})
 	if err != nil {
 		return 0, err
 	}
-	for _, e := range entries {
-		if e.Name == "message.max.bytes" {
-			return strconv.Atoi(e.Value)
+	for _, r := range results {
+		if r.ErrorCode != sarama.ErrNoError {
+			return 0, &sarama.DescribeConfigError{Err: r.ErrorCode, ErrMsg: r.ErrorMsg}
+		}
+		for _, e := range r.Configs {
+			if e.Name == "message.max.bytes" {
+				return strconv.Atoi(e.Value)
+			}
 		}
 	}
 	return 0, fmt.Errorf("broker did not report message.max.bytes")

@@ -137,7 +137,7 @@ func BenchmarkLoggedBatch(b *testing.B) {
 	createBenchSchema(b, sess)
 	payload := make([]byte, 200)
 	runConcurrent(b, "batches", func(i int64) error {
-		batch := sess.NewBatch(gocql.LoggedBatch)
+		batch := sess.Batch(gocql.LoggedBatch)
 		batch.Query("INSERT INTO bench.orders (order_id, status, version) VALUES (?, ?, ?)", i, "CREATED", 1)
 		batch.Query("INSERT INTO bench.outbox (aggregate_id, event_id, event_type, payload) VALUES (?, ?, ?, ?)",
 			i, gocql.TimeUUID(), "OrderCreated", payload)

@@ -38,7 +38,7 @@ func BenchmarkReaderDrain(b *testing.B) {
 	const backlog, perBatch = 100_000, 100
 	s := setupBenchTable(b)
 	for i := 0; i < backlog; i += perBatch {
-		batch := s.NewBatch(gocql.UnloggedBatch)
+		batch := s.Batch(gocql.UnloggedBatch)
 		for j := i; j < i+perBatch; j++ {
 			batch.Query("INSERT INTO bench.t (pk, ck, v) VALUES (?, ?, 'x')", j%5000, j)
 		}

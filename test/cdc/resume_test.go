@@ -71,7 +71,7 @@ func (w *workload) step(ctx context.Context, pk, s int) error {
 		// Two rows of pk and one row of another partition of this worker:
 		// one change per partition.
 		q := (pk + workers) % partitions
-		b := w.s.NewBatch(gocql.LoggedBatch).WithContext(ctx)
+		b := w.s.Batch(gocql.LoggedBatch).WithContext(ctx)
 		b.Query("INSERT INTO cdcks.events (pk, ck, v) VALUES (?, ?, ?)", pk, s, v)
 		b.Query("INSERT INTO cdcks.events (pk, ck, v) VALUES (?, ?, ?)", pk, 100000+s, v)
 		b.Query("UPDATE cdcks.events SET v = ? WHERE pk = ? AND ck = ?", v, q, -s)

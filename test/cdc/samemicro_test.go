@@ -23,7 +23,7 @@ func TestChangesInOneMicrosecondAreAllDelivered(t *testing.T) {
 	miniscyllatest.Exec(t, s, "CREATE TABLE same.t (pk int PRIMARY KEY, v int) WITH cdc = {'enabled': true}")
 
 	ts := time.Now().UnixMicro()
-	batch := s.NewBatch(gocql.UnloggedBatch)
+	batch := s.Batch(gocql.UnloggedBatch)
 	for pk := 0; pk < n/2; pk++ {
 		batch.Query("INSERT INTO same.t (pk, v) VALUES (?, 1) USING TIMESTAMP ?", pk, ts)
 	}

@@ -1,5 +1,7 @@
 package cql
 
+//lint:file-ignore SA1019 the tests parse the CQL text that gocqlx's (deprecated) qb.Batch builds, which applications still send
+
 import (
 	"testing"
 	"time"

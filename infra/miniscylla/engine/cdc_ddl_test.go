@@ -40,9 +40,7 @@ func mustRows(t *testing.T, m message.Message) [][][]byte {
 		t.Fatalf("want rows, got %v", m)
 	}
 	out := make([][][]byte, len(rows.Data))
-	for i, r := range rows.Data {
-		out[i] = r
-	}
+	copy(out, rows.Data)
 	return out
 }
 
