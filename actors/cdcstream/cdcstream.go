@@ -1,9 +1,10 @@
 // Package cdcstream is the relay's middle actor: infra/cdc (the ScyllaDB
 // CDC reader over outbox_messages) -> CdcStream -> Publisher (its child) ->
-// Kafka. It owns the reader for its lifetime, hands every event to the
-// publisher with ctx.Request, and acknowledges the event to the reader when
-// the publisher's EventAck arrives, so that each stream is checkpointed only
-// past events that are published, dead-lettered or parked.
+// Kafka. It owns the reader for its lifetime, sends every event to the
+// publisher as a request, and acknowledges the event to the reader when
+// the publisher's EventAck arrives (at the stream's acker), so that each
+// stream is checkpointed only past events that are published,
+// dead-lettered or parked.
 //
 // The reader's callbacks run on the library's goroutines; they only Send a
 // Delivery to this actor and never touch its state. The in-flight window of
@@ -23,8 +24,6 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
-
-	"github.com/outboxnode/outbox/messages"
 )
 
 // PublisherName is the publisher child's name: its PID is
@@ -76,7 +75,8 @@ type stream struct {
 	log  *slog.Logger
 
 	publisher *actor.PID
-	pending   *pending
+	acks      *acker
+	acksPID   *actor.PID
 	stopping  bool
 
 	run      int
@@ -97,10 +97,6 @@ func (s *stream) Receive(ctx actor.Context) {
 		s.start(ctx)
 	case *Delivery:
 		s.deliver(ctx, m)
-	case *messages.EventAck:
-		s.pending.ack(m.GetEventId())
-	case *messages.CommandRejected:
-		s.log.Error("publisher rejected an event", slog.String("reason", m.GetReason()))
 	case tick:
 		s.tick(ctx, time.Now())
 	case readerStopped:
@@ -121,15 +117,20 @@ func (s *stream) Receive(ctx actor.Context) {
 		s.stop()
 	case *actor.Restarting:
 		s.stop()
-		s.flush()
+		s.flush(ctx)
 	case *actor.Stopped:
-		s.flush()
+		s.flush(ctx)
 	}
 }
 
 func (s *stream) start(ctx actor.Context) {
 	s.log = ctx.Logger().With(slog.String("actor", ctx.Self().GetId()))
-	s.pending = newPending()
+	s.acks = newAcker(s.log)
+	acksPID, ok := ctx.ActorSystem().ProcessRegistry.Add(s.acks, ctx.Self().GetId()+"$acks")
+	if !ok {
+		panic(fmt.Errorf("register acker %s: already registered", acksPID.GetId()))
+	}
+	s.acksPID = acksPID
 	s.lag = lagGuard{cfg: s.cfg, log: s.log, metrics: s.deps.Metrics}
 	pid, err := ctx.SpawnNamed(s.deps.Publisher, PublisherName)
 	if err != nil {
@@ -190,22 +191,22 @@ func (s *stream) deliver(ctx actor.Context, d *Delivery) {
 		return
 	}
 	s.failures, s.readerErr = 0, nil
-	s.pending.add(d, time.Now())
-	ctx.Request(s.publisher, d.Request)
+	s.acks.add(d, time.Now())
+	ctx.RequestWithCustomSender(s.publisher, d.Request, s.acksPID)
 }
 
 func (s *stream) tick(ctx actor.Context, now time.Time) {
 	if s.stopping {
 		return
 	}
-	for _, d := range s.pending.stale(now, s.cfg.ResendAfter) {
-		ctx.Request(s.publisher, d.Request)
+	for _, d := range s.acks.stale(now, s.cfg.ResendAfter) {
+		ctx.RequestWithCustomSender(s.publisher, d.Request, s.acksPID)
 	}
 	s.lag.check(now, s.deps.Source.Lags(now))
 }
 
 // stop ends the reader and the ticker; the publisher (stopped next by
-// protoactor) drains its batch in flight, whose acks still arrive here
+// protoactor) drains its batch in flight, whose acks still reach the acker
 // before Stopped saves the progress.
 func (s *stream) stop() {
 	s.stopping = true
@@ -226,15 +227,17 @@ func (s *stream) stop() {
 	}
 }
 
-// flush saves the progress acknowledged so far.
-func (s *stream) flush() {
-	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.StopTimeout)
+// flush saves the progress acknowledged so far and retires the acker: a
+// later ack is a dead letter, its event is read again.
+func (s *stream) flush(ctx actor.Context) {
+	ctx.ActorSystem().ProcessRegistry.Remove(s.acksPID)
+	fctx, cancel := context.WithTimeout(context.Background(), s.cfg.StopTimeout)
 	defer cancel()
-	if err := s.deps.Source.Flush(ctx); err != nil {
+	if err := s.deps.Source.Flush(fctx); err != nil {
 		s.log.Error("save cdc progress", slog.Any("err", err))
 		return
 	}
-	s.log.Info("cdc progress saved", slog.Int("unacknowledged", s.pending.len()))
+	s.log.Info("cdc progress saved", slog.Int("unacknowledged", s.acks.len()))
 }
 
 func (s *stream) report() *LagReport {

@@ -24,6 +24,8 @@ type fakeSource struct {
 	mu      sync.Mutex
 	acked   []string
 	lags    map[string]time.Duration
+	// ackedAtFlush is how many acks the last Flush saw.
+	ackedAtFlush int
 }
 
 func (f *fakeSource) Run(ctx context.Context, deliver func(Delivery)) error {
@@ -45,7 +47,13 @@ func (f *fakeSource) Run(ctx context.Context, deliver func(Delivery)) error {
 	return nil
 }
 
-func (f *fakeSource) Flush(context.Context) error { f.flushes.Add(1); return nil }
+func (f *fakeSource) Flush(context.Context) error {
+	f.flushes.Add(1)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.ackedAtFlush = len(f.acked)
+	return nil
+}
 
 func (f *fakeSource) Lags(time.Time) map[string]time.Duration {
 	f.mu.Lock()
@@ -67,6 +75,25 @@ func fakePublisher(drop int32, received *atomic.Int32) *actor.Props {
 				return
 			}
 			ctx.Respond(&messages.EventAck{EventId: m.GetEvent().GetEventId(), Outcome: messages.AckOutcome_ACK_OUTCOME_PUBLISHED})
+		}
+	})
+}
+
+// drainingPublisher holds every request and acks them all only when it
+// stops, as the publisher does with the batch it has in flight.
+func drainingPublisher(held *atomic.Int32) *actor.Props {
+	var pending []*actor.PID
+	var ids []string
+	return actor.PropsFromFunc(func(ctx actor.Context) {
+		switch m := ctx.Message().(type) {
+		case *messages.PublishEvent:
+			pending = append(pending, ctx.Sender())
+			ids = append(ids, m.GetEvent().GetEventId())
+			held.Add(1)
+		case *actor.Stopping:
+			for i, pid := range pending {
+				ctx.Send(pid, &messages.EventAck{EventId: ids[i], Outcome: messages.AckOutcome_ACK_OUTCOME_PUBLISHED})
+			}
 		}
 	})
 }
@@ -121,6 +148,21 @@ func TestEveryAckReachesTheSourceInOrderAndStopSavesProgress(t *testing.T) {
 	}
 	if src.flushes.Load() == 0 {
 		t.Error("progress not saved at stop")
+	}
+}
+
+func TestAcksOfTheBatchDrainedAtStopAreSaved(t *testing.T) {
+	src := &fakeSource{events: events("e1", "e2", "e3")}
+	var held atomic.Int32
+	sys, pid := spawn(t, testConfig(), src, drainingPublisher(&held))
+	waitFor(t, "3 requests held", func() bool { return held.Load() == 3 })
+	if err := sys.Root.PoisonFuture(pid).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	src.mu.Lock()
+	defer src.mu.Unlock()
+	if src.ackedAtFlush != 3 {
+		t.Fatalf("the final save saw %d of 3 acks", src.ackedAtFlush)
 	}
 }
 
