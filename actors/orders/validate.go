@@ -20,6 +20,7 @@ type RejectError struct {
 	Reason string
 }
 
+// Error returns "<code>: <reason>".
 func (e *RejectError) Error() string {
 	return fmt.Sprintf("%s: %s", e.Code, e.Reason)
 }

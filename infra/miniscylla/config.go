@@ -41,6 +41,7 @@ type ConfigError struct {
 	Reason string
 }
 
+// Error returns "miniscylla config: <field>: <reason>".
 func (e *ConfigError) Error() string {
 	return fmt.Sprintf("miniscylla config: %s: %s", e.Field, e.Reason)
 }

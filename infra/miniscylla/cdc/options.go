@@ -52,6 +52,7 @@ type ConfigError struct {
 	Reason string
 }
 
+// Error names the option, its value and why it was refused.
 func (e *ConfigError) Error() string {
 	if e.Key == "" {
 		return "invalid cdc options: " + e.Reason

@@ -41,6 +41,7 @@ func (s StreamID) Vnode() uint32 {
 // Version is the stream id format version (1).
 func (s StreamID) Version() int { return int(s[15] & 0x0f) }
 
+// String returns the 16 bytes in hex, as cqlsh prints a blob without 0x.
 func (s StreamID) String() string { return hex.EncodeToString(s[:]) }
 
 // Vnode is one token range of a generation, (previous End, End], and the

@@ -27,6 +27,7 @@ type Error struct {
 	Table    string // AlreadyExists only
 }
 
+// Error returns the message sent to the client.
 func (e *Error) Error() string { return e.Msg }
 
 func invalidf(format string, args ...any) *Error {

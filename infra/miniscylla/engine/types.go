@@ -147,6 +147,7 @@ func (t *Type) CQL() string {
 	return s
 }
 
+// String returns the CQL spelling of t.
 func (t *Type) String() string { return t.CQL() }
 
 // cqlKinds maps the parser's primitive type kinds to ours.
