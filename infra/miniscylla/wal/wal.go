@@ -95,10 +95,6 @@ func Open(dir string, log *slog.Logger, replay func(payload []byte) error) (*Log
 		return nil, fmt.Errorf("wal: create data dir: %w", err)
 	}
 	path := filepath.Join(dir, FileName)
-	// A checkpoint that a crash interrupted before its rename is garbage.
-	if err := os.Remove(path + ".tmp"); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("wal: remove stale checkpoint: %w", err)
-	}
 	_, statErr := os.Stat(path)
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
@@ -106,6 +102,11 @@ func Open(dir string, log *slog.Logger, replay func(payload []byte) error) (*Log
 	}
 	if err := lockFile(f); err != nil {
 		return nil, errors.Join(fmt.Errorf("%s: %w", path, err), f.Close())
+	}
+	// A checkpoint that a crash interrupted before its rename is garbage;
+	// only the lock holder may remove it, as a running log may be writing it.
+	if err := os.Remove(path + ".tmp"); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, errors.Join(fmt.Errorf("wal: remove stale checkpoint: %w", err), f.Close())
 	}
 	if errors.Is(statErr, os.ErrNotExist) {
 		// The new file's directory entry must survive a crash too.

@@ -335,3 +335,16 @@ func TestDamageBeforeIntactRecordsIsAnError(t *testing.T) {
 		t.Errorf("damage before intact records not reported as an error:\n%s", out)
 	}
 }
+
+func TestStaleCheckpointIsRemoved(t *testing.T) {
+	dir := t.TempDir()
+	tmp := filepath.Join(dir, FileName+".tmp")
+	if err := os.WriteFile(tmp, []byte("half a checkpoint"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, l := collect(t, dir, nil)
+	defer l.Close()
+	if _, err := os.Stat(tmp); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("stale checkpoint still there: %v", err)
+	}
+}
