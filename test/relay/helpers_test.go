@@ -23,8 +23,6 @@ import (
 	"github.com/outboxnode/outbox/test/harness"
 )
 
-const keyspace = "orders_ks"
-
 var (
 	clientOnce sync.Once
 	clientSys  *actor.ActorSystem
