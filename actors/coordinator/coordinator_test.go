@@ -57,24 +57,50 @@ type node struct {
 	logPath string
 }
 
-func startNode(t *testing.T, budget int, faults bool) *node {
-	t.Helper()
+// quietSystem returns an actor system without log output, shut down at test end.
+func quietSystem(t *testing.T) *actor.ActorSystem {
 	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
 		return slog.New(slog.DiscardHandler)
 	}))
+	t.Cleanup(sys.Shutdown)
+	return sys
+}
+
+// spawnNode spawns the coordinator over children with cfg, recording OnFatal, and
+// stops it at test end (before the system shuts down).
+func spawnNode(t *testing.T, sys *actor.ActorSystem, cfg coordinator.Config, children []coordinator.Child) *node {
+	t.Helper()
+	fatal := &fatalRecorder{}
+	cfg.OnFatal = fatal.onFatal
+	props, err := coordinator.Props(cfg, children)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := coordinator.Spawn(sys.Root, props)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sys.Root.PoisonFuture(pid).Wait() })
+	return &node{t: t, sys: sys, pid: pid, fatal: fatal}
+}
+
+// startNode runs a coordinator over the supervision log, a counter as orders, and health.
+func startNode(t *testing.T, budget int, faults bool) *node {
+	t.Helper()
+	sys := quietSystem(t)
 	logPath := filepath.Join(t.TempDir(), "supervision.log")
 	log, err := supervision.New(sys, supervision.Config{Path: logPath})
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(log.Close)
 	healthProps, err := health.Props(health.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	fatal := &fatalRecorder{}
 	cfg := coordinator.DefaultConfig()
-	cfg.RestartBudget, cfg.EnableFaultInjection, cfg.OnFatal = budget, faults, fatal.onFatal
-	props, err := coordinator.Props(cfg, []coordinator.Child{
+	cfg.RestartBudget, cfg.EnableFaultInjection = budget, faults
+	n := spawnNode(t, sys, cfg, []coordinator.Child{
 		{Name: "supervision", Props: log.Props(), Routes: []proto.Message{&messages.EventsQuery{}}},
 		{
 			Name:   "orders",
@@ -83,19 +109,8 @@ func startNode(t *testing.T, budget int, faults bool) *node {
 		},
 		{Name: "health", Props: supervision.Observe(healthProps), Routes: []proto.Message{&messages.HealthQuery{}}},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pid, err := coordinator.Spawn(sys.Root, props)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = sys.Root.PoisonFuture(pid).Wait()
-		log.Close()
-		sys.Shutdown()
-	})
-	return &node{t: t, sys: sys, pid: pid, fatal: fatal, logPath: logPath}
+	n.logPath = logPath
+	return n
 }
 
 func (n *node) ask(msg proto.Message) any {
@@ -122,6 +137,19 @@ func (n *node) inject(actorName string) {
 	if _, ok := n.ask(&messages.InjectFault{Actor: actorName}).(*messages.FaultInjected); !ok {
 		n.t.Fatalf("fault in %s not injected", actorName)
 	}
+}
+
+// waitFatal waits until OnFatal has been called and returns its errors.
+func (n *node) waitFatal() []error {
+	n.t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for len(n.fatal.get()) == 0 {
+		if time.Now().After(deadline) {
+			n.t.Fatal("OnFatal not called")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return n.fatal.get()
 }
 
 // waitForEvent polls EventsQuery through the coordinator until actorID has had count
@@ -242,14 +270,7 @@ func TestExhaustedBudgetIsFatal(t *testing.T) {
 				t.Fatalf("OnFatal within the budget: %v", errs)
 			}
 			n.inject(target)
-			deadline := time.Now().Add(5 * time.Second)
-			for len(n.fatal.get()) == 0 {
-				if time.Now().After(deadline) {
-					t.Fatal("OnFatal not called")
-				}
-				time.Sleep(5 * time.Millisecond)
-			}
-			errs := n.fatal.get()
+			errs := n.waitFatal()
 			if len(errs) != 1 || !errors.Is(errs[0], coordinator.ErrRestartBudgetExhausted) || !strings.Contains(errs[0].Error(), id) {
 				t.Fatalf("OnFatal errors = %v", errs)
 			}
@@ -301,29 +322,16 @@ func TestPropsValidation(t *testing.T) {
 // A restarted orders actor loses its per-order children; the orders are read again from
 // the store and keep their versions.
 func TestOrdersResumeFromTheStoreAfterARestart(t *testing.T) {
-	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
-		return slog.New(slog.DiscardHandler)
-	}))
-	defer sys.Shutdown()
+	sys := quietSystem(t)
 	store := orderstest.NewStore()
 	children, log, err := commandChildren(sys, t.TempDir(), store)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer log.Close()
-	fatal := &fatalRecorder{}
+	t.Cleanup(log.Close)
 	cfg := coordinator.DefaultConfig()
-	cfg.EnableFaultInjection, cfg.OnFatal = true, fatal.onFatal
-	props, err := coordinator.Props(cfg, children)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pid, err := coordinator.Spawn(sys.Root, props)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = sys.Root.PoisonFuture(pid).Wait() }()
-	n := &node{t: t, sys: sys, pid: pid, fatal: fatal}
+	cfg.EnableFaultInjection = true
+	n := spawnNode(t, sys, cfg, children)
 
 	created, ok := n.ask(&messages.CreateOrder{CustomerId: "bob", Amount: "3", Currency: "USD"}).(*messages.CommandAccepted)
 	if !ok {
@@ -339,42 +347,21 @@ func TestOrdersResumeFromTheStoreAfterARestart(t *testing.T) {
 	if store.Loads() != 1 {
 		t.Fatalf("%d loads, want 1 (after the restart)", store.Loads())
 	}
-	if errs := fatal.get(); len(errs) != 0 {
+	if errs := n.fatal.get(); len(errs) != 0 {
 		t.Fatalf("OnFatal called: %v", errs)
 	}
 }
 
 func TestChildStoppingOnItsOwnIsFatal(t *testing.T) {
-	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
-		return slog.New(slog.DiscardHandler)
-	}))
-	defer sys.Shutdown()
-	fatal := &fatalRecorder{}
-	cfg := coordinator.DefaultConfig()
-	cfg.OnFatal = fatal.onFatal
 	quitter := actor.PropsFromFunc(func(ctx actor.Context) {
 		if _, ok := ctx.Message().(*messages.DLQList); ok {
 			ctx.Stop(ctx.Self())
 		}
 	})
-	props, err := coordinator.Props(cfg, []coordinator.Child{{Name: "dlq", Props: quitter, Routes: []proto.Message{&messages.DLQList{}}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pid, err := coordinator.Spawn(sys.Root, props)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = sys.Root.PoisonFuture(pid).Wait() }()
-	sys.Root.Send(pid, &messages.DLQList{})
-	deadline := time.Now().Add(5 * time.Second)
-	for len(fatal.get()) == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("OnFatal not called")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	if errs := fatal.get(); !errors.Is(errs[0], coordinator.ErrChildStopped) || !strings.Contains(errs[0].Error(), "coordinator/dlq") {
+	n := spawnNode(t, quietSystem(t), coordinator.DefaultConfig(),
+		[]coordinator.Child{{Name: "dlq", Props: quitter, Routes: []proto.Message{&messages.DLQList{}}}})
+	n.sys.Root.Send(n.pid, &messages.DLQList{})
+	if errs := n.waitFatal(); !errors.Is(errs[0], coordinator.ErrChildStopped) || !strings.Contains(errs[0].Error(), "coordinator/dlq") {
 		t.Fatalf("OnFatal errors = %v", errs)
 	}
 }
