@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -223,9 +224,9 @@ func TestKill9KeepsEveryAcknowledgedWrite(t *testing.T) {
 	// was acknowledged before the kill must survive.
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	inflight := make(chan error, 1)
-	go func() { inflight <- l.workload(ctx, s, workloadIDs, 10*workloadIDs) }()
 	before := len(l.acked)
+	inflight := make(chan error, 1)
+	go func() { inflight <- l.workload(ctx, s, workloadIDs, math.MaxInt-batchSize) }()
 	waitFor(t, time.Minute, func() error {
 		l.mu.Lock()
 		defer l.mu.Unlock()
@@ -244,7 +245,7 @@ func TestKill9KeepsEveryAcknowledgedWrite(t *testing.T) {
 	if err := <-inflight; err == nil {
 		t.Fatal("writes kept succeeding after the kill")
 	}
-	t.Logf("%d rows acknowledged before the kill", len(l.acked))
+	t.Logf("%d rows acknowledged before the kill", len(l.acked)) // the writers are done
 
 	srv = startDevstack(t, dir)
 	s = srv.session(t)
