@@ -32,7 +32,6 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"syscall"
 )
 
 // FileName is the log file's name inside the data directory.
@@ -330,13 +329,4 @@ func syncDir(dir string) error {
 		return errors.Join(fmt.Errorf("wal: sync dir: %w", err), d.Close())
 	}
 	return d.Close()
-}
-
-// lockFile takes an exclusive lock on f: two processes appending to one log
-// would interleave records.
-func lockFile(f *os.File) error {
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		return fmt.Errorf("%w: %w", ErrLocked, err)
-	}
-	return nil
 }

@@ -239,15 +239,6 @@ func BenchmarkAppendSync(b *testing.B) {
 	})
 }
 
-func TestSecondOpenIsRefused(t *testing.T) {
-	dir := t.TempDir()
-	_, l := collect(t, dir, nil)
-	defer l.Close()
-	if _, err := Open(dir, nil, func([]byte) error { return nil }); !errors.Is(err, ErrLocked) {
-		t.Fatalf("second Open = %v, want ErrLocked", err)
-	}
-}
-
 func TestRewriteReplacesTheLog(t *testing.T) {
 	dir := t.TempDir()
 	_, l := collect(t, dir, nil)
