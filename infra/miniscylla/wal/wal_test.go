@@ -339,3 +339,31 @@ func TestStaleCheckpointIsRemoved(t *testing.T) {
 		t.Errorf("stale checkpoint still there: %v", err)
 	}
 }
+
+func TestWriteFailureIsStickyAndReported(t *testing.T) {
+	var logs bytes.Buffer
+	_, l := collect(t, t.TempDir(), slog.New(slog.NewTextHandler(&logs, nil)))
+	appendAll(t, l, "ok")
+	// The file vanishing under the log stands in for a dying disk.
+	l.fileMu.Lock()
+	l.f.Close()
+	l.fileMu.Unlock()
+	if err := l.Append([]byte("lost")); err != nil {
+		t.Fatalf("Append before the failure is noticed: %v", err)
+	}
+	if err := l.Sync(); err == nil {
+		t.Fatal("Sync acknowledged a record that could not be written")
+	}
+	if err := l.Append([]byte("after")); err == nil {
+		t.Error("Append succeeded on a failed log")
+	}
+	if err := l.Sync(); err == nil {
+		t.Error("Sync succeeded on a failed log")
+	}
+	if !strings.Contains(logs.String(), "no further write is acknowledged") {
+		t.Errorf("failure not logged:\n%s", logs.String())
+	}
+	if err := l.Close(); err == nil {
+		t.Error("Close of a failed log reported no error")
+	}
+}
