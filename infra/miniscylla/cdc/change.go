@@ -139,9 +139,10 @@ func (l *Log) Rows(opts Options, c Change) []LogRow {
 	stream := l.gen.StreamFor(c.Token)
 	t := l.clock.Next(stream, c.Micros)
 	out := make([]LogRow, len(rows))
+	streamID, timeID := bytes.Clone(stream[:]), bytes.Clone(t[:]) // shared by the rows, never written
 	for i, cells := range rows {
-		cells[ColStreamID] = bytes.Clone(stream[:])
-		cells[ColTime] = bytes.Clone(t[:])
+		cells[ColStreamID] = streamID
+		cells[ColTime] = timeID
 		cells[ColBatchSeqNo] = binary.BigEndian.AppendUint32(nil, uint32(i))
 		if i == len(rows)-1 {
 			cells[ColEndOfBatch] = []byte{1}

@@ -199,7 +199,8 @@ func (s *cdcState) logMutations(pending []*cdcPending, now int64) []Mutation {
 		if len(rows) == 0 {
 			continue
 		}
-		m := Mutation{Keyspace: p.table.log.Keyspace, Table: p.table.log.Name, Key: bytes.Clone(rows[0].Stream[:])}
+		m := Mutation{Keyspace: p.table.log.Keyspace, Table: p.table.log.Name, Key: bytes.Clone(rows[0].Stream[:]),
+			Rows: make([]RowWrite, 0, len(rows))}
 		ttl := int32(p.table.opts.TTL)
 		var expires int64
 		if ttl > 0 {
@@ -209,6 +210,7 @@ func (s *cdcState) logMutations(pending []*cdcPending, now int64) []Mutation {
 			w := RowWrite{
 				Clustering: [][]byte{bytes.Clone(r.Time[:]), binary.BigEndian.AppendUint32(nil, uint32(r.SeqNo))},
 				Marker:     true, TS: p.change.Micros, TTL: ttl, ExpiresAt: expires,
+				Cells: make([]CellWrite, 0, len(r.Cells)),
 			}
 			for name, v := range r.Cells {
 				if v != nil && name != cdc.ColStreamID && name != cdc.ColTime && name != cdc.ColBatchSeqNo {

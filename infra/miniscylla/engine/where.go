@@ -245,16 +245,24 @@ func containsElem(t *Type, coll, want []byte, key bool) bool {
 
 // keyValues expands the = / IN restrictions on cols into every combination
 // of values, in order (the cross product for multi-column keys).
+// The combinations share one backing array, each capped to its length.
 func keyValues(bs []*bound) [][][]byte {
-	combos := [][][]byte{{}}
+	n := 1
 	for _, b := range bs {
-		next := make([][][]byte, 0, len(combos)*len(b.vals))
-		for _, c := range combos {
-			for _, v := range b.vals {
-				next = append(next, append(slices.Clone(c), v))
-			}
+		n *= len(b.vals)
+	}
+	flat := make([][]byte, n*len(bs))
+	combos := make([][][]byte, n)
+	for i := range combos {
+		c := flat[i*len(bs) : (i+1)*len(bs) : (i+1)*len(bs)]
+		// i in mixed radix, the last restriction varying fastest.
+		rem := i
+		for j := len(bs) - 1; j >= 0; j-- {
+			vals := bs[j].vals
+			c[j] = vals[rem%len(vals)]
+			rem /= len(vals)
 		}
-		combos = next
+		combos[i] = c
 	}
 	return combos
 }

@@ -498,14 +498,17 @@ func rangeDelete(prefix [][]byte, r *clusteringRange, ts int64) RangeDelete {
 func (p *writePlan) rowWrites(x *execCtx, m *Mutation, cks [][][]byte, wt writeTime) error {
 	var static, regular []CellWrite
 	for _, cp := range p.cells {
-		cws, err := cp.cellWrites(x)
+		var err error
+		if cp.col.Kind == StaticColumn {
+			static, err = cp.appendCellWrites(x, static)
+		} else {
+			if regular == nil {
+				regular = make([]CellWrite, 0, len(p.cells)) // one per column in the common case
+			}
+			regular, err = cp.appendCellWrites(x, regular)
+		}
 		if err != nil {
 			return err
-		}
-		if cp.col.Kind == StaticColumn {
-			static = append(static, cws...)
-		} else {
-			regular = append(regular, cws...)
 		}
 	}
 	base := RowWrite{TS: wt.ts, TTL: wt.ttl, ExpiresAt: wt.expiresAt}
@@ -531,18 +534,18 @@ func (p *writePlan) rowWrites(x *execCtx, m *Mutation, cks [][][]byte, wt writeT
 	return nil
 }
 
-// cellWrites turns one column change into cell operations.
-func (cp *cellPlan) cellWrites(x *execCtx) ([]CellWrite, error) {
+// appendCellWrites appends the cell operations of one column change to out.
+func (cp *cellPlan) appendCellWrites(x *execCtx, out []CellWrite) ([]CellWrite, error) {
 	name := cp.col.Name
 	t := cp.col.Type
 	var key []byte
 	if cp.key != nil {
 		k, unset, err := cp.key.eval(x)
 		if err != nil {
-			return nil, err
+			return out, err
 		}
 		if unset || k == nil {
-			return nil, invalidf("Invalid null or unset key for %s", name)
+			return out, invalidf("Invalid null or unset key for %s", name)
 		}
 		key = k
 	}
@@ -552,30 +555,29 @@ func (cp *cellPlan) cellWrites(x *execCtx) ([]CellWrite, error) {
 	if cp.del {
 		switch {
 		case cp.key != nil && t.Kind == KindList:
-			return []CellWrite{{Column: name, Op: CellListIndex, Key: key}}, nil
+			return append(out, CellWrite{Column: name, Op: CellListIndex, Key: key}), nil
 		case key != nil:
-			return []CellWrite{{Column: name, Op: CellElement, Key: key}}, nil
+			return append(out, CellWrite{Column: name, Op: CellElement, Key: key}), nil
 		case t.MultiCell():
-			return []CellWrite{{Column: name, Op: CellClear}}, nil
+			return append(out, CellWrite{Column: name, Op: CellClear}), nil
 		}
-		return []CellWrite{{Column: name, Op: CellSet}}, nil
+		return append(out, CellWrite{Column: name, Op: CellSet}), nil
 	}
 	val, unset, err := cp.val.eval(x)
 	if err != nil {
-		return nil, err
+		return out, err
 	}
 	if unset {
-		return nil, nil
+		return out, nil
 	}
 	switch {
 	case cp.key != nil && t.Kind == KindList:
-		return []CellWrite{{Column: name, Op: CellListIndex, Key: key, Value: val}}, nil
+		return append(out, CellWrite{Column: name, Op: CellListIndex, Key: key, Value: val}), nil
 	case key != nil:
-		return []CellWrite{{Column: name, Op: CellElement, Key: key, Value: val}}, nil
+		return append(out, CellWrite{Column: name, Op: CellElement, Key: key, Value: val}), nil
 	case !t.MultiCell():
-		return []CellWrite{{Column: name, Op: CellSet, Value: val}}, nil
+		return append(out, CellWrite{Column: name, Op: CellSet, Value: val}), nil
 	}
-	var out []CellWrite
 	if cp.op == cql.AssignSet {
 		out = append(out, CellWrite{Column: name, Op: CellClear})
 	}
