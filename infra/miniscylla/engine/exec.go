@@ -390,7 +390,7 @@ func (e *Engine) runWrites(items []batchItem) (message.Message, error) {
 			it.x.defaultTS = &ts
 		}
 	}
-	var muts []Mutation
+	muts := make([]Mutation, 0, len(items)) // one per statement in the common case
 	lwt := false
 	for _, it := range items {
 		wt, err := it.plan.times(it.x)

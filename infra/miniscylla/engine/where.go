@@ -163,45 +163,48 @@ func columnNames(cs []*Column) string {
 type bound struct {
 	r    *restriction
 	vals [][]byte
+	one  [1][]byte // backs vals for the common single value
 }
 
-func (r *restriction) bind(x *execCtx) (*bound, error) {
-	b := &bound{r: r}
+// bind evaluates r's values for one execution into b.
+func (r *restriction) bind(x *execCtx, b *bound) error {
+	b.r, b.vals = r, b.one[:0]
 	for _, v := range r.vals {
 		val, unset, err := v.eval(x)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if unset {
-			return nil, invalidf("Invalid unset value for column %s", r.cols[0].Name)
+			return invalidf("Invalid unset value for column %s", r.cols[0].Name)
 		}
 		if r.inList {
 			if val == nil {
-				return nil, invalidf("Invalid null value for IN restriction on %s", r.cols[0].Name)
+				return invalidf("Invalid null value for IN restriction on %s", r.cols[0].Name)
 			}
 			items, ok := decodeCollection(val)
 			if !ok {
-				return nil, invalidf("Invalid IN list for %s", r.cols[0].Name)
+				return invalidf("Invalid IN list for %s", r.cols[0].Name)
 			}
 			b.vals = append(b.vals, items...)
 			continue
 		}
 		if val == nil && (r.cols[0].Kind == PartitionKey || r.cols[0].Kind == ClusteringKey || r.token) {
-			return nil, invalidf("Invalid null value in condition for column %s", r.cols[0].Name)
+			return invalidf("Invalid null value in condition for column %s", r.cols[0].Name)
 		}
 		b.vals = append(b.vals, val)
 	}
-	return b, nil
+	return nil
 }
 
+// bindAll binds rs for one execution; the bounds share one allocation.
 func bindAll(x *execCtx, rs []*restriction) ([]*bound, error) {
-	out := make([]*bound, 0, len(rs))
-	for _, r := range rs {
-		b, err := r.bind(x)
-		if err != nil {
+	bs := make([]bound, len(rs))
+	out := make([]*bound, len(rs))
+	for i, r := range rs {
+		if err := r.bind(x, &bs[i]); err != nil {
 			return nil, err
 		}
-		out = append(out, b)
+		out[i] = &bs[i]
 	}
 	return out, nil
 }
