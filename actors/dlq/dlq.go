@@ -168,12 +168,17 @@ func (d *dlqActor) replay(ctx actor.Context, m *messages.DLQReplay) {
 // head loads eventID and checks that it is a dead head: parked entries wait
 // for theirs, replayed and skipped ones are done.
 func (d *dlqActor) head(eventID, op string) (*messages.DeadLetter, *messages.CommandRejected) {
-	if _, err := uuid.Parse(eventID); err != nil {
-		return nil, rejected(messages.RejectCode_REJECT_CODE_INVALID_ARGUMENT, fmt.Sprintf("%s: event id %q is not a uuid", op, eventID))
+	// Event ids are timeuuids (the store's key type): anything else cannot
+	// name a dead letter, and a store would refuse it as a bad query rather
+	// than answer "not found". The store gets the canonical form, since
+	// uuid.Parse also takes urn:uuid: and braces.
+	id, err := uuid.Parse(eventID)
+	if err != nil || id.Version() != 1 {
+		return nil, rejected(messages.RejectCode_REJECT_CODE_INVALID_ARGUMENT, fmt.Sprintf("%s: event id must be a timeuuid (version 1 uuid), got %q", op, eventID))
 	}
 	c, cancel := d.storeCtx()
 	defer cancel()
-	e, ok, err := d.store.Get(c, eventID)
+	e, ok, err := d.store.Get(c, id.String())
 	switch {
 	case err != nil:
 		return nil, rejected(messages.RejectCode_REJECT_CODE_STORE_UNAVAILABLE, fmt.Sprintf("%s %s: %v", op, eventID, err))

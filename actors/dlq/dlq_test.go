@@ -154,9 +154,13 @@ func TestRejections(t *testing.T) {
 		code messages.RejectCode
 		says string
 	}{
-		{"malformed id", &messages.DLQSkip{EventId: "x"}, messages.RejectCode_REJECT_CODE_INVALID_ARGUMENT, "not a uuid"},
-		{"unknown id", &messages.DLQReplay{EventId: uuid.NewString()}, messages.RejectCode_REJECT_CODE_NOT_FOUND, "no dead letter"},
+		{"malformed id", &messages.DLQSkip{EventId: "x"}, messages.RejectCode_REJECT_CODE_INVALID_ARGUMENT, "must be a timeuuid"},
+		{"empty id", &messages.DLQReplay{}, messages.RejectCode_REJECT_CODE_INVALID_ARGUMENT, "must be a timeuuid"},
+		{"random uuid on skip", &messages.DLQSkip{EventId: uuid.NewString()}, messages.RejectCode_REJECT_CODE_INVALID_ARGUMENT, "must be a timeuuid"},
+		{"random uuid on replay", &messages.DLQReplay{EventId: uuid.NewString()}, messages.RejectCode_REJECT_CODE_INVALID_ARGUMENT, "must be a timeuuid"},
+		{"unknown timeuuid", &messages.DLQReplay{EventId: uuid.Must(uuid.NewUUID()).String()}, messages.RejectCode_REJECT_CODE_NOT_FOUND, "no dead letter"},
 		{"parked entry", &messages.DLQReplay{EventId: a[1].GetEvent().GetEventId()}, messages.RejectCode_REJECT_CODE_INVALID_TRANSITION, "parked behind"},
+		{"parked entry, urn form", &messages.DLQSkip{EventId: "urn:uuid:" + strings.ToUpper(a[1].GetEvent().GetEventId())}, messages.RejectCode_REJECT_CODE_INVALID_TRANSITION, "parked behind"},
 		{"resolved entry", &messages.DLQSkip{EventId: done[0].GetEvent().GetEventId()}, messages.RejectCode_REJECT_CODE_INVALID_TRANSITION, "already replayed"},
 	}
 	for _, tt := range tests {

@@ -82,13 +82,13 @@ func (s *DLQStore) Put(ctx context.Context, entries []*messages.DeadLetter) erro
 
 // Get reads the entry of eventID; found is false when there is none.
 func (s *DLQStore) Get(ctx context.Context, eventID string) (*messages.DeadLetter, bool, error) {
-	id, err := gocql.ParseUUID(eventID)
+	id, err := parseEventID(eventID)
 	if err != nil {
-		return nil, false, &BadEventError{Field: "event_id", Err: err}
+		return nil, false, err
 	}
 	stmt, names := s.table.Get()
 	var r DeadLetterRow
-	err = s.session.ContextQuery(ctx, stmt, names).Bind(id).GetRelease(&r)
+	err = s.session.ContextQuery(ctx, stmt, names).Bind(gocql.UUID(id)).GetRelease(&r)
 	if errors.Is(err, gocql.ErrNotFound) {
 		return nil, false, nil
 	}
@@ -115,9 +115,9 @@ func (s *DLQStore) List(ctx context.Context) ([]*messages.DeadLetter, error) {
 
 func deadLetterRow(e *messages.DeadLetter) (DeadLetterRow, error) {
 	ev := e.GetEvent()
-	eventID, err := gocql.ParseUUID(ev.GetEventId())
+	eventID, err := parseEventID(ev.GetEventId())
 	if err != nil {
-		return DeadLetterRow{}, &BadEventError{Field: "event_id", Err: err}
+		return DeadLetterRow{}, err
 	}
 	var aggregateID gocql.UUID
 	if ev.GetAggregateId() != "" {
@@ -129,7 +129,7 @@ func deadLetterRow(e *messages.DeadLetter) (DeadLetterRow, error) {
 		return DeadLetterRow{}, &BadEventError{Field: "state", Err: fmt.Errorf("unknown state %d", e.GetState())}
 	}
 	return DeadLetterRow{
-		EventID: eventID, AggregateID: aggregateID, AggregateType: ev.GetAggregateType(),
+		EventID: gocql.UUID(eventID), AggregateID: aggregateID, AggregateType: ev.GetAggregateType(),
 		AggregateVersion: ev.GetAggregateVersion(), EventType: ev.GetEventType(), Payload: ev.GetPayload(),
 		Headers: ev.GetHeaders(), OccurredAt: timeOf(ev.GetOccurredAt()), Topic: e.GetTopic(), Error: e.GetError(),
 		Attempts: e.GetAttempts(), FirstFailedAt: timeOf(e.GetFirstFailedAt()), LastFailedAt: timeOf(e.GetLastFailedAt()),

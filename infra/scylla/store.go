@@ -167,12 +167,9 @@ func outboxRow(e *messages.OutboxEvent) (OutboxRow, error) {
 	if e == nil {
 		return OutboxRow{}, &BadEventError{Field: "event", Err: errors.New("missing")}
 	}
-	eventID, err := uuid.Parse(e.GetEventId())
+	eventID, err := parseEventID(e.GetEventId())
 	if err != nil {
-		return OutboxRow{}, &BadEventError{Field: "event_id", Err: err}
-	}
-	if eventID.Version() != 1 {
-		return OutboxRow{}, &BadEventError{Field: "event_id", Err: fmt.Errorf("%s is not a time UUID", eventID)}
+		return OutboxRow{}, err
 	}
 	aggregateID, err := uuid.Parse(e.GetAggregateId())
 	if err != nil {
@@ -196,4 +193,17 @@ func bind(names []string, cols map[string]any) ([]any, error) {
 		vals[i] = v
 	}
 	return vals, nil
+}
+
+// parseEventID parses an event id, the timeuuid key of outbox_messages and
+// dead_letter_queue; a server would refuse any other uuid as a bad query.
+func parseEventID(s string) (uuid.UUID, error) {
+	id, err := uuid.Parse(s)
+	if err != nil {
+		return uuid.UUID{}, &BadEventError{Field: "event_id", Err: err}
+	}
+	if id.Version() != 1 {
+		return uuid.UUID{}, &BadEventError{Field: "event_id", Err: fmt.Errorf("%s is not a time UUID", id)}
+	}
+	return id, nil
 }

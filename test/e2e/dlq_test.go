@@ -51,17 +51,22 @@ func TestDLQListReplaySkip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	random := uuid.NewString() // version 4: never an event id
 	for _, tt := range []struct {
 		args []string
 		code string
+		says string
 	}{
-		{[]string{"dlq", "replay", replayedID}, "INVALID_TRANSITION"},
-		{[]string{"dlq", "skip", "not-an-id"}, "INVALID_ARGUMENT"},
-		{[]string{"dlq", "skip", unknown.String()}, "NOT_FOUND"},
+		{[]string{"dlq", "replay", replayedID}, "INVALID_TRANSITION", "already replayed"},
+		{[]string{"dlq", "skip", "not-an-id"}, "INVALID_ARGUMENT", "event id must be a timeuuid"},
+		{[]string{"dlq", "skip", random}, "INVALID_ARGUMENT", "event id must be a timeuuid"},
+		{[]string{"dlq", "replay", random}, "INVALID_ARGUMENT", "event id must be a timeuuid"},
+		{[]string{"dlq", "skip", unknown.String()}, "NOT_FOUND", "no dead letter"},
+		{[]string{"dlq", "replay", unknown.String()}, "NOT_FOUND", "no dead letter"},
 	} {
 		r := node.Ctl(t, tt.args...)
-		if r.Code != 1 || !strings.Contains(r.Stderr, "rejected ("+tt.code+")") {
-			t.Errorf("%v: exit %d stderr %q, want %s", tt.args, r.Code, r.Stderr, tt.code)
+		if r.Code != 1 || !strings.Contains(r.Stderr, "rejected ("+tt.code+")") || !strings.Contains(r.Stderr, tt.says) {
+			t.Errorf("%v: exit %d stderr %q, want %s saying %q", tt.args, r.Code, r.Stderr, tt.code, tt.says)
 		}
 	}
 }
