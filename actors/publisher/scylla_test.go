@@ -1,41 +1,19 @@
 package publisher_test
 
 import (
-	"context"
-	"log/slog"
 	"strings"
 	"testing"
 
-	"github.com/outboxnode/outbox/infra/config"
-	"github.com/outboxnode/outbox/infra/miniscylla"
 	"github.com/outboxnode/outbox/infra/scylla"
+	"github.com/outboxnode/outbox/infra/scylla/scyllatest"
 	"github.com/outboxnode/outbox/messages"
-	"github.com/outboxnode/outbox/schema"
 )
 
-// startDLQStore runs miniscylla, migrates the schema and returns the real
-// dead_letter_queue store on it (through gocqlx).
+// startDLQStore returns the real dead_letter_queue store (through gocqlx)
+// on a fresh miniscylla with the schema.
 func startDLQStore(t *testing.T) *scylla.DLQStore {
 	t.Helper()
-	srv, err := miniscylla.Start(context.Background(), miniscylla.Config{Addr: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatalf("start miniscylla: %v", err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
-	cfg := config.Default().Scylla
-	cfg.Consistency = "ONE"
-	session, err := scylla.Connect(t.Context(), cfg, []string{srv.Addr()}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatalf("connect: %v", err)
-	}
-	t.Cleanup(session.Close)
-	stmts, err := schema.Statements(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := scylla.Migrate(t.Context(), session, stmts); err != nil {
-		t.Fatalf("migrate: %v", err)
-	}
+	_, session, cfg := scyllatest.Start(t)
 	return scylla.NewDLQStore(session, cfg.Keyspace)
 }
 

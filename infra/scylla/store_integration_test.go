@@ -15,35 +15,17 @@ import (
 	"github.com/outboxnode/outbox/infra/config"
 	"github.com/outboxnode/outbox/infra/miniscylla"
 	"github.com/outboxnode/outbox/infra/scylla"
+	"github.com/outboxnode/outbox/infra/scylla/scyllatest"
 	"github.com/outboxnode/outbox/messages"
 	"github.com/outboxnode/outbox/schema"
 )
 
-// startStore runs miniscylla on a free port, migrates the schema twice (it
+// startStore runs miniscylla with the schema, migrates it once more (it
 // must be idempotent) and returns the server, a session and a Store.
 func startStore(t testing.TB) (*miniscylla.Server, gocqlx.Session, *scylla.Store) {
 	t.Helper()
-	srv, err := miniscylla.Start(context.Background(), miniscylla.Config{Addr: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatalf("start miniscylla: %v", err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
-	cfg := config.Default().Scylla
-	cfg.Consistency = "ONE"
-	session, err := scylla.Connect(t.Context(), cfg, []string{srv.Addr()}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatalf("connect: %v", err)
-	}
-	t.Cleanup(session.Close)
-	stmts, err := schema.Statements(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for range 2 {
-		if err := scylla.Migrate(t.Context(), session, stmts); err != nil {
-			t.Fatalf("migrate: %v", err)
-		}
-	}
+	srv, session, cfg := scyllatest.Start(t)
+	scyllatest.Migrate(t, session, cfg)
 	return srv, session, scylla.NewStore(session, cfg.Keyspace)
 }
 
