@@ -51,18 +51,38 @@ func (c *Client) Pending(ctx context.Context, aggregateID string) ([]*messages.D
 	return res.GetEntries(), nil
 }
 
+// request asks the DLQ actor and waits for its answer, the timeout or the
+// end of ctx, whichever comes first: a stopping publisher cancels ctx and
+// must not wait for an actor that is stopping too. A future takes no
+// context, so its result is awaited aside; that goroutine ends with the
+// timeout at the latest.
 func request[T any](ctx context.Context, c *Client, msg any) (T, error) {
 	var zero T
 	if err := ctx.Err(); err != nil {
-		return zero, err
-	}
-	r, err := c.root.RequestFuture(c.pid, msg, c.timeout).Result()
-	if err != nil {
 		return zero, fmt.Errorf("dlq request %T: %w", msg, err)
 	}
-	res, ok := r.(T)
+	type answer struct {
+		res any
+		err error
+	}
+	f := c.root.RequestFuture(c.pid, msg, c.timeout)
+	done := make(chan answer, 1)
+	go func() {
+		res, err := f.Result()
+		done <- answer{res, err}
+	}()
+	var a answer
+	select {
+	case a = <-done:
+	case <-ctx.Done():
+		return zero, fmt.Errorf("dlq request %T: %w", msg, ctx.Err())
+	}
+	if a.err != nil {
+		return zero, fmt.Errorf("dlq request %T: %w", msg, a.err)
+	}
+	res, ok := a.res.(T)
 	if !ok {
-		return zero, fmt.Errorf("dlq request %T: unexpected answer %T", msg, r)
+		return zero, fmt.Errorf("dlq request %T: unexpected answer %T", msg, a.res)
 	}
 	return res, nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"slices"
 	"sync"
@@ -177,11 +176,16 @@ func withMetrics(m interface {
 	return func(s *relaySettings) { s.metrics = m }
 }
 
+// quietSystem returns an actor system that logs nothing.
+func quietSystem() *actor.ActorSystem {
+	return actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
+		return slog.New(slog.DiscardHandler)
+	}))
+}
+
 func startRelay(t testing.TB, producer publisher.Producer, isPermanent func(error) bool, store dlq.Store, opts ...relayOption) *relay {
 	t.Helper()
-	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
-		return slog.New(slog.NewTextHandler(io.Discard, nil))
-	}))
+	sys := quietSystem()
 	r := &relay{t: t, sys: sys, store: store, breaker: &breakerStates{}, metrics: &countingMetrics{}}
 	s := relaySettings{
 		publisher:  publisher.Config{PauseDelay: 20 * time.Millisecond, Linger: time.Millisecond},

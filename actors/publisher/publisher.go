@@ -44,9 +44,12 @@ type publisher struct {
 	releases []releaseJob
 	// parked maps an aggregate whose head is dead-lettered to that head's
 	// event id; its later events are parked until a release.
-	parked    map[string]string
-	loaded    bool
-	busy      bool
+	parked map[string]string
+	loaded bool
+	busy   bool
+	// drain is set while the job in flight is a batch: stopping waits for
+	// it (its acks let the stream save progress) instead of cancelling it.
+	drain     bool
 	lingering bool
 	results   chan any
 	jobs      context.Context
@@ -88,13 +91,16 @@ func (p *publisher) start(ctx actor.Context) {
 	p.pending = make(map[string]*item)
 	p.results = make(chan any, 1)
 	p.jobs, p.cancel = context.WithCancel(context.Background())
-	p.run(ctx, func(c context.Context) any { return p.w.load(c) })
+	p.run(ctx, false, func(c context.Context) any { return p.w.load(c) })
 }
 
-// stop drains the job in flight, within DrainTimeout, so that its acks reach
-// the stream before it saves progress; then cancels it.
+// stop drains a batch in flight, within DrainTimeout, so that its acks
+// reach the stream before it saves progress; then cancels the job. A load
+// or release job is cancelled at once: it has no acks to deliver, and it
+// waits on the DLQ actor, which may be stopping too (a release cut short
+// is published again by the next one: at-least-once).
 func (p *publisher) stop(ctx actor.Context) {
-	if p.busy {
+	if p.busy && p.drain {
 		t := time.NewTimer(p.w.cfg.DrainTimeout)
 		select {
 		case r := <-p.results:
@@ -141,7 +147,7 @@ func (p *publisher) schedule(ctx actor.Context) {
 	if len(p.releases) > 0 {
 		job := p.releases[0]
 		p.releases = p.releases[1:]
-		p.run(ctx, func(c context.Context) any { return p.w.release(c, job) })
+		p.run(ctx, false, func(c context.Context) any { return p.w.release(c, job) })
 		return
 	}
 	if len(p.queue) == 0 || (p.lingering && len(p.queue) < p.w.cfg.MaxBatch) {
@@ -149,7 +155,7 @@ func (p *publisher) schedule(ctx actor.Context) {
 	}
 	p.lingering = false
 	b := p.take()
-	p.run(ctx, func(c context.Context) any { return p.w.publishBatch(c, b) })
+	p.run(ctx, true, func(c context.Context) any { return p.w.publishBatch(c, b) })
 }
 
 // take moves the next batch out of the queue: at most MaxBatch events and
@@ -183,8 +189,10 @@ func (p *publisher) take() batch {
 	return b
 }
 
-func (p *publisher) run(ctx actor.Context, job func(context.Context) any) {
-	p.busy = true
+// run starts job on a goroutine of its own; drain says whether stop waits
+// for it.
+func (p *publisher) run(ctx actor.Context, drain bool, job func(context.Context) any) {
+	p.busy, p.drain = true, drain
 	root, self, results, jobs := ctx.ActorSystem().Root, ctx.Self(), p.results, p.jobs
 	go func() {
 		results <- job(jobs)
