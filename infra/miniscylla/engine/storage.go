@@ -124,6 +124,11 @@ func (td *tableData) partitionFor(key []byte) *partition {
 
 // findRow returns the index of ck in p.rows and whether it exists.
 func (td *tableData) findRow(p *partition, ck [][]byte) (int, bool) {
+	// Keys that grow with time (the CDC log's cdc$time, timeuuid event ids)
+	// land after the last row: one comparison instead of a binary search.
+	if n := len(p.rows); n > 0 && td.order.compare(p.rows[n-1].ck, ck) < 0 {
+		return n, false
+	}
 	return slices.BinarySearchFunc(p.rows, ck, func(r *row, ck [][]byte) int { return td.order.compare(r.ck, ck) })
 }
 
