@@ -78,7 +78,8 @@ func TestPythonDriver(t *testing.T) {
 	if err != nil {
 		t.Fatalf("pydriver_check.py: %v\n%s", err, out)
 	}
-	if !strings.HasPrefix(string(out), "ok: ") {
+	// The driver may log warnings (protocol downgrade) before the result line.
+	if !strings.HasPrefix(string(out), "ok: ") && !strings.Contains(string(out), "\nok: ") {
 		t.Fatalf("pydriver_check.py did not finish:\n%s", out)
 	}
 	t.Logf("%s", out)
