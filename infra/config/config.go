@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/outboxnode/outbox/actors/publisher"
 )
 
 // Config is the whole node configuration. The zero value is not usable:
@@ -138,8 +140,26 @@ type Relay struct {
 	BreakerFailures  uint
 	BreakerOpenDelay time.Duration
 	BreakerSuccesses uint
+	// Publish tunes the publisher between the stream and Kafka.
+	Publish Publish
 	// CDC tunes the read side of the relay.
 	CDC CDC
+}
+
+// Publish configures the publisher actor's batching, pausing and draining
+// (actors/publisher.Config, whose defaults it starts from).
+type Publish struct {
+	// MaxBatch caps the events in one Kafka batch.
+	MaxBatch int
+	// Linger is how long an idle publisher waits for more events after the
+	// first one before it publishes a partial batch.
+	Linger time.Duration
+	// PauseDelay is the wait before a paused batch is tried again, once the
+	// retry policy gave up on the broker or the DLQ could not store an entry.
+	PauseDelay time.Duration
+	// DrainTimeout bounds how long a stop waits for the batch in flight, so
+	// that its acks are checkpointed; it must be below Node.ShutdownTimeout.
+	DrainTimeout time.Duration
 }
 
 // CDC configures the relay's read side: the CDC reader over
@@ -224,6 +244,12 @@ func Default() Config {
 			BreakerFailures:  5,
 			BreakerOpenDelay: 30 * time.Second,
 			BreakerSuccesses: 3,
+			Publish: Publish{
+				MaxBatch:     publisher.DefaultMaxBatch,
+				Linger:       publisher.DefaultLinger,
+				PauseDelay:   publisher.DefaultPauseDelay,
+				DrainTimeout: publisher.DefaultDrainTimeout,
+			},
 			CDC: CDC{
 				PollDelay:        10 * time.Millisecond,
 				IdleDelay:        50 * time.Millisecond,
@@ -316,6 +342,9 @@ func (c Config) Validate() error {
 	}
 	positive(bad, "order-idle-timeout", c.Orders.IdleTimeout)
 	c.Relay.validate(bad)
+	if c.Relay.Publish.DrainTimeout >= c.Node.ShutdownTimeout {
+		bad("publish-drain-timeout", "%s is not below --shutdown-timeout %s", c.Relay.Publish.DrainTimeout, c.Node.ShutdownTimeout)
+	}
 	return errors.Join(errs...)
 }
 
@@ -361,7 +390,19 @@ func (r Relay) validate(bad func(field, format string, args ...any)) {
 		bad("breaker", "failure and success thresholds must be >= 1")
 	}
 	positive(bad, "breaker-open-delay", r.BreakerOpenDelay)
+	r.Publish.validate(bad)
 	r.CDC.validate(bad)
+}
+
+// validate requires every setting to be positive: the publisher reads a
+// zero as "use the default", which would silently replace an explicit 0.
+func (p Publish) validate(bad func(field, format string, args ...any)) {
+	if p.MaxBatch < 1 {
+		bad("publish-max-batch", "must be >= 1, got %d", p.MaxBatch)
+	}
+	positive(bad, "publish-linger", p.Linger)
+	positive(bad, "publish-pause-delay", p.PauseDelay)
+	positive(bad, "publish-drain-timeout", p.DrainTimeout)
 }
 
 func (c CDC) validate(bad func(field, format string, args ...any)) {

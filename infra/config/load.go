@@ -102,6 +102,11 @@ func register(fs *flag.FlagSet, c *Config) {
 	fs.DurationVar(&c.Relay.BreakerOpenDelay, "breaker-open-delay", c.Relay.BreakerOpenDelay, "how long the breaker stays open before trial publishes")
 	fs.UintVar(&c.Relay.BreakerSuccesses, "breaker-successes", c.Relay.BreakerSuccesses, "half-open successes that close the breaker")
 
+	fs.IntVar(&c.Relay.Publish.MaxBatch, "publish-max-batch", c.Relay.Publish.MaxBatch, "most events in one Kafka batch")
+	fs.DurationVar(&c.Relay.Publish.Linger, "publish-linger", c.Relay.Publish.Linger, "how long an idle publisher waits for more events before a partial batch")
+	fs.DurationVar(&c.Relay.Publish.PauseDelay, "publish-pause-delay", c.Relay.Publish.PauseDelay, "wait before a paused batch (broker unavailable, DLQ store failing) is tried again")
+	fs.DurationVar(&c.Relay.Publish.DrainTimeout, "publish-drain-timeout", c.Relay.Publish.DrainTimeout, "how long a stop waits for the batch in flight; below --shutdown-timeout")
+
 	fs.DurationVar(&c.Relay.CDC.ConfidenceWindow, "cdc-confidence-window", c.Relay.CDC.ConfidenceWindow, "minimal age of a CDC change before it is read; 0 = 100ms embedded, 5s on a cluster")
 	fs.DurationVar(&c.Relay.CDC.PollDelay, "cdc-poll-delay", c.Relay.CDC.PollDelay, "pause after a CDC poll that returned rows")
 	fs.DurationVar(&c.Relay.CDC.IdleDelay, "cdc-idle-delay", c.Relay.CDC.IdleDelay, "pause after an empty CDC poll")
