@@ -24,6 +24,8 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/outboxnode/outbox/actors/supervision"
 )
 
 // PublisherName is the publisher child's name: its PID is
@@ -34,15 +36,21 @@ const PublisherName = "publisher"
 type Deps struct {
 	Source Source
 	// Publisher is spawned as the child that takes PublishEvent and answers
-	// EventAck (actors/publisher); the stream's props option
-	// actor.WithSupervisor decides how it restarts.
+	// EventAck (actors/publisher).
 	Publisher *actor.Props
 	Metrics   Metrics
 }
 
 // Props validates cfg (after SetDefaults) and deps and returns the props of
-// the stream actor; opts are added (e.g. the supervisor of the publisher).
-func Props(cfg Config, deps Deps, opts ...actor.PropsOption) (*actor.Props, error) {
+// the stream actor.
+//
+// A failure of the publisher escalates: the stream fails with it, and its
+// own supervisor restarts both. A publisher restarted alone would lose its
+// queue while later events of the same aggregates still wait in its
+// mailbox, and publish them first; a restarted stream instead discards
+// that mailbox and re-reads everything after its checkpoint, in order
+// (duplicates stay within the in-flight window).
+func Props(cfg Config, deps Deps) (*actor.Props, error) {
 	cfg.SetDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -53,18 +61,28 @@ func Props(cfg Config, deps Deps, opts ...actor.PropsOption) (*actor.Props, erro
 	if deps.Metrics == nil {
 		deps.Metrics = nopMetrics{}
 	}
+	escalate := actor.NewOneForOneStrategy(0, 0, func(any) actor.Directive { return actor.EscalateDirective })
 	return actor.PropsFromProducer(func() actor.Actor {
 		return &stream{cfg: cfg, deps: deps}
-	}, opts...), nil
+	}, actor.WithSupervisor(supervision.Strategy(escalate))), nil
 }
 
 // Local messages of the actor to itself.
 type (
 	tick          struct{}
 	restartReader struct{}
-	// readerStopped reports the end of reader run number run.
+	// A reader run is identified by its done channel, unique even across
+	// restarts of the actor: what an earlier run sent is ignored (its
+	// events are read again by the current run, in order).
+	//
+	// delivered is one event of run.
+	delivered struct {
+		run chan struct{}
+		d   Delivery
+	}
+	// readerStopped reports the end of run.
 	readerStopped struct {
-		run int
+		run chan struct{}
 		err error
 	}
 )
@@ -79,7 +97,6 @@ type stream struct {
 	acksPID   *actor.PID
 	stopping  bool
 
-	run      int
 	cancel   context.CancelFunc
 	done     chan struct{}
 	failures int
@@ -95,10 +112,12 @@ func (s *stream) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		s.start(ctx)
-	case *Delivery:
-		s.deliver(ctx, m)
+	case delivered:
+		if m.run == s.done && !s.stopping {
+			s.deliver(ctx, &m.d)
+		}
 	case tick:
-		s.tick(ctx, time.Now())
+		s.tick(time.Now())
 	case readerStopped:
 		s.readerStopped(ctx, m)
 	case restartReader:
@@ -108,8 +127,8 @@ func (s *stream) Receive(ctx actor.Context) {
 	case *LagQuery:
 		ctx.Respond(s.report())
 	case *actor.Terminated:
-		// The publisher exceeded its restart budget: fail, so that the
-		// coordinator restarts the stream (and a new publisher) or stops.
+		// The publisher stopped on its own: fail, so that the coordinator
+		// restarts the stream with a new publisher.
 		if m.GetWho().Equal(s.publisher) && !s.stopping {
 			panic(fmt.Errorf("publisher %s stopped", m.GetWho().GetId()))
 		}
@@ -157,20 +176,19 @@ func (s *stream) start(ctx actor.Context) {
 // startReader runs the source on a goroutine; its callback only sends
 // Deliveries to this actor.
 func (s *stream) startReader(ctx actor.Context) {
-	s.run++
-	run, root, self := s.run, ctx.ActorSystem().Root, ctx.Self()
+	root, self := ctx.ActorSystem().Root, ctx.Self()
 	rctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	s.cancel, s.done = cancel, done
 	go func() {
-		defer close(done)
-		err := s.deps.Source.Run(rctx, func(d Delivery) { root.Send(self, &d) })
-		root.Send(self, readerStopped{run: run, err: err})
+		err := s.deps.Source.Run(rctx, func(d Delivery) { root.Send(self, delivered{run: done, d: d}) })
+		close(done)
+		root.Send(self, readerStopped{run: done, err: err})
 	}()
 }
 
 func (s *stream) readerStopped(ctx actor.Context, m readerStopped) {
-	if m.run != s.run || s.stopping {
+	if m.run != s.done || s.stopping {
 		return
 	}
 	s.cancel()
@@ -187,20 +205,14 @@ func (s *stream) readerStopped(ctx actor.Context, m readerStopped) {
 }
 
 func (s *stream) deliver(ctx actor.Context, d *Delivery) {
-	if s.stopping {
-		return
-	}
 	s.failures, s.readerErr = 0, nil
-	s.acks.add(d, time.Now())
+	s.acks.add(d)
 	ctx.RequestWithCustomSender(s.publisher, d.Request, s.acksPID)
 }
 
-func (s *stream) tick(ctx actor.Context, now time.Time) {
+func (s *stream) tick(now time.Time) {
 	if s.stopping {
 		return
-	}
-	for _, d := range s.acks.stale(now, s.cfg.ResendAfter) {
-		ctx.RequestWithCustomSender(s.publisher, d.Request, s.acksPID)
 	}
 	s.lag.check(now, s.deps.Source.Lags(now))
 }

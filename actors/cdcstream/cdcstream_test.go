@@ -166,16 +166,32 @@ func TestAcksOfTheBatchDrainedAtStopAreSaved(t *testing.T) {
 	}
 }
 
-func TestLostRequestIsResent(t *testing.T) {
-	src := &fakeSource{events: events("e1")}
+// panickingPublisher fails on its first request, then acks every one.
+func panickingPublisher(received *atomic.Int32) *actor.Props {
+	return actor.PropsFromFunc(func(ctx actor.Context) {
+		if m, ok := ctx.Message().(*messages.PublishEvent); ok {
+			if received.Add(1) == 1 {
+				panic("publisher bug")
+			}
+			ctx.Respond(&messages.EventAck{EventId: m.GetEvent().GetEventId(), Outcome: messages.AckOutcome_ACK_OUTCOME_PUBLISHED})
+		}
+	})
+}
+
+func TestPublisherFailureRestartsTheStreamWhichReadsAgain(t *testing.T) {
+	src := &fakeSource{events: events("e1", "e2", "e3")}
 	var received atomic.Int32
-	cfg := testConfig()
-	cfg.ResendAfter = 30 * time.Millisecond
-	sys, pid := spawn(t, cfg, src, fakePublisher(1, &received))
+	sys, pid := spawn(t, testConfig(), src, panickingPublisher(&received))
 	defer sys.Root.Stop(pid)
-	waitFor(t, "ack after re-send", func() bool { return len(src.ackedIDs()) == 1 })
-	if received.Load() < 2 {
-		t.Errorf("publisher got %d requests, want the re-send", received.Load())
+	waitFor(t, "3 acks after the restart", func() bool { return len(src.ackedIDs()) == 3 })
+	if src.runs.Load() != 2 {
+		t.Errorf("source ran %d times, want 2 (the stream restarted)", src.runs.Load())
+	}
+	if got := src.ackedIDs(); got[0] != "e1" || got[1] != "e2" || got[2] != "e3" {
+		t.Errorf("acks %v, want e1 e2 e3 in order", got)
+	}
+	if src.flushes.Load() == 0 {
+		t.Error("progress not saved when the stream restarted")
 	}
 }
 

@@ -14,13 +14,8 @@ type Config struct {
 	// LagShare of LogTTL is the lag above which health is degraded and a
 	// warning with the time left is logged.
 	LagShare float64
-	// Tick is how often lag is exported and checked, and stale publish
-	// requests are looked for.
+	// Tick is how often lag is exported and checked.
 	Tick time.Duration
-	// ResendAfter re-sends a publish request left unacknowledged that long:
-	// a publisher restart loses its queue, and the publisher joins a request
-	// it still holds instead of publishing it twice.
-	ResendAfter time.Duration
 	// RetryMin and RetryMax bound the backoff before a failed reader (store
 	// unreachable, say) is started again.
 	RetryMin time.Duration
@@ -34,7 +29,6 @@ type Config struct {
 const (
 	DefaultLagShare    = 0.5
 	DefaultTick        = time.Second
-	DefaultResendAfter = time.Minute
 	DefaultRetryMin    = time.Second
 	DefaultRetryMax    = 30 * time.Second
 	DefaultStopTimeout = 5 * time.Second
@@ -52,7 +46,7 @@ func (c *Config) SetDefaults() {
 		p *time.Duration
 		v time.Duration
 	}{
-		{&c.Tick, DefaultTick}, {&c.ResendAfter, DefaultResendAfter}, {&c.RetryMin, DefaultRetryMin},
+		{&c.Tick, DefaultTick}, {&c.RetryMin, DefaultRetryMin},
 		{&c.RetryMax, DefaultRetryMax}, {&c.StopTimeout, DefaultStopTimeout},
 	} {
 		if *d.p == 0 {
@@ -68,8 +62,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: LogTTL must be positive, got %s", ErrInvalidConfig, c.LogTTL)
 	case c.LagShare <= 0 || c.LagShare > 1:
 		return fmt.Errorf("%w: LagShare %g not in (0, 1]", ErrInvalidConfig, c.LagShare)
-	case c.Tick <= 0 || c.ResendAfter <= 0 || c.RetryMin <= 0 || c.StopTimeout <= 0:
-		return fmt.Errorf("%w: Tick, ResendAfter, RetryMin and StopTimeout must be positive", ErrInvalidConfig)
+	case c.Tick <= 0 || c.RetryMin <= 0 || c.StopTimeout <= 0:
+		return fmt.Errorf("%w: Tick, RetryMin and StopTimeout must be positive", ErrInvalidConfig)
 	case c.RetryMax < c.RetryMin:
 		return fmt.Errorf("%w: RetryMax %s < RetryMin %s", ErrInvalidConfig, c.RetryMax, c.RetryMin)
 	}

@@ -70,7 +70,12 @@ func (n *node) buildRelay(sys *actor.ActorSystem, session gocqlx.Session, m *met
 	streamPID := sys.NewLocalPID(coordinator.Name + "/" + cdcstreamName)
 	publisherPID := sys.NewLocalPID(streamPID.GetId() + "/" + cdcstream.PublisherName)
 	dlqPID := sys.NewLocalPID(coordinator.Name + "/" + dlqName)
-	publisherProps, err := publisher.Props(publisher.Config{}, publisher.Deps{
+	publisherProps, err := publisher.Props(publisher.Config{
+		MaxBatch:     r.Publish.MaxBatch,
+		Linger:       r.Publish.Linger,
+		PauseDelay:   r.Publish.PauseDelay,
+		DrainTimeout: r.Publish.DrainTimeout,
+	}, publisher.Deps{
 		Producer:    producer,
 		Policy:      policy,
 		DeadLetters: dlq.NewClient(sys.Root, dlqPID, n.cfg.Scylla.Timeout),
@@ -97,8 +102,9 @@ func (n *node) buildRelay(sys *actor.ActorSystem, session gocqlx.Session, m *met
 	}, nil
 }
 
-// streamProps builds the cdcstream over a CDC source of outbox_messages;
-// its publisher child restarts one-for-one within the node's budget.
+// streamProps builds the cdcstream over a CDC source of outbox_messages; a
+// publisher failure restarts the stream with it, within the coordinator's
+// budget (cdcstream.Props says why).
 func (n *node) streamProps(session gocqlx.Session, publisherProps *actor.Props, m *metrics.Metrics) (*actor.Props, error) {
 	c := n.cfg.Relay.CDC
 	consistency, err := gocql.ParseConsistencyWrapper(strings.ToUpper(n.cfg.Scylla.Consistency))
@@ -118,12 +124,11 @@ func (n *node) streamProps(session gocqlx.Session, publisherProps *actor.Props, 
 	if err != nil {
 		return nil, err
 	}
-	strategy := supervision.Strategy(actor.NewOneForOneStrategy(n.cfg.Node.RestartBudget, n.cfg.Node.RestartWindow, actor.DefaultDecider))
 	return cdcstream.Props(cdcstream.Config{
 		LogTTL:      n.cfg.Scylla.OutboxTTL,
 		LagShare:    c.LagShare,
 		StopTimeout: n.cfg.Node.ShutdownTimeout / 3,
-	}, cdcstream.Deps{Source: src, Publisher: publisherProps, Metrics: m}, actor.WithSupervisor(strategy))
+	}, cdcstream.Deps{Source: src, Publisher: publisherProps, Metrics: m})
 }
 
 // breakerProbe reports the publish circuit breaker: closed is ok; open or

@@ -32,7 +32,10 @@ type Config struct {
 	// would skip older, still unpublished events.
 	ChangeAgeLimit time.Duration
 	// ConfidenceWindow is the minimal age of a change before it is read
-	// (the latency floor); small on a single-node store.
+	// (the latency floor). cdc$time is the write timestamp, taken by the
+	// driver: a change that reaches the store later than this after it is
+	// never read. Small on a single-node store, never below the worst
+	// request delay.
 	ConfidenceWindow time.Duration
 	// PollDelay is the pause after a poll that returned rows; IdleDelay
 	// after an empty one; FailedDelay the first pause after a failed one
@@ -55,7 +58,7 @@ const (
 	DefaultTable            = "outbox_messages"
 	DefaultProgressTable    = "cdc_offsets"
 	DefaultApplicationName  = "outbox-relay"
-	DefaultConfidenceWindow = 100 * time.Millisecond
+	DefaultConfidenceWindow = 500 * time.Millisecond
 	DefaultPollDelay        = 10 * time.Millisecond
 	DefaultIdleDelay        = 50 * time.Millisecond
 	DefaultFailedDelay      = time.Second

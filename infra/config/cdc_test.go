@@ -15,7 +15,7 @@ func TestCDCFlagsAndConfidenceDefault(t *testing.T) {
 	if cfg.Relay.CDC.InFlight != 10 || cfg.Relay.CDC.LagShare != 0.25 {
 		t.Errorf("cdc %+v", cfg.Relay.CDC)
 	}
-	if got := cfg.CDCConfidenceWindow(); got != 100*time.Millisecond {
+	if got := cfg.CDCConfidenceWindow(); got != 500*time.Millisecond {
 		t.Errorf("embedded confidence window %s", got)
 	}
 	cfg.Scylla.Hosts = []string{"db:9042"}

@@ -168,7 +168,7 @@ type Publish struct {
 // log TTL) and checkpoints in cdc_offsets.
 type CDC struct {
 	// ConfidenceWindow is the minimal age of a change before it is read,
-	// the latency floor; 0 picks 100 ms on the embedded store and 5 s on a
+	// the latency floor; 0 picks 500 ms on the embedded store and 5 s on a
 	// real cluster (see CDCConfidenceWindow).
 	ConfidenceWindow time.Duration
 	// PollDelay follows a poll that returned rows, IdleDelay an empty one.
@@ -189,14 +189,19 @@ type CDC struct {
 }
 
 // CDCConfidenceWindow returns the configured confidence window, or the
-// default for the store in use: a single in-process node has no replicas
-// to wait for, a cluster does.
+// default for the store in use. A change's cdc$time is its write
+// timestamp, taken by the driver before the request reaches the store: a
+// change applied later than the window after that timestamp is skipped by
+// the reader. A single in-process node has no replicas to wait for, but a
+// loaded machine can still delay a request by a few hundred milliseconds
+// (100 ms lost an event under -race with parallel tests); a cluster adds
+// replication and clock skew.
 func (c Config) CDCConfidenceWindow() time.Duration {
 	switch {
 	case c.Relay.CDC.ConfidenceWindow > 0:
 		return c.Relay.CDC.ConfidenceWindow
 	case c.EmbeddedScylla():
-		return 100 * time.Millisecond
+		return 500 * time.Millisecond
 	}
 	return 5 * time.Second
 }

@@ -107,7 +107,7 @@ func register(fs *flag.FlagSet, c *Config) {
 	fs.DurationVar(&c.Relay.Publish.PauseDelay, "publish-pause-delay", c.Relay.Publish.PauseDelay, "wait before a paused batch (broker unavailable, DLQ store failing) is tried again")
 	fs.DurationVar(&c.Relay.Publish.DrainTimeout, "publish-drain-timeout", c.Relay.Publish.DrainTimeout, "how long a stop waits for the batch in flight; below --shutdown-timeout")
 
-	fs.DurationVar(&c.Relay.CDC.ConfidenceWindow, "cdc-confidence-window", c.Relay.CDC.ConfidenceWindow, "minimal age of a CDC change before it is read; 0 = 100ms embedded, 5s on a cluster")
+	fs.DurationVar(&c.Relay.CDC.ConfidenceWindow, "cdc-confidence-window", c.Relay.CDC.ConfidenceWindow, "minimal age of a CDC change before it is read; 0 = 500ms embedded, 5s on a cluster")
 	fs.DurationVar(&c.Relay.CDC.PollDelay, "cdc-poll-delay", c.Relay.CDC.PollDelay, "pause after a CDC poll that returned rows")
 	fs.DurationVar(&c.Relay.CDC.IdleDelay, "cdc-idle-delay", c.Relay.CDC.IdleDelay, "pause after an empty CDC poll")
 	fs.IntVar(&c.Relay.CDC.InFlight, "cdc-in-flight", c.Relay.CDC.InFlight, "events read but not yet checkpointed before the reader waits")

@@ -40,7 +40,7 @@ const (
 )
 
 // BenchmarkRelayVsNaive compares, in one run on the embedded default
-// (miniscylla, minikafka, 100 ms confidence window, in one process), the
+// (miniscylla, minikafka, 500 ms confidence window, in one process), the
 // relay (infra/cdc source -> cdcstream -> publisher -> batched idempotent
 // producer) with a naive relay over the same CDC reader: one synchronous
 // SendMessage and one progress write per event. For each it reports the
@@ -116,7 +116,7 @@ func newBenchEnv(b *testing.B) *benchEnv {
 	}
 	return &benchEnv{session: s.Session, brokers: []string{broker.Addr()}, log: quiet, cfg: cdc.Config{
 		Keyspace: node.Scylla.Keyspace, Consistency: gocql.One, ChangeAgeLimit: node.Scylla.OutboxTTL,
-		ConfidenceWindow: 100 * time.Millisecond, PollDelay: node.Relay.CDC.PollDelay, IdleDelay: node.Relay.CDC.IdleDelay,
+		ConfidenceWindow: node.CDCConfidenceWindow(), PollDelay: node.Relay.CDC.PollDelay, IdleDelay: node.Relay.CDC.IdleDelay,
 		InFlight: node.Relay.CDC.InFlight, ProgressInterval: node.Relay.CDC.ProgressInterval,
 	}}
 }

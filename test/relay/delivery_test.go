@@ -27,7 +27,7 @@ var eventTypes = map[int32]string{1: "OrderCreated", 2: "OrderUpdated", 3: "Orde
 // versions 1, 2, 3 in partition order, with the record headers.
 func TestThreeThousandRecordsExactlyInOrderWithHeaders(t *testing.T) {
 	bins := harness.Build(t)
-	node := harness.StartNode(t, bins, "--topic-template", "orders.{{aggregate_type}}", "--log-level", "warn")
+	node := startNode(t, bins, "--topic-template", "orders.{{aggregate_type}}", "--log-level", "warn")
 	kafka := collect(t, node.Kafka, topic)
 
 	acc := runLifecycles(t, node.Remote, 1000, 32)

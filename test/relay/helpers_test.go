@@ -39,6 +39,19 @@ func client() *actor.ActorSystem {
 	return clientSys
 }
 
+// startNode starts outbox-node (harness.StartNode) and logs its output
+// when the test fails.
+func startNode(t *testing.T, bins harness.Binaries, flags ...string) *harness.Node {
+	t.Helper()
+	n := harness.StartNode(t, bins, flags...)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("outbox-node %s log:\n%s", n.Remote, n.Log())
+		}
+	})
+	return n
+}
+
 // command sends msg to the node's coordinator and returns the acceptance,
 // or an error for a rejection or a failed request.
 func command(node string, msg proto.Message) (*messages.CommandAccepted, error) {

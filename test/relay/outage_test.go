@@ -30,7 +30,7 @@ func TestBrokerOutageOpensBreakerPausesAndRecovers(t *testing.T) {
 	t.Cleanup(broker.Close)
 	const openDelay = 2 * time.Second
 	bins := harness.Build(t)
-	node := harness.StartNode(t, bins, "--kafka-brokers", broker.Addr(), "--topic-template", "orders.{{aggregate_type}}",
+	node := startNode(t, bins, "--kafka-brokers", broker.Addr(), "--topic-template", "orders.{{aggregate_type}}",
 		"--breaker-open-delay", openDelay.String(), "--retry-backoff-min", "50ms", "--retry-backoff-max", "200ms",
 		// Lag threshold 2.4 s: 2% of a 2-minute CDC log TTL.
 		"--outbox-ttl", "2m", "--cdc-lag-share", "0.02", "--log-level", "warn")

@@ -19,7 +19,7 @@ import (
 // (stored, not published) until `outboxctl dlq skip` releases it in order.
 func TestPoisonRowsAreDeadLetteredAndParkOnlyTheirAggregate(t *testing.T) {
 	bins := harness.Build(t)
-	node := harness.StartNode(t, bins, "--log-level", "warn")
+	node := startNode(t, bins, "--log-level", "warn")
 	kafka := collect(t, node.Kafka, "OrderCreated", "OrderUpdated", "OrderCancelled")
 	s := node.Session(t).Session
 

@@ -50,7 +50,7 @@ func restartUnderLoad(t *testing.T, stop func(*testing.T, *harness.Node)) {
 	cql, broker := harness.StartDevstack(t, bins)
 	flags := []string{"--scylla-hosts", cql, "--kafka-brokers", broker, "--migrate", "--consistency", "ONE",
 		"--topic-template", "orders.{{aggregate_type}}", "--cdc-in-flight", fmt.Sprint(inFlight), "--log-level", "warn"}
-	first := harness.StartNode(t, bins, flags...)
+	first := startNode(t, bins, flags...)
 	kafka := collect(t, broker, topic)
 
 	// Orders keep coming until the node stops under them.
@@ -74,7 +74,7 @@ func restartUnderLoad(t *testing.T, stop func(*testing.T, *harness.Node)) {
 	wg.Wait()
 	before := len(kafka.all())
 
-	second := harness.StartNode(t, bins, flags...)
+	second := startNode(t, bins, flags...)
 	runLifecycles(t, second.Remote, 50, 8)
 
 	committed := outboxEventIDs(t, second.Session(t).Session)
