@@ -194,7 +194,8 @@ type CDC struct {
 // change applied later than the window after that timestamp is skipped by
 // the reader. A single in-process node has no replicas to wait for, but a
 // loaded machine can still delay a request by a few hundred milliseconds
-// (100 ms lost an event under -race with parallel tests); a cluster adds
+// (at 100 ms one event went missing under -race with parallel tests, as
+// such a delay would explain); a cluster adds
 // replication and clock skew.
 func (c Config) CDCConfidenceWindow() time.Duration {
 	switch {
