@@ -195,8 +195,7 @@ type CDC struct {
 // the reader. A single in-process node has no replicas to wait for, but a
 // loaded machine can still delay a request by a few hundred milliseconds
 // (at 100 ms one event went missing under -race with parallel tests, as
-// such a delay would explain); a cluster adds
-// replication and clock skew.
+// such a delay would explain); a cluster adds replication and clock skew.
 func (c Config) CDCConfidenceWindow() time.Duration {
 	switch {
 	case c.Relay.CDC.ConfidenceWindow > 0:
