@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gocql/gocql"
+	scyllacdc "github.com/scylladb/scylla-cdc-go"
 
 	"github.com/outboxnode/outbox/actors/cdcstream"
 	"github.com/outboxnode/outbox/infra/cdc"
@@ -218,5 +219,44 @@ func TestSourceUndecodableRowIsDeliveredWithItsError(t *testing.T) {
 	req := c.got[0].Request
 	if req.GetDecodeError() == "" || req.GetEvent().GetAggregateId() != agg.String() || req.GetEvent().GetEventId() == "" {
 		t.Fatalf("poison delivered as %v", req)
+	}
+}
+
+func TestSourceIgnoresPreAndPostImages(t *testing.T) {
+	s := store(t)
+	if err := s.Query(`ALTER TABLE orders_ks.outbox_messages WITH cdc = {'enabled': true, 'preimage': true, 'postimage': true}`).Exec(); err != nil {
+		t.Fatal(err)
+	}
+	agg := gocql.MustRandomUUID()
+	first := insert(t, s, agg, 1, "OrderCreated")
+	// Rewriting the same row gives a pre-image as well as a post-image.
+	if err := s.Query(`INSERT INTO orders_ks.outbox_messages (aggregate_id, event_id, aggregate_type, aggregate_version, event_type, payload, created_at)
+		VALUES (?, ?, 'order', 1, 'OrderCreated', ?, ?)`, agg, first, []byte(`{"v":2}`), time.Now()).Exec(); err != nil {
+		t.Fatal(err)
+	}
+	second := insert(t, s, agg, 2, "OrderUpdated")
+	images := 0
+	var op int8
+	iter := s.Query(`SELECT "cdc$operation" FROM orders_ks.outbox_messages_scylla_cdc_log`).Iter()
+	for iter.Scan(&op) {
+		if op == int8(scyllacdc.PreImage) || op == int8(scyllacdc.PostImage) {
+			images++
+		}
+	}
+	if err := iter.Close(); err != nil || images < 4 {
+		t.Fatalf("%d image rows in the CDC log (%v), want at least 4", images, err)
+	}
+	c := &collector{ack: true}
+	r := start(t, newSource(t, s, 10), c)
+	waitFor(t, "3 deltas", func() bool { return c.count() >= 3 })
+	r.stop(t)
+	if c.count() != 3 {
+		t.Fatalf("%d deliveries for 3 delta rows (with their images)", c.count())
+	}
+	want := []string{first.String(), first.String(), second.String()}
+	for i, d := range c.got {
+		if d.Request.GetDecodeError() != "" || d.Request.GetEvent().GetEventId() != want[i] {
+			t.Errorf("delivery %d: %v", i, d.Request)
+		}
 	}
 }
