@@ -104,9 +104,19 @@ func lifecycle(node string, i int) ([]accepted, error) {
 }
 
 // runLifecycles runs n lifecycles over workers concurrent clients and
-// returns every accepted command.
+// returns every accepted command; any failure fails the test.
 func runLifecycles(t *testing.T, node string, n, workers int) []accepted {
 	t.Helper()
+	all, err := lifecycles(node, n, workers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return all
+}
+
+// lifecycles runs n lifecycles over workers concurrent clients and returns
+// every accepted command, and the first failure.
+func lifecycles(node string, n, workers int) ([]accepted, error) {
 	var (
 		mu   sync.Mutex
 		all  []accepted
@@ -133,9 +143,9 @@ func runLifecycles(t *testing.T, node string, n, workers int) []accepted {
 	close(next)
 	wg.Wait()
 	if len(errs) > 0 {
-		t.Fatalf("%d lifecycles failed, first: %v", len(errs), errs[0])
+		return all, fmt.Errorf("%d lifecycles failed, first: %w", len(errs), errs[0])
 	}
-	return all
+	return all, nil
 }
 
 // record is one consumed Kafka record.

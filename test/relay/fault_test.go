@@ -1,0 +1,70 @@
+package relay
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/outboxnode/outbox/test/harness"
+)
+
+// TestStreamPanicMidStreamRestartsAndLosesNothing makes the cdcstream actor
+// panic (outboxctl fault inject) while records flow: the coordinator
+// restarts it (counted in actor_restarts_total), the new reader resumes
+// from the checkpoint, every event arrives and duplicates stay within the
+// in-flight window.
+func TestStreamPanicMidStreamRestartsAndLosesNothing(t *testing.T) {
+	bins := harness.Build(t)
+	node := startNode(t, bins, "--enable-fault-injection", "--topic-template", "orders.{{aggregate_type}}",
+		"--cdc-in-flight", fmt.Sprint(inFlight), "--log-level", "warn")
+	kafka := collect(t, node.Kafka, topic)
+
+	type result struct {
+		acc []accepted
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		acc, err := lifecycles(node.Remote, 300, 8)
+		done <- result{acc, err}
+	}()
+	harness.Eventually(t, time.Minute, func() error {
+		if n := len(kafka.all()); n < 200 {
+			return fmt.Errorf("%d records so far", n)
+		}
+		return nil
+	})
+	if r := node.Ctl(t, "fault", "inject", "cdcstream"); r.Code != 0 {
+		t.Fatalf("fault inject: exit %d: %s", r.Code, r.Stderr)
+	}
+	res := <-done
+	if res.err != nil {
+		t.Fatal(res.err)
+	}
+	acc := res.acc
+	kafka.waitEvents(t, 2*time.Minute, eventIDs(acc))
+	dups := 0
+	for _, rs := range kafka.byEventID() {
+		dups += len(rs) - 1
+	}
+	t.Logf("%d events, %d duplicates", len(acc), dups)
+	if dups > inFlight {
+		t.Errorf("%d duplicates, more than the in-flight window %d", dups, inFlight)
+	}
+	checkFirstOccurrenceOrder(t, kafka.all(), acc)
+	body, _ := node.HTTPGet(t, "/metrics")
+	if !strings.Contains(body, `actor_restarts_total{actor="coordinator/cdcstream"} 1`) {
+		t.Errorf("cdcstream restart not counted:\n%s", grepLines(body, "actor_restarts_total"))
+	}
+}
+
+func grepLines(text, substr string) string {
+	var out []string
+	for _, l := range strings.Split(text, "\n") {
+		if strings.Contains(l, substr) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
