@@ -269,4 +269,7 @@ func TestEventSentAgainIsPublishedOnceAndAckedToEveryRequester(t *testing.T) {
 	got := prod.versions()
 	wantVersions(t, got, first[0].GetAggregateId(), 1)
 	wantVersions(t, got, queued[0].GetAggregateId(), 1)
+	if processed, _, _ := r.metrics.snapshot(); processed != 2 {
+		t.Errorf("cdc_events_processed_total counted %d, want 2 (once per event, not per request)", processed)
+	}
 }

@@ -7,12 +7,22 @@
 //
 //	outbox_commands_total{type,result}      counter: commands by type (create|update|cancel|get) and result (accepted|rejected code, lower case)
 //	actor_restarts_total{actor}             counter: one-for-one restarts by actor name
-//	cdc_events_processed_total              counter: outbox events read from the CDC log and handed to the publisher
-//	retry_attempts_total{operation}         counter: retries (not first attempts) by operation, e.g. "publish"
-//	dlq_messages_total                      counter: events written to dead_letter_queue
+//	cdc_events_processed_total              counter: outbox events the publisher acked to the CDC stream, once per event, whatever the outcome
+//	retry_attempts_total{operation}         counter: retries (not first attempts) by operation: "kafka_publish"
+//	dlq_messages_total                      counter: events entering dead_letter_queue, dead or parked
 //	circuit_breaker_state                   gauge: 0 closed, 1 open, 2 half-open
 //	outbox_commit_to_publish_seconds        histogram: event commit time (occurred_at) to Kafka ack
 //	cdc_lag_seconds{stream}                 gauge: now minus the cdc$time of the last event read, per CDC stream
+//
+// Only the publisher counts cdc_events_processed_total: one per event it
+// acks back to the stream, once Kafka acknowledged it (published), its dead
+// letter is stored (dead-lettered) or it is parked behind its aggregate's
+// dead letter, so the stream may checkpoint past it. A request sent again
+// while the event is queued or in flight joins the first and is not
+// counted twice; an event read again after a crash or restart is (the
+// relay is at-least-once). The stream reports only cdc_lag_seconds.
+// dlq_messages_total counts the dead-lettered and parked events among
+// them; a replay that fails again does not count the entry again.
 //
 // Metrics is registered on a prometheus.Registerer passed in: no globals.
 package metrics
@@ -55,7 +65,7 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 		}, []string{"actor"}),
 		cdcEvents: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "cdc_events_processed_total",
-			Help: "Outbox events read from the CDC log.",
+			Help: "Outbox events acked to the CDC stream (published, dead-lettered or parked), once per event.",
 		}),
 		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "retry_attempts_total",
@@ -63,7 +73,7 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 		}, []string{"operation"}),
 		dlqMessages: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "dlq_messages_total",
-			Help: "Events written to the dead-letter queue.",
+			Help: "Events written to the dead-letter queue, dead or parked.",
 		}),
 		breakerState: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "circuit_breaker_state",
@@ -100,10 +110,12 @@ func (m *Metrics) ActorRestarted(actor string) {
 	m.restarts.WithLabelValues(actor).Inc()
 }
 
-// CDCEventProcessed counts one event read from the CDC log.
+// CDCEventProcessed counts one event acked to the CDC stream, whatever
+// its outcome (the publisher calls it once per event).
 func (m *Metrics) CDCEventProcessed() { m.cdcEvents.Inc() }
 
-// DeadLettered counts one event written to the dead-letter queue.
+// DeadLettered counts one event written to the dead-letter queue, dead or
+// parked.
 func (m *Metrics) DeadLettered() { m.dlqMessages.Inc() }
 
 // Published observes the commit-to-publish latency of one event committed
