@@ -250,6 +250,16 @@ func (r *relay) state(eventID string) messages.DeadLetterState {
 	return e.GetState()
 }
 
+// wantStates checks the stored state of each dead letter.
+func (r *relay) wantStates(want map[string]messages.DeadLetterState) {
+	r.t.Helper()
+	for id, st := range want {
+		if got := r.state(id); got != st {
+			r.t.Errorf("entry %s is %v, want %v", id, got, st)
+		}
+	}
+}
+
 // dlqLen returns the number of stored dead letters.
 func (r *relay) dlqLen() int {
 	r.t.Helper()

@@ -78,15 +78,11 @@ func TestPermanentFailureDeadLettersAndParksUntilSkip(t *testing.T) {
 		t.Fatalf("skip answered %v, want 3 affected (skipped head + 2 released)", res)
 	}
 	wantVersions(t, prod.versions(), a[0].GetAggregateId(), 2, 3)
-	for id, want := range map[string]messages.DeadLetterState{
+	r.wantStates(map[string]messages.DeadLetterState{
 		a[0].GetEventId(): messages.DeadLetterState_DEAD_LETTER_STATE_SKIPPED,
 		a[1].GetEventId(): messages.DeadLetterState_DEAD_LETTER_STATE_REPLAYED,
 		a[2].GetEventId(): messages.DeadLetterState_DEAD_LETTER_STATE_REPLAYED,
-	} {
-		if got := r.state(id); got != want {
-			t.Errorf("entry %s is %v, want %v", id, got, want)
-		}
-	}
+	})
 	// Released: the next event of the aggregate flows again.
 	next := order(4, []byte(`{}`))[3]
 	next.AggregateId = a[0].GetAggregateId()

@@ -324,9 +324,7 @@ func (c Config) Validate() error {
 	}
 	if c.EmbeddedKafka() {
 		hostPort(bad, "embedded-kafka-addr", c.Embedded.KafkaAddr)
-		if c.Embedded.KafkaPartitions < 1 {
-			bad("embedded-kafka-partitions", "must be >= 1")
-		}
+		atLeastOne(bad, "embedded-kafka-partitions", c.Embedded.KafkaPartitions)
 	}
 	hostPort(bad, "remote-addr", c.Node.RemoteAddr)
 	hostPort(bad, "metrics-addr", c.Node.MetricsAddr)
@@ -384,9 +382,7 @@ func (r Relay) validate(bad func(field, format string, args ...any)) {
 	if strings.TrimSpace(r.TopicTemplate) == "" {
 		bad("topic-template", "must not be empty")
 	}
-	if r.RetryAttempts < 1 {
-		bad("retry-attempts", "must be >= 1")
-	}
+	atLeastOne(bad, "retry-attempts", r.RetryAttempts)
 	positive(bad, "retry-backoff-min", r.RetryBackoffMin)
 	if r.RetryBackoffMax < r.RetryBackoffMin {
 		bad("retry-backoff-max", "%s is below --retry-backoff-min %s", r.RetryBackoffMax, r.RetryBackoffMin)
@@ -402,9 +398,7 @@ func (r Relay) validate(bad func(field, format string, args ...any)) {
 // validate requires every setting to be positive: the publisher reads a
 // zero as "use the default", which would silently replace an explicit 0.
 func (p Publish) validate(bad func(field, format string, args ...any)) {
-	if p.MaxBatch < 1 {
-		bad("publish-max-batch", "must be >= 1, got %d", p.MaxBatch)
-	}
+	atLeastOne(bad, "publish-max-batch", p.MaxBatch)
 	positive(bad, "publish-linger", p.Linger)
 	positive(bad, "publish-pause-delay", p.PauseDelay)
 	positive(bad, "publish-drain-timeout", p.DrainTimeout)
@@ -417,9 +411,7 @@ func (c CDC) validate(bad func(field, format string, args ...any)) {
 	positive(bad, "cdc-poll-delay", c.PollDelay)
 	positive(bad, "cdc-idle-delay", c.IdleDelay)
 	positive(bad, "cdc-progress-interval", c.ProgressInterval)
-	if c.InFlight < 1 {
-		bad("cdc-in-flight", "must be >= 1, got %d", c.InFlight)
-	}
+	atLeastOne(bad, "cdc-in-flight", c.InFlight)
 	if c.LagShare <= 0 || c.LagShare > 1 {
 		bad("cdc-lag-share", "must be in (0, 1], got %g", c.LagShare)
 	}
@@ -478,6 +470,12 @@ var consistencies = map[string]struct{}{
 }
 
 var logLevels = map[string]struct{}{"debug": {}, "info": {}, "warn": {}, "error": {}}
+
+func atLeastOne(bad func(field, format string, args ...any), field string, n int) {
+	if n < 1 {
+		bad(field, "must be >= 1, got %d", n)
+	}
+}
 
 func positive(bad func(field, format string, args ...any), field string, d time.Duration) {
 	if d <= 0 {

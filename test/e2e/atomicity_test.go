@@ -7,7 +7,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/outboxnode/outbox/infra/config"
-	"github.com/outboxnode/outbox/schema"
+	"github.com/outboxnode/outbox/infra/scylla/scyllatest"
 	"github.com/outboxnode/outbox/test/harness"
 )
 
@@ -42,15 +42,7 @@ func TestFailedBatchWritesNeitherTable(t *testing.T) {
 		t.Fatalf("order changed by failed batches: %+v", row)
 	}
 
-	stmts, err := schema.Statements(config.Default().Scylla)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, stmt := range stmts {
-		if err := s.ExecStmt(stmt); err != nil {
-			t.Fatalf("recreate schema: %v", err)
-		}
-	}
+	scyllatest.Migrate(t, s, config.Default().Scylla) // recreates the table
 	mustAccept(t, node, "order", "update", existing.String(), "--amount", "11.00")
 	events := loadEvents(t, s, existing)
 	if len(events) != 1 || events[0].AggregateVersion != 2 {

@@ -143,26 +143,19 @@ func Ctl(t testing.TB, bins Binaries, node string, args ...string) Result {
 
 // Follower is an outboxctl process that keeps running (events --follow).
 type Follower struct {
-	cmd    *exec.Cmd
+	*process
 	stdout *syncBuffer
-	done   chan struct{}
 }
 
 // Follow starts outboxctl with args in the background; it is interrupted
 // at cleanup if still running.
 func Follow(t testing.TB, bins Binaries, node string, args ...string) *Follower {
 	t.Helper()
-	f := &Follower{stdout: &syncBuffer{}, done: make(chan struct{})}
-	f.cmd = exec.Command(bins.Ctl, append([]string{"--node", node}, args...)...)
-	f.cmd.Stdout = f.stdout
-	f.cmd.Stderr = f.stdout
-	if err := f.cmd.Start(); err != nil {
-		t.Fatalf("start outboxctl: %v", err)
-	}
-	go func() {
-		_ = f.cmd.Wait()
-		close(f.done)
-	}()
+	f := &Follower{stdout: &syncBuffer{}}
+	cmd := exec.Command(bins.Ctl, append([]string{"--node", node}, args...)...)
+	cmd.Stdout = f.stdout
+	cmd.Stderr = f.stdout
+	f.process = startProcess(t, "outboxctl", cmd)
 	t.Cleanup(func() { f.Interrupt(t) })
 	return f
 }
@@ -173,18 +166,5 @@ func (f *Follower) Output() string { return f.stdout.String() }
 // Interrupt sends SIGINT and returns the exit code.
 func (f *Follower) Interrupt(t testing.TB) int {
 	t.Helper()
-	select {
-	case <-f.done:
-		return f.cmd.ProcessState.ExitCode()
-	default:
-	}
-	_ = f.cmd.Process.Signal(os.Interrupt)
-	select {
-	case <-f.done:
-	case <-time.After(15 * time.Second):
-		_ = f.cmd.Process.Kill()
-		<-f.done
-		t.Errorf("outboxctl did not stop within 15s of SIGINT")
-	}
-	return f.cmd.ProcessState.ExitCode()
+	return f.signal(t, os.Interrupt, 15*time.Second, nil)
 }

@@ -32,10 +32,8 @@ type Node struct {
 	// Log is everything the node wrote to stderr so far.
 	Log func() string
 
-	bins     Binaries
-	cmd      *exec.Cmd
-	done     chan struct{}
-	err      error
+	bins Binaries
+	*process
 	wantExit int
 }
 
@@ -52,7 +50,6 @@ func StartNode(t testing.TB, bins Binaries, extra ...string) *Node {
 		Kafka:   FreeAddr(t),
 		DataDir: t.TempDir(),
 		bins:    bins,
-		done:    make(chan struct{}),
 	}
 	args := []string{
 		"--remote-addr", n.Remote, "--metrics-addr", n.Metrics, "--data-dir", n.DataDir,
@@ -73,16 +70,10 @@ func StartNode(t testing.TB, bins Binaries, extra ...string) *Node {
 	}
 	log := &syncBuffer{}
 	n.Log = log.String
-	n.cmd = exec.Command(bins.Node, args...)
-	n.cmd.Stderr = log
-	n.cmd.Stdout = log
-	if err := n.cmd.Start(); err != nil {
-		t.Fatalf("start outbox-node: %v", err)
-	}
-	go func() {
-		n.err = n.cmd.Wait()
-		close(n.done)
-	}()
+	cmd := exec.Command(bins.Node, args...)
+	cmd.Stderr = log
+	cmd.Stdout = log
+	n.process = startProcess(t, "outbox-node", cmd)
 	t.Cleanup(func() {
 		if code := n.Stop(t); code != n.wantExit {
 			t.Errorf("outbox-node exited %d, want %d; log:\n%s", code, n.wantExit, n.Log())
@@ -113,20 +104,7 @@ func (n *Node) waitReady(t testing.TB, timeout time.Duration) {
 // fails the test when it has not exited within 40 s. Stopping twice is fine.
 func (n *Node) Stop(t testing.TB) int {
 	t.Helper()
-	select {
-	case <-n.done:
-		return n.cmd.ProcessState.ExitCode()
-	default:
-	}
-	_ = n.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-n.done:
-	case <-time.After(40 * time.Second):
-		_ = n.cmd.Process.Kill()
-		<-n.done
-		t.Errorf("outbox-node did not stop within 40s of SIGTERM; log:\n%s", n.Log())
-	}
-	return n.cmd.ProcessState.ExitCode()
+	return n.signal(t, syscall.SIGTERM, 40*time.Second, n.Log)
 }
 
 // Kill ends the process with SIGKILL (a crash: no shutdown runs) and

@@ -1,0 +1,56 @@
+package harness
+
+import (
+	"os"
+	"os/exec"
+	"testing"
+	"time"
+)
+
+// process is a started binary whose end is awaited aside, so that tests
+// can select on it.
+type process struct {
+	name string
+	cmd  *exec.Cmd
+	done chan struct{}
+	err  error // of cmd.Wait, once done is closed
+}
+
+// startProcess starts cmd, failing the test when it cannot.
+func startProcess(t testing.TB, name string, cmd *exec.Cmd) *process {
+	t.Helper()
+	p := &process{name: name, cmd: cmd, done: make(chan struct{})}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	go func() {
+		p.err = cmd.Wait()
+		close(p.done)
+	}()
+	return p
+}
+
+// signal sends sig unless the process has ended, and returns its exit code
+// once it has. When it runs on past timeout it is killed and the test
+// fails, with log (what the process wrote) when given.
+func (p *process) signal(t testing.TB, sig os.Signal, timeout time.Duration, log func() string) int {
+	t.Helper()
+	select {
+	case <-p.done:
+		return p.cmd.ProcessState.ExitCode()
+	default:
+	}
+	_ = p.cmd.Process.Signal(sig)
+	select {
+	case <-p.done:
+	case <-time.After(timeout):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+		out := ""
+		if log != nil {
+			out = "; log:\n" + log()
+		}
+		t.Errorf("%s did not stop within %s of %v%s", p.name, timeout, sig, out)
+	}
+	return p.cmd.ProcessState.ExitCode()
+}
