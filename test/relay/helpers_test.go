@@ -6,8 +6,6 @@ package relay
 import (
 	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -283,43 +281,4 @@ func metric(t *testing.T, node *harness.Node, name string) float64 {
 	}
 	t.Fatalf("metric %s not found", name)
 	return 0
-}
-
-// killNode sends SIGKILL to the node process, found by its unique data
-// directory among this machine's processes.
-func killNode(t *testing.T, node *harness.Node) {
-	t.Helper()
-	node.ExpectExit(-1)
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		t.Fatalf("list processes: %v", err)
-	}
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil {
-			continue
-		}
-		args := strings.Split(string(cmdline), "\x00")
-		if len(args) == 0 || filepath.Base(args[0]) != "outbox-node" || !strings.Contains(string(cmdline), "\x00"+node.DataDir+"\x00") {
-			continue
-		}
-		p, err := os.FindProcess(pid)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := p.Kill(); err != nil {
-			t.Fatalf("kill %d: %v", pid, err)
-		}
-		select {
-		case <-node.Exited():
-			return
-		case <-time.After(10 * time.Second):
-			t.Fatal("killed node did not exit")
-		}
-	}
-	t.Fatalf("no outbox-node process with data dir %s", node.DataDir)
 }

@@ -22,7 +22,7 @@ const inFlight = 100
 // committed event reaches Kafka, and the only duplicates are events of the
 // in-flight window, carrying the same event_id and value.
 func TestCrashMidStreamResumesFromCheckpoint(t *testing.T) {
-	restartUnderLoad(t, func(t *testing.T, n *harness.Node) { killNode(t, n) })
+	restartUnderLoad(t, func(t *testing.T, n *harness.Node) { n.Kill(t) })
 }
 
 // TestGracefulStopUnderLoadSavesProgress stops the node with SIGTERM while
