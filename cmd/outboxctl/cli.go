@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"flag"
 	"fmt"
@@ -26,6 +27,13 @@ type globals struct {
 	listen  string
 }
 
+// defaultGlobals are the global flags' values before parsing. Each flag
+// set starts from the values parsed so far, so that the global flags may
+// come before or after the command words (an explicit zero included).
+func defaultGlobals(getenv func(string) string) globals {
+	return globals{node: cmp.Or(getenv("OUTBOX_NODE"), "127.0.0.1:8090"), timeout: 5 * time.Second, listen: "127.0.0.1:0"}
+}
+
 // env is what a command runs with.
 type env struct {
 	globals
@@ -37,6 +45,9 @@ type env struct {
 func (e *env) connect() (*client, error) {
 	if e.client != nil {
 		return e.client, nil
+	}
+	if e.timeout <= 0 {
+		return nil, usagef("--timeout must be positive, got %s", e.timeout)
 	}
 	c, err := newClient(e.node, e.listen, e.timeout)
 	if err != nil {
@@ -82,11 +93,7 @@ func usagef(format string, args ...any) error {
 
 // run executes one outboxctl invocation and returns its exit code.
 func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	e := &env{stdout: stdout, stderr: stderr}
-	e.node = getenv("OUTBOX_NODE")
-	if e.node == "" {
-		e.node = "127.0.0.1:8090"
-	}
+	e := &env{stdout: stdout, stderr: stderr, globals: defaultGlobals(getenv)}
 	fs := newFlagSet("outboxctl", &e.globals)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -168,13 +175,7 @@ func newFlagSet(name string, g *globals) *flag.FlagSet {
 		g.output = s
 		return nil
 	})
-	if g.timeout == 0 {
-		g.timeout = 5 * time.Second
-	}
 	fs.DurationVar(&g.timeout, "timeout", g.timeout, "time to wait for the node's reply")
-	if g.listen == "" {
-		g.listen = "127.0.0.1:0"
-	}
 	fs.StringVar(&g.listen, "listen", g.listen, "host:port this client listens on for replies (must be reachable from the node)")
 	return fs
 }
@@ -205,7 +206,11 @@ func parseN(fs *flag.FlagSet, args []string, names ...string) ([]string, error) 
 	if err != nil {
 		return nil, err
 	}
-	if len(pos) != len(names) {
+	switch {
+	case len(pos) == len(names):
+	case len(names) == 0:
+		return nil, usagef("%s: takes no arguments, got %q", fs.Name(), pos)
+	default:
 		return nil, usagef("%s: want %s, got %d argument(s)", fs.Name(), strings.Join(names, " "), len(pos))
 	}
 	return pos, nil

@@ -61,17 +61,19 @@ func dialNode(node string, timeout time.Duration) error {
 	return conn.Close()
 }
 
+// newClient checks --listen (a usage error) before it dials the node, so
+// that a bad flag is not reported as an unreachable node.
 func newClient(node, listenAddr string, timeout time.Duration) (*client, error) {
-	if err := dialNode(node, timeout); err != nil {
-		return nil, err
-	}
 	host, portStr, err := net.SplitHostPort(listenAddr)
 	if err != nil {
-		return nil, fmt.Errorf("--listen %q: %w", listenAddr, err)
+		return nil, usagef("--listen %q is not host:port: %v", listenAddr, err)
 	}
 	port, err := strconv.Atoi(portStr)
-	if err != nil {
-		return nil, fmt.Errorf("--listen %q: bad port", listenAddr)
+	if err != nil || port < 0 || port > 65535 {
+		return nil, usagef("--listen %q: bad port %q", listenAddr, portStr)
+	}
+	if err := dialNode(node, timeout); err != nil {
+		return nil, err
 	}
 	quiet := slog.New(slog.DiscardHandler)
 	sys := actor.NewActorSystem(

@@ -37,8 +37,10 @@ func dlqReplay(e *env, args []string) error {
 	case *all && len(pos) == 0:
 	case !*all && len(pos) == 1:
 		req.EventId = pos[0]
+	case *all:
+		return usagef("dlq replay: want EVENT_ID or --all, not both")
 	default:
-		return usagef("dlq replay: want EVENT_ID or --all")
+		return usagef("dlq replay: want one EVENT_ID or --all, got %d argument(s)", len(pos))
 	}
 	return dlqChange(e, req)
 }

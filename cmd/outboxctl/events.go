@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -22,7 +23,15 @@ func events(e *env, args []string) error {
 	fs := newFlagSet("events", &e.globals)
 	follow := fs.Bool("follow", false, "keep printing new events until interrupted")
 	since := fs.Duration("since", 0, "only events newer than this, e.g. 10m")
-	limit := fs.Uint("limit", 0, "events per request (0: the node's default)")
+	var limit uint32
+	fs.Func("limit", "events per request (0: the node's default)", func(v string) error {
+		n, err := strconv.ParseUint(v, 10, 32)
+		if err != nil {
+			return fmt.Errorf("want a whole number >= 0")
+		}
+		limit = uint32(n)
+		return nil
+	})
 	if _, err := parseN(fs, args); err != nil {
 		return err
 	}
@@ -35,7 +44,7 @@ func events(e *env, args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	q := &messages.EventsQuery{Limit: uint32(*limit)}
+	q := &messages.EventsQuery{Limit: limit}
 	if *since > 0 {
 		q.Since = &messages.EventsQuery_SinceAgo{SinceAgo: durationpb.New(*since)}
 	}
