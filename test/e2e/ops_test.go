@@ -3,7 +3,9 @@ package e2e
 import (
 	"errors"
 	"net"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -89,6 +91,16 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 	if r := node.Ctl(t, "--timeout", "1s", "health"); r.Code != 3 {
 		t.Errorf("outboxctl after shutdown: exit %d, want 3 (unreachable)", r.Code)
+	}
+	// Every actor of the tree is observed, the relay's included.
+	sup, err := os.ReadFile(filepath.Join(node.DataDir, "supervision.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, actor := range []string{"coordinator/orders", "coordinator/dlq", "coordinator/cdcstream", "coordinator/cdcstream/publisher"} {
+		if !strings.Contains(string(sup), `"actor":"`+actor+`","event":"started"`) {
+			t.Errorf("supervision.log lacks the start of %s:\n%s", actor, sup)
+		}
 	}
 }
 
