@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"log/slog"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -9,7 +8,6 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
-	"github.com/asynkron/protoactor-go/remote"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/outboxnode/outbox/messages"
@@ -19,22 +17,6 @@ import (
 // benchClients is the number of concurrent remote clients.
 const benchClients = 64
 
-var (
-	clientOnce sync.Once
-	clientSys  *actor.ActorSystem
-)
-
-// benchClient returns this process's actor system with its remote started:
-// one remote per process (LIBRARY_NOTES §4), shared by every benchmark run.
-func benchClient() *actor.ActorSystem {
-	clientOnce.Do(func() {
-		quiet := slog.New(slog.DiscardHandler)
-		clientSys = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return quiet }))
-		remote.NewRemote(clientSys, remote.Configure("127.0.0.1", 0)).Start()
-	})
-	return clientSys
-}
-
 // BenchmarkCommandPath measures commands through Proto.Actor remote with 64
 // concurrent clients, each creating an order and updating it three times,
 // against a node and a store+broker (cmd/devstack) in separate processes.
@@ -43,7 +25,7 @@ func BenchmarkCommandPath(b *testing.B) {
 	bins := harness.Build(b)
 	cql, kafka := harness.StartDevstack(b, bins)
 	node := harness.StartNode(b, bins, "--scylla-hosts", cql, "--kafka-brokers", kafka, "--migrate", "--log-level", "warn")
-	sys := benchClient()
+	sys := harness.Client()
 	coordinator := actor.NewPID(node.Remote, "coordinator")
 	request := func(msg proto.Message) (*messages.CommandAccepted, error) {
 		res, err := sys.Root.RequestFuture(coordinator, msg, 10*time.Second).Result()
