@@ -232,9 +232,7 @@ func (l *latencies) wait(b *testing.B, n int) {
 func (l *latencies) quantiles() (p50, p99 time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	s := slices.Clone(l.all)
-	slices.Sort(s)
-	return s[len(s)/2], s[len(s)*99/100]
+	return quantiles(slices.Clone(l.all))
 }
 
 // Published, CDCEventProcessed and DeadLettered make latencies the

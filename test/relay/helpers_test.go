@@ -168,10 +168,12 @@ type collector struct {
 }
 
 // collect starts consuming topics (waiting for each to exist) until cleanup.
-func collect(t *testing.T, brokers string, topics ...string) *collector {
+func collect(t testing.TB, brokers string, topics ...string) *collector {
 	t.Helper()
 	conf := sarama.NewConfig()
 	conf.Metadata.Retry.Backoff = 100 * time.Millisecond
+	// Short fetch waits: receive times then measure the relay, not the consumer.
+	conf.Consumer.MaxWaitTime = 10 * time.Millisecond
 	consumer, err := sarama.NewConsumer([]string{brokers}, conf)
 	if err != nil {
 		t.Fatalf("kafka consumer: %v", err)
@@ -246,7 +248,7 @@ func (c *collector) byEventID() map[string][]record {
 }
 
 // waitEvents waits until every event id has at least one record.
-func (c *collector) waitEvents(t *testing.T, timeout time.Duration, ids []string) {
+func (c *collector) waitEvents(t testing.TB, timeout time.Duration, ids []string) {
 	t.Helper()
 	harness.Eventually(t, timeout, func() error {
 		got := c.byEventID()
