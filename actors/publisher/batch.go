@@ -2,6 +2,7 @@ package publisher
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -89,7 +90,13 @@ type worker struct {
 	cfg  Config
 	deps Deps
 	log  *slog.Logger
+	// stopping is closed when the actor stops: jobs stop waiting (pause).
+	stopping <-chan struct{}
 }
+
+// errStopping is a job's error when it gave up waiting because the actor
+// is stopping.
+var errStopping = errors.New("publisher stopping")
 
 // publishBatch publishes b, then stores the dead letters of what failed
 // for good, of the undecodable rows and of the parked events.
@@ -168,8 +175,8 @@ func (w *worker) publishAll(ctx context.Context, items []*item) (published []*it
 		if pauses++; pauses > 1 {
 			level = slog.LevelDebug
 		}
-		if !w.pause(ctx, level, "kafka unavailable, batch paused", err, slog.Int("records", len(remaining))) {
-			return published, failed, ctx.Err()
+		if err := w.pause(ctx, level, "kafka unavailable, batch paused", err, slog.Int("records", len(remaining))); err != nil {
+			return published, failed, err
 		}
 	}
 	if pauses > 0 {
@@ -235,8 +242,8 @@ func (w *worker) load(ctx context.Context) loadResult {
 		if err == nil {
 			return loadResult{entries: entries}
 		}
-		if !w.pause(ctx, slog.LevelWarn, "dead letters unavailable, start delayed", err) {
-			return loadResult{err: ctx.Err()}
+		if err := w.pause(ctx, slog.LevelWarn, "dead letters unavailable, start delayed", err); err != nil {
+			return loadResult{err: err}
 		}
 	}
 }
@@ -249,26 +256,36 @@ func (w *worker) store(ctx context.Context, entries ...*messages.DeadLetter) err
 		if err == nil {
 			return nil
 		}
-		if !w.pause(ctx, slog.LevelWarn, "dead letter store failed, retrying", err, slog.Int("entries", len(entries))) {
-			return ctx.Err()
+		if err := w.pause(ctx, slog.LevelWarn, "dead letter store failed, retrying", err, slog.Int("entries", len(entries))); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-// pause logs why at level and waits PauseDelay; false means ctx ended.
-func (w *worker) pause(ctx context.Context, level slog.Level, msg string, err error, attrs ...any) bool {
-	if ctx.Err() != nil {
-		return false
+// pause logs why at level and waits PauseDelay before the job tries
+// again. It returns ctx's error once ctx ends, and errStopping once the
+// actor is stopping: a job that has to wait for the broker or the DLQ does
+// not hold up the stop, its events are left unacked and read again.
+func (w *worker) pause(ctx context.Context, level slog.Level, msg string, err error, attrs ...any) error {
+	select {
+	case <-w.stopping:
+		return errStopping
+	default:
+	}
+	if err := ctx.Err(); err != nil {
+		return err
 	}
 	w.log.Log(ctx, level, msg, append(attrs, slog.Any("error", err), slog.Duration("retry_in", w.cfg.PauseDelay))...)
 	t := time.NewTimer(w.cfg.PauseDelay)
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
-		return false
+		return ctx.Err()
+	case <-w.stopping:
+		return errStopping
 	case <-t.C:
-		return true
+		return nil
 	}
 }
 

@@ -183,6 +183,11 @@ func quietSystem() *actor.ActorSystem {
 	}))
 }
 
+// withPublisher replaces the publisher's settings.
+func withPublisher(c publisher.Config) relayOption {
+	return func(s *relaySettings) { s.publisher = c }
+}
+
 func startRelay(t testing.TB, producer publisher.Producer, isPermanent func(error) bool, store dlq.Store, opts ...relayOption) *relay {
 	t.Helper()
 	sys := quietSystem()

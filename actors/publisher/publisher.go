@@ -51,9 +51,11 @@ type publisher struct {
 	// it (its acks let the stream save progress) instead of cancelling it.
 	drain     bool
 	lingering bool
-	results   chan any
-	jobs      context.Context
-	cancel    context.CancelFunc
+	// stopping is closed by stop (worker.stopping).
+	stopping chan struct{}
+	results  chan any
+	jobs     context.Context
+	cancel   context.CancelFunc
 }
 
 // Receive implements actor.Actor.
@@ -90,16 +92,21 @@ func (p *publisher) start(ctx actor.Context) {
 	p.parked = make(map[string]string)
 	p.pending = make(map[string]*item)
 	p.results = make(chan any, 1)
+	p.stopping = make(chan struct{})
+	p.w.stopping = p.stopping
 	p.jobs, p.cancel = context.WithCancel(context.Background())
 	p.run(ctx, false, func(c context.Context) any { return p.w.load(c) })
 }
 
 // stop drains a batch in flight, within DrainTimeout, so that its acks
-// reach the stream before it saves progress; then cancels the job. A load
-// or release job is cancelled at once: it has no acks to deliver, and it
-// waits on the DLQ actor, which may be stopping too (a release cut short
-// is published again by the next one: at-least-once).
+// reach the stream before it saves progress; then cancels the job. A batch
+// that is paused (broker or DLQ unavailable) gives up at once instead of
+// waiting out DrainTimeout: what it did not ack is read again. A load or
+// release job is cancelled at once: it has no acks to deliver, and it waits
+// on the DLQ actor, which may be stopping too (a release cut short is
+// published again by the next one: at-least-once).
 func (p *publisher) stop(ctx actor.Context) {
+	close(p.stopping)
 	if p.busy && p.drain {
 		t := time.NewTimer(p.w.cfg.DrainTimeout)
 		select {

@@ -72,7 +72,10 @@ func (p *publisher) batchDone(ctx actor.Context, r batchResult) {
 		m.CDCEventProcessed()
 		m.DeadLettered()
 	}
-	if r.err != nil && !errors.Is(r.err, context.Canceled) {
+	switch {
+	case errors.Is(r.err, errStopping):
+		p.w.log.Info("stopping: paused batch left unacked, to be read again", slog.Int("acked", len(r.published)+len(r.dead)+len(r.parked)))
+	case r.err != nil && !errors.Is(r.err, context.Canceled):
 		p.w.log.Error("batch abandoned", slog.Any("error", r.err))
 	}
 }

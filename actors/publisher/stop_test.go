@@ -3,6 +3,7 @@ package publisher_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/outboxnode/outbox/actors/dlq"
+	"github.com/outboxnode/outbox/actors/dlq/dlqtest"
 	"github.com/outboxnode/outbox/actors/publisher"
 	"github.com/outboxnode/outbox/infra/resilience"
 	"github.com/outboxnode/outbox/messages"
@@ -34,12 +36,15 @@ func (w *watchedDeadLetters) Pending(ctx context.Context, aggregateID string) ([
 	return entries, err
 }
 
-func (w *watchedDeadLetters) returned(target error) bool {
+// returned reports whether a call returned one of targets.
+func (w *watchedDeadLetters) returned(targets ...error) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for _, err := range w.errs {
-		if errors.Is(err, target) {
-			return true
+		for _, target := range targets {
+			if errors.Is(err, target) {
+				return true
+			}
 		}
 	}
 	return false
@@ -62,11 +67,12 @@ func TestStopRightAfterStartDoesNotWaitForTheDLQ(t *testing.T) {
 		name string
 		// stopped stops the DLQ actor before the publisher starts.
 		stopped bool
-		// want is what the load's request returned.
-		want error
+		// want is what the load's request may return: a request to a
+		// stopped actor fails, unless the stop cancels it first.
+		want []error
 	}{
-		{"dlq stopping", false, context.Canceled},
-		{"dlq gone", true, actor.ErrDeadLetter},
+		{"dlq stopping", false, []error{context.Canceled}},
+		{"dlq gone", true, []error{actor.ErrDeadLetter, context.Canceled}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			sys := quietSystem()
@@ -98,7 +104,26 @@ func TestStopRightAfterStartDoesNotWaitForTheDLQ(t *testing.T) {
 			if err := sys.Root.StopFuture(pid).Wait(); err != nil {
 				t.Fatalf("stop right after start: %v (it waited for the load)", err)
 			}
-			eventually(t, 5*time.Second, "the load's request to end with "+tt.want.Error(), func() bool { return dl.returned(tt.want) })
+			eventually(t, 5*time.Second, fmt.Sprintf("the load's request to end with one of %v", tt.want), func() bool { return dl.returned(tt.want...) })
 		})
+	}
+}
+
+// TestStopDoesNotWaitForAPausedBatch stops a publisher whose batch is
+// paused by a broker outage. DrainTimeout and PauseDelay are an hour, so
+// the stop completing within the stop future's 10 s shows that it gave up
+// at once; the events are not acked, so the stream reads them again.
+func TestStopDoesNotWaitForAPausedBatch(t *testing.T) {
+	prod := newFakeProducer()
+	prod.setDown(true)
+	r := startRelay(t, prod, isTooLarge, dlqtest.NewMemoryStore(),
+		withPublisher(publisher.Config{Linger: time.Millisecond, PauseDelay: time.Hour, DrainTimeout: time.Hour}))
+	r.publish(order(2, nil)...)
+	eventually(t, 5*time.Second, "a publish attempt", func() bool { return prod.calls() > 0 })
+	if err := r.sys.Root.StopFuture(r.pub).Wait(); err != nil {
+		t.Fatalf("stop with a paused batch: %v (it waited for the broker)", err)
+	}
+	if n := r.sink.count(); n != 0 {
+		t.Errorf("%d event(s) acked while the broker was down", n)
 	}
 }
