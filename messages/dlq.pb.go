@@ -28,7 +28,7 @@ type DeadLetterState int32
 const (
 	DeadLetterState_DEAD_LETTER_STATE_UNSPECIFIED DeadLetterState = 0
 	DeadLetterState_DEAD_LETTER_STATE_DEAD        DeadLetterState = 1 // publishing failed permanently
-	DeadLetterState_DEAD_LETTER_STATE_PARKED      DeadLetterState = 2 // set aside by an operator
+	DeadLetterState_DEAD_LETTER_STATE_PARKED      DeadLetterState = 2 // held behind an earlier dead-lettered event of its aggregate
 	DeadLetterState_DEAD_LETTER_STATE_REPLAYED    DeadLetterState = 3 // re-published successfully
 	DeadLetterState_DEAD_LETTER_STATE_SKIPPED     DeadLetterState = 4 // dropped by an operator
 )
