@@ -23,7 +23,8 @@ type Config struct {
 	// breaker open) or the DLQ could not store an entry.
 	PauseDelay time.Duration
 	// DrainTimeout bounds how long stopping waits for the batch in flight so
-	// that its acks still reach the stream before progress is saved.
+	// that its acks still reach the stream before progress is saved. A batch
+	// paused by an outage is not waited for: its events are read again.
 	DrainTimeout time.Duration
 }
 
