@@ -15,10 +15,12 @@ import (
 // TestCommandsReachKafka follows one order through the whole data path:
 // outboxctl -> node -> LOGGED BATCH -> CDC -> relay -> Kafka. Each command's
 // event arrives in its topic, keyed by the order id, carrying the outbox
-// row's event id and version.
+// row's event id and version. The publisher runs with every --publish-*
+// flag set (batches of one), which must not change the outcome.
 func TestCommandsReachKafka(t *testing.T) {
 	bins := harness.Build(t)
-	node := harness.StartNode(t, bins)
+	node := harness.StartNode(t, bins, "--publish-max-batch", "1", "--publish-linger", "1ms",
+		"--publish-pause-delay", "200ms", "--publish-drain-timeout", "2s")
 	id := mustAccept(t, node, "order", "create", "--customer", "kate", "--amount", "8.00")
 	mustAccept(t, node, "order", "update", id, "--amount", "9.00")
 	mustAccept(t, node, "order", "cancel", id, "--reason", "test")

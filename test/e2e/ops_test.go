@@ -120,6 +120,8 @@ func TestNodeCommandLine(t *testing.T) {
 		{"--keyspace", "Bad-Name"},
 		{"--remote-addr", "nowhere"},
 		{"--no-such-flag"},
+		{"--publish-linger", "0s"},
+		{"--publish-drain-timeout", "1m", "--shutdown-timeout", "30s"},
 	} {
 		cmd := exec.Command(bins.Node, args...)
 		b, err := cmd.CombinedOutput()
