@@ -1,6 +1,7 @@
 package dlq_test
 
 import (
+	"context"
 	"errors"
 	"io"
 	"log/slog"
@@ -190,5 +191,45 @@ func TestPropsValidates(t *testing.T) {
 	}
 	if _, err := dlq.Props(dlq.Config{StoreTimeout: -1}, dlqtest.NewMemoryStore(), actor.NewPID("nonhost", "p")); !errors.Is(err, dlq.ErrInvalidConfig) {
 		t.Errorf("negative timeout: got %v", err)
+	}
+}
+
+// silent takes requests and never answers, like an actor that is stopping.
+type silent struct{ asked chan struct{} }
+
+func (s silent) Receive(ctx actor.Context) {
+	if _, ok := ctx.Message().(*messages.DLQPending); ok {
+		close(s.asked)
+	}
+}
+
+// TestClientReturnsWhenContextEnds asks an actor that never answers with a
+// client timeout of an hour: cancelling the context ends the call.
+func TestClientReturnsWhenContextEnds(t *testing.T) {
+	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
+		return slog.New(slog.DiscardHandler)
+	}))
+	t.Cleanup(sys.Shutdown)
+	s := silent{asked: make(chan struct{})}
+	c := dlq.NewClient(sys.Root, sys.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return s })), time.Hour)
+	ctx, cancel := context.WithCancel(t.Context())
+	errc := make(chan error, 1)
+	go func() {
+		_, err := c.Pending(ctx, "")
+		errc <- err
+	}()
+	select {
+	case <-s.asked:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the request never reached the actor")
+	}
+	cancel()
+	select {
+	case err := <-errc:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("Pending returned %v, want context.Canceled", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Pending still waits after its context ended")
 	}
 }
