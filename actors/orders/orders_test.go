@@ -201,7 +201,7 @@ func TestRejectsBadCommandsWithoutTouchingTheStore(t *testing.T) {
 		{"update empty amount", &messages.UpdateOrder{OrderId: id, Amount: &empty}, "amount: required"},
 		{"update bad items", &messages.UpdateOrder{OrderId: id, Items: []*messages.Item{{Sku: "a", Quantity: -1}}}, "quantity"},
 		{"cancel malformed id", &messages.CancelOrder{OrderId: "x"}, "not a uuid"},
-		{"cancel nil id", &messages.CancelOrder{OrderId: uuid.Nil.String()}, "not a uuid"},
+		{"cancel nil id", &messages.CancelOrder{OrderId: uuid.Nil.String()}, "must not be the nil uuid"},
 		{"cancel long reason", &messages.CancelOrder{OrderId: id, Reason: strings.Repeat("r", 2000)}, "reason"},
 		{"get malformed id", &messages.GetOrder{OrderId: "{" + id + "}"}, "not a uuid"},
 	}

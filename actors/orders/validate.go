@@ -118,8 +118,11 @@ func parseOrderID(s string) (uuid.UUID, *RejectError) {
 		return uuid.Nil, invalid("order_id: required")
 	}
 	id, err := uuid.Parse(s)
-	if err != nil || len(s) != 36 || id == uuid.Nil {
+	if err != nil || len(s) != 36 {
 		return uuid.Nil, invalid("order_id: %q is not a uuid", s)
+	}
+	if id == uuid.Nil {
+		return uuid.Nil, invalid("order_id: must not be the nil uuid")
 	}
 	return id, nil
 }
