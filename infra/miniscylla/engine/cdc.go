@@ -85,13 +85,14 @@ func (e *Engine) cdcCollect(muts []Mutation, now int64) []*cdcPending {
 }
 
 // cdcApply is the second half of the hook, run after muts applied under the
-// same lock: it writes the log rows, so a change and its log rows become
+// same lock: it writes the log rows (stamped with the base write's log
+// record seq, as one record holds both), so a change and its log rows become
 // visible together. It returns the log mutations it applied.
-func (e *Engine) cdcApply(pending []*cdcPending, now int64) []Mutation {
+func (e *Engine) cdcApply(pending []*cdcPending, now int64, seq uint64) []Mutation {
 	muts := e.cdc.logMutations(pending, now)
 	for i := range muts {
 		if td := e.data[muts[i].Keyspace+"."+muts[i].Table]; td != nil {
-			td.applyMutation(&muts[i], now)
+			td.applyMutation(&muts[i], now, seq)
 		}
 	}
 	return muts

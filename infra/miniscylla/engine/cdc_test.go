@@ -102,7 +102,7 @@ func applyAndLog(t *testing.T, base *Table, data *tableData, opts map[string]str
 	table := cdcTable{base: base, log: log, opts: o, data: data, now: now}
 	pending := state.collect(ms, func(string, string) cdcTable { return table })
 	for i := range ms {
-		data.applyMutation(&ms[i], now)
+		data.applyMutation(&ms[i], now, 0)
 	}
 	var logRows []RowWrite
 	for _, m := range state.logMutations(pending, now) {

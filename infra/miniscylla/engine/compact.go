@@ -42,6 +42,8 @@ func (td *tableData) compact(now, horizon int64) {
 		for _, r := range p.rows {
 			if compactRow(r, now, horizon) {
 				kept = append(kept, r)
+			} else {
+				p.seq = max(p.seq, r.seq)
 			}
 		}
 		clear(p.rows[len(kept):])
@@ -57,6 +59,7 @@ func (td *tableData) compact(now, horizon int64) {
 		}
 		p.ranges = ranges
 		if len(p.rows) == 0 && p.static == nil && len(p.ranges) == 0 && p.delTS < horizon {
+			td.removedSeq = max(td.removedSeq, p.seq)
 			delete(td.parts, key)
 			td.dirty = true
 		}

@@ -28,10 +28,16 @@ import (
 //   - Checkpoints rewrite the log as its current state when it has grown
 //     (durable_checkpoint.go).
 //
-// Reads: a SELECT (or LWT) result is sent only once every record appended
-// before the read finished is durable, so no client, a CDC reader included,
-// ever sees a write that a crash could take back; a read that finds no
-// write pending pays nothing.
+// Reads: a SELECT (or LWT) result is sent only once the records it depends
+// on are durable, so no client, a CDC reader included, ever sees a write
+// that a crash could take back. Storage stamps every row, and each
+// partition's own state, with the number of the log record that last
+// changed it (storage.go); a SELECT waits for the highest stamp among the
+// partitions and rows it looked at, and for the last schema change, so a
+// read of settled data (a CDC reader behind its confidence window) does not
+// queue behind the fsync of unrelated writes. An LWT waits for everything
+// appended before it finished; a read that finds no write pending pays
+// nothing.
 type durable struct {
 	wal walLog
 	// ddlMu serialises schema changes so that ddlRec is the running one's record.
@@ -41,6 +47,9 @@ type durable struct {
 	// The fields below are guarded by the engine's write lock.
 	// ddls are the schema change records so far, for checkpoints.
 	ddls [][]byte
+	// schemaSeq is the number of the last schema change (or truncate)
+	// record; every read depends on it.
+	schemaSeq uint64
 	// checkpointAt is the log size that triggers the next checkpoint, never
 	// below minCheckpoint (durable_checkpoint.go).
 	checkpointAt, minCheckpoint int64
@@ -49,7 +58,9 @@ type durable struct {
 // walLog is what the engine needs of its write-ahead log (*wal.Log).
 type walLog interface {
 	Append(payload []byte) error
+	Appended() uint64
 	Sync() error
+	SyncTo(n uint64) error
 	Size() int64
 	Rewrite(write func(emit func(payload []byte) error) error) error
 	Close() error
@@ -166,7 +177,7 @@ func (e *Engine) replayWrite(now int64, muts []Mutation) error {
 		if td == nil {
 			return fmt.Errorf("%w: write: %w", ErrBadRecord, unconfiguredTable(muts[i].Keyspace, muts[i].Table))
 		}
-		td.applyMutation(&muts[i], now)
+		td.applyMutation(&muts[i], now, 0)
 	}
 	e.maybeCompact(len(muts), now)
 	return nil
@@ -185,16 +196,57 @@ func (e *Engine) logWriteLocked(now int64, muts, cdcMuts []Mutation) error {
 	return nil
 }
 
+// allRecords, as a read's seq, makes it wait for every record appended.
+const allRecords = ^uint64(0)
+
+// nextRecordLocked is the number the next log record will get (0 without
+// a log), with which applyLocked stamps what it changes: only the write
+// lock holder appends. The caller holds the write lock.
+func (e *Engine) nextRecordLocked() uint64 {
+	if e.dur == nil {
+		return 0
+	}
+	return e.dur.wal.Appended() + 1
+}
+
+// readFloorLocked is the seq every read of td depends on, whatever rows it
+// looks at: the last schema change and the partitions compaction dropped.
+// The caller holds the read lock.
+func (e *Engine) readFloorLocked(td *tableData) uint64 {
+	if e.dur == nil {
+		return 0
+	}
+	return max(e.dur.schemaSeq, td.removedSeq)
+}
+
 // waitDurable waits until every record appended so far, the caller's
 // included, is fsynced. Callers must not hold the write lock.
 func (e *Engine) waitDurable() error {
+	return e.waitDurableTo(allRecords)
+}
+
+// waitDurableTo waits until records 1 to seq are fsynced. Callers must not
+// hold the write lock.
+func (e *Engine) waitDurableTo(seq uint64) error {
 	if e.dur == nil {
 		return nil
 	}
-	if err := e.dur.wal.Sync(); err != nil {
+	if err := e.dur.wal.SyncTo(seq); err != nil {
 		return &Error{Code: CodeServer, Msg: fmt.Sprintf("write-ahead log: %v", err)}
 	}
 	return nil
+}
+
+// durableRead returns a SELECT's result once the records up to seq, those
+// it depends on, are durable.
+func (e *Engine) durableRead(res message.Message, seq uint64, err error) (message.Message, error) {
+	if err != nil {
+		return nil, err
+	}
+	if err := e.waitDurableTo(seq); err != nil {
+		return nil, err
+	}
+	return res, nil
 }
 
 // durableResult returns a successful result only once every record
@@ -234,6 +286,7 @@ func (e *Engine) logDDLLocked() error {
 		return &Error{Code: CodeServer, Msg: fmt.Sprintf("write-ahead log: %v", err)}
 	}
 	e.dur.ddls = append(e.dur.ddls, e.dur.ddlRec)
+	e.dur.schemaSeq = e.dur.wal.Appended()
 	return nil
 }
 

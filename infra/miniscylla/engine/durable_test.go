@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -279,17 +280,31 @@ func FuzzReplayRecord(f *testing.F) {
 	})
 }
 
-// gatedLog is a walLog whose Sync blocks until the test opens the gate.
+// gatedLog is a walLog whose waits for records appended after it was
+// installed (from on) block until the test opens the gate.
 type gatedLog struct {
 	walLog
-	waiting chan struct{} // one send per Sync that started waiting
+	from    uint64
+	waiting chan struct{} // one send per wait that started blocking
 	gate    chan struct{}
 }
 
-func (g *gatedLog) Sync() error {
-	g.waiting <- struct{}{}
-	<-g.gate
-	return g.walLog.Sync()
+func newGatedLog(e *Engine) *gatedLog {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	g := &gatedLog{walLog: e.dur.wal, from: e.dur.wal.Appended() + 1, waiting: make(chan struct{}, 2), gate: make(chan struct{})}
+	e.dur.wal = g
+	return g
+}
+
+func (g *gatedLog) Sync() error { return g.SyncTo(allRecords) }
+
+func (g *gatedLog) SyncTo(n uint64) error {
+	if min(n, g.Appended()) >= g.from {
+		g.waiting <- struct{}{}
+		<-g.gate
+	}
+	return g.walLog.SyncTo(n)
 }
 
 // TestNothingIsSeenBeforeItIsDurable: while a write's fsync is pending,
@@ -299,10 +314,7 @@ func TestNothingIsSeenBeforeItIsDurable(t *testing.T) {
 	defer e.Close()
 	sess := &Session{}
 	mustRun(t, e, sess, durableWorkload[:3]...) // keyspace, USE, table kv
-	g := &gatedLog{walLog: e.dur.wal, waiting: make(chan struct{}, 2), gate: make(chan struct{})}
-	e.mu.Lock()
-	e.dur.wal = g
-	e.mu.Unlock()
+	g := newGatedLog(e)
 
 	wrote, read := make(chan message.Message, 1), make(chan message.Message, 1)
 	go func() { wrote <- query(e, sess, `INSERT INTO kv (k, v) VALUES ('pending', 'x')`) }()
@@ -323,6 +335,54 @@ func TestNothingIsSeenBeforeItIsDurable(t *testing.T) {
 		t.Fatalf("write: %v", m)
 	}
 	if rows, ok := (<-read).(*message.RowsResult); !ok || len(rows.Data) != 1 || string(rows.Data[0][0]) != "x" {
+		t.Fatalf("read after the fsync: %v", rows)
+	}
+}
+
+// TestSettledReadSkipsPendingFsync: a read that looks only at durable rows
+// answers while an unrelated write's fsync is pending, in another partition
+// or in another row of the same partition; one that looks at the pending
+// row still waits.
+func TestSettledReadSkipsPendingFsync(t *testing.T) {
+	e := openDurableEngine(t, t.TempDir(), &fakeClock{now: time.Now()})
+	defer e.Close()
+	sess := &Session{}
+	mustRun(t, e, sess, durableWorkload[:4]...) // keyspace, USE, tables kv and events
+	mustRun(t, e, sess, `INSERT INTO kv (k, v) VALUES ('settled', 'x')`, `INSERT INTO events (agg, seq, body) VALUES (1, 1, 'old')`)
+	g := newGatedLog(e)
+	openGate := sync.OnceFunc(func() { close(g.gate) })
+	defer openGate()
+
+	wrote := make(chan message.Message, 1)
+	go func() { wrote <- query(e, sess, `INSERT INTO events (agg, seq, body) VALUES (1, 2, 'new')`) }()
+	<-g.waiting // appended, waiting for its fsync
+	read := make(chan message.Message, 1)
+	for _, q := range []string{
+		`SELECT v FROM kv WHERE k = 'settled'`,
+		`SELECT body FROM events WHERE agg = 1 AND seq = 1`,
+		`SELECT body FROM events WHERE agg = 1 AND seq < 2`,
+	} {
+		go func() { read <- query(e, sess, q) }()
+		select {
+		case <-g.waiting:
+			t.Fatalf("%s waits for the fsync of a write it does not see", q)
+		case m := <-read:
+			if rows, ok := m.(*message.RowsResult); !ok || len(rows.Data) != 1 {
+				t.Fatalf("%s: %v", q, m)
+			}
+		}
+	}
+	go func() { read <- query(e, sess, `SELECT body FROM events WHERE agg = 1`) }()
+	select {
+	case <-g.waiting: // the read saw the pending row and waits for its fsync
+	case m := <-read:
+		t.Fatalf("read answered before the row it saw was durable: %v", m)
+	}
+	openGate()
+	if m := <-wrote; isError(m) {
+		t.Fatalf("write: %v", m)
+	}
+	if rows, ok := (<-read).(*message.RowsResult); !ok || len(rows.Data) != 2 {
 		t.Fatalf("read after the fsync: %v", rows)
 	}
 }

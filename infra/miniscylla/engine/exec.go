@@ -276,7 +276,7 @@ func (e *Engine) run(_ context.Context, sess *Session, c *compiled, opts *messag
 		if opts != nil {
 			pageSize, paging = opts.PageSize, opts.PagingState
 		}
-		return e.durableResult(e.runSelect(x, c.sel, pageSize, paging))
+		return e.durableRead(e.runSelect(x, c.sel, pageSize, paging))
 	}
 	if c.batchTS != nil {
 		v, unset, err := c.batchTS.eval(x)
@@ -295,16 +295,21 @@ func (e *Engine) run(_ context.Context, sess *Session, c *compiled, opts *messag
 	return e.runWrites(items)
 }
 
-func (e *Engine) runSelect(x *execCtx, p *selectPlan, pageSize int32, paging []byte) (message.Message, error) {
+// runSelect runs a SELECT; seq is the last log record its result depends
+// on (everything appended, for a system table).
+func (e *Engine) runSelect(x *execCtx, p *selectPlan, pageSize int32, paging []byte) (res message.Message, seq uint64, err error) {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
 	var td *tableData
 	if p.table.rows != nil {
-		td = e.virtualData(p.table)
+		td, seq = e.virtualData(p.table), allRecords
 	} else if td = e.data[p.table.Keyspace+"."+p.table.Name]; td == nil {
-		return nil, unconfiguredTable(p.table.Keyspace, p.table.Name)
+		return nil, 0, unconfiguredTable(p.table.Keyspace, p.table.Name)
+	} else {
+		seq = e.readFloorLocked(td)
 	}
-	return p.run(x, td, pageSize, paging)
+	rows, err := p.run(x, td, pageSize, paging, &seq)
+	return rows, seq, err
 }
 
 // virtualData materialises a system table's generated rows as storage, so
@@ -326,7 +331,7 @@ func (e *Engine) virtualData(t *Table) *tableData {
 				w.Cells = append(w.Cells, CellWrite{Column: c.Name, Op: CellSet, Value: v})
 			}
 		}
-		td.applyMutation(&Mutation{Key: partitionKeyBytes(pk), Rows: []RowWrite{w}}, 0)
+		td.applyMutation(&Mutation{Key: partitionKeyBytes(pk), Rows: []RowWrite{w}}, 0, 0)
 	}
 	return td
 }
@@ -444,11 +449,12 @@ func (e *Engine) applyLocked(muts []Mutation) error {
 			return err
 		}
 	}
+	seq := e.nextRecordLocked()
 	pending := e.cdcCollect(muts, now)
 	for i := range muts {
-		tds[i].applyMutation(&muts[i], now)
+		tds[i].applyMutation(&muts[i], now, seq)
 	}
-	cdcMuts := e.cdcApply(pending, now)
+	cdcMuts := e.cdcApply(pending, now, seq)
 	e.maybeCompact(len(muts), now)
 	return e.logWriteLocked(now, muts, cdcMuts)
 }

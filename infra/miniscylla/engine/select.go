@@ -295,11 +295,16 @@ type selectRun struct {
 	first    [][]byte
 	last     *pagingState
 	more     bool
+	// seq is the highest write-ahead log record among what the run
+	// looked at: the result is durable once that record is.
+	seq uint64
 }
 
-// run executes the plan; the caller holds the engine's read lock.
-func (p *selectPlan) run(x *execCtx, td *tableData, pageSize int32, paging []byte) (*message.RowsResult, error) {
-	r := &selectRun{p: p, x: x, td: td, limit: -1, ppl: -1, pageSize: int(pageSize)}
+// run executes the plan; the caller holds the engine's read lock. It raises
+// *seq to the highest log record the result depends on (storage.go).
+func (p *selectPlan) run(x *execCtx, td *tableData, pageSize int32, paging []byte, seq *uint64) (*message.RowsResult, error) {
+	r := &selectRun{p: p, x: x, td: td, limit: -1, ppl: -1, pageSize: int(pageSize), seq: *seq}
+	defer func() { *seq = r.seq }()
 	var err error
 	if r.ck, err = bindAll(x, p.where.ck); err != nil {
 		return nil, err
@@ -430,6 +435,7 @@ func (r *selectRun) scanPartition(part *partition) (done bool, err error) {
 	}
 	from, to := r.window(part)
 	rows := part.rows[from:to]
+	r.saw(part, rows)
 	if r.p.reverse {
 		rows = slices.Clone(rows)
 		slices.Reverse(rows)
@@ -469,6 +475,7 @@ func (r *selectRun) scanPartition(part *partition) (done bool, err error) {
 		return false, nil
 	}
 	// A partition with only static data still yields one row.
+	r.saw(part, part.rows)
 	if part.static == nil || !rowLive(part.static, now) {
 		return false, nil
 	}
@@ -551,6 +558,14 @@ func (r *selectRun) result() *message.RowsResult {
 		meta.PagingState = r.last.encode()
 	}
 	return &message.RowsResult{Metadata: meta, Data: r.rows}
+}
+
+// saw raises r.seq to the log records of part's own state and of rows.
+func (r *selectRun) saw(part *partition, rows []*row) {
+	r.seq = max(r.seq, part.seq)
+	for _, rw := range rows {
+		r.seq = max(r.seq, rw.seq)
+	}
 }
 
 func hasLiveRow(rows []*row, now int64) bool {

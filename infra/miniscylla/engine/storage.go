@@ -51,6 +51,9 @@ type row struct {
 	delTS  int64
 	marker cell // value non-nil when the marker is set
 	cols   map[string]*column
+	// seq is the write-ahead log record of the row's last write (0: none
+	// or durable), which a read that looks at the row waits for.
+	seq uint64
 }
 
 // newRow returns an empty row with room for ncols columns.
@@ -70,6 +73,10 @@ type partition struct {
 	static *row
 	rows   []*row // sorted by clustering order
 	ranges []rangeTombstone
+	// seq is the log record of the last write to the partition as a whole
+	// (deletions, range tombstones, static row) or that dropped rows from
+	// it; a read of the partition waits for it and for its rows' seq.
+	seq uint64
 }
 
 // tableData holds one table's partitions. It is guarded by the store lock,
@@ -78,6 +85,9 @@ type partition struct {
 type tableData struct {
 	order *clusteringOrder
 	parts map[string]*partition
+	// removedSeq is the highest seq of the partitions compaction dropped:
+	// their absence is what a read sees.
+	removedSeq uint64
 
 	sortMu sync.Mutex
 	sorted []*partition
@@ -132,9 +142,13 @@ func (td *tableData) findRow(p *partition, ck [][]byte) (int, bool) {
 	return slices.BinarySearchFunc(p.rows, ck, func(r *row, ck [][]byte) int { return td.order.compare(r.ck, ck) })
 }
 
-// applyMutation applies m to td. The caller holds the store's write lock.
-func (td *tableData) applyMutation(m *Mutation, now int64) {
+// applyMutation applies m to td, stamping what it touches with the log
+// record seq that holds it. The caller holds the store's write lock.
+func (td *tableData) applyMutation(m *Mutation, now int64, seq uint64) {
 	p := td.partitionFor(m.Key)
+	if m.DeletePartition || len(m.RangeDeletes) > 0 {
+		p.seq = max(p.seq, seq)
+	}
 	if m.DeletePartition && m.DeleteTS > p.delTS {
 		p.delTS = m.DeleteTS
 		if p.static != nil {
@@ -153,11 +167,11 @@ func (td *tableData) applyMutation(m *Mutation, now int64) {
 		}
 	}
 	for i := range m.Rows {
-		td.applyRow(p, &m.Rows[i], now)
+		td.applyRow(p, &m.Rows[i], now, seq)
 	}
 }
 
-func (td *tableData) applyRow(p *partition, w *RowWrite, now int64) {
+func (td *tableData) applyRow(p *partition, w *RowWrite, now int64, seq uint64) {
 	floor := p.delTS
 	var r *row
 	if w.Static {
@@ -165,6 +179,7 @@ func (td *tableData) applyRow(p *partition, w *RowWrite, now int64) {
 			p.static = newRow(nil, len(w.Cells))
 		}
 		r = p.static
+		p.seq = max(p.seq, seq)
 	} else {
 		i, ok := td.findRow(p, w.Clustering)
 		if !ok {
@@ -174,6 +189,7 @@ func (td *tableData) applyRow(p *partition, w *RowWrite, now int64) {
 		} else {
 			r = p.rows[i]
 		}
+		r.seq = max(r.seq, seq)
 		for _, rt := range p.ranges {
 			if rt.ts > floor && td.inRange(r.ck, rt.start, rt.end) {
 				floor = rt.ts

@@ -240,9 +240,24 @@ func (l *Log) Append(payload []byte) error {
 // Sync waits until every record appended before the call is written and
 // fsynced, or the log failed.
 func (l *Log) Sync() error {
+	return l.SyncTo(^uint64(0))
+}
+
+// Appended is the number of records appended so far: the n-th Append adds
+// record n (counting from 1), which SyncTo(n) waits for.
+func (l *Log) Appended() uint64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	target := l.appended
+	return l.appended
+}
+
+// SyncTo waits until records 1 to n (those appended so far, if fewer) are
+// written and fsynced, or the log failed. SyncTo(0) returns at once with
+// the log's error, if any.
+func (l *Log) SyncTo(n uint64) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	target := min(n, l.appended)
 	if l.durable >= target || l.err != nil {
 		return l.err
 	}

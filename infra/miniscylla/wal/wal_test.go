@@ -367,3 +367,38 @@ func TestWriteFailureIsStickyAndReported(t *testing.T) {
 		t.Error("Close of a failed log reported no error")
 	}
 }
+
+// TestSyncToCountsRecords: Appended numbers the records, SyncTo(n) writes
+// and fsyncs up to record n, and a number beyond the last record means
+// every record so far instead of a wait that cannot end.
+func TestSyncToCountsRecords(t *testing.T) {
+	dir := t.TempDir()
+	_, l := collect(t, dir, nil)
+	defer l.Close()
+	appendAll(t, l, "a", "b")
+	if err := l.Append([]byte("c")); err != nil {
+		t.Fatal(err)
+	}
+	if n := l.Appended(); n != 3 {
+		t.Fatalf("Appended = %d, want 3", n)
+	}
+	if err := l.SyncTo(3); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := 3 * (headerSize + 1); len(data) != want {
+		t.Fatalf("after SyncTo(3) the file holds %d bytes, want %d", len(data), want)
+	}
+	if err := l.Append([]byte("d")); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.SyncTo(1000); err != nil {
+		t.Fatal(err)
+	}
+	if data, _ := os.ReadFile(filepath.Join(dir, FileName)); len(data) != 4*(headerSize+1) {
+		t.Fatalf("after SyncTo(1000) the file holds %d bytes, want every record", len(data))
+	}
+}
