@@ -136,9 +136,9 @@ func (s *stream) Receive(ctx actor.Context) {
 		s.stop()
 	case *actor.Restarting:
 		s.stop()
-		s.flush(ctx)
+		s.finish(ctx)
 	case *actor.Stopped:
-		s.flush(ctx)
+		s.finish(ctx)
 	}
 }
 
@@ -217,39 +217,42 @@ func (s *stream) tick(now time.Time) {
 	s.lag.check(now, s.deps.Source.Lags(now))
 }
 
-// stop ends the reader and the ticker; the publisher (stopped next by
-// protoactor) drains its batch in flight, whose acks still reach the acker
-// before Stopped saves the progress.
+// stop cancels the reader and ends the ticker without waiting: the
+// publisher (stopped next by protoactor) drains its batch in flight, whose
+// acks still reach the acker, and finish saves the progress. Waiting for
+// the reader here would add a query in flight (not cancellable) to every
+// stop, before the drain.
 func (s *stream) stop() {
 	s.stopping = true
 	if s.stopTick != nil {
 		close(s.stopTick)
 		s.stopTick = nil
 	}
-	if s.cancel == nil {
-		return
-	}
-	s.cancel()
-	t := time.NewTimer(s.cfg.StopTimeout)
-	defer t.Stop()
-	select {
-	case <-s.done:
-	case <-t.C:
-		s.log.Warn("cdc reader did not stop in time", slog.Duration("timeout", s.cfg.StopTimeout))
+	if s.cancel != nil {
+		s.cancel()
 	}
 }
 
-// flush saves the progress acknowledged so far and retires the acker: a
-// later ack is a dead letter, its event is read again.
-func (s *stream) flush(ctx actor.Context) {
+// finish saves the progress acknowledged so far, retires the acker (a
+// later ack is a dead letter, its event is read again), then waits for the
+// cancelled reader to end; both within one StopTimeout.
+func (s *stream) finish(ctx actor.Context) {
 	ctx.ActorSystem().ProcessRegistry.Remove(s.acksPID)
 	fctx, cancel := context.WithTimeout(context.Background(), s.cfg.StopTimeout)
 	defer cancel()
 	if err := s.deps.Source.Flush(fctx); err != nil {
 		s.log.Error("save cdc progress", slog.Any("err", err))
+	} else {
+		s.log.Info("cdc progress saved", slog.Int("unacknowledged", s.acks.len()))
+	}
+	if s.done == nil {
 		return
 	}
-	s.log.Info("cdc progress saved", slog.Int("unacknowledged", s.acks.len()))
+	select {
+	case <-s.done:
+	case <-fctx.Done():
+		s.log.Warn("cdc reader did not stop in time", slog.Duration("timeout", s.cfg.StopTimeout))
+	}
 }
 
 func (s *stream) report() *LagReport {

@@ -18,6 +18,9 @@ import (
 type fakeSource struct {
 	events   []*messages.PublishEvent
 	failRuns int32
+	// stuck, when set, keeps Run from returning after ctx ends until it is
+	// closed: a reader in a query that cannot be cancelled.
+	stuck chan struct{}
 
 	runs    atomic.Int32
 	flushes atomic.Int32
@@ -44,6 +47,9 @@ func (f *fakeSource) Run(ctx context.Context, deliver func(Delivery)) error {
 		}})
 	}
 	<-ctx.Done()
+	if f.stuck != nil {
+		<-f.stuck
+	}
 	return nil
 }
 
@@ -158,6 +164,28 @@ func TestAcksOfTheBatchDrainedAtStopAreSaved(t *testing.T) {
 	waitFor(t, "3 requests held", func() bool { return held.Load() == 3 })
 	if err := sys.Root.PoisonFuture(pid).Wait(); err != nil {
 		t.Fatal(err)
+	}
+	src.mu.Lock()
+	defer src.mu.Unlock()
+	if src.ackedAtFlush != 3 {
+		t.Fatalf("the final save saw %d of 3 acks", src.ackedAtFlush)
+	}
+}
+
+// TestStopDoesNotWaitForAStuckReader stops the stream while its reader
+// ignores the cancellation: the stop completes (within protoactor's 10 s
+// future), bounded by the stream's own StopTimeout, and the final save
+// still holds the acks of the batch the publisher drained.
+func TestStopDoesNotWaitForAStuckReader(t *testing.T) {
+	src := &fakeSource{events: events("e1", "e2", "e3"), stuck: make(chan struct{})}
+	defer close(src.stuck)
+	var held atomic.Int32
+	cfg := testConfig()
+	cfg.StopTimeout = 100 * time.Millisecond
+	sys, pid := spawn(t, cfg, src, drainingPublisher(&held))
+	waitFor(t, "3 requests held", func() bool { return held.Load() == 3 })
+	if err := sys.Root.PoisonFuture(pid).Wait(); err != nil {
+		t.Fatalf("stop with a stuck reader: %v", err)
 	}
 	src.mu.Lock()
 	defer src.mu.Unlock()

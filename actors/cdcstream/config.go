@@ -20,8 +20,9 @@ type Config struct {
 	// unreachable, say) is started again.
 	RetryMin time.Duration
 	RetryMax time.Duration
-	// StopTimeout bounds waiting for the reader to stop and the final
-	// progress save.
+	// StopTimeout bounds the end of a stop after the publisher drained: the
+	// final progress save and the wait for the cancelled reader, together.
+	// The whole stop takes at most the publisher's drain plus StopTimeout.
 	StopTimeout time.Duration
 }
 
@@ -31,7 +32,7 @@ const (
 	DefaultTick        = time.Second
 	DefaultRetryMin    = time.Second
 	DefaultRetryMax    = 30 * time.Second
-	DefaultStopTimeout = 5 * time.Second
+	DefaultStopTimeout = 2 * time.Second
 )
 
 // ErrInvalidConfig is wrapped by every Validate error.

@@ -125,9 +125,11 @@ func (n *node) streamProps(session gocqlx.Session, publisherProps *actor.Props, 
 		return nil, err
 	}
 	return cdcstream.Props(cdcstream.Config{
-		LogTTL:      n.cfg.Scylla.OutboxTTL,
-		LagShare:    c.LagShare,
-		StopTimeout: n.cfg.Node.ShutdownTimeout / 3,
+		LogTTL:   n.cfg.Scylla.OutboxTTL,
+		LagShare: c.LagShare,
+		// The stream's stop is the publisher's drain, then this: it must
+		// fit in the shutdown bound with it.
+		StopTimeout: min(cdcstream.DefaultStopTimeout, n.cfg.Node.ShutdownTimeout-n.cfg.Relay.Publish.DrainTimeout),
 	}, cdcstream.Deps{Source: src, Publisher: publisherProps, Metrics: m})
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/google/uuid"
@@ -72,12 +73,30 @@ func (n *node) spawnTree(sys *actor.ActorSystem, d treeDeps) (*actor.PID, error)
 		return nil, err
 	}
 	n.onShutdown("actor tree", func(ctx context.Context) error {
-		if err := sys.Root.PoisonFuture(pid).Wait(); err != nil {
+		if err := poisonAndWait(ctx, sys, pid); err != nil {
 			return fmt.Errorf("poison %s: %w", coordinator.Name, err)
 		}
 		return nil
 	})
 	return pid, nil
+}
+
+// poisonAndWait poisons pid (it first handles the messages already in its
+// mailbox) and waits until it terminated, or until ctx's deadline. It is
+// PoisonFuture with the shutdown's bound instead of protoactor's fixed
+// 10 s: each actor bounds its own stop (the publisher's drain, the
+// stream's final save), and the node's --shutdown-timeout bounds the whole.
+func poisonAndWait(ctx context.Context, sys *actor.ActorSystem, pid *actor.PID) error {
+	timeout := time.Duration(-1) // no deadline: wait as long as it takes
+	if d, ok := ctx.Deadline(); ok {
+		timeout = max(time.Until(d), time.Millisecond)
+	}
+	f := actor.NewFuture(sys, timeout)
+	// An actor already gone answers the watch with Terminated (dead letter).
+	p, _ := sys.ProcessRegistry.Get(pid)
+	p.SendSystemMessage(pid, &actor.Watch{Watcher: f.PID()})
+	sys.Root.Poison(pid)
+	return f.Wait()
 }
 
 // commandChildren builds the clients' side of the tree: orders (with its

@@ -59,7 +59,7 @@ func (s *Source) Run(ctx context.Context, deliver func(cdcstream.Delivery)) erro
 	}
 	pm.SetTTL(int32(max(progressTTL, s.cfg.ChangeAgeLimit).Seconds()))
 	r := &run{cfg: s.cfg, log: s.log, deliver: deliver, window: newWindow(s.cfg.InFlight), streams: map[string]*stream{},
-		kick: make(chan struct{}, 1)}
+		kick: make(chan struct{}, 1), cancelled: ctx.Done()}
 	s.mu.Lock()
 	s.cur = r
 	s.mu.Unlock()
@@ -133,6 +133,9 @@ type run struct {
 	// kick asks the flusher to save now rather than at its next tick:
 	// the window is under pressure and acks moved a checkpoint.
 	kick chan struct{}
+	// cancelled is closed when the run's context ends (a stop): the
+	// caller's Flush then saves the progress, not each ending stream.
+	cancelled <-chan struct{}
 
 	mu      sync.Mutex
 	streams map[string]*stream
@@ -193,14 +196,30 @@ func (r *run) wake() {
 	}
 }
 
+// flushParallelism caps the progress saves in flight at once: a cluster
+// has many streams, and a stop has a bounded time to save them all.
+const flushParallelism = 16
+
 // flush saves the progress of every stream that advanced.
 func (r *run) flush(ctx context.Context) error {
-	var errs []error
+	var (
+		mu   sync.Mutex
+		errs []error
+		wg   sync.WaitGroup
+		sem  = make(chan struct{}, flushParallelism)
+	)
 	for _, st := range r.all() {
-		if err := r.save(ctx, st); err != nil {
-			errs = append(errs, err)
-		}
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if err := r.save(ctx, st); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		})
 	}
+	wg.Wait()
 	return errors.Join(errs...)
 }
 
@@ -267,8 +286,15 @@ func (c *consumer) Consume(ctx context.Context, ch scyllacdc.Change) error {
 }
 
 // End implements scyllacdc.ChangeConsumer: the stream's acknowledged
-// progress is saved before the reader moves on or stops.
+// progress is saved before the reader moves on to the next generation. A
+// stopped run leaves it to the caller's Flush, which has a bounded time
+// for all streams, instead of saving stream by stream while it stops.
 func (c *consumer) End() error {
+	select {
+	case <-c.run.cancelled:
+		return nil
+	default:
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), flushTimeout)
 	defer cancel()
 	if err := c.run.save(ctx, c.stream); err != nil {
