@@ -1,7 +1,10 @@
 package relay
 
 import (
+	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -56,6 +59,38 @@ func TestStreamPanicMidStreamRestartsAndLosesNothing(t *testing.T) {
 	body, _ := node.HTTPGet(t, "/metrics")
 	if !strings.Contains(body, `actor_restarts_total{actor="coordinator/cdcstream"} 1`) {
 		t.Errorf("cdcstream restart not counted:\n%s", grepLines(body, "actor_restarts_total"))
+	}
+	checkOneFailurePerFault(t, node, 1)
+}
+
+// checkOneFailurePerFault reads the node's supervision log: it must hold
+// exactly faults failures, each the injected one of the cdcstream (a
+// second failure after a restart, say a nil dereference in the new
+// instance, would cost the restart budget twice per fault).
+func checkOneFailurePerFault(t *testing.T, node *harness.Node, faults int) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(node.DataDir, "supervision.log"))
+	if err != nil {
+		t.Fatalf("supervision log: %v", err)
+	}
+	var failures []string
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var e struct{ Actor, Event, Reason string }
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatalf("supervision log line %q: %v", line, err)
+		}
+		if e.Event == "failed" {
+			failures = append(failures, e.Actor+": "+e.Reason)
+		}
+	}
+	injected := 0
+	for _, f := range failures {
+		if f == "coordinator/cdcstream: injected fault in cdcstream" {
+			injected++
+		}
+	}
+	if len(failures) != faults || injected != faults {
+		t.Errorf("%d fault(s) injected, supervision log has %d failure(s):\n%s", faults, len(failures), strings.Join(failures, "\n"))
 	}
 }
 
