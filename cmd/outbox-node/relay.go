@@ -98,7 +98,7 @@ func (n *node) buildRelay(sys *actor.ActorSystem, session gocqlx.Session, m *met
 			{Name: dlqName, Props: dlqProps, Routes: []proto.Message{&messages.DLQList{}, &messages.DLQReplay{}, &messages.DLQSkip{}}},
 			{Name: cdcstreamName, Props: streamProps},
 		},
-		probes: []health.Probe{breakerProbe{policy}, cdcstream.Probe{Root: sys.Root, PID: streamPID}},
+		probes: []health.Probe{breakerProbe{policy, r.BreakerSuccesses}, cdcstream.Probe{Root: sys.Root, PID: streamPID}},
 	}, nil
 }
 
@@ -134,17 +134,26 @@ func (n *node) streamProps(session gocqlx.Session, publisherProps *actor.Props, 
 }
 
 // breakerProbe reports the publish circuit breaker: closed is ok; open or
-// half-open is degraded (events wait, nothing is lost).
-type breakerProbe struct{ policy *resilience.Policy }
+// half-open is degraded (events wait, nothing is lost). Half-open is not a
+// pause: trial publishes go out, and successes close the breaker.
+type breakerProbe struct {
+	policy *resilience.Policy
+	// successes is how many half-open successes close the breaker.
+	successes uint
+}
 
 var _ health.Probe = breakerProbe{}
 
 func (breakerProbe) Name() string { return "breaker" }
 
 func (b breakerProbe) Check(context.Context) (messages.HealthStatus, string) {
-	s := b.policy.State()
-	if s == resilience.StateClosed {
+	switch s := b.policy.State(); s {
+	case resilience.StateClosed:
 		return messages.HealthStatus_HEALTH_STATUS_OK, s.String()
+	case resilience.StateHalfOpen:
+		return messages.HealthStatus_HEALTH_STATUS_DEGRADED,
+			fmt.Sprintf("%s: trial publishes, closes after %d successes", s, b.successes)
+	default:
+		return messages.HealthStatus_HEALTH_STATUS_DEGRADED, fmt.Sprintf("%s: publishing paused", s)
 	}
-	return messages.HealthStatus_HEALTH_STATUS_DEGRADED, fmt.Sprintf("%s: publishing paused", s)
 }
