@@ -5,7 +5,6 @@ package relay
 
 import (
 	"fmt"
-	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
@@ -14,28 +13,11 @@ import (
 
 	"github.com/IBM/sarama"
 	"github.com/asynkron/protoactor-go/actor"
-	"github.com/asynkron/protoactor-go/remote"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/outboxnode/outbox/messages"
 	"github.com/outboxnode/outbox/test/harness"
 )
-
-var (
-	clientOnce sync.Once
-	clientSys  *actor.ActorSystem
-)
-
-// client returns this process's actor system with its remote started: one
-// remote per process (LIBRARY_NOTES §4).
-func client() *actor.ActorSystem {
-	clientOnce.Do(func() {
-		quiet := slog.New(slog.DiscardHandler)
-		clientSys = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return quiet }))
-		remote.NewRemote(clientSys, remote.Configure("127.0.0.1", 0)).Start()
-	})
-	return clientSys
-}
 
 // startNode starts outbox-node (harness.StartNode) and logs its output
 // when the test fails.
@@ -53,7 +35,7 @@ func startNode(t *testing.T, bins harness.Binaries, flags ...string) *harness.No
 // command sends msg to the node's coordinator and returns the acceptance,
 // or an error for a rejection or a failed request.
 func command(node string, msg proto.Message) (*messages.CommandAccepted, error) {
-	res, err := client().Root.RequestFuture(actor.NewPID(node, "coordinator"), msg, 10*time.Second).Result()
+	res, err := harness.Client().Root.RequestFuture(actor.NewPID(node, "coordinator"), msg, 10*time.Second).Result()
 	if err != nil {
 		return nil, err
 	}

@@ -35,7 +35,7 @@ func validateCDCOptions(t *Table) error {
 	if opts.Enabled {
 		for _, c := range t.Columns {
 			if c.Type.Kind == KindCounter {
-				return invalidf("Cannot create CDC log for table %s.%s. Counter support not implemented", t.Keyspace, t.Name)
+				return invalidf("Cannot create CDC log for table %s.%s: CDC is not supported on counter tables", t.Keyspace, t.Name)
 			}
 		}
 	}
