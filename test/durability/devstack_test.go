@@ -2,7 +2,6 @@ package durability_test
 
 import (
 	"bufio"
-	"bytes"
 	"fmt"
 	"io"
 	"net"
@@ -19,6 +18,8 @@ import (
 
 	"github.com/gocql/gocql"
 	"github.com/scylladb/gocqlx/v2"
+
+	"github.com/outboxnode/outbox/test/harness"
 )
 
 var (
@@ -51,29 +52,11 @@ func buildDevstack(t testing.TB) string {
 	return devstack
 }
 
-// syncBuffer collects a subprocess's stderr while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // server is one devstack process serving CQL with a data directory.
 type server struct {
 	cmd    *exec.Cmd
 	cql    string
-	stderr *syncBuffer
+	stderr *harness.SyncBuffer
 	done   chan struct{}
 }
 
@@ -81,7 +64,7 @@ type server struct {
 // waits for its ready line. The process is killed at cleanup if still alive.
 func startDevstack(t testing.TB, dataDir string) *server {
 	t.Helper()
-	s := &server{stderr: &syncBuffer{}, done: make(chan struct{})}
+	s := &server{stderr: &harness.SyncBuffer{}, done: make(chan struct{})}
 	s.cmd = exec.Command(buildDevstack(t), "--cql-addr", "127.0.0.1:0", "--kafka-addr", "", "--data-dir", dataDir)
 	s.cmd.Stderr = s.stderr
 	stdout, err := s.cmd.StdoutPipe()

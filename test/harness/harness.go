@@ -94,19 +94,19 @@ func Eventually(t testing.TB, timeout time.Duration, cond func() error) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for a process writing while a test reads.
-type syncBuffer struct {
+// SyncBuffer is a bytes.Buffer safe for a process writing while a test reads.
+type SyncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
+func (s *SyncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.Write(p)
 }
 
-func (s *syncBuffer) String() string {
+func (s *SyncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
@@ -144,14 +144,14 @@ func Ctl(t testing.TB, bins Binaries, node string, args ...string) Result {
 // Follower is an outboxctl process that keeps running (events --follow).
 type Follower struct {
 	*process
-	stdout *syncBuffer
+	stdout *SyncBuffer
 }
 
 // Follow starts outboxctl with args in the background; it is interrupted
 // at cleanup if still running.
 func Follow(t testing.TB, bins Binaries, node string, args ...string) *Follower {
 	t.Helper()
-	f := &Follower{stdout: &syncBuffer{}}
+	f := &Follower{stdout: &SyncBuffer{}}
 	cmd := exec.Command(bins.Ctl, append([]string{"--node", node}, args...)...)
 	cmd.Stdout = f.stdout
 	cmd.Stderr = f.stdout

@@ -68,7 +68,7 @@ func StartNode(t testing.TB, bins Binaries, extra ...string) *Node {
 			n.DataDir = extra[i+1]
 		}
 	}
-	log := &syncBuffer{}
+	log := &SyncBuffer{}
 	n.Log = log.String
 	cmd := exec.Command(bins.Node, args...)
 	cmd.Stderr = log
@@ -173,7 +173,7 @@ func StartDevstack(t testing.TB, bins Binaries) (cql, kafka string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := &syncBuffer{}
+	log := &SyncBuffer{}
 	cmd.Stderr = log
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start devstack: %v", err)

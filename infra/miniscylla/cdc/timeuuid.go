@@ -58,7 +58,7 @@ func newTimeUUID(micros int64, order uint64) TimeUUID {
 	binary.BigEndian.PutUint16(u[4:6], uint16(ts>>32))
 	binary.BigEndian.PutUint16(u[6:8], uint16(ts>>48)&0x0fff|0x1000)
 	// Flipping each byte's top bit turns unsigned order into signed-byte
-	// order; it also sets the RFC 4122 variant (10xxxxxx) in byte 8.
+	// order; it also sets the RFC 4122 variant (top bits 1 and 0) in byte 8.
 	binary.BigEndian.PutUint64(u[8:], order^0x8080808080808080)
 	return u
 }
