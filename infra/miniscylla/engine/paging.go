@@ -5,20 +5,30 @@ import (
 	"hash/crc32"
 )
 
-// pagingState is the position after the last row of a page. It is opaque
-// to clients; a checksum rejects anything we did not produce.
+// pagingState is the position after the last row of a page. Drivers hand
+// it back verbatim, so it is untrusted input: a checksum rejects anything
+// we did not produce and resume() checks it against the table's shape.
+//
+// The position is a partition (token and key) and, inside it, either the
+// clustering key of the last row returned or "finished": a table without
+// clustering columns has one row per partition, a static-only row or a
+// DISTINCT row is the partition's only one, and a PER PARTITION LIMIT may
+// be used up. A finished partition is skipped as a whole on resume; an
+// unfinished one resumes after ck.
 type pagingState struct {
+	token       int64
 	key         []byte
 	ck          [][]byte
-	static      bool // the last row was a partition's static-only row
-	inPartition int  // rows already returned from that partition
-	emitted     int  // rows already returned in total (for LIMIT)
+	finished    bool
+	inPartition int // rows already returned from that partition (PER PARTITION LIMIT)
+	emitted     int // rows already returned in total (LIMIT)
 }
 
-const pagingVersion = 1
+const pagingVersion = 2
 
 func (s *pagingState) encode() []byte {
 	b := []byte{'M', pagingVersion}
+	b = binary.BigEndian.AppendUint64(b, uint64(s.token))
 	b = binary.AppendUvarint(b, uint64(len(s.key)))
 	b = append(b, s.key...)
 	b = binary.AppendUvarint(b, uint64(len(s.ck)))
@@ -27,7 +37,7 @@ func (s *pagingState) encode() []byte {
 		b = append(b, v...)
 	}
 	flag := byte(0)
-	if s.static {
+	if s.finished {
 		flag = 1
 	}
 	b = append(b, flag)
@@ -36,29 +46,45 @@ func (s *pagingState) encode() []byte {
 	return binary.BigEndian.AppendUint32(b, crc32.ChecksumIEEE(b))
 }
 
-func decodePagingState(b []byte) (*pagingState, error) {
-	bad := invalidf("Invalid paging state")
-	if len(b) < 7 || b[0] != 'M' || b[1] != pagingVersion {
-		return nil, bad
+// decodePagingState parses a paging state for table t; any inconsistency
+// is an Invalid error naming what is wrong.
+func decodePagingState(b []byte, t *Table) (*pagingState, error) {
+	bad := func(why string) error { return invalidf("Invalid paging state: %s", why) }
+	if len(b) < 2+8+4 || b[0] != 'M' {
+		return nil, bad("not produced by this server")
+	}
+	if b[1] != pagingVersion {
+		return nil, bad("unknown version")
 	}
 	body, sum := b[:len(b)-4], binary.BigEndian.Uint32(b[len(b)-4:])
 	if crc32.ChecksumIEEE(body) != sum {
-		return nil, bad
+		return nil, bad("checksum mismatch")
 	}
-	r := &reader{b: body[2:], ok: true}
-	s := &pagingState{key: r.bytes()}
+	s := &pagingState{token: int64(binary.BigEndian.Uint64(body[2:10]))}
+	r := &reader{b: body[10:], ok: true}
+	s.key = r.bytes()
 	n := r.uvarint()
-	if n > uint64(len(body)) {
-		return nil, bad
+	if n > uint64(len(t.Clustering)) {
+		return nil, bad("more clustering values than the table has")
 	}
 	for i := uint64(0); i < n && r.ok; i++ {
 		s.ck = append(s.ck, r.bytes())
 	}
-	s.static = r.byte() == 1
+	flag := r.byte()
 	s.inPartition = int(r.uvarint())
 	s.emitted = int(r.uvarint())
-	if !r.ok || len(r.b) != 0 || s.inPartition < 0 || s.emitted < 0 {
-		return nil, bad
+	switch {
+	case !r.ok || len(r.b) != 0 || flag > 1:
+		return nil, bad("malformed")
+	case Token(s.key) != s.token:
+		return nil, bad("token does not match the partition key")
+	}
+	if _, ok := splitPartitionKey(s.key, len(t.PartitionKey)); !ok {
+		return nil, bad("partition key does not fit the table")
+	}
+	s.finished = flag == 1
+	if !s.finished && len(s.ck) != len(t.Clustering) {
+		return nil, bad("clustering position does not fit the table")
 	}
 	return s, nil
 }

@@ -331,7 +331,7 @@ func (p *selectPlan) run(x *execCtx, td *tableData, pageSize int32, paging []byt
 		}
 	}
 	if len(paging) > 0 {
-		if r.resume, err = decodePagingState(paging); err != nil {
+		if r.resume, err = decodePagingState(paging, p.table); err != nil {
 			return nil, err
 		}
 	}
@@ -371,7 +371,7 @@ func (r *selectRun) partitions() ([]*partition, error) {
 	if w.pk == nil {
 		all := r.td.ordered()
 		if r.resume != nil {
-			probe := &partition{key: r.resume.key, token: Token(r.resume.key)}
+			probe := &partition{key: r.resume.key, token: r.resume.token}
 			i, _ := slices.BinarySearchFunc(all, probe, func(a, b *partition) int {
 				if partitionLess(a, b) {
 					return -1
@@ -403,7 +403,7 @@ func (r *selectRun) partitions() ([]*partition, error) {
 		return 1
 	})
 	if r.resume != nil {
-		probe := &partition{key: r.resume.key, token: Token(r.resume.key)}
+		probe := &partition{key: r.resume.key, token: r.resume.token}
 		for len(parts) > 0 && partitionLess(parts[0], probe) {
 			parts = parts[1:]
 		}
@@ -428,7 +428,7 @@ func (r *selectRun) scanPartition(part *partition) (done bool, err error) {
 	inPart := 0
 	var afterCK [][]byte
 	if r.resume != nil && bytes.Equal(r.resume.key, part.key) {
-		if r.resume.static || r.p.distinct {
+		if r.resume.finished {
 			return false, nil
 		}
 		inPart, afterCK = r.resume.inPartition, r.resume.ck
@@ -518,6 +518,9 @@ func (r *selectRun) emit(v *rowView, inPart int) (bool, error) {
 		r.more = true
 		return true, nil
 	}
+	if r.limit >= 0 && r.resume != nil && r.resume.emitted+len(r.rows) >= r.limit {
+		return true, nil
+	}
 	out := make([][]byte, len(r.p.selectors))
 	for i, s := range r.p.selectors {
 		val, err := s.get(r.x, v)
@@ -527,18 +530,23 @@ func (r *selectRun) emit(v *rowView, inPart int) (bool, error) {
 		out[i] = val
 	}
 	r.rows = append(r.rows, out)
-	st := &pagingState{key: v.p.key, static: v.r == nil, inPartition: inPart + 1, emitted: len(r.rows)}
+	r.last = r.position(v, inPart+1, len(r.rows))
+	return r.limit >= 0 && r.last.emitted >= r.limit, nil
+}
+
+// position is the paging state after the row v, the inPart-th returned
+// from its partition and the n-th of this page.
+func (r *selectRun) position(v *rowView, inPart, n int) *pagingState {
+	st := &pagingState{token: v.p.token, key: v.p.key, inPartition: inPart, emitted: n}
 	if r.resume != nil {
 		st.emitted += r.resume.emitted
 	}
-	if v.r != nil {
+	// The partition has no row after this one that the query may return.
+	st.finished = v.r == nil || len(r.p.table.Clustering) == 0 || r.p.distinct || (r.ppl >= 0 && inPart >= r.ppl)
+	if !st.finished {
 		st.ck = v.r.ck
 	}
-	r.last = st
-	if r.limit >= 0 && st.emitted >= r.limit {
-		return true, nil
-	}
-	return false, nil
+	return st
 }
 
 func (r *selectRun) result() *message.RowsResult {
