@@ -148,11 +148,16 @@ type Using struct {
 // InsertStatement is INSERT INTO t (cols) VALUES (terms) [IF NOT EXISTS]
 // [USING ...]. Columns and Values have the same length.
 type InsertStatement struct {
-	Table       TableName
-	Columns     []string
-	Values      []Term
-	IfNotExists bool
-	Using       Using
+	Table   TableName
+	Columns []string
+	Values  []Term
+	// JSON is the value of INSERT ... JSON (a string or a marker); Columns
+	// and Values are empty then. DefaultUnset leaves the columns the
+	// document omits untouched instead of writing null (DEFAULT UNSET).
+	JSON         Term
+	DefaultUnset bool
+	IfNotExists  bool
+	Using        Using
 }
 
 // AssignOp is the operation of one SET assignment.
@@ -228,6 +233,8 @@ type BatchStatement struct {
 // PerPartitionLimit, Limit and Timeout are nil when absent, else a *Literal
 // or a *BindMarker.
 type SelectStatement struct {
+	// JSON returns each row as one JSON object in a column named [json].
+	JSON              bool
 	Distinct          bool
 	Selectors         []Selector
 	Table             TableName

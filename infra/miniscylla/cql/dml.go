@@ -6,9 +6,19 @@ import "strconv"
 func (p *parser) insertStatement() Statement {
 	p.expectKw("into")
 	s := &InsertStatement{Table: p.tableName()}
-	if p.isKw("json") {
-		p.unsupported("INSERT JSON")
-		return nil
+	if p.acceptKw("json") {
+		s.JSON = p.term()
+		if p.acceptKw("default") {
+			switch {
+			case p.acceptKw("unset"):
+				s.DefaultUnset = true
+			case !p.acceptKw("null"):
+				p.invalid("DEFAULT must be followed by NULL or UNSET")
+			}
+		}
+		s.IfNotExists = p.ifNotExists()
+		p.using(&s.Using, true)
+		return s
 	}
 	p.expect(tkLParen, "'('")
 	s.Columns = p.identList()

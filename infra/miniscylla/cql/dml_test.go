@@ -25,6 +25,18 @@ func TestParseModifications(t *testing.T) {
 				Using:       Using{TTL: num("86400"), Timestamp: num("1700000000000000"), Timeout: dur("1m0s")}},
 		},
 		{
+			name:  "insert JSON literal with DEFAULT UNSET, IF NOT EXISTS and TTL",
+			query: "INSERT INTO t JSON '{\"k\": 1}' DEFAULT UNSET IF NOT EXISTS USING TTL 5",
+			want: &InsertStatement{Table: tbl("", "t"), JSON: str(`{"k": 1}`), DefaultUnset: true,
+				IfNotExists: true, Using: Using{TTL: num("5")}},
+		},
+		{
+			name:    "insert JSON marker, DEFAULT NULL",
+			query:   "INSERT INTO ks.t JSON ? DEFAULT NULL",
+			want:    &InsertStatement{Table: tbl("ks", "t"), JSON: mk(0)},
+			markers: 1,
+		},
+		{
 			name:  "insert USING before IF NOT EXISTS, gocqlx style",
 			query: "INSERT INTO t (id,v) VALUES (?,?) USING TIMESTAMP ? IF NOT EXISTS ",
 			want: &InsertStatement{Table: tbl("", "t"), Columns: []string{"id", "v"}, Values: []Term{mk(0), mk(1)},

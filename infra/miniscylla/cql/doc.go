@@ -3,12 +3,12 @@
 // cql.ParseQuery -> engine execution). It covers the CQL subset that gocql,
 // gocqlx and scylla-cdc-go send to ScyllaDB:
 //
-//   - SELECT [DISTINCT] with columns, aliases, COUNT(*), WRITETIME, TTL,
+//   - SELECT [JSON] [DISTINCT] with columns, aliases, COUNT(*), WRITETIME, TTL,
 //     CAST and function calls; WHERE relations (=, !=, <, <=, >, >=, IN,
 //     CONTAINS [KEY], LIKE, token(...), tuples); GROUP BY, ORDER BY,
 //     PER PARTITION LIMIT, LIMIT, ALLOW FILTERING, BYPASS CACHE and
 //     USING TIMEOUT, which gocql appends to its system queries.
-//   - INSERT, UPDATE, DELETE with USING TTL/TIMESTAMP/TIMEOUT, collection
+//   - INSERT (also INSERT ... JSON with DEFAULT NULL|UNSET), UPDATE, DELETE with USING TTL/TIMESTAMP/TIMEOUT, collection
 //     and UDT-field operations, IF [NOT] EXISTS and IF conditions; BEGIN
 //     [UNLOGGED|COUNTER] BATCH ... APPLY BATCH.
 //   - USE, CREATE/ALTER/DROP KEYSPACE, CREATE/ALTER/DROP TABLE, TRUNCATE,
@@ -16,7 +16,7 @@
 //
 // Bad input is a *SyntaxError with line:column (DESCRIBE included: gocql
 // expects exactly that), known statements miniscylla does not implement
-// (indexes, views, functions, roles, JSON) an *UnsupportedError, and
+// (indexes, views, functions, roles) an *UnsupportedError, and
 // well-formed but impossible statements an *InvalidError.
 //
 // The parser is hand-written recursive descent over a lexer that slices the

@@ -80,9 +80,6 @@ func TestUnsupported(t *testing.T) {
 		"GRANT SELECT ON ALL KEYSPACES TO r":                   "GRANT statements",
 		"REVOKE SELECT ON ALL KEYSPACES FROM r":                "REVOKE statements",
 		"LIST ROLES":                                           "LIST statements",
-		"SELECT JSON * FROM t":                                 "SELECT JSON",
-		"INSERT INTO t JSON '{\"a\": 1}'":                      "INSERT JSON",
-		"BEGIN BATCH INSERT INTO t JSON ? APPLY BATCH":         "INSERT JSON",
 		"create trigger tr on t using 'org.example.MyTrigger'": "CREATE TRIGGER",
 	}
 	for q, what := range tests {

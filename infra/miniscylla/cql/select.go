@@ -4,8 +4,8 @@ package cql
 func (p *parser) selectStatement() Statement {
 	s := &SelectStatement{}
 	if p.isKw("json") && !p.isSelectorEnd(1) {
-		p.unsupported("SELECT JSON")
-		return nil
+		p.advance()
+		s.JSON = true
 	}
 	if p.isKw("distinct") && !p.isSelectorEnd(1) {
 		p.advance()

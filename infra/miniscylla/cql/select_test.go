@@ -193,6 +193,11 @@ func TestParseSelectClauses(t *testing.T) {
 			}, Table: tbl("", "t")},
 		},
 		{
+			name:  "SELECT JSON DISTINCT, and json as a column of SELECT JSON",
+			query: "SELECT JSON DISTINCT k, json FROM t",
+			want:  &SelectStatement{JSON: true, Distinct: true, Selectors: cols("k", "json"), Table: tbl("", "t")},
+		},
+		{
 			name:  "unreserved keywords as column names, json and distinct as columns",
 			query: "SELECT json, distinct, key, type, time, timestamp, ttl, count, writetime, values, value, list, map, status, kind, position, streams, expired, view, is FROM t",
 			want: &SelectStatement{Selectors: cols("json", "distinct", "key", "type", "time", "timestamp", "ttl", "count",

@@ -30,6 +30,7 @@ type selectPlan struct {
 	where     *whereClause
 	filters   []*restriction // restrictions checked row by row
 	distinct  bool
+	json      bool // SELECT JSON: one [json] text column per row
 	aggregate bool // one result row folding every matching row
 	reverse   bool
 	selectors []selector
@@ -46,7 +47,7 @@ func (c *compiler) selectStmt(s *cql.SelectStatement) (*selectPlan, error) {
 	if len(s.GroupBy) > 0 {
 		return nil, unsupported("GROUP BY")
 	}
-	p := &selectPlan{table: t, distinct: s.Distinct}
+	p := &selectPlan{table: t, distinct: s.Distinct, json: s.JSON}
 	if err := c.selectors(p, s); err != nil {
 		return nil, err
 	}
@@ -83,6 +84,10 @@ func (c *compiler) selectStmt(s *cql.SelectStatement) (*selectPlan, error) {
 		if _, err = c.term(s.Timeout, Prim(KindDuration), "[timeout]"); err != nil {
 			return nil, err
 		}
+	}
+	if p.json {
+		p.meta = []*message.ColumnMetadata{{Keyspace: t.Keyspace, Table: t.Name, Name: jsonColumn, Type: Prim(KindText).DataType()}}
+		return p, nil
 	}
 	p.meta = make([]*message.ColumnMetadata, len(p.selectors))
 	for i, sel := range p.selectors {
@@ -560,12 +565,23 @@ func (r *selectRun) result() *message.RowsResult {
 				row[i] = r.first[i]
 			}
 		}
-		return &message.RowsResult{Metadata: meta, Data: message.RowSet{row}}
+		return &message.RowsResult{Metadata: meta, Data: r.p.output(message.RowSet{row})}
 	}
 	if r.more && r.last != nil {
 		meta.PagingState = r.last.encode()
 	}
-	return &message.RowsResult{Metadata: meta, Data: r.rows}
+	return &message.RowsResult{Metadata: meta, Data: r.p.output(r.rows)}
+}
+
+// output renders rows as the client sees them: as is, or as JSON documents.
+func (p *selectPlan) output(rows message.RowSet) message.RowSet {
+	if !p.json {
+		return rows
+	}
+	for i, row := range rows {
+		rows[i] = [][]byte{p.renderJSONRow(row)}
+	}
+	return rows
 }
 
 // saw raises r.seq to the log records of part's own state and of rows.

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"time"
@@ -20,6 +21,8 @@ type execCtx struct {
 	values    []*primitive.Value // positional, named values already matched
 	now       time.Time
 	defaultTS *int64
+	// jsonDocs holds the INSERT JSON documents parsed in this execution.
+	jsonDocs map[*jsonDoc]map[string]json.RawMessage
 }
 
 // marker describes one bind variable: its metadata name and type.

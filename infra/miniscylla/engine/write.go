@@ -66,6 +66,9 @@ func (c *compiler) insert(s *cql.InsertStatement) (*writePlan, error) {
 	if err != nil {
 		return nil, err
 	}
+	if s.JSON != nil {
+		return c.insertJSON(s, t)
+	}
 	if len(s.Columns) != len(s.Values) {
 		return nil, invalidf("Unmatched column names/values")
 	}
