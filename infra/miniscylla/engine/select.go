@@ -30,8 +30,9 @@ type selectPlan struct {
 	where     *whereClause
 	filters   []*restriction // restrictions checked row by row
 	distinct  bool
-	json      bool // SELECT JSON: one [json] text column per row
-	aggregate bool // one result row folding every matching row
+	json      bool      // SELECT JSON: one [json] text column per row
+	aggregate bool      // one result row folding every matching row
+	groupBy   []*Column // GROUP BY: one result row per group (groupby.go)
 	reverse   bool
 	selectors []selector
 	limit     expr
@@ -43,9 +44,6 @@ func (c *compiler) selectStmt(s *cql.SelectStatement) (*selectPlan, error) {
 	t, err := c.e.lookupTable(c.keyspace, s.Table)
 	if err != nil {
 		return nil, err
-	}
-	if len(s.GroupBy) > 0 {
-		return nil, unsupported("GROUP BY")
 	}
 	p := &selectPlan{table: t, distinct: s.Distinct, json: s.JSON}
 	if err := c.selectors(p, s); err != nil {
@@ -77,6 +75,11 @@ func (c *compiler) selectStmt(s *cql.SelectStatement) (*selectPlan, error) {
 	}
 	if s.PerPartitionLimit != nil {
 		if p.ppl, err = c.term(s.PerPartitionLimit, Prim(KindInt), "[per_partition_limit]"); err != nil {
+			return nil, err
+		}
+	}
+	if len(s.GroupBy) > 0 {
+		if err := c.groupBy(p, s.GroupBy); err != nil {
 			return nil, err
 		}
 	}
@@ -299,7 +302,11 @@ type selectRun struct {
 	aggs     []aggregate // per selector when aggregating; nil entries take the first row's value
 	first    [][]byte
 	last     *pagingState
-	more     bool
+	// GROUP BY state: the open group's key and the position of its last row.
+	groupOpen bool
+	curGroup  []byte
+	groupEnd  *pagingState
+	more      bool
 	// seq is the highest write-ahead log record among what the run
 	// looked at: the result is durable once that record is.
 	seq uint64
@@ -326,7 +333,9 @@ func (p *selectPlan) run(x *execCtx, td *tableData, pageSize int32, paging []byt
 	if r.ppl, err = intOption(x, p.ppl, "PER PARTITION LIMIT"); err != nil {
 		return nil, err
 	}
-	if p.aggregate {
+	if p.groupBy != nil {
+		r.aggs = make([]aggregate, len(p.selectors))
+	} else if p.aggregate {
 		r.pageSize = 0
 		r.aggs = make([]aggregate, len(p.selectors))
 		for i, s := range p.selectors {
@@ -344,13 +353,18 @@ func (p *selectPlan) run(x *execCtx, td *tableData, pageSize int32, paging []byt
 	if err != nil {
 		return nil, err
 	}
+	finished := true
 	for _, part := range parts {
 		if done, err := r.scanPartition(part); err != nil || done {
 			if err != nil {
 				return nil, err
 			}
+			finished = false
 			break
 		}
+	}
+	if finished && r.groupOpen {
+		r.flushGroup()
 	}
 	return r.result(), nil
 }
@@ -516,6 +530,9 @@ func (r *selectRun) matches(v *rowView) (bool, error) {
 
 // emit adds the row to the page; done reports that no more rows are wanted.
 func (r *selectRun) emit(v *rowView, inPart int) (bool, error) {
+	if r.p.groupBy != nil {
+		return r.group(v, inPart)
+	}
 	if r.p.aggregate {
 		return false, r.fold(v)
 	}
@@ -556,21 +573,27 @@ func (r *selectRun) position(v *rowView, inPart, n int) *pagingState {
 
 func (r *selectRun) result() *message.RowsResult {
 	meta := &message.RowsMetadata{ColumnCount: int32(len(r.p.meta)), Columns: r.p.meta}
-	if r.p.aggregate {
-		row := make([][]byte, len(r.p.selectors))
-		for i, a := range r.aggs {
-			if a != nil {
-				row[i] = a.result()
-			} else if r.first != nil {
-				row[i] = r.first[i]
-			}
-		}
-		return &message.RowsResult{Metadata: meta, Data: r.p.output(message.RowSet{row})}
+	if r.p.aggregate && r.p.groupBy == nil {
+		return &message.RowsResult{Metadata: meta, Data: r.p.output(message.RowSet{r.aggregateRow()})}
 	}
 	if r.more && r.last != nil {
 		meta.PagingState = r.last.encode()
 	}
 	return &message.RowsResult{Metadata: meta, Data: r.p.output(r.rows)}
+}
+
+// aggregateRow is the result row of the rows folded so far: aggregates,
+// and the first row's value for plain selectors.
+func (r *selectRun) aggregateRow() [][]byte {
+	row := make([][]byte, len(r.p.selectors))
+	for i, a := range r.aggs {
+		if a != nil {
+			row[i] = a.result()
+		} else if r.first != nil {
+			row[i] = r.first[i]
+		}
+	}
+	return row
 }
 
 // output renders rows as the client sees them: as is, or as JSON documents.
