@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/datastax/go-cassandra-native-protocol/message"
+	"github.com/datastax/go-cassandra-native-protocol/primitive"
 
 	"github.com/outboxnode/outbox/infra/miniscylla/engine"
 )
@@ -27,6 +28,7 @@ const (
 type job struct {
 	stream int16
 	msg    message.Message
+	trace  bool // the frame asked for tracing
 }
 
 // conn serves one client connection: a reader goroutine decodes frames and
@@ -51,6 +53,7 @@ type conn struct {
 	started bool
 	dec     compressor
 	workers int
+	tracing bool // the frame being dispatched has the tracing flag
 
 	sessMu sync.Mutex
 	sess   engine.Session
@@ -112,6 +115,7 @@ func (c *conn) readLoop() error {
 			body = nil
 		}
 		if err == nil {
+			c.tracing = h.flags.Contains(primitive.HeaderFlagTracing)
 			err = c.dispatch(h.stream, msg)
 		}
 		if err != nil {
@@ -171,6 +175,7 @@ func (c *conn) dispatch(stream int16, msg message.Message) error {
 // submit hands j to an idle worker, starts a new one below the bound, or
 // else waits for a worker to become free.
 func (c *conn) submit(j job) error {
+	j.trace = c.tracing
 	select {
 	case c.jobs <- j:
 		return nil
@@ -206,28 +211,39 @@ func (c *conn) execute(j job) {
 	c.sessMu.Lock()
 	sess := c.sess
 	c.sessMu.Unlock()
-	resp := c.handle(&sess, j.msg)
+	resp, traceID := c.handle(&sess, j)
 	if _, ok := resp.(*message.SetKeyspaceResult); ok {
 		c.sessMu.Lock()
 		c.sess = sess
 		c.sessMu.Unlock()
 	}
-	c.out <- response{stream: j.stream, msg: resp}
+	c.out <- response{stream: j.stream, msg: resp, traceID: traceID}
 }
 
 // handle calls the engine, turning a panic or a missing answer into SERVER_ERROR
-// so that one bad statement cannot take the process down.
-func (c *conn) handle(sess *engine.Session, msg message.Message) (resp message.Message) {
+// so that one bad statement cannot take the process down. A traced request
+// also gets its trace session id for the response frame.
+func (c *conn) handle(sess *engine.Session, j job) (resp message.Message, traceID []byte) {
+	msg := j.msg
 	defer func() {
 		if p := recover(); p != nil {
 			c.log.Error("miniscylla engine panic", "op", msg.GetOpCode().String(), "panic", p)
 			resp = &message.ServerError{ErrorMessage: fmt.Sprintf("internal error: %v", p)}
 		}
 	}()
-	if resp = c.srv.eng.Handle(c.ctx, sess, msg); resp == nil {
+	if j.trace {
+		var client net.IP
+		if a, ok := c.nc.RemoteAddr().(*net.TCPAddr); ok {
+			client = a.IP
+		}
+		resp, traceID = c.srv.eng.HandleTraced(c.ctx, sess, msg, client)
+	} else {
+		resp = c.srv.eng.Handle(c.ctx, sess, msg)
+	}
+	if resp == nil {
 		resp = &message.ServerError{ErrorMessage: "internal error: no response"}
 	}
-	return resp
+	return resp, traceID
 }
 
 // isDisconnect reports errors that just mean the peer or the server closed the socket.

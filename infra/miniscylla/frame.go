@@ -183,14 +183,16 @@ func decodeRequest(h header, body []byte, dec compressor, maxBody int) (msg mess
 	return msg, nil
 }
 
-// encodeFrame appends a v4 response frame carrying msg to dst. With comp
-// non-nil the body is compressed; scratch is reused for the plain body.
-func encodeFrame(dst []byte, scratch *bytes.Buffer, version byte, stream int16, msg message.Message, comp compressor) ([]byte, error) {
+// encodeFrame appends a v4 response frame carrying msg to dst. A traceID
+// sets the tracing flag and leads the body. With comp non-nil the body is
+// compressed; scratch is reused for the plain body.
+func encodeFrame(dst []byte, scratch *bytes.Buffer, version byte, stream int16, msg message.Message, traceID []byte, comp compressor) ([]byte, error) {
 	codec, ok := responseCodecs[msg.GetOpCode()]
 	if !ok {
 		return dst, fmt.Errorf("no response codec for opcode %v", msg.GetOpCode())
 	}
 	scratch.Reset()
+	scratch.Write(traceID)
 	if err := codec.Encode(msg, scratch, primitive.ProtocolVersion(version)); err != nil {
 		return dst, fmt.Errorf("encode %v: %w", msg.GetOpCode(), err)
 	}
@@ -205,6 +207,9 @@ func encodeFrame(dst []byte, scratch *bytes.Buffer, version byte, stream int16, 
 		if dst, err = comp.compress(dst, scratch.Bytes()); err != nil {
 			return dst[:start], err
 		}
+	}
+	if traceID != nil {
+		flags |= primitive.HeaderFlagTracing
 	}
 	dst[start+1] = byte(flags)
 	binary.BigEndian.PutUint32(dst[start+5:], uint32(len(dst)-start-headerSize))

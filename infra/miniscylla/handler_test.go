@@ -3,6 +3,7 @@ package miniscylla
 import (
 	"bufio"
 	"context"
+	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -22,6 +23,11 @@ type stubHandler struct {
 
 func (h *stubHandler) Handle(_ context.Context, sess *engine.Session, req message.Message) message.Message {
 	return h.fn(sess, req)
+}
+
+// HandleTraced answers like Handle, with a fixed trace session id.
+func (h *stubHandler) HandleTraced(_ context.Context, sess *engine.Session, req message.Message, _ net.IP) (message.Message, []byte) {
+	return h.fn(sess, req), []byte("stub-trace-id-16")
 }
 
 func (h *stubHandler) Close() error {

@@ -65,6 +65,9 @@ type Server struct {
 // handler executes statements: *engine.Engine, or a stub in tests of the wire layer alone.
 type handler interface {
 	Handle(ctx context.Context, sess *engine.Session, req message.Message) message.Message
+	// HandleTraced is Handle for a frame with the tracing flag; it also
+	// returns the trace session id the response frame carries.
+	HandleTraced(ctx context.Context, sess *engine.Session, req message.Message, client net.IP) (message.Message, []byte)
 	Close() error
 }
 

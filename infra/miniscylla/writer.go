@@ -14,6 +14,8 @@ type response struct {
 	msg    message.Message
 	// raw, when set, is a complete pre-encoded frame sent instead of msg.
 	raw []byte
+	// traceID, when set, is the trace session of a traced request.
+	traceID []byte
 	// compressWith, when set, compresses every frame written after this one.
 	compressWith compressor
 }
@@ -90,12 +92,12 @@ func (c *conn) appendResponse(buf []byte, scratch *bytes.Buffer, r response, com
 	if r.raw != nil {
 		return append(buf, r.raw...)
 	}
-	out, err := encodeFrame(buf, scratch, wireVersion, r.stream, r.msg, comp)
+	out, err := encodeFrame(buf, scratch, wireVersion, r.stream, r.msg, r.traceID, comp)
 	if err == nil {
 		return out
 	}
 	c.log.Error("miniscylla cannot encode response", "op", r.msg.GetOpCode().String(), "err", err)
-	out, err = encodeFrame(buf, scratch, wireVersion, r.stream, &message.ServerError{ErrorMessage: "cannot encode response: " + err.Error()}, comp)
+	out, err = encodeFrame(buf, scratch, wireVersion, r.stream, &message.ServerError{ErrorMessage: "cannot encode response: " + err.Error()}, nil, comp)
 	if err != nil {
 		return buf
 	}

@@ -105,6 +105,9 @@ type Engine struct {
 
 	// dur is the write-ahead log (durable.go); nil when memory-only.
 	dur *durable
+
+	// traces holds the traced requests system_traces shows (trace.go).
+	traces traceStore
 }
 
 // New returns an empty engine with its system keyspaces.

@@ -201,10 +201,12 @@ func bindValues(markers []marker, opts *message.QueryOptions) ([]*primitive.Valu
 }
 
 func (e *Engine) query(ctx context.Context, sess *Session, q *message.Query) (message.Message, error) {
+	tracerFrom(ctx).event("Parsing a statement")
 	c, err := e.compile(sess.Keyspace, q.Query)
 	if err != nil {
 		return nil, err
 	}
+	tracerFrom(ctx).event("Processing a statement")
 	return e.run(ctx, sess, c, q.Options)
 }
 
@@ -258,18 +260,21 @@ func (e *Engine) execute(ctx context.Context, sess *Session, m *message.Execute)
 	if !ok {
 		return &message.Unprepared{ErrorMessage: "Prepared statement not found", Id: m.QueryId}, nil
 	}
+	tracerFrom(ctx).event("Processing a prepared statement")
 	return e.run(ctx, sess, c, m.Options)
 }
 
 // run executes a compiled statement.
-func (e *Engine) run(_ context.Context, sess *Session, c *compiled, opts *message.QueryOptions) (message.Message, error) {
+func (e *Engine) run(ctx context.Context, sess *Session, c *compiled, opts *message.QueryOptions) (message.Message, error) {
 	if c.sel == nil && c.writes == nil {
+		tracerFrom(ctx).event("Executing schema statement")
 		return e.runDDLDurable(sess, c)
 	}
 	x, err := e.newCtx(opts, c)
 	if err != nil {
 		return nil, err
 	}
+	x.trace = tracerFrom(ctx)
 	if c.sel != nil {
 		var pageSize int32
 		var paging []byte
@@ -363,7 +368,7 @@ func (e *Engine) batch(ctx context.Context, sess *Session, b *message.Batch) (me
 		if len(c.writes) != 1 || c.batchTS != nil {
 			return nil, invalidf("Invalid statement %d in batch: only INSERT, UPDATE and DELETE statements are allowed", i)
 		}
-		x := &execCtx{e: e, now: now, defaultTS: &ts}
+		x := &execCtx{e: e, now: now, defaultTS: &ts, trace: tracerFrom(ctx)}
 		if x.values, err = bindValues(c.markers, &message.QueryOptions{PositionalValues: child.Values}); err != nil {
 			return nil, err
 		}
@@ -409,12 +414,19 @@ func (e *Engine) runWrites(items []batchItem) (message.Message, error) {
 		muts = append(muts, ms...)
 		lwt = lwt || it.plan.ifExists || it.plan.ifNotExists || len(it.plan.conds) > 0
 	}
+	tr := items[0].x.trace
+	tr.event("Applying %d mutation(s) of %d statement(s)%s", len(muts), len(items), traceTables(muts))
 	if lwt {
-		return e.durableResult(e.runCAS(items, muts))
+		res, err := e.durableResult(e.runCAS(items, muts))
+		if err == nil {
+			tr.event("Conditional write evaluated")
+		}
+		return res, err
 	}
 	if err := e.apply(muts); err != nil {
 		return nil, err
 	}
+	tr.event("Mutations applied")
 	return &message.VoidResult{}, nil
 }
 

@@ -306,6 +306,8 @@ type selectRun struct {
 	groupOpen bool
 	curGroup  []byte
 	groupEnd  *pagingState
+	// scannedParts and scannedRows count what the run looked at, for tracing.
+	scannedParts, scannedRows int
 	more      bool
 	// seq is the highest write-ahead log record among what the run
 	// looked at: the result is durable once that record is.
@@ -366,7 +368,10 @@ func (p *selectPlan) run(x *execCtx, td *tableData, pageSize int32, paging []byt
 	if finished && r.groupOpen {
 		r.flushGroup()
 	}
-	return r.result(), nil
+	res := r.result()
+	x.trace.event("Read %d live row(s) from %d partition(s) of %s.%s; returning %d row(s), more pages: %t",
+		r.scannedRows, r.scannedParts, p.table.Keyspace, p.table.Name, len(res.Data), res.Metadata.PagingState != nil)
+	return res, nil
 }
 
 func intOption(x *execCtx, e expr, what string) (int, error) {
@@ -452,6 +457,7 @@ func (r *selectRun) scanPartition(part *partition) (done bool, err error) {
 		}
 		inPart, afterCK = r.resume.inPartition, r.resume.ck
 	}
+	r.scannedParts++
 	from, to := r.window(part)
 	rows := part.rows[from:to]
 	r.saw(part, rows)
@@ -471,6 +477,7 @@ func (r *selectRun) scanPartition(part *partition) (done bool, err error) {
 			continue
 		}
 		anyLive = true
+		r.scannedRows++
 		v.r = rw
 		match, err := r.matches(v)
 		if err != nil || !match {

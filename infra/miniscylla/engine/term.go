@@ -21,6 +21,8 @@ type execCtx struct {
 	values    []*primitive.Value // positional, named values already matched
 	now       time.Time
 	defaultTS *int64
+	// trace records the request's steps when it is traced (trace.go).
+	trace *tracer
 	// jsonDocs holds the INSERT JSON documents parsed in this execution.
 	jsonDocs map[*jsonDoc]map[string]json.RawMessage
 }
