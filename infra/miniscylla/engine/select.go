@@ -308,7 +308,7 @@ type selectRun struct {
 	groupEnd  *pagingState
 	// scannedParts and scannedRows count what the run looked at, for tracing.
 	scannedParts, scannedRows int
-	more      bool
+	more                      bool
 	// seq is the highest write-ahead log record among what the run
 	// looked at: the result is durable once that record is.
 	seq uint64
