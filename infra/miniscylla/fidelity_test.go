@@ -383,3 +383,14 @@ func runDriverScript(t *testing.T, name string, args ...string) {
 	}
 	t.Logf("%s", out)
 }
+
+// TestPythonDriverFidelity runs testdata/pydriver_fidelity.py (DataStax
+// Python driver 3.25, token-aware) over the fidelity data. A missing driver
+// fails the test: CI installs it with `make deps`.
+func TestPythonDriverFidelity(t *testing.T) {
+	const python = "/usr/bin/python3"
+	if out, err := exec.Command(python, "-c", "import cassandra.cluster").CombinedOutput(); err != nil {
+		t.Fatalf("the DataStax Python driver (Debian python3-cassandra) is missing: run `make deps`.\n%v: %s", err, out)
+	}
+	runDriverScript(t, python, "testdata/pydriver_fidelity.py")
+}
