@@ -394,3 +394,19 @@ func TestPythonDriverFidelity(t *testing.T) {
 	}
 	runDriverScript(t, python, "testdata/pydriver_fidelity.py")
 }
+
+// TestNodeDriverFidelity runs test/clients/cassandra_fidelity.js with the
+// Node.js cassandra-driver pinned in test/clients/package.json over the
+// fidelity data. A missing node or package fails the test: `make deps`
+// (.ci/deps) installs them.
+func TestNodeDriverFidelity(t *testing.T) {
+	const clients = "../../test/clients"
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Fatalf("node is missing: run `make deps`: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(clients, "node_modules", "cassandra-driver", "package.json")); err != nil {
+		t.Fatalf("the Node.js cassandra-driver is not installed in %s: run `make deps` (npm ci): %v", clients, err)
+	}
+	runDriverScript(t, node, filepath.Join(clients, "cassandra_fidelity.js"))
+}

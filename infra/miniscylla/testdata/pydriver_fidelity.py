@@ -14,7 +14,7 @@ Exits non-zero on the first mismatch.
 import json
 import sys
 
-from cassandra.cluster import Cluster
+from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile
 from cassandra.policies import RoundRobinPolicy, TokenAwarePolicy
 from cassandra.query import SimpleStatement
 
@@ -43,7 +43,8 @@ def main():
     host, port, spec = sys.argv[1], int(sys.argv[2]), sys.argv[3]
     with open(spec) as f:
         cases = json.load(f)
-    cluster = Cluster([host], port=port, load_balancing_policy=TokenAwarePolicy(RoundRobinPolicy()))
+    profile = ExecutionProfile(load_balancing_policy=TokenAwarePolicy(RoundRobinPolicy()))
+    cluster = Cluster([host], port=port, execution_profiles={EXEC_PROFILE_DEFAULT: profile})
     session = cluster.connect()
 
     pages = 0
