@@ -15,8 +15,9 @@
 // Files: types.go, values.go, literal.go, encode.go (values); catalog.go,
 // ddl.go, system.go (schema); mutation.go, storage.go,
 // compact.go (data); term.go, where.go, write.go, cond.go, select.go,
-// aggregate.go, paging.go, rowview.go (execution); exec.go (requests,
-// prepared cache, apply); cdc*.go (CDC log tables); durable*.go
+// aggregate.go, groupby.go, json.go, paging.go, rowview.go (execution);
+// exec.go (requests, prepared cache, apply); trace.go, system_traces.go
+// (request tracing); cdc*.go (CDC log tables); durable*.go
 // (write-ahead log records, replay at start-up).
 package engine
 
