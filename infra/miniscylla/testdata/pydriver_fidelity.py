@@ -6,7 +6,8 @@ Usage: pydriver_fidelity.py HOST PORT CASES_JSON
 The server already holds the fid keyspace (fidelity_test.go). For every
 paging case in CASES_JSON the script reads the query in one page, then
 pages it with each of the case's fetch sizes and requires every row exactly
-once. It then checks SELECT JSON / INSERT JSON (bound and DEFAULT UNSET),
+once, over lz4-compressed connections; a second, snappy-compressed cluster
+pages every case with its largest fetch size. It then checks SELECT JSON / INSERT JSON (bound and DEFAULT UNSET),
 GROUP BY paged by one group, and tracing as the driver reads it
 (trace=True, which polls system_traces.sessions, then events).
 Exits non-zero on the first mismatch.
@@ -43,17 +44,23 @@ def main():
     host, port, spec = sys.argv[1], int(sys.argv[2]), sys.argv[3]
     with open(spec) as f:
         cases = json.load(f)
-    profile = ExecutionProfile(load_balancing_policy=TokenAwarePolicy(RoundRobinPolicy()))
-    cluster = Cluster([host], port=port, execution_profiles={EXEC_PROFILE_DEFAULT: profile})
-    session = cluster.connect()
-
     pages = 0
-    for case in cases:
-        want = fetch(session, case["query"], 100000)
-        check(len(want) == case["want"], "%s: %d rows in one page, want %d" % (case["name"], len(want), case["want"]))
-        for size in case["sizes"]:
-            exactly_once("%s, fetch size %d" % (case["name"], size), fetch(session, case["query"], size), want)
-            pages += 1
+    for compression, all_sizes in (("snappy", False), ("lz4", True)):
+        profile = ExecutionProfile(load_balancing_policy=TokenAwarePolicy(RoundRobinPolicy()))
+        cluster = Cluster([host], port=port, compression=compression,
+                          execution_profiles={EXEC_PROFILE_DEFAULT: profile})
+        session = cluster.connect()
+        conn = cluster.control_connection._connection
+        check(conn.compressor is not None, "%s: the connection is not compressed" % compression)
+        for case in cases:
+            want = fetch(session, case["query"], 100000)
+            check(len(want) == case["want"], "%s: %d rows in one page, want %d" % (case["name"], len(want), case["want"]))
+            for size in case["sizes"] if all_sizes else case["sizes"][-1:]:
+                name = "%s, fetch size %d, %s" % (case["name"], size, compression)
+                exactly_once(name, fetch(session, case["query"], size), want)
+                pages += 1
+        if not all_sizes:
+            cluster.shutdown()
 
     # INSERT JSON bound and literal, SELECT JSON.
     insert = session.prepare("INSERT INTO fid.docs JSON ?")
@@ -86,7 +93,7 @@ def main():
     check(acts[-1] == "Done processing - preparing a result", "last trace event %r" % acts[-1])
 
     cluster.shutdown()
-    print("ok: %d paging cases, %d paged runs, JSON, GROUP BY, tracing (%d events)" % (len(cases), pages, len(acts)))
+    print("ok: %d paging cases, %d paged runs (snappy, lz4), JSON, GROUP BY, tracing (%d events)" % (len(cases), pages, len(acts)))
 
 
 if __name__ == "__main__":
