@@ -414,7 +414,10 @@ func (e *Engine) runWrites(items []batchItem) (message.Message, error) {
 		muts = append(muts, ms...)
 		lwt = lwt || it.plan.ifExists || it.plan.ifNotExists || len(it.plan.conds) > 0
 	}
-	tr := items[0].x.trace
+	var tr *tracer
+	if len(items) > 0 {
+		tr = items[0].x.trace
+	}
 	tr.event("Applying %d mutation(s) of %d statement(s)%s", len(muts), len(items), traceTables(muts))
 	if lwt {
 		res, err := e.durableResult(e.runCAS(items, muts))

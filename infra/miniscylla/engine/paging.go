@@ -79,12 +79,24 @@ func decodePagingState(b []byte, t *Table) (*pagingState, error) {
 	case Token(s.key) != s.token:
 		return nil, bad("token does not match the partition key")
 	}
-	if _, ok := splitPartitionKey(s.key, len(t.PartitionKey)); !ok {
+	pk, ok := splitPartitionKey(s.key, len(t.PartitionKey))
+	if !ok || len(pk) != len(t.PartitionKey) {
 		return nil, bad("partition key does not fit the table")
 	}
 	s.finished = flag == 1
 	if !s.finished && len(s.ck) != len(t.Clustering) {
 		return nil, bad("clustering position does not fit the table")
+	}
+	// Values of the wrong shape would be compared as the table's types.
+	for i, v := range pk {
+		if validateValue(t.PartitionKey[i].Type, v) != nil {
+			return nil, bad("partition key does not fit the table")
+		}
+	}
+	for i, v := range s.ck {
+		if validateValue(t.Clustering[i].Type, v) != nil {
+			return nil, bad("clustering position does not fit the table")
+		}
 	}
 	return s, nil
 }

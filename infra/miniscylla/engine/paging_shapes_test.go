@@ -95,17 +95,21 @@ func TestPagingStateIsUntrusted(t *testing.T) {
 	flipped := append([]byte(nil), flatState...)
 	flipped[5] ^= 0x40
 	forged := (&pagingState{token: 1, key: []byte{0, 0, 0, 1}}).encode() // token does not match the key
+	// Well-formed and checksummed, but a 3-byte int clustering value.
+	wideKey := partitionKeyBytes([][]byte{encInt(1), encInt(1)})
+	badCK := (&pagingState{token: Token(wideKey), key: wideKey, ck: [][]byte{{1, 2, 3}}}).encode()
 	for name, tc := range map[string]struct {
 		q     string
 		state []byte
 	}{
-		"garbage":             {`SELECT * FROM flat`, []byte("not a paging state at all")},
-		"one byte":            {`SELECT * FROM flat`, []byte{0}},
-		"flipped bit":         {`SELECT * FROM flat`, flipped},
-		"truncated":           {`SELECT * FROM flat`, flatState[:len(flatState)-5]},
-		"forged token":        {`SELECT * FROM flat`, forged},
-		"other table's shape": {`SELECT * FROM wide`, flatState},
-		"wide state on flat":  {`SELECT * FROM flat`, wideState},
+		"garbage":               {`SELECT * FROM flat`, []byte("not a paging state at all")},
+		"one byte":              {`SELECT * FROM flat`, []byte{0}},
+		"flipped bit":           {`SELECT * FROM flat`, flipped},
+		"truncated":             {`SELECT * FROM flat`, flatState[:len(flatState)-5]},
+		"forged token":          {`SELECT * FROM flat`, forged},
+		"other table's shape":   {`SELECT * FROM wide`, flatState},
+		"wide state on flat":    {`SELECT * FROM flat`, wideState},
+		"3-byte int clustering": {`SELECT * FROM wide`, badCK},
 	} {
 		res := e.Handle(t.Context(), sess, &message.Query{Query: tc.q, Options: &message.QueryOptions{PageSize: 3, PagingState: tc.state}})
 		inv, ok := res.(*message.Invalid)
