@@ -16,6 +16,8 @@ import (
 
 	"github.com/gocql/gocql"
 	"github.com/pierrec/lz4/v4"
+	"github.com/scylladb/gocqlx/v2"
+	"github.com/scylladb/gocqlx/v2/qb"
 
 	"github.com/outboxnode/outbox/infra/miniscylla"
 	"github.com/outboxnode/outbox/infra/miniscylla/engine"
@@ -220,8 +222,9 @@ func (lz4Compressor) Decode(data []byte) ([]byte, error) {
 }
 
 // TestGocqlFidelity pages every case through gocql with token-aware
-// routing, plain, snappy and lz4, and checks SELECT/INSERT JSON, GROUP BY
-// and tracing as gocql's own Tracer reads them.
+// routing, plain, snappy and lz4, and through gocqlx into structs, and
+// checks SELECT/INSERT JSON, GROUP BY and tracing as gocql's own Tracer
+// reads them.
 func TestGocqlFidelity(t *testing.T) {
 	s := miniscyllatest.Start(t, miniscylla.Config{})
 	loadFidelityData(t, miniscyllatest.Connect(t, s.Addr()))
@@ -246,11 +249,36 @@ func TestGocqlFidelity(t *testing.T) {
 				}
 			}
 			if tc.all {
+				checkGocqlxPaging(t, sess)
 				checkGocqlJSON(t, sess)
 				checkGocqlGroupBy(t, sess)
 				checkGocqlTrace(t, sess)
 			}
 		})
+	}
+}
+
+// checkGocqlxPaging pages the one-row partitions into structs through a
+// gocqlx query builder, as the node's stores (the DLQ listing) do.
+func checkGocqlxPaging(t *testing.T, sess *gocql.Session) {
+	type flatRow struct{ K, V int }
+	stmt, names := qb.Select("fid.flat").Columns("k", "v").ToCql()
+	for _, n := range []int{999, 5000} {
+		iter := gocqlx.NewSession(sess).Query(stmt, names).PageSize(n).Iter()
+		seen := make(map[int]bool, flatRows)
+		var r flatRow
+		for iter.StructScan(&r) {
+			if seen[r.K] || r.V != r.K%10 {
+				t.Fatalf("gocqlx, fetch size %d: row %+v twice or wrong", n, r)
+			}
+			seen[r.K] = true
+		}
+		if err := iter.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if len(seen) != flatRows {
+			t.Errorf("gocqlx, fetch size %d: %d rows, want %d", n, len(seen), flatRows)
+		}
 	}
 }
 
