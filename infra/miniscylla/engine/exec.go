@@ -418,7 +418,7 @@ func (e *Engine) runWrites(items []batchItem) (message.Message, error) {
 	if len(items) > 0 {
 		tr = items[0].x.trace
 	}
-	tr.event("Applying %d mutation(s) of %d statement(s)%s", len(muts), len(items), traceTables(muts))
+	tr.event("Applying %d mutation(s) of %d statement(s)%s", len(muts), len(items), traceWrites(muts))
 	if lwt {
 		res, err := e.durableResult(e.runCAS(items, muts))
 		if err == nil {

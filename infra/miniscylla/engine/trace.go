@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -160,19 +161,21 @@ func (e *Engine) describe(s *traceSession, req message.Message) {
 	}
 }
 
-// traceTables names the tables mutations go to, for a trace event.
-func traceTables(muts []Mutation) string {
+// traceWrites names the tables mutations go to and counts their row
+// writes, for a trace event.
+func traceWrites(muts []Mutation) string {
 	seen := map[string]bool{}
-	out := ""
+	var b strings.Builder
+	rows := 0
 	for _, m := range muts {
-		name := m.Keyspace + "." + m.Table
-		if !seen[name] {
+		rows += len(m.Rows)
+		if name := m.Keyspace + "." + m.Table; !seen[name] {
 			seen[name] = true
-			out += " " + name
+			b.WriteString(" " + name)
 		}
 	}
-	if out == "" {
+	if len(muts) == 0 {
 		return ""
 	}
-	return " to" + out
+	return fmt.Sprintf(" to%s: %d row(s) written", b.String(), rows)
 }

@@ -21,7 +21,7 @@ func TestTraceRecordsSessionAndEvents(t *testing.T) {
 		q, activity string
 	}{
 		{`SELECT * FROM t WHERE k = 1`, "Read 2 live row(s) from 1 partition(s) of ks.t; returning 2 row(s), more pages: false"},
-		{`INSERT INTO t (k, c, v) VALUES (2, 1, 1)`, "Applying 1 mutation(s) of 1 statement(s) to ks.t"},
+		{`INSERT INTO t (k, c, v) VALUES (2, 1, 1)`, "Applying 1 mutation(s) of 1 statement(s) to ks.t: 1 row(s) written"},
 		{`SELECT nope FROM t`, "Request failed: Undefined column name nope"},
 	} {
 		_, id := e.HandleTraced(context.Background(), sess, &message.Query{Query: tc.q, Options: &message.QueryOptions{}}, client)
