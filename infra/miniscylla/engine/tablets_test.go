@@ -55,11 +55,11 @@ func TestKeyspaceTabletsDefaultsAndOptions(t *testing.T) {
 	}
 	for q, want := range map[string]string{
 		`ALTER KEYSPACE nts WITH replication = {'class': 'NetworkTopologyStrategy', 'replication_factor': 1} AND tablets = {'enabled': false}`: "flavor",
-		`ALTER KEYSPACE nts WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}`:                                          "SimpleStrategy doesn't support tablet replication",
-		`CREATE TABLE simple.t (pk int PRIMARY KEY) WITH tablets = {'min_tablet_count': 2}`:                                                "tablets are disabled",
-		`CREATE TABLE nts.t (pk int PRIMARY KEY) WITH tablets = {'min_tablets': 2}`:                                                        "Unknown tablet hint",
-		`CREATE TABLE nts.t (pk int PRIMARY KEY) WITH tablets = {'min_tablet_count': 'x'}`:                                                 "Invalid value",
-		`CREATE TABLE nts.t (pk int PRIMARY KEY) WITH tablets = {'min_tablet_count': 8, 'max_tablet_count': 4}`:                            "Invalid tablet count range",
+		`ALTER KEYSPACE nts WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}`:                                           "SimpleStrategy doesn't support tablet replication",
+		`CREATE TABLE simple.t (pk int PRIMARY KEY) WITH tablets = {'min_tablet_count': 2}`:                                                    "tablets are disabled",
+		`CREATE TABLE nts.t (pk int PRIMARY KEY) WITH tablets = {'min_tablets': 2}`:                                                            "Unknown tablet hint",
+		`CREATE TABLE nts.t (pk int PRIMARY KEY) WITH tablets = {'min_tablet_count': 'x'}`:                                                     "Invalid value",
+		`CREATE TABLE nts.t (pk int PRIMARY KEY) WITH tablets = {'min_tablet_count': 8, 'max_tablet_count': 4}`:                                "Invalid tablet count range",
 	} {
 		if res := query(e, sess, q); !isError(res) || !strings.Contains(fmt.Sprint(res), want) {
 			t.Errorf("%s: %v, want an error with %q", q, res, want)
