@@ -16,7 +16,8 @@
 // ddl.go, system.go (schema); mutation.go, storage.go,
 // compact.go (data); term.go, where.go, write.go, cond.go, select.go,
 // aggregate.go, paging.go, rowview.go (execution); exec.go (requests,
-// prepared cache, apply); cdc*.go (CDC log tables); durable*.go
+// prepared cache, apply); cdc*.go (CDC log tables); tablets.go (tablets
+// keyspaces, per-table CDC stream sets); durable*.go
 // (write-ahead log records, replay at start-up).
 package engine
 
