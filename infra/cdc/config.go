@@ -45,6 +45,11 @@ type Config struct {
 	FailedDelay time.Duration
 	// QueryWindow is the widest cdc$time range of one poll.
 	QueryWindow time.Duration
+	// GenerationPoll is how often the reader looks for a new generation or,
+	// on a tablets keyspace, a new stream set after a tablet split or merge.
+	// ScyllaDB dates a new set a few seconds ahead (5 s); polling more often
+	// than that lets the reader switch without a pause.
+	GenerationPoll time.Duration
 	// InFlight bounds the events read but not yet checkpointed: the consumer
 	// blocks (backpressure on the reader) while the window is full. It is
 	// also the bound of duplicates after a crash.
@@ -63,6 +68,7 @@ const (
 	DefaultIdleDelay        = 50 * time.Millisecond
 	DefaultFailedDelay      = time.Second
 	DefaultQueryWindow      = 30 * time.Second
+	DefaultGenerationPoll   = time.Second
 	DefaultInFlight         = 10_000
 	DefaultProgressInterval = 50 * time.Millisecond
 )
@@ -83,6 +89,7 @@ func (c *Config) SetDefaults() {
 	setDuration(&c.IdleDelay, DefaultIdleDelay)
 	setDuration(&c.FailedDelay, DefaultFailedDelay)
 	setDuration(&c.QueryWindow, DefaultQueryWindow)
+	setDuration(&c.GenerationPoll, DefaultGenerationPoll)
 	setDuration(&c.ProgressInterval, DefaultProgressInterval)
 	if c.InFlight == 0 {
 		c.InFlight = DefaultInFlight
@@ -96,7 +103,7 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: keyspace is required", ErrInvalidConfig)
 	case c.ChangeAgeLimit <= 0:
 		return fmt.Errorf("%w: change age limit (the CDC log TTL) must be positive, got %s", ErrInvalidConfig, c.ChangeAgeLimit)
-	case c.ConfidenceWindow < 0, c.PollDelay < 0, c.IdleDelay < 0, c.FailedDelay < 0:
+	case c.ConfidenceWindow < 0, c.PollDelay < 0, c.IdleDelay < 0, c.FailedDelay < 0, c.GenerationPoll < 0:
 		return fmt.Errorf("%w: confidence window and poll delays must not be negative", ErrInvalidConfig)
 	case c.QueryWindow <= 0:
 		return fmt.Errorf("%w: query window must be positive, got %s", ErrInvalidConfig, c.QueryWindow)

@@ -22,6 +22,10 @@ const progressTTL = 7 * 24 * time.Hour
 // flushTimeout bounds one progress save outside a caller's context.
 const flushTimeout = 5 * time.Second
 
+// endPoll is how often an ending stream checks that its events are
+// acknowledged.
+const endPoll = 5 * time.Millisecond
+
 // Source reads the outbox CDC log with scylla-cdc-go. Each Run builds a new
 // Reader that resumes from the progress saved in ProgressTable.
 type Source struct {
@@ -78,6 +82,8 @@ func (s *Source) Run(ctx context.Context, deliver func(cdcstream.Delivery)) erro
 			PostFailedQueryDelay:   s.cfg.FailedDelay,
 			QueryTimeWindowSize:    s.cfg.QueryWindow,
 			ChangeAgeLimit:         s.cfg.ChangeAgeLimit,
+			// One table per reader, as tablets-based CDC requires.
+			PostGenerationFetchDelay: s.cfg.GenerationPoll,
 		},
 	})
 	if err != nil {
@@ -285,22 +291,45 @@ func (c *consumer) Consume(ctx context.Context, ch scyllacdc.Change) error {
 	return nil
 }
 
-// End implements scyllacdc.ChangeConsumer: the stream's acknowledged
-// progress is saved before the reader moves on to the next generation. A
-// stopped run leaves it to the caller's Flush, which has a bounded time
-// for all streams, instead of saving stream by stream while it stops.
+// End implements scyllacdc.ChangeConsumer. The reader ends a stream when
+// its generation (on a tablets table, its stream set after a split or
+// merge) is read to the end; it starts the next one only once every End
+// returned, and then records that one as where a restart resumes. So End
+// waits until every event read from the stream is acknowledged and saves
+// that progress: nothing of the old streams is left to a restart, and an
+// aggregate's events of the new streams are delivered after its older
+// ones are published. A stopped run leaves the save to the caller's Flush,
+// which has a bounded time for all streams.
 func (c *consumer) End() error {
-	select {
-	case <-c.run.cancelled:
-		return nil
-	default:
+	tick := time.NewTicker(endPoll)
+	defer tick.Stop()
+	for !c.stream.tracker.acked() {
+		select {
+		case <-c.run.cancelled:
+			return nil
+		case <-tick.C:
+		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), flushTimeout)
-	defer cancel()
-	if err := c.run.save(ctx, c.stream); err != nil {
+	// A failed save is retried: the reader must not move on without it.
+	for {
+		select {
+		case <-c.run.cancelled:
+			return nil
+		default:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), flushTimeout)
+		err := c.run.save(ctx, c.stream)
+		cancel()
+		if err == nil {
+			return nil
+		}
 		c.run.log.Warn("save cdc progress at stream end", slog.Any("err", err))
+		select {
+		case <-c.run.cancelled:
+			return nil
+		case <-time.After(c.run.cfg.FailedDelay):
+		}
 	}
-	return nil
 }
 
 // printfLogger sends the library's debug output to slog at debug level.

@@ -21,6 +21,12 @@ import (
 // store runs miniscylla with the node's schema and returns a session.
 func store(t *testing.T) *gocql.Session {
 	t.Helper()
+	return storeWith(t, config.Default().Scylla.Replication)
+}
+
+// storeWith is store with the keyspace replicated (and laid out) as repl.
+func storeWith(t *testing.T, repl config.Replication) *gocql.Session {
+	t.Helper()
 	ctx := context.Background()
 	srv, err := miniscylla.Start(ctx, miniscylla.Config{Addr: "127.0.0.1:0"})
 	if err != nil {
@@ -29,6 +35,7 @@ func store(t *testing.T) *gocql.Session {
 	t.Cleanup(func() { _ = srv.Close() })
 	cfg := config.Default().Scylla
 	cfg.Consistency = "ONE"
+	cfg.Replication = repl
 	session, err := scylla.Connect(ctx, cfg, []string{srv.Addr()}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)

@@ -54,6 +54,13 @@ func (t *tracker) ack(c *change) bool {
 	return t.advance()
 }
 
+// acked reports whether every event read so far is acknowledged.
+func (t *tracker) acked() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.head == len(t.open)
+}
+
 // advance moves done past the acknowledged changes at the front.
 func (t *tracker) advance() bool {
 	moved := false

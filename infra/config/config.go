@@ -57,9 +57,11 @@ type Replication struct {
 	// DataCenters maps data-centre name to replication factor for
 	// NetworkTopologyStrategy.
 	DataCenters map[string]int
-	// Tablets is "auto" (or empty: the server's default), "on" or "off". ScyllaDB 6.x
-	// enables tablets by default for NetworkTopologyStrategy keyspaces but
-	// supports CDC only on vnode keyspaces: set "off" there.
+	// Tablets is "auto" (or empty), "on" or "off". Auto leaves a
+	// NetworkTopologyStrategy keyspace to the server's default (tablets on
+	// ScyllaDB 2025.x) and gives a SimpleStrategy one vnodes, the only
+	// layout SimpleStrategy supports. CDC runs on tablets from ScyllaDB
+	// 2025.4; set "off" on older versions, whose CDC needs vnodes.
 	Tablets string
 }
 
@@ -426,6 +428,9 @@ func (r Replication) validate(bad func(field, format string, args ...any)) {
 		if r.Factor < 1 {
 			bad("replication", "SimpleStrategy needs a factor >= 1")
 		}
+		if r.Tablets == "on" {
+			bad("tablets", "SimpleStrategy cannot use tablets: use NetworkTopologyStrategy (--replication dc:factor)")
+		}
 	case NetworkTopologyStrategy:
 		if len(r.DataCenters) == 0 {
 			bad("replication", "NetworkTopologyStrategy needs at least one dc:factor")
@@ -441,12 +446,14 @@ func (r Replication) validate(bad func(field, format string, args ...any)) {
 }
 
 // TabletsOption returns the CREATE KEYSPACE tablets map literal, or "" to
-// leave the server's default.
+// leave the server's default. SimpleStrategy always gets vnodes
+// explicitly: ScyllaDB 2025.x defaults to tablets and refuses them for
+// SimpleStrategy.
 func (r Replication) TabletsOption() string {
-	switch r.Tablets {
-	case "on":
+	switch {
+	case r.Tablets == "on":
 		return "{'enabled': true}"
-	case "off":
+	case r.Tablets == "off", r.Strategy == SimpleStrategy:
 		return "{'enabled': false}"
 	}
 	return ""

@@ -83,6 +83,7 @@ func TestLoadRejectsBadInput(t *testing.T) {
 		{"metrics addr without host", []string{"--metrics-addr", ":9090"}, nil, "metrics-addr"},
 		{"consistency", []string{"--consistency", "MOST"}, nil, "consistency"},
 		{"tablets", []string{"--tablets", "maybe"}, nil, "tablets"},
+		{"tablets with SimpleStrategy", []string{"--tablets", "on"}, nil, "tablets"},
 		{"replication", []string{"--replication", "simple:0"}, nil, "replication"},
 		{"negative budget", []string{"--restart-budget", "-1"}, nil, "restart-budget"},
 		{"ttl too small", []string{"--outbox-ttl", "10ms"}, nil, "outbox-ttl"},
@@ -122,5 +123,25 @@ func TestDefaultValidates(t *testing.T) {
 	}
 	if Default().Validate() != nil {
 		t.Fatalf("Default invalid: %v", Default().Validate())
+	}
+}
+
+func TestTabletsOptionPerStrategy(t *testing.T) {
+	nts := map[string]int{"datacenter1": 3}
+	for _, c := range []struct {
+		r    Replication
+		want string
+	}{
+		{Replication{Strategy: NetworkTopologyStrategy, DataCenters: nts, Tablets: "auto"}, ""},
+		{Replication{Strategy: NetworkTopologyStrategy, DataCenters: nts}, ""},
+		{Replication{Strategy: NetworkTopologyStrategy, DataCenters: nts, Tablets: "on"}, "{'enabled': true}"},
+		{Replication{Strategy: NetworkTopologyStrategy, DataCenters: nts, Tablets: "off"}, "{'enabled': false}"},
+		// ScyllaDB 2025.x defaults to tablets and refuses them for SimpleStrategy.
+		{Replication{Strategy: SimpleStrategy, Factor: 1, Tablets: "auto"}, "{'enabled': false}"},
+		{Replication{Strategy: SimpleStrategy, Factor: 1, Tablets: "off"}, "{'enabled': false}"},
+	} {
+		if got := c.r.TabletsOption(); got != c.want {
+			t.Errorf("%+v: TabletsOption() = %q, want %q", c.r, got, c.want)
+		}
 	}
 }

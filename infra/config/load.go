@@ -60,7 +60,7 @@ func register(fs *flag.FlagSet, c *Config) {
 	fs.Var((*listValue)(&c.Scylla.Hosts), "scylla-hosts", "comma-separated ScyllaDB contact points; empty starts the embedded miniscylla")
 	fs.StringVar(&c.Scylla.Keyspace, "keyspace", c.Scylla.Keyspace, "keyspace of the orders, outbox and DLQ tables")
 	fs.Var((*replicationValue)(&c.Scylla.Replication), "replication", "keyspace replication: 'simple:RF' or 'dc1:RF,dc2:RF' (NetworkTopologyStrategy)")
-	fs.StringVar(&c.Scylla.Replication.Tablets, "tablets", c.Scylla.Replication.Tablets, "keyspace tablets: auto (server default), on or off; use off with NetworkTopologyStrategy on ScyllaDB 6.x, whose CDC needs vnodes")
+	fs.StringVar(&c.Scylla.Replication.Tablets, "tablets", c.Scylla.Replication.Tablets, "keyspace tablets: auto (the server's default; SimpleStrategy always uses vnodes), on or off; CDC on tablets needs ScyllaDB 2025.4+, use off before")
 	fs.StringVar(&c.Scylla.Consistency, "consistency", c.Scylla.Consistency, "consistency level of reads and writes")
 	fs.DurationVar(&c.Scylla.Timeout, "scylla-timeout", c.Scylla.Timeout, "timeout of each query")
 	fs.DurationVar(&c.Scylla.ConnectTimeout, "scylla-connect-timeout", c.Scylla.ConnectTimeout, "timeout of each connection attempt")

@@ -83,7 +83,9 @@ func describe(ch scyllacdc.Change) string {
 // non-CDC tables and writes before CDC was enabled leave no change.
 func TestEveryWriteKindIsLogged(t *testing.T) {
 	s := startServer(t)
-	miniscyllatest.Exec(t, s, "CREATE KEYSPACE kinds WITH replication = {'class': 'NetworkTopologyStrategy', 'replication_factor': 1}")
+	// One reader follows both tables: vnodes (tablets allow one table per reader).
+	miniscyllatest.Exec(t, s, "CREATE KEYSPACE kinds WITH replication = {'class': 'NetworkTopologyStrategy', 'replication_factor': 1} "+
+		"AND tablets = {'enabled': false}")
 	miniscyllatest.Exec(t, s, "CREATE TABLE kinds.k (pk int, ck int, s int static, v int, m map<int, text>, PRIMARY KEY (pk, ck)) "+
 		"WITH cdc = {'enabled': 'true', 'preimage': 'true', 'postimage': 'true', 'ttl': 600}")
 	miniscyllatest.Exec(t, s, "CREATE TABLE kinds.plain (pk int PRIMARY KEY, v int)")

@@ -3,6 +3,7 @@ package relay
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os/exec"
 	"slices"
 	"strconv"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/IBM/sarama"
 
+	"github.com/outboxnode/outbox/infra/miniscylla/miniscyllatest"
 	"github.com/outboxnode/outbox/test/harness"
 )
 
@@ -34,6 +36,69 @@ func TestThreeThousandRecordsExactlyInOrderWithHeaders(t *testing.T) {
 	if len(acc) != 3000 {
 		t.Fatalf("%d accepted commands, want 3000", len(acc))
 	}
+	checkDelivered(t, node, kafka, acc)
+}
+
+// TestTabletsRecordsExactlyInOrderThroughSplitAndMerge is the delivery test
+// on a tablets keyspace (--tablets on): while orders run, the outbox
+// table's tablets split (4 -> 8) and merge (8 -> 4 -> 2) with ALTER TABLE
+// ... WITH tablets on the node's store, so the relay's reader moves through
+// four stream sets, with orders whose events span them. Every accepted
+// command still yields exactly one record, each key's versions in order.
+func TestTabletsRecordsExactlyInOrderThroughSplitAndMerge(t *testing.T) {
+	bins := harness.Build(t)
+	node := startNode(t, bins, "--topic-template", "orders.{{aggregate_type}}", "--log-level", "warn",
+		"--replication", "datacenter1:1", "--tablets", "on")
+	kafka := collect(t, node.Kafka, topic)
+	store := miniscyllatest.Connect(t, node.CQL)
+	var tablets int
+	if err := store.Query(`SELECT initial_tablets FROM system_schema.scylla_keyspaces WHERE keyspace_name = 'orders_ks'`).Scan(&tablets); err != nil {
+		t.Fatalf("the node's keyspace is not a tablets keyspace: %v", err)
+	}
+
+	// The resizes run while the orders below keep running; each waits until
+	// its new stream set has operated for a second.
+	resized := make(chan error, 1)
+	go func() {
+		for _, n := range []int{8, 2} {
+			if err := store.Query(fmt.Sprintf(`ALTER TABLE orders_ks.outbox_messages WITH tablets = {'min_tablet_count': %d}`, n)).Exec(); err != nil {
+				resized <- err
+				return
+			}
+			var start time.Time
+			if err := store.Query(`SELECT timestamp FROM system.cdc_timestamps WHERE keyspace_name = 'orders_ks' AND table_name = 'outbox_messages' LIMIT 1`).Scan(&start); err != nil {
+				resized <- err
+				return
+			}
+			<-time.After(time.Until(start.Add(time.Second)))
+		}
+		resized <- nil
+	}()
+	var acc []accepted
+	for done := false; !done; {
+		acc = append(acc, runLifecycles(t, node.Remote, 100, 16)...)
+		select {
+		case err := <-resized:
+			if err != nil {
+				t.Fatalf("resize: %v", err)
+			}
+			done = true
+		default:
+		}
+	}
+	var sets int
+	if err := store.Query(`SELECT COUNT(*) FROM system.cdc_timestamps WHERE keyspace_name = 'orders_ks' AND table_name = 'outbox_messages'`).Scan(&sets); err != nil || sets != 4 {
+		t.Fatalf("%d stream sets (%v), want 4: 4, 8, then 4, 2 tablets", sets, err)
+	}
+	t.Logf("%d orders, %d commands accepted through the split and the merge", len(acc)/3, len(acc))
+	checkDelivered(t, node, kafka, acc)
+}
+
+// checkDelivered reads the topic back: exactly one record per accepted
+// command, each key's versions 1, 2, 3 in partition order, with the record
+// headers (also as kcat sees them), and the node's counters agree.
+func checkDelivered(t *testing.T, node *harness.Node, kafka *collector, acc []accepted) {
+	t.Helper()
 	byEvent := make(map[string]accepted, len(acc))
 	ids := make([]string, 0, len(acc))
 	for _, a := range acc {
@@ -41,12 +106,12 @@ func TestThreeThousandRecordsExactlyInOrderWithHeaders(t *testing.T) {
 		ids = append(ids, a.eventID)
 	}
 	kafka.waitEvents(t, 2*time.Minute, ids)
-	if n := highWaterMarks(t, node.Kafka, topic); n != 3000 {
-		t.Fatalf("topic holds %d records, want exactly 3000", n)
+	if n := highWaterMarks(t, node.Kafka, topic); n != int64(len(acc)) {
+		t.Fatalf("topic holds %d records, want exactly %d", n, len(acc))
 	}
 	records := kafka.all()
-	if len(records) != 3000 {
-		t.Fatalf("consumed %d records, want 3000", len(records))
+	if len(records) != len(acc) {
+		t.Fatalf("consumed %d records, want %d", len(records), len(acc))
 	}
 
 	slices.SortFunc(records, func(a, b record) int {
@@ -64,8 +129,8 @@ func TestThreeThousandRecordsExactlyInOrderWithHeaders(t *testing.T) {
 		checkRecord(t, r, a)
 		versions[r.key] = append(versions[r.key], a.version)
 	}
-	if len(versions) != 1000 {
-		t.Fatalf("%d keys, want 1000", len(versions))
+	if len(versions) != len(acc)/3 {
+		t.Fatalf("%d keys, want %d", len(versions), len(acc)/3)
 	}
 	for key, v := range versions {
 		if !slices.Equal(v, []int32{1, 2, 3}) {
@@ -73,8 +138,8 @@ func TestThreeThousandRecordsExactlyInOrderWithHeaders(t *testing.T) {
 		}
 	}
 	checkWithKcat(t, node.Kafka, byEvent)
-	if got := metric(t, node, "cdc_events_processed_total"); got < 3000 {
-		t.Errorf("cdc_events_processed_total %v, want >= 3000", got)
+	if got := metric(t, node, "cdc_events_processed_total"); got < float64(len(acc)) {
+		t.Errorf("cdc_events_processed_total %v, want >= %d", got, len(acc))
 	}
 	if got := metric(t, node, "dlq_messages_total"); got != 0 {
 		t.Errorf("dlq_messages_total %v, want 0", got)
@@ -161,8 +226,8 @@ func checkWithKcat(t *testing.T, brokers string, byEvent map[string]accepted) {
 		t.Fatalf("kcat: %v", err)
 	}
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	if len(lines) != 3000 {
-		t.Fatalf("kcat read %d records, want 3000", len(lines))
+	if len(lines) != len(byEvent) {
+		t.Fatalf("kcat read %d records, want %d", len(lines), len(byEvent))
 	}
 	for _, l := range lines {
 		key, headers, _ := strings.Cut(l, " ")

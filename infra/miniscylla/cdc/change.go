@@ -113,10 +113,17 @@ func (l *Log) Generation() *Generation { return l.gen }
 
 // Rows returns the log rows of change c under table options opts, in log
 // order: pre-images, deltas, post-images, batch_seq_no 0..n-1 and
-// cdc$end_of_batch on the last row only. It returns nil for a change
-// without deltas. Call it under the lock that applies the rows, so that a
-// reader never sees a later cdc$time of the stream before an earlier one.
+// cdc$end_of_batch on the last row only, in the generation's stream of the
+// change's token. It returns nil for a change without deltas. Call it under
+// the lock that applies the rows, so that a reader never sees a later
+// cdc$time of the stream before an earlier one.
 func (l *Log) Rows(opts Options, c Change) []LogRow {
+	return l.RowsIn(l.gen.StreamFor(c.Token), opts, c)
+}
+
+// RowsIn is Rows in the given stream: a tablets table's stream, chosen by
+// its own stream sets rather than the node's generation.
+func (l *Log) RowsIn(stream StreamID, opts Options, c Change) []LogRow {
 	var rows []map[string][]byte
 	for _, r := range c.Rows {
 		if opts.Preimage != ImageOff && r.Before != nil && len(r.Deltas) > 0 {
@@ -136,7 +143,6 @@ func (l *Log) Rows(opts Options, c Change) []LogRow {
 			rows = append(rows, imageRow(OpPostImage, r, r.After, nil))
 		}
 	}
-	stream := l.gen.StreamFor(c.Token)
 	t := l.clock.Next(stream, c.Micros)
 	out := make([]LogRow, len(rows))
 	streamID, timeID := bytes.Clone(stream[:]), bytes.Clone(t[:]) // shared by the rows, never written

@@ -2,8 +2,10 @@
 // between the engine's write path and the `<table>_scylla_cdc_log` tables that
 // scylla-cdc-go polls. It validates `WITH cdc = {...}` options and encodes
 // them as the schema extension, owns the stream generation (stream ids,
-// token -> stream mapping) and the cdc$time clock, and turns one base write
-// per (partition, timestamp) into the ordered log rows of one change.
+// token -> stream mapping) of vnode keyspaces and the per-table stream sets
+// (one stream per tablet) of tablets keyspaces, the cdc$time clock, and
+// turns one base write per (partition, timestamp) into the ordered log rows
+// of one change.
 //
 // The package holds no schema or table data: the engine (engine/cdc*.go)
 // derives log-table schemas, describes each write as a Change, calls Log.Rows

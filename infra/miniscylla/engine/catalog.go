@@ -49,6 +49,9 @@ type TableOptions struct {
 	Comment    string
 	// CDC is the cdc = {...} map as given (keys lower-cased); nil when absent.
 	CDC map[string]string
+	// Tablets is the tablets = {...} option (tablet count hints) as given;
+	// nil when absent.
+	Tablets map[string]string
 	// Partitioner overrides the default Murmur3 partitioner in
 	// system_schema.scylla_tables (CDC log tables use CDCPartitioner).
 	Partitioner string

@@ -31,6 +31,9 @@ type cdcState struct {
 	// seed chose the generation's streams; with its time it is what a
 	// restart needs to rebuild the same generation (durable.go).
 	seed uint64
+	// tablets holds the stream sets of CDC tables in tablets keyspaces,
+	// which do not use the generation (tablets.go).
+	tablets tabletStreams
 }
 
 func newCDCState(start time.Time) (*cdcState, error) {
@@ -45,7 +48,8 @@ func cdcStateFor(genTime time.Time, seed uint64) (*cdcState, error) {
 		return nil, err
 	}
 	// The clock's random low bits need not repeat across restarts.
-	return &cdcState{log: cdc.NewLog(gen, cdc.NewClock(rand.Uint64())), seed: seed}, nil
+	return &cdcState{log: cdc.NewLog(gen, cdc.NewClock(rand.Uint64())), seed: seed,
+		tablets: tabletStreams{tables: map[string]*cdc.TableStreams{}}}, nil
 }
 
 // cdcTable is what the hook needs to know about a table a mutation writes.
@@ -57,6 +61,11 @@ type cdcTable struct {
 	// data is the base table's stored data.
 	data *tableData
 	now  int64
+	// tablets is set for a table of a tablets keyspace: its stream sets
+	// replace the node's generation. streams is nil only for a log table
+	// that has none (made before stream sets were kept).
+	tablets bool
+	streams *cdc.TableStreams
 }
 
 // cdcTableOf resolves the table a mutation writes. The caller holds the lock.
@@ -74,14 +83,36 @@ func (e *Engine) cdcTableOf(ks, table string, now int64) cdcTable {
 	if log == nil {
 		return cdcTable{}
 	}
-	return cdcTable{base: base, log: log, opts: opts, data: e.data[ks+"."+table], now: now}
+	t := cdcTable{base: base, log: log, opts: opts, data: e.data[ks+"."+table], now: now, tablets: k.usesTablets()}
+	if t.tablets {
+		t.streams = e.cdc.tablets.tables[ks+"."+table]
+	}
+	return t
 }
 
 // cdcCollect is the first half of the CDC hook in applyLocked: it reads
 // what the writes to CDC-enabled tables in muts will change, before they
-// apply. The caller holds the write lock.
-func (e *Engine) cdcCollect(muts []Mutation, now int64) []*cdcPending {
-	return e.cdc.collect(muts, func(ks, table string) cdcTable { return e.cdcTableOf(ks, table, now) })
+// apply, and picks the stream of each change of a tablets table. An error
+// (a write timestamp no stream set covers) refuses the whole apply. The
+// caller holds the write lock.
+func (e *Engine) cdcCollect(muts []Mutation, now int64) ([]*cdcPending, error) {
+	pending := e.cdc.collect(muts, func(ks, table string) cdcTable { return e.cdcTableOf(ks, table, now) })
+	for _, p := range pending {
+		if !p.table.tablets {
+			continue
+		}
+		base := p.table.base
+		if p.table.streams == nil {
+			return nil, &Error{Code: CodeServer, Msg: "cdc::metadata::get_stream: could not find stream metadata for table " +
+				base.Keyspace + "." + base.Name + "."}
+		}
+		id, err := e.tabletStreamFor(p.table.streams, base.Keyspace, base.Name, p.change.Token, p.change.Micros)
+		if err != nil {
+			return nil, err
+		}
+		p.stream = &id
+	}
+	return pending, nil
 }
 
 // cdcApply is the second half of the hook, run after muts applied under the
@@ -105,6 +136,9 @@ type cdcPending struct {
 	key    []byte
 	change cdc.Change
 	rows   []cdcRowRef
+	// stream is the tablets stream of the change; nil for vnode tables,
+	// whose stream comes from the generation.
+	stream *cdc.StreamID
 }
 
 // cdcRowRef locates the base row of a RowChange; ok is false for
@@ -196,7 +230,12 @@ func (s *cdcState) logMutations(pending []*cdcPending, now int64) []Mutation {
 				}
 			}
 		}
-		rows := s.log.Rows(p.table.opts, p.change)
+		var rows []cdc.LogRow
+		if p.stream != nil {
+			rows = s.log.RowsIn(*p.stream, p.table.opts, p.change)
+		} else {
+			rows = s.log.Rows(p.table.opts, p.change)
+		}
 		if len(rows) == 0 {
 			continue
 		}

@@ -132,13 +132,6 @@ func TestCDCBadOptionsRejected(t *testing.T) {
 	if res := query(e, sess, `CREATE TABLE d (pk int PRIMARY KEY, v int) WITH cdc = {'enabled': true}`); !isError(res) {
 		t.Error("CDC log replaced a user table")
 	}
-	if res := query(e, sess, `CREATE KEYSPACE tab WITH replication = {'class': 'NetworkTopologyStrategy', 'replication_factor': 1} AND tablets = {'enabled': true}`); isError(res) {
-		t.Fatal(res)
-	}
-	res := query(e, sess, `CREATE TABLE tab.x (pk int PRIMARY KEY, v int) WITH cdc = {'enabled': true}`)
-	if inv, ok := res.(*message.Invalid); !ok || !strings.Contains(inv.ErrorMessage, "tablets") {
-		t.Errorf("CDC in a tablets keyspace: %v", res)
-	}
 	for _, name := range []string{"a", "b", "c", "n", "d", "a_scylla_cdc_log", "n_scylla_cdc_log"} {
 		if e.keyspaces["ks"].Tables[name] != nil {
 			t.Errorf("table %s exists after a rejected CREATE", name)

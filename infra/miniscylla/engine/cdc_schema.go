@@ -1,8 +1,6 @@
 package engine
 
 import (
-	"strings"
-
 	"github.com/datastax/go-cassandra-native-protocol/message"
 	"github.com/datastax/go-cassandra-native-protocol/primitive"
 
@@ -108,12 +106,6 @@ func (e *Engine) cdcSyncLog(k *Keyspace, base *Table) ([]*message.SchemaChangeEv
 	}
 	if _, ok := cdcOptions(base); !ok {
 		return nil, nil
-	}
-	// The emulation provides vnode-era generations only; with tablets,
-	// scylla-cdc-go would look for the per-table stream tables instead.
-	if k.Tablets != nil && strings.EqualFold(k.Tablets["enabled"], "true") {
-		return nil, invalidf("Cannot create CDC log for table %s.%s: CDC is not supported in keyspaces with tablets "+
-			"(create the keyspace WITH tablets = {'enabled': false})", k.Name, base.Name)
 	}
 	log := cdcLogTable(base)
 	old := k.Tables[log.Name]

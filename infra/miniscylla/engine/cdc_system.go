@@ -49,5 +49,8 @@ func (e *Engine) initCDC() error {
 	for _, t := range cdcDistributedTables() {
 		k.Tables[t.Name] = t
 	}
+	for _, t := range cdcTabletTables() {
+		e.keyspaces[ksSystem].Tables[t.Name] = t
+	}
 	return nil
 }

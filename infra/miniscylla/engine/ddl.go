@@ -23,7 +23,11 @@ func (e *Engine) ddl(fn func() ([]*message.SchemaChangeEvent, bool, error)) (mes
 	if err == nil && len(changes) > 0 {
 		e.schemaVersion = uuid.New()
 		err = e.logDDLLocked()
+		if err == nil {
+			err = e.logStreamSetsLocked()
+		}
 	}
+	e.cdc.tablets.unlogged = nil
 	e.mu.Unlock()
 	if err != nil {
 		return nil, err
@@ -107,7 +111,9 @@ func optionMap(name string, t cql.Term) (map[string]string, error) {
 	return out, nil
 }
 
-func keyspaceOptions(k *Keyspace, opts []cql.Option) error {
+// keyspaceOptions applies CREATE (create) or ALTER KEYSPACE options to k.
+func keyspaceOptions(k *Keyspace, opts []cql.Option, create bool) error {
+	var tablets map[string]string
 	for _, o := range opts {
 		switch strings.ToLower(o.Name) {
 		case "replication":
@@ -128,7 +134,7 @@ func keyspaceOptions(k *Keyspace, opts []cql.Option) error {
 			if err != nil {
 				return err
 			}
-			k.Tablets = m
+			tablets = m
 		default:
 			return syntaxf("Unknown property '%s'", o.Name)
 		}
@@ -136,6 +142,22 @@ func keyspaceOptions(k *Keyspace, opts []cql.Option) error {
 	if k.Replication == nil {
 		return configf("Missing mandatory replication strategy class")
 	}
+	if !create && tablets == nil {
+		if !k.usesTablets() {
+			return nil
+		}
+		// ALTER keeps the flavour chosen at creation, which the strategy
+		// must still support.
+		tablets = k.Tablets
+	}
+	resolved, err := keyspaceTablets(tablets, k.Replication)
+	if err != nil {
+		return err
+	}
+	if !create && (resolved != nil) != k.usesTablets() {
+		return invalidf("Cannot alter replication strategy vnode/tablets flavor")
+	}
+	k.Tablets = resolved
 	return nil
 }
 
@@ -182,7 +204,7 @@ func (e *Engine) createKeyspace(s *cql.CreateKeyspaceStatement) ([]*message.Sche
 		return nil, false, alreadyExists(s.Keyspace, "")
 	}
 	k := newKeyspace(s.Keyspace, nil)
-	if err := keyspaceOptions(k, s.Options); err != nil {
+	if err := keyspaceOptions(k, s.Options, true); err != nil {
 		return nil, false, err
 	}
 	e.keyspaces[k.Name] = k
@@ -198,7 +220,7 @@ func (e *Engine) alterKeyspace(s *cql.AlterKeyspaceStatement) ([]*message.Schema
 		return nil, false, invalidf("Cannot alter system keyspace %s", s.Keyspace)
 	}
 	k := *old
-	if err := keyspaceOptions(&k, s.Options); err != nil {
+	if err := keyspaceOptions(&k, s.Options, false); err != nil {
 		return nil, false, err
 	}
 	e.keyspaces[k.Name] = &k
@@ -218,6 +240,7 @@ func (e *Engine) dropKeyspace(s *cql.DropKeyspaceStatement) ([]*message.SchemaCh
 	}
 	for name := range k.Tables {
 		delete(e.data, k.Name+"."+name)
+		e.dropTabletStreams(k.Name, name)
 	}
 	delete(e.keyspaces, k.Name)
 	return change(primitive.SchemaChangeTypeDropped, primitive.SchemaChangeTargetKeyspace, k.Name, ""), true, nil
@@ -265,8 +288,14 @@ func (e *Engine) createTable(sess *Session, s *cql.CreateTableStatement) ([]*mes
 	if err != nil {
 		return nil, false, err
 	}
+	if err := validateTablets(k, t); err != nil {
+		return nil, false, err
+	}
 	logChanges, err := e.cdcSyncLog(k, t)
 	if err != nil {
+		return nil, false, err
+	}
+	if err := e.syncTabletStreams(k, t); err != nil {
 		return nil, false, err
 	}
 	e.addTable(k, t)
@@ -378,6 +407,15 @@ func tableOptions(opts TableOptions, given []cql.Option) (TableOptions, error) {
 			opts.DefaultTTL = int32(n)
 		case name == "comment":
 			opts.Comment, _ = optionValue(o.Value)
+		case name == "tablets":
+			m, err := optionMap(o.Name, o.Value)
+			if err != nil {
+				return opts, err
+			}
+			if err := tabletOptions(m); err != nil {
+				return opts, err
+			}
+			opts.Tablets = m
 		case name == "cdc":
 			m, err := optionMap(o.Name, o.Value)
 			if err != nil {
@@ -468,8 +506,14 @@ func (e *Engine) alterTable(sess *Session, s *cql.AlterTableStatement) ([]*messa
 	default:
 		return nil, false, unsupported("this ALTER TABLE form")
 	}
+	if err := validateTablets(k, nt); err != nil {
+		return nil, false, err
+	}
 	logChanges, err := e.cdcSyncLog(k, nt)
 	if err != nil {
+		return nil, false, err
+	}
+	if err := e.syncTabletStreams(k, nt); err != nil {
 		return nil, false, err
 	}
 	// Dropped data must not come back if the column is re-added.
@@ -498,6 +542,7 @@ func (e *Engine) dropTable(sess *Session, s *cql.DropTableStatement) ([]*message
 	}
 	delete(k.Tables, t.Name)
 	delete(e.data, k.Name+"."+t.Name)
+	e.dropTabletStreams(k.Name, t.Name)
 	return append(change(primitive.SchemaChangeTypeDropped, primitive.SchemaChangeTargetTable, k.Name, t.Name), e.cdcDropLog(k, t)...), true, nil
 }
 

@@ -81,7 +81,7 @@ func (e *Engine) openDurable() error {
 			return err
 		}
 		first = false
-		if p[0] == recDDL {
+		if p[0] == recDDL || p[0] == recStreamSet {
 			ddls = append(ddls, bytes.Clone(p))
 		}
 		return nil
@@ -142,6 +142,15 @@ func (e *Engine) replay(p []byte, first bool) (err error) {
 			return err
 		}
 		return e.replayDDL(ks, query)
+	case recStreamSet:
+		ks, table, millis, tablets, seed := r.str(), r.str(), r.int(), r.uint(), r.uint()
+		if err := r.done(); err != nil {
+			return err
+		}
+		if err := e.replayStreamSet(ks, table, millis, int(min(tablets, 1<<31)), seed); err != nil {
+			return fmt.Errorf("%w: stream set of %s.%s: %w", ErrBadRecord, ks, table, err)
+		}
+		return nil
 	case recWrite:
 		now := r.int()
 		muts := make([]Mutation, r.count())

@@ -18,6 +18,10 @@ const (
 	// recWrite is one atomic apply: the time it ran at and its mutations,
 	// CDC log mutations included, with every server-chosen value resolved.
 	recWrite
+	// recStreamSet is a CDC stream set of a tablets table (keyspace, table,
+	// start in ms, tablet count, stream seed), logged after the schema change
+	// that created it; replayed schema changes create none (tablets.go).
+	recStreamSet
 )
 
 // ErrBadRecord reports a write-ahead log record that passed its checksum but
@@ -102,6 +106,16 @@ func encodeDDL(keyspace, query string) []byte {
 	w := recEncoder{b: []byte{recDDL}}
 	w.str(keyspace)
 	w.str(query)
+	return w.b
+}
+
+func encodeStreamSet(keyspace, table string, millis int64, tablets int, seed uint64) []byte {
+	w := recEncoder{b: []byte{recStreamSet}}
+	w.str(keyspace)
+	w.str(table)
+	w.int(millis)
+	w.uint(uint64(tablets))
+	w.uint(seed)
 	return w.b
 }
 

@@ -17,7 +17,8 @@
 // compact.go (data); term.go, where.go, write.go, cond.go, select.go,
 // aggregate.go, groupby.go, json.go, paging.go, rowview.go (execution);
 // exec.go (requests, prepared cache, apply); trace.go, system_traces.go
-// (request tracing); cdc*.go (CDC log tables); durable*.go
+// (request tracing); cdc*.go (CDC log tables); tablets.go (tablets
+// keyspaces, per-table CDC stream sets); durable*.go
 // (write-ahead log records, replay at start-up).
 package engine
 

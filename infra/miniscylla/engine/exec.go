@@ -465,7 +465,10 @@ func (e *Engine) applyLocked(muts []Mutation) error {
 		}
 	}
 	seq := e.nextRecordLocked()
-	pending := e.cdcCollect(muts, now)
+	pending, err := e.cdcCollect(muts, now)
+	if err != nil {
+		return err
+	}
 	for i := range muts {
 		tds[i].applyMutation(&muts[i], now, seq)
 	}

@@ -285,18 +285,12 @@ func (e *Engine) scyllaKeyspaceRows() []map[string][]byte {
 			continue
 		}
 		// scylla-cdc-go MapScans this row and reads a null initial_tablets
-		// as 0, i.e. as tablets: vnode keyspaces must have no row (CDC).
-		if k.Tablets == nil || !strings.EqualFold(k.Tablets["enabled"], "true") {
+		// as 0, i.e. as tablets: vnode keyspaces have no row, as in ScyllaDB.
+		if !k.usesTablets() {
 			continue
 		}
-		r := map[string][]byte{"keyspace_name": encText(k.Name), "storage_type": encText("LOCAL")}
-		if k.Tablets != nil && strings.EqualFold(k.Tablets["enabled"], "true") {
-			n := int32(0)
-			if v, ok := k.Tablets["initial"]; ok {
-				n = int32(atoiOr(v, 0))
-			}
-			r["initial_tablets"] = encInt(n)
-		}
+		r := map[string][]byte{"keyspace_name": encText(k.Name), "storage_type": encText("LOCAL"),
+			"initial_tablets": encInt(k.initialTablets())}
 		rows = append(rows, r)
 	}
 	return rows
