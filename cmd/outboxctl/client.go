@@ -12,6 +12,7 @@ import (
 	"github.com/asynkron/protoactor-go/remote"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/outboxnode/outbox/infra/gateway"
 	"github.com/outboxnode/outbox/messages"
 )
 
@@ -61,9 +62,11 @@ func dialNode(node string, timeout time.Duration) error {
 	return conn.Close()
 }
 
-// newClient checks --listen (a usage error) before it dials the node, so
-// that a bad flag is not reported as an unreachable node.
-func newClient(node, listenAddr string, timeout time.Duration) (*client, error) {
+// newClient checks --listen and the TLS flags (usage errors) before it
+// dials the node, so that a bad flag is not reported as an unreachable
+// node. With TLS the client's certificate serves both its dial to the node
+// and its own listener, which the node dials back for replies.
+func newClient(node, listenAddr string, timeout time.Duration, tlsFiles gateway.TLSFiles) (*client, error) {
 	host, portStr, err := net.SplitHostPort(listenAddr)
 	if err != nil {
 		return nil, usagef("--listen %q is not host:port: %v", listenAddr, err)
@@ -71,6 +74,17 @@ func newClient(node, listenAddr string, timeout time.Duration) (*client, error) 
 	port, err := strconv.Atoi(portStr)
 	if err != nil || port < 0 || port > 65535 {
 		return nil, usagef("--listen %q: bad port %q", listenAddr, portStr)
+	}
+	if err := tlsFiles.Validate(); err != nil {
+		return nil, usagef("--tls-cert, --tls-key, --tls-ca: %v", err)
+	}
+	var opts []remote.ConfigOption
+	if tlsFiles.Enabled() {
+		t, err := gateway.LoadTLS(tlsFiles)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, remote.WithServerOptions(t.ServerOption()), remote.WithDialOptions(t.DialOption()))
 	}
 	if err := dialNode(node, timeout); err != nil {
 		return nil, err
@@ -80,7 +94,7 @@ func newClient(node, listenAddr string, timeout time.Duration) (*client, error) 
 		actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return quiet }),
 		actor.WithDeadLetterRequestLogging(false),
 	)
-	r := remote.NewRemote(sys, remote.Configure(host, port))
+	r := remote.NewRemote(sys, remote.Configure(host, port, opts...))
 	r.Start()
 	return &client{sys: sys, remote: r, node: actor.NewPID(node, coordinatorName), timeout: timeout}, nil
 }
