@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -51,10 +52,19 @@ func (e *RejectedError) Error() string {
 	return fmt.Sprintf("rejected (%s): %s", rejectCodeName(e.Reply.GetCode()), e.Reply.GetReason())
 }
 
-// dialNode fails fast with a clear error when nothing listens on node;
-// otherwise protoactor would retry the connection in the background and
-// the request would only time out.
-func dialNode(node string, timeout time.Duration) error {
+// dialNode fails fast with a clear error when nothing listens on node, or
+// when the node refuses this client's certificate (t non-nil); otherwise
+// protoactor would retry the connection in the background and the request
+// would only time out.
+func dialNode(node string, timeout time.Duration, t *gateway.TLS) error {
+	if t != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		if err := t.Handshake(ctx, node); err != nil {
+			return &UnreachableError{Node: node, Err: err}
+		}
+		return nil
+	}
 	conn, err := net.DialTimeout("tcp", node, timeout)
 	if err != nil {
 		return &UnreachableError{Node: node, Err: err}
@@ -78,15 +88,17 @@ func newClient(node, listenAddr string, timeout time.Duration, tlsFiles gateway.
 	if err := tlsFiles.Validate(); err != nil {
 		return nil, usagef("--tls-cert, --tls-key, --tls-ca: %v", err)
 	}
-	var opts []remote.ConfigOption
+	var (
+		opts []remote.ConfigOption
+		t    *gateway.TLS
+	)
 	if tlsFiles.Enabled() {
-		t, err := gateway.LoadTLS(tlsFiles)
-		if err != nil {
+		if t, err = gateway.LoadTLS(tlsFiles); err != nil {
 			return nil, err
 		}
 		opts = append(opts, remote.WithServerOptions(t.ServerOption()), remote.WithDialOptions(t.DialOption()))
 	}
-	if err := dialNode(node, timeout); err != nil {
+	if err := dialNode(node, timeout, t); err != nil {
 		return nil, err
 	}
 	quiet := slog.New(slog.DiscardHandler)

@@ -1,9 +1,11 @@
 package gateway
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"net"
 	"os"
 
 	"google.golang.org/grpc"
@@ -77,4 +79,21 @@ func (t *TLS) ServerOption() grpc.ServerOption {
 // DialOption makes a gRPC client dial with mutual TLS.
 func (t *TLS) DialOption() grpc.DialOption {
 	return grpc.WithTransportCredentials(credentials.NewTLS(t.client))
+}
+
+// Handshake completes one TLS handshake with addr and closes the
+// connection, so that a client learns at once that the node refuses its
+// certificate (or that it does not speak TLS) instead of waiting for a
+// reply that never comes. It uses TLS 1.2, where the server's verdict on
+// the client certificate is part of the handshake.
+func (t *TLS) Handshake(ctx context.Context, addr string) error {
+	cfg := t.client.Clone()
+	cfg.MaxVersion = tls.VersionTLS12
+	cfg.NextProtos = []string{"h2"}
+	d := &tls.Dialer{NetDialer: &net.Dialer{}, Config: cfg}
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return fmt.Errorf("TLS handshake with %s: %w", addr, err)
+	}
+	return conn.Close()
 }
