@@ -34,9 +34,15 @@ func TestMutualTLSAndAdminRights(t *testing.T) {
 	}
 
 	mustServe(t, node, admin...)
-	mustServe(t, node, viewer...)
-	if r := ctl(viewer, "dlq", "list"); r.Code != 0 {
-		t.Errorf("viewer dlq list: exit %d %s", r.Code, r.Stderr)
+	// Every command outboxctl has passes the gateway for any client of the CA.
+	id := mustServe(t, node, viewer...)
+	for _, args := range [][]string{
+		{"order", "get", id}, {"order", "update", id, "--amount", "3.00"}, {"order", "cancel", id},
+		{"events", "--limit", "1"}, {"health"}, {"dlq", "list"},
+	} {
+		if r := ctl(viewer, args...); r.Code != 0 {
+			t.Errorf("viewer %v: exit %d %s", args, r.Code, r.Stderr)
+		}
 	}
 
 	for _, args := range [][]string{
