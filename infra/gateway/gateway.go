@@ -70,8 +70,8 @@ type Config struct {
 	// Address is the node's advertised remote address: the only address a
 	// target PID may carry.
 	Address string
-	// Policy says what each class of peer may send; DefaultPolicy if nil
-	// rules.
+	// Policy says what each class of peer may send; DefaultPolicy when
+	// Policy.Client is nil.
 	Policy Policy
 	// TLS tells that the remote requires verified client certificates; the
 	// admin check then reads the peer's subject.
@@ -152,9 +152,9 @@ func (g *Gateway) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerI
 			err = status.Error(codes.Internal, "internal error")
 		}
 	}()
-	cert := p.cert
-	class, rules := g.cfg.Policy.classify(cert)
-	s := &guardedStream{ServerStream: ss, g: g, peer: p, class: class, rules: rules, admin: g.isAdmin(cert)}
+	var rules Rules
+	p.class, rules = g.cfg.Policy.classify(p.cert)
+	s := &guardedStream{ServerStream: ss, g: g, peer: p, rules: rules, admin: g.isAdmin(p.cert)}
 	return handler(srv, s)
 }
 
@@ -171,8 +171,9 @@ func (g *Gateway) isAdmin(cert *x509.Certificate) bool {
 
 // peerInfo is what the gateway knows of the other end of a stream.
 type peerInfo struct {
-	addr string
-	cert *x509.Certificate // verified leaf certificate; nil without TLS
+	addr  string
+	cert  *x509.Certificate // verified leaf certificate; nil without TLS
+	class Class
 }
 
 func (p peerInfo) subject() string {
@@ -202,7 +203,7 @@ func (g *Gateway) refuse(p peerInfo, reason string, attrs ...any) {
 	if !ok {
 		return
 	}
-	args := append([]any{"reason", reason, "peer", p.addr}, attrs...)
+	args := append([]any{"reason", reason, "peer", p.addr, "class", p.class.String()}, attrs...)
 	if s := p.subject(); s != "" {
 		args = append(args, "subject", clip(s))
 	}
@@ -231,7 +232,6 @@ type guardedStream struct {
 	grpc.ServerStream
 	g     *Gateway
 	peer  peerInfo
-	class Class
 	rules Rules
 	admin bool
 	// declared is the address the peer gave in its ConnectRequest: replies
