@@ -140,8 +140,11 @@ func TestHostileEnvelopesAreRefused(t *testing.T) {
 	if r := node.Ctl(t, "dlq", "list"); r.Code != 0 || r.Stdout != "no dead letters" {
 		t.Errorf("dlq list: exit %d %q %s", r.Code, r.Stdout, r.Stderr)
 	}
-	if log := node.Log(); strings.Contains(log, "panic") || strings.Contains(log, "stopped") {
-		t.Errorf("node log mentions a panic or a stop:\n%s", tail(log, 40))
+	if log := node.Log(); strings.Contains(log, "panicked") || strings.Contains(log, "child stopped") {
+		t.Errorf("node log mentions a panic or a stopped actor:\n%s", tail(log, 40))
+	}
+	if n := metric(t, node, rejectedSeries("panic")); n != 0 {
+		t.Errorf("%v remote handler panics", n)
 	}
 }
 
