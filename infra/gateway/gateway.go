@@ -92,7 +92,7 @@ type Config struct {
 type Gateway struct {
 	cfg    Config
 	warn   *limiter
-	public map[protoreflect.FullName]bool // every name some rule accepts
+	public map[protoreflect.FullName]protoreflect.MessageType // every type some rule accepts
 }
 
 // New validates cfg and returns a Gateway.
@@ -109,14 +109,15 @@ func New(cfg Config) (*Gateway, error) {
 	if len(cfg.Admins) > 0 && !cfg.TLS {
 		return nil, fmt.Errorf("gateway: admin subjects need TLS")
 	}
-	g := &Gateway{cfg: cfg, warn: newLimiter(10, time.Second), public: map[protoreflect.FullName]bool{}}
+	g := &Gateway{cfg: cfg, warn: newLimiter(10, time.Second), public: map[protoreflect.FullName]protoreflect.MessageType{}}
 	for _, rules := range []Rules{cfg.Policy.Client, cfg.Policy.Member} {
 		for _, accepted := range rules {
 			for name := range accepted {
-				if _, err := protoregistry.GlobalTypes.FindMessageByName(name); err != nil {
+				mt, err := protoregistry.GlobalTypes.FindMessageByName(name)
+				if err != nil {
 					return nil, fmt.Errorf("gateway: policy names %s: %w", name, err)
 				}
-				g.public[name] = true
+				g.public[name] = mt
 			}
 		}
 	}
@@ -304,9 +305,13 @@ func (s *guardedStream) connect(c *remote.ConnectRequest) bool {
 // envelope checks one envelope of b; on refusal it is counted and logged,
 // and a non-admin sender of an admin-only request is answered.
 func (s *guardedStream) envelope(b *remote.MessageBatch, env *remote.MessageEnvelope) bool {
-	reason, attrs := s.check(b, env)
+	reason, detail := s.check(b, env)
 	if reason == "" {
 		return true
+	}
+	attrs := describe(b, env)
+	if detail != "" {
+		attrs = append(attrs, "detail", detail)
 	}
 	s.g.refuse(s.peer, reason, attrs...)
 	if reason == ReasonPermissionDenied {
@@ -315,48 +320,64 @@ func (s *guardedStream) envelope(b *remote.MessageBatch, env *remote.MessageEnve
 	return false
 }
 
-// check returns the reason to refuse env, or "".
-func (s *guardedStream) check(b *remote.MessageBatch, env *remote.MessageEnvelope) (string, []any) {
-	if env == nil {
-		return ReasonMalformed, []any{"detail", "empty envelope"}
-	}
+// check returns the reason to refuse env and a detail, or "". It allocates
+// nothing for an envelope it passes but the decoded copy of the payload.
+func (s *guardedStream) check(b *remote.MessageBatch, env *remote.MessageEnvelope) (reason, detail string) {
 	switch {
+	case env == nil:
+		return ReasonMalformed, "empty envelope"
 	case env.TypeId < 0 || int(env.TypeId) >= len(b.TypeNames):
-		return ReasonBadIndex, []any{"detail", fmt.Sprintf("type id %d of %d names", env.TypeId, len(b.TypeNames))}
+		return ReasonBadIndex, fmt.Sprintf("type id %d of %d names", env.TypeId, len(b.TypeNames))
 	case env.Target < 0 || int(env.Target) >= len(b.Targets):
-		return ReasonBadIndex, []any{"detail", fmt.Sprintf("target %d of %d", env.Target, len(b.Targets))}
+		return ReasonBadIndex, fmt.Sprintf("target %d of %d", env.Target, len(b.Targets))
 	case env.Sender < 0 || int(env.Sender) > len(b.Senders):
-		return ReasonBadIndex, []any{"detail", fmt.Sprintf("sender %d of %d", env.Sender, len(b.Senders))}
+		return ReasonBadIndex, fmt.Sprintf("sender %d of %d", env.Sender, len(b.Senders))
 	case env.SerializerId != 0:
-		return ReasonSerializer, []any{"detail", fmt.Sprintf("serializer %d", env.SerializerId)}
+		return ReasonSerializer, fmt.Sprintf("serializer %d", env.SerializerId)
 	}
 	name := protoreflect.FullName(b.TypeNames[env.TypeId])
 	target := b.Targets[env.Target]
-	attrs := []any{"type", string(name), "target", target.GetId()}
-	if !s.g.public[name] {
-		return typeReason(name), attrs
+	mt, ok := s.g.public[name]
+	if !ok {
+		return typeReason(name), ""
 	}
 	if target.GetAddress() != s.g.cfg.Address || target.GetRequestId() != 0 || env.TargetRequestId != 0 {
-		return ReasonTarget, append(attrs, "address", target.GetAddress())
+		return ReasonTarget, ""
 	}
 	access, ok := s.rules[target.GetId()][name]
 	if !ok {
-		return ReasonTarget, attrs
+		return ReasonTarget, ""
 	}
 	if env.Sender > 0 && b.Senders[env.Sender-1].GetAddress() != s.declared {
-		return ReasonSender, append(attrs, "sender", b.Senders[env.Sender-1].GetAddress())
-	}
-	mt, err := protoregistry.GlobalTypes.FindMessageByName(name)
-	if err != nil {
-		return ReasonUnknownType, attrs
+		return ReasonSender, "declared " + s.declared
 	}
 	if err := proto.Unmarshal(env.MessageData, mt.New().Interface()); err != nil {
-		return ReasonMalformed, append(attrs, "detail", err.Error())
+		return ReasonMalformed, err.Error()
 	}
 	if access == AdminOnly && !s.admin {
-		return ReasonPermissionDenied, attrs
+		return ReasonPermissionDenied, ""
 	}
-	return "", nil
+	return "", ""
+}
+
+// describe names what a refused envelope carried, as far as its indexes
+// are valid.
+func describe(b *remote.MessageBatch, env *remote.MessageEnvelope) []any {
+	var attrs []any
+	if env == nil {
+		return attrs
+	}
+	if env.TypeId >= 0 && int(env.TypeId) < len(b.TypeNames) {
+		attrs = append(attrs, "type", b.TypeNames[env.TypeId])
+	}
+	if env.Target >= 0 && int(env.Target) < len(b.Targets) {
+		t := b.Targets[env.Target]
+		attrs = append(attrs, "target", t.GetId(), "target_address", t.GetAddress())
+	}
+	if env.Sender > 0 && int(env.Sender) <= len(b.Senders) {
+		attrs = append(attrs, "sender_address", b.Senders[env.Sender-1].GetAddress())
+	}
+	return attrs
 }
 
 // typeReason names why a type outside the policy is refused.
