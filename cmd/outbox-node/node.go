@@ -167,9 +167,17 @@ func (n *node) startRemote(sys *actor.ActorSystem, m *metrics.Metrics) (err erro
 		return fmt.Errorf("remote addr %q: bad port", addr)
 	}
 	tlsCfg := n.cfg.Remote
+	opts := []remote.ConfigOption{remote.WithAdvertisedHost(addr)}
+	var t *gateway.TLS
+	if tlsCfg.Enabled() {
+		if t, err = gateway.LoadTLS(gateway.TLSFiles{Cert: tlsCfg.CertFile, Key: tlsCfg.KeyFile, CA: tlsCfg.CAFile}); err != nil {
+			return fmt.Errorf("remote TLS: %w", err)
+		}
+		opts = append(opts, remote.WithDialOptions(t.DialOption()))
+	}
 	gw, err := gateway.New(gateway.Config{
 		Address:         addr,
-		TLS:             tlsCfg.Enabled(),
+		TLS:             t,
 		Admins:          tlsCfg.Admins,
 		AdminWithoutTLS: isLoopback(host),
 		Counter:         m,
@@ -179,17 +187,7 @@ func (n *node) startRemote(sys *actor.ActorSystem, m *metrics.Metrics) (err erro
 	if err != nil {
 		return err
 	}
-	serverOpts := gw.ServerOptions()
-	opts := []remote.ConfigOption{remote.WithAdvertisedHost(addr)}
-	if tlsCfg.Enabled() {
-		t, err := gateway.LoadTLS(gateway.TLSFiles{Cert: tlsCfg.CertFile, Key: tlsCfg.KeyFile, CA: tlsCfg.CAFile})
-		if err != nil {
-			return fmt.Errorf("remote TLS: %w", err)
-		}
-		serverOpts = append(serverOpts, t.ServerOption())
-		opts = append(opts, remote.WithDialOptions(t.DialOption()))
-	}
-	opts = append(opts, remote.WithServerOptions(serverOpts...))
+	opts = append(opts, remote.WithServerOptions(gw.ServerOptions()...))
 	r := remote.NewRemote(sys, remote.Configure(host, port, opts...))
 	// Start panics when it cannot listen; turn that into a start-up error.
 	defer func() {

@@ -17,6 +17,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"log/slog"
+	"net"
 	"runtime/debug"
 	"slices"
 	"time"
@@ -46,6 +47,7 @@ const (
 	ReasonSerializer       = "serializer"        // serializer other than protobuf (0)
 	ReasonMalformed        = "malformed"         // payload that does not decode as its type, or a broken envelope
 	ReasonHandshake        = "handshake"         // a batch before the peer declared its address, or a bad declaration
+	ReasonTLS              = "tls"               // a failed TLS handshake: plaintext, no client certificate, another CA
 	ReasonPermissionDenied = "permission_denied" // an admin-only request from a peer that is not admin
 	ReasonUnimplemented    = "unimplemented"     // unary RPCs and unknown methods
 	ReasonPanic            = "panic"             // a remote handler panicked (recovered)
@@ -73,9 +75,9 @@ type Config struct {
 	// Policy says what each class of peer may send; DefaultPolicy when
 	// Policy.Client is nil.
 	Policy Policy
-	// TLS tells that the remote requires verified client certificates; the
-	// admin check then reads the peer's subject.
-	TLS bool
+	// TLS, when set, makes the remote require mutual TLS; the admin check
+	// then reads the peer's certificate. Nil serves plaintext.
+	TLS *TLS
 	// Admins are the common names (CN) of the client certificates allowed
 	// admin-only requests; the CA decides who holds such a certificate.
 	Admins []string
@@ -106,7 +108,7 @@ func New(cfg Config) (*Gateway, error) {
 	if cfg.Policy.Client == nil {
 		cfg.Policy = DefaultPolicy()
 	}
-	if len(cfg.Admins) > 0 && !cfg.TLS {
+	if len(cfg.Admins) > 0 && cfg.TLS == nil {
 		return nil, fmt.Errorf("gateway: admin subjects need TLS")
 	}
 	g := &Gateway{cfg: cfg, warn: newLimiter(10, time.Second), public: map[protoreflect.FullName]protoreflect.MessageType{}}
@@ -124,10 +126,33 @@ func New(cfg Config) (*Gateway, error) {
 	return g, nil
 }
 
-// ServerOptions are the gRPC options that install the gateway, for
-// remote.WithServerOptions (with the TLS credentials, if any).
+// ServerOptions are the gRPC options that install the gateway and its TLS
+// credentials, for remote.WithServerOptions.
 func (g *Gateway) ServerOptions() []grpc.ServerOption {
-	return []grpc.ServerOption{grpc.StreamInterceptor(g.stream), grpc.UnaryInterceptor(g.unary)}
+	opts := []grpc.ServerOption{grpc.StreamInterceptor(g.stream), grpc.UnaryInterceptor(g.unary)}
+	if g.cfg.TLS != nil {
+		opts = append(opts, grpc.Creds(countedHandshakes{credentials.NewTLS(g.cfg.TLS.server), g}))
+	}
+	return opts
+}
+
+// countedHandshakes counts and logs the TLS handshakes the server refuses,
+// which gRPC would otherwise close silently.
+type countedHandshakes struct {
+	credentials.TransportCredentials
+	g *Gateway
+}
+
+func (c countedHandshakes) ServerHandshake(conn net.Conn) (net.Conn, credentials.AuthInfo, error) {
+	out, info, err := c.TransportCredentials.ServerHandshake(conn)
+	if err != nil {
+		c.g.refuse(peerInfo{addr: conn.RemoteAddr().String()}, ReasonTLS, "detail", err.Error())
+	}
+	return out, info, err
+}
+
+func (c countedHandshakes) Clone() credentials.TransportCredentials {
+	return countedHandshakes{c.TransportCredentials.Clone(), c.g}
 }
 
 // unary answers every unary RPC (ListProcesses, GetProcessDiagnostics:
@@ -161,7 +186,7 @@ func (g *Gateway) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerI
 
 // isAdmin tells whether a peer may send admin-only requests.
 func (g *Gateway) isAdmin(cert *x509.Certificate) bool {
-	if !g.cfg.TLS {
+	if g.cfg.TLS == nil {
 		return g.cfg.AdminWithoutTLS
 	}
 	if cert == nil {
@@ -403,7 +428,7 @@ func (s *guardedStream) deny(b *remote.MessageBatch, env *remote.MessageEnvelope
 		sender.RequestId = env.SenderRequestId
 	}
 	reason := fmt.Sprintf("%s is an admin operation; ", b.TypeNames[env.TypeId])
-	if s.g.cfg.TLS {
+	if s.g.cfg.TLS != nil {
 		reason += "this client certificate's common name is not in the node's --remote-admin list"
 	} else {
 		reason += "without TLS the node allows it only while its remote listens on loopback"

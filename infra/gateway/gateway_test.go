@@ -322,7 +322,7 @@ func TestAdminOnlyNeedsAnAdminAndAnswersTheSender(t *testing.T) {
 		return b
 	}
 	t.Run("tls non-admin", func(t *testing.T) {
-		f := newFixture(t, func(c *Config) { c.TLS, c.Admins, c.AdminWithoutTLS = true, []string{"ops"}, false })
+		f := newFixture(t, func(c *Config) { c.TLS, c.Admins, c.AdminWithoutTLS = &TLS{}, []string{"ops"}, false })
 		got := f.run(t, certWithCN("viewer"), hello(clientAddr), batch(skip()), batch(one(t, coord, &messages.DLQList{})))
 		if len(got) != 2 || got[1].GetMessageBatch().GetEnvelopes()[0].TypeId != 0 ||
 			got[1].GetMessageBatch().GetTypeNames()[0] != string(proto.MessageName(&messages.DLQList{})) {
@@ -342,7 +342,7 @@ func TestAdminOnlyNeedsAnAdminAndAnswersTheSender(t *testing.T) {
 		}
 	})
 	t.Run("tls admin", func(t *testing.T) {
-		f := newFixture(t, func(c *Config) { c.TLS, c.Admins, c.AdminWithoutTLS = true, []string{"ops"}, false })
+		f := newFixture(t, func(c *Config) { c.TLS, c.Admins, c.AdminWithoutTLS = &TLS{}, []string{"ops"}, false })
 		if got := f.run(t, certWithCN("ops"), hello(clientAddr), batch(skip())); len(got) != 2 {
 			t.Fatalf("admin's DLQSkip refused: %v", f.counts.n)
 		}
@@ -368,7 +368,7 @@ func TestMemberClassGetsItsOwnRules(t *testing.T) {
 	member := Rules{"partition-activator": {proto.MessageName(&messages.HealthQuery{}): Anyone}}
 	policy := Policy{Client: PublicRules(), Member: member, IsMember: func(c *x509.Certificate) bool { return c.Subject.CommonName == "node-2" }}
 	target := actor.NewPID(nodeAddr, "partition-activator")
-	f := newFixture(t, func(c *Config) { c.Policy, c.TLS, c.AdminWithoutTLS = policy, true, false })
+	f := newFixture(t, func(c *Config) { c.Policy, c.TLS, c.AdminWithoutTLS = policy, &TLS{}, false })
 	if got := f.run(t, certWithCN("node-2"), hello(clientAddr), batch(one(t, target, &messages.HealthQuery{}))); len(got) != 2 {
 		t.Errorf("member refused: %v", f.counts.n)
 	}

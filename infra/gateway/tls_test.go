@@ -2,13 +2,16 @@ package gateway_test
 
 import (
 	"context"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/remote"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -19,20 +22,37 @@ import (
 	"github.com/outboxnode/outbox/infra/gateway/gatewaytest"
 )
 
-// remoting answers ListProcesses, so that a call that gets through TLS
-// is told apart from one refused by it.
-type remoting struct {
-	remote.UnimplementedRemotingServer
+type counter struct {
+	mu sync.Mutex
+	n  map[string]int
 }
 
-func (remoting) ListProcesses(context.Context, *remote.ListProcessesRequest) (*remote.ListProcessesResponse, error) {
-	return &remote.ListProcessesResponse{}, nil
+func (c *counter) RemoteRejected(reason string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.n[reason]++
 }
 
-// serve runs a gRPC server with the TLS of files and returns its address.
-func serve(t *testing.T, files gateway.TLSFiles) string {
+func (c *counter) get(reason string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n[reason]
+}
+
+type noReplies struct{}
+
+func (noReplies) Send(*actor.PID, any) {}
+
+// serve runs a gRPC server behind a gateway with the TLS of files and
+// returns its address. A call that passes TLS reaches the gateway, which
+// answers the unary RPCs Unimplemented.
+func serve(t *testing.T, files gateway.TLSFiles, c *counter) string {
 	t.Helper()
 	tl, err := gateway.LoadTLS(files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw, err := gateway.New(gateway.Config{Address: "127.0.0.1:1", TLS: tl, Counter: c, Replier: noReplies{}, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,8 +60,8 @@ func serve(t *testing.T, files gateway.TLSFiles) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := grpc.NewServer(tl.ServerOption())
-	remote.RegisterRemotingServer(s, remoting{})
+	s := grpc.NewServer(gw.ServerOptions()...)
+	remote.RegisterRemotingServer(s, remote.UnimplementedRemotingServer{})
 	go func() { _ = s.Serve(lis) }()
 	t.Cleanup(s.Stop)
 	return lis.Addr().String()
@@ -63,7 +83,8 @@ func call(t *testing.T, addr string, opt grpc.DialOption) error {
 func TestMutualTLSAdmitsOnlyTheCAsCertificates(t *testing.T) {
 	dir := t.TempDir()
 	ca := gatewaytest.NewCA(t, dir, "test")
-	addr := serve(t, ca.Issue(t, "node"))
+	c := &counter{n: map[string]int{}}
+	addr := serve(t, ca.Issue(t, "node"), c)
 	load := func(f gateway.TLSFiles) *gateway.TLS {
 		tl, err := gateway.LoadTLS(f)
 		if err != nil {
@@ -74,8 +95,8 @@ func TestMutualTLSAdmitsOnlyTheCAsCertificates(t *testing.T) {
 	client := load(ca.Issue(t, "ops"))
 	stranger := load(gatewaytest.NewCA(t, t.TempDir(), "stranger").Issue(t, "ops"))
 
-	if err := call(t, addr, client.DialOption()); err != nil {
-		t.Errorf("CA-signed client refused: %v", err)
+	if err := call(t, addr, client.DialOption()); status.Code(err) != codes.Unimplemented {
+		t.Errorf("CA-signed client: %v, want the gateway's Unimplemented", err)
 	}
 	if err := call(t, addr, stranger.DialOption()); status.Code(err) != codes.Unavailable {
 		t.Errorf("stranger's certificate: %v, want Unavailable", err)
@@ -91,6 +112,10 @@ func TestMutualTLSAdmitsOnlyTheCAsCertificates(t *testing.T) {
 	}
 	if err := stranger.Handshake(ctx, addr); err == nil || !strings.Contains(err.Error(), "certificate") {
 		t.Errorf("handshake of a stranger: %v, want a certificate error", err)
+	}
+	// The stranger's and the plaintext calls, and the stranger's handshake.
+	if c.get(gateway.ReasonTLS) < 3 {
+		t.Errorf("%d refused TLS handshakes counted, want at least 3", c.get(gateway.ReasonTLS))
 	}
 }
 

@@ -110,12 +110,19 @@ func rejectedSeries(reason string) string {
 	return fmt.Sprintf("remote_rejected_total{reason=%q}", reason)
 }
 
-// awaitMetric waits until series reaches want.
+// awaitMetric waits until series is want.
 func awaitMetric(t *testing.T, node *harness.Node, series string, want float64) {
 	t.Helper()
+	awaitMetricWhere(t, node, series, fmt.Sprint(want), func(v float64) bool { return v == want })
+}
+
+// awaitMetricWhere waits until ok accepts the value of series (described
+// by want in the error).
+func awaitMetricWhere(t *testing.T, node *harness.Node, series, want string, ok func(float64) bool) {
+	t.Helper()
 	harness.Eventually(t, 20*time.Second, func() error {
-		if got := metric(t, node, series); got != want {
-			return fmt.Errorf("%s = %v, want %v", series, got, want)
+		if got := metric(t, node, series); !ok(got) {
+			return fmt.Errorf("%s = %v, want %s", series, got, want)
 		}
 		return nil
 	})

@@ -17,7 +17,8 @@ func tlsArgs(f gateway.TLSFiles) []string {
 // common name. A certificate of the node's CA works; the admin's runs DLQ
 // replay/skip and fault injection; another client's certificate is refused
 // those with PERMISSION_DENIED (exit 1) but may do the rest; a stranger
-// CA's certificate and plaintext get nothing (exit 3).
+// CA's certificate and plaintext get nothing (exit 3) and are counted as
+// refused TLS handshakes.
 func TestMutualTLSAndAdminRights(t *testing.T) {
 	bins := harness.Build(t)
 	dir := t.TempDir()
@@ -75,6 +76,8 @@ func TestMutualTLSAndAdminRights(t *testing.T) {
 	if r.Code != 3 {
 		t.Errorf("plaintext client: exit %d %q, want 3", r.Code, r.Stderr)
 	}
+	// The node counted the refused handshakes it never let reach the gateway.
+	awaitMetricWhere(t, node, rejectedSeries("tls"), ">= 2", func(v float64) bool { return v >= 2 })
 	r = ctl(viewer[:4], "health")
 	if r.Code != 2 || !strings.Contains(r.Stderr, "go together") && !strings.Contains(r.Stderr, "TLS needs") {
 		t.Errorf("cert without CA: exit %d %q, want a usage error", r.Code, r.Stderr)
