@@ -1,6 +1,7 @@
 package hostile
 
 import (
+	"os/exec"
 	"strings"
 	"testing"
 
@@ -86,4 +87,35 @@ func TestMutualTLSAndAdminRights(t *testing.T) {
 		t.Errorf("node log shows key material")
 	}
 	mustServe(t, node, admin...)
+}
+
+// TestTLSMisconfigurationFailsStart: incomplete TLS flags are a usage error
+// (exit 2), unreadable files fail start-up (exit 1) naming the file, and
+// no key material is printed.
+func TestTLSMisconfigurationFailsStart(t *testing.T) {
+	bins := harness.Build(t)
+	files := gatewaytest.NewCA(t, t.TempDir(), "ops").Issue(t, "node")
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"--remote-tls-cert", files.Cert}, 2, "go together"},
+		{[]string{"--remote-admin", "ops"}, 2, "admin subjects need TLS"},
+		{[]string{"--remote-tls-cert", files.Cert, "--remote-tls-key", files.Cert, "--remote-tls-ca", files.CA}, 1, "load TLS key pair " + files.Cert},
+		{[]string{"--remote-tls-cert", files.Cert, "--remote-tls-key", files.Key, "--remote-tls-ca", files.Key}, 1, "no PEM certificate"},
+	} {
+		args := append([]string{
+			"--remote-addr", harness.FreeAddr(t), "--metrics-addr", harness.FreeAddr(t), "--data-dir", t.TempDir(),
+			"--embedded-cql-addr", harness.FreeAddr(t), "--embedded-kafka-addr", harness.FreeAddr(t),
+		}, tc.args...)
+		cmd := exec.Command(bins.Node, args...)
+		out, _ := cmd.CombinedOutput()
+		if code := cmd.ProcessState.ExitCode(); code != tc.code || !strings.Contains(string(out), tc.want) {
+			t.Errorf("outbox-node %v: exit %d, want %d and %q; output:\n%s", tc.args, code, tc.code, tc.want, out)
+		}
+		if strings.Contains(string(out), "PRIVATE KEY") || strings.Contains(string(out), "BEGIN") {
+			t.Errorf("outbox-node %v printed key material:\n%s", tc.args, out)
+		}
+	}
 }
