@@ -18,6 +18,7 @@ import (
 
 	"github.com/outboxnode/outbox/actors/health"
 	"github.com/outboxnode/outbox/infra/config"
+	"github.com/outboxnode/outbox/infra/gateway"
 	"github.com/outboxnode/outbox/infra/metrics"
 	"github.com/outboxnode/outbox/infra/scylla"
 	"github.com/outboxnode/outbox/messages"
@@ -127,7 +128,7 @@ func (n *node) startActors(session gocqlx.Session, m *metrics.Metrics) error {
 	)
 	n.onShutdown("actor system", func(context.Context) error { sys.Shutdown(); return nil })
 	countRestarts(sys, m)
-	if err := n.startRemote(sys); err != nil {
+	if err := n.startRemote(sys, m); err != nil {
 		return err
 	}
 	kafka := newKafkaProbe(n.cfg.KafkaBrokers(), n.cfg.Node.RequestTimeout)
@@ -152,26 +153,62 @@ func (n *node) startActors(session gocqlx.Session, m *metrics.Metrics) error {
 
 // startRemote listens on --remote-addr and advertises exactly that string,
 // since clients address the coordinator as NewPID(remoteAddr, "coordinator")
-// and any mismatch silently drops their requests.
-func (n *node) startRemote(sys *actor.ActorSystem) (err error) {
-	host, portStr, err := net.SplitHostPort(n.cfg.Node.RemoteAddr)
+// and any mismatch silently drops their requests. The gateway guards every
+// stream (only the public API reaches the coordinator); with --remote-tls-*
+// the remote requires mutual TLS both ways (the node dials clients back).
+func (n *node) startRemote(sys *actor.ActorSystem, m *metrics.Metrics) (err error) {
+	addr := n.cfg.Node.RemoteAddr
+	host, portStr, err := net.SplitHostPort(addr)
 	if err != nil {
 		return fmt.Errorf("remote addr: %w", err)
 	}
 	port, err := strconv.Atoi(portStr)
 	if err != nil {
-		return fmt.Errorf("remote addr %q: bad port", n.cfg.Node.RemoteAddr)
+		return fmt.Errorf("remote addr %q: bad port", addr)
 	}
-	r := remote.NewRemote(sys, remote.Configure(host, port, remote.WithAdvertisedHost(n.cfg.Node.RemoteAddr)))
+	tlsCfg := n.cfg.Remote
+	opts := []remote.ConfigOption{remote.WithAdvertisedHost(addr)}
+	var t *gateway.TLS
+	if tlsCfg.Enabled() {
+		if t, err = gateway.LoadTLS(gateway.TLSFiles{Cert: tlsCfg.CertFile, Key: tlsCfg.KeyFile, CA: tlsCfg.CAFile}); err != nil {
+			return fmt.Errorf("remote TLS: %w", err)
+		}
+		opts = append(opts, remote.WithDialOptions(t.DialOption()))
+	}
+	gw, err := gateway.New(gateway.Config{
+		Address:         addr,
+		TLS:             t,
+		Admins:          tlsCfg.Admins,
+		AdminWithoutTLS: isLoopback(host),
+		Counter:         m,
+		Replier:         sys.Root,
+		Logger:          n.logger.With("component", "gateway"),
+	})
+	if err != nil {
+		return err
+	}
+	opts = append(opts, remote.WithServerOptions(gw.ServerOptions()...))
+	r := remote.NewRemote(sys, remote.Configure(host, port, opts...))
 	// Start panics when it cannot listen; turn that into a start-up error.
 	defer func() {
 		if p := recover(); p != nil {
-			err = fmt.Errorf("start remote on %s: %v", n.cfg.Node.RemoteAddr, p)
+			err = fmt.Errorf("start remote on %s: %v", addr, p)
 		}
 	}()
 	r.Start()
 	n.onShutdown("remote", func(context.Context) error { r.Shutdown(true); return nil })
+	n.logger.Info("remote gateway", "tls", tlsCfg.Enabled(), "admins", len(tlsCfg.Admins), "admin_without_tls", !tlsCfg.Enabled() && isLoopback(host))
 	return nil
+}
+
+// isLoopback says whether a remote host accepts connections from this
+// machine only (then, without TLS, every peer is trusted as admin).
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func askHealth(ctx context.Context, sys *actor.ActorSystem, coordinator *actor.PID) (*messages.HealthReport, error) {

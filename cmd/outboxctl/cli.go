@@ -8,6 +8,8 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/outboxnode/outbox/infra/gateway"
 )
 
 // Exit codes (see the package doc).
@@ -25,13 +27,15 @@ type globals struct {
 	output  string
 	timeout time.Duration
 	listen  string
+	tls     gateway.TLSFiles
 }
 
 // defaultGlobals are the global flags' values before parsing. Each flag
 // set starts from the values parsed so far, so that the global flags may
 // come before or after the command words (an explicit zero included).
 func defaultGlobals(getenv func(string) string) globals {
-	return globals{node: cmp.Or(getenv("OUTBOX_NODE"), "127.0.0.1:8090"), timeout: 5 * time.Second, listen: "127.0.0.1:0"}
+	return globals{node: cmp.Or(getenv("OUTBOX_NODE"), "127.0.0.1:8090"), timeout: 5 * time.Second, listen: "127.0.0.1:0",
+		tls: gateway.TLSFiles{Cert: getenv("OUTBOX_TLS_CERT"), Key: getenv("OUTBOX_TLS_KEY"), CA: getenv("OUTBOX_TLS_CA")}}
 }
 
 // env is what a command runs with.
@@ -49,7 +53,7 @@ func (e *env) connect() (*client, error) {
 	if e.timeout <= 0 {
 		return nil, usagef("--timeout must be positive, got %s", e.timeout)
 	}
-	c, err := newClient(e.node, e.listen, e.timeout)
+	c, err := newClient(e.node, e.listen, e.timeout, e.tls)
 	if err != nil {
 		return nil, err
 	}
@@ -158,7 +162,7 @@ func printUsage(w io.Writer) {
 	for _, c := range commands {
 		fmt.Fprintf(w, "  %s %s\n", c.name, c.usage)
 	}
-	fmt.Fprintln(w, "env: OUTBOX_NODE sets --node")
+	fmt.Fprintln(w, "env: OUTBOX_NODE sets --node; OUTBOX_TLS_CERT, OUTBOX_TLS_KEY, OUTBOX_TLS_CA set --tls-cert, --tls-key, --tls-ca")
 }
 
 // newFlagSet returns a flag set carrying the global flags, so they may
@@ -177,6 +181,9 @@ func newFlagSet(name string, g *globals) *flag.FlagSet {
 	})
 	fs.DurationVar(&g.timeout, "timeout", g.timeout, "time to wait for the node's reply")
 	fs.StringVar(&g.listen, "listen", g.listen, "host:port this client listens on for replies (must be reachable from the node)")
+	fs.StringVar(&g.tls.Cert, "tls-cert", g.tls.Cert, "PEM client certificate for a node with mutual TLS; also served on --listen, so it must name that host (env OUTBOX_TLS_CERT)")
+	fs.StringVar(&g.tls.Key, "tls-key", g.tls.Key, "PEM key of --tls-cert (env OUTBOX_TLS_KEY)")
+	fs.StringVar(&g.tls.CA, "tls-ca", g.tls.CA, "PEM CA that signs the node's certificate (env OUTBOX_TLS_CA)")
 	return fs
 }
 

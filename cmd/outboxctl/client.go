@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,6 +13,7 @@ import (
 	"github.com/asynkron/protoactor-go/remote"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/outboxnode/outbox/infra/gateway"
 	"github.com/outboxnode/outbox/messages"
 )
 
@@ -50,10 +52,19 @@ func (e *RejectedError) Error() string {
 	return fmt.Sprintf("rejected (%s): %s", rejectCodeName(e.Reply.GetCode()), e.Reply.GetReason())
 }
 
-// dialNode fails fast with a clear error when nothing listens on node;
-// otherwise protoactor would retry the connection in the background and
-// the request would only time out.
-func dialNode(node string, timeout time.Duration) error {
+// dialNode fails fast with a clear error when nothing listens on node, or
+// when the node refuses this client's certificate (t non-nil); otherwise
+// protoactor would retry the connection in the background and the request
+// would only time out.
+func dialNode(node string, timeout time.Duration, t *gateway.TLS) error {
+	if t != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		if err := t.Handshake(ctx, node); err != nil {
+			return &UnreachableError{Node: node, Err: err}
+		}
+		return nil
+	}
 	conn, err := net.DialTimeout("tcp", node, timeout)
 	if err != nil {
 		return &UnreachableError{Node: node, Err: err}
@@ -61,9 +72,11 @@ func dialNode(node string, timeout time.Duration) error {
 	return conn.Close()
 }
 
-// newClient checks --listen (a usage error) before it dials the node, so
-// that a bad flag is not reported as an unreachable node.
-func newClient(node, listenAddr string, timeout time.Duration) (*client, error) {
+// newClient checks --listen and the TLS flags (usage errors) before it
+// dials the node, so that a bad flag is not reported as an unreachable
+// node. With TLS the client's certificate serves both its dial to the node
+// and its own listener, which the node dials back for replies.
+func newClient(node, listenAddr string, timeout time.Duration, tlsFiles gateway.TLSFiles) (*client, error) {
 	host, portStr, err := net.SplitHostPort(listenAddr)
 	if err != nil {
 		return nil, usagef("--listen %q is not host:port: %v", listenAddr, err)
@@ -72,7 +85,20 @@ func newClient(node, listenAddr string, timeout time.Duration) (*client, error) 
 	if err != nil || port < 0 || port > 65535 {
 		return nil, usagef("--listen %q: bad port %q", listenAddr, portStr)
 	}
-	if err := dialNode(node, timeout); err != nil {
+	if err := tlsFiles.Validate(); err != nil {
+		return nil, usagef("--tls-cert, --tls-key, --tls-ca: %v", err)
+	}
+	var (
+		opts []remote.ConfigOption
+		t    *gateway.TLS
+	)
+	if tlsFiles.Enabled() {
+		if t, err = gateway.LoadTLS(tlsFiles); err != nil {
+			return nil, err
+		}
+		opts = append(opts, remote.WithServerOptions(t.ServerOption()), remote.WithDialOptions(t.DialOption()))
+	}
+	if err := dialNode(node, timeout, t); err != nil {
 		return nil, err
 	}
 	quiet := slog.New(slog.DiscardHandler)
@@ -80,7 +106,7 @@ func newClient(node, listenAddr string, timeout time.Duration) (*client, error) 
 		actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return quiet }),
 		actor.WithDeadLetterRequestLogging(false),
 	)
-	r := remote.NewRemote(sys, remote.Configure(host, port))
+	r := remote.NewRemote(sys, remote.Configure(host, port, opts...))
 	r.Start()
 	return &client{sys: sys, remote: r, node: actor.NewPID(node, coordinatorName), timeout: timeout}, nil
 }

@@ -25,6 +25,7 @@ type Config struct {
 	Node     Node
 	Orders   Orders
 	Relay    Relay
+	Remote   RemoteTLS
 }
 
 // Scylla configures the store connection and the schema.
@@ -112,6 +113,32 @@ type Node struct {
 	EnableFaultInjection bool
 	// LogLevel is debug, info, warn or error.
 	LogLevel string
+}
+
+// RemoteTLS secures the Proto.Actor remote with mutual TLS and names its
+// admins. With no files set the remote is plaintext, and admin-only
+// requests (DLQ replay/skip, fault injection) are accepted only while the
+// remote listens on loopback.
+type RemoteTLS struct {
+	// CertFile and KeyFile are the node's certificate and key (PEM), used
+	// when listening and when dialing clients back for replies; CAFile
+	// signs every peer (client certificates are required and verified).
+	CertFile, KeyFile, CAFile string
+	// Admins are the common names (CN) of the client certificates allowed
+	// admin-only requests.
+	Admins []string
+}
+
+// Enabled says whether the remote uses TLS.
+func (r RemoteTLS) Enabled() bool { return r.CertFile != "" || r.KeyFile != "" || r.CAFile != "" }
+
+func (r RemoteTLS) validate(bad func(field, format string, args ...any)) {
+	if r.Enabled() && (r.CertFile == "" || r.KeyFile == "" || r.CAFile == "") {
+		bad("remote-tls", "--remote-tls-cert, --remote-tls-key and --remote-tls-ca go together")
+	}
+	if len(r.Admins) > 0 && !r.Enabled() {
+		bad("remote-admin", "admin subjects need TLS (--remote-tls-cert, --remote-tls-key, --remote-tls-ca)")
+	}
 }
 
 // Orders bounds what a command may carry.
@@ -347,6 +374,7 @@ func (c Config) Validate() error {
 	}
 	positive(bad, "order-idle-timeout", c.Orders.IdleTimeout)
 	c.Relay.validate(bad)
+	c.Remote.validate(bad)
 	if c.Relay.Publish.DrainTimeout >= c.Node.ShutdownTimeout {
 		bad("publish-drain-timeout", "%s is not below --shutdown-timeout %s", c.Relay.Publish.DrainTimeout, c.Node.ShutdownTimeout)
 	}

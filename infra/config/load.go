@@ -83,6 +83,10 @@ func register(fs *flag.FlagSet, c *Config) {
 	fs.DurationVar(&c.Node.RestartWindow, "restart-window", c.Node.RestartWindow, "window of --restart-budget")
 	fs.BoolVar(&c.Node.EnableFaultInjection, "enable-fault-injection", c.Node.EnableFaultInjection, "accept InjectFault requests (tests only)")
 	fs.StringVar(&c.Node.LogLevel, "log-level", c.Node.LogLevel, "debug, info, warn or error")
+	fs.StringVar(&c.Remote.CertFile, "remote-tls-cert", c.Remote.CertFile, "PEM certificate of the remote (mutual TLS; with --remote-tls-key and --remote-tls-ca)")
+	fs.StringVar(&c.Remote.KeyFile, "remote-tls-key", c.Remote.KeyFile, "PEM private key of --remote-tls-cert")
+	fs.StringVar(&c.Remote.CAFile, "remote-tls-ca", c.Remote.CAFile, "PEM CA that signs every peer; client certificates are required")
+	fs.Var((*listValue)(&c.Remote.Admins), "remote-admin", "comma-separated common names (CN) of the client certificates allowed DLQ replay/skip and fault injection")
 
 	fs.IntVar(&c.Orders.MaxItems, "max-items", c.Orders.MaxItems, "most items per order")
 	fs.Func("max-item-quantity", fmt.Sprintf("most units per item (default %d)", c.Orders.MaxItemQuantity), func(s string) error {

@@ -13,6 +13,7 @@
 //	circuit_breaker_state                   gauge: 0 closed, 1 open, 2 half-open
 //	outbox_commit_to_publish_seconds        histogram: event commit time (occurred_at) to Kafka ack
 //	cdc_lag_seconds{stream}                 gauge: age of the oldest unacknowledged event, 0 when caught up, per CDC stream
+//	remote_rejected_total{reason}           counter: remote messages and RPCs the gateway refused, by reason (infra/gateway)
 //
 // Only the publisher counts cdc_events_processed_total: one per event it
 // acks back to the stream, once Kafka acknowledged it (published), its dead
@@ -48,6 +49,7 @@ type Metrics struct {
 	breakerState    prometheus.Gauge
 	commitToPublish prometheus.Histogram
 	cdcLag          *prometheus.GaugeVec
+	remoteRejected  *prometheus.CounterVec
 }
 
 var _ resilience.Listener = (*Metrics)(nil)
@@ -88,9 +90,14 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "cdc_lag_seconds",
 			Help: "Age of the oldest unacknowledged event, 0 when caught up, per CDC stream.",
 		}, []string{"stream"}),
+		remoteRejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "remote_rejected_total",
+			Help: "Remote messages and RPCs refused by the gateway, by reason.",
+		}, []string{"reason"}),
 	}
 	for _, c := range []prometheus.Collector{
 		m.commands, m.restarts, m.cdcEvents, m.retries, m.dlqMessages, m.breakerState, m.commitToPublish, m.cdcLag,
+		m.remoteRejected,
 	} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register metrics: %w", err)
@@ -127,6 +134,11 @@ func (m *Metrics) Published(committedAt, ackedAt time.Time) {
 // CDCLag sets the lag of one CDC stream.
 func (m *Metrics) CDCLag(stream string, lag time.Duration) {
 	m.cdcLag.WithLabelValues(stream).Set(lag.Seconds())
+}
+
+// RemoteRejected counts one message or RPC the remote gateway refused.
+func (m *Metrics) RemoteRejected(reason string) {
+	m.remoteRejected.WithLabelValues(reason).Inc()
 }
 
 // OnRetry counts one retry of operation (resilience.Listener).

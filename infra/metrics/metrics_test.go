@@ -34,6 +34,7 @@ func TestMetricsRecord(t *testing.T) {
 	now := time.Now()
 	m.Published(now.Add(-20*time.Millisecond), now)
 	m.CDCLag("s1", 3*time.Second)
+	m.RemoteRejected("target")
 
 	if got := testutil.ToFloat64(m.commands.WithLabelValues("create", "accepted")); got != 2 {
 		t.Errorf("commands = %v, want 2", got)
@@ -55,6 +56,7 @@ func TestMetricsRecord(t *testing.T) {
 	for _, want := range []string{
 		"outbox_commands_total", "actor_restarts_total", "cdc_events_processed_total", "retry_attempts_total",
 		"dlq_messages_total", "circuit_breaker_state", "outbox_commit_to_publish_seconds", "cdc_lag_seconds",
+		"remote_rejected_total",
 	} {
 		if !names[want] {
 			t.Errorf("series %s not exported", want)

@@ -1,0 +1,56 @@
+package main
+
+import (
+	"bytes"
+	"net"
+	"strings"
+	"testing"
+
+	"github.com/outboxnode/outbox/infra/gateway/gatewaytest"
+)
+
+func TestTLSFlags(t *testing.T) {
+	down := closedAddr(t)
+	files := gatewaytest.NewCA(t, t.TempDir(), "ctl").Issue(t, "ops")
+	// A plaintext listener: the TLS handshake must fail at once, not time out.
+	plain, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+	go func() {
+		for {
+			c, err := plain.Accept()
+			if err != nil {
+				return
+			}
+			_, _ = c.Write([]byte("HTTP/1.1 400 Bad Request\r\n\r\n"))
+			_ = c.Close()
+		}
+	}()
+	tests := []struct {
+		name     string
+		args     []string
+		env      map[string]string
+		code     int
+		inStderr string
+	}{
+		{"cert alone", []string{"--node", down, "--tls-cert", files.Cert, "health"}, nil, exitUsage, "TLS needs a certificate, its key and a CA"},
+		{"env without CA", []string{"--node", down, "health"}, map[string]string{"OUTBOX_TLS_CERT": files.Cert, "OUTBOX_TLS_KEY": files.Key}, exitUsage, "TLS needs"},
+		{"missing key file", []string{"--node", down, "--tls-cert", files.Cert, "--tls-key", files.Cert + ".nope", "--tls-ca", files.CA, "health"}, nil, exitFailure, "load TLS key pair"},
+		{"node without TLS", []string{"--node", plain.Addr().String(), "--tls-cert", files.Cert, "--tls-key", files.Key, "--tls-ca", files.CA, "health"}, nil, exitUnreachable, "TLS handshake"},
+		{"env files, node down", []string{"--node", down, "health"}, map[string]string{"OUTBOX_TLS_CERT": files.Cert, "OUTBOX_TLS_KEY": files.Key, "OUTBOX_TLS_CA": files.CA}, exitUnreachable, down},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stderr bytes.Buffer
+			code := run(tt.args, func(k string) string { return tt.env[k] }, &bytes.Buffer{}, &stderr)
+			if code != tt.code || !strings.Contains(stderr.String(), tt.inStderr) {
+				t.Fatalf("exit %d, stderr %q; want %d and %q", code, stderr.String(), tt.code, tt.inStderr)
+			}
+			if strings.Contains(stderr.String(), "PRIVATE KEY") {
+				t.Error("stderr shows key material")
+			}
+		})
+	}
+}
