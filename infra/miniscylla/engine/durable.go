@@ -68,10 +68,15 @@ type durable struct {
 	// healing is set while a healer goroutine runs; closed ends it.
 	healing atomic.Bool
 	closed  chan struct{}
+	// healed is when the last heal succeeded; only the healer uses it.
+	healed time.Time
 }
 
 // healEvery spaces the healer's attempts: each reset rebuilds the state
-// from the whole log, which a disk that is still full would make a loop.
+// from the whole log under the write lock, which a disk that is still full
+// would otherwise repeat for every write. The first heal after a quiet
+// spell runs at once, so that reads that looked at a failed write's rows
+// fail only briefly.
 const healEvery = 500 * time.Millisecond
 
 // walLog is what the engine needs of its write-ahead log (*wal.Log).
@@ -356,7 +361,7 @@ func (e *Engine) heal() {
 }
 
 func (e *Engine) healLoop() {
-	t := time.NewTimer(healEvery)
+	t := time.NewTimer(max(time.Until(e.dur.healed.Add(healEvery)), 0))
 	defer t.Stop()
 	for {
 		select {
@@ -366,6 +371,7 @@ func (e *Engine) healLoop() {
 		}
 		err := e.healOnce()
 		if err == nil {
+			e.dur.healed = time.Now()
 			return
 		}
 		e.cfg.Logger.Warn("write-ahead log still failing; writes stay refused", "err", err, "retry_in", healEvery)
