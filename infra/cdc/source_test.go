@@ -21,6 +21,13 @@ import (
 // store runs miniscylla with the node's schema and returns a session.
 func store(t *testing.T) *gocql.Session {
 	t.Helper()
+	s, _ := storeAt(t)
+	return s
+}
+
+// storeAt is store that also returns the server's address.
+func storeAt(t *testing.T) (*gocql.Session, string) {
+	t.Helper()
 	ctx := context.Background()
 	srv, err := miniscylla.Start(ctx, miniscylla.Config{Addr: "127.0.0.1:0"})
 	if err != nil {
@@ -41,7 +48,7 @@ func store(t *testing.T) *gocql.Session {
 	if err := scylla.Migrate(ctx, session, stmts); err != nil {
 		t.Fatal(err)
 	}
-	return session.Session
+	return session.Session, srv.Addr()
 }
 
 func insert(t *testing.T, s *gocql.Session, agg gocql.UUID, version int, eventType string) gocql.UUID {
@@ -83,7 +90,7 @@ func (c *collector) count() int {
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
