@@ -13,11 +13,10 @@ import (
 	"github.com/scylladb/gocqlx/v2"
 )
 
-// mountTmpfs mounts a tmpfs of size bytes on a new directory, unmounted at
-// cleanup. It needs root and mount(8): without them the test fails.
-func mountTmpfs(t *testing.T, size int) string {
+// mountTmpfs mounts a tmpfs of size bytes on dir, unmounted at cleanup.
+// It needs root and mount(8): without them the test fails.
+func mountTmpfs(t *testing.T, size int, dir string) {
 	t.Helper()
-	dir := t.TempDir()
 	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", fmt.Sprintf("size=%d", size), "tmpfs", dir).CombinedOutput(); err != nil {
 		t.Fatalf("mount a %d byte tmpfs on %s (the disk-full test needs root and mount): %v\n%s", size, dir, err, out)
 	}
@@ -26,7 +25,6 @@ func mountTmpfs(t *testing.T, size int) string {
 			t.Errorf("umount %s: %v\n%s", dir, err, out)
 		}
 	})
-	return dir
 }
 
 // fillUpTo writes a ballast file in dir that leaves about free bytes.
@@ -76,7 +74,8 @@ func checkRows(t *testing.T, s gocqlx.Session, acked, failed []int) {
 // succeed again without a restart, and after a kill -9 every acknowledged
 // row, and none of the failed ones, is there.
 func TestDiskFullWritesFailThenResume(t *testing.T) {
-	dir := mountTmpfs(t, 4<<20)
+	dir := t.TempDir()
+	mountTmpfs(t, 4<<20, dir)
 	data := filepath.Join(dir, "data")
 	srv := startDevstack(t, data)
 	s := srv.session(t)
