@@ -2,9 +2,7 @@ package cdc_test
 
 import (
 	"context"
-	"io"
 	"log/slog"
-	"net"
 	"sync"
 	"testing"
 	"time"
@@ -15,6 +13,7 @@ import (
 	"github.com/outboxnode/outbox/infra/cdc"
 	"github.com/outboxnode/outbox/infra/config"
 	"github.com/outboxnode/outbox/infra/scylla"
+	"github.com/outboxnode/outbox/test/harness"
 )
 
 // lagSource is a source that probes the log every 100 ms.
@@ -105,77 +104,18 @@ func TestLagCountsChangesTheReaderHasNotReturned(t *testing.T) {
 	})
 }
 
-// proxy forwards TCP connections to a server until it is cut.
-type proxy struct {
-	ln     net.Listener
-	target string
-	mu     sync.Mutex
-	cut    bool
-	conns  []net.Conn
-}
-
-func newProxy(t *testing.T, target string) *proxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &proxy{ln: ln, target: target}
-	t.Cleanup(func() { ln.Close(); p.setCut(true) })
-	go p.serve()
-	return p
-}
-
-func (p *proxy) serve() {
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		p.mu.Lock()
-		if p.cut {
-			p.mu.Unlock()
-			c.Close()
-			continue
-		}
-		up, err := net.Dial("tcp", p.target)
-		if err != nil {
-			p.mu.Unlock()
-			c.Close()
-			continue
-		}
-		p.conns = append(p.conns, c, up)
-		p.mu.Unlock()
-		go func() { _, _ = io.Copy(up, c); up.Close() }()
-		go func() { _, _ = io.Copy(c, up); c.Close() }()
-	}
-}
-
-// setCut closes every connection and refuses new ones, or lets them in again.
-func (p *proxy) setCut(cut bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.cut = cut
-	if cut {
-		for _, c := range p.conns {
-			c.Close()
-		}
-		p.conns = nil
-	}
-}
-
 // TestFailingReaderReportsLagAndReason cuts the reader's connection to the
 // store while events keep being committed through another session: the
 // source reports why its reads fail and a lag above 0; once the connection
 // is back, the reader catches up, the reason clears and the lag is 0.
 func TestFailingReaderReportsLagAndReason(t *testing.T) {
 	writer, addr := storeAt(t)
-	p := newProxy(t, addr)
+	p := harness.NewProxy(t, addr)
 	cfg := config.Default().Scylla
 	cfg.Consistency = "ONE"
 	cfg.Timeout = time.Second
 	cfg.ConnectTimeout = time.Second
-	reader, err := scylla.Connect(context.Background(), cfg, []string{p.ln.Addr().String()}, slog.New(slog.DiscardHandler))
+	reader, err := scylla.Connect(context.Background(), cfg, []string{p.Addr()}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,7 +128,7 @@ func TestFailingReaderReportsLagAndReason(t *testing.T) {
 	waitFor(t, "the first event", func() bool { return c.count() == 1 })
 	waitFor(t, "lag 0 while the reader keeps up", func() bool { l, _ := maxLag(src); return l == 0 })
 
-	p.setCut(true)
+	p.SetCut(true)
 	committed := 1
 	waitFor(t, "a failing read and a lag above 0", func() bool {
 		insert(t, writer, gocql.MustRandomUUID(), 1, "OrderCreated")
@@ -202,7 +142,7 @@ func TestFailingReaderReportsLagAndReason(t *testing.T) {
 		t.Fatalf("%d events delivered while the reader was cut off", c.count())
 	}
 
-	p.setCut(false)
+	p.SetCut(false)
 	waitFor(t, "every event delivered, reads healthy and lag 0", func() bool {
 		l, _ := maxLag(src)
 		return c.count() == committed && src.ReadErr() == nil && l == 0

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gocql/gocql"
@@ -94,6 +95,7 @@ func (s *Source) Run(ctx context.Context, deliver func(cdcstream.Delivery)) erro
 	if ctx.Err() != nil {
 		return nil
 	}
+	r.stopped.Store(true)
 	if err == nil {
 		err = errors.New("reader stopped")
 	}
@@ -154,6 +156,9 @@ type run struct {
 	// session serves the lag probe (lag.go).
 	session *gocql.Session
 	health  readHealth
+	// stopped is set when the reader failed: nothing is read until the
+	// next run, and the probe no longer runs.
+	stopped atomic.Bool
 }
 
 // stream is one CDC stream's tracker and its progress reporter.
@@ -261,7 +266,7 @@ func (r *run) save(ctx context.Context, st *stream) error {
 func (r *run) lags(now time.Time) map[string]time.Duration {
 	out := make(map[string]time.Duration)
 	for _, st := range r.all() {
-		out[st.name] = st.tracker.lag(now)
+		out[st.name] = st.tracker.lag(now, r.stopped.Load())
 	}
 	return out
 }

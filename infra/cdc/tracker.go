@@ -146,9 +146,10 @@ func (t *tracker) probed(from, unread gocql.UUID, blind bool) {
 // what the checkpoint holds back, which must stay well below the CDC log
 // TTL. It is zero when everything committed up to the reader's position is
 // acknowledged and the probe found nothing unread after it. While the
-// probe cannot read the log, the age of the position stands in for the
-// oldest unread change, as an upper bound.
-func (t *tracker) lag(now time.Time) time.Duration {
+// probe cannot read the log, or once the reader stopped (stopped), the age
+// of the position stands in for the oldest unread change, as an upper
+// bound.
+func (t *tracker) lag(now time.Time, stopped bool) time.Duration {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	var oldest time.Time
@@ -156,7 +157,7 @@ func (t *tracker) lag(now time.Time) time.Duration {
 		oldest = t.open[t.head].time.Time()
 	}
 	unread := t.unread
-	if t.blind {
+	if t.blind || stopped {
 		unread = t.readTo
 	}
 	if unread != (gocql.UUID{}) && (oldest.IsZero() || unread.Time().Before(oldest)) {
