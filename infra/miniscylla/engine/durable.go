@@ -66,8 +66,9 @@ type durable struct {
 	ddlSeq uint64
 
 	// healing is set while a healer goroutine runs; closed ends it.
-	healing atomic.Bool
-	closed  chan struct{}
+	healing   atomic.Bool
+	closed    chan struct{}
+	closeOnce sync.Once
 	// healed is when the last heal succeeded; only the healer uses it.
 	healed time.Time
 }
@@ -433,6 +434,6 @@ func (e *Engine) closeDurable() error {
 	if e.dur == nil {
 		return nil
 	}
-	close(e.dur.closed)
+	e.dur.closeOnce.Do(func() { close(e.dur.closed) })
 	return e.dur.wal.Close()
 }

@@ -286,3 +286,34 @@ func TestFailedWriteIsResetWithoutRestart(t *testing.T) {
 		}
 	}
 }
+
+// TestEverythingSoFarAfterResetIsDurable: right after a Reset, waiting for
+// every record appended so far (by number or with Sync) succeeds, while
+// the numbers of the lost records keep failing.
+func TestEverythingSoFarAfterResetIsDurable(t *testing.T) {
+	_, l := collect(t, t.TempDir(), nil)
+	defer l.Close()
+	appendAll(t, l, "ok")
+	l.fileMu.Lock()
+	l.f.Close()
+	l.fileMu.Unlock()
+	if err := l.Append([]byte("lost")); err != nil {
+		t.Fatal(err)
+	}
+	lost := l.Appended()
+	if err := l.Sync(); err == nil {
+		t.Fatal("Sync of a failed write succeeded")
+	}
+	if err := l.Reset(); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.SyncTo(l.Appended()); err != nil {
+		t.Errorf("SyncTo(Appended()) after Reset = %v", err)
+	}
+	if err := l.Sync(); err != nil {
+		t.Errorf("Sync after Reset = %v", err)
+	}
+	if err := l.SyncTo(lost); err == nil {
+		t.Error("the lost record counts as durable")
+	}
+}

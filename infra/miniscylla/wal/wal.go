@@ -364,6 +364,10 @@ func (l *Log) Reset() error {
 	if l.appended > l.durable {
 		l.lost = append(l.lost, lostRange{first: l.durable + 1, last: l.appended, err: l.err})
 	}
+	// One number is skipped, and counts as durable: a caller that takes
+	// Appended after the reset, to wait for "everything so far", must not
+	// get the last lost record's number.
+	l.appended++
 	l.buf = l.buf[:0]
 	l.durable = l.appended
 	l.size = l.good
