@@ -11,10 +11,11 @@
 // the source bounds what can be queued here: the reader blocks while it is
 // full (backpressure), so no queue grows without bound during an outage.
 //
-// It also guards the lag: every Tick it exports cdc_lag_seconds per stream,
-// and once the oldest unacknowledged event is older than LagShare of the CDC
-// log TTL, LagQuery reports degraded and a warning gives the time left
-// before events start to expire unpublished.
+// It also guards the lag: every Tick it exports cdc_lag_seconds per stream
+// (the age of the oldest committed event not yet acknowledged, whether the
+// reader returned it or not), and once that is older than LagShare of the
+// CDC log TTL, or while reading the log fails, LagQuery reports degraded;
+// a warning gives the time left before events start to expire unpublished.
 package cdcstream
 
 import (
@@ -214,7 +215,7 @@ func (s *stream) tick(now time.Time) {
 	if s.stopping {
 		return
 	}
-	s.lag.check(now, s.deps.Source.Lags(now))
+	s.lag.check(now, s.deps.Source.Lags(now), s.deps.Source.ReadErr())
 }
 
 // stop cancels the reader and ends the ticker without waiting: the

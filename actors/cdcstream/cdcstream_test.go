@@ -3,6 +3,7 @@ package cdcstream
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -27,6 +28,7 @@ type fakeSource struct {
 	mu      sync.Mutex
 	acked   []string
 	lags    map[string]time.Duration
+	readErr error
 	// ackedAtFlush is how many acks the last Flush saw.
 	ackedAtFlush int
 }
@@ -65,6 +67,12 @@ func (f *fakeSource) Lags(time.Time) map[string]time.Duration {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.lags
+}
+
+func (f *fakeSource) ReadErr() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.readErr
 }
 
 func (f *fakeSource) ackedIDs() []string {
@@ -258,6 +266,28 @@ func TestLagAboveShareOfTTLIsDegraded(t *testing.T) {
 	waitFor(t, "ok again", func() bool {
 		st, _ := probe.Check(context.Background())
 		return st == messages.HealthStatus_HEALTH_STATUS_OK
+	})
+}
+
+// TestFailingReadsAreDegradedWithTheReason: while the source's reads fail
+// (the reader retries on its own, Run goes on) health is degraded with the
+// reason and the lag, under the threshold or not; ok once reads succeed.
+func TestFailingReadsAreDegradedWithTheReason(t *testing.T) {
+	src := &fakeSource{lags: map[string]time.Duration{"s1": 3 * time.Second}, readErr: errors.New("cdc reader query failing: no connections")}
+	var received atomic.Int32
+	sys, pid := spawn(t, testConfig(), src, fakePublisher(0, &received))
+	defer sys.Root.Stop(pid)
+	probe := Probe{Root: sys.Root, PID: pid}
+	waitFor(t, "degraded with the reason", func() bool {
+		st, detail := probe.Check(context.Background())
+		return st == messages.HealthStatus_HEALTH_STATUS_DEGRADED && strings.Contains(detail, "no connections") && strings.Contains(detail, "lag 3s")
+	})
+	src.mu.Lock()
+	src.readErr, src.lags = nil, map[string]time.Duration{"s1": 0}
+	src.mu.Unlock()
+	waitFor(t, "ok again", func() bool {
+		st, detail := probe.Check(context.Background())
+		return st == messages.HealthStatus_HEALTH_STATUS_OK && strings.Contains(detail, "lag 0s")
 	})
 }
 

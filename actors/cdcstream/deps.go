@@ -29,9 +29,13 @@ type Source interface {
 	// Flush saves every stream's progress up to its newest event such that
 	// it and every earlier event were acknowledged.
 	Flush(ctx context.Context) error
-	// Lags reports, per stream, how long the oldest unacknowledged event
-	// has been committed (zero when all read events are acknowledged).
+	// Lags reports, per stream, how long the oldest committed event that
+	// is not acknowledged has been committed, read or not yet read (zero
+	// when everything committed is acknowledged).
 	Lags(now time.Time) map[string]time.Duration
+	// ReadErr is why reading the CDC log fails while Run goes on (the
+	// reader retries failed queries itself), nil while reads succeed.
+	ReadErr() error
 }
 
 // Metrics receives the stream's measurements; infra/metrics.Metrics

@@ -27,6 +27,9 @@ type LagReport struct {
 	TimeLeft time.Duration
 	// ReaderError is set while a failed reader waits to be restarted.
 	ReaderError string
+	// ReadError is set while the running reader's queries (or the lag
+	// probe's) fail: the reader retries, events wait unread.
+	ReadError string
 }
 
 // warnEvery spaces the lag warnings while the stream stays degraded.
@@ -42,8 +45,11 @@ type lagGuard struct {
 	warnedAt time.Time
 }
 
-func (g *lagGuard) check(now time.Time, lags map[string]time.Duration) {
+func (g *lagGuard) check(now time.Time, lags map[string]time.Duration, readErr error) {
 	r := LagReport{Threshold: g.cfg.threshold()}
+	if readErr != nil {
+		r.ReadError = readErr.Error()
+	}
 	for stream, lag := range lags {
 		g.metrics.CDCLag(stream, lag)
 		if lag > r.Max {
@@ -61,6 +67,12 @@ func (g *lagGuard) check(now time.Time, lags map[string]time.Duration) {
 	case !r.Degraded && g.last.Degraded:
 		g.log.Info("cdc lag back under threshold", slog.Duration("lag", r.Max))
 	}
+	switch {
+	case r.ReadError != "" && g.last.ReadError == "":
+		g.log.Warn("cdc log reads failing: committed events wait unread", slog.String("reason", r.ReadError), slog.Duration("lag", r.Max))
+	case r.ReadError == "" && g.last.ReadError != "":
+		g.log.Info("cdc log reads succeed again", slog.Duration("lag", r.Max))
+	}
 	g.last = r
 }
 
@@ -74,8 +86,9 @@ func (g *lagGuard) report() *LagReport {
 }
 
 // Probe reports the stream's lag to the Health actor (it satisfies
-// actors/health.Probe): ok under the threshold, degraded above it or while
-// the reader is failing, down when the stream does not answer.
+// actors/health.Probe): ok under the threshold, degraded above it, while
+// the reader waits to restart or while its reads fail (with the reason),
+// down when the stream does not answer.
 type Probe struct {
 	Root *actor.RootContext
 	PID  *actor.PID
@@ -102,6 +115,8 @@ func (p Probe) Check(ctx context.Context) (messages.HealthStatus, string) {
 	switch {
 	case r.ReaderError != "":
 		return messages.HealthStatus_HEALTH_STATUS_DEGRADED, "reader restarting: " + r.ReaderError + "; " + detail
+	case r.ReadError != "":
+		return messages.HealthStatus_HEALTH_STATUS_DEGRADED, "reads failing: " + r.ReadError + "; " + detail
 	case r.Degraded:
 		return messages.HealthStatus_HEALTH_STATUS_DEGRADED, detail
 	}

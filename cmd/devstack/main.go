@@ -3,7 +3,9 @@
 // and a Kafka broker (minikafka). It prints one line, "devstack ready
 // cql=<addr> kafka=<addr>", once both accept connections, and stops on
 // SIGINT/SIGTERM. With --data-dir the CQL store survives restarts (a
-// write-ahead log); without it everything lives in memory.
+// write-ahead log); without it everything lives in memory. A log damaged
+// before intact records stops the start (exit 1) unless --wal-recovery
+// salvage drops the damaged bytes.
 //
 //	devstack --cql-addr 127.0.0.1:9042 --kafka-addr 127.0.0.1:9092 --data-dir /var/lib/devstack
 package main

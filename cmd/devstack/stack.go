@@ -19,6 +19,8 @@ type config struct {
 	kafkaAddr string
 	logLevel  slog.Level
 	dataDir   string
+	// walRecovery is miniscylla.Config.WALRecovery.
+	walRecovery string
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -29,6 +31,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.kafkaAddr, "kafka-addr", minikafka.DefaultAddr, `Kafka broker listen address; "" disables the broker`)
 	fs.TextVar(&cfg.logLevel, "log-level", slog.LevelInfo, "log level on stderr: debug, info, warn or error")
 	fs.StringVar(&cfg.dataDir, "data-dir", "", `directory of the CQL server's write-ahead log, recovered at start; "" keeps data in memory only`)
+	fs.StringVar(&cfg.walRecovery, "wal-recovery", "strict", "damage in the middle of the write-ahead log: strict refuses to start, salvage drops the damaged bytes and keeps every intact record")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -52,7 +55,7 @@ type stack []service
 func starters(cfg config, log *slog.Logger) []func(context.Context) (service, error) {
 	s := []func(context.Context) (service, error){
 		func(ctx context.Context) (service, error) {
-			srv, err := miniscylla.Start(ctx, miniscylla.Config{Addr: cfg.cqlAddr, DataDir: cfg.dataDir, Logger: log.With("service", "cql")})
+			srv, err := miniscylla.Start(ctx, miniscylla.Config{Addr: cfg.cqlAddr, DataDir: cfg.dataDir, WALRecovery: cfg.walRecovery, Logger: log.With("service", "cql")})
 			if err != nil {
 				return service{}, err
 			}

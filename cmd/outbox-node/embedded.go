@@ -22,9 +22,10 @@ func (n *node) startEmbedded(ctx context.Context) error {
 			kept = "kept in " + dir
 		}
 		srv, err := miniscylla.Start(ctx, miniscylla.Config{
-			Addr:    cfg.Embedded.CQLAddr,
-			DataDir: dir,
-			Logger:  n.logger.With("component", "miniscylla"),
+			Addr:        cfg.Embedded.CQLAddr,
+			DataDir:     dir,
+			WALRecovery: cfg.Embedded.WALRecovery,
+			Logger:      n.logger.With("component", "miniscylla"),
 		})
 		if err != nil {
 			return fmt.Errorf("embedded store: %w", err)

@@ -56,6 +56,11 @@ type Config struct {
 	InFlight int
 	// ProgressInterval is how often acknowledged progress is saved.
 	ProgressInterval time.Duration
+	// LagProbeInterval is how often the CDC log is asked for committed
+	// changes the reader has not reached, in the streams it has not
+	// confirmed reading for longer than ConfidenceWindow plus this: the
+	// lag counts them even while the reader is stalled or failing.
+	LagProbeInterval time.Duration
 }
 
 // Defaults of Config.
@@ -71,6 +76,7 @@ const (
 	DefaultGenerationPoll   = time.Second
 	DefaultInFlight         = 10_000
 	DefaultProgressInterval = 50 * time.Millisecond
+	DefaultLagProbeInterval = 2 * time.Second
 )
 
 // ErrInvalidConfig is wrapped by every Validate error.
@@ -91,6 +97,7 @@ func (c *Config) SetDefaults() {
 	setDuration(&c.QueryWindow, DefaultQueryWindow)
 	setDuration(&c.GenerationPoll, DefaultGenerationPoll)
 	setDuration(&c.ProgressInterval, DefaultProgressInterval)
+	setDuration(&c.LagProbeInterval, DefaultLagProbeInterval)
 	if c.InFlight == 0 {
 		c.InFlight = DefaultInFlight
 	}
@@ -111,6 +118,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: in-flight window %d < 1", ErrInvalidConfig, c.InFlight)
 	case c.ProgressInterval <= 0:
 		return fmt.Errorf("%w: progress interval must be positive, got %s", ErrInvalidConfig, c.ProgressInterval)
+	case c.LagProbeInterval <= 0:
+		return fmt.Errorf("%w: lag probe interval must be positive, got %s", ErrInvalidConfig, c.LagProbeInterval)
 	}
 	return nil
 }

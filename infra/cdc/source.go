@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gocql/gocql"
@@ -63,7 +65,7 @@ func (s *Source) Run(ctx context.Context, deliver func(cdcstream.Delivery)) erro
 	}
 	pm.SetTTL(int32(max(progressTTL, s.cfg.ChangeAgeLimit).Seconds()))
 	r := &run{cfg: s.cfg, log: s.log, deliver: deliver, window: newWindow(s.cfg.InFlight), streams: map[string]*stream{},
-		kick: make(chan struct{}, 1), cancelled: ctx.Done()}
+		kick: make(chan struct{}, 1), cancelled: ctx.Done(), session: s.session, resumed: map[string]gocql.UUID{}}
 	s.mu.Lock()
 	s.cur = r
 	s.mu.Unlock()
@@ -73,8 +75,8 @@ func (s *Source) Run(ctx context.Context, deliver func(cdcstream.Delivery)) erro
 		TableNames:            []string{s.cfg.Keyspace + "." + s.cfg.Table},
 		Consistency:           s.cfg.Consistency,
 		ChangeConsumerFactory: r,
-		ProgressManager:       pm,
-		Logger:                printfLogger{s.log},
+		ProgressManager:       resumeRecorder{pm, r},
+		Logger:                printfLogger{s.log, r},
 		Advanced: scyllacdc.AdvancedReaderConfig{
 			ConfidenceWindowSize:   s.cfg.ConfidenceWindow,
 			PostNonEmptyQueryDelay: s.cfg.PollDelay,
@@ -89,18 +91,17 @@ func (s *Source) Run(ctx context.Context, deliver func(cdcstream.Delivery)) erro
 	if err != nil {
 		return fmt.Errorf("cdc reader over %s.%s: %w", s.cfg.Keyspace, s.cfg.Table, err)
 	}
-	flushed := make(chan struct{})
-	flushCtx, stopFlush := context.WithCancel(context.Background())
-	go func() {
-		defer close(flushed)
-		r.flushEvery(flushCtx, s.cfg.ProgressInterval)
-	}()
+	var bg sync.WaitGroup
+	bgCtx, stopBg := context.WithCancel(context.Background())
+	bg.Go(func() { r.flushEvery(bgCtx, s.cfg.ProgressInterval) })
+	bg.Go(func() { r.probeEvery(bgCtx, s.cfg.LagProbeInterval) })
 	err = reader.Run(ctx)
-	stopFlush()
-	<-flushed
+	stopBg()
+	bg.Wait()
 	if ctx.Err() != nil {
 		return nil
 	}
+	r.stopped.Store(true)
 	if err == nil {
 		err = errors.New("reader stopped")
 	}
@@ -124,6 +125,16 @@ func (s *Source) Lags(now time.Time) map[string]time.Duration {
 	return r.lags(now)
 }
 
+// ReadErr implements cdcstream.Source: the latest failure of the reader's
+// queries (which the library retries on its own, so Run goes on) or of
+// the lag probe, while no later read succeeded.
+func (s *Source) ReadErr() error {
+	if r := s.current(); r != nil {
+		return r.readErr()
+	}
+	return nil
+}
+
 func (s *Source) current() *run {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -145,11 +156,21 @@ type run struct {
 
 	mu      sync.Mutex
 	streams map[string]*stream
+	// resumed is the progress the reader loaded per stream, by name.
+	resumed map[string]gocql.UUID
+
+	// session serves the lag probe (lag.go).
+	session *gocql.Session
+	health  readHealth
+	// stopped is set when the reader failed: nothing is read until the
+	// next run, and the probe no longer runs.
+	stopped atomic.Bool
 }
 
 // stream is one CDC stream's tracker and its progress reporter.
 type stream struct {
 	name     string
+	id       scyllacdc.StreamID
 	tracker  tracker
 	reporter *scyllacdc.ProgressReporter
 	// saveMu serialises saves, so an older checkpoint never overwrites a newer one.
@@ -160,10 +181,12 @@ type stream struct {
 // generation has streams of its own, so a stream is created once per run.
 func (r *run) CreateChangeConsumer(_ context.Context, in scyllacdc.CreateChangeConsumerInput) (scyllacdc.ChangeConsumer, error) {
 	name := hex.EncodeToString(in.StreamID)
-	st := &stream{name: name, reporter: in.ProgressReporter}
+	st := &stream{name: name, id: in.StreamID, reporter: in.ProgressReporter}
 	r.mu.Lock()
 	r.streams[name] = st
+	resumed := r.resumed[name]
 	r.mu.Unlock()
+	st.tracker.reached(resumed, time.Now())
 	return &consumer{run: r, stream: st}, nil
 }
 
@@ -249,7 +272,7 @@ func (r *run) save(ctx context.Context, st *stream) error {
 func (r *run) lags(now time.Time) map[string]time.Duration {
 	out := make(map[string]time.Duration)
 	for _, st := range r.all() {
-		out[st.name] = st.tracker.lag(now)
+		out[st.name] = st.tracker.lag(now, r.stopped.Load())
 	}
 	return out
 }
@@ -270,6 +293,7 @@ func (c *consumer) Consume(ctx context.Context, ch scyllacdc.Change) error {
 			rows = append(rows, row)
 		}
 	}
+	c.run.health.ok(time.Now())
 	tc := c.stream.tracker.begin(ch.Time, len(rows))
 	for _, row := range rows {
 		if err := c.run.window.acquire(ctx, c.run.wake); err != nil {
@@ -288,6 +312,15 @@ func (c *consumer) Consume(ctx context.Context, ch scyllacdc.Change) error {
 			},
 		})
 	}
+	return nil
+}
+
+// Empty implements scyllacdc.ChangeOrEmptyNotificationConsumer: a poll
+// found nothing, so the stream is read up to ackTime.
+func (c *consumer) Empty(_ context.Context, ackTime gocql.UUID) error {
+	now := time.Now()
+	c.run.health.ok(now)
+	c.stream.tracker.reached(ackTime, now)
 	return nil
 }
 
@@ -332,9 +365,21 @@ func (c *consumer) End() error {
 	}
 }
 
-// printfLogger sends the library's debug output to slog at debug level.
-type printfLogger struct{ log *slog.Logger }
+// printfLogger sends the library's output to slog at debug level, but for
+// its failed queries: the library retries them on its own, so this is the
+// only place they show; they are logged as warnings and make the run's
+// reads unhealthy until the next one succeeds.
+type printfLogger struct {
+	log *slog.Logger
+	run *run
+}
 
 func (l printfLogger) Printf(format string, v ...any) {
-	l.log.Debug(fmt.Sprintf(format, v...), slog.String("component", "scylla-cdc-go"))
+	msg := strings.TrimSpace(fmt.Sprintf(format, v...))
+	if strings.HasPrefix(msg, "error while") || strings.HasPrefix(msg, "table not found") {
+		l.run.health.failed(time.Now(), msg)
+		l.log.Warn("cdc reader: "+msg, slog.String("component", "scylla-cdc-go"))
+		return
+	}
+	l.log.Debug(msg, slog.String("component", "scylla-cdc-go"))
 }

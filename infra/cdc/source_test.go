@@ -21,11 +21,13 @@ import (
 // store runs miniscylla with the node's schema and returns a session.
 func store(t *testing.T) *gocql.Session {
 	t.Helper()
-	return storeWith(t, config.Default().Scylla.Replication)
+	s, _ := storeAt(t, config.Default().Scylla.Replication)
+	return s
 }
 
-// storeWith is store with the keyspace replicated (and laid out) as repl.
-func storeWith(t *testing.T, repl config.Replication) *gocql.Session {
+// storeAt is store with the keyspace replicated (and laid out) as repl; it
+// also returns the server's address.
+func storeAt(t *testing.T, repl config.Replication) (*gocql.Session, string) {
 	t.Helper()
 	ctx := context.Background()
 	srv, err := miniscylla.Start(ctx, miniscylla.Config{Addr: "127.0.0.1:0"})
@@ -48,7 +50,7 @@ func storeWith(t *testing.T, repl config.Replication) *gocql.Session {
 	if err := scylla.Migrate(ctx, session, stmts); err != nil {
 		t.Fatal(err)
 	}
-	return session.Session
+	return session.Session, srv.Addr()
 }
 
 func insert(t *testing.T, s *gocql.Session, agg gocql.UUID, version int, eventType string) gocql.UUID {
@@ -90,7 +92,7 @@ func (c *collector) count() int {
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)

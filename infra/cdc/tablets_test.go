@@ -17,7 +17,7 @@ import (
 // aggregate's versions stay in order across the switch and a restart
 // cannot resume past unpublished old events.
 func TestSourceFinishesOldStreamsBeforeTheNextStreamSet(t *testing.T) {
-	s := storeWith(t, config.Replication{Strategy: config.NetworkTopologyStrategy,
+	s, _ := storeAt(t, config.Replication{Strategy: config.NetworkTopologyStrategy,
 		DataCenters: map[string]int{"datacenter1": 1}, Tablets: "on"})
 	agg := gocql.MustRandomUUID()
 	for v := 1; v <= 3; v++ {

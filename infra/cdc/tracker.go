@@ -9,9 +9,11 @@ import (
 )
 
 // tracker follows one CDC stream: the changes read in cdc$time order, how
-// many of their events are still unacknowledged, and the checkpoint. It is
+// many of their events are still unacknowledged, the checkpoint, and how
+// far the reader has read (for the lag of what it has not read yet). It is
 // safe for concurrent use: the reader adds changes, acks come from the
-// stream actor, the flusher saves progress.
+// stream actor, the flusher saves progress, the lag probe adds what it
+// found unread.
 type tracker struct {
 	mu sync.Mutex
 	// open[head:] are the changes read and not all acknowledged, oldest
@@ -24,6 +26,16 @@ type tracker struct {
 	done      gocql.UUID
 	doneSlots int
 	saved     gocql.UUID
+
+	// readTo is the newest cdc$time the stream is known to be read up to
+	// (a change, an empty poll, or the progress the reader resumed from),
+	// learnt at readAt.
+	readTo gocql.UUID
+	readAt time.Time
+	// unread is the oldest committed change after readTo that the lag probe
+	// found, zero if none; blind is set while the probe cannot read the log.
+	unread gocql.UUID
+	blind  bool
 }
 
 // change is one cdc$time of a stream and its events still unacknowledged.
@@ -37,6 +49,7 @@ type change struct {
 func (t *tracker) begin(at gocql.UUID, n int) *change {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.reachedLocked(at, time.Now())
 	c := &change{time: at, slots: n, open: n}
 	t.open = append(t.open, c)
 	t.advance()
@@ -98,14 +111,67 @@ func (t *tracker) markSaved(at gocql.UUID, slots int) {
 	t.doneSlots -= slots
 }
 
-// lag is how long the oldest unacknowledged event of the stream has been
-// committed: what the checkpoint holds back, which must stay well below
-// the CDC log TTL. It is zero when everything read is acknowledged.
-func (t *tracker) lag(now time.Time) time.Duration {
+// reached records that the stream is read up to at.
+func (t *tracker) reached(at gocql.UUID, now time.Time) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.head == len(t.open) {
+	t.reachedLocked(at, now)
+}
+
+func (t *tracker) reachedLocked(at gocql.UUID, now time.Time) {
+	if scyllacdc.CompareTimeUUID(t.readTo, at) >= 0 {
+		return
+	}
+	t.readTo, t.readAt = at, now
+	if t.unread != (gocql.UUID{}) && scyllacdc.CompareTimeUUID(t.unread, at) <= 0 {
+		t.unread = gocql.UUID{}
+	}
+	t.blind = false
+}
+
+// position is how far the stream is read, and since when that is known.
+func (t *tracker) position() (gocql.UUID, time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.readTo, t.readAt
+}
+
+// probed records what the lag probe found after from (the position it
+// asked about): the oldest unread change (zero for none), or that the log
+// could not be read (blind).
+func (t *tracker) probed(from, unread gocql.UUID, blind bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.readTo != from {
+		return // the reader moved on meanwhile: the answer is stale
+	}
+	t.unread, t.blind = unread, blind
+}
+
+// lag is how long the oldest committed event of the stream that is not yet
+// acknowledged has been committed, whether the reader returned it or not:
+// what the checkpoint holds back, which must stay well below the CDC log
+// TTL. It is zero when everything committed up to the reader's position is
+// acknowledged and the probe found nothing unread after it. While the
+// probe cannot read the log, or once the reader stopped (stopped), the age
+// of the position stands in for the oldest unread change, as an upper
+// bound.
+func (t *tracker) lag(now time.Time, stopped bool) time.Duration {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var oldest time.Time
+	if t.head < len(t.open) {
+		oldest = t.open[t.head].time.Time()
+	}
+	unread := t.unread
+	if t.blind || stopped {
+		unread = t.readTo
+	}
+	if unread != (gocql.UUID{}) && (oldest.IsZero() || unread.Time().Before(oldest)) {
+		oldest = unread.Time()
+	}
+	if oldest.IsZero() {
 		return 0
 	}
-	return max(now.Sub(t.open[t.head].time.Time()), 0)
+	return max(now.Sub(oldest), 0)
 }

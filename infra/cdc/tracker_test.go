@@ -64,16 +64,16 @@ func TestTrackerAckDuringSaveKeepsSlots(t *testing.T) {
 func TestTrackerLagIsAgeOfOldestUnacked(t *testing.T) {
 	var tr tracker
 	now := time.UnixMilli(10_000)
-	if tr.lag(now) != 0 {
+	if tr.lag(now, false) != 0 {
 		t.Fatal("empty tracker lags")
 	}
 	c1 := tr.begin(at(4_000), 1)
 	tr.begin(at(7_000), 1)
-	if got := tr.lag(now); got != 6*time.Second {
+	if got := tr.lag(now, false); got != 6*time.Second {
 		t.Fatalf("lag %v, want 6s", got)
 	}
 	tr.ack(c1)
-	if got := tr.lag(now); got != 3*time.Second {
+	if got := tr.lag(now, false); got != 3*time.Second {
 		t.Fatalf("lag %v, want 3s", got)
 	}
 }
@@ -113,7 +113,7 @@ func TestTrackerAckReportsCheckpointMoves(t *testing.T) {
 	for i := range 10 { // many changes: the head index compacts
 		tr.ack(tr.begin(at(int64(10+i)), 1))
 	}
-	if got, _, _ := tr.toSave(); got != at(19) || tr.lag(time.UnixMilli(100)) != 0 {
+	if got, _, _ := tr.toSave(); got != at(19) || tr.lag(time.UnixMilli(100), false) != 0 {
 		t.Errorf("checkpoint %v", got.Time())
 	}
 }
@@ -138,5 +138,42 @@ func TestConfigDefaultsAndValidate(t *testing.T) {
 		if err := b.Validate(); err == nil {
 			t.Errorf("%s: no error", name)
 		}
+	}
+}
+
+// TestTrackerLagCountsUnreadChanges: a change the probe found after the
+// position counts until the reader reaches it; a blind probe or a stopped
+// reader count the position's age; an answer about an old position is
+// ignored.
+func TestTrackerLagCountsUnreadChanges(t *testing.T) {
+	var tr tracker
+	now := time.UnixMilli(10_000)
+	tr.reached(at(2_000), now)
+	pos, _ := tr.position()
+	tr.probed(pos, at(5_000), false)
+	if got := tr.lag(now, false); got != 5*time.Second {
+		t.Fatalf("lag with an unread change at 5 s = %v, want 5s", got)
+	}
+	c := tr.begin(at(3_000), 1) // read, not acknowledged: older than the unread one
+	if got := tr.lag(now, false); got != 7*time.Second {
+		t.Fatalf("lag = %v, want 7s", got)
+	}
+	tr.ack(c)
+	tr.reached(at(5_000), now) // the reader got to the unread change
+	if got := tr.lag(now, false); got != 0 {
+		t.Fatalf("lag after the reader caught up = %v, want 0", got)
+	}
+	tr.probed(pos, at(6_000), false) // about the old position: stale
+	if got := tr.lag(now, false); got != 0 {
+		t.Fatalf("a stale probe answer counted: lag %v", got)
+	}
+	pos, _ = tr.position()
+	tr.probed(pos, gocql.UUID{}, true)
+	if got := tr.lag(now, false); got != 5*time.Second {
+		t.Fatalf("blind lag = %v, want the position's age 5s", got)
+	}
+	tr.probed(pos, gocql.UUID{}, false)
+	if got := tr.lag(now, true); got != 5*time.Second {
+		t.Fatalf("lag of a stopped reader = %v, want the position's age 5s", got)
 	}
 }

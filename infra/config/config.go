@@ -89,6 +89,10 @@ type Embedded struct {
 	// write-ahead log recovered at start); false keeps it in memory only.
 	// The embedded broker is always in memory.
 	Persist bool
+	// WALRecovery is what a start does with damage in the middle of the
+	// embedded store's write-ahead log: "strict" refuses to start,
+	// "salvage" drops the damaged bytes and keeps every intact record.
+	WALRecovery string
 }
 
 // Node configures the process itself.
@@ -252,6 +256,7 @@ func Default() Config {
 			KafkaAddr:       "127.0.0.1:9092",
 			KafkaPartitions: 3,
 			Persist:         true,
+			WALRecovery:     "strict",
 		},
 		Node: Node{
 			RemoteAddr:      "127.0.0.1:8090",
@@ -350,6 +355,9 @@ func (c Config) Validate() error {
 	}
 	if c.EmbeddedScylla() {
 		hostPort(bad, "embedded-cql-addr", c.Embedded.CQLAddr)
+		if c.Embedded.WALRecovery != "strict" && c.Embedded.WALRecovery != "salvage" {
+			bad("embedded-wal-recovery", "%q: want strict or salvage", c.Embedded.WALRecovery)
+		}
 	}
 	if c.EmbeddedKafka() {
 		hostPort(bad, "embedded-kafka-addr", c.Embedded.KafkaAddr)

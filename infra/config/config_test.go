@@ -92,6 +92,7 @@ func TestLoadRejectsBadInput(t *testing.T) {
 		{"backoff max below min", []string{"--retry-backoff-max", "10ms"}, nil, "retry-backoff-max"},
 		{"no attempts", []string{"--retry-attempts", "0"}, nil, "retry-attempts"},
 		{"empty topic template", []string{"--topic-template", " "}, nil, "topic-template"},
+		{"wal recovery mode", nil, map[string]string{"OUTBOX_EMBEDDED_WAL_RECOVERY": "repair"}, "embedded-wal-recovery"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -73,6 +73,7 @@ func register(fs *flag.FlagSet, c *Config) {
 	fs.StringVar(&c.Embedded.KafkaAddr, "embedded-kafka-addr", c.Embedded.KafkaAddr, "listen address of the embedded minikafka")
 	fs.IntVar(&c.Embedded.KafkaPartitions, "embedded-kafka-partitions", c.Embedded.KafkaPartitions, "partitions per topic on the embedded minikafka")
 	fs.BoolVar(&c.Embedded.Persist, "embedded-persist", c.Embedded.Persist, "keep the embedded store's data in <data-dir>/miniscylla across restarts (false: memory only)")
+	fs.StringVar(&c.Embedded.WALRecovery, "embedded-wal-recovery", c.Embedded.WALRecovery, "damage in the middle of the embedded store's write-ahead log: strict refuses to start, salvage drops the damaged bytes and keeps every intact record")
 
 	fs.StringVar(&c.Node.RemoteAddr, "remote-addr", c.Node.RemoteAddr, "Proto.Actor remote host:port, listened on and advertised as is")
 	fs.StringVar(&c.Node.MetricsAddr, "metrics-addr", c.Node.MetricsAddr, "address of /metrics and /health")

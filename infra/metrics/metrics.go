@@ -12,7 +12,7 @@
 //	dlq_messages_total                      counter: events entering dead_letter_queue, dead or parked
 //	circuit_breaker_state                   gauge: 0 closed, 1 open, 2 half-open
 //	outbox_commit_to_publish_seconds        histogram: event commit time (occurred_at) to Kafka ack
-//	cdc_lag_seconds{stream}                 gauge: age of the oldest unacknowledged event, 0 when caught up, per CDC stream
+//	cdc_lag_seconds{stream}                 gauge: age of the oldest committed, unacknowledged event (read or not), 0 when caught up, per CDC stream
 //	remote_rejected_total{reason}           counter: remote messages and RPCs the gateway refused, by reason (infra/gateway)
 //
 // Only the publisher counts cdc_events_processed_total: one per event it
@@ -88,7 +88,7 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 		}),
 		cdcLag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "cdc_lag_seconds",
-			Help: "Age of the oldest unacknowledged event, 0 when caught up, per CDC stream.",
+			Help: "Age of the oldest committed event not yet acknowledged, whether the CDC reader returned it or not, 0 when caught up, per CDC stream.",
 		}, []string{"stream"}),
 		remoteRejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "remote_rejected_total",

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+
+	"github.com/outboxnode/outbox/infra/miniscylla/wal"
 )
 
 // Defaults used by Config.setDefaults.
@@ -26,6 +28,11 @@ type Config struct {
 	// keeps everything in memory only. The directory is created if missing;
 	// one server at a time may use it.
 	DataDir string
+	// WALRecovery is what a start does with damage in the middle of the
+	// write-ahead log: "strict" (the default) refuses to start, naming the
+	// damage; "salvage" drops the damaged bytes and keeps every intact
+	// record (package wal). A torn tail is cut in either mode.
+	WALRecovery string
 	// Logger receives connection-level diagnostics. Default: discard.
 	Logger *slog.Logger
 	// MaxFrameSize is the largest frame body accepted (after decompression too).
@@ -71,6 +78,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxConcurrentRequests < 1 {
 		return &ConfigError{Field: "MaxConcurrentRequests", Reason: "must be at least 1"}
+	}
+	if _, err := wal.ParseRecovery(c.WALRecovery); err != nil {
+		return &ConfigError{Field: "WALRecovery", Reason: err.Error()}
 	}
 	return nil
 }

@@ -39,6 +39,7 @@ import (
 	"github.com/datastax/go-cassandra-native-protocol/message"
 
 	"github.com/outboxnode/outbox/infra/miniscylla/engine"
+	"github.com/outboxnode/outbox/infra/miniscylla/wal"
 )
 
 // Server is a running CQL server. Close it to release the port, the
@@ -100,7 +101,7 @@ func start(ctx context.Context, cfg Config, newH newHandler) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, ln: ln, conns: make(map[*conn]struct{})}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	s.eng, err = newH(engine.Config{ListenIP: advertisedIP(ln.Addr()), OnSchemaChange: s.broadcast, Logger: s.log, DataDir: cfg.DataDir})
+	s.eng, err = newH(engine.Config{ListenIP: advertisedIP(ln.Addr()), OnSchemaChange: s.broadcast, Logger: s.log, DataDir: cfg.DataDir, WALRecovery: wal.Recovery(cfg.WALRecovery)})
 	if err != nil {
 		s.cancel()
 		return nil, errors.Join(fmt.Errorf("miniscylla: start engine: %w", err), ln.Close())

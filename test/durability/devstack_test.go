@@ -60,12 +60,13 @@ type server struct {
 	done   chan struct{}
 }
 
-// startDevstack runs devstack (CQL only) on a free port over dataDir and
-// waits for its ready line. The process is killed at cleanup if still alive.
-func startDevstack(t testing.TB, dataDir string) *server {
+// startDevstack runs devstack (CQL only) on a free port over dataDir, with
+// extra flags, and waits for its ready line. The process is killed at
+// cleanup if still alive.
+func startDevstack(t testing.TB, dataDir string, extra ...string) *server {
 	t.Helper()
 	s := &server{stderr: &harness.SyncBuffer{}, done: make(chan struct{})}
-	s.cmd = exec.Command(buildDevstack(t), "--cql-addr", "127.0.0.1:0", "--kafka-addr", "", "--data-dir", dataDir)
+	s.cmd = exec.Command(buildDevstack(t), append([]string{"--cql-addr", "127.0.0.1:0", "--kafka-addr", "", "--data-dir", dataDir}, extra...)...)
 	s.cmd.Stderr = s.stderr
 	stdout, err := s.cmd.StdoutPipe()
 	if err != nil {

@@ -252,7 +252,7 @@ func TestCheckpointKeepsEveryRead(t *testing.T) {
 	// The log is the state, not the history: the generation, the schema
 	// changes, and the data in one record (the last write checkpointed).
 	kinds := map[byte]int{}
-	l, err := wal.Open(dir, nil, func(p []byte) error { kinds[p[0]]++; return nil })
+	l, err := wal.Open(dir, wal.Options{}, func(p []byte) error { kinds[p[0]]++; return nil })
 	if err != nil {
 		t.Fatal(err)
 	}

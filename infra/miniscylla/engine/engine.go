@@ -34,6 +34,8 @@ import (
 
 	"github.com/datastax/go-cassandra-native-protocol/message"
 	"github.com/google/uuid"
+
+	"github.com/outboxnode/outbox/infra/miniscylla/wal"
 )
 
 // Session is the per-connection state a request runs in. The server creates
@@ -59,6 +61,10 @@ type Config struct {
 	// start-up and appends every change to (durable.go); empty keeps
 	// everything in memory only.
 	DataDir string
+	// WALRecovery is what opening the log in DataDir does with damage
+	// before intact records: refuse (wal.RecoveryStrict, the default) or
+	// drop the damaged bytes and keep the rest (wal.RecoverySalvage).
+	WALRecovery wal.Recovery
 }
 
 func (c *Config) setDefaults() {
@@ -112,8 +118,21 @@ type Engine struct {
 	traces traceStore
 }
 
-// New returns an empty engine with its system keyspaces.
+// New returns an engine with its system keyspaces and, with
+// Config.DataDir, the state its write-ahead log holds.
 func New(cfg Config) (*Engine, error) {
+	e, err := newEngine(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.openDurable(); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// newEngine returns an empty engine with its system keyspaces and no log.
+func newEngine(cfg Config) (*Engine, error) {
 	cfg.setDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -131,9 +150,6 @@ func New(cfg Config) (*Engine, error) {
 		e.keyspaces[k.Name] = k
 	}
 	if err := e.initCDC(); err != nil {
-		return nil, err
-	}
-	if err := e.openDurable(); err != nil {
 		return nil, err
 	}
 	return e, nil

@@ -420,7 +420,7 @@ func (e *Engine) runWrites(items []batchItem) (message.Message, error) {
 	}
 	tr.event("Applying %d mutation(s) of %d statement(s)%s", len(muts), len(items), traceWrites(muts))
 	if lwt {
-		res, err := e.durableResult(e.runCAS(items, muts))
+		res, err := e.durableRead(e.runCAS(items, muts))
 		if err == nil {
 			tr.event("Conditional write evaluated")
 		}
@@ -436,20 +436,26 @@ func (e *Engine) runWrites(items []batchItem) (message.Message, error) {
 // apply applies mutations atomically: every write goes through here. With
 // a data dir it returns once the write is durable.
 func (e *Engine) apply(muts []Mutation) error {
+	var seq uint64
 	err := func() error {
 		e.mu.Lock()
 		defer e.mu.Unlock()
-		return e.applyLocked(muts)
+		err := e.applyLocked(muts)
+		seq = e.lastRecordLocked()
+		return err
 	}()
 	if err != nil {
 		return err
 	}
-	return e.waitDurable()
+	return e.waitDurableTo(seq)
 }
 
 // applyLocked applies muts; the caller holds the write lock. All tables are
 // resolved first so that a batch is applied entirely or not at all.
 func (e *Engine) applyLocked(muts []Mutation) error {
+	if err := e.logFailedLocked(); err != nil {
+		return err
+	}
 	tds := make([]*tableData, len(muts))
 	for i := range muts {
 		td := e.data[muts[i].Keyspace+"."+muts[i].Table]
@@ -480,14 +486,18 @@ func (e *Engine) applyLocked(muts []Mutation) error {
 // runCAS executes a conditional write (or batch): under the write lock, it
 // reads each conditional row, checks its conditions and applies everything
 // only if all hold. Holding the lock serialises LWTs on every partition.
-func (e *Engine) runCAS(items []batchItem, muts []Mutation) (message.Message, error) {
+// seq is the last log record the result depends on.
+func (e *Engine) runCAS(items []batchItem, muts []Mutation) (_ message.Message, seq uint64, _ error) {
 	for _, m := range muts[1:] {
 		if m.Keyspace != muts[0].Keyspace || m.Table != muts[0].Table || !bytes.Equal(m.Key, muts[0].Key) {
-			return nil, invalidf("Batch with conditions cannot span multiple partitions")
+			return nil, 0, invalidf("Batch with conditions cannot span multiple partitions")
 		}
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if err := e.logFailedLocked(); err != nil {
+		return nil, 0, err
+	}
 	applied := true
 	var first *casRead
 	for _, it := range items {
@@ -497,11 +507,11 @@ func (e *Engine) runCAS(items []batchItem, muts []Mutation) (message.Message, er
 		}
 		cr, err := e.readForCAS(it)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		ok, err := cr.holds(it)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		if first == nil || (!ok && applied) {
 			first = cr
@@ -510,10 +520,10 @@ func (e *Engine) runCAS(items []batchItem, muts []Mutation) (message.Message, er
 	}
 	if applied {
 		if err := e.applyLocked(muts); err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 	}
-	return casResult(first.plan.table, applied, first.columns(), first.view), nil
+	return casResult(first.plan.table, applied, first.columns(), first.view), e.lastRecordLocked(), nil
 }
 
 // casRead is the current state of the row an LWT is conditioned on.

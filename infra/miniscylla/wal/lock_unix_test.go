@@ -11,7 +11,7 @@ func TestSecondOpenIsRefused(t *testing.T) {
 	dir := t.TempDir()
 	_, l := collect(t, dir, nil)
 	defer l.Close()
-	if _, err := Open(dir, nil, func([]byte) error { return nil }); !errors.Is(err, ErrLocked) {
+	if _, err := Open(dir, Options{}, func([]byte) error { return nil }); !errors.Is(err, ErrLocked) {
 		t.Fatalf("second Open = %v, want ErrLocked", err)
 	}
 }

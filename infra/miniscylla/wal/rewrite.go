@@ -59,9 +59,9 @@ func (l *Log) Rewrite(write func(emit func(payload []byte) error) error) error {
 	l.f = f
 	l.buf = append([]byte(nil), l.buf[covered:]...)
 	l.size = size + int64(len(l.buf))
+	l.good = size
 	if dirErr != nil {
-		l.err = fmt.Errorf("wal: rewrite: %w", dirErr)
-		l.log.Error("wal: checkpoint not durable; no further write is acknowledged", "file", l.path, "err", dirErr)
+		l.fail(fmt.Errorf("wal: rewrite: checkpoint not durable: %w", dirErr))
 	} else {
 		l.durable = max(l.durable, target)
 	}

@@ -9,14 +9,20 @@
 //	<length uint32 BE><crc32c uint32 BE><payload>
 //
 // where the CRC (Castagnoli) covers the length bytes and the payload. Open
-// reads every intact record and cuts the file at the first record that is
-// short, oversized or fails its checksum (a torn write from a crash), logging
-// what it dropped; nothing after a bad record is ever replayed.
+// replays every intact record. A damaged record (short, oversized or failing
+// its checksum) with no intact record anywhere after it is a torn tail, the
+// normal trace of a crash during a write: it is cut, with a warning. A
+// damaged record followed by intact ones is damage to the medium, never
+// repaired silently: in RecoveryStrict (the default) Open fails with a
+// *DamageError; in RecoverySalvage it drops the damaged bytes, keeps every
+// intact record after them and logs what it dropped (recover.go).
 //
 // Group commit: Append only copies the record into a buffer; one flusher
 // goroutine writes the buffer and fsyncs it, so one fsync covers every
 // record appended while the previous one ran. Sync blocks until the records
-// appended before it are on disk.
+// appended before it are on disk. A failed write or fsync (a full disk)
+// fails every record not yet durable; Reset then cuts the file back to its
+// last durable byte so that writing can resume without a restart.
 //
 // Rewrite replaces the whole log with a checkpoint (rewrite.go), written to
 // a temporary file, fsynced and renamed into place.
@@ -66,29 +72,58 @@ type Log struct {
 	log  *slog.Logger
 
 	// fileMu is held while the file is written: by the flusher for one
-	// round, by Rewrite while it replaces the file. It is taken before mu.
+	// round, by Rewrite while it replaces the file, by Reset. It is taken
+	// before mu.
 	fileMu sync.Mutex
 
 	mu       sync.Mutex
-	synced   *sync.Cond // broadcast when durable or err changes
+	synced   *sync.Cond // broadcast when durable, err or failures change
 	buf      []byte     // records appended but not yet handed to the flusher
 	appended uint64     // records appended so far
 	durable  uint64     // records written and fsynced
 	size     int64      // bytes in the file plus bytes in buf
-	err      error      // sticky: after a failed write or fsync nothing is acknowledged
+	good     int64      // bytes of the file known to be written and fsynced
+	// err is set by a failed write or fsync: nothing is appended or
+	// acknowledged until Reset clears it.
+	err error
+	// failures counts the failed writes; lost are the record numbers that
+	// failed, one range per Reset, which SyncTo keeps failing: numbers go
+	// on after a Reset, so a record is never confused with a lost one.
+	failures uint64
+	lost     []lostRange
 	closed   bool
 
 	kick chan struct{} // wakes the flusher; capacity 1
 	done chan struct{} // closed when the flusher exits
 }
 
+// lostRange is the records first to last, lost by a failed write.
+type lostRange struct {
+	first, last uint64
+	err         error
+}
+
+// Options configures Open.
+type Options struct {
+	// Logger receives the recovery report and write failures; nil discards.
+	Logger *slog.Logger
+	// Recovery says what Open does with damage before intact records;
+	// the zero value is RecoveryStrict.
+	Recovery Recovery
+}
+
 // Open opens (creating if needed) the log in dir, passes every intact record's
-// payload to replay in order, cuts a torn or corrupt tail, and returns the
-// log ready for appends. An error from replay aborts Open. The payload slice
-// is only valid during the call.
-func Open(dir string, log *slog.Logger, replay func(payload []byte) error) (*Log, error) {
+// payload to replay in order, cuts a torn tail, handles damage in the middle
+// of the log as opts.Recovery says, and returns the log ready for appends.
+// An error from replay aborts Open. The payload slice is only valid during
+// the call.
+func Open(dir string, opts Options, replay func(payload []byte) error) (*Log, error) {
+	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
+	}
+	if _, err := ParseRecovery(string(opts.Recovery)); err != nil {
+		return nil, err
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("wal: create data dir: %w", err)
@@ -115,74 +150,11 @@ func Open(dir string, log *slog.Logger, replay func(payload []byte) error) (*Log
 	}
 	l := &Log{f: f, path: path, log: log, kick: make(chan struct{}, 1), done: make(chan struct{})}
 	l.synced = sync.NewCond(&l.mu)
-	if err := l.recover(replay); err != nil {
-		return nil, errors.Join(err, f.Close())
+	if err := l.recover(opts.Recovery, replay); err != nil {
+		return nil, errors.Join(err, l.f.Close())
 	}
 	go l.flusher()
 	return l, nil
-}
-
-// recover replays the intact prefix of the file and truncates the rest.
-func (l *Log) recover(replay func([]byte) error) error {
-	data, err := io.ReadAll(l.f)
-	if err != nil {
-		return fmt.Errorf("wal: read %s: %w", l.path, err)
-	}
-	off, n := 0, uint64(0)
-	for off < len(data) {
-		payload, reason := nextRecord(data[off:])
-		if reason != "" {
-			l.reportCut(data, off, n, reason)
-			if err := l.f.Truncate(int64(off)); err != nil {
-				return fmt.Errorf("wal: truncate torn tail: %w", err)
-			}
-			if err := l.f.Sync(); err != nil {
-				return fmt.Errorf("wal: sync after truncate: %w", err)
-			}
-			break
-		}
-		if err := replay(payload); err != nil {
-			return fmt.Errorf("wal: replay record %d at offset %d: %w", n, off, err)
-		}
-		off += headerSize + len(payload)
-		n++
-	}
-	if _, err := l.f.Seek(int64(off), io.SeekStart); err != nil {
-		return fmt.Errorf("wal: seek to end: %w", err)
-	}
-	l.size = int64(off)
-	l.log.Info("wal: recovered", "file", l.path, "records", n, "bytes", off)
-	return nil
-}
-
-// reportCut logs the cut of data at off. A crash only tears what was being
-// written, the end of the file; intact-looking records after the bad one
-// suggest corruption of the medium instead, which is logged as an error.
-func (l *Log) reportCut(data []byte, off int, kept uint64, reason string) {
-	after := intactAfter(data[off+1:])
-	attrs := []any{"file", l.path, "offset", off, "dropped_bytes", len(data) - off, "reason", reason,
-		"intact_records", kept, "intact_looking_records_dropped", after}
-	if after == 0 {
-		l.log.Warn("wal: cutting torn or corrupt tail", attrs...)
-		return
-	}
-	l.log.Error("wal: cutting torn or corrupt tail; records after it look intact, so the log may be damaged rather than torn by a crash", attrs...)
-}
-
-// intactAfter counts the records that decode in b, resynchronising byte by
-// byte after the corruption; a CRC32C match by chance is negligible.
-func intactAfter(b []byte) int {
-	n := 0
-	for i := 0; i+headerSize <= len(b); {
-		payload, reason := nextRecord(b[i:])
-		if reason != "" {
-			i++
-			continue
-		}
-		n++
-		i += headerSize + len(payload)
-	}
-	return n
 }
 
 // nextRecord decodes the record at the start of b; reason is non-empty when
@@ -218,7 +190,8 @@ func AppendRecord(dst, payload []byte) []byte {
 }
 
 // Append adds one record to the log in memory; it is durable once a later
-// Sync returns nil. Records reach the file in Append order.
+// Sync returns nil. Records reach the file in Append order. After a failed
+// write it returns that failure until Reset.
 func (l *Log) Append(payload []byte) error {
 	if len(payload) > MaxRecordSize {
 		return &RecordTooLargeError{Size: len(payload)}
@@ -252,13 +225,23 @@ func (l *Log) Appended() uint64 {
 }
 
 // SyncTo waits until records 1 to n (those appended so far, if fewer) are
-// written and fsynced, or the log failed. SyncTo(0) returns at once with
-// the log's error, if any.
+// written and fsynced, or the write of one of them failed. Records already
+// durable need no wait, even on a failed log: reads of settled data go on
+// while the disk is full. Record n lost by a failed write is an error for
+// good, also after Reset.
 func (l *Log) SyncTo(n uint64) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	target := min(n, l.appended)
-	if l.durable >= target || l.err != nil {
+	for _, r := range l.lost {
+		if target >= r.first && target <= r.last {
+			return r.err
+		}
+	}
+	if l.durable >= target {
+		return nil
+	}
+	if l.err != nil {
 		return l.err
 	}
 	// After Close the flusher's last round covers every append already.
@@ -268,9 +251,21 @@ func (l *Log) SyncTo(n uint64) error {
 		default:
 		}
 	}
-	for l.durable < target && l.err == nil {
+	failures := l.failures
+	for l.durable < target && l.failures == failures {
 		l.synced.Wait()
 	}
+	if l.failures != failures {
+		return l.err
+	}
+	return nil
+}
+
+// Err is the failure of the last write or fsync, nil while the log is
+// healthy or once Reset recovered from it.
+func (l *Log) Err() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	return l.err
 }
 
@@ -291,10 +286,10 @@ func (l *Log) flusher() {
 			err := l.write(batch)
 			l.mu.Lock()
 			if err != nil {
-				l.err = fmt.Errorf("wal: %w", err)
-				l.log.Error("wal: write failed; no further write is acknowledged", "file", l.path, "err", err)
+				l.fail(fmt.Errorf("wal: %w", err))
 			} else {
 				l.durable = target
+				l.good += int64(len(batch))
 			}
 			l.synced.Broadcast()
 			l.mu.Unlock()
@@ -307,12 +302,102 @@ func (l *Log) flusher() {
 	}
 }
 
+// fail records a failed write: every record not yet durable is lost, and
+// nothing is appended until Reset. The caller holds mu.
+func (l *Log) fail(err error) {
+	l.err = err
+	l.failures++
+	l.log.Error("wal: write failed; the records not yet durable are not acknowledged and nothing is appended until the log is reset",
+		"file", l.path, "lost_records", l.appended-l.durable, "durable_bytes", l.good, "err", err)
+}
+
 func (l *Log) write(b []byte) error {
 	if _, err := l.f.Write(b); err != nil {
 		return fmt.Errorf("write: %w", err)
 	}
 	if err := l.f.Sync(); err != nil {
 		return fmt.Errorf("fsync: %w", err)
+	}
+	return nil
+}
+
+// Reset brings a failed log back into service without a restart: it
+// reopens the file (after a failed fsync the kernel may have dropped the
+// dirty pages, so the old descriptor's state is not trusted), cuts it to
+// the last byte known durable and fsyncs that. Every record appended since
+// that byte is lost for good (SyncTo keeps failing for it): the caller must
+// drop whatever it applied for them, with Records. On error (the disk
+// still refuses) the log stays failed and Reset can be called again. It
+// does nothing on a healthy log.
+func (l *Log) Reset() error {
+	l.fileMu.Lock()
+	defer l.fileMu.Unlock()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.err == nil || l.closed {
+		return l.err
+	}
+	f, err := os.OpenFile(l.path, os.O_RDWR, 0)
+	if err != nil {
+		return fmt.Errorf("wal: reset: reopen: %w", err)
+	}
+	// The lock belongs to the open file: it is taken again on the new
+	// descriptor once the old one is closed.
+	if err := l.f.Close(); err != nil {
+		l.log.Warn("wal: reset: close failed log", "err", err)
+	}
+	l.f = f
+	if err := lockFile(f); err != nil {
+		return fmt.Errorf("wal: reset: %w", err)
+	}
+	if err := f.Truncate(l.good); err != nil {
+		return fmt.Errorf("wal: reset: cut to %d bytes: %w", l.good, err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("wal: reset: fsync: %w", err)
+	}
+	if _, err := f.Seek(l.good, io.SeekStart); err != nil {
+		return fmt.Errorf("wal: reset: seek: %w", err)
+	}
+	l.log.Warn("wal: reset after a failed write; appending again", "file", l.path,
+		"lost_records", l.appended-l.durable, "durable_bytes", l.good)
+	if l.appended > l.durable {
+		l.lost = append(l.lost, lostRange{first: l.durable + 1, last: l.appended, err: l.err})
+	}
+	// One number is skipped, and counts as durable: a caller that takes
+	// Appended after the reset, to wait for "everything so far", must not
+	// get the last lost record's number.
+	l.appended++
+	l.buf = l.buf[:0]
+	l.durable = l.appended
+	l.size = l.good
+	l.err = nil
+	l.synced.Broadcast()
+	return nil
+}
+
+// Records passes the payload of every durable record, in order, to fn:
+// after Reset, the caller rebuilds its state from them. Appends must be
+// kept out while it runs.
+func (l *Log) Records(fn func(payload []byte) error) error {
+	l.fileMu.Lock()
+	defer l.fileMu.Unlock()
+	l.mu.Lock()
+	good := l.good
+	l.mu.Unlock()
+	data, err := io.ReadAll(io.NewSectionReader(l.f, 0, good))
+	if err != nil {
+		return fmt.Errorf("wal: read %s: %w", l.path, err)
+	}
+	for off := 0; off < len(data); {
+		payload, reason := nextRecord(data[off:])
+		if reason != "" {
+			return fmt.Errorf("wal: %s: record at offset %d: %s", l.path, off, reason)
+		}
+		if err := fn(payload); err != nil {
+			return err
+		}
+		off += headerSize + len(payload)
 	}
 	return nil
 }

