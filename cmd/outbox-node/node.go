@@ -144,7 +144,7 @@ func (n *node) startActors(session gocqlx.Session, m *metrics.Metrics) error {
 	}
 	coordinator, err := n.spawnTree(sys, treeDeps{
 		store:          scylla.NewStore(session, n.cfg.Scylla.Keyspace),
-		probes:         append([]health.Probe{scylla.NewProbe(session), kafka}, relay.probes...),
+		probes:         append([]health.Probe{scylla.NewProbe(session), health.Optional(kafka)}, relay.probes...),
 		metrics:        m,
 		supervisionLog: filepath.Join(n.cfg.Node.DataDir, "supervision.log"),
 		relay:          relay.children,
