@@ -22,6 +22,9 @@ func closedAddr(t *testing.T) string {
 	return addr
 }
 
+// uuidArg is a well-formed order id for command lines that fail before sending.
+const uuidArg = "0b9f4f8e-3c1a-4c52-9a53-8d0a6d1f2e44"
+
 func TestRunExitCodes(t *testing.T) {
 	down := closedAddr(t)
 	tests := []struct {
@@ -49,6 +52,9 @@ func TestRunExitCodes(t *testing.T) {
 		{"bad listen", []string{"--node", down, "--listen", "nohost", "health"}, exitUsage, `--listen "nohost" is not host:port`},
 		{"bad listen port", []string{"--node", down, "--listen", "127.0.0.1:http", "health"}, exitUsage, "bad port"},
 		{"negative since", []string{"events", "--since", "-1m"}, exitUsage, "negative"},
+		{"non-UTF-8 customer", []string{"--node", down, "order", "create", "--customer", "bob\xff", "--amount", "1"}, exitUsage, `argument 6 ("bob\xff", 4 bytes) is not valid UTF-8`},
+		{"non-UTF-8 flag value joined", []string{"--node", down, "order", "cancel", "--reason=\xc3", uuidArg}, exitUsage, "not valid UTF-8"},
+		{"long non-UTF-8 argument", []string{"--node", down, "order", "get", strings.Repeat("a", 500) + "\xfe"}, exitUsage, "501 bytes) is not valid UTF-8"},
 		{"unreachable", []string{"--node", down, "--timeout", "1s", "order", "create", "--customer", "a", "--amount", "1"}, exitUnreachable, "unreachable"},
 		{"unreachable flags after command", []string{"health", "--node", down}, exitUnreachable, down},
 	}
