@@ -6,6 +6,8 @@ import (
 	"net"
 	"strings"
 	"testing"
+
+	"github.com/outboxnode/outbox/actors/admission"
 )
 
 func noEnv(string) string { return "" }
@@ -108,5 +110,18 @@ func TestItemsFlag(t *testing.T) {
 	}
 	if len(items) != 2 || items[0].GetSku() != "A-1" || items[0].GetQuantity() != 2 || items[1].GetQuantity() != 10 {
 		t.Fatalf("items = %v", items)
+	}
+}
+
+// TestShuttingDownIsARejection checks that a SHUTTING_DOWN refusal exits
+// like every rejection (1) and names the code and the node's reason.
+func TestShuttingDownIsARejection(t *testing.T) {
+	var stderr bytes.Buffer
+	code := report(&RejectedError{Reply: admission.Refusal()}, &stderr)
+	if code != exitRejected {
+		t.Fatalf("exit %d, want %d", code, exitRejected)
+	}
+	if want := "outboxctl: rejected (SHUTTING_DOWN): node is shutting down: nothing was written"; !strings.HasPrefix(stderr.String(), want) {
+		t.Fatalf("stderr %q, want it to start with %q", stderr.String(), want)
 	}
 }
