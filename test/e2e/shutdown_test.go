@@ -58,8 +58,8 @@ func TestStopsUnderLoad(t *testing.T) {
 	var total stopFigures
 	for i := range stops {
 		f := stopUnderLoad(t, bins, cql, kafka)
-		t.Logf("stop %d/%d: exit %d after %s; %d accepted (%d after the signal was sent, all sent before the node's log line), %d SHUTTING_DOWN, %d failed requests",
-			i+1, stops, f.exit, f.took.Round(time.Millisecond), f.accepted, f.acceptedAfterSignal, f.shuttingDown, f.failed)
+		t.Logf("stop %d/%d: exit %d after %s; %d accepted (%d sent after SIGTERM was sent, %d after the node logged it), %d SHUTTING_DOWN, %d requests failed (node gone)",
+			i+1, stops, f.exit, f.took.Round(time.Millisecond), f.accepted, f.acceptedAfterSignal, f.lateAccepts, f.shuttingDown, f.failed)
 		total.add(f)
 		if t.Failed() {
 			break
