@@ -16,27 +16,6 @@ import (
 // maxReasonLength bounds a cancel reason, which travels in the event payload.
 const maxReasonLength = 1024
 
-// maxEcho bounds how much of a bad value a rejection reason quotes, in runes.
-const maxEcho = 64
-
-// echo quotes s for a rejection reason: escaped (control characters and
-// invalid UTF-8 are shown, never sent raw), cut to maxEcho runes with "…"
-// and the full length, so a reply never grows with the input.
-func echo(s string) string {
-	if utf8.RuneCountInString(s) <= maxEcho {
-		return strconv.Quote(s)
-	}
-	cut, n := 0, 0
-	for i := range s {
-		if n == maxEcho {
-			cut = i
-			break
-		}
-		n++
-	}
-	return fmt.Sprintf("%s… (%d bytes)", strconv.Quote(s[:cut]), len(s))
-}
-
 // unprintable returns the first control (Cc) or format (Cf, e.g. the bidi
 // overrides U+202A-U+202E and isolates U+2066-U+2069, zero-width
 // characters) character of s and its byte offset, or ok false when there
@@ -115,10 +94,10 @@ func parseCustomer(cfg Config, raw string) (string, *RejectError) {
 		return "", invalid("customer_id: longer than %d bytes (%d)", cfg.MaxCustomerLength, len(raw))
 	}
 	if !utf8.ValidString(raw) {
-		return "", invalid("customer_id: %s is not valid UTF-8", echo(raw))
+		return "", invalid("customer_id: %s is not valid UTF-8", messages.QuoteInput(raw))
 	}
 	if r, at, ok := unprintable(raw); ok {
-		return "", invalid("customer_id: control or format character %U at byte %d of %s", r, at, echo(raw))
+		return "", invalid("customer_id: control or format character %U at byte %d of %s", r, at, messages.QuoteInput(raw))
 	}
 	customer := strings.TrimSpace(raw)
 	if customer == "" {
@@ -171,7 +150,7 @@ func parseOrderID(s string) (uuid.UUID, *RejectError) {
 	}
 	id, err := uuid.Parse(s)
 	if err != nil || len(s) != 36 {
-		return uuid.Nil, invalid("order_id: %s is not a uuid", echo(s))
+		return uuid.Nil, invalid("order_id: %s is not a uuid", messages.QuoteInput(s))
 	}
 	if id == uuid.Nil {
 		return uuid.Nil, invalid("order_id: must not be the nil uuid")
@@ -186,24 +165,24 @@ func parseAmount(s string, maxCents int64) (int64, *RejectError) {
 		return 0, invalid("amount: required")
 	}
 	if strings.HasPrefix(s, "-") {
-		return 0, invalid("amount: %s is negative", echo(s))
+		return 0, invalid("amount: %s is negative", messages.QuoteInput(s))
 	}
 	whole, frac, hasDot := strings.Cut(s, ".")
 	if !isDigits(whole) || (hasDot && !isDigits(frac)) {
-		return 0, invalid("amount: %s is not a decimal number", echo(s))
+		return 0, invalid("amount: %s is not a decimal number", messages.QuoteInput(s))
 	}
 	if len(frac) > 2 {
-		return 0, invalid("amount: %s has more than two decimals", echo(s))
+		return 0, invalid("amount: %s has more than two decimals", messages.QuoteInput(s))
 	}
 	// 15 digits of whole units keep cents far below MaxInt64.
 	if len(strings.TrimLeft(whole, "0")) > 15 {
-		return 0, invalid("amount: %s is larger than %s", echo(s), formatCents(maxCents))
+		return 0, invalid("amount: %s is larger than %s", messages.QuoteInput(s), formatCents(maxCents))
 	}
 	units, _ := strconv.ParseInt(whole, 10, 64)
 	cents, _ := strconv.ParseInt((frac + "00")[:2], 10, 64)
 	total := units*100 + cents
 	if total > maxCents {
-		return 0, invalid("amount: %s is larger than %s", echo(s), formatCents(maxCents))
+		return 0, invalid("amount: %s is larger than %s", messages.QuoteInput(s), formatCents(maxCents))
 	}
 	return total, nil
 }
@@ -232,9 +211,9 @@ func parseCurrency(s string) (string, *RejectError) {
 	case s == "":
 		return "", invalid("currency: required, an ISO 4217 code such as EUR")
 	case len(s) != 3 || strings.IndexFunc(s, func(r rune) bool { return r < 'A' || r > 'Z' }) >= 0:
-		return "", invalid("currency: %s is not an ISO 4217 code (three upper-case letters, e.g. EUR)", echo(s))
+		return "", invalid("currency: %s is not an ISO 4217 code (three upper-case letters, e.g. EUR)", messages.QuoteInput(s))
 	case !currencies[s]:
-		return "", invalid("currency: %s is not an active ISO 4217 currency code", echo(s))
+		return "", invalid("currency: %s is not an active ISO 4217 currency code", messages.QuoteInput(s))
 	}
 	return s, nil
 }
@@ -249,10 +228,10 @@ func parseItems(cfg Config, in []*messages.Item) ([]Item, *RejectError) {
 	for i, it := range in {
 		sku := it.GetSku()
 		if !validSKU(sku) {
-			return nil, invalid("items[%d].sku: %s must be 1-64 characters of A-Z a-z 0-9 . _ -", i, echo(sku))
+			return nil, invalid("items[%d].sku: %s must be 1-64 characters of A-Z a-z 0-9 . _ -", i, messages.QuoteInput(sku))
 		}
 		if seen[sku] {
-			return nil, invalid("items[%d].sku: %s listed twice", i, echo(sku))
+			return nil, invalid("items[%d].sku: %s listed twice", i, messages.QuoteInput(sku))
 		}
 		seen[sku] = true
 		q := it.GetQuantity()
