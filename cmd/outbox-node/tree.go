@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -119,7 +120,9 @@ func drainOrders(ctx context.Context, sys *actor.ActorSystem, pid *actor.PID, lo
 	if d, ok := ctx.Deadline(); ok {
 		timeout = max(time.Until(d)/2, time.Millisecond)
 	}
-	if _, err := sys.Root.RequestFuture(pid, orders.Drain{}, timeout).Result(); err != nil {
+	_, err := sys.Root.RequestFuture(pid, orders.Drain{}, timeout).Result()
+	// A dead letter means the orders actor is gone already: nothing to drain.
+	if err != nil && !errors.Is(err, actor.ErrDeadLetter) {
 		logger.Warn("order actors not drained; their queued commands get no reply", "err", err)
 	}
 }
