@@ -29,23 +29,18 @@ func (p *Producer) Connected() bool {
 }
 
 // connect dials until a broker answers or Close is called, logging one
-// line when it starts waiting and one when it connected.
+// line when it starts waiting and one when it connected. Close does not
+// wait for a dial in progress: what it brings after Close is closed here.
 func (p *Producer) connect(conf *sarama.Config, topicTemplate string) {
-	defer close(p.connected)
 	delay := reconnectMin
 	for attempt := 1; ; attempt++ {
 		ap, err := p.dial(conf)
-		closing := p.isClosing()
-		if err == nil && !closing {
-			p.ap = ap
-			go p.drain()
-			close(p.ready)
-		}
+		adopted := err == nil && p.adopt(ap)
 		if attempt == 1 {
 			close(p.firstDial)
 		}
 		switch {
-		case err == nil && closing:
+		case err == nil && !adopted:
 			_ = ap.Close()
 			return
 		case err == nil:
@@ -67,13 +62,17 @@ func (p *Producer) connect(conf *sarama.Config, topicTemplate string) {
 	}
 }
 
-func (p *Producer) isClosing() bool {
-	select {
-	case <-p.closing:
-		return true
-	default:
+// adopt makes ap the producer's unless Close came first.
+func (p *Producer) adopt(ap sarama.AsyncProducer) bool {
+	p.sendMu.Lock()
+	defer p.sendMu.Unlock()
+	if p.closed {
 		return false
 	}
+	p.ap = ap
+	go p.drain()
+	close(p.ready)
+	return true
 }
 
 // dial fits the record size to the broker's limit and creates the sarama

@@ -91,3 +91,39 @@ func TestCloseWhileWaitingForBroker(t *testing.T) {
 		}
 	}
 }
+
+// TestCloseDoesNotWaitForAHungDial closes the producer while its first
+// dial waits on a broker that accepts connections but never answers.
+func TestCloseDoesNotWaitForAHungDial(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 16)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- c
+		}
+	}()
+	p, err := kafka.New(kafka.Config{Brokers: []string{ln.Addr().String()}, Timeout: 2 * time.Minute, DialTimeout: 2 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := <-accepted // the dial is in progress, its metadata request unanswered
+	defer conn.Close()
+	done := make(chan error, 1)
+	go func() { done <- p.Close() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Close waited for a dial that hangs")
+	}
+}

@@ -37,12 +37,11 @@ type Producer struct {
 	mapper  *Mapper
 	log     *slog.Logger
 	brokers []string
-	// ap is set once, by connect, before ready is closed; read it only
-	// after ready.
+	// ap is set once, by connect under sendMu unless closed, before ready
+	// is closed; read it only after ready.
 	ap        sarama.AsyncProducer
 	ready     chan struct{}
 	firstDial chan struct{} // closed once the first connection attempt ended
-	connected chan struct{} // closed when connect returned (connected or closing)
 
 	closing   chan struct{} // closed first by Close: stops Publish sends
 	closeOnce sync.Once
@@ -64,7 +63,7 @@ func New(cfg Config) (*Producer, error) {
 	}
 	p := &Producer{
 		mapper: mapper, log: cfg.Logger, brokers: cfg.Brokers,
-		ready: make(chan struct{}), firstDial: make(chan struct{}), connected: make(chan struct{}),
+		ready: make(chan struct{}), firstDial: make(chan struct{}),
 		closing: make(chan struct{}), drained: make(chan struct{}),
 	}
 	go p.connect(saramaConfig(cfg), cfg.TopicTemplate)
@@ -137,11 +136,6 @@ func (p *Producer) publish(ctx context.Context, n int, record func(int) (Record,
 
 // send hands the records to sarama and returns how many it went through.
 func (p *Producer) send(ctx context.Context, b *batch, n int, record func(int) (Record, error)) int {
-	p.sendMu.RLock()
-	defer p.sendMu.RUnlock()
-	if p.closed {
-		return 0
-	}
 	// Right after New the first attempt may still run: wait for it, so a
 	// live broker is used at once; once it failed, fail fast until one is.
 	select {
@@ -149,6 +143,11 @@ func (p *Producer) send(ctx context.Context, b *batch, n int, record func(int) (
 	case <-ctx.Done():
 		return 0
 	case <-p.closing:
+		return 0
+	}
+	p.sendMu.RLock()
+	defer p.sendMu.RUnlock()
+	if p.closed {
 		return 0
 	}
 	if !p.Connected() {
@@ -228,11 +227,12 @@ func (p *Producer) drain() {
 func (p *Producer) Close() error {
 	p.closeOnce.Do(func() {
 		close(p.closing)
-		<-p.connected
 		p.sendMu.Lock()
 		p.closed = true
+		connected := p.Connected()
 		p.sendMu.Unlock()
-		if p.Connected() {
+		// Not connected yet: connect sees closed and discards what it dials.
+		if connected {
 			p.ap.AsyncClose()
 			<-p.drained
 		}
