@@ -221,9 +221,10 @@ func (n *node) wait(ctx context.Context) error {
 	return err
 }
 
-// shutdown closes the admission gate (if wait has not), then runs the closers newest first (top actors are poisoned before
-// the remote stops, the remote before the actor system, the store and
-// broker last), bounded by ShutdownTimeout.
+// shutdown closes the admission gate (if wait has not), then runs the
+// closers newest first (the order actors drain and the top actors are
+// poisoned before the remote stops, the remote before the actor system,
+// the store and broker last), bounded by ShutdownTimeout.
 func (n *node) shutdown() error {
 	n.gate.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.Node.ShutdownTimeout)
