@@ -28,5 +28,7 @@
 // Packages: coordinator (routing, restart budget, fault injection), orders (commands and the
 // Store interface that infra/scylla implements), health (Probe interface), supervision
 // (Observe for every actor's props, Strategy for supervisors, the log actor), and the relay
-// packages cdcstream, publisher and dlq.
+// packages cdcstream, publisher and dlq. admission is the node-wide gate the node closes when
+// it begins to stop: from then on the coordinator and the orders actors refuse every command
+// with SHUTTING_DOWN and spawn nothing.
 package actors

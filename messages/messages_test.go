@@ -1,6 +1,8 @@
 package messages_test
 
 import (
+	"strconv"
+	"strings"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -69,6 +71,21 @@ func TestRequestsAndRepliesAreRegistered(t *testing.T) {
 	} {
 		if _, err := protoregistry.GlobalTypes.FindMessageByName(name); err != nil {
 			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+func TestQuoteInputIsBounded(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"EUR", `"EUR"`},
+		{"a\nb\x00", `"a\nb\x00"`},
+		{"\xff", `"\xff"`},
+		{strings.Repeat("x", 64), strconv.Quote(strings.Repeat("x", 64))},
+		{strings.Repeat("x", 65), strconv.Quote(strings.Repeat("x", 64)) + "… (65 bytes)"},
+		{strings.Repeat("é", 100), strconv.Quote(strings.Repeat("é", 64)) + "… (200 bytes)"},
+	} {
+		if got := messages.QuoteInput(tc.in); got != tc.want {
+			t.Errorf("QuoteInput(%.20q) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/outboxnode/outbox/actors/admission"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
@@ -19,6 +21,9 @@ type Config struct {
 	RestartWindow time.Duration
 	// EnableFaultInjection honours InjectFault (tests only).
 	EnableFaultInjection bool
+	// Gate is the node's admission gate: once closed, every request is refused with
+	// REJECT_CODE_SHUTTING_DOWN. Nil never closes.
+	Gate *admission.Gate
 	// OnFatal is called once when the tree cannot continue: a restart budget is spent or a
 	// child stopped on its own. It runs on a supervisor's goroutine and must return quickly,
 	// e.g. by cancelling the node's context so that main exits non-zero.

@@ -2,7 +2,10 @@
 // point: outboxctl sends every request to PID(node address, "coordinator"), which forwards
 // it, keeping the sender, to the child that handles its type (orders, health, supervision,
 // dlq...). It restarts failing children one-for-one within a restart budget and stops the
-// node through OnFatal when the budget is spent.
+// node through OnFatal when the budget is spent. Once the node's admission gate is closed
+// (the node is stopping) or the coordinator itself stops, it answers every request at once
+// with a typed refusal instead of routing it, so no child is handed new work it could
+// spawn actors for while the tree is being taken down.
 package coordinator
 
 import (
@@ -14,6 +17,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
+	"github.com/outboxnode/outbox/actors/admission"
 	"github.com/outboxnode/outbox/actors/supervision"
 	"github.com/outboxnode/outbox/messages"
 )
@@ -74,13 +78,35 @@ func (c *coordinator) Receive(ctx actor.Context) {
 		c.stopping = true
 	case *actor.Terminated:
 		c.terminated(ctx, m.Who)
-	case *messages.InjectFault:
-		c.injectFault(ctx, m)
 	case actor.AutoRespond:
 		// Answered by protoactor itself (e.g. Touch).
 	case proto.Message:
+		if c.refused(ctx) {
+			return
+		}
+		if f, ok := m.(*messages.InjectFault); ok {
+			c.injectFault(ctx, f)
+			return
+		}
 		c.route(ctx, m)
 	}
+}
+
+// refused answers a request that arrives while the node or the coordinator stops: a
+// stopping actor still receives user messages (protoactor), and routing them would keep
+// its children busy, or spawning, while they are asked to stop.
+func (c *coordinator) refused(ctx actor.Context) bool {
+	switch {
+	case c.cfg.Gate.Closed():
+		if ctx.Sender() != nil {
+			ctx.Respond(admission.Refusal())
+		}
+		return true
+	case c.stopping:
+		c.reject(ctx, messages.RejectCode_REJECT_CODE_UNAVAILABLE, "%s is stopping", Name)
+		return true
+	}
+	return false
 }
 
 func (c *coordinator) start(ctx actor.Context) {

@@ -13,6 +13,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/outboxnode/outbox/actors/admission"
 	"github.com/outboxnode/outbox/actors/coordinator"
 	"github.com/outboxnode/outbox/actors/health"
 	"github.com/outboxnode/outbox/actors/orders/orderstest"
@@ -391,5 +392,83 @@ func TestSupervisionLogSurvivesItsOwnRestart(t *testing.T) {
 	}
 	if page.GetLastSeq() <= before {
 		t.Fatalf("last seq %d, was %d before the restart", page.GetLastSeq(), before)
+	}
+}
+
+// TestClosedGateRefusesEveryRequest closes the admission gate and checks
+// that commands, queries and fault injection are all answered at once with
+// SHUTTING_DOWN and reach no child.
+func TestClosedGateRefusesEveryRequest(t *testing.T) {
+	sys := quietSystem(t)
+	gate := &admission.Gate{}
+	reached := make(chan any, 10)
+	cfg := coordinator.DefaultConfig()
+	cfg.Gate, cfg.EnableFaultInjection = gate, true
+	n := spawnNode(t, sys, cfg, []coordinator.Child{{
+		Name: "orders",
+		Props: actor.PropsFromFunc(func(ctx actor.Context) {
+			if _, ok := ctx.Message().(*messages.CreateOrder); ok {
+				reached <- ctx.Message()
+				ctx.Respond(&messages.CommandAccepted{})
+			}
+		}),
+		Routes: []proto.Message{&messages.CreateOrder{}, &messages.HealthQuery{}},
+	}})
+	if _, ok := n.ask(&messages.CreateOrder{}).(*messages.CommandAccepted); !ok {
+		t.Fatal("open gate: command not routed")
+	}
+	<-reached
+	gate.Close()
+	for _, msg := range []proto.Message{&messages.CreateOrder{}, &messages.HealthQuery{}, &messages.InjectFault{Actor: "orders"}, &messages.DLQList{}} {
+		rej, ok := n.ask(msg).(*messages.CommandRejected)
+		if !ok || rej.GetCode() != messages.RejectCode_REJECT_CODE_SHUTTING_DOWN {
+			t.Errorf("%T after the gate closed: %v, want SHUTTING_DOWN", msg, rej)
+		}
+	}
+	select {
+	case m := <-reached:
+		t.Errorf("%T reached the child after the gate closed", m)
+	default:
+	}
+	if errs := n.fatal.get(); len(errs) != 0 {
+		t.Errorf("fatal: %v", errs)
+	}
+}
+
+// TestStoppingCoordinatorRoutesNothing stops the coordinator while its
+// child takes long to stop, and checks that requests arriving meanwhile
+// are refused as UNAVAILABLE instead of routed to the stopping child.
+func TestStoppingCoordinatorRoutesNothing(t *testing.T) {
+	sys := quietSystem(t)
+	release := make(chan struct{})
+	stopping := make(chan struct{})
+	routed := make(chan struct{}, 10)
+	cfg := coordinator.DefaultConfig()
+	n := spawnNode(t, sys, cfg, []coordinator.Child{{
+		Name: "orders",
+		Props: actor.PropsFromFunc(func(ctx actor.Context) {
+			switch ctx.Message().(type) {
+			case *actor.Stopping:
+				close(stopping)
+				<-release
+			case *messages.CreateOrder:
+				routed <- struct{}{}
+				ctx.Respond(&messages.CommandAccepted{})
+			}
+		}),
+		Routes: []proto.Message{&messages.CreateOrder{}},
+	}})
+	stopped := sys.Root.PoisonFuture(n.pid)
+	<-stopping
+	rej, ok := n.ask(&messages.CreateOrder{}).(*messages.CommandRejected)
+	if !ok || rej.GetCode() != messages.RejectCode_REJECT_CODE_UNAVAILABLE || !strings.Contains(rej.GetReason(), "stopping") {
+		t.Errorf("request to a stopping coordinator: %v, want UNAVAILABLE (stopping)", rej)
+	}
+	close(release)
+	if err := stopped.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if len(routed) != 0 {
+		t.Error("a request was routed to a stopping child")
 	}
 }

@@ -35,7 +35,7 @@ func (c *coordinator) injectFault(ctx actor.Context, m *messages.InjectFault) {
 	}
 	pid, ok := c.pids[target]
 	if !ok {
-		c.reject(ctx, messages.RejectCode_REJECT_CODE_NOT_FOUND, "no actor %q under %s", target, Name)
+		c.reject(ctx, messages.RejectCode_REJECT_CODE_NOT_FOUND, "no actor %s under %s", messages.QuoteInput(target), Name)
 		return
 	}
 	ctx.Send(pid, fault{actor: target})

@@ -1,6 +1,7 @@
 // Package health answers HealthQuery (from `outboxctl health` and the /health endpoint) by
 // running the node's component probes (store, broker, breaker, CDC lag) and folding them
-// into one HealthReport whose status is the worst component status.
+// into one HealthReport whose status is the worst component status, except that a component
+// wrapped with Optional being down only degrades the node.
 package health
 
 import (
@@ -19,6 +20,13 @@ type Probe interface {
 	Name() string
 	Check(ctx context.Context) (status messages.HealthStatus, detail string)
 }
+
+// Optional wraps p for a component the node does its main job without (the broker: commands
+// are still accepted and their events wait in the outbox): its own status is reported as is,
+// but when it is down the node is degraded, not down.
+func Optional(p Probe) Probe { return optional{p} }
+
+type optional struct{ Probe }
 
 // Config configures the health actor.
 type Config struct {
@@ -100,7 +108,11 @@ collect:
 			c = &messages.Component{Name: probes[i].Name(), Status: messages.HealthStatus_HEALTH_STATUS_DOWN, Detail: fmt.Sprintf("no answer within %s", timeout)}
 		}
 		report.Components = append(report.Components, c)
-		report.Status = worst(report.Status, c.GetStatus())
+		status := c.GetStatus()
+		if _, ok := probes[i].(optional); ok {
+			status = min(status, messages.HealthStatus_HEALTH_STATUS_DEGRADED)
+		}
+		report.Status = worst(report.Status, status)
 	}
 	return report
 }

@@ -72,6 +72,8 @@ func TestOverallStatusIsTheWorstComponent(t *testing.T) {
 		{"all ok", []health.Probe{probe{name: "scylla", status: ok}, probe{name: "kafka", status: ok}}, ok},
 		{"one degraded", []health.Probe{probe{name: "scylla", status: ok}, probe{name: "breaker", status: degraded, detail: "open"}}, degraded},
 		{"down beats degraded", []health.Probe{probe{name: "breaker", status: degraded}, probe{name: "scylla", status: down}}, down},
+		{"optional down only degrades", []health.Probe{probe{name: "scylla", status: ok}, health.Optional(probe{name: "kafka", status: down})}, degraded},
+		{"optional down with another down", []health.Probe{health.Optional(probe{name: "kafka", status: down}), probe{name: "scylla", status: down}}, down},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -82,6 +84,9 @@ func TestOverallStatusIsTheWorstComponent(t *testing.T) {
 			for i, c := range r.GetComponents() {
 				if c.GetName() != tc.probes[i].Name() {
 					t.Fatalf("component %d = %q, want %q", i, c.GetName(), tc.probes[i].Name())
+				}
+				if want, _ := tc.probes[i].Check(context.Background()); c.GetStatus() != want {
+					t.Fatalf("component %s = %s, want its own status %s", c.GetName(), c.GetStatus(), want)
 				}
 			}
 		})

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/outboxnode/outbox/actors/admission"
 )
 
 // Config bounds what a command may carry and how long order actors live.
@@ -23,6 +25,10 @@ type Config struct {
 	IdleTimeout time.Duration
 	// StoreTimeout bounds each Load and Commit.
 	StoreTimeout time.Duration
+	// Gate is the node's admission gate: once closed, commands are refused with
+	// REJECT_CODE_SHUTTING_DOWN, also those already queued at an order actor. Nil never
+	// closes.
+	Gate *admission.Gate
 }
 
 // DefaultConfig returns the defaults used for zero Config fields.

@@ -8,6 +8,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/google/uuid"
 
+	"github.com/outboxnode/outbox/actors/admission"
 	"github.com/outboxnode/outbox/messages"
 )
 
@@ -151,6 +152,10 @@ func mutable(cur State, exists bool, verb string) *RejectError {
 // stamps version and time, commits the change with its event and only then replies and
 // advances.
 func (o *order) apply(ctx actor.Context, decide func(cur State, exists bool) (transition, *RejectError)) {
+	if o.cfg.Gate.Closed() {
+		ctx.Respond(admission.Refusal())
+		return
+	}
 	if rej := o.load(ctx); rej != nil {
 		ctx.Respond(rej.Reply())
 		return
@@ -188,6 +193,10 @@ func (o *order) apply(ctx actor.Context, decide func(cur State, exists bool) (tr
 }
 
 func (o *order) get(ctx actor.Context) {
+	if o.cfg.Gate.Closed() {
+		ctx.Respond(admission.Refusal())
+		return
+	}
 	if rej := o.load(ctx); rej != nil {
 		ctx.Respond(rej.Reply())
 		return

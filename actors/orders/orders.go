@@ -2,6 +2,12 @@
 // UpdateOrder, CancelOrder and GetOrder from the coordinator, validates them, and routes each
 // to a per-order child that commits the new order row and its OutboxEvent through Store in
 // one batch, replying CommandAccepted or CommandRejected.
+//
+// Once the node's admission gate is closed, or while the router itself stops, commands are
+// refused before they are routed and no order actor is spawned: a stopping actor still
+// receives messages (protoactor), and a child spawned then would keep it from terminating.
+// Drain lets the node have every order actor answer what is queued for it before the tree
+// stops.
 package orders
 
 import (
@@ -13,6 +19,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/google/uuid"
 
+	"github.com/outboxnode/outbox/actors/admission"
 	"github.com/outboxnode/outbox/actors/supervision"
 	"github.com/outboxnode/outbox/messages"
 )
@@ -41,6 +48,15 @@ func Props(store Store, cfg Config, childOpts ...actor.PropsOption) (*actor.Prop
 	}, actor.WithSupervisor(children)), nil
 }
 
+// Drain asks the router, from inside the node once the admission gate is closed, to stop
+// every order actor after it has answered the commands queued for it (refused, as the gate
+// is closed); the router answers Drained when none is left. It is a plain Go value, so no
+// remote peer can send it.
+type Drain struct{}
+
+// Drained answers Drain.
+type Drained struct{}
+
 // pending is a command held back while the previous actor of its order stops.
 type pending struct {
 	msg    any
@@ -58,9 +74,20 @@ type router struct {
 	// stopping holds the commands that arrived for an order whose actor is passivating;
 	// a new actor takes them over once the old one has terminated.
 	stopping map[uuid.UUID][]pending
+	// halted is set when the router itself stops or restarts: it spawns nothing more.
+	halted bool
+	// drainers wait for the last order actor to terminate.
+	drainers []*actor.PID
 }
 
 func (r *router) Receive(ctx actor.Context) {
+	switch ctx.Message().(type) {
+	case *messages.CreateOrder, *messages.UpdateOrder, *messages.CancelOrder, *messages.GetOrder:
+		if rej := r.refusal(); rej != nil {
+			ctx.Respond(rej)
+			return
+		}
+	}
 	switch m := ctx.Message().(type) {
 	case *messages.CreateOrder:
 		n, rej := validateCreate(r.cfg, m)
@@ -80,11 +107,47 @@ func (r *router) Receive(ctx actor.Context) {
 		r.routeOrReject(ctx, id, rej, getCmd{})
 	case passivate:
 		r.passivate(ctx)
+	case Drain:
+		r.drain(ctx)
 	case *actor.Terminated:
 		r.terminated(ctx, m.Who)
+	case *actor.Stopping, *actor.Restarting:
+		r.halted = true
 	}
 }
 
+// refusal is the reply to a command that must not be routed, nil when it may be.
+func (r *router) refusal() *messages.CommandRejected {
+	switch {
+	case r.cfg.Gate.Closed():
+		return admission.Refusal()
+	case r.halted:
+		return reject(messages.RejectCode_REJECT_CODE_UNAVAILABLE, "orders is stopping").Reply()
+	}
+	return nil
+}
+
+// drain poisons every order actor: each answers what is already in its mailbox first.
+func (r *router) drain(ctx actor.Context) {
+	if ctx.Sender() != nil {
+		r.drainers = append(r.drainers, ctx.Sender())
+	}
+	for _, pid := range r.children {
+		ctx.Poison(pid)
+	}
+	r.drained(ctx)
+}
+
+// drained answers the drainers once no order actor is left.
+func (r *router) drained(ctx actor.Context) {
+	if len(r.ids) > 0 {
+		return
+	}
+	for _, d := range r.drainers {
+		ctx.Send(d, Drained{})
+	}
+	r.drainers = nil
+}
 func (r *router) routeOrReject(ctx actor.Context, id uuid.UUID, rej *RejectError, cmd any) {
 	if rej != nil {
 		ctx.Respond(rej.Reply())
@@ -156,7 +219,16 @@ func (r *router) terminated(ctx actor.Context, who *actor.PID) {
 	}
 	held := r.stopping[id]
 	delete(r.stopping, id)
+	defer r.drained(ctx)
 	if len(held) == 0 {
+		return
+	}
+	if rej := r.refusal(); rej != nil {
+		for _, p := range held {
+			if p.sender != nil {
+				ctx.Send(p.sender, rej)
+			}
+		}
 		return
 	}
 	pid, err := r.spawn(ctx, id, false)

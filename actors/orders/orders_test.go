@@ -16,6 +16,7 @@ import (
 	"github.com/google/uuid"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/outboxnode/outbox/actors/admission"
 	"github.com/outboxnode/outbox/actors/orders"
 	"github.com/outboxnode/outbox/actors/orders/orderstest"
 	"github.com/outboxnode/outbox/messages"
@@ -92,7 +93,7 @@ func (h *harness) view(id string) *messages.OrderView {
 
 func validCreate() *messages.CreateOrder {
 	return &messages.CreateOrder{
-		CustomerId: "c-1", Amount: "12.50", Currency: "eur",
+		CustomerId: "c-1", Amount: "12.50", Currency: "EUR",
 		Items: []*messages.Item{{Sku: "B-2", Quantity: 1}, {Sku: "A-1", Quantity: 3}},
 	}
 }
@@ -184,6 +185,24 @@ func TestRejectsBadCommandsWithoutTouchingTheStore(t *testing.T) {
 		{"amount over max", withCreate(func(c *messages.CreateOrder) { c.Amount = "100000001" }), "larger than"},
 		{"bad currency", withCreate(func(c *messages.CreateOrder) { c.Currency = "EURO" }), "currency"},
 		{"currency digits", withCreate(func(c *messages.CreateOrder) { c.Currency = "E1R" }), "currency"},
+		{"lower-case currency", withCreate(func(c *messages.CreateOrder) { c.Currency = "eur" }), "three upper-case letters"},
+		{"padded currency", withCreate(func(c *messages.CreateOrder) { c.Currency = " EUR" }), "three upper-case letters"},
+		{"missing currency", withCreate(func(c *messages.CreateOrder) { c.Currency = "" }), "currency: required"},
+		{"no such currency", withCreate(func(c *messages.CreateOrder) { c.Currency = "ABC" }), "not an active ISO 4217"},
+		{"withdrawn currency", withCreate(func(c *messages.CreateOrder) { c.Currency = "HRK" }), "not an active ISO 4217"},
+		{"test currency", withCreate(func(c *messages.CreateOrder) { c.Currency = "XTS" }), "not an active ISO 4217"},
+		{"customer with NUL", withCreate(func(c *messages.CreateOrder) { c.CustomerId = "bob\x00" }), "U+0000"},
+		{"customer with newline", withCreate(func(c *messages.CreateOrder) { c.CustomerId = "bob\nINFO forged" }), "U+000A at byte 3"},
+		{"customer with DEL", withCreate(func(c *messages.CreateOrder) { c.CustomerId = "bob\x7f" }), "U+007F"},
+		{"customer with C1 control", withCreate(func(c *messages.CreateOrder) { c.CustomerId = "bob\u0085" }), "U+0085"},
+		{"customer with bidi override", withCreate(func(c *messages.CreateOrder) { c.CustomerId = "bob\u202Egnp.exe" }), "U+202E"},
+		{"customer with bidi embedding", withCreate(func(c *messages.CreateOrder) { c.CustomerId = "\u202Abob" }), "U+202A"},
+		{"customer with bidi isolate", withCreate(func(c *messages.CreateOrder) { c.CustomerId = "bob\u2066x\u2069" }), "U+2066"},
+		{"customer with pop isolate", withCreate(func(c *messages.CreateOrder) { c.CustomerId = "bob\u2069" }), "U+2069"},
+		{"customer with zero-width space", withCreate(func(c *messages.CreateOrder) { c.CustomerId = "b\u200Bob" }), "U+200B"},
+		{"customer with BOM", withCreate(func(c *messages.CreateOrder) { c.CustomerId = "\uFEFFbob" }), "U+FEFF"},
+		{"customer with soft hyphen", withCreate(func(c *messages.CreateOrder) { c.CustomerId = "bo\u00ADb" }), "U+00AD"},
+		{"customer invalid utf-8", withCreate(func(c *messages.CreateOrder) { c.CustomerId = "bob\xff" }), "not valid UTF-8"},
 		{"too many items", withCreate(func(c *messages.CreateOrder) {
 			c.Items = []*messages.Item{{Sku: "a", Quantity: 1}, {Sku: "b", Quantity: 1}, {Sku: "c", Quantity: 1}}
 		}), "at most 2"},
@@ -373,5 +392,117 @@ func TestPanickingOrderIsRestartedAndReloaded(t *testing.T) {
 	}
 	if store.Loads() != 1 {
 		t.Fatalf("%d loads, want 1 (the restarted actor reloads)", store.Loads())
+	}
+}
+
+// TestCustomerIDsThatAreAccepted keeps the control-character check from
+// refusing ordinary non-ASCII ids.
+func TestCustomerIDsThatAreAccepted(t *testing.T) {
+	h := start(t, orders.Config{})
+	for _, id := range []string{"bob", "Zoë Ångström", "客户-42", "user@example.com", "a b", "مرحبا"} {
+		c := validCreate()
+		c.CustomerId = id
+		h.accept(c)
+	}
+}
+
+// TestRejectionsDoNotEchoUnboundedInput sends huge bad values and checks
+// each reason stays short, cut with "…" and the input's length.
+func TestRejectionsDoNotEchoUnboundedInput(t *testing.T) {
+	h := start(t, orders.Config{})
+	huge := strings.Repeat("9x", 50_000)
+	for _, msg := range []proto.Message{
+		&messages.CreateOrder{CustomerId: "c", Amount: huge, Currency: "EUR"},
+		&messages.CreateOrder{CustomerId: "c", Amount: "1", Currency: huge},
+		&messages.CreateOrder{CustomerId: "c", Amount: "1", Currency: "EUR", Items: []*messages.Item{{Sku: huge, Quantity: 1}}},
+		&messages.UpdateOrder{OrderId: huge, Amount: proto.String("1")},
+		&messages.GetOrder{OrderId: huge},
+		&messages.CancelOrder{OrderId: uuid.NewString(), Reason: huge},
+		&messages.CreateOrder{CustomerId: strings.Repeat("é", 100) + "\u202E", Amount: "1", Currency: "EUR"},
+	} {
+		res := h.ask(msg)
+		rej, ok := res.(*messages.CommandRejected)
+		if !ok || rej.GetCode() != messages.RejectCode_REJECT_CODE_INVALID_ARGUMENT {
+			t.Fatalf("%T: got %v, want INVALID_ARGUMENT", msg, res)
+		}
+		if len(rej.GetReason()) > 256 {
+			t.Errorf("%T: reason of %d bytes: %.300s", msg, len(rej.GetReason()), rej.GetReason())
+		}
+	}
+	rej := h.ask(&messages.GetOrder{OrderId: huge}).(*messages.CommandRejected)
+	if want := fmt.Sprintf("… (%d bytes)", len(huge)); !strings.Contains(rej.GetReason(), want) {
+		t.Errorf("reason %q lacks %q", rej.GetReason(), want)
+	}
+}
+
+// blockingStore holds every Commit until release is closed, once block is set.
+type blockingStore struct {
+	*orderstest.Store
+	block   atomic.Bool
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (s *blockingStore) Commit(ctx context.Context, c orders.Change) error {
+	if s.block.Load() {
+		s.entered <- struct{}{}
+		<-s.release
+	}
+	return s.Store.Commit(ctx, c)
+}
+
+// TestClosedGateRefusesAndDrainAnswersQueuedCommands closes the admission
+// gate while one command of an order is committing and another waits
+// behind it: the one committing is accepted, the queued one and every new
+// command are refused with SHUTTING_DOWN, nothing new is spawned or
+// committed, and Drain is answered once the order actor has stopped.
+func TestClosedGateRefusesAndDrainAnswersQueuedCommands(t *testing.T) {
+	gate := &admission.Gate{}
+	store := &blockingStore{Store: orderstest.NewStore(), entered: make(chan struct{}, 1), release: make(chan struct{})}
+	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return slog.New(slog.DiscardHandler) }))
+	props, err := orders.Props(store, orders.Config{Gate: gate})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := sys.Root.SpawnNamed(props, "orders")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{t: t, sys: sys, pid: pid, store: store.Store}
+	id := h.accept(validCreate()).GetOrderId()
+
+	store.block.Store(true)
+	committing := sys.Root.RequestFuture(pid, &messages.UpdateOrder{OrderId: id, Amount: proto.String("2.00")}, 10*time.Second)
+	<-store.entered
+	queued := sys.Root.RequestFuture(pid, &messages.UpdateOrder{OrderId: id, Amount: proto.String("3.00")}, 10*time.Second)
+	// The router has forwarded the queued update once it answers a later request.
+	h.rejected(&messages.GetOrder{OrderId: "x"}, messages.RejectCode_REJECT_CODE_INVALID_ARGUMENT, "uuid")
+
+	gate.Close()
+	drained := sys.Root.RequestFuture(pid, orders.Drain{}, 10*time.Second)
+	h.rejected(validCreate(), messages.RejectCode_REJECT_CODE_SHUTTING_DOWN, "shutting down")
+	h.rejected(&messages.GetOrder{OrderId: id}, messages.RejectCode_REJECT_CODE_SHUTTING_DOWN, "shutting down")
+	close(store.release)
+
+	if res, err := committing.Result(); err != nil {
+		t.Fatalf("update in flight: %v", err)
+	} else if _, ok := res.(*messages.CommandAccepted); !ok {
+		t.Fatalf("update in flight: %v, want accepted", res)
+	}
+	if res, err := queued.Result(); err != nil {
+		t.Fatalf("queued update: %v", err)
+	} else if rej, ok := res.(*messages.CommandRejected); !ok || rej.GetCode() != messages.RejectCode_REJECT_CODE_SHUTTING_DOWN {
+		t.Fatalf("queued update: %v, want SHUTTING_DOWN", res)
+	}
+	if res, err := drained.Result(); err != nil {
+		t.Fatalf("drain: %v", err)
+	} else if _, ok := res.(orders.Drained); !ok {
+		t.Fatalf("drain answered %T", res)
+	}
+	if n := len(store.Changes()); n != 2 {
+		t.Fatalf("%d commits, want 2 (the create and the update in flight)", n)
+	}
+	if err := sys.Root.PoisonFuture(pid).Wait(); err != nil {
+		t.Fatalf("stop after drain: %v", err)
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -13,6 +15,19 @@ import (
 
 // maxReasonLength bounds a cancel reason, which travels in the event payload.
 const maxReasonLength = 1024
+
+// unprintable returns the first control (Cc) or format (Cf, e.g. the bidi
+// overrides U+202A-U+202E and isolates U+2066-U+2069, zero-width
+// characters) character of s and its byte offset, or ok false when there
+// is none. Such characters make an id look like another in logs and UIs.
+func unprintable(s string) (r rune, at int, ok bool) {
+	for i, c := range s {
+		if unicode.In(c, unicode.Cc, unicode.Cf) {
+			return c, i, true
+		}
+	}
+	return 0, 0, false
+}
 
 // RejectError is a refused command: its code and reason become the CommandRejected reply.
 type RejectError struct {
@@ -53,12 +68,9 @@ type orderUpdate struct {
 }
 
 func validateCreate(cfg Config, m *messages.CreateOrder) (newOrder, *RejectError) {
-	customer := strings.TrimSpace(m.GetCustomerId())
-	if customer == "" {
-		return newOrder{}, invalid("customer_id: required")
-	}
-	if len(customer) > cfg.MaxCustomerLength {
-		return newOrder{}, invalid("customer_id: longer than %d bytes", cfg.MaxCustomerLength)
+	customer, rej := parseCustomer(cfg, m.GetCustomerId())
+	if rej != nil {
+		return newOrder{}, rej
 	}
 	cents, err := parseAmount(m.GetAmount(), cfg.MaxTotalCents)
 	if err != nil {
@@ -73,6 +85,25 @@ func validateCreate(cfg Config, m *messages.CreateOrder) (newOrder, *RejectError
 		return newOrder{}, err
 	}
 	return newOrder{customerID: customer, totalCents: cents, currency: currency, items: items}, nil
+}
+
+// parseCustomer checks the raw id before trimming spaces, so that a control
+// character at either end (a trailing newline, NEL) is refused, not cut.
+func parseCustomer(cfg Config, raw string) (string, *RejectError) {
+	if len(raw) > cfg.MaxCustomerLength {
+		return "", invalid("customer_id: longer than %d bytes (%d)", cfg.MaxCustomerLength, len(raw))
+	}
+	if !utf8.ValidString(raw) {
+		return "", invalid("customer_id: %s is not valid UTF-8", messages.QuoteInput(raw))
+	}
+	if r, at, ok := unprintable(raw); ok {
+		return "", invalid("customer_id: control or format character %U at byte %d of %s", r, at, messages.QuoteInput(raw))
+	}
+	customer := strings.TrimSpace(raw)
+	if customer == "" {
+		return "", invalid("customer_id: required")
+	}
+	return customer, nil
 }
 
 func validateUpdate(cfg Config, m *messages.UpdateOrder) (uuid.UUID, orderUpdate, *RejectError) {
@@ -108,7 +139,7 @@ func validateCancel(m *messages.CancelOrder) (uuid.UUID, string, *RejectError) {
 	}
 	reason := strings.TrimSpace(m.GetReason())
 	if len(reason) > maxReasonLength {
-		return uuid.Nil, "", invalid("reason: longer than %d bytes", maxReasonLength)
+		return uuid.Nil, "", invalid("reason: longer than %d bytes (%d)", maxReasonLength, len(reason))
 	}
 	return id, reason, nil
 }
@@ -119,7 +150,7 @@ func parseOrderID(s string) (uuid.UUID, *RejectError) {
 	}
 	id, err := uuid.Parse(s)
 	if err != nil || len(s) != 36 {
-		return uuid.Nil, invalid("order_id: %q is not a uuid", s)
+		return uuid.Nil, invalid("order_id: %s is not a uuid", messages.QuoteInput(s))
 	}
 	if id == uuid.Nil {
 		return uuid.Nil, invalid("order_id: must not be the nil uuid")
@@ -134,24 +165,24 @@ func parseAmount(s string, maxCents int64) (int64, *RejectError) {
 		return 0, invalid("amount: required")
 	}
 	if strings.HasPrefix(s, "-") {
-		return 0, invalid("amount: %q is negative", s)
+		return 0, invalid("amount: %s is negative", messages.QuoteInput(s))
 	}
 	whole, frac, hasDot := strings.Cut(s, ".")
 	if !isDigits(whole) || (hasDot && !isDigits(frac)) {
-		return 0, invalid("amount: %q is not a decimal number", s)
+		return 0, invalid("amount: %s is not a decimal number", messages.QuoteInput(s))
 	}
 	if len(frac) > 2 {
-		return 0, invalid("amount: %q has more than two decimals", s)
+		return 0, invalid("amount: %s has more than two decimals", messages.QuoteInput(s))
 	}
 	// 15 digits of whole units keep cents far below MaxInt64.
 	if len(strings.TrimLeft(whole, "0")) > 15 {
-		return 0, invalid("amount: %q is larger than %s", s, formatCents(maxCents))
+		return 0, invalid("amount: %s is larger than %s", messages.QuoteInput(s), formatCents(maxCents))
 	}
 	units, _ := strconv.ParseInt(whole, 10, 64)
 	cents, _ := strconv.ParseInt((frac + "00")[:2], 10, 64)
 	total := units*100 + cents
 	if total > maxCents {
-		return 0, invalid("amount: %q is larger than %s", s, formatCents(maxCents))
+		return 0, invalid("amount: %s is larger than %s", messages.QuoteInput(s), formatCents(maxCents))
 	}
 	return total, nil
 }
@@ -173,12 +204,18 @@ func formatCents(c int64) string {
 	return fmt.Sprintf("%d.%02d", c/100, c%100)
 }
 
+// parseCurrency accepts an ISO 4217 code as written: three upper-case
+// letters of an active currency (currencies).
 func parseCurrency(s string) (string, *RejectError) {
-	c := strings.ToUpper(strings.TrimSpace(s))
-	if len(c) != 3 || strings.IndexFunc(c, func(r rune) bool { return r < 'A' || r > 'Z' }) >= 0 {
-		return "", invalid("currency: %q is not three letters", s)
+	switch {
+	case s == "":
+		return "", invalid("currency: required, an ISO 4217 code such as EUR")
+	case len(s) != 3 || strings.IndexFunc(s, func(r rune) bool { return r < 'A' || r > 'Z' }) >= 0:
+		return "", invalid("currency: %s is not an ISO 4217 code (three upper-case letters, e.g. EUR)", messages.QuoteInput(s))
+	case !currencies[s]:
+		return "", invalid("currency: %s is not an active ISO 4217 currency code", messages.QuoteInput(s))
 	}
-	return c, nil
+	return s, nil
 }
 
 // parseItems validates an item list and returns it sorted by SKU.
@@ -191,10 +228,10 @@ func parseItems(cfg Config, in []*messages.Item) ([]Item, *RejectError) {
 	for i, it := range in {
 		sku := it.GetSku()
 		if !validSKU(sku) {
-			return nil, invalid("items[%d].sku: %q must be 1-64 characters of A-Z a-z 0-9 . _ -", i, sku)
+			return nil, invalid("items[%d].sku: %s must be 1-64 characters of A-Z a-z 0-9 . _ -", i, messages.QuoteInput(sku))
 		}
 		if seen[sku] {
-			return nil, invalid("items[%d].sku: %q listed twice", i, sku)
+			return nil, invalid("items[%d].sku: %s listed twice", i, messages.QuoteInput(sku))
 		}
 		seen[sku] = true
 		q := it.GetQuantity()

@@ -7,8 +7,9 @@
 //	outbox-node --demo N [flags] create N sample orders, print their Kafka records, exit
 //	outbox-node schema [flags]   print the schema CQL for cqlsh
 //
-// Exit codes: 0 after a graceful shutdown, 1 when start-up fails or the
-// supervision budget is exceeded, 2 for bad flags.
+// Exit codes: 0 after a graceful shutdown, 1 when start-up fails, the
+// supervision budget is exceeded or the coordinator stops without a
+// shutdown, 2 for bad flags.
 package main
 
 import (

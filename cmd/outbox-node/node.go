@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/scylladb/gocqlx/v2"
 
+	"github.com/outboxnode/outbox/actors/admission"
 	"github.com/outboxnode/outbox/actors/health"
 	"github.com/outboxnode/outbox/infra/config"
 	"github.com/outboxnode/outbox/infra/gateway"
@@ -33,8 +34,13 @@ type node struct {
 	// closers run in reverse order of registration at shutdown.
 	closers []closer
 	// fatal receives the reason the node must stop on its own (the
-	// coordinator stopped: supervision budget exceeded).
+	// supervision budget is exceeded, or the coordinator stopped while the
+	// node was not stopping it); the first reason wins.
 	fatal chan error
+	// gate is closed first thing when the node begins to stop; from then on
+	// the coordinator and the order actors refuse every command with
+	// SHUTTING_DOWN and spawn nothing.
+	gate admission.Gate
 	// sys and coordinator are the running actor tree (--demo sends to it).
 	sys         *actor.ActorSystem
 	coordinator *actor.PID
@@ -139,7 +145,7 @@ func (n *node) startActors(session gocqlx.Session, m *metrics.Metrics) error {
 	}
 	coordinator, err := n.spawnTree(sys, treeDeps{
 		store:          scylla.NewStore(session, n.cfg.Scylla.Keyspace),
-		probes:         append([]health.Probe{scylla.NewProbe(session), kafka}, relay.probes...),
+		probes:         append([]health.Probe{scylla.NewProbe(session), health.Optional(kafka)}, relay.probes...),
 		metrics:        m,
 		supervisionLog: filepath.Join(n.cfg.Node.DataDir, "supervision.log"),
 		relay:          relay.children,
@@ -229,21 +235,35 @@ func askHealth(ctx context.Context, sys *actor.ActorSystem, coordinator *actor.P
 	return nil, fmt.Errorf("ask health: unexpected reply %T", res)
 }
 
-// wait blocks until ctx ends (signal) or the node fails on its own; it
-// returns the failure, nil for a signal.
-func (n *node) wait(ctx context.Context) error {
+// fail reports a reason the node must stop; it never blocks, and only the
+// first reason is kept.
+func (n *node) fail(err error) {
 	select {
-	case <-ctx.Done():
-		return nil
-	case err := <-n.fatal:
-		return err
+	case n.fatal <- err:
+	default:
 	}
 }
 
-// shutdown runs the closers newest first (top actors are poisoned before
-// the remote stops, the remote before the actor system, the store and
-// broker last), bounded by ShutdownTimeout.
+// wait blocks until ctx ends (signal) or the node fails on its own, then
+// closes the admission gate before it returns (before anything is logged),
+// so that no command is accepted from the moment the stop is known; it
+// returns the failure, nil for a signal.
+func (n *node) wait(ctx context.Context) error {
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-n.fatal:
+	}
+	n.gate.Close()
+	return err
+}
+
+// shutdown closes the admission gate (if wait has not), then runs the
+// closers newest first (the order actors drain and the top actors are
+// poisoned before the remote stops, the remote before the actor system,
+// the store and broker last), bounded by ShutdownTimeout.
 func (n *node) shutdown() error {
+	n.gate.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.Node.ShutdownTimeout)
 	defer cancel()
 	done := make(chan error, 1)

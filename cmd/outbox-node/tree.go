@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -17,6 +19,9 @@ import (
 	"github.com/outboxnode/outbox/infra/metrics"
 	"github.com/outboxnode/outbox/messages"
 )
+
+// ordersName is the orders router's name under the coordinator.
+const ordersName = "orders"
 
 // treeDeps are the infra pieces the actor tree is built over.
 type treeDeps struct {
@@ -37,7 +42,12 @@ type treeDeps struct {
 //	 `- cdcstream    CDC reader over outbox_messages (fed by the store, not by clients)
 //	     `- publisher  Kafka producer behind retry + breaker
 //
-// and registers the coordinator's poisoning as the first shutdown step.
+// and registers the tree's stop as the first shutdown step: the order
+// actors drain (what is queued for them is refused, the admission gate is
+// closed by then), then the coordinator is poisoned and awaited. A
+// coordinator that terminates while the gate is open (a PoisonPill or Stop
+// sent to it, a failed restart) is reported on n.fatal, so the process
+// never lives on without its tree.
 func (n *node) spawnTree(sys *actor.ActorSystem, d treeDeps) (*actor.PID, error) {
 	log, err := supervision.New(sys, supervision.Config{Path: d.supervisionLog})
 	if err != nil {
@@ -58,12 +68,8 @@ func (n *node) spawnTree(sys *actor.ActorSystem, d treeDeps) (*actor.PID, error)
 		RestartBudget:        n.cfg.Node.RestartBudget,
 		RestartWindow:        n.cfg.Node.RestartWindow,
 		EnableFaultInjection: n.cfg.Node.EnableFaultInjection,
-		OnFatal: func(err error) {
-			select {
-			case n.fatal <- err:
-			default:
-			}
-		},
+		Gate:                 &n.gate,
+		OnFatal:              n.fail,
 	}, children)
 	if err != nil {
 		return nil, err
@@ -72,13 +78,53 @@ func (n *node) spawnTree(sys *actor.ActorSystem, d treeDeps) (*actor.PID, error)
 	if err != nil {
 		return nil, err
 	}
+	n.watchCoordinator(sys, pid)
 	n.onShutdown("actor tree", func(ctx context.Context) error {
+		drainOrders(ctx, sys, sys.NewLocalPID(pid.GetId()+"/"+ordersName), n.logger)
 		if err := poisonAndWait(ctx, sys, pid); err != nil {
 			return fmt.Errorf("poison %s: %w", coordinator.Name, err)
 		}
 		return nil
 	})
 	return pid, nil
+}
+
+// watchCoordinator reports the coordinator's end as fatal unless the node
+// is stopping it: whatever else stopped it, a node without its tree only
+// answers dead letters, so it must exit (non-zero) rather than linger.
+func (n *node) watchCoordinator(sys *actor.ActorSystem, pid *actor.PID) {
+	f := actor.NewFuture(sys, -1)
+	watch(sys, pid, f.PID())
+	go func() {
+		_ = f.Wait() // completes with the coordinator's Terminated
+		if !n.gate.Closed() {
+			n.fail(fmt.Errorf("%w: %s terminated while the node was running (stopped from inside the node, or its restart failed)",
+				coordinator.ErrChildStopped, coordinator.Name))
+		}
+	}()
+}
+
+// watch asks pid to send Terminated to watcher when it stops; an actor
+// already gone answers at once (as a dead letter).
+func watch(sys *actor.ActorSystem, pid, watcher *actor.PID) {
+	p, _ := sys.ProcessRegistry.Get(pid)
+	p.SendSystemMessage(pid, &actor.Watch{Watcher: watcher})
+}
+
+// drainOrders has every order actor answer what is queued for it (refused:
+// the gate is closed) and stop, so that those requesters get
+// SHUTTING_DOWN instead of a timeout; within ctx. A failure only costs
+// those replies, so it is logged, not returned.
+func drainOrders(ctx context.Context, sys *actor.ActorSystem, pid *actor.PID, logger *slog.Logger) {
+	timeout := 5 * time.Second
+	if d, ok := ctx.Deadline(); ok {
+		timeout = max(time.Until(d)/2, time.Millisecond)
+	}
+	_, err := sys.Root.RequestFuture(pid, orders.Drain{}, timeout).Result()
+	// A dead letter means the orders actor is gone already: nothing to drain.
+	if err != nil && !errors.Is(err, actor.ErrDeadLetter) {
+		logger.Warn("order actors not drained; their queued commands get no reply", "err", err)
+	}
 }
 
 // poisonAndWait poisons pid (it first handles the messages already in its
@@ -92,9 +138,7 @@ func poisonAndWait(ctx context.Context, sys *actor.ActorSystem, pid *actor.PID) 
 		timeout = max(time.Until(d), time.Millisecond)
 	}
 	f := actor.NewFuture(sys, timeout)
-	// An actor already gone answers the watch with Terminated (dead letter).
-	p, _ := sys.ProcessRegistry.Get(pid)
-	p.SendSystemMessage(pid, &actor.Watch{Watcher: f.PID()})
+	watch(sys, pid, f.PID())
 	sys.Root.Poison(pid)
 	return f.Wait()
 }
@@ -110,6 +154,7 @@ func (n *node) commandChildren(d treeDeps, log *supervision.Log, commands *comma
 		MaxCustomerLength: n.cfg.Orders.MaxCustomerLength,
 		IdleTimeout:       n.cfg.Orders.IdleTimeout,
 		StoreTimeout:      n.cfg.Scylla.Timeout,
+		Gate:              &n.gate,
 	}, supervision.Option(), commands.replies())
 	if err != nil {
 		return nil, err
@@ -119,7 +164,7 @@ func (n *node) commandChildren(d treeDeps, log *supervision.Log, commands *comma
 		return nil, err
 	}
 	return []coordinator.Child{
-		{Name: "orders", Props: supervision.Observe(ordersProps.Configure(commands.replies())), Routes: []proto.Message{
+		{Name: ordersName, Props: supervision.Observe(ordersProps.Configure(commands.replies())), Routes: []proto.Message{
 			&messages.CreateOrder{}, &messages.UpdateOrder{}, &messages.CancelOrder{}, &messages.GetOrder{},
 		}},
 		{Name: "health", Props: supervision.Observe(healthProps), Routes: []proto.Message{&messages.HealthQuery{}}},

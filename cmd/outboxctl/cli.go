@@ -8,6 +8,7 @@ import (
 	"io"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/outboxnode/outbox/infra/gateway"
 )
@@ -97,6 +98,9 @@ func usagef(format string, args ...any) error {
 
 // run executes one outboxctl invocation and returns its exit code.
 func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if err := validUTF8(args); err != nil {
+		return report(err, stderr)
+	}
 	e := &env{stdout: stdout, stderr: stderr, globals: defaultGlobals(getenv)}
 	fs := newFlagSet("outboxctl", &e.globals)
 	if err := fs.Parse(args); err != nil {
@@ -111,6 +115,22 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		e.client.close()
 	}
 	return report(err, stderr)
+}
+
+// validUTF8 refuses an argument that is not UTF-8 before anything is sent:
+// protobuf strings must be UTF-8, so the request could not even be encoded,
+// and the node would look unreachable instead of the argument wrong.
+func validUTF8(args []string) error {
+	for i, a := range args {
+		if !utf8.ValidString(a) {
+			shown := a
+			if len(shown) > 64 {
+				shown = shown[:64]
+			}
+			return usagef("argument %d (%q, %d bytes) is not valid UTF-8", i+1, shown, len(a))
+		}
+	}
+	return nil
 }
 
 func dispatch(e *env, args []string) error {

@@ -6,6 +6,8 @@ import (
 	"net"
 	"strings"
 	"testing"
+
+	"github.com/outboxnode/outbox/actors/admission"
 )
 
 func noEnv(string) string { return "" }
@@ -21,6 +23,9 @@ func closedAddr(t *testing.T) string {
 	ln.Close()
 	return addr
 }
+
+// uuidArg is a well-formed order id for command lines that fail before sending.
+const uuidArg = "0b9f4f8e-3c1a-4c52-9a53-8d0a6d1f2e44"
 
 func TestRunExitCodes(t *testing.T) {
 	down := closedAddr(t)
@@ -49,6 +54,9 @@ func TestRunExitCodes(t *testing.T) {
 		{"bad listen", []string{"--node", down, "--listen", "nohost", "health"}, exitUsage, `--listen "nohost" is not host:port`},
 		{"bad listen port", []string{"--node", down, "--listen", "127.0.0.1:http", "health"}, exitUsage, "bad port"},
 		{"negative since", []string{"events", "--since", "-1m"}, exitUsage, "negative"},
+		{"non-UTF-8 customer", []string{"--node", down, "order", "create", "--customer", "bob\xff", "--amount", "1"}, exitUsage, `argument 6 ("bob\xff", 4 bytes) is not valid UTF-8`},
+		{"non-UTF-8 flag value joined", []string{"--node", down, "order", "cancel", "--reason=\xc3", uuidArg}, exitUsage, "not valid UTF-8"},
+		{"long non-UTF-8 argument", []string{"--node", down, "order", "get", strings.Repeat("a", 500) + "\xfe"}, exitUsage, "501 bytes) is not valid UTF-8"},
 		{"unreachable", []string{"--node", down, "--timeout", "1s", "order", "create", "--customer", "a", "--amount", "1"}, exitUnreachable, "unreachable"},
 		{"unreachable flags after command", []string{"health", "--node", down}, exitUnreachable, down},
 	}
@@ -102,5 +110,18 @@ func TestItemsFlag(t *testing.T) {
 	}
 	if len(items) != 2 || items[0].GetSku() != "A-1" || items[0].GetQuantity() != 2 || items[1].GetQuantity() != 10 {
 		t.Fatalf("items = %v", items)
+	}
+}
+
+// TestShuttingDownIsARejection checks that a SHUTTING_DOWN refusal exits
+// like every rejection (1) and names the code and the node's reason.
+func TestShuttingDownIsARejection(t *testing.T) {
+	var stderr bytes.Buffer
+	code := report(&RejectedError{Reply: admission.Refusal()}, &stderr)
+	if code != exitRejected {
+		t.Fatalf("exit %d, want %d", code, exitRejected)
+	}
+	if want := "outboxctl: rejected (SHUTTING_DOWN): node is shutting down: nothing was written"; !strings.HasPrefix(stderr.String(), want) {
+		t.Fatalf("stderr %q, want it to start with %q", stderr.String(), want)
 	}
 }

@@ -38,8 +38,8 @@ type Config struct {
 	// {{event_type}} and {{aggregate_type}} are replaced, e.g.
 	// "orders.{{event_type}}". Default "{{event_type}}".
 	TopicTemplate string
-	// MaxMessageBytes is the largest record (and batch) sent. New lowers
-	// it to fit the broker's message.max.bytes, read at start-up, so that
+	// MaxMessageBytes is the largest record (and batch) sent. It is lowered
+	// to fit the broker's message.max.bytes, read when the producer connects, so that
 	// only a record too large by itself fails (per-topic overrides of
 	// max.message.bytes are not read).
 	MaxMessageBytes int

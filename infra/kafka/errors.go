@@ -46,6 +46,9 @@ var (
 	ErrInvalidTopic = errors.New("invalid topic")
 	// ErrClosed: Publish was called on, or interrupted by, a closed Producer.
 	ErrClosed = errors.New("kafka producer closed")
+	// ErrNotConnected: no broker has been reached since the producer was
+	// created; records fail as KindUnavailable until one is.
+	ErrNotConnected = errors.New("kafka not connected yet")
 )
 
 // PublishError is the per-record error of Publish: Kind says what to do,

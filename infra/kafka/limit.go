@@ -1,6 +1,7 @@
 package kafka
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 
@@ -16,7 +17,7 @@ const batchOverhead = 128
 func brokerMessageMaxBytes(brokers []string, conf *sarama.Config) (int, error) {
 	admin, err := sarama.NewClusterAdmin(brokers, conf)
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("%w: %w", errUnreachable, err)
 	}
 	defer admin.Close()
 	nodes, _, err := admin.DescribeCluster()
@@ -50,18 +51,23 @@ func brokerMessageMaxBytes(brokers []string, conf *sarama.Config) (int, error) {
 // fitBrokerLimit lowers conf's Producer.MaxMessageBytes so that a full batch
 // fits the broker's message.max.bytes. Above it, a batch of small records
 // would be rejected whole with MESSAGE_TOO_LARGE, a permanent error, and
-// every record in it dead-lettered. If the limit cannot be read, the
-// configured value stays.
-func (p *Producer) fitBrokerLimit(brokers []string, conf *sarama.Config) {
+// every record in it dead-lettered. If no broker answers it returns the
+// error (connect tries again later); if a broker answers but the limit
+// cannot be read, the configured value stays.
+func (p *Producer) fitBrokerLimit(brokers []string, conf *sarama.Config) error {
 	limit, err := brokerMessageMaxBytes(brokers, conf)
+	if errors.Is(err, errUnreachable) {
+		return err
+	}
 	if err != nil {
 		p.log.Warn("kafka: cannot read the broker's message.max.bytes; keeping MaxMessageBytes",
 			"max_message_bytes", conf.Producer.MaxMessageBytes, "err", err)
-		return
+		return nil
 	}
 	if fit := limit - batchOverhead; fit > 0 && conf.Producer.MaxMessageBytes > fit {
 		p.log.Info("kafka: MaxMessageBytes lowered to fit the broker's message.max.bytes",
 			"configured", conf.Producer.MaxMessageBytes, "broker_limit", limit, "max_message_bytes", fit)
 		conf.Producer.MaxMessageBytes = fit
 	}
+	return nil
 }

@@ -4,6 +4,11 @@
 // and classifies failures in one place (Classify, IsUnavailable,
 // IsPermanent) so callers can retry, pause or dead-letter.
 //
+// The producer connects in the background (connect.go): a node starts, and
+// takes commands, while its brokers are unreachable; until the first
+// connection every record fails as KindUnavailable, so the relay pauses
+// and nothing is dead-lettered for the broker's absence.
+//
 // Recovery note: sarama keeps its own breaker per topic and partition
 // (3 failed leader look-ups open it for 10 s, hard-coded), so after a broker
 // outage records keep failing with "circuit breaker is open" for up to 10 s
@@ -29,9 +34,14 @@ import (
 // over: concurrent Publish calls interleave, so publish one aggregate's
 // events from one caller. Close releases it.
 type Producer struct {
-	mapper *Mapper
-	ap     sarama.AsyncProducer
-	log    *slog.Logger
+	mapper  *Mapper
+	log     *slog.Logger
+	brokers []string
+	// ap is set once, by connect under sendMu unless closed, before ready
+	// is closed; read it only after ready.
+	ap        sarama.AsyncProducer
+	ready     chan struct{}
+	firstDial chan struct{} // closed once the first connection attempt ended
 
 	closing   chan struct{} // closed first by Close: stops Publish sends
 	closeOnce sync.Once
@@ -40,7 +50,8 @@ type Producer struct {
 	drained   chan struct{} // closed when both result channels are drained
 }
 
-// New validates cfg (after SetDefaults) and connects to the brokers.
+// New validates cfg (after SetDefaults) and starts connecting to the
+// brokers in the background; it never waits for them (see Connected).
 func New(cfg Config) (*Producer, error) {
 	cfg.SetDefaults()
 	if err := cfg.Validate(); err != nil {
@@ -50,14 +61,12 @@ func New(cfg Config) (*Producer, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Producer{mapper: mapper, log: cfg.Logger, closing: make(chan struct{}), drained: make(chan struct{})}
-	conf := saramaConfig(cfg)
-	p.fitBrokerLimit(cfg.Brokers, conf)
-	if p.ap, err = sarama.NewAsyncProducer(cfg.Brokers, conf); err != nil {
-		return nil, fmt.Errorf("kafka producer for %v: %w", cfg.Brokers, err)
+	p := &Producer{
+		mapper: mapper, log: cfg.Logger, brokers: cfg.Brokers,
+		ready: make(chan struct{}), firstDial: make(chan struct{}),
+		closing: make(chan struct{}), drained: make(chan struct{}),
 	}
-	go p.drain()
-	cfg.Logger.Info("kafka producer connected", slog.Any("brokers", cfg.Brokers), slog.String("topic_template", cfg.TopicTemplate))
+	go p.connect(saramaConfig(cfg), cfg.TopicTemplate)
 	return p, nil
 }
 
@@ -127,10 +136,25 @@ func (p *Producer) publish(ctx context.Context, n int, record func(int) (Record,
 
 // send hands the records to sarama and returns how many it went through.
 func (p *Producer) send(ctx context.Context, b *batch, n int, record func(int) (Record, error)) int {
+	// Right after New the first attempt may still run: wait for it, so a
+	// live broker is used at once; once it failed, fail fast until one is.
+	select {
+	case <-p.firstDial:
+	case <-ctx.Done():
+		return 0
+	case <-p.closing:
+		return 0
+	}
 	p.sendMu.RLock()
 	defer p.sendMu.RUnlock()
 	if p.closed {
 		return 0
+	}
+	if !p.Connected() {
+		for i := range n {
+			b.resolve(i, &PublishError{Kind: KindUnavailable, Err: fmt.Errorf("%w: brokers %v", ErrNotConnected, p.brokers)})
+		}
+		return n
 	}
 	for i := range n {
 		r, err := record(i)
@@ -205,9 +229,13 @@ func (p *Producer) Close() error {
 		close(p.closing)
 		p.sendMu.Lock()
 		p.closed = true
+		connected := p.Connected()
 		p.sendMu.Unlock()
-		p.ap.AsyncClose()
-		<-p.drained
+		// Not connected yet: connect sees closed and discards what it dials.
+		if connected {
+			p.ap.AsyncClose()
+			<-p.drained
+		}
 		p.log.Info("kafka producer closed")
 	})
 	return nil

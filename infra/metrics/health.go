@@ -12,7 +12,8 @@ import (
 //	{"status":"ok","components":{"scylla":{"status":"ok","detail":"..."}},"checked_at":"..."}
 //
 // Status values are "ok", "degraded" and "down"; the node status is the
-// worst component status.
+// worst component status, but the broker being down only degrades it
+// (commands are still accepted; the relay waits).
 type Health struct {
 	Status     string                     `json:"status"`
 	Components map[string]ComponentHealth `json:"components"`
