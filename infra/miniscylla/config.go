@@ -1,9 +1,11 @@
 package miniscylla
 
 import (
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net"
+	"time"
 )
 
 // Defaults used by Config.setDefaults.
@@ -14,7 +16,20 @@ const (
 	// DefaultMaxConcurrentRequests bounds the requests one connection runs at once;
 	// further frames wait in the socket, which is the back-pressure a driver expects.
 	DefaultMaxConcurrentRequests = 256
+	// DefaultMaxInFlightBytes bounds the request frames held in memory at
+	// once across all connections (ScyllaDB bounds the same, per shard).
+	DefaultMaxInFlightBytes = 256 << 20
+	// DefaultHandshakeTimeout bounds TLS, STARTUP and authentication.
+	DefaultHandshakeTimeout = 10 * time.Second
+	// DefaultFrameTimeout bounds the arrival of a frame's body.
+	DefaultFrameTimeout = 30 * time.Second
 )
+
+// handshakeFrameMax is the largest frame accepted before a connection is
+// ready (STARTUP done, and authenticated when Users is set): OPTIONS,
+// STARTUP and AUTH_RESPONSE are a few hundred bytes, so a client that has
+// not logged in cannot make the server hold large buffers.
+const handshakeFrameMax = 64 << 10
 
 // Config configures a Server. The zero value is valid: every field has a default.
 type Config struct {
@@ -33,6 +48,29 @@ type Config struct {
 	MaxFrameSize int
 	// MaxConcurrentRequests bounds the requests executed at once per connection.
 	MaxConcurrentRequests int
+	// MaxInFlightBytes bounds the bytes of request frames (bodies, and their
+	// decompressed form) held at once across all connections, from the
+	// moment a frame's header is read until its response is queued. A
+	// connection whose next frame does not fit stops being read until
+	// enough is released; a frame larger than the whole bound gets a
+	// PROTOCOL_ERROR and its connection is closed. Default DefaultMaxInFlightBytes.
+	MaxInFlightBytes int
+	// HandshakeTimeout bounds the time from accept until the connection is
+	// ready (TLS handshake, STARTUP, authentication); the connection is
+	// closed when it runs out. Default DefaultHandshakeTimeout.
+	HandshakeTimeout time.Duration
+	// FrameTimeout bounds the time from a frame's header to the last byte
+	// of its body, so that a client trickling a large frame cannot hold its
+	// reservation of MaxInFlightBytes; the connection is closed when it runs
+	// out. At 256 MiB the default asks for about 9 MB/s. Default DefaultFrameTimeout.
+	FrameTimeout time.Duration
+	// Users, when not empty, turns on password authentication
+	// (PasswordAuthenticator, SASL PLAIN): a connection must log in as one of
+	// these users before any statement. Empty allows every client, as
+	// ScyllaDB's AllowAllAuthenticator does.
+	Users Credentials
+	// TLS, when set, makes the CQL port TLS-only (see ServerTLS).
+	TLS *tls.Config
 }
 
 // ConfigError reports an invalid Config field.
@@ -59,7 +97,19 @@ func (c *Config) setDefaults() {
 	if c.MaxConcurrentRequests == 0 {
 		c.MaxConcurrentRequests = DefaultMaxConcurrentRequests
 	}
+	if c.MaxInFlightBytes == 0 {
+		c.MaxInFlightBytes = DefaultMaxInFlightBytes
+	}
+	if c.HandshakeTimeout == 0 {
+		c.HandshakeTimeout = DefaultHandshakeTimeout
+	}
+	if c.FrameTimeout == 0 {
+		c.FrameTimeout = DefaultFrameTimeout
+	}
 }
+
+// frameLimit is the largest frame body a ready connection may send.
+func (c Config) frameLimit() int { return min(c.MaxFrameSize, c.MaxInFlightBytes) }
 
 // Validate reports the first invalid field as a *ConfigError.
 func (c Config) Validate() error {
@@ -72,5 +122,11 @@ func (c Config) Validate() error {
 	if c.MaxConcurrentRequests < 1 {
 		return &ConfigError{Field: "MaxConcurrentRequests", Reason: "must be at least 1"}
 	}
-	return nil
+	if c.MaxInFlightBytes < 1024 {
+		return &ConfigError{Field: "MaxInFlightBytes", Reason: fmt.Sprintf("%d is below 1 KiB", c.MaxInFlightBytes)}
+	}
+	if c.HandshakeTimeout < 0 || c.FrameTimeout < 0 {
+		return &ConfigError{Field: "HandshakeTimeout/FrameTimeout", Reason: "must not be negative"}
+	}
+	return c.Users.validate()
 }
