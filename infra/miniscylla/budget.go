@@ -10,13 +10,17 @@ import (
 // released once its request has been answered. A reader that cannot reserve
 // waits, which stops reading its socket (back-pressure on that client only).
 //
+// Frames above smallFrameMax may use all but a reserve, which only small
+// frames can take: clients sending (or trickling, up to FrameTimeout) large
+// frames can then fill the large share but never stall ordinary statements.
 // Waiters are served by size, not strictly in arrival order: whenever bytes
-// are released, every waiting reservation that now fits is granted. A
-// statement of a few hundred bytes therefore never queues behind a client
-// that asked for hundreds of megabytes; the price is that a very large frame
-// may wait while small ones keep the budget busy.
+// are released, every waiting reservation that now fits is granted, so a
+// statement never queues behind a client that asked for hundreds of
+// megabytes; the price is that a very large frame may wait while smaller
+// ones keep the budget busy.
 type budget struct {
-	limit int64
+	limit   int64
+	reserve int64 // of limit, for frames of at most smallFrameMax
 
 	mu      sync.Mutex
 	used    int64
@@ -28,16 +32,34 @@ type budgetWaiter struct {
 	ready chan struct{} // closed when granted
 }
 
-func newBudget(limit int64) *budget { return &budget{limit: limit} }
+// smallFrameMax is the largest frame that may use the reserve; statements
+// are far smaller.
+const smallFrameMax = 64 << 10
+
+// budgetReserve is the share of limit kept for small frames: a quarter, at
+// most 16 MiB (256 frames of smallFrameMax).
+func budgetReserve(limit int64) int64 { return min(limit/4, 16<<20) }
+
+func newBudget(limit int64) *budget { return &budget{limit: limit, reserve: budgetReserve(limit)} }
+
+// largest is the largest reservation that can ever be granted.
+func (b *budget) largest() int64 { return b.limit - b.reserve }
+
+func (b *budget) fitsLocked(n int64) bool {
+	if n <= smallFrameMax {
+		return b.used+n <= b.limit
+	}
+	return b.used+n <= b.limit-b.reserve
+}
 
 // acquire reserves n bytes, waiting until they fit or ctx ends. n must not
-// exceed the limit (the frame limit guarantees it).
+// exceed largest (the frame limit guarantees it).
 func (b *budget) acquire(ctx context.Context, n int64) error {
 	if n <= 0 {
 		return nil
 	}
 	b.mu.Lock()
-	if b.used+n <= b.limit {
+	if b.fitsLocked(n) {
 		b.used += n
 		b.mu.Unlock()
 		return nil
@@ -81,7 +103,7 @@ func (b *budget) release(n int64) {
 func (b *budget) grantLocked() {
 	kept := b.waiters[:0]
 	for _, w := range b.waiters {
-		if b.used+w.n <= b.limit {
+		if b.fitsLocked(w.n) {
 			b.used += w.n
 			close(w.ready)
 			continue

@@ -52,8 +52,10 @@ type Config struct {
 	// decompressed form) held at once across all connections, from the
 	// moment a frame's header is read until its response is queued. A
 	// connection whose next frame does not fit stops being read until
-	// enough is released; a frame larger than the whole bound gets a
-	// PROTOCOL_ERROR and its connection is closed. Default DefaultMaxInFlightBytes.
+	// enough is released. A quarter of it (at most 16 MiB) is kept for
+	// frames of 64 KiB or less, so a frame larger than the rest (240 MiB
+	// by default) gets a PROTOCOL_ERROR and its connection is closed.
+	// Default DefaultMaxInFlightBytes.
 	MaxInFlightBytes int
 	// HandshakeTimeout bounds the time from accept until the connection is
 	// ready (TLS handshake, STARTUP, authentication); the connection is
@@ -108,8 +110,11 @@ func (c *Config) setDefaults() {
 	}
 }
 
-// frameLimit is the largest frame body a ready connection may send.
-func (c Config) frameLimit() int { return min(c.MaxFrameSize, c.MaxInFlightBytes) }
+// frameLimit is the largest frame body a ready connection may send: at
+// most what the in-flight budget can ever grant (budget.largest).
+func (c Config) frameLimit() int {
+	return min(c.MaxFrameSize, c.MaxInFlightBytes-int(budgetReserve(int64(c.MaxInFlightBytes))))
+}
 
 // Validate reports the first invalid field as a *ConfigError.
 func (c Config) Validate() error {
