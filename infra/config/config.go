@@ -367,6 +367,9 @@ func (c Config) Validate() error {
 	}
 	if c.EmbeddedScylla() {
 		hostPort(bad, "embedded-cql-addr", c.Embedded.CQLAddr)
+		if c.Scylla.TLS.Enabled() {
+			bad("scylla-tls-ca", "TLS applies to --scylla-hosts; the embedded store serves plain CQL")
+		}
 	}
 	if c.EmbeddedKafka() {
 		hostPort(bad, "embedded-kafka-addr", c.Embedded.KafkaAddr)

@@ -16,7 +16,7 @@ func TestStoreAuthFlagsAndSecretSources(t *testing.T) {
 	if err := os.WriteFile(file, []byte("from-file\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	tlsFlags := []string{"--scylla-tls-ca", "/ca.pem", "--scylla-tls-cert", "/c.pem", "--scylla-tls-key", "/k.pem"}
+	tlsFlags := []string{"--scylla-hosts", "10.0.0.1", "--scylla-tls-ca", "/ca.pem", "--scylla-tls-cert", "/c.pem", "--scylla-tls-key", "/k.pem"}
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -60,7 +60,8 @@ func TestStoreAuthBadSettings(t *testing.T) {
 		{nil, map[string]string{EnvScyllaPassword: "pw"}, "scylla-username"},
 		{[]string{"--scylla-username", "app", "--scylla-password-file", "/does/not/exist"}, nil, "scylla-password-file"},
 		{[]string{"--scylla-tls-ca", "/ca.pem", "--scylla-tls-cert", "/c.pem"}, nil, "scylla-tls-cert"},
-		{[]string{"--scylla-tls-cert", "/c.pem", "--scylla-tls-key", "/k.pem"}, nil, "scylla-tls-ca"},
+		{[]string{"--scylla-hosts", "h", "--scylla-tls-cert", "/c.pem", "--scylla-tls-key", "/k.pem"}, nil, "scylla-tls-ca"},
+		{[]string{"--scylla-tls-ca", "/ca.pem"}, nil, "embedded store serves plain CQL"},
 	} {
 		_, err := Load(tc.args, env(tc.env), io.Discard)
 		var inv *InvalidError
