@@ -3,7 +3,9 @@
 // and a Kafka broker (minikafka). It prints one line, "devstack ready
 // cql=<addr> kafka=<addr>", once both accept connections, and stops on
 // SIGINT/SIGTERM. With --data-dir the CQL store survives restarts (a
-// write-ahead log); without it everything lives in memory.
+// write-ahead log); without it everything lives in memory. --cql-username
+// with --cql-password-file (or DEVSTACK_CQL_PASSWORD) requires a login, and
+// --cql-tls-cert/--cql-tls-key (+ --cql-tls-client-ca) serve CQL over TLS.
 //
 //	devstack --cql-addr 127.0.0.1:9042 --kafka-addr 127.0.0.1:9092 --data-dir /var/lib/devstack
 package main
