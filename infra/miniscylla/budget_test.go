@@ -231,3 +231,34 @@ func sendLargeGarbage(t *testing.T, addr string, body []byte, n int) int {
 	}
 	return answered
 }
+
+// TestCompressedFrameReservesItsDecompressedSize: a compressed frame also
+// reserves the size it declares decompressed. When that does not fit
+// within FrameTimeout the request is answered OVERLOADED and the
+// connection goes on; once the budget is free the same request runs, and
+// every byte it reserved is returned.
+func TestCompressedFrameReservesItsDecompressedSize(t *testing.T) {
+	s, err := Start(context.Background(), Config{Addr: "127.0.0.1:0", MaxInFlightBytes: 4 << 20, FrameTimeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	held := s.budget.largest() - 100<<10 // someone else's large frames
+	if err := s.budget.acquire(context.Background(), held); err != nil {
+		t.Fatal(err)
+	}
+	c := dial(t, s.Addr())
+	c.startup("COMPRESSION", "lz4")
+	c.useCompression("lz4")
+	// 1 MiB of statement, compressing to a few KiB.
+	query := &message.Query{Query: "SELECT release_version FROM system.local" + strings.Repeat(" ", 1<<20),
+		Options: &message.QueryOptions{Consistency: primitive.ConsistencyLevelOne}}
+	if resp, ok := c.roundTrip(2, query).(*message.Overloaded); !ok {
+		t.Fatalf("answered %v, want OVERLOADED", resp)
+	}
+	s.budget.release(held)
+	if resp, ok := c.roundTrip(3, query).(*message.RowsResult); !ok {
+		t.Fatalf("answered %v once the budget is free, want rows", resp)
+	}
+	waitFor(t, "every reservation returned", func() bool { return s.budget.inUse() == 0 })
+}
