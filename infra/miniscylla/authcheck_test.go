@@ -2,6 +2,7 @@ package miniscylla
 
 import (
 	"bytes"
+	"crypto/tls"
 	"fmt"
 	"strings"
 	"testing"
@@ -33,8 +34,10 @@ func FuzzPlainToken(f *testing.F) {
 
 func TestStoredPasswords(t *testing.T) {
 	creds := Credentials{"b": "secret-b", "a": "secret-a"}
-	if got := fmt.Sprint(Config{Users: creds}); strings.Contains(got, "secret") || !strings.Contains(got, "{a:<redacted>, b:<redacted>}") {
-		t.Fatalf("printed config: %s", got)
+	for _, got := range []string{fmt.Sprint(Config{Users: creds}), fmt.Sprintf("%+v", &Config{Users: creds, TLS: &tls.Config{}})} {
+		if strings.Contains(got, "secret") || !strings.Contains(got, "Users:{a:<redacted>, b:<redacted>}") {
+			t.Fatalf("printed config: %s", got)
+		}
 	}
 	a, err := newAuthenticator(creds)
 	if err != nil {

@@ -93,7 +93,9 @@ func TestMemoryBoundUnderAbuse(t *testing.T) {
 		bodySize = 8 << 20
 		frames   = 1
 	)
-	s, err := Start(context.Background(), Config{Addr: "127.0.0.1:0", MaxInFlightBytes: limit})
+	// Generous deadlines: 200 connections share a loaded machine, and
+	// this test is about memory, not about slow clients.
+	s, err := Start(context.Background(), Config{Addr: "127.0.0.1:0", MaxInFlightBytes: limit, HandshakeTimeout: 2 * time.Minute, FrameTimeout: 2 * time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -135,3 +135,10 @@ func (c Config) Validate() error {
 	}
 	return c.Users.validate()
 }
+
+// String renders the configuration without secrets: user names but no
+// passwords, and whether TLS is on but not its keys.
+func (c Config) String() string {
+	return fmt.Sprintf("{Addr:%s DataDir:%q MaxFrameSize:%d MaxConcurrentRequests:%d MaxInFlightBytes:%d HandshakeTimeout:%s FrameTimeout:%s Users:%s TLS:%t}",
+		c.Addr, c.DataDir, c.MaxFrameSize, c.MaxConcurrentRequests, c.MaxInFlightBytes, c.HandshakeTimeout, c.FrameTimeout, c.Users, c.TLS != nil)
+}
