@@ -88,7 +88,7 @@ func vmRSS(t *testing.T) int64 {
 // reservation must be returned at the end.
 func TestMemoryBoundUnderAbuse(t *testing.T) {
 	const (
-		limit    = 32 << 20
+		limit    = 16 << 20
 		conns    = 200
 		bodySize = 8 << 20
 		frames   = 1
