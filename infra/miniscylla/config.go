@@ -21,7 +21,7 @@ const (
 	DefaultMaxInFlightBytes = 256 << 20
 	// DefaultHandshakeTimeout bounds TLS, STARTUP and authentication.
 	DefaultHandshakeTimeout = 10 * time.Second
-	// DefaultFrameTimeout bounds the arrival of a frame's body.
+	// DefaultFrameTimeout bounds the arrival of a frame's header, then of its body.
 	DefaultFrameTimeout = 30 * time.Second
 )
 
@@ -61,10 +61,13 @@ type Config struct {
 	// ready (TLS handshake, STARTUP, authentication); the connection is
 	// closed when it runs out. Default DefaultHandshakeTimeout.
 	HandshakeTimeout time.Duration
-	// FrameTimeout bounds the time from a frame's header to the last byte
-	// of its body, so that a client trickling a large frame cannot hold its
-	// reservation of MaxInFlightBytes; the connection is closed when it runs
-	// out. At 256 MiB the default asks for about 9 MB/s. Default DefaultFrameTimeout.
+	// FrameTimeout bounds the time from a frame's first byte to the end of
+	// its header, and from the server starting to read its body (after any
+	// wait for MaxInFlightBytes) to the body's end; an idle connection
+	// between frames is not bounded. A client trickling a frame thus cannot
+	// hold its reservation or a reader forever: the connection is closed
+	// when it runs out. At 256 MiB the default asks for about 9 MB/s.
+	// Default DefaultFrameTimeout.
 	FrameTimeout time.Duration
 	// Users, when not empty, turns on password authentication
 	// (PasswordAuthenticator, SASL PLAIN): a connection must log in as one of

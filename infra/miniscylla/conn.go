@@ -130,7 +130,7 @@ func (c *conn) readLoop() error {
 	var hb [headerSize]byte
 	var body []byte
 	for {
-		h, err := readHeader(br, &hb, c.frameLimit())
+		h, err := c.readHeader(br, &hb)
 		if err != nil {
 			return c.reject(err)
 		}
@@ -162,6 +162,34 @@ func (c *conn) readLoop() error {
 	}
 }
 
+// readHeader waits for the next frame as long as the connection may idle
+// (until the handshake deadline before it is ready, forever after), then
+// gives the rest of the header FrameTimeout from its first byte.
+func (c *conn) readHeader(br *bufio.Reader, hb *[headerSize]byte) (header, error) {
+	if _, err := br.Peek(1); err != nil {
+		return header{}, err
+	}
+	if br.Buffered() >= headerSize {
+		return readHeader(br, hb, c.frameLimit())
+	}
+	c.nc.SetReadDeadline(c.frameDeadline())
+	h, err := readHeader(br, hb, c.frameLimit())
+	if err == nil {
+		c.nc.SetReadDeadline(c.handshakeDeadline)
+	}
+	return h, err
+}
+
+// frameDeadline is when the frame being read must be complete: FrameTimeout
+// from now, or the handshake deadline if that comes first.
+func (c *conn) frameDeadline() time.Time {
+	deadline := time.Now().Add(c.srv.cfg.FrameTimeout)
+	if !c.handshakeDeadline.IsZero() && c.handshakeDeadline.Before(deadline) {
+		return c.handshakeDeadline
+	}
+	return deadline
+}
+
 // frameLimit is the largest body the connection may send now.
 func (c *conn) frameLimit() int {
 	if !c.ready {
@@ -177,11 +205,7 @@ func (c *conn) readBody(br *bufio.Reader, buf []byte, n int) ([]byte, error) {
 	if br.Buffered() >= n {
 		return readBody(br, buf, n)
 	}
-	deadline := time.Now().Add(c.srv.cfg.FrameTimeout)
-	if !c.handshakeDeadline.IsZero() && c.handshakeDeadline.Before(deadline) {
-		deadline = c.handshakeDeadline
-	}
-	c.nc.SetReadDeadline(deadline)
+	c.nc.SetReadDeadline(c.frameDeadline())
 	buf, err := readBody(br, buf, n)
 	if err != nil {
 		return buf, fmt.Errorf("read %d-byte frame body: %w", n, err)

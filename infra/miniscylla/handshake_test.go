@@ -89,19 +89,35 @@ func TestHandshakeBounds(t *testing.T) {
 	big.expectClosed()
 }
 
-// TestFrameTimeout: a ready connection that sends a header and then only
-// part of the body is closed after FrameTimeout, and its reservation of the
-// in-flight budget is returned.
+// TestFrameTimeout: a ready connection that sends part of a header, or a
+// header and then only part of the body, is closed after FrameTimeout, and
+// the body's reservation of the in-flight budget is returned; a ready
+// connection that sends nothing at all stays open.
 func TestFrameTimeout(t *testing.T) {
-	s, err := Start(context.Background(), Config{Addr: "127.0.0.1:0", FrameTimeout: 300 * time.Millisecond})
+	const timeout = time.Second
+	s, err := Start(context.Background(), Config{Addr: "127.0.0.1:0", FrameTimeout: timeout})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	c := dial(t, s.Addr())
-	c.startup()
-	c.write(rawFrame(0, 2, primitive.OpCodeQuery, 1<<20, []byte("partial")))
+	idle := dial(t, s.Addr())
+	idle.startup()
+	since := time.Now()
+
+	halfHeader := dial(t, s.Addr())
+	halfHeader.startup()
+	halfHeader.write([]byte{4, 0, 0})
+	halfHeader.expectClosed()
+
+	halfBody := dial(t, s.Addr())
+	halfBody.startup()
+	halfBody.write(rawFrame(0, 2, primitive.OpCodeQuery, 1<<20, []byte("partial")))
 	waitFor(t, "the reservation", func() bool { return s.budget.inUse() == 1<<20 })
-	c.expectClosed()
+	halfBody.expectClosed()
 	waitFor(t, "the reservation released", func() bool { return s.budget.inUse() == 0 })
+
+	waitFor(t, "the idle connection to outlive FrameTimeout", func() bool { return time.Since(since) > 2*timeout })
+	if _, ok := idle.roundTrip(3, &message.Options{}).(*message.Supported); !ok {
+		t.Fatal("an idle ready connection was not served")
+	}
 }

@@ -19,8 +19,8 @@
 //     before anything but OPTIONS; system_auth.roles lists the users
 //     (auth.go). With Config.TLS the port speaks TLS only (tls.go).
 //   - Until a connection is ready it may send frames of 64 KiB at most and
-//     must get ready within Config.HandshakeTimeout. Every frame's body must
-//     arrive within Config.FrameTimeout of its header, and is counted
+//     must get ready within Config.HandshakeTimeout. A frame's header, then
+//     its body, must each arrive within Config.FrameTimeout; the body is counted
 //     against Config.MaxInFlightBytes, shared by all connections, until its
 //     response is queued (budget.go).
 //   - Requests on one connection run concurrently, at most
