@@ -5,7 +5,9 @@
 // SIGINT/SIGTERM. With --data-dir the CQL store survives restarts (a
 // write-ahead log); without it everything lives in memory. A log damaged
 // before intact records stops the start (exit 1) unless --wal-recovery
-// salvage drops the damaged bytes.
+// salvage drops the damaged bytes. --cql-username with --cql-password-file
+// (or DEVSTACK_CQL_PASSWORD) requires a login, and --cql-tls-cert/--cql-tls-key
+// (+ --cql-tls-client-ca) serve CQL over TLS.
 //
 //	devstack --cql-addr 127.0.0.1:9042 --kafka-addr 127.0.0.1:9092 --data-dir /var/lib/devstack
 package main

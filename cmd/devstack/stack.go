@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 
 	"github.com/outboxnode/outbox/infra/minikafka"
@@ -21,6 +22,7 @@ type config struct {
 	dataDir   string
 	// walRecovery is miniscylla.Config.WALRecovery.
 	walRecovery string
+	cql       miniscylla.Config // authentication, TLS and memory bound (cql.go)
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -32,7 +34,13 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.TextVar(&cfg.logLevel, "log-level", slog.LevelInfo, "log level on stderr: debug, info, warn or error")
 	fs.StringVar(&cfg.dataDir, "data-dir", "", `directory of the CQL server's write-ahead log, recovered at start; "" keeps data in memory only`)
 	fs.StringVar(&cfg.walRecovery, "wal-recovery", "strict", "damage in the middle of the write-ahead log: strict refuses to start, salvage drops the damaged bytes and keeps every intact record")
+	var cql cqlFlags
+	cql.register(fs)
 	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	var err error
+	if cfg.cql, err = cql.serverConfig(os.Getenv); err != nil {
 		return cfg, err
 	}
 	if fs.NArg() > 0 {
@@ -55,7 +63,9 @@ type stack []service
 func starters(cfg config, log *slog.Logger) []func(context.Context) (service, error) {
 	s := []func(context.Context) (service, error){
 		func(ctx context.Context) (service, error) {
-			srv, err := miniscylla.Start(ctx, miniscylla.Config{Addr: cfg.cqlAddr, DataDir: cfg.dataDir, WALRecovery: cfg.walRecovery, Logger: log.With("service", "cql")})
+			scfg := cfg.cql
+			scfg.Addr, scfg.DataDir, scfg.WALRecovery, scfg.Logger = cfg.cqlAddr, cfg.dataDir, cfg.walRecovery, log.With("service", "cql")
+			srv, err := miniscylla.Start(ctx, scfg)
 			if err != nil {
 				return service{}, err
 			}

@@ -21,11 +21,16 @@ func (n *node) startEmbedded(ctx context.Context) error {
 			dir = filepath.Join(cfg.Node.DataDir, "miniscylla")
 			kept = "kept in " + dir
 		}
+		var users miniscylla.Credentials // the node's own login becomes the server's only user
+		if cfg.Scylla.Username != "" {
+			users = miniscylla.Credentials{cfg.Scylla.Username: cfg.Scylla.Password.Reveal()}
+		}
 		srv, err := miniscylla.Start(ctx, miniscylla.Config{
 			Addr:        cfg.Embedded.CQLAddr,
 			DataDir:     dir,
 			WALRecovery: cfg.Embedded.WALRecovery,
 			Logger:      n.logger.With("component", "miniscylla"),
+			Users:       users,
 		})
 		if err != nil {
 			return fmt.Errorf("embedded store: %w", err)

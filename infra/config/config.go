@@ -8,6 +8,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"strconv"
 	"strings"
@@ -47,7 +48,52 @@ type Scylla struct {
 	Migrate *bool
 	// OutboxTTL bounds outbox_messages (table TTL) and its CDC log.
 	OutboxTTL time.Duration
+	// Username and Password log in to a cluster running
+	// PasswordAuthenticator; an empty Username logs in as nobody. In
+	// embedded mode they also become the embedded server's only user.
+	Username string
+	Password Secret
+	// TLS encrypts the connections to the store when TLS.CAFile is set.
+	TLS StoreTLS
 }
+
+// StoreTLS configures TLS to the store (PEM files).
+type StoreTLS struct {
+	// CAFile holds the CA(s) the servers' certificates must chain to; empty
+	// disables TLS.
+	CAFile string
+	// CertFile and KeyFile are the client certificate, for servers that
+	// require one (client_encryption_options.require_client_auth).
+	CertFile string
+	KeyFile  string
+	// SkipHostVerification accepts a certificate issued for another host
+	// name (the chain is still checked against CAFile).
+	SkipHostVerification bool
+}
+
+// Enabled reports whether the store connection uses TLS.
+func (t StoreTLS) Enabled() bool { return t.CAFile != "" }
+
+// Secret is a password: printing it (String, %v, slog) shows only whether
+// it is set, never its value.
+type Secret string
+
+// String returns "<redacted>", or "" when the secret is empty.
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return "<redacted>"
+}
+
+// GoString redacts %#v too.
+func (s Secret) GoString() string { return `"` + s.String() + `"` }
+
+// LogValue redacts the secret in slog output.
+func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
+// Reveal returns the secret itself, for the driver that sends it.
+func (s Secret) Reveal() string { return string(s) }
 
 // Replication is a keyspace replication strategy.
 type Replication struct {
@@ -358,6 +404,9 @@ func (c Config) Validate() error {
 		if c.Embedded.WALRecovery != "strict" && c.Embedded.WALRecovery != "salvage" {
 			bad("embedded-wal-recovery", "%q: want strict or salvage", c.Embedded.WALRecovery)
 		}
+		if c.Scylla.TLS.Enabled() {
+			bad("scylla-tls-ca", "TLS applies to --scylla-hosts; the embedded store serves plain CQL")
+		}
 	}
 	if c.EmbeddedKafka() {
 		hostPort(bad, "embedded-kafka-addr", c.Embedded.KafkaAddr)
@@ -412,6 +461,15 @@ func (s Scylla) Validate() error {
 	positive(bad, "scylla-connect-timeout", s.ConnectTimeout)
 	if s.OutboxTTL < time.Second {
 		bad("outbox-ttl", "must be at least 1s, got %s", s.OutboxTTL)
+	}
+	if (s.Username == "") != (s.Password == "") {
+		bad("scylla-username", "a user name needs a password (--scylla-password-file or %s) and a password a user name", EnvScyllaPassword)
+	}
+	if (s.TLS.CertFile == "") != (s.TLS.KeyFile == "") {
+		bad("scylla-tls-cert", "--scylla-tls-cert and --scylla-tls-key go together")
+	}
+	if s.TLS.CertFile != "" && !s.TLS.Enabled() {
+		bad("scylla-tls-ca", "a client certificate needs --scylla-tls-ca")
 	}
 	return errors.Join(errs...)
 }

@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -22,6 +23,8 @@ func Load(args []string, getenv func(string) string, output io.Writer) (Config, 
 	fs := flag.NewFlagSet("outbox-node", flag.ContinueOnError)
 	fs.SetOutput(output)
 	register(fs, &cfg)
+	var passwordFile string
+	fs.StringVar(&passwordFile, "scylla-password-file", "", "file holding the store password (one line); "+EnvScyllaPassword+" sets the password itself")
 	if err := applyEnv(fs, getenv); err != nil {
 		return Config{}, err
 	}
@@ -30,6 +33,9 @@ func Load(args []string, getenv func(string) string, output io.Writer) (Config, 
 	}
 	if fs.NArg() > 0 {
 		return Config{}, &InvalidError{Field: "args", Reason: fmt.Sprintf("unexpected arguments %q", fs.Args())}
+	}
+	if err := loadScyllaPassword(&cfg.Scylla, passwordFile, getenv); err != nil {
+		return Config{}, err
 	}
 	if err := cfg.Validate(); err != nil {
 		return Config{}, err
@@ -66,6 +72,11 @@ func register(fs *flag.FlagSet, c *Config) {
 	fs.DurationVar(&c.Scylla.ConnectTimeout, "scylla-connect-timeout", c.Scylla.ConnectTimeout, "timeout of each connection attempt")
 	fs.Var(optionalBool{&c.Scylla.Migrate}, "migrate", "apply the schema at start-up (default: on in embedded mode)")
 	fs.DurationVar(&c.Scylla.OutboxTTL, "outbox-ttl", c.Scylla.OutboxTTL, "TTL of outbox rows and of their CDC log")
+	fs.StringVar(&c.Scylla.Username, "scylla-username", c.Scylla.Username, "store user (PasswordAuthenticator); in embedded mode also the embedded server's user")
+	fs.StringVar(&c.Scylla.TLS.CAFile, "scylla-tls-ca", c.Scylla.TLS.CAFile, "PEM CA of the store's certificates; set to connect over TLS")
+	fs.StringVar(&c.Scylla.TLS.CertFile, "scylla-tls-cert", c.Scylla.TLS.CertFile, "PEM client certificate for the store (with --scylla-tls-key)")
+	fs.StringVar(&c.Scylla.TLS.KeyFile, "scylla-tls-key", c.Scylla.TLS.KeyFile, "PEM key of --scylla-tls-cert")
+	fs.BoolVar(&c.Scylla.TLS.SkipHostVerification, "scylla-tls-skip-host-verify", c.Scylla.TLS.SkipHostVerification, "accept a store certificate issued for another host name (the CA is still checked)")
 
 	fs.Var((*listValue)(&c.Kafka.Brokers), "kafka-brokers", "comma-separated Kafka brokers; empty starts the embedded minikafka")
 
@@ -118,6 +129,30 @@ func register(fs *flag.FlagSet, c *Config) {
 	fs.IntVar(&c.Relay.CDC.InFlight, "cdc-in-flight", c.Relay.CDC.InFlight, "events read but not yet checkpointed before the reader waits")
 	fs.DurationVar(&c.Relay.CDC.ProgressInterval, "cdc-progress-interval", c.Relay.CDC.ProgressInterval, "how often acknowledged CDC progress is saved to cdc_offsets")
 	fs.Float64Var(&c.Relay.CDC.LagShare, "cdc-lag-share", c.Relay.CDC.LagShare, "share of --outbox-ttl (the CDC log TTL) above which lag turns /health degraded")
+}
+
+// EnvScyllaPassword holds the store password itself, for deployments that
+// inject secrets as environment variables; --scylla-password-file wins.
+const EnvScyllaPassword = EnvPrefix + "SCYLLA_PASSWORD"
+
+// loadScyllaPassword sets s.Password from file (its first line) or from
+// EnvScyllaPassword. There is no password flag: a command line is visible
+// to every user of the host. Errors name the file, never its content.
+func loadScyllaPassword(s *Scylla, file string, getenv func(string) string) error {
+	if file == "" {
+		s.Password = Secret(getenv(EnvScyllaPassword))
+		return nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return &InvalidError{Field: "scylla-password-file", Reason: err.Error()}
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	if line = strings.TrimSuffix(line, "\r"); line == "" {
+		return &InvalidError{Field: "scylla-password-file", Reason: file + " is empty"}
+	}
+	s.Password = Secret(line)
+	return nil
 }
 
 // listValue is a comma-separated list flag; "" is the empty list.

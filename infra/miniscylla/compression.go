@@ -17,6 +17,8 @@ type compressor interface {
 	compress(dst, src []byte) ([]byte, error)
 	// decompress returns src decompressed, failing if it exceeds max bytes.
 	decompress(src []byte, max int) ([]byte, error)
+	// declaredLen returns the decompressed size src declares, if readable.
+	declaredLen(src []byte) (int, bool)
 }
 
 // compressors maps the STARTUP COMPRESSION names we advertise to
@@ -42,6 +44,13 @@ func (z *lz4Compressor) compress(dst, src []byte) ([]byte, error) {
 		return nil, fmt.Errorf("lz4: %w", err)
 	}
 	return dst[:start+4+n], nil
+}
+
+func (*lz4Compressor) declaredLen(src []byte) (int, bool) {
+	if len(src) < 4 {
+		return 0, false
+	}
+	return int(binary.BigEndian.Uint32(src)), true
 }
 
 func (*lz4Compressor) decompress(src []byte, max int) ([]byte, error) {
@@ -74,6 +83,11 @@ func (snappyCompressor) compress(dst, src []byte) ([]byte, error) {
 	dst = grow(dst, snappy.MaxEncodedLen(len(src)))
 	enc := snappy.Encode(dst[start:cap(dst)], src)
 	return dst[:start+len(enc)], nil
+}
+
+func (snappyCompressor) declaredLen(src []byte) (int, bool) {
+	n, err := snappy.DecodedLen(src)
+	return n, err == nil
 }
 
 func (snappyCompressor) decompress(src []byte, max int) ([]byte, error) {

@@ -1,9 +1,11 @@
 package miniscylla
 
 import (
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net"
+	"time"
 
 	"github.com/outboxnode/outbox/infra/miniscylla/wal"
 )
@@ -16,7 +18,20 @@ const (
 	// DefaultMaxConcurrentRequests bounds the requests one connection runs at once;
 	// further frames wait in the socket, which is the back-pressure a driver expects.
 	DefaultMaxConcurrentRequests = 256
+	// DefaultMaxInFlightBytes bounds the request frames held in memory at
+	// once across all connections (ScyllaDB bounds the same, per shard).
+	DefaultMaxInFlightBytes = 256 << 20
+	// DefaultHandshakeTimeout bounds TLS, STARTUP and authentication.
+	DefaultHandshakeTimeout = 10 * time.Second
+	// DefaultFrameTimeout bounds the arrival of a frame's header, then of its body.
+	DefaultFrameTimeout = 30 * time.Second
 )
+
+// handshakeFrameMax is the largest frame accepted before a connection is
+// ready (STARTUP done, and authenticated when Users is set): OPTIONS,
+// STARTUP and AUTH_RESPONSE are a few hundred bytes, so a client that has
+// not logged in cannot make the server hold large buffers.
+const handshakeFrameMax = 64 << 10
 
 // Config configures a Server. The zero value is valid: every field has a default.
 type Config struct {
@@ -40,6 +55,34 @@ type Config struct {
 	MaxFrameSize int
 	// MaxConcurrentRequests bounds the requests executed at once per connection.
 	MaxConcurrentRequests int
+	// MaxInFlightBytes bounds the bytes of request frames (bodies, and their
+	// decompressed form) held at once across all connections, from the
+	// moment a frame's header is read until its response is queued. A
+	// connection whose next frame does not fit stops being read until
+	// enough is released. A quarter of it (at most 16 MiB) is kept for
+	// frames of 64 KiB or less, so a frame larger than the rest (240 MiB
+	// by default) gets a PROTOCOL_ERROR and its connection is closed.
+	// Default DefaultMaxInFlightBytes.
+	MaxInFlightBytes int
+	// HandshakeTimeout bounds the time from accept until the connection is
+	// ready (TLS handshake, STARTUP, authentication); the connection is
+	// closed when it runs out. Default DefaultHandshakeTimeout.
+	HandshakeTimeout time.Duration
+	// FrameTimeout bounds the time from a frame's first byte to the end of
+	// its header, and from the server starting to read its body (after any
+	// wait for MaxInFlightBytes) to the body's end; an idle connection
+	// between frames is not bounded. A client trickling a frame thus cannot
+	// hold its reservation or a reader forever: the connection is closed
+	// when it runs out. At 256 MiB the default asks for about 9 MB/s.
+	// Default DefaultFrameTimeout.
+	FrameTimeout time.Duration
+	// Users, when not empty, turns on password authentication
+	// (PasswordAuthenticator, SASL PLAIN): a connection must log in as one of
+	// these users before any statement. Empty allows every client, as
+	// ScyllaDB's AllowAllAuthenticator does.
+	Users Credentials
+	// TLS, when set, makes the CQL port TLS-only (see ServerTLS).
+	TLS *tls.Config
 }
 
 // ConfigError reports an invalid Config field.
@@ -66,6 +109,21 @@ func (c *Config) setDefaults() {
 	if c.MaxConcurrentRequests == 0 {
 		c.MaxConcurrentRequests = DefaultMaxConcurrentRequests
 	}
+	if c.MaxInFlightBytes == 0 {
+		c.MaxInFlightBytes = DefaultMaxInFlightBytes
+	}
+	if c.HandshakeTimeout == 0 {
+		c.HandshakeTimeout = DefaultHandshakeTimeout
+	}
+	if c.FrameTimeout == 0 {
+		c.FrameTimeout = DefaultFrameTimeout
+	}
+}
+
+// frameLimit is the largest frame body a ready connection may send: at
+// most what the in-flight budget can ever grant (budget.largest).
+func (c Config) frameLimit() int {
+	return min(c.MaxFrameSize, c.MaxInFlightBytes-int(budgetReserve(int64(c.MaxInFlightBytes))))
 }
 
 // Validate reports the first invalid field as a *ConfigError.
@@ -79,8 +137,21 @@ func (c Config) Validate() error {
 	if c.MaxConcurrentRequests < 1 {
 		return &ConfigError{Field: "MaxConcurrentRequests", Reason: "must be at least 1"}
 	}
+	if c.MaxInFlightBytes < 1024 {
+		return &ConfigError{Field: "MaxInFlightBytes", Reason: fmt.Sprintf("%d is below 1 KiB", c.MaxInFlightBytes)}
+	}
+	if c.HandshakeTimeout < 0 || c.FrameTimeout < 0 {
+		return &ConfigError{Field: "HandshakeTimeout/FrameTimeout", Reason: "must not be negative"}
+	}
 	if _, err := wal.ParseRecovery(c.WALRecovery); err != nil {
 		return &ConfigError{Field: "WALRecovery", Reason: err.Error()}
 	}
-	return nil
+	return c.Users.validate()
+}
+
+// String renders the configuration without secrets: user names but no
+// passwords, and whether TLS is on but not its keys.
+func (c Config) String() string {
+	return fmt.Sprintf("{Addr:%s DataDir:%q WALRecovery:%s MaxFrameSize:%d MaxConcurrentRequests:%d MaxInFlightBytes:%d HandshakeTimeout:%s FrameTimeout:%s Users:%s TLS:%t}",
+		c.Addr, c.DataDir, c.WALRecovery, c.MaxFrameSize, c.MaxConcurrentRequests, c.MaxInFlightBytes, c.HandshakeTimeout, c.FrameTimeout, c.Users, c.TLS != nil)
 }

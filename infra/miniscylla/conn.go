@@ -3,12 +3,14 @@ package miniscylla
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"sync"
+	"time"
 
 	"github.com/datastax/go-cassandra-native-protocol/message"
 	"github.com/datastax/go-cassandra-native-protocol/primitive"
@@ -17,18 +19,22 @@ import (
 )
 
 // Buffer sizes: frames are read through a 64 KiB reader and responses are
-// coalesced up to 64 KiB per socket write; buffers grown past 1 MiB by a
-// large frame are dropped after use rather than kept per connection.
+// coalesced up to 64 KiB per socket write; buffers grown past 64 KiB by a
+// large frame are dropped after use rather than kept, so that an idle
+// connection holds about 200 KiB at most (reader, body and write buffers)
+// whatever it sent before: only MaxInFlightBytes bounds the rest.
 const (
 	ioBufferSize  = 64 << 10
-	keepBufferMax = 1 << 20
+	keepBufferMax = 64 << 10
 )
 
-// job is one statement for a worker.
+// job is one request with the bytes it holds of the server's budget,
+// released once it has been answered.
 type job struct {
-	stream int16
-	msg    message.Message
-	trace  bool // the frame asked for tracing
+	stream   int16
+	msg      message.Message
+	reserved int64
+	trace    bool // the frame asked for tracing
 }
 
 // conn serves one client connection: a reader goroutine decodes frames and
@@ -50,10 +56,13 @@ type conn struct {
 	handlers sync.WaitGroup
 
 	// Owned by the reader goroutine.
-	started bool
+	started bool // STARTUP answered
+	ready   bool // STARTUP answered and, with authentication, logged in
 	dec     compressor
 	workers int
-	tracing bool // the frame being dispatched has the tracing flag
+	// handshakeDeadline is when a connection that is not ready yet is
+	// closed; zero once ready.
+	handshakeDeadline time.Time
 
 	sessMu sync.Mutex
 	sess   engine.Session
@@ -81,6 +90,14 @@ func newConn(s *Server, nc net.Conn) *conn {
 // serve runs the connection until the client leaves, breaks the protocol or
 // the server closes; it returns once every goroutine of the connection ended.
 func (c *conn) serve() {
+	c.handshakeDeadline = time.Now().Add(c.srv.cfg.HandshakeTimeout)
+	if err := c.tlsHandshake(); err != nil {
+		c.log.Debug("miniscylla TLS handshake failed", "err", err)
+		c.cancel()
+		c.nc.Close()
+		return
+	}
+	c.nc.SetReadDeadline(c.handshakeDeadline)
 	writerDone := make(chan struct{})
 	go func() {
 		defer close(writerDone)
@@ -97,26 +114,46 @@ func (c *conn) serve() {
 	c.nc.Close()
 }
 
+// tlsHandshake completes the TLS handshake, if the port speaks TLS, within
+// the handshake deadline.
+func (c *conn) tlsHandshake() error {
+	tc, ok := c.nc.(*tls.Conn)
+	if !ok {
+		return nil
+	}
+	ctx, cancel := context.WithDeadline(c.ctx, c.handshakeDeadline)
+	defer cancel()
+	return tc.HandshakeContext(ctx)
+}
+
 func (c *conn) readLoop() error {
 	br := bufio.NewReaderSize(c.nc, ioBufferSize)
 	var hb [headerSize]byte
 	var body []byte
-	maxBody := c.srv.cfg.MaxFrameSize
 	for {
-		h, err := readHeader(br, &hb, maxBody)
+		h, err := c.readHeader(br, &hb)
 		if err != nil {
 			return c.reject(err)
 		}
-		if body, err = readBody(br, body, int(h.length)); err != nil {
+		// Reserve before reading: while the budget is exhausted this
+		// connection is not read, which is its back-pressure.
+		reserved := int64(h.length)
+		if err := c.srv.budget.acquire(c.ctx, reserved); err != nil {
 			return err
 		}
-		msg, err := decodeRequest(h, body, c.dec, maxBody)
+		if body, err = c.readBody(br, body, int(h.length)); err != nil {
+			c.srv.budget.release(reserved)
+			return err
+		}
+		msg, extra, err := c.decode(h, body)
+		reserved += extra
 		if cap(body) > keepBufferMax {
 			body = nil
 		}
 		if err == nil {
-			c.tracing = h.flags.Contains(primitive.HeaderFlagTracing)
-			err = c.dispatch(h.stream, msg)
+			err = c.dispatch(job{stream: h.stream, msg: msg, reserved: reserved, trace: h.flags.Contains(primitive.HeaderFlagTracing)})
+		} else {
+			c.srv.budget.release(reserved)
 		}
 		if err != nil {
 			if err := c.reject(err); err != nil {
@@ -126,9 +163,93 @@ func (c *conn) readLoop() error {
 	}
 }
 
+// readHeader waits for the next frame as long as the connection may idle
+// (until the handshake deadline before it is ready, forever after), then
+// gives the rest of the header FrameTimeout from its first byte.
+func (c *conn) readHeader(br *bufio.Reader, hb *[headerSize]byte) (header, error) {
+	if _, err := br.Peek(1); err != nil {
+		return header{}, err
+	}
+	if br.Buffered() >= headerSize {
+		return readHeader(br, hb, c.frameLimit())
+	}
+	c.nc.SetReadDeadline(c.frameDeadline())
+	h, err := readHeader(br, hb, c.frameLimit())
+	if err == nil {
+		c.nc.SetReadDeadline(c.handshakeDeadline)
+	}
+	return h, err
+}
+
+// frameDeadline is when the frame being read must be complete: FrameTimeout
+// from now, or the handshake deadline if that comes first.
+func (c *conn) frameDeadline() time.Time {
+	deadline := time.Now().Add(c.srv.cfg.FrameTimeout)
+	if !c.handshakeDeadline.IsZero() && c.handshakeDeadline.Before(deadline) {
+		return c.handshakeDeadline
+	}
+	return deadline
+}
+
+// frameLimit is the largest body the connection may send now.
+func (c *conn) frameLimit() int {
+	if !c.ready {
+		return min(handshakeFrameMax, c.srv.cfg.frameLimit())
+	}
+	return c.srv.cfg.frameLimit()
+}
+
+// readBody reads an n-byte body within Config.FrameTimeout (and the
+// handshake deadline, before the connection is ready). A body already
+// buffered needs no deadline.
+func (c *conn) readBody(br *bufio.Reader, buf []byte, n int) ([]byte, error) {
+	if br.Buffered() >= n {
+		return readBody(br, buf, n)
+	}
+	c.nc.SetReadDeadline(c.frameDeadline())
+	buf, err := readBody(br, buf, n)
+	if err != nil {
+		return buf, fmt.Errorf("read %d-byte frame body: %w", n, err)
+	}
+	c.nc.SetReadDeadline(c.handshakeDeadline)
+	return buf, nil
+}
+
+// decode decodes a body read whole. A compressed body also reserves the
+// size it declares once decompressed, returned as extra (also on error:
+// the caller releases it); when that does not fit within FrameTimeout the
+// request is answered OVERLOADED and the connection goes on.
+func (c *conn) decode(h header, body []byte) (msg message.Message, extra int64, err error) {
+	maxBody := c.srv.cfg.frameLimit()
+	if h.flags.Contains(primitive.HeaderFlagCompressed) && c.dec != nil {
+		if n, ok := c.dec.declaredLen(body); ok && n <= maxBody {
+			ctx, cancel := context.WithTimeout(c.ctx, c.srv.cfg.FrameTimeout)
+			err := c.srv.budget.acquire(ctx, int64(n))
+			cancel()
+			if err != nil {
+				if c.ctx.Err() != nil {
+					return nil, 0, err
+				}
+				c.out <- response{stream: h.stream, msg: &message.Overloaded{ErrorMessage: fmt.Sprintf(
+					"server memory budget exhausted: no room for a %d-byte decompressed request within %s", n, c.srv.cfg.FrameTimeout)}}
+				return nil, 0, errAnswered
+			}
+			extra = int64(n)
+		}
+	}
+	msg, err = decodeRequest(h, body, c.dec, maxBody)
+	return msg, extra, err
+}
+
+// errAnswered reports a request that was already answered with an error.
+var errAnswered = errors.New("request answered with an error")
+
 // reject answers a *frameError with a PROTOCOL_ERROR and returns nil when
 // the connection can go on; any other or fatal error is returned.
 func (c *conn) reject(err error) error {
+	if errors.Is(err, errAnswered) {
+		return nil
+	}
 	var fe *frameError
 	if !errors.As(err, &fe) {
 		return err
@@ -145,8 +266,14 @@ func (c *conn) reject(err error) error {
 }
 
 // dispatch answers connection-level messages itself and hands statements
-// to a request goroutine. It blocks while the connection is at its request bound.
-func (c *conn) dispatch(stream int16, msg message.Message) error {
+// to a request goroutine. It blocks while the connection is at its request
+// bound. It owns j's reservation: a statement's is released by its worker,
+// any other's on return.
+func (c *conn) dispatch(j job) error {
+	stream, msg := j.stream, j.msg
+	if !c.ready || !isStatement(msg) {
+		defer c.srv.budget.release(j.reserved)
+	}
 	nonFatal := func(format string, args ...any) error {
 		return &frameError{Version: wireVersion, Stream: stream, Msg: fmt.Sprintf(format, args...)}
 	}
@@ -157,8 +284,15 @@ func (c *conn) dispatch(stream int16, msg message.Message) error {
 	case *message.Startup:
 		return c.startup(stream, m)
 	}
-	if !c.started {
+	switch {
+	case !c.started:
 		return nonFatal("unexpected message %v, expecting STARTUP or OPTIONS", msg.GetOpCode())
+	case !c.ready:
+		if m, ok := msg.(*message.AuthResponse); ok {
+			c.authenticate(stream, m)
+			return nil
+		}
+		return nonFatal("unexpected message %v, expecting AUTH_RESPONSE: authentication is required", msg.GetOpCode())
 	}
 	switch m := msg.(type) {
 	case *message.Register:
@@ -166,16 +300,33 @@ func (c *conn) dispatch(stream int16, msg message.Message) error {
 		c.out <- response{stream: stream, msg: &message.Ready{}}
 		return nil
 	case *message.Query, *message.Prepare, *message.Execute, *message.Batch:
-		return c.submit(job{stream: stream, msg: msg})
-	default:
+		if err := c.submit(j); err != nil {
+			c.srv.budget.release(j.reserved)
+			return err
+		}
+		return nil
+	case *message.AuthResponse:
+		if c.srv.auth != nil {
+			return nonFatal("unexpected message %v: the connection is already authenticated", msg.GetOpCode())
+		}
 		return nonFatal("unexpected message %v: authentication is not enabled", msg.GetOpCode())
+	default:
+		return nonFatal("unexpected message %v", msg.GetOpCode())
 	}
+}
+
+// isStatement reports the requests that run on a worker.
+func isStatement(msg message.Message) bool {
+	switch msg.(type) {
+	case *message.Query, *message.Prepare, *message.Execute, *message.Batch:
+		return true
+	}
+	return false
 }
 
 // submit hands j to an idle worker, starts a new one below the bound, or
 // else waits for a worker to become free.
 func (c *conn) submit(j job) error {
-	j.trace = c.tracing
 	select {
 	case c.jobs <- j:
 		return nil
@@ -212,6 +363,7 @@ func (c *conn) execute(j job) {
 	sess := c.sess
 	c.sessMu.Unlock()
 	resp, traceID := c.handle(&sess, j)
+	c.srv.budget.release(j.reserved)
 	if _, ok := resp.(*message.SetKeyspaceResult); ok {
 		c.sessMu.Lock()
 		c.sess = sess

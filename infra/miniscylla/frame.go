@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 
 	"github.com/datastax/go-cassandra-native-protocol/message"
 	"github.com/datastax/go-cassandra-native-protocol/primitive"
@@ -124,25 +123,33 @@ func versionError(r io.Reader, v byte) error {
 		Msg: fmt.Sprintf("Invalid or unsupported protocol version (%d); %s", v, supportedRange)}
 }
 
-// bodyChunk is the first allocation for a frame body larger than the reused
-// buffer; the buffer then doubles as bytes actually arrive.
+// bodyChunk is how much of a body larger than the reused buffer is read
+// before the body gets its full-size buffer.
 const bodyChunk = 64 << 10
 
-// readBody reads an n-byte body into buf (reusing its capacity). Memory grows
-// with the bytes received, not with the length the header claims, so a
-// client cannot reserve MaxFrameSize per connection by sending headers only.
+// readBody reads an n-byte body into buf, reusing its capacity when large
+// enough. A larger body costs at most bodyChunk until that much has
+// arrived, so a client that sends a header and stalls holds little memory;
+// then it is allocated at its final size in one step (the caller has
+// reserved n bytes of the in-flight budget), leaving no trail of
+// ever-doubling buffers for the garbage collector.
 func readBody(r io.Reader, buf []byte, n int) ([]byte, error) {
-	buf = buf[:0]
-	for len(buf) < n {
-		step := min(n-len(buf), max(bodyChunk, len(buf)))
-		buf = slices.Grow(buf, step)
-		k, err := io.ReadFull(r, buf[len(buf):len(buf)+step])
-		buf = buf[:len(buf)+k]
-		if err != nil {
-			return buf, err
-		}
+	if cap(buf) >= n {
+		k, err := io.ReadFull(r, buf[:n])
+		return buf[:k], err
 	}
-	return buf, nil
+	first := min(n, bodyChunk)
+	if cap(buf) < first {
+		buf = make([]byte, first)
+	}
+	k, err := io.ReadFull(r, buf[:first])
+	if err != nil || first == n {
+		return buf[:k], err
+	}
+	full := make([]byte, n)
+	copy(full, buf[:first])
+	k, err = io.ReadFull(r, full[first:])
+	return full[:first+k], err
 }
 
 // decodeRequest decodes a request body. Errors are non-fatal *frameErrors:

@@ -3,6 +3,7 @@ package miniscylla
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/datastax/go-cassandra-native-protocol/message"
 	"github.com/datastax/go-cassandra-native-protocol/primitive"
@@ -34,9 +35,36 @@ func (c *conn) startup(stream int16, m *message.Startup) error {
 		c.dec, enc = newComp(), newComp()
 	}
 	c.started = true
-	// READY itself goes out uncompressed; compression starts with the next frame.
+	// READY (or AUTHENTICATE) itself goes out uncompressed; compression
+	// starts with the next frame.
+	if c.srv.auth != nil {
+		c.out <- response{stream: stream, msg: &message.Authenticate{Authenticator: passwordAuthenticator}, compressWith: enc}
+		return nil
+	}
+	c.setReady()
 	c.out <- response{stream: stream, msg: &message.Ready{}, compressWith: enc}
 	return nil
+}
+
+// authenticate answers an AUTH_RESPONSE. A failed login leaves the
+// connection waiting for another, within the handshake deadline.
+func (c *conn) authenticate(stream int16, m *message.AuthResponse) {
+	user, err := c.srv.auth.check(m.Token)
+	if err != nil {
+		c.log.Info("miniscylla login refused", "err", err)
+		c.out <- response{stream: stream, msg: &message.AuthenticationError{ErrorMessage: err.Error()}}
+		return
+	}
+	c.log.Debug("miniscylla login", "user", user)
+	c.setReady()
+	c.out <- response{stream: stream, msg: &message.AuthSuccess{}}
+}
+
+// setReady lets the connection send statements and lifts the handshake deadline.
+func (c *conn) setReady() {
+	c.ready = true
+	c.handshakeDeadline = time.Time{}
+	c.nc.SetReadDeadline(time.Time{})
 }
 
 func (c *conn) register(m *message.Register) {

@@ -13,6 +13,16 @@
 //     STARTUP -> READY (compression starts with the next frame),
 //     REGISTER -> READY, then SCHEMA_CHANGE events on stream -1 for every DDL.
 //     QUERY, PREPARE, EXECUTE and BATCH go to the engine after STARTUP.
+//   - With Config.Users, STARTUP -> AUTHENTICATE (PasswordAuthenticator) and
+//     the client must log in with SASL PLAIN (AUTH_RESPONSE -> AUTH_SUCCESS,
+//     or AUTHENTICATION_ERROR "Username and/or password are incorrect")
+//     before anything but OPTIONS; system_auth.roles lists the users
+//     (auth.go). With Config.TLS the port speaks TLS only (tls.go).
+//   - Until a connection is ready it may send frames of 64 KiB at most and
+//     must get ready within Config.HandshakeTimeout. A frame's header, then
+//     its body, must each arrive within Config.FrameTimeout; the body is counted
+//     against Config.MaxInFlightBytes, shared by all connections, until its
+//     response is queued (budget.go).
 //   - Requests on one connection run concurrently, at most
 //     Config.MaxConcurrentRequests at a time; beyond that the server stops
 //     reading the socket until a request finishes.
@@ -29,6 +39,7 @@ package miniscylla
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -49,6 +60,10 @@ type Server struct {
 	log *slog.Logger
 	ln  net.Listener
 	eng handler
+	// auth checks logins; nil when Config.Users is empty.
+	auth *authenticator
+	// budget bounds the request bytes in flight across connections.
+	budget *budget
 
 	// ctx is cancelled by Close; every request context derives from it.
 	ctx    context.Context
@@ -74,6 +89,13 @@ type handler interface {
 
 var _ handler = (*engine.Engine)(nil)
 
+// roleSetter is the handler's optional system_auth.roles table.
+type roleSetter interface {
+	SetRoles(roles []engine.Role)
+}
+
+var _ roleSetter = (*engine.Engine)(nil)
+
 // newHandler builds the handler from the engine configuration the server derived.
 type newHandler func(engine.Config) (handler, error)
 
@@ -94,21 +116,29 @@ func start(ctx context.Context, cfg Config, newH newHandler) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	auth, err := newAuthenticator(cfg.Users)
+	if err != nil {
+		return nil, err
+	}
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", cfg.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("miniscylla: listen on %s: %w", cfg.Addr, err)
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, ln: ln, conns: make(map[*conn]struct{})}
+	s := &Server{cfg: cfg, log: cfg.Logger, ln: ln, auth: auth, budget: newBudget(int64(cfg.MaxInFlightBytes)), conns: make(map[*conn]struct{})}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.eng, err = newH(engine.Config{ListenIP: advertisedIP(ln.Addr()), OnSchemaChange: s.broadcast, Logger: s.log, DataDir: cfg.DataDir, WALRecovery: wal.Recovery(cfg.WALRecovery)})
 	if err != nil {
 		s.cancel()
 		return nil, errors.Join(fmt.Errorf("miniscylla: start engine: %w", err), ln.Close())
 	}
+	if rs, ok := s.eng.(roleSetter); ok {
+		rs.SetRoles(auth.roles())
+	}
 	s.wg.Add(1)
 	go s.acceptLoop()
-	s.log.Info("miniscylla listening", "addr", ln.Addr().String())
+	s.log.Info("miniscylla listening", "addr", ln.Addr().String(), "tls", cfg.TLS != nil,
+		"authenticator", s.authenticatorName(), "max_in_flight_bytes", cfg.MaxInFlightBytes)
 	return s, nil
 }
 
@@ -154,8 +184,19 @@ func (s *Server) acceptLoop() {
 	}
 }
 
+// authenticatorName is the authenticator ScyllaDB would report.
+func (s *Server) authenticatorName() string {
+	if s.auth == nil {
+		return "AllowAllAuthenticator"
+	}
+	return "PasswordAuthenticator"
+}
+
 // track registers a new connection and starts serving it, unless the server is closing.
 func (s *Server) track(nc net.Conn) {
+	if s.cfg.TLS != nil {
+		nc = tls.Server(nc, s.cfg.TLS) // the handshake runs in serve, under HandshakeTimeout
+	}
 	c := newConn(s, nc)
 	s.mu.Lock()
 	defer s.mu.Unlock()

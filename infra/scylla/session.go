@@ -75,6 +75,22 @@ func clusterConfig(cfg config.Scylla, hosts []string, logger *slog.Logger) (*goc
 	cluster.ReadTimeout = cfg.Timeout
 	cluster.ConnectTimeout = cfg.ConnectTimeout
 	cluster.Logger = slogStdLogger{logger}
+	if cfg.Username != "" {
+		cluster.Authenticator = gocql.PasswordAuthenticator{Username: cfg.Username, Password: cfg.Password.Reveal()}
+	}
+	if cfg.TLS.Enabled() {
+		// gocql reads the files when the session is created, and turns
+		// verification off unless EnableHostVerification is set.
+		cluster.SslOpts = &gocql.SslOptions{
+			CaPath: cfg.TLS.CAFile, CertPath: cfg.TLS.CertFile, KeyPath: cfg.TLS.KeyFile,
+			EnableHostVerification: !cfg.TLS.SkipHostVerification,
+		}
+		if cfg.TLS.SkipHostVerification {
+			if cluster.SslOpts.Config, err = chainOnlyTLS(cfg.TLS.CAFile); err != nil {
+				return nil, err
+			}
+		}
+	}
 	return cluster, nil
 }
 

@@ -92,7 +92,7 @@ func systemKeyspaces() []*Keyspace {
 	for _, t := range schemaTables() {
 		sch.Tables[t.Name] = t
 	}
-	return []*Keyspace{sys, sch, dist, systemTracesKeyspace()}
+	return []*Keyspace{sys, sch, dist, systemTracesKeyspace(), systemAuthKeyspace()}
 }
 
 func noRows(*Engine) []map[string][]byte { return nil }

@@ -1,0 +1,50 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/outboxnode/outbox/infra/miniscylla/miniscyllatest"
+)
+
+func TestCQLFlags(t *testing.T) {
+	pw := filepath.Join(t.TempDir(), "pw")
+	if err := os.WriteFile(pw, []byte("file-secret\r\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	files := miniscyllatest.WriteTLSFiles(t)
+	noEnv := func(string) string { return "" }
+	env := func(k string) string {
+		if k == envCQLPassword {
+			return "env-secret"
+		}
+		return ""
+	}
+
+	cfg, err := cqlFlags{username: "app", passwordFile: pw, tlsCert: files.ServerCert, tlsKey: files.ServerKey, tlsClientCA: files.CA}.serverConfig(env)
+	if err != nil || cfg.Users["app"] != "file-secret" || cfg.TLS == nil || cfg.TLS.ClientCAs == nil {
+		t.Fatalf("file password and mutual TLS: %v, %v", cfg.Users, err)
+	}
+	if cfg, err := (cqlFlags{username: "app"}).serverConfig(env); err != nil || cfg.Users["app"] != "env-secret" || cfg.TLS != nil {
+		t.Fatalf("env password: %v, %v", cfg.Users, err)
+	}
+	if cfg, err := (cqlFlags{}).serverConfig(noEnv); err != nil || cfg.Users != nil || cfg.TLS != nil {
+		t.Fatalf("defaults: %+v, %v", cfg, err)
+	}
+	for _, bad := range []cqlFlags{
+		{username: "app"},
+		{passwordFile: pw},
+		{username: "app", passwordFile: "/does/not/exist"},
+		{tlsClientCA: files.CA},
+		{tlsCert: files.ServerCert},
+	} {
+		_, err := bad.serverConfig(noEnv)
+		if err == nil {
+			t.Errorf("%+v accepted", bad)
+		} else if strings.Contains(err.Error(), "file-secret") {
+			t.Errorf("error shows the password: %v", err)
+		}
+	}
+}

@@ -1,0 +1,4 @@
+package scylla
+
+// ChainOnlyTLS exposes chainOnlyTLS to the external tests.
+var ChainOnlyTLS = chainOnlyTLS
