@@ -81,14 +81,23 @@ func FreeAddr(t testing.TB) string {
 // passes, then fails the test with cond's last error.
 func Eventually(t testing.TB, timeout time.Duration, cond func() error) {
 	t.Helper()
+	if err := Within(timeout, cond); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Within polls cond every 50 ms until it returns nil or timeout passes,
+// then returns cond's last error, for callers that count a missed
+// condition instead of failing at once.
+func Within(timeout time.Duration, cond func() error) error {
 	deadline := time.Now().Add(timeout)
 	for {
 		err := cond()
 		if err == nil {
-			return
+			return nil
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("condition not met within %s: %v", timeout, err)
+			return fmt.Errorf("condition not met within %s: %w", timeout, err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

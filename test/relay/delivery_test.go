@@ -28,7 +28,7 @@ var eventTypes = map[int32]string{1: "OrderCreated", 2: "OrderUpdated", 3: "Orde
 func TestThreeThousandRecordsExactlyInOrderWithHeaders(t *testing.T) {
 	bins := harness.Build(t)
 	node := startNode(t, bins, "--topic-template", "orders.{{aggregate_type}}", "--log-level", "warn")
-	kafka := collect(t, node.Kafka, topic)
+	kafka := harness.Collect(t, node.Kafka, topic)
 
 	acc := runLifecycles(t, node.Remote, 1000, 32)
 	if len(acc) != 3000 {
@@ -40,29 +40,29 @@ func TestThreeThousandRecordsExactlyInOrderWithHeaders(t *testing.T) {
 		byEvent[a.eventID] = a
 		ids = append(ids, a.eventID)
 	}
-	kafka.waitEvents(t, 2*time.Minute, ids)
+	kafka.WaitEvents(t, 2*time.Minute, ids)
 	if n := highWaterMarks(t, node.Kafka, topic); n != 3000 {
 		t.Fatalf("topic holds %d records, want exactly 3000", n)
 	}
-	records := kafka.all()
+	records := kafka.All()
 	if len(records) != 3000 {
 		t.Fatalf("consumed %d records, want 3000", len(records))
 	}
 
-	slices.SortFunc(records, func(a, b record) int {
-		if a.partition != b.partition {
-			return int(a.partition - b.partition)
+	slices.SortFunc(records, func(a, b harness.Record) int {
+		if a.Partition != b.Partition {
+			return int(a.Partition - b.Partition)
 		}
-		return int(a.offset - b.offset)
+		return int(a.Offset - b.Offset)
 	})
 	versions := map[string][]int32{}
 	for _, r := range records {
-		a, ok := byEvent[r.headers["event_id"]]
+		a, ok := byEvent[r.Headers["event_id"]]
 		if !ok {
-			t.Fatalf("record %s/%d carries event %q that no accepted command committed", r.topic, r.offset, r.headers["event_id"])
+			t.Fatalf("record %s/%d carries event %q that no accepted command committed", r.Topic, r.Offset, r.Headers["event_id"])
 		}
 		checkRecord(t, r, a)
-		versions[r.key] = append(versions[r.key], a.version)
+		versions[r.Key] = append(versions[r.Key], a.version)
 	}
 	if len(versions) != 1000 {
 		t.Fatalf("%d keys, want 1000", len(versions))
@@ -82,34 +82,34 @@ func TestThreeThousandRecordsExactlyInOrderWithHeaders(t *testing.T) {
 }
 
 // checkRecord checks the mapping of DESIGN.md §6 for the event of a.
-func checkRecord(t *testing.T, r record, a accepted) {
+func checkRecord(t *testing.T, r harness.Record, a accepted) {
 	t.Helper()
-	h := r.headers
+	h := r.Headers
 	want := map[string]string{
 		"event_id": a.eventID, "event_type": eventTypes[a.version], "aggregate_type": "order",
 		"aggregate_id": a.orderID, "aggregate_version": strconv.Itoa(int(a.version)),
 	}
 	for k, v := range want {
 		if h[k] != v {
-			t.Fatalf("record %s/%d header %s = %q, want %q", r.topic, r.offset, k, h[k], v)
+			t.Fatalf("record %s/%d header %s = %q, want %q", r.Topic, r.Offset, k, h[k], v)
 		}
 	}
-	if r.key != a.orderID {
-		t.Fatalf("record key %q, want the aggregate id %s", r.key, a.orderID)
+	if r.Key != a.orderID {
+		t.Fatalf("record key %q, want the aggregate id %s", r.Key, a.orderID)
 	}
 	at, err := time.Parse(time.RFC3339Nano, h["occurred_at"])
 	if err != nil {
 		t.Fatalf("occurred_at %q: %v", h["occurred_at"], err)
 	}
-	if !r.timestamp.Equal(at.Truncate(time.Millisecond)) {
-		t.Fatalf("record timestamp %v, want the event time %v", r.timestamp, at)
+	if !r.Timestamp.Equal(at.Truncate(time.Millisecond)) {
+		t.Fatalf("record timestamp %v, want the event time %v", r.Timestamp, at)
 	}
 	var value struct {
 		EventID string `json:"eventId"`
 		Payload []byte `json:"payload"`
 	}
-	if err := json.Unmarshal(r.value, &value); err != nil || value.EventID != a.eventID {
-		t.Fatalf("value %s: %v", r.value, err)
+	if err := json.Unmarshal(r.Value, &value); err != nil || value.EventID != a.eventID {
+		t.Fatalf("value %s: %v", r.Value, err)
 	}
 	var order struct {
 		OrderID string `json:"order_id"`
