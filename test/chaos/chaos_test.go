@@ -149,17 +149,9 @@ func TestChaos(t *testing.T) {
 // schedule is the faults to inject, in a seeded order.
 func (r *run) schedule() []fault {
 	var fs []fault
-	for f, n := range map[fault]int{nodeKill: *nodeKills, storeKill: *storeKills, brokerOutage: *outages, sigterm: *sigterms} {
+	for f, n := range []int{nodeKill: *nodeKills, storeKill: *storeKills, brokerOutage: *outages, sigterm: *sigterms} {
 		for range n {
-			fs = append(fs, f)
-		}
-	}
-	// Map order is random: sort first, so that the seed alone decides.
-	for i := range fs {
-		for j := i + 1; j < len(fs); j++ {
-			if fs[j] < fs[i] {
-				fs[i], fs[j] = fs[j], fs[i]
-			}
+			fs = append(fs, fault(f))
 		}
 	}
 	r.rng.Shuffle(len(fs), func(i, j int) { fs[i], fs[j] = fs[j], fs[i] })
@@ -250,20 +242,31 @@ func (r *run) stopNode() {
 	r.t.Logf("log tail of the node that hung:\n%s", tail(r.node.Log(), 40))
 }
 
-// killStore kills the store with SIGKILL, keeps it down for a seeded
-// while (the node sees the store gone) and restarts it over the same
-// data directory and address.
+// killStore kills the store with SIGKILL, keeps it down until the
+// clients have seen a seeded number of commands fail (so the node has
+// noticed), and restarts it over the same data directory and address.
 func (r *run) killStore() {
-	down := 300*time.Millisecond + time.Duration(r.rng.IntN(2700))*time.Millisecond
-	r.store.Kill(r.t)
-	// A timer schedules the restart; nothing is asserted on it.
-	<-time.After(down)
-	p := r.current()
-	p.pending = "store not ready"
+	failures := 20 + r.rng.IntN(200)
+	target := r.ledger.failures.Load() + int64(failures)
 	start := time.Now()
+	r.store.Kill(r.t)
+	err := harness.Within(progressTimeout, func() error {
+		if got := r.ledger.failures.Load(); got < target {
+			return fmt.Errorf("%d of %d failed commands", got, target)
+		}
+		return nil
+	})
+	p := r.current()
+	if err != nil {
+		p.note("commands did not fail with the store down")
+		r.t.Errorf("store down: %v", err)
+	}
+	down := time.Since(start)
+	p.pending = "store not ready"
+	start = time.Now()
 	r.store = harness.RunDevstack(r.t, r.bins, r.storeArgs...)
 	p.pending = ""
-	p.note("down %.1fs, store ready in %.1fs", down.Seconds(), time.Since(start).Seconds())
+	p.note("down %.1fs (%d failed commands), store ready in %.1fs", down.Seconds(), failures, time.Since(start).Seconds())
 }
 
 // outage takes the broker down until a seeded number of commands has been

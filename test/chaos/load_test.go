@@ -32,8 +32,9 @@ type counts struct {
 
 // ledger records the outcome of every command the clients sent.
 type ledger struct {
-	acked atomic.Int64 // acknowledged so far, for the fault triggers
-	phase atomic.Int32 // phase the next outcomes count in
+	acked    atomic.Int64 // acknowledged so far, for the fault triggers
+	failures atomic.Int64 // rejected or unknown so far
+	phase    atomic.Int32 // phase the next outcomes count in
 
 	mu       sync.Mutex
 	acks     []ack
@@ -70,6 +71,7 @@ func (l *ledger) accepted(a *messages.CommandAccepted) {
 // failed records a command without acceptance. A rejection is a known
 // outcome (nothing committed, by contract), anything else is unknown.
 func (l *ledger) failed(err error, orderID string, lastVersion int32) {
+	l.failures.Add(1)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var rej *harness.RejectedError
