@@ -226,10 +226,14 @@ func (r *run) startNode() {
 // stopNode stops the node with SIGTERM: it must exit 0 within its
 // shutdown timeout plus a margin; otherwise it is a hang (and is killed).
 func (r *run) stopNode() {
-	start := time.Now()
+	start, before := time.Now(), r.ledger.acked.Load()
 	code, exited := r.node.StopWithin(shutdownTimeout + stopMargin)
 	took := time.Since(start)
 	r.tg.set("")
+	// The clients keep sending to the stopping node, as real ones would:
+	// beyond the few requests already in its mailbox (one per client),
+	// acceptances here are commands taken after SIGTERM.
+	r.current().note("%d acknowledged while stopping", r.ledger.acked.Load()-before)
 	switch {
 	case exited && code == 0:
 		r.current().note("exit 0 in %.1fs", took.Seconds())
@@ -277,7 +281,7 @@ func (r *run) outage() {
 		return
 	}
 	start := time.Now()
-	acks := 200 + r.rng.IntN(600)
+	acks := 500 + r.rng.IntN(2000)
 	ok := r.awaitAcks(acks)
 	if !r.switchBroker(syscall.SIGUSR2, "devstack kafka up", n) || !ok {
 		return
