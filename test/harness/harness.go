@@ -1,8 +1,10 @@
 // Package harness runs the real binaries for end-to-end tests: it builds
 // cmd/outbox-node, cmd/outboxctl and cmd/devstack once per test process,
 // starts nodes on free loopback ports with their own data directory, drives
-// them through outboxctl subprocesses and reads their rows with gocqlx.
-// Tests talk to the node only the way users do: CLI, HTTP and the drivers.
+// them through outboxctl subprocesses (or sends commands over Proto.Actor
+// remote, Command), runs devstack processes, reads their rows with gocqlx
+// and their Kafka records with sarama (Collect). Tests talk to the node
+// only the way users do: CLI, remote, HTTP and the drivers.
 package harness
 
 import (
