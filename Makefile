@@ -4,7 +4,7 @@ GO        ?= go
 PKGS      ?= ./...
 TEST_FLAGS ?= -race -count=1 -timeout 25m
 
-.PHONY: all build test deps fmt-check vet run conformance bench proto proto-check
+.PHONY: all build test deps fmt-check vet run conformance bench proto proto-check chaos
 
 all: build
 
@@ -30,6 +30,12 @@ vet:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 3s ./...
+
+# The long chaos run (test/chaos): 12 SIGKILLs of node and store, broker outages and ten SIGTERM
+# stops under load; prints a summary line and a table per phase. CHAOS_FLAGS=-chaos.seed=N replays a run.
+chaos:
+	$(GO) test -race -count=1 -timeout 20m -v -run '^TestChaos$$' ./test/chaos/ \
+		-chaos.node-kills=8 -chaos.store-kills=4 -chaos.outages=3 -chaos.sigterms=10 $(CHAOS_FLAGS)
 
 # Regenerates messages/*.pb.go with buf + protoc-gen-go at pinned versions (no protoc needed).
 proto:

@@ -9,6 +9,12 @@
 // (or DEVSTACK_CQL_PASSWORD) requires a login, and --cql-tls-cert/--cql-tls-key
 // (+ --cql-tls-client-ca) serve CQL over TLS.
 //
+// SIGUSR1 starts a broker outage, SIGUSR2 ends it: the Kafka port refuses
+// connections and open ones are dropped, as when the broker process is
+// down, but its records are kept (a restarted kfake would have none). Each
+// switch is acknowledged on stdout with "devstack kafka down" or
+// "devstack kafka up" once in effect; chaos tests wait for that line.
+//
 //	devstack --cql-addr 127.0.0.1:9042 --kafka-addr 127.0.0.1:9092 --data-dir /var/lib/devstack
 package main
 
@@ -47,8 +53,29 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	outage := make(chan os.Signal, 1)
+	signal.Notify(outage, syscall.SIGUSR1, syscall.SIGUSR2)
+	defer signal.Stop(outage)
 	fmt.Fprintf(stdout, "devstack ready %s\n", st.addrs())
-	<-ctx.Done()
-	log.Info("devstack stopping")
-	return st.stop()
+	for {
+		select {
+		case <-ctx.Done():
+			log.Info("devstack stopping")
+			return st.stop()
+		case sig := <-outage:
+			down := sig == syscall.SIGUSR1
+			names, err := st.setOutage(down)
+			if err != nil {
+				log.Error("outage switch failed", slog.Bool("down", down), slog.Any("err", err))
+				continue
+			}
+			state := "up"
+			if down {
+				state = "down"
+			}
+			for _, name := range names {
+				fmt.Fprintf(stdout, "devstack %s %s\n", name, state)
+			}
+		}
+	}
 }

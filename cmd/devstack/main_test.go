@@ -144,6 +144,56 @@ func TestReadyAndStopOnSignal(t *testing.T) {
 	}
 }
 
+func TestOutageSignals(t *testing.T) {
+	p := startDevstack(t, "--cql-addr", "127.0.0.1:0", "--kafka-addr", "127.0.0.1:0")
+	m := readyRe.FindStringSubmatch(nextLine(t, p))
+	if m == nil {
+		t.Fatal("no ready line")
+	}
+	for _, step := range []struct {
+		sig    syscall.Signal
+		line   string
+		refuse bool
+	}{
+		{syscall.SIGUSR1, "devstack kafka down", true},
+		{syscall.SIGUSR1, "devstack kafka down", true}, // already down: stays down
+		{syscall.SIGUSR2, "devstack kafka up", false},
+	} {
+		if err := p.cmd.Process.Signal(step.sig); err != nil {
+			t.Fatal(err)
+		}
+		if got := nextLine(t, p); got != step.line {
+			t.Fatalf("after %v stdout says %q, want %q", step.sig, got, step.line)
+		}
+		nc, err := net.DialTimeout("tcp", m[2], testTimeout)
+		if err == nil {
+			nc.Close()
+		}
+		if refused := errors.Is(err, syscall.ECONNREFUSED); refused != step.refuse {
+			t.Fatalf("after %v: dial kafka: %v, want refused %v", step.sig, err, step.refuse)
+		}
+	}
+	checkCQL(t, m[1])
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.wait(t); err != nil {
+		t.Fatalf("exit after SIGTERM: %v; stderr:\n%s", err, p.stderr.String())
+	}
+}
+
+// nextLine returns the next line devstack prints on stdout.
+func nextLine(t *testing.T, p *proc) string {
+	t.Helper()
+	select {
+	case l := <-p.lines:
+		return l
+	case <-time.After(testTimeout):
+		t.Fatalf("no line on stdout within %s; stderr:\n%s", testTimeout, p.stderr.String())
+	}
+	return ""
+}
+
 // checkCQL connects gocql to addr and reads system.local.
 func checkCQL(t *testing.T, addr string) {
 	t.Helper()

@@ -54,6 +54,9 @@ type service struct {
 	name string
 	addr string
 	stop func() error
+	// outage takes the service down (true) or back up (false) while the
+	// process keeps running and keeps its data; nil when it has no switch.
+	outage func(down bool) error
 }
 
 // stack is the running services, in start order.
@@ -78,7 +81,7 @@ func starters(cfg config, log *slog.Logger) []func(context.Context) (service, er
 			if err != nil {
 				return service{}, err
 			}
-			return service{name: "kafka", addr: b.Addr(), stop: func() error { b.Close(); return nil }}, nil
+			return service{name: "kafka", addr: b.Addr(), stop: func() error { b.Close(); return nil }, outage: b.SetUnavailable}, nil
 		})
 	}
 	return s
@@ -115,4 +118,20 @@ func (st stack) stop() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// setOutage takes every service with an outage switch down or back up and
+// returns the names of those it switched.
+func (st stack) setOutage(down bool) ([]string, error) {
+	var names []string
+	for _, s := range st {
+		if s.outage == nil {
+			continue
+		}
+		if err := s.outage(down); err != nil {
+			return names, fmt.Errorf("%s: %w", s.name, err)
+		}
+		names = append(names, s.name)
+	}
+	return names, nil
 }

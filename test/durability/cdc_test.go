@@ -12,6 +12,8 @@ import (
 
 	"github.com/gocql/gocql"
 	scyllacdc "github.com/scylladb/scylla-cdc-go"
+
+	"github.com/outboxnode/outbox/test/harness"
 )
 
 const (
@@ -198,13 +200,13 @@ func TestCDCReaderResumesAcrossKill9(t *testing.T) {
 	consumed, first := newChanges(), newChanges()
 	rd := startReader(t, s, consumed)
 	writeChanges(t, s, first, 0, 15)
-	waitFor(t, 2*time.Minute, func() error { return caughtUp(consumed, first) })
+	harness.Eventually(t, 2*time.Minute, func() error { return caughtUp(consumed, first) })
 	rd.stop(t)
 	sameChanges(t, "before the crash", consumed, first)
 
 	pending := newChanges()
 	writeChanges(t, s, pending, 15, 25)
-	srv.kill(t)
+	srv.Kill(t)
 	s.Close()
 
 	srv = startDevstack(t, dir)
@@ -212,7 +214,7 @@ func TestCDCReaderResumesAcrossKill9(t *testing.T) {
 	writeChanges(t, s, pending, 25, 35)
 	resumed := newChanges()
 	rd = startReader(t, s, resumed)
-	waitFor(t, 2*time.Minute, func() error { return caughtUp(resumed, pending) })
+	harness.Eventually(t, 2*time.Minute, func() error { return caughtUp(resumed, pending) })
 	rd.stop(t)
 	sameChanges(t, "after the crash", resumed, pending)
 	t.Logf("consumed %d changes before the crash, %d after", consumed.total(), resumed.total())

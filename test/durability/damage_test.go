@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/outboxnode/outbox/infra/miniscylla/wal"
+	"github.com/outboxnode/outbox/test/harness"
 )
 
 // frame is one record of a log file: its first byte and its end.
@@ -57,7 +58,7 @@ func TestMidLogDamageThroughDevstack(t *testing.T) {
 	if err := l.workload(context.Background(), s, 0, 4000); err != nil {
 		t.Fatal(err)
 	}
-	srv.kill(t)
+	srv.Kill(t)
 
 	path := filepath.Join(dir, wal.FileName)
 	b, err := os.ReadFile(path)
@@ -82,7 +83,7 @@ func TestMidLogDamageThroughDevstack(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, buildDevstack(t), "--cql-addr", "127.0.0.1:0", "--kafka-addr", "", "--data-dir", dir).CombinedOutput()
+	out, err := exec.CommandContext(ctx, harness.Build(t).Devstack, "--cql-addr", "127.0.0.1:0", "--kafka-addr", "", "--data-dir", dir).CombinedOutput()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
 		t.Fatalf("strict start over the damaged log: %v, want exit status 1; output:\n%s", err, out)
@@ -98,7 +99,7 @@ func TestMidLogDamageThroughDevstack(t *testing.T) {
 	}
 
 	srv = startDevstack(t, dir, "--wal-recovery", "salvage")
-	log := srv.stderr.String()
+	log := srv.Log()
 	for _, want := range []string{"salvage: dropped damaged record", fmt.Sprintf("offset=%d", f.off),
 		fmt.Sprintf("length=%d", f.end-f.off), "dropped_records=1"} {
 		if !strings.Contains(log, want) {
@@ -108,9 +109,9 @@ func TestMidLogDamageThroughDevstack(t *testing.T) {
 	l.verify(t, stored(t, srv.session(t)), time.Now(), dropped)
 	t.Logf("%d log records, record %d at offset %d dropped with rows %v", len(fs), bad, f.off, dropped)
 
-	srv.kill(t)
+	srv.Kill(t)
 	srv = startDevstack(t, dir)
-	if log := srv.stderr.String(); strings.Contains(log, "damaged") || strings.Contains(log, "cutting") {
+	if log := srv.Log(); strings.Contains(log, "damaged") || strings.Contains(log, "cutting") {
 		t.Errorf("the salvaged log is not clean:\n%s", log)
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/outboxnode/outbox/test/harness"
 )
 
 // runFailing runs devstack over dataDir and expects it to exit non-zero
@@ -17,7 +19,7 @@ func runFailing(t *testing.T, dataDir string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, buildDevstack(t), "--cql-addr", "127.0.0.1:0", "--kafka-addr", "", "--data-dir", dataDir)
+	cmd := exec.CommandContext(ctx, harness.Build(t).Devstack, "--cql-addr", "127.0.0.1:0", "--kafka-addr", "", "--data-dir", dataDir)
 	out, err := cmd.CombinedOutput()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() == 0 {
@@ -56,7 +58,7 @@ func TestDataDirProblemsStopTheStart(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		srv.kill(t)
+		srv.Kill(t)
 		// Flip a byte inside an early record: as intact records follow
 		// it, the start is refused rather than the log cut there.
 		path := filepath.Join(dir, "miniscylla.wal")

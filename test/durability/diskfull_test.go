@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/scylladb/gocqlx/v2"
+
+	"github.com/outboxnode/outbox/test/harness"
 )
 
 // mountTmpfs mounts a tmpfs of size bytes on dir, unmounted at cleanup.
@@ -105,7 +107,7 @@ func TestDiskFullWritesFailThenResume(t *testing.T) {
 	if err := s.Query(`SELECT v FROM dur.items WHERE id = ?`, nil).Bind(acked[0]).Scan(&v); err != nil || v != fmt.Sprint(acked[0], fullValue) {
 		t.Fatalf("read of an acknowledged row on the full disk: %.20q, %v", v, err)
 	}
-	waitFor(t, time.Minute, func() error {
+	harness.Eventually(t, time.Minute, func() error {
 		return s.Query(`SELECT id, v FROM dur.items`, nil).Exec()
 	})
 	checkRows(t, s, acked, failed)
@@ -113,7 +115,7 @@ func TestDiskFullWritesFailThenResume(t *testing.T) {
 	if err := os.Remove(ballast); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, time.Minute, func() error {
+	harness.Eventually(t, time.Minute, func() error {
 		err := writeFull(s, id)
 		if err != nil {
 			failed = append(failed, id)
@@ -131,11 +133,11 @@ func TestDiskFullWritesFailThenResume(t *testing.T) {
 		id++
 	}
 	checkRows(t, s, acked, failed)
-	if log := srv.stderr.String(); !strings.Contains(log, "wal: reset after a failed write") {
+	if log := srv.Log(); !strings.Contains(log, "wal: reset after a failed write") {
 		t.Errorf("the server did not log the reset:\n%s", log)
 	}
 
-	srv.kill(t)
+	srv.Kill(t)
 	srv = startDevstack(t, data)
 	checkRows(t, srv.session(t), acked, failed)
 }

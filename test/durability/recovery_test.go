@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/outboxnode/outbox/infra/miniscylla/wal"
+	"github.com/outboxnode/outbox/test/harness"
 )
 
 const (
@@ -234,7 +235,7 @@ func TestKill9KeepsEveryAcknowledgedWrite(t *testing.T) {
 	before := len(l.acked)
 	inflight := make(chan error, 1)
 	go func() { inflight <- l.workload(ctx, s, workloadIDs, math.MaxInt-batchSize) }()
-	waitFor(t, time.Minute, func() error {
+	harness.Eventually(t, time.Minute, func() error {
 		l.mu.Lock()
 		defer l.mu.Unlock()
 		if len(l.acked) < before+500 {
@@ -242,13 +243,13 @@ func TestKill9KeepsEveryAcknowledgedWrite(t *testing.T) {
 		}
 		return nil
 	})
-	waitFor(t, time.Minute, func() error {
+	harness.Eventually(t, time.Minute, func() error {
 		if time.Now().Before(ttlRan) {
 			return errors.New("short TTL not over yet")
 		}
 		return nil
 	})
-	srv.kill(t)
+	srv.Kill(t)
 	if err := <-inflight; err == nil {
 		t.Fatal("writes kept succeeding after the kill")
 	}
@@ -266,8 +267,8 @@ func TestKill9KeepsEveryAcknowledgedWrite(t *testing.T) {
 	if ttl <= 0 || ttl > int((longTTL-2*shortTTL).Seconds()) {
 		t.Errorf("ttl(v) after restart = %d, want the original expiry (<= %v)", ttl, longTTL-2*shortTTL)
 	}
-	if strings.Contains(srv.stderr.String(), "cutting torn") {
-		t.Errorf("clean log reported a torn tail:\n%s", srv.stderr.String())
+	if strings.Contains(srv.Log(), "cutting torn") {
+		t.Errorf("clean log reported a torn tail:\n%s", srv.Log())
 	}
 }
 
@@ -288,7 +289,7 @@ func TestTornLastRecordIsCut(t *testing.T) {
 	if err := write(context.Background(), s, torn, plain); err != nil {
 		t.Fatal(err)
 	}
-	srv.kill(t)
+	srv.Kill(t)
 
 	path := filepath.Join(dir, wal.FileName)
 	fi, err := os.Stat(path)
@@ -300,7 +301,7 @@ func TestTornLastRecordIsCut(t *testing.T) {
 	}
 
 	srv = startDevstack(t, dir)
-	if log := srv.stderr.String(); !strings.Contains(log, "cutting torn or corrupt tail") || !strings.Contains(log, "short record") {
+	if log := srv.Log(); !strings.Contains(log, "cutting torn or corrupt tail") || !strings.Contains(log, "short record") {
 		t.Errorf("restart did not report the cut:\n%s", log)
 	}
 	s = srv.session(t)
@@ -315,12 +316,12 @@ func TestTornLastRecordIsCut(t *testing.T) {
 	if err := write(context.Background(), s, after, plain); err != nil {
 		t.Fatal(err)
 	}
-	srv.kill(t)
+	srv.Kill(t)
 	srv = startDevstack(t, dir)
 	if _, ok := stored(t, srv.session(t))[after]; !ok {
 		t.Error("a write acknowledged after the cut is missing after the next crash")
 	}
-	if strings.Contains(srv.stderr.String(), "cutting torn") {
-		t.Errorf("the log was torn again:\n%s", srv.stderr.String())
+	if strings.Contains(srv.Log(), "cutting torn") {
+		t.Errorf("the log was torn again:\n%s", srv.Log())
 	}
 }

@@ -1,8 +1,10 @@
 // Package harness runs the real binaries for end-to-end tests: it builds
 // cmd/outbox-node, cmd/outboxctl and cmd/devstack once per test process,
 // starts nodes on free loopback ports with their own data directory, drives
-// them through outboxctl subprocesses and reads their rows with gocqlx.
-// Tests talk to the node only the way users do: CLI, HTTP and the drivers.
+// them through outboxctl subprocesses (or sends commands over Proto.Actor
+// remote, Command), runs devstack processes, reads their rows with gocqlx
+// and their Kafka records with sarama (Collect). Tests talk to the node
+// only the way users do: CLI, remote, HTTP and the drivers.
 package harness
 
 import (
@@ -81,14 +83,23 @@ func FreeAddr(t testing.TB) string {
 // passes, then fails the test with cond's last error.
 func Eventually(t testing.TB, timeout time.Duration, cond func() error) {
 	t.Helper()
+	if err := Within(timeout, cond); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Within polls cond every 50 ms until it returns nil or timeout passes,
+// then returns cond's last error, for callers that count a missed
+// condition instead of failing at once.
+func Within(timeout time.Duration, cond func() error) error {
 	deadline := time.Now().Add(timeout)
 	for {
 		err := cond()
 		if err == nil {
-			return
+			return nil
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("condition not met within %s: %v", timeout, err)
+			return fmt.Errorf("condition not met within %s: %w", timeout, err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -1,13 +1,11 @@
 package harness
 
 import (
-	"bufio"
 	"context"
 	"io"
 	"log/slog"
 	"net/http"
 	"os/exec"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -107,6 +105,16 @@ func (n *Node) Stop(t testing.TB) int {
 	return n.signal(t, syscall.SIGTERM, 40*time.Second, n.Log)
 }
 
+// StopWithin sends SIGTERM and waits up to timeout for the exit. It
+// returns the exit code and whether the node exited by itself in time; a
+// node still running then is killed. Unlike Stop it leaves the verdict to
+// the caller: the cleanup no longer checks the exit code.
+func (n *Node) StopWithin(timeout time.Duration) (code int, exited bool) {
+	code, exited = n.signalWithin(syscall.SIGTERM, timeout)
+	n.wantExit = code
+	return code, exited
+}
+
 // Kill ends the process with SIGKILL (a crash: no shutdown runs) and
 // waits for it; the cleanup then expects no exit code.
 func (n *Node) Kill(t testing.TB) {
@@ -168,41 +176,6 @@ func (n *Node) HTTPGet(t testing.TB, path string) (string, int) {
 // appended, and returns its CQL and Kafka addresses; it is stopped at cleanup.
 func StartDevstack(t testing.TB, bins Binaries, extra ...string) (cql, kafka string) {
 	t.Helper()
-	cmd := exec.Command(bins.Devstack, append([]string{"--cql-addr", FreeAddr(t), "--kafka-addr", FreeAddr(t), "--log-level", "warn"}, extra...)...)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := &SyncBuffer{}
-	cmd.Stderr = log
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start devstack: %v", err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_ = cmd.Wait()
-	})
-	ready := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if strings.HasPrefix(sc.Text(), "devstack ready") {
-				ready <- sc.Text()
-			}
-		}
-	}()
-	select {
-	case line := <-ready:
-		for _, f := range strings.Fields(line) {
-			if v, ok := strings.CutPrefix(f, "cql="); ok {
-				cql = v
-			}
-			if v, ok := strings.CutPrefix(f, "kafka="); ok {
-				kafka = v
-			}
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatalf("devstack not ready within 30s; log:\n%s", log.String())
-	}
-	return cql, kafka
+	d := RunDevstack(t, bins, append([]string{"--cql-addr", FreeAddr(t), "--kafka-addr", FreeAddr(t), "--log-level", "warn"}, extra...)...)
+	return d.CQL, d.Kafka
 }

@@ -35,22 +35,33 @@ func startProcess(t testing.TB, name string, cmd *exec.Cmd) *process {
 // fails, with log (what the process wrote) when given.
 func (p *process) signal(t testing.TB, sig os.Signal, timeout time.Duration, log func() string) int {
 	t.Helper()
-	select {
-	case <-p.done:
-		return p.cmd.ProcessState.ExitCode()
-	default:
-	}
-	_ = p.cmd.Process.Signal(sig)
-	select {
-	case <-p.done:
-	case <-time.After(timeout):
-		_ = p.cmd.Process.Kill()
-		<-p.done
+	code, ok := p.signalWithin(sig, timeout)
+	if !ok {
 		out := ""
 		if log != nil {
 			out = "; log:\n" + log()
 		}
 		t.Errorf("%s did not stop within %s of %v%s", p.name, timeout, sig, out)
 	}
-	return p.cmd.ProcessState.ExitCode()
+	return code
+}
+
+// signalWithin sends sig unless the process has ended and waits up to
+// timeout for it to exit. It returns the exit code and whether the process
+// ended by itself in time; one still running then is killed (exit code -1).
+func (p *process) signalWithin(sig os.Signal, timeout time.Duration) (int, bool) {
+	select {
+	case <-p.done:
+		return p.cmd.ProcessState.ExitCode(), true
+	default:
+	}
+	_ = p.cmd.Process.Signal(sig)
+	select {
+	case <-p.done:
+		return p.cmd.ProcessState.ExitCode(), true
+	case <-time.After(timeout):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+		return p.cmd.ProcessState.ExitCode(), false
+	}
 }

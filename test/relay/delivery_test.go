@@ -30,7 +30,7 @@ var eventTypes = map[int32]string{1: "OrderCreated", 2: "OrderUpdated", 3: "Orde
 func TestThreeThousandRecordsExactlyInOrderWithHeaders(t *testing.T) {
 	bins := harness.Build(t)
 	node := startNode(t, bins, "--topic-template", "orders.{{aggregate_type}}", "--log-level", "warn")
-	kafka := collect(t, node.Kafka, topic)
+	kafka := harness.Collect(t, node.Kafka, topic)
 
 	acc := runLifecycles(t, node.Remote, 1000, 32)
 	if len(acc) != 3000 {
@@ -49,7 +49,7 @@ func TestTabletsRecordsExactlyInOrderThroughSplitAndMerge(t *testing.T) {
 	bins := harness.Build(t)
 	node := startNode(t, bins, "--topic-template", "orders.{{aggregate_type}}", "--log-level", "warn",
 		"--replication", "datacenter1:1", "--tablets", "on")
-	kafka := collect(t, node.Kafka, topic)
+	kafka := harness.Collect(t, node.Kafka, topic)
 	store := miniscyllatest.Connect(t, node.CQL)
 	var tablets int
 	if err := store.Query(`SELECT initial_tablets FROM system_schema.scylla_keyspaces WHERE keyspace_name = 'orders_ks'`).Scan(&tablets); err != nil {
@@ -97,7 +97,7 @@ func TestTabletsRecordsExactlyInOrderThroughSplitAndMerge(t *testing.T) {
 // checkDelivered reads the topic back: exactly one record per accepted
 // command, each key's versions 1, 2, 3 in partition order, with the record
 // headers (also as kcat sees them), and the node's counters agree.
-func checkDelivered(t *testing.T, node *harness.Node, kafka *collector, acc []accepted) {
+func checkDelivered(t *testing.T, node *harness.Node, kafka *harness.Collector, acc []accepted) {
 	t.Helper()
 	byEvent := make(map[string]accepted, len(acc))
 	ids := make([]string, 0, len(acc))
@@ -105,29 +105,29 @@ func checkDelivered(t *testing.T, node *harness.Node, kafka *collector, acc []ac
 		byEvent[a.eventID] = a
 		ids = append(ids, a.eventID)
 	}
-	kafka.waitEvents(t, 2*time.Minute, ids)
+	kafka.WaitEvents(t, 2*time.Minute, ids)
 	if n := highWaterMarks(t, node.Kafka, topic); n != int64(len(acc)) {
 		t.Fatalf("topic holds %d records, want exactly %d", n, len(acc))
 	}
-	records := kafka.all()
+	records := kafka.All()
 	if len(records) != len(acc) {
 		t.Fatalf("consumed %d records, want %d", len(records), len(acc))
 	}
 
-	slices.SortFunc(records, func(a, b record) int {
-		if a.partition != b.partition {
-			return int(a.partition - b.partition)
+	slices.SortFunc(records, func(a, b harness.Record) int {
+		if a.Partition != b.Partition {
+			return int(a.Partition - b.Partition)
 		}
-		return int(a.offset - b.offset)
+		return int(a.Offset - b.Offset)
 	})
 	versions := map[string][]int32{}
 	for _, r := range records {
-		a, ok := byEvent[r.headers["event_id"]]
+		a, ok := byEvent[r.Headers["event_id"]]
 		if !ok {
-			t.Fatalf("record %s/%d carries event %q that no accepted command committed", r.topic, r.offset, r.headers["event_id"])
+			t.Fatalf("record %s/%d carries event %q that no accepted command committed", r.Topic, r.Offset, r.Headers["event_id"])
 		}
 		checkRecord(t, r, a)
-		versions[r.key] = append(versions[r.key], a.version)
+		versions[r.Key] = append(versions[r.Key], a.version)
 	}
 	if len(versions) != len(acc)/3 {
 		t.Fatalf("%d keys, want %d", len(versions), len(acc)/3)
@@ -147,34 +147,34 @@ func checkDelivered(t *testing.T, node *harness.Node, kafka *collector, acc []ac
 }
 
 // checkRecord checks the mapping of DESIGN.md §6 for the event of a.
-func checkRecord(t *testing.T, r record, a accepted) {
+func checkRecord(t *testing.T, r harness.Record, a accepted) {
 	t.Helper()
-	h := r.headers
+	h := r.Headers
 	want := map[string]string{
 		"event_id": a.eventID, "event_type": eventTypes[a.version], "aggregate_type": "order",
 		"aggregate_id": a.orderID, "aggregate_version": strconv.Itoa(int(a.version)),
 	}
 	for k, v := range want {
 		if h[k] != v {
-			t.Fatalf("record %s/%d header %s = %q, want %q", r.topic, r.offset, k, h[k], v)
+			t.Fatalf("record %s/%d header %s = %q, want %q", r.Topic, r.Offset, k, h[k], v)
 		}
 	}
-	if r.key != a.orderID {
-		t.Fatalf("record key %q, want the aggregate id %s", r.key, a.orderID)
+	if r.Key != a.orderID {
+		t.Fatalf("record key %q, want the aggregate id %s", r.Key, a.orderID)
 	}
 	at, err := time.Parse(time.RFC3339Nano, h["occurred_at"])
 	if err != nil {
 		t.Fatalf("occurred_at %q: %v", h["occurred_at"], err)
 	}
-	if !r.timestamp.Equal(at.Truncate(time.Millisecond)) {
-		t.Fatalf("record timestamp %v, want the event time %v", r.timestamp, at)
+	if !r.Timestamp.Equal(at.Truncate(time.Millisecond)) {
+		t.Fatalf("record timestamp %v, want the event time %v", r.Timestamp, at)
 	}
 	var value struct {
 		EventID string `json:"eventId"`
 		Payload []byte `json:"payload"`
 	}
-	if err := json.Unmarshal(r.value, &value); err != nil || value.EventID != a.eventID {
-		t.Fatalf("value %s: %v", r.value, err)
+	if err := json.Unmarshal(r.Value, &value); err != nil || value.EventID != a.eventID {
+		t.Fatalf("value %s: %v", r.Value, err)
 	}
 	var order struct {
 		OrderID string `json:"order_id"`

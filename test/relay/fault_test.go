@@ -21,7 +21,7 @@ func TestStreamPanicMidStreamRestartsAndLosesNothing(t *testing.T) {
 	bins := harness.Build(t)
 	node := startNode(t, bins, "--enable-fault-injection", "--topic-template", "orders.{{aggregate_type}}",
 		"--cdc-in-flight", fmt.Sprint(inFlight), "--log-level", "warn")
-	kafka := collect(t, node.Kafka, topic)
+	kafka := harness.Collect(t, node.Kafka, topic)
 
 	type result struct {
 		acc []accepted
@@ -33,7 +33,7 @@ func TestStreamPanicMidStreamRestartsAndLosesNothing(t *testing.T) {
 		done <- result{acc, err}
 	}()
 	harness.Eventually(t, time.Minute, func() error {
-		if n := len(kafka.all()); n < 200 {
+		if n := len(kafka.All()); n < 200 {
 			return fmt.Errorf("%d records so far", n)
 		}
 		return nil
@@ -46,16 +46,16 @@ func TestStreamPanicMidStreamRestartsAndLosesNothing(t *testing.T) {
 		t.Fatal(res.err)
 	}
 	acc := res.acc
-	kafka.waitEvents(t, 2*time.Minute, eventIDs(acc))
+	kafka.WaitEvents(t, 2*time.Minute, eventIDs(acc))
 	dups := 0
-	for _, rs := range kafka.byEventID() {
+	for _, rs := range kafka.ByEventID() {
 		dups += len(rs) - 1
 	}
 	t.Logf("%d events, %d duplicates", len(acc), dups)
 	if dups > inFlight {
 		t.Errorf("%d duplicates, more than the in-flight window %d", dups, inFlight)
 	}
-	checkFirstOccurrenceOrder(t, kafka.all(), acc)
+	checkFirstOccurrenceOrder(t, kafka.All(), acc)
 	body, _ := node.HTTPGet(t, "/metrics")
 	if !strings.Contains(body, `actor_restarts_total{actor="coordinator/cdcstream"} 1`) {
 		t.Errorf("cdcstream restart not counted:\n%s", grepLines(body, "actor_restarts_total"))

@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/IBM/sarama"
-	"github.com/asynkron/protoactor-go/actor"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/outboxnode/outbox/messages"
@@ -32,21 +30,8 @@ func startNode(t *testing.T, bins harness.Binaries, flags ...string) *harness.No
 	return n
 }
 
-// command sends msg to the node's coordinator and returns the acceptance,
-// or an error for a rejection or a failed request.
-func command(node string, msg proto.Message) (*messages.CommandAccepted, error) {
-	res, err := harness.Client().Root.RequestFuture(actor.NewPID(node, "coordinator"), msg, 10*time.Second).Result()
-	if err != nil {
-		return nil, err
-	}
-	switch r := res.(type) {
-	case *messages.CommandAccepted:
-		return r, nil
-	case *messages.CommandRejected:
-		return nil, fmt.Errorf("rejected (%s): %s", r.GetCode(), r.GetReason())
-	}
-	return nil, fmt.Errorf("unexpected reply %T", res)
-}
+// commandTimeout bounds the wait for a command's reply.
+const commandTimeout = 10 * time.Second
 
 // accepted is one accepted command: its event and when the reply came.
 type accepted struct {
@@ -60,8 +45,8 @@ type accepted struct {
 // write nothing). It stops at the first failure.
 func lifecycle(node string, i int) ([]accepted, error) {
 	var out []accepted
-	a, err := command(node, &messages.CreateOrder{CustomerId: fmt.Sprintf("c-%d", i), Amount: "10.00", Currency: "EUR",
-		Items: []*messages.Item{{Sku: "SKU-1", Quantity: 1}}})
+	a, err := harness.Command(node, &messages.CreateOrder{CustomerId: fmt.Sprintf("c-%d", i), Amount: "10.00", Currency: "EUR",
+		Items: []*messages.Item{{Sku: "SKU-1", Quantity: 1}}}, commandTimeout)
 	if err != nil {
 		return out, err
 	}
@@ -71,13 +56,13 @@ func lifecycle(node string, i int) ([]accepted, error) {
 		&messages.UpdateOrder{OrderId: a.GetOrderId(), Amount: &amount},
 		&messages.CancelOrder{OrderId: a.GetOrderId(), Reason: "test"},
 	} {
-		r, err := command(node, msg)
+		r, err := harness.Command(node, msg, commandTimeout)
 		if err != nil {
 			return out, err
 		}
 		out = append(out, accepted{r.GetOrderId(), r.GetEventId(), r.GetVersion(), time.Now()})
 	}
-	if _, err := command(node, &messages.UpdateOrder{OrderId: a.GetOrderId(), Amount: &amount}); err == nil {
+	if _, err := harness.Command(node, &messages.UpdateOrder{OrderId: a.GetOrderId(), Amount: &amount}, commandTimeout); err == nil {
 		return out, fmt.Errorf("update of cancelled order %s accepted", a.GetOrderId())
 	}
 	return out, nil
@@ -126,125 +111,6 @@ func lifecycles(node string, n, workers int) ([]accepted, error) {
 		return all, fmt.Errorf("%d lifecycles failed, first: %w", len(errs), errs[0])
 	}
 	return all, nil
-}
-
-// record is one consumed Kafka record.
-type record struct {
-	topic      string
-	partition  int32
-	offset     int64
-	key        string
-	headers    map[string]string
-	value      []byte
-	timestamp  time.Time
-	receivedAt time.Time
-}
-
-// collector consumes every partition of some topics from the oldest offset.
-type collector struct {
-	consumer sarama.Consumer
-	mu       sync.Mutex
-	records  []record
-	stop     chan struct{}
-	wg       sync.WaitGroup
-}
-
-// collect starts consuming topics (waiting for each to exist) until cleanup.
-func collect(t testing.TB, brokers string, topics ...string) *collector {
-	t.Helper()
-	conf := sarama.NewConfig()
-	conf.Metadata.Retry.Backoff = 100 * time.Millisecond
-	// Short fetch waits: receive times then measure the relay, not the consumer.
-	conf.Consumer.MaxWaitTime = 10 * time.Millisecond
-	consumer, err := sarama.NewConsumer([]string{brokers}, conf)
-	if err != nil {
-		t.Fatalf("kafka consumer: %v", err)
-	}
-	c := &collector{consumer: consumer, stop: make(chan struct{})}
-	t.Cleanup(func() {
-		close(c.stop)
-		_ = consumer.Close()
-		c.wg.Wait()
-	})
-	for _, topic := range topics {
-		c.wg.Go(func() { c.consumeTopic(topic) })
-	}
-	return c
-}
-
-func (c *collector) consumeTopic(topic string) {
-	var partitions []int32
-	for len(partitions) == 0 {
-		partitions, _ = c.consumer.Partitions(topic)
-		select {
-		case <-c.stop:
-			return
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-	for _, p := range partitions {
-		pc, err := c.consumer.ConsumePartition(topic, p, sarama.OffsetOldest)
-		if err != nil {
-			continue
-		}
-		c.wg.Go(func() {
-			for {
-				select {
-				case <-c.stop:
-					return
-				case m, ok := <-pc.Messages():
-					if !ok {
-						return
-					}
-					c.add(m)
-				}
-			}
-		})
-	}
-}
-
-func (c *collector) add(m *sarama.ConsumerMessage) {
-	h := make(map[string]string, len(m.Headers))
-	for _, rh := range m.Headers {
-		h[string(rh.Key)] = string(rh.Value)
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.records = append(c.records, record{topic: m.Topic, partition: m.Partition, offset: m.Offset, key: string(m.Key),
-		headers: h, value: m.Value, timestamp: m.Timestamp, receivedAt: time.Now()})
-}
-
-func (c *collector) all() []record {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]record(nil), c.records...)
-}
-
-// byEventID indexes records by their event_id header.
-func (c *collector) byEventID() map[string][]record {
-	out := map[string][]record{}
-	for _, r := range c.all() {
-		out[r.headers["event_id"]] = append(out[r.headers["event_id"]], r)
-	}
-	return out
-}
-
-// waitEvents waits until every event id has at least one record.
-func (c *collector) waitEvents(t testing.TB, timeout time.Duration, ids []string) {
-	t.Helper()
-	harness.Eventually(t, timeout, func() error {
-		got := c.byEventID()
-		missing := 0
-		for _, id := range ids {
-			if len(got[id]) == 0 {
-				missing++
-			}
-		}
-		if missing > 0 {
-			return fmt.Errorf("%d of %d events not in Kafka", missing, len(ids))
-		}
-		return nil
-	})
 }
 
 // metric reads one unlabelled sample from the node's /metrics.

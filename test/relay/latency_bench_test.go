@@ -23,7 +23,7 @@ func BenchmarkCommandToRecordAt1000PerSecond(b *testing.B) {
 	const rate, seconds = 1000, 5
 	bins := harness.Build(b)
 	node := harness.StartNode(b, bins, "--log-level", "warn")
-	kafka := collect(b, node.Kafka, "OrderCreated")
+	kafka := harness.Collect(b, node.Kafka, "OrderCreated")
 
 	ids := make(chan string, rate*seconds)
 	commands := make(chan time.Duration, rate*seconds)
@@ -36,7 +36,7 @@ func BenchmarkCommandToRecordAt1000PerSecond(b *testing.B) {
 		wg.Go(func() {
 			for i := range jobs {
 				t0 := time.Now()
-				a, err := command(node.Remote, &messages.CreateOrder{CustomerId: fmt.Sprintf("b-%d", i), Amount: "1.00", Currency: "EUR"})
+				a, err := harness.Command(node.Remote, &messages.CreateOrder{CustomerId: fmt.Sprintf("b-%d", i), Amount: "1.00", Currency: "EUR"}, commandTimeout)
 				commands <- time.Since(t0)
 				if err != nil {
 					failed.Do(func() { firstErr = err })
@@ -65,15 +65,15 @@ func BenchmarkCommandToRecordAt1000PerSecond(b *testing.B) {
 	for id := range ids {
 		want = append(want, id)
 	}
-	kafka.waitEvents(b, time.Minute, want)
+	kafka.WaitEvents(b, time.Minute, want)
 
 	var lat []time.Duration
-	for _, r := range kafka.all() {
-		at, err := time.Parse(time.RFC3339Nano, r.headers["occurred_at"])
+	for _, r := range kafka.All() {
+		at, err := time.Parse(time.RFC3339Nano, r.Headers["occurred_at"])
 		if err != nil {
 			b.Fatal(err)
 		}
-		lat = append(lat, r.receivedAt.Sub(at))
+		lat = append(lat, r.ReceivedAt.Sub(at))
 	}
 	p50, p99 := quantiles(lat)
 	var cmd []time.Duration

@@ -34,11 +34,11 @@ func TestBrokerOutageOpensBreakerPausesAndRecovers(t *testing.T) {
 		"--breaker-open-delay", openDelay.String(), "--retry-backoff-min", "50ms", "--retry-backoff-max", "200ms",
 		// Lag threshold 2.4 s: 2% of a 2-minute CDC log TTL.
 		"--outbox-ttl", "2m", "--cdc-lag-share", "0.02", "--log-level", "warn")
-	kafka := collect(t, broker.Addr(), topic)
+	kafka := harness.Collect(t, broker.Addr(), topic)
 
 	before := runLifecycles(t, node.Remote, 50, 8)
-	kafka.waitEvents(t, time.Minute, eventIDs(before))
-	published := kafka.byEventID()
+	kafka.WaitEvents(t, time.Minute, eventIDs(before))
+	published := kafka.ByEventID()
 
 	if err := broker.SetUnavailable(true); err != nil {
 		t.Fatal(err)
@@ -77,7 +77,7 @@ func TestBrokerOutageOpensBreakerPausesAndRecovers(t *testing.T) {
 		t.Fatal(err)
 	}
 	all := append(before, during...)
-	kafka.waitEvents(t, 2*time.Minute, eventIDs(all))
+	kafka.WaitEvents(t, 2*time.Minute, eventIDs(all))
 	harness.Eventually(t, time.Minute, func() error {
 		if s := metric(t, node, "circuit_breaker_state"); s != 0 {
 			return fmt.Errorf("circuit_breaker_state %v, want 0 (closed)", s)
@@ -94,7 +94,7 @@ func TestBrokerOutageOpensBreakerPausesAndRecovers(t *testing.T) {
 	if got := metric(t, node, "dlq_messages_total"); got != 0 {
 		t.Errorf("dlq_messages_total %v, want 0", got)
 	}
-	checkFirstOccurrenceOrder(t, kafka.all(), all)
+	checkFirstOccurrenceOrder(t, kafka.All(), all)
 }
 
 // healthOf checks the status of one /health component.
@@ -128,7 +128,7 @@ func eventIDs(acc []accepted) []string {
 // stream's checkpoint in cdc_offsets is an event already in Kafka, and that
 // the events written during the outage exist in the log (so the check is
 // not vacuous).
-func checkpointsCoverOnly(t *testing.T, s *gocql.Session, published map[string][]record, unpublished []string) {
+func checkpointsCoverOnly(t *testing.T, s *gocql.Session, published map[string][]harness.Record, unpublished []string) {
 	t.Helper()
 	checkpoint := map[string]gocql.UUID{}
 	var stream []byte
@@ -167,27 +167,27 @@ func checkpointsCoverOnly(t *testing.T, s *gocql.Session, published map[string][
 
 // checkFirstOccurrenceOrder checks that each key's first records carry
 // versions 1, 2, 3 in partition order (a re-send may add duplicates later).
-func checkFirstOccurrenceOrder(t *testing.T, records []record, acc []accepted) {
+func checkFirstOccurrenceOrder(t *testing.T, records []harness.Record, acc []accepted) {
 	t.Helper()
 	version := map[string]int32{}
 	for _, a := range acc {
 		version[a.eventID] = a.version
 	}
-	slices.SortFunc(records, func(a, b record) int {
-		if a.partition != b.partition {
-			return int(a.partition - b.partition)
+	slices.SortFunc(records, func(a, b harness.Record) int {
+		if a.Partition != b.Partition {
+			return int(a.Partition - b.Partition)
 		}
-		return int(a.offset - b.offset)
+		return int(a.Offset - b.Offset)
 	})
 	seen := map[string]bool{}
 	versions := map[string][]int32{}
 	for _, r := range records {
-		id := r.headers["event_id"]
+		id := r.Headers["event_id"]
 		if seen[id] {
 			continue
 		}
 		seen[id] = true
-		versions[r.key] = append(versions[r.key], version[id])
+		versions[r.Key] = append(versions[r.Key], version[id])
 	}
 	for key, v := range versions {
 		if !slices.IsSorted(v) {

@@ -20,7 +20,7 @@ import (
 func TestPoisonRowsAreDeadLetteredAndParkOnlyTheirAggregate(t *testing.T) {
 	bins := harness.Build(t)
 	node := startNode(t, bins, "--log-level", "warn")
-	kafka := collect(t, node.Kafka, "OrderCreated", "OrderUpdated", "OrderCancelled")
+	kafka := harness.Collect(t, node.Kafka, "OrderCreated", "OrderUpdated", "OrderCancelled")
 	s := node.Session(t).Session
 
 	undecodable, large, later := gocql.TimeUUID(), gocql.TimeUUID(), gocql.TimeUUID()
@@ -31,7 +31,7 @@ func TestPoisonRowsAreDeadLetteredAndParkOnlyTheirAggregate(t *testing.T) {
 	insertEvent(t, s, blocked, later, 2, []byte(`{"order_id":"`+blocked.String()+`","version":2}`))
 
 	flowing := runLifecycles(t, node.Remote, 20, 4)
-	kafka.waitEvents(t, time.Minute, eventIDs(flowing))
+	kafka.WaitEvents(t, time.Minute, eventIDs(flowing))
 
 	harness.Eventually(t, time.Minute, func() error {
 		return dlqShows(t, node, map[gocql.UUID]string{undecodable: "DEAD", large: "DEAD", later: "PARKED"})
@@ -44,12 +44,12 @@ func TestPoisonRowsAreDeadLetteredAndParkOnlyTheirAggregate(t *testing.T) {
 	if line := lineOf(list, large.String()); !strings.Contains(strings.ToLower(line), "large") {
 		t.Errorf("oversize record's dead letter lacks a clear error: %s", line)
 	}
-	if got := kafka.byEventID(); len(got[later.String()]) != 0 || len(got[large.String()]) != 0 {
+	if got := kafka.ByEventID(); len(got[later.String()]) != 0 || len(got[large.String()]) != 0 {
 		t.Fatalf("a parked or dead event reached Kafka")
 	}
 
 	mustCtl(t, node, "dlq", "skip", large.String())
-	kafka.waitEvents(t, time.Minute, []string{later.String()})
+	kafka.WaitEvents(t, time.Minute, []string{later.String()})
 	harness.Eventually(t, 30*time.Second, func() error {
 		return dlqShows(t, node, map[gocql.UUID]string{large: "SKIPPED", later: "REPLAYED", undecodable: "DEAD"})
 	})

@@ -51,7 +51,7 @@ func restartUnderLoad(t *testing.T, stop func(*testing.T, *harness.Node)) {
 	flags := []string{"--scylla-hosts", cql, "--kafka-brokers", broker, "--migrate", "--consistency", "ONE",
 		"--topic-template", "orders.{{aggregate_type}}", "--cdc-in-flight", fmt.Sprint(inFlight), "--log-level", "warn"}
 	first := startNode(t, bins, flags...)
-	kafka := collect(t, broker, topic)
+	kafka := harness.Collect(t, broker, topic)
 
 	// Orders keep coming until the node stops under them.
 	var wg sync.WaitGroup
@@ -65,27 +65,27 @@ func restartUnderLoad(t *testing.T, stop func(*testing.T, *harness.Node)) {
 		})
 	}
 	harness.Eventually(t, time.Minute, func() error {
-		if n := len(kafka.all()); n < 600 {
+		if n := len(kafka.All()); n < 600 {
 			return fmt.Errorf("%d records so far", n)
 		}
 		return nil
 	})
 	stop(t, first)
 	wg.Wait()
-	before := len(kafka.all())
+	before := len(kafka.All())
 
 	second := startNode(t, bins, flags...)
 	runLifecycles(t, second.Remote, 50, 8)
 
 	committed := outboxEventIDs(t, second.Session(t).Session)
-	kafka.waitEvents(t, 2*time.Minute, committed)
-	records := kafka.byEventID()
+	kafka.WaitEvents(t, 2*time.Minute, committed)
+	records := kafka.ByEventID()
 	dups := 0
 	for id, rs := range records {
 		for _, r := range rs[1:] {
 			dups++
-			if !bytes.Equal(r.value, rs[0].value) || r.key != rs[0].key {
-				t.Errorf("duplicate of %s differs: %s vs %s", id, r.value, rs[0].value)
+			if !bytes.Equal(r.Value, rs[0].Value) || r.Key != rs[0].Key {
+				t.Errorf("duplicate of %s differs: %s vs %s", id, r.Value, rs[0].Value)
 			}
 		}
 	}

@@ -1,0 +1,87 @@
+package harness
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Devstack is a running cmd/devstack process.
+type Devstack struct {
+	// CQL and Kafka are the addresses of its ready line; "" for a service
+	// it does not run.
+	CQL, Kafka string
+	// Log is everything it wrote to stderr so far.
+	Log func() string
+	// Stdout is everything it wrote to stdout so far (the ready line and
+	// the outage switch's acknowledgements).
+	Stdout func() string
+	*process
+}
+
+// RunDevstack runs cmd/devstack with args and waits for its ready line; it
+// fails the test when the process exits first or is not ready within two
+// minutes (a long write-ahead log replays first). At cleanup it is stopped
+// with SIGTERM unless it has already ended.
+func RunDevstack(t testing.TB, bins Binaries, args ...string) *Devstack {
+	t.Helper()
+	cmd := exec.Command(bins.Devstack, args...)
+	stderr, stdout := &SyncBuffer{}, &SyncBuffer{}
+	cmd.Stderr, cmd.Stdout = stderr, stdout
+	d := &Devstack{Log: stderr.String, Stdout: stdout.String}
+	d.process = startProcess(t, "devstack", cmd)
+	t.Cleanup(func() { d.signal(t, syscall.SIGTERM, 30*time.Second, d.Log) })
+	var line string
+	err := Within(2*time.Minute, func() error {
+		select {
+		case <-d.done:
+			t.Fatalf("devstack exited before it was ready (%v):\n%s", d.err, d.Log())
+		default:
+		}
+		for _, l := range strings.Split(stdout.String(), "\n") {
+			if strings.HasPrefix(l, "devstack ready ") {
+				line = l
+				return nil
+			}
+		}
+		return errors.New("no ready line")
+	})
+	if err != nil {
+		t.Fatalf("devstack: %v; log:\n%s", err, d.Log())
+	}
+	for _, f := range strings.Fields(line) {
+		if v, ok := strings.CutPrefix(f, "cql="); ok {
+			d.CQL = v
+		}
+		if v, ok := strings.CutPrefix(f, "kafka="); ok {
+			d.Kafka = v
+		}
+	}
+	return d
+}
+
+// Kill ends the process with SIGKILL, as a crash would (nothing is
+// flushed or closed), and waits for it.
+func (d *Devstack) Kill(t testing.TB) {
+	t.Helper()
+	select {
+	case <-d.done:
+		return
+	default:
+	}
+	if err := d.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatalf("kill devstack: %v", err)
+	}
+	select {
+	case <-d.done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("devstack did not die within 30s of SIGKILL")
+	}
+}
+
+// Signal sends sig to the process, e.g. the broker outage switch.
+func (d *Devstack) Signal(sig os.Signal) error { return d.cmd.Process.Signal(sig) }
