@@ -52,6 +52,9 @@ func New(cfg Config) (*Producer, error) {
 	}
 	p := &Producer{mapper: mapper, log: cfg.Logger, closing: make(chan struct{}), drained: make(chan struct{})}
 	conf := saramaConfig(cfg)
+	if err := cfg.Security.Apply(conf); err != nil {
+		return nil, err
+	}
 	p.fitBrokerLimit(cfg.Brokers, conf)
 	if p.ap, err = sarama.NewAsyncProducer(cfg.Brokers, conf); err != nil {
 		return nil, fmt.Errorf("kafka producer for %v: %w", cfg.Brokers, err)
