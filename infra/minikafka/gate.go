@@ -23,8 +23,8 @@ type gateListener struct {
 	tlsConfig  *tls.Config // nil: plaintext
 
 	mu     sync.Mutex
-	inner  net.Listener              // nil while down
-	wake   chan struct{}             // closed when the gate reopens or closes
+	inner  net.Listener            // nil while down
+	wake   chan struct{}           // closed when the gate reopens or closes
 	conns  map[*frameConn]struct{} // accepted, not yet closed
 	closed bool
 }
