@@ -21,8 +21,8 @@ const apiVersionsKey = 18
 
 // Reasons a request frame is refused; each is a label of Broker.Refused.
 const (
-	ReasonSize      = "size"        // size header negative, too small or above the request limit
-	ReasonTruncated = "truncated"   // header ends before its fields, or the client id overruns the frame
+	ReasonSize      = "size"        // size header negative or above the request limit
+	ReasonTruncated = "truncated"   // frame too short for the header fields, or the client id overruns it
 	ReasonKey       = "api_key"     // api key the broker does not serve
 	ReasonVersion   = "api_version" // version outside the key's served range
 )
@@ -97,9 +97,9 @@ func (r frameRules) check(h frameHeader) (verdict, error) {
 		return forward, &FrameError{Reason: reason, Size: h.size, Key: h.key, Version: h.version}
 	}
 	switch {
-	case h.size < headerLen-4 || h.size > r.maxSize:
+	case h.size < 0 || h.size > r.maxSize:
 		return refuse(ReasonSize)
-	case h.clientIDLen < -1 || int32(h.clientIDLen) > h.size-(headerLen-4):
+	case h.size < headerLen-4 || h.clientIDLen < -1 || int32(h.clientIDLen) > h.size-(headerLen-4):
 		return refuse(ReasonTruncated)
 	}
 	vr, ok := r.apis[h.key]

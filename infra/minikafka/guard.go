@@ -90,12 +90,14 @@ type frameConn struct {
 
 	ctx    context.Context // ends at Close: stops a wait for budget
 	cancel context.CancelFunc
-	held   atomic.Int64 // budget bytes held for the frame kfake is reading
+	held   atomic.Int64 // budget bytes held for the frame kfake is reading (its size)
 
 	hdr     [headerLen]byte
 	pending []byte // validated bytes kfake has not read yet
 	body    int64  // bytes of the current frame still on the socket
 	skip    int64  // bytes of a replaced frame to discard before the next one
+
+	handshake handshakeV0Patch
 }
 
 func newFrameConn(c net.Conn, g *guard, l *gateListener) *frameConn {
@@ -157,8 +159,11 @@ func (c *frameConn) next() error {
 		c.pending, c.skip = apiVersionsFrame(h.version, h.corr), rest
 		return nil
 	}
-	if err := c.acquire(int64(h.size) + 4); err != nil {
+	if err := c.acquire(int64(h.size)); err != nil {
 		return err
+	}
+	if h.key == apiVersionsKey {
+		c.handshake.expect(h.corr, h.version)
 	}
 	c.pending, c.body = c.hdr[:], rest
 	return nil
@@ -187,11 +192,17 @@ func (c *frameConn) release() {
 
 // Write bounds each response write by the timeout, so a client that stops
 // reading is dropped instead of keeping its request's budget for ever.
+// kfake writes one whole response frame per call; ApiVersions answers are
+// patched on the way (compat.go).
 func (c *frameConn) Write(p []byte) (int, error) {
 	if err := c.Conn.SetWriteDeadline(time.Now().Add(c.g.timeout)); err != nil {
 		return 0, err
 	}
-	return c.Conn.Write(p)
+	out := c.handshake.apply(p)
+	if _, err := c.Conn.Write(out); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }
 
 // Close closes the socket, ends a wait for budget, returns the bytes held
