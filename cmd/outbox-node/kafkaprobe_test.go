@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/outboxnode/outbox/infra/kafka"
 	"github.com/outboxnode/outbox/infra/minikafka"
 	"github.com/outboxnode/outbox/messages"
 )
@@ -15,7 +16,7 @@ func TestKafkaProbe(t *testing.T) {
 		t.Fatalf("start minikafka: %v", err)
 	}
 	t.Cleanup(b.Close)
-	p := newKafkaProbe([]string{b.Addr()}, time.Second)
+	p := newKafkaProbe([]string{b.Addr()}, time.Second, kafka.Security{})
 	t.Cleanup(func() { _ = p.Close() })
 	if status, detail := p.Check(t.Context()); status != messages.HealthStatus_HEALTH_STATUS_OK {
 		t.Fatalf("Check = %v %q, want ok", status, detail)
@@ -31,7 +32,7 @@ func TestKafkaProbe(t *testing.T) {
 }
 
 func TestKafkaProbeNoBroker(t *testing.T) {
-	p := newKafkaProbe([]string{"127.0.0.1:1"}, 500*time.Millisecond)
+	p := newKafkaProbe([]string{"127.0.0.1:1"}, 500*time.Millisecond, kafka.Security{})
 	if status, detail := p.Check(t.Context()); status != messages.HealthStatus_HEALTH_STATUS_DOWN || detail == "" {
 		t.Fatalf("Check = %v %q, want down with a reason", status, detail)
 	}

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/outboxnode/outbox/infra/kafka"
 )
 
 // EnvPrefix prefixes the environment variable of every flag: --remote-addr
@@ -30,6 +32,9 @@ func Load(args []string, getenv func(string) string, output io.Writer) (Config, 
 	}
 	if fs.NArg() > 0 {
 		return Config{}, &InvalidError{Field: "args", Reason: fmt.Sprintf("unexpected arguments %q", fs.Args())}
+	}
+	if err := loadSASLPassword(&cfg.Kafka, getenv); err != nil {
+		return Config{}, err
 	}
 	if err := cfg.Validate(); err != nil {
 		return Config{}, err
@@ -68,6 +73,14 @@ func register(fs *flag.FlagSet, c *Config) {
 	fs.DurationVar(&c.Scylla.OutboxTTL, "outbox-ttl", c.Scylla.OutboxTTL, "TTL of outbox rows and of their CDC log")
 
 	fs.Var((*listValue)(&c.Kafka.Brokers), "kafka-brokers", "comma-separated Kafka brokers; empty starts the embedded minikafka")
+	fs.StringVar(&c.Kafka.Security.SASL.Mechanism, "kafka-sasl-mechanism", "", "Kafka SASL mechanism: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512; empty: no SASL (embedded minikafka: require this user)")
+	fs.StringVar(&c.Kafka.Security.SASL.Username, "kafka-sasl-username", "", "Kafka SASL username")
+	fs.StringVar(&c.Kafka.SASLPasswordFile, "kafka-sasl-password-file", "", "file holding the Kafka SASL password (or set "+SASLPasswordEnv+")")
+	fs.BoolVar(&c.Kafka.Security.TLS.Enabled, "kafka-tls", false, "connect to the Kafka brokers over TLS (implied by the --kafka-tls-* files)")
+	fs.StringVar(&c.Kafka.Security.TLS.CAFile, "kafka-tls-ca", "", "PEM CA bundle that signs the brokers' certificates; empty: system roots")
+	fs.StringVar(&c.Kafka.Security.TLS.CertFile, "kafka-tls-cert", "", "PEM client certificate, for brokers that require one")
+	fs.StringVar(&c.Kafka.Security.TLS.KeyFile, "kafka-tls-key", "", "PEM key of --kafka-tls-cert")
+	fs.BoolVar(&c.Kafka.Security.TLS.InsecureSkipVerify, "kafka-tls-insecure-skip-verify", false, "accept any broker certificate (tests only)")
 
 	fs.StringVar(&c.Embedded.CQLAddr, "embedded-cql-addr", c.Embedded.CQLAddr, "listen address of the embedded miniscylla")
 	fs.StringVar(&c.Embedded.KafkaAddr, "embedded-kafka-addr", c.Embedded.KafkaAddr, "listen address of the embedded minikafka")
@@ -113,6 +126,30 @@ func register(fs *flag.FlagSet, c *Config) {
 	fs.IntVar(&c.Relay.CDC.InFlight, "cdc-in-flight", c.Relay.CDC.InFlight, "events read but not yet checkpointed before the reader waits")
 	fs.DurationVar(&c.Relay.CDC.ProgressInterval, "cdc-progress-interval", c.Relay.CDC.ProgressInterval, "how often acknowledged CDC progress is saved to cdc_offsets")
 	fs.Float64Var(&c.Relay.CDC.LagShare, "cdc-lag-share", c.Relay.CDC.LagShare, "share of --outbox-ttl (the CDC log TTL) above which lag turns /health degraded")
+}
+
+// SASLPasswordEnv holds the Kafka SASL password; there is no flag for it,
+// so it never shows in a process listing.
+const SASLPasswordEnv = EnvPrefix + "KAFKA_SASL_PASSWORD"
+
+// loadSASLPassword reads the SASL password from SASLPasswordEnv or from
+// k.SASLPasswordFile (its first line), not both. Errors name the file,
+// never its content.
+func loadSASLPassword(k *Kafka, getenv func(string) string) error {
+	env := getenv(SASLPasswordEnv)
+	switch {
+	case env != "" && k.SASLPasswordFile != "":
+		return &InvalidError{Field: "kafka-sasl-password-file", Reason: "set either it or " + SASLPasswordEnv + ", not both"}
+	case env != "":
+		k.Security.SASL.Password = kafka.Secret(env)
+	case k.SASLPasswordFile != "":
+		secret, err := kafka.ReadSecretFile(k.SASLPasswordFile)
+		if err != nil {
+			return &InvalidError{Field: "kafka-sasl-password-file", Reason: err.Error()}
+		}
+		k.Security.SASL.Password = secret
+	}
+	return nil
 }
 
 // listValue is a comma-separated list flag; "" is the empty list.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 
 	"github.com/IBM/sarama"
 	"github.com/xdg-go/scram"
@@ -170,3 +171,14 @@ func (s *scramClient) Begin(user, password, authzID string) error {
 func (s *scramClient) Step(challenge string) (string, error) { return s.conv.Step(challenge) }
 
 func (s *scramClient) Done() bool { return s.conv.Done() }
+
+// ReadSecretFile reads a credential from the first line of a file; the
+// error names the file, never its content.
+func ReadSecretFile(path string) (Secret, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("read secret: %w", err)
+	}
+	first, _, _ := strings.Cut(string(b), "\n")
+	return Secret(strings.TrimRight(first, "\r")), nil
+}
