@@ -45,4 +45,3 @@ func TestProducerOverSASLAndTLS(t *testing.T) {
 		t.Fatalf("error %q: want one that does not reveal the password", s)
 	}
 }
-
