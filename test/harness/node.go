@@ -165,10 +165,10 @@ func (n *Node) HTTPGet(t testing.TB, path string) (string, int) {
 }
 
 // StartDevstack runs cmd/devstack on free ports and returns its CQL and
-// Kafka addresses; it is stopped at cleanup.
-func StartDevstack(t testing.TB, bins Binaries) (cql, kafka string) {
+// Kafka addresses; extra flags are appended. It is stopped at cleanup.
+func StartDevstack(t testing.TB, bins Binaries, extra ...string) (cql, kafka string) {
 	t.Helper()
-	cmd := exec.Command(bins.Devstack, "--cql-addr", FreeAddr(t), "--kafka-addr", FreeAddr(t), "--log-level", "warn")
+	cmd := exec.Command(bins.Devstack, append([]string{"--cql-addr", FreeAddr(t), "--kafka-addr", FreeAddr(t), "--log-level", "warn"}, extra...)...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
