@@ -84,7 +84,7 @@ func register(fs *flag.FlagSet, c *Config) {
 
 	fs.StringVar(&c.Embedded.CQLAddr, "embedded-cql-addr", c.Embedded.CQLAddr, "listen address of the embedded miniscylla")
 	fs.StringVar(&c.Embedded.KafkaAddr, "embedded-kafka-addr", c.Embedded.KafkaAddr, "listen address of the embedded minikafka")
-	fs.IntVar(&c.Embedded.KafkaPartitions, "embedded-kafka-partitions", c.Embedded.KafkaPartitions, "partitions per topic on the embedded minikafka")
+	fs.IntVar(&c.Embedded.KafkaPartitions, "embedded-kafka-partitions", c.Embedded.KafkaPartitions, "partitions of the node's topics on the embedded minikafka (topics created on first use get 1, as in Kafka)")
 	fs.BoolVar(&c.Embedded.Persist, "embedded-persist", c.Embedded.Persist, "keep the embedded store's data in <data-dir>/miniscylla across restarts (false: memory only)")
 
 	fs.StringVar(&c.Node.RemoteAddr, "remote-addr", c.Node.RemoteAddr, "Proto.Actor remote host:port, listened on and advertised as is")
