@@ -48,6 +48,9 @@ func (e *FrameError) Error() string {
 	case ReasonVersion:
 		return fmt.Sprintf("%v: %s version %d not served", ErrRefused, kmsg.NameForKey(e.Key), e.Version)
 	}
+	if e.Size < 0 {
+		return fmt.Sprintf("%v: connection ended inside a request header", ErrRefused)
+	}
 	return fmt.Sprintf("%v: truncated request header (frame size %d)", ErrRefused, e.Size)
 }
 
@@ -85,15 +88,15 @@ type frameRules struct {
 type verdict int
 
 const (
-	forward         verdict = iota // hand the frame to kfake as is
-	answerVersionup                // ApiVersions above the served range: forward a canonical request at that version
+	forward            verdict = iota // hand the frame to kfake as is
+	replaceApiVersions                // ApiVersions above the served range: forward a canonical request at that version
 )
 
-// check validates a frame header. A nil error with answerVersionup means
-// the frame is an ApiVersions request at a version the broker does not
-// serve: Kafka answers it (KIP-511) rather than closing the connection.
-func (r frameRules) check(h frameHeader) (verdict, error) {
-	refuse := func(reason string) (verdict, error) {
+// check validates a frame header; a refused frame gets a *FrameError.
+// replaceApiVersions means an ApiVersions request at a version the broker
+// does not serve: Kafka answers it (KIP-511) rather than closing.
+func (r frameRules) check(h frameHeader) (verdict, *FrameError) {
+	refuse := func(reason string) (verdict, *FrameError) {
 		return forward, &FrameError{Reason: reason, Size: h.size, Key: h.key, Version: h.version}
 	}
 	switch {
@@ -107,7 +110,7 @@ func (r frameRules) check(h frameHeader) (verdict, error) {
 	case !ok:
 		return refuse(ReasonKey)
 	case h.key == apiVersionsKey && h.version > vr.max:
-		return answerVersionup, nil
+		return replaceApiVersions, nil
 	case h.version < vr.min || h.version > vr.max:
 		return refuse(ReasonVersion)
 	}

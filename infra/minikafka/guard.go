@@ -149,13 +149,13 @@ func (c *frameConn) next() error {
 		return err
 	}
 	h := parseHeader(c.hdr[:])
-	v, err := c.g.rules.check(h)
-	if fe := (*FrameError)(nil); errors.As(err, &fe) {
+	v, fe := c.g.rules.check(h)
+	if fe != nil {
 		c.g.refused(c.RemoteAddr(), fe)
-		return err
+		return fe
 	}
 	rest := int64(h.size) - (headerLen - 4)
-	if v == answerVersionup {
+	if v == replaceApiVersions {
 		c.pending, c.skip = apiVersionsFrame(h.version, h.corr), rest
 		return nil
 	}
