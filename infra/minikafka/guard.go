@@ -95,7 +95,6 @@ type frameConn struct {
 	hdr     [headerLen]byte
 	pending []byte // validated bytes kfake has not read yet
 	body    int64  // bytes of the current frame still on the socket
-	skip    int64  // bytes of a replaced frame to discard before the next one
 
 	handshake handshakeV0Patch
 }
@@ -123,16 +122,11 @@ func (c *frameConn) Read(p []byte) (int, error) {
 }
 
 // next reads and checks the next frame's header. Waiting for its first
-// byte has no deadline (an idle client); the rest of the frame must
-// arrive within the timeout, so a client cannot hold budget by trickling.
+// byte has no deadline (an idle client); the rest of the header must
+// arrive within the timeout, and so must the body once the budget for it
+// is held, so a client cannot hold budget by trickling.
 func (c *frameConn) next() error {
 	c.release()
-	if c.skip > 0 {
-		if _, err := io.CopyN(io.Discard, c.Conn, c.skip); err != nil {
-			return err
-		}
-		c.skip = 0
-	}
 	if err := c.Conn.SetReadDeadline(time.Time{}); err != nil {
 		return err
 	}
@@ -156,10 +150,18 @@ func (c *frameConn) next() error {
 	}
 	rest := int64(h.size) - (headerLen - 4)
 	if v == replaceApiVersions {
-		c.pending, c.skip = apiVersionsFrame(h.version, h.corr), rest
+		// The client's body (at most one frame) is dropped unread.
+		if _, err := io.CopyN(io.Discard, c.Conn, rest); err != nil {
+			return err
+		}
+		c.pending = apiVersionsFrame(h.version, h.corr)
 		return nil
 	}
 	if err := c.acquire(int64(h.size)); err != nil {
+		return err
+	}
+	// The wait for budget does not count against the body's time.
+	if err := c.Conn.SetReadDeadline(time.Now().Add(c.g.timeout)); err != nil {
 		return err
 	}
 	if h.key == apiVersionsKey {
