@@ -327,8 +327,11 @@ func (c Config) Validate() error {
 	for _, b := range c.Kafka.Brokers {
 		hostPort(bad, "kafka-brokers", b)
 	}
-	if err := c.Kafka.Security.Validate(); err != nil {
-		bad("kafka-sasl/kafka-tls", "%v", err)
+	if err := c.Kafka.Security.SASL.Validate(); err != nil {
+		bad("kafka-sasl-mechanism", "%v", err)
+	}
+	if err := c.Kafka.Security.TLS.Validate(); err != nil {
+		bad("kafka-tls-cert", "%v", err)
 	}
 	if c.EmbeddedKafka() && c.Kafka.Security.TLS.On() {
 		bad("kafka-tls", "TLS needs --kafka-brokers: the embedded minikafka serves plaintext")

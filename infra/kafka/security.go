@@ -104,19 +104,33 @@ type Security struct {
 
 // Validate reports the first invalid setting; it never prints the password.
 func (s Security) Validate() error {
-	switch s.SASL.Mechanism {
+	if err := s.SASL.Validate(); err != nil {
+		return err
+	}
+	return s.TLS.Validate()
+}
+
+// Validate reports a mechanism without credentials or the reverse; it
+// never prints the password.
+func (s SASL) Validate() error {
+	switch s.Mechanism {
 	case "":
-		if s.SASL.Username != "" || s.SASL.Password != "" {
+		if s.Username != "" || s.Password != "" {
 			return fmt.Errorf("%w: SASL username or password without a mechanism", ErrInvalidConfig)
 		}
 	case SASLPlain, SASLSCRAMSHA256, SASLSCRAMSHA512:
-		if s.SASL.Username == "" || s.SASL.Password == "" {
-			return fmt.Errorf("%w: SASL %s needs a username and a password", ErrInvalidConfig, s.SASL.Mechanism)
+		if s.Username == "" || s.Password == "" {
+			return fmt.Errorf("%w: SASL %s needs a username and a password", ErrInvalidConfig, s.Mechanism)
 		}
 	default:
-		return fmt.Errorf("%w: SASL mechanism %q: want PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", ErrInvalidConfig, s.SASL.Mechanism)
+		return fmt.Errorf("%w: SASL mechanism %q: want PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", ErrInvalidConfig, s.Mechanism)
 	}
-	if (s.TLS.CertFile == "") != (s.TLS.KeyFile == "") {
+	return nil
+}
+
+// Validate reports a client certificate without its key or the reverse.
+func (t TLS) Validate() error {
+	if (t.CertFile == "") != (t.KeyFile == "") {
 		return fmt.Errorf("%w: TLS client certificate and key go together", ErrInvalidConfig)
 	}
 	return nil

@@ -134,8 +134,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: RequestTimeout %s not positive", ErrInvalidConfig, c.RequestTimeout)
 	}
 	for _, u := range c.Users {
-		sec := kafka.Security{SASL: kafka.SASL{Mechanism: u.Mechanism, Username: u.Name, Password: u.Password}}
-		if err := sec.Validate(); err != nil || u.Mechanism == "" {
+		sasl := kafka.SASL{Mechanism: u.Mechanism, Username: u.Name, Password: u.Password}
+		if err := sasl.Validate(); err != nil || u.Mechanism == "" {
 			return fmt.Errorf("%w: SASL user %q: want a mechanism (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512), a name and a password", ErrInvalidConfig, u.Name)
 		}
 	}
