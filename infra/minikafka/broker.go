@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"strconv"
 	"sync"
 
@@ -46,7 +47,13 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("minikafka: %w", err)
 	}
-	g := newGuard(frameRules{maxSize: int32(cfg.MaxRequestBytes), apis: apis}, cfg.MaxBufferedRequestBytes, cfg.RequestTimeout, cfg.Logger)
+	var mechanisms []string
+	for _, u := range cfg.Users {
+		if !slices.Contains(mechanisms, u.Mechanism) {
+			mechanisms = append(mechanisms, u.Mechanism)
+		}
+	}
+	g := newGuard(frameRules{maxSize: int32(cfg.MaxRequestBytes), apis: apis}, cfg.MaxBufferedRequestBytes, cfg.RequestTimeout, mechanisms, cfg.Logger)
 	ln, err := listenGate(cfg.Addr, cfg.AdvertisedAddr, g, cfg.TLS)
 	if err != nil {
 		return nil, fmt.Errorf("minikafka: %w", err)

@@ -46,7 +46,7 @@ func FuzzFrame(f *testing.F) {
 
 	const maxSize = 1 << 16
 	f.Fuzz(func(t *testing.T, in []byte) {
-		g := newGuard(frameRules{maxSize: maxSize, apis: apis}, maxSize, time.Second, slog.New(slog.DiscardHandler))
+		g := newGuard(frameRules{maxSize: maxSize, apis: apis}, maxSize, time.Second, nil, slog.New(slog.DiscardHandler))
 		fc := newFrameConn(bytesConn{bytes.NewReader(in)}, g, &gateListener{conns: map[*frameConn]struct{}{}})
 		off := 0 // where the next frame starts in the input
 		for {

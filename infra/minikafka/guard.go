@@ -17,17 +17,18 @@ import (
 // the budget of request bytes buffered across all connections, the I/O
 // timeout, and the refusal counters and log.
 type guard struct {
-	rules   frameRules
-	budget  *semaphore.Weighted
-	timeout time.Duration
-	log     *slog.Logger
+	rules      frameRules
+	budget     *semaphore.Weighted
+	timeout    time.Duration
+	mechanisms []string // SASL mechanisms enabled, for handshake answers
+	log        *slog.Logger
 
 	refusals map[string]*atomic.Uint64 // by Reason*, fixed at construction
 	warn     logLimiter
 }
 
-func newGuard(rules frameRules, budget int64, timeout time.Duration, log *slog.Logger) *guard {
-	g := &guard{rules: rules, budget: semaphore.NewWeighted(budget), timeout: timeout, log: log, refusals: map[string]*atomic.Uint64{}}
+func newGuard(rules frameRules, budget int64, timeout time.Duration, mechanisms []string, log *slog.Logger) *guard {
+	g := &guard{rules: rules, budget: semaphore.NewWeighted(budget), timeout: timeout, mechanisms: mechanisms, log: log, refusals: map[string]*atomic.Uint64{}}
 	for _, r := range []string{ReasonSize, ReasonTruncated, ReasonKey, ReasonVersion} {
 		g.refusals[r] = new(atomic.Uint64)
 	}
@@ -96,7 +97,7 @@ type frameConn struct {
 	pending []byte // validated bytes kfake has not read yet
 	body    int64  // bytes of the current frame still on the socket
 
-	handshake handshakeV0Patch
+	patches responsePatches
 }
 
 func newFrameConn(c net.Conn, g *guard, l *gateListener) *frameConn {
@@ -164,8 +165,8 @@ func (c *frameConn) next() error {
 	if err := c.Conn.SetReadDeadline(time.Now().Add(c.g.timeout)); err != nil {
 		return err
 	}
-	if h.key == apiVersionsKey {
-		c.handshake.expect(h.corr, h.version)
+	if fix := patchFor(h.key, h.version, c.g.mechanisms); fix != nil {
+		c.patches.expect(h.corr, fix)
 	}
 	c.pending, c.body = c.hdr[:], rest
 	return nil
@@ -194,13 +195,13 @@ func (c *frameConn) release() {
 
 // Write bounds each response write by the timeout, so a client that stops
 // reading is dropped instead of keeping its request's budget for ever.
-// kfake writes one whole response frame per call; ApiVersions answers are
+// kfake writes one whole response frame per call; some answers are
 // patched on the way (compat.go).
 func (c *frameConn) Write(p []byte) (int, error) {
 	if err := c.Conn.SetWriteDeadline(time.Now().Add(c.g.timeout)); err != nil {
 		return 0, err
 	}
-	out := c.handshake.apply(p)
+	out := c.patches.apply(p)
 	if _, err := c.Conn.Write(out); err != nil {
 		return 0, err
 	}

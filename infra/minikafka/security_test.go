@@ -2,6 +2,7 @@ package minikafka
 
 import (
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -70,7 +71,8 @@ func TestSASLWithSarama(t *testing.T) {
 }
 
 // TestSASLPlainEmptyPasswordRefused: kfake would take any unknown user
-// with an empty PLAIN password; the broker closes such a connection.
+// with an empty PLAIN password; the broker closes such a connection. The
+// handshake before it answers as Kafka does.
 func TestSASLPlainEmptyPasswordRefused(t *testing.T) {
 	b := startBroker(t, Config{Users: saslUsers})
 	c := dial(t, b.Addr())
@@ -80,8 +82,16 @@ func TestSASLPlainEmptyPasswordRefused(t *testing.T) {
 	if _, err := c.Write(requestFrame(hs, 1)); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := readResponse(c, 30*time.Second); err != nil {
+	_, body, err := readResponse(c, 30*time.Second)
+	if err != nil {
 		t.Fatalf("handshake: %v", err)
+	}
+	// Kafka lists the enabled mechanisms in every handshake answer
+	// (kafkajs needs it); kfake only on failure, the gate adds them.
+	hsResp := hs.ResponseKind().(*kmsg.SASLHandshakeResponse)
+	if err := hsResp.ReadFrom(body); err != nil || hsResp.ErrorCode != 0 ||
+		!slices.Equal(hsResp.SupportedMechanisms, []string{kafka.SASLPlain, kafka.SASLSCRAMSHA256, kafka.SASLSCRAMSHA512}) {
+		t.Fatalf("handshake answer %+v, err %v; want success listing the three mechanisms", hsResp, err)
 	}
 	auth := kmsg.NewPtrSASLAuthenticateRequest()
 	auth.SASLAuthBytes = []byte("\x00nobody\x00")

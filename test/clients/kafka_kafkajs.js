@@ -3,6 +3,9 @@
 // non-zero on failure.
 //
 // usage: node kafka_kafkajs.js BROKER TOPIC COUNT
+// SASL when KAFKA_SASL_MECHANISM (plain, scram-sha-256, scram-sha-512),
+// KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD are set; KAFKA_RETRIES
+// bounds the client's retries (default 8).
 'use strict';
 const { Kafka, logLevel } = require('kafkajs');
 const { version } = require('kafkajs/package.json');
@@ -10,7 +13,14 @@ const { version } = require('kafkajs/package.json');
 async function main() {
   const [broker, topic, countArg] = process.argv.slice(2);
   const count = Number(countArg);
-  const kafka = new Kafka({ clientId: 'kafkajs-test', brokers: [broker], logLevel: logLevel.ERROR, retry: { retries: 8 } });
+  const env = process.env;
+  const sasl = env.KAFKA_SASL_MECHANISM
+    ? { mechanism: env.KAFKA_SASL_MECHANISM, username: env.KAFKA_SASL_USERNAME, password: env.KAFKA_SASL_PASSWORD }
+    : undefined;
+  const kafka = new Kafka({
+    clientId: 'kafkajs-test', brokers: [broker], sasl, logLevel: logLevel.NOTHING,
+    retry: { retries: Number(env.KAFKA_RETRIES || 8) },
+  });
 
   const producer = kafka.producer({ allowAutoTopicCreation: true, idempotent: true });
   await producer.connect();
