@@ -216,6 +216,12 @@ func TestStartupErrors(t *testing.T) {
 	if err := os.WriteFile(notADir, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	const password = "devstack-secret"
+	pwFile := filepath.Join(t.TempDir(), "pw")
+	if err := os.WriteFile(pwFile, []byte(password+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	kafkaOnly := []string{"--cql-addr", "127.0.0.1:0", "--kafka-addr", "127.0.0.1:0"}
 	tests := []struct {
 		name   string
 		args   []string
@@ -228,6 +234,9 @@ func TestStartupErrors(t *testing.T) {
 		{"bad log level", []string{"--log-level", "loud"}, `invalid value "loud" for flag -log-level`},
 		{"bad address", []string{"--cql-addr", "nonsense"}, "Addr"},
 		{"stray argument", []string{"--cql-addr", "127.0.0.1:0", "extra"}, `unexpected argument "extra"`},
+		{"missing kafka password file", append(kafkaOnly, "--kafka-sasl-mechanisms", "PLAIN", "--kafka-sasl-username", "u", "--kafka-sasl-password-file", filepath.Join(t.TempDir(), "none")), "kafka SASL password"},
+		{"unknown kafka SASL mechanism", append(kafkaOnly, "--kafka-sasl-mechanisms", "GSSAPI", "--kafka-sasl-username", "u", "--kafka-sasl-password-file", pwFile), "SASL user"},
+		{"kafka TLS key missing", append(kafkaOnly, "--kafka-tls-cert", notADir), "kafka TLS certificate"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -242,6 +251,9 @@ func TestStartupErrors(t *testing.T) {
 			}
 			if !strings.Contains(p.stderr.String(), tt.stderr) {
 				t.Errorf("stderr %q does not mention %q", p.stderr.String(), tt.stderr)
+			}
+			if strings.Contains(p.stderr.String(), password) {
+				t.Errorf("stderr reveals the SASL password: %q", p.stderr.String())
 			}
 		})
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/outboxnode/outbox/infra/kafka"
 	"github.com/outboxnode/outbox/infra/minikafka"
 	"github.com/outboxnode/outbox/infra/miniscylla"
 )
@@ -23,6 +25,16 @@ type config struct {
 	// walRecovery is miniscylla.Config.WALRecovery.
 	walRecovery string
 	cql       miniscylla.Config // authentication, TLS and memory bound (cql.go)
+	kafkaAuth kafkaAuth
+}
+
+// kafkaAuth is the broker's optional SASL user and TLS certificate.
+type kafkaAuth struct {
+	mechanisms   []string // each registers the user under that mechanism
+	username     string
+	passwordFile string
+	tlsCert      string
+	tlsKey       string
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -36,6 +48,14 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.walRecovery, "wal-recovery", "strict", "damage in the middle of the write-ahead log: strict refuses to start, salvage drops the damaged bytes and keeps every intact record")
 	var cql cqlFlags
 	cql.register(fs)
+	fs.Func("kafka-sasl-mechanisms", "comma-separated SASL mechanisms the Kafka user may log in with (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512); empty: no SASL", func(s string) error {
+		cfg.kafkaAuth.mechanisms = strings.Split(s, ",")
+		return nil
+	})
+	fs.StringVar(&cfg.kafkaAuth.username, "kafka-sasl-username", "", "the Kafka SASL user")
+	fs.StringVar(&cfg.kafkaAuth.passwordFile, "kafka-sasl-password-file", "", "file holding the Kafka SASL user's password (first line)")
+	fs.StringVar(&cfg.kafkaAuth.tlsCert, "kafka-tls-cert", "", "PEM certificate: the Kafka broker serves TLS only")
+	fs.StringVar(&cfg.kafkaAuth.tlsKey, "kafka-tls-key", "", "PEM key of --kafka-tls-cert")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -77,7 +97,11 @@ func starters(cfg config, log *slog.Logger) []func(context.Context) (service, er
 	}
 	if cfg.kafkaAddr != "" {
 		s = append(s, func(ctx context.Context) (service, error) {
-			b, err := minikafka.Start(ctx, minikafka.Config{Addr: cfg.kafkaAddr, Logger: log.With("service", "kafka")})
+			mk := minikafka.Config{Addr: cfg.kafkaAddr, Logger: log.With("service", "kafka")}
+			if err := cfg.kafkaAuth.apply(&mk); err != nil {
+				return service{}, err
+			}
+			b, err := minikafka.Start(ctx, mk)
 			if err != nil {
 				return service{}, err
 			}
@@ -85,6 +109,27 @@ func starters(cfg config, log *slog.Logger) []func(context.Context) (service, er
 		})
 	}
 	return s
+}
+
+// apply adds the SASL users and TLS certificate to mk, reading the files.
+func (a kafkaAuth) apply(mk *minikafka.Config) error {
+	if len(a.mechanisms) > 0 {
+		password, err := kafka.ReadSecretFile(a.passwordFile)
+		if err != nil {
+			return fmt.Errorf("kafka SASL password: %w", err)
+		}
+		for _, m := range a.mechanisms {
+			mk.Users = append(mk.Users, minikafka.User{Mechanism: strings.TrimSpace(m), Name: a.username, Password: password})
+		}
+	}
+	if a.tlsCert != "" || a.tlsKey != "" {
+		cert, err := tls.LoadX509KeyPair(a.tlsCert, a.tlsKey)
+		if err != nil {
+			return fmt.Errorf("kafka TLS certificate: %w", err)
+		}
+		mk.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	return nil
 }
 
 // start starts every service; on failure it stops those already running.

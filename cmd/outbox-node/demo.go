@@ -84,7 +84,7 @@ func (n *node) runDemo(ctx context.Context, count int, out io.Writer) error {
 	timeout := 30*time.Second + time.Duration(count)*20*time.Millisecond
 	rctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	records, err := consume(rctx, n.cfg.KafkaBrokers(), topic)
+	records, err := consume(rctx, n.cfg.KafkaBrokers(), n.cfg.Kafka.Security, topic)
 	if err != nil {
 		return err
 	}
@@ -164,9 +164,12 @@ func (n *node) createDemoOrder(i int) (string, error) {
 
 // consume reads every partition of topic from the oldest offset until ctx
 // ends; the channel is never closed.
-func consume(ctx context.Context, brokers []string, topic string) (<-chan *sarama.ConsumerMessage, error) {
+func consume(ctx context.Context, brokers []string, security kafka.Security, topic string) (<-chan *sarama.ConsumerMessage, error) {
 	conf := sarama.NewConfig()
 	conf.Consumer.Return.Errors = false
+	if err := security.Apply(conf); err != nil {
+		return nil, fmt.Errorf("demo: kafka consumer: %w", err)
+	}
 	c, err := sarama.NewConsumer(brokers, conf)
 	if err != nil {
 		return nil, fmt.Errorf("demo: kafka consumer: %w", err)

@@ -1,12 +1,16 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"path/filepath"
 
+	"github.com/outboxnode/outbox/actors/orders"
+	"github.com/outboxnode/outbox/infra/kafka"
 	"github.com/outboxnode/outbox/infra/minikafka"
 	"github.com/outboxnode/outbox/infra/miniscylla"
+	"github.com/outboxnode/outbox/messages"
 )
 
 // startEmbedded starts miniscylla and/or minikafka when no external hosts
@@ -41,18 +45,27 @@ func (n *node) startEmbedded(ctx context.Context) error {
 			"cql", srv.Addr(), "use_real", "--scylla-hosts host1,host2")
 	}
 	if cfg.EmbeddedKafka() {
-		b, err := minikafka.Start(ctx, minikafka.Config{
+		topics, err := nodeTopics(cfg.Relay.TopicTemplate)
+		if err != nil {
+			return fmt.Errorf("embedded broker: %w", err)
+		}
+		mk := minikafka.Config{
 			Addr:       cfg.Embedded.KafkaAddr,
 			Partitions: cfg.Embedded.KafkaPartitions,
+			Topics:     topics,
 			Logger:     n.logger.With("component", "minikafka"),
-		})
+		}
+		if sasl := cfg.Kafka.Security.SASL; sasl.Mechanism != "" {
+			mk.Users = []minikafka.User{{Mechanism: sasl.Mechanism, Name: sasl.Username, Password: sasl.Password}}
+		}
+		b, err := minikafka.Start(ctx, mk)
 		if err != nil {
 			return fmt.Errorf("embedded broker: %w", err)
 		}
 		n.onShutdown("minikafka", func(context.Context) error { b.Close(); return nil })
 		cfg.Embedded.KafkaAddr = b.Addr()
 		n.logger.Info("embedded mode: in-process Kafka broker (minikafka)",
-			"kafka", b.Addr(), "use_real", "--kafka-brokers host1:9092")
+			"kafka", b.Addr(), "sasl", cmp.Or(cfg.Kafka.Security.SASL.Mechanism, "off"), "use_real", "--kafka-brokers host1:9092")
 	}
 	if cfg.EmbeddedScylla() || cfg.EmbeddedKafka() {
 		node := ""
@@ -63,4 +76,19 @@ func (n *node) startEmbedded(ctx context.Context) error {
 		n.logger.Info("then: go run ./cmd/outboxctl" + node + " order get <id>; go run ./cmd/outboxctl" + node + " health; go run ./cmd/outboxctl" + node + " events")
 	}
 	return nil
+}
+
+// nodeTopics returns the topics the relay publishes order events to, which
+// the embedded broker creates with --embedded-kafka-partitions partitions;
+// other topics are created on first use with one, as in Kafka.
+func nodeTopics(template string) ([]string, error) {
+	m, err := kafka.NewMapper(template)
+	if err != nil {
+		return nil, err
+	}
+	var topics []string
+	for _, et := range []string{orders.EventOrderCreated, orders.EventOrderUpdated, orders.EventOrderCancelled} {
+		topics = append(topics, m.Topic(&messages.OutboxEvent{EventType: et, AggregateType: orders.AggregateType}))
+	}
+	return topics, nil
 }

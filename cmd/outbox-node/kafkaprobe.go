@@ -10,6 +10,7 @@ import (
 	"github.com/IBM/sarama"
 
 	"github.com/outboxnode/outbox/actors/health"
+	"github.com/outboxnode/outbox/infra/kafka"
 	"github.com/outboxnode/outbox/messages"
 )
 
@@ -17,15 +18,16 @@ import (
 // one sarama client, created on the first successful check, so a node that
 // starts before its brokers still reports them once they are up.
 type kafkaProbe struct {
-	brokers []string
-	timeout time.Duration
+	brokers  []string
+	timeout  time.Duration
+	security kafka.Security
 
 	mu     sync.Mutex
 	client sarama.Client
 }
 
-func newKafkaProbe(brokers []string, timeout time.Duration) *kafkaProbe {
-	return &kafkaProbe{brokers: brokers, timeout: timeout}
+func newKafkaProbe(brokers []string, timeout time.Duration, security kafka.Security) *kafkaProbe {
+	return &kafkaProbe{brokers: brokers, timeout: timeout, security: security}
 }
 
 var _ health.Probe = (*kafkaProbe)(nil)
@@ -64,6 +66,9 @@ func (p *kafkaProbe) check() error {
 		cfg.Net.WriteTimeout = p.timeout
 		cfg.Metadata.Retry.Max = 0
 		cfg.Metadata.Full = false
+		if err := p.security.Apply(cfg); err != nil {
+			return err
+		}
 		c, err := sarama.NewClient(p.brokers, cfg)
 		if err != nil {
 			return fmt.Errorf("brokers %v: %w", p.brokers, err)

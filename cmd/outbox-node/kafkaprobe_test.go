@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/outboxnode/outbox/infra/kafka"
 	"github.com/outboxnode/outbox/infra/minikafka"
 	"github.com/outboxnode/outbox/messages"
 )
@@ -15,7 +17,7 @@ func TestKafkaProbe(t *testing.T) {
 		t.Fatalf("start minikafka: %v", err)
 	}
 	t.Cleanup(b.Close)
-	p := newKafkaProbe([]string{b.Addr()}, time.Second)
+	p := newKafkaProbe([]string{b.Addr()}, time.Second, kafka.Security{})
 	t.Cleanup(func() { _ = p.Close() })
 	if status, detail := p.Check(t.Context()); status != messages.HealthStatus_HEALTH_STATUS_OK {
 		t.Fatalf("Check = %v %q, want ok", status, detail)
@@ -31,11 +33,36 @@ func TestKafkaProbe(t *testing.T) {
 }
 
 func TestKafkaProbeNoBroker(t *testing.T) {
-	p := newKafkaProbe([]string{"127.0.0.1:1"}, 500*time.Millisecond)
+	p := newKafkaProbe([]string{"127.0.0.1:1"}, 500*time.Millisecond, kafka.Security{})
 	if status, detail := p.Check(t.Context()); status != messages.HealthStatus_HEALTH_STATUS_DOWN || detail == "" {
 		t.Fatalf("Check = %v %q, want down with a reason", status, detail)
 	}
 	if err := p.Close(); err != nil {
 		t.Fatalf("Close without a client: %v", err)
+	}
+}
+
+func TestKafkaProbeSASL(t *testing.T) {
+	b, err := minikafka.Start(t.Context(), minikafka.Config{Addr: "127.0.0.1:0",
+		Users: []minikafka.User{{Mechanism: kafka.SASLSCRAMSHA256, Name: "probe", Password: "probe-pw"}}})
+	if err != nil {
+		t.Fatalf("start minikafka: %v", err)
+	}
+	t.Cleanup(b.Close)
+	for _, tc := range []struct {
+		password kafka.Secret
+		want     messages.HealthStatus
+	}{
+		{"probe-pw", messages.HealthStatus_HEALTH_STATUS_OK},
+		{"wrong-probe-pw", messages.HealthStatus_HEALTH_STATUS_DOWN},
+	} {
+		p := newKafkaProbe([]string{b.Addr()}, 5*time.Second,
+			kafka.Security{SASL: kafka.SASL{Mechanism: kafka.SASLSCRAMSHA256, Username: "probe", Password: tc.password}})
+		t.Cleanup(func() { _ = p.Close() })
+		status, detail := p.Check(t.Context())
+		if status != tc.want || strings.Contains(detail, tc.password.Reveal()) {
+			t.Fatalf("Check with password %q = %v %q, want %v without the password", tc.password.Reveal(), status, detail, tc.want)
+		}
+		t.Logf("%v: %s", status, detail)
 	}
 }

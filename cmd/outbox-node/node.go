@@ -137,7 +137,7 @@ func (n *node) startActors(session gocqlx.Session, m *metrics.Metrics) error {
 	if err := n.startRemote(sys, m); err != nil {
 		return err
 	}
-	kafka := newKafkaProbe(n.cfg.KafkaBrokers(), n.cfg.Node.RequestTimeout)
+	kafka := newKafkaProbe(n.cfg.KafkaBrokers(), n.cfg.Node.RequestTimeout, n.cfg.Kafka.Security)
 	n.onShutdown("kafka probe", func(context.Context) error { return kafka.Close() })
 	relay, err := n.buildRelay(sys, session, m)
 	if err != nil {

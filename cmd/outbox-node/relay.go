@@ -50,6 +50,7 @@ func (n *node) buildRelay(sys *actor.ActorSystem, session gocqlx.Session, m *met
 		Brokers:       n.cfg.KafkaBrokers(),
 		TopicTemplate: r.TopicTemplate,
 		Timeout:       n.cfg.Node.RequestTimeout,
+		Security:      n.cfg.Kafka.Security,
 		Logger:        n.logger.With("component", "kafka"),
 	})
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/outboxnode/outbox/actors/publisher"
+	"github.com/outboxnode/outbox/infra/kafka"
 )
 
 // Config is the whole node configuration. The zero value is not usable:
@@ -123,6 +124,13 @@ type Kafka struct {
 	// Brokers are the seed brokers; empty means "start the embedded
 	// minikafka on Embedded.KafkaAddr and use it".
 	Brokers []string
+	// Security is the SASL authentication and TLS of the node's Kafka
+	// connections. With the embedded broker, a SASL mechanism makes the
+	// broker require that user (TLS applies to external brokers only).
+	Security kafka.Security
+	// SASLPasswordFile holds the SASL password (its first line); Load
+	// reads it into Security.SASL.Password.
+	SASLPasswordFile string
 }
 
 // Embedded configures the in-process store and broker used when no
@@ -398,6 +406,15 @@ func (c Config) Validate() error {
 	}
 	for _, b := range c.Kafka.Brokers {
 		hostPort(bad, "kafka-brokers", b)
+	}
+	if err := c.Kafka.Security.SASL.Validate(); err != nil {
+		bad("kafka-sasl-mechanism", "%v", err)
+	}
+	if err := c.Kafka.Security.TLS.Validate(); err != nil {
+		bad("kafka-tls-cert", "%v", err)
+	}
+	if c.EmbeddedKafka() && c.Kafka.Security.TLS.On() {
+		bad("kafka-tls", "TLS needs --kafka-brokers: the embedded minikafka serves plaintext")
 	}
 	if c.EmbeddedScylla() {
 		hostPort(bad, "embedded-cql-addr", c.Embedded.CQLAddr)

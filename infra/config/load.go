@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/outboxnode/outbox/infra/kafka"
 )
 
 // EnvPrefix prefixes the environment variable of every flag: --remote-addr
@@ -35,6 +37,9 @@ func Load(args []string, getenv func(string) string, output io.Writer) (Config, 
 		return Config{}, &InvalidError{Field: "args", Reason: fmt.Sprintf("unexpected arguments %q", fs.Args())}
 	}
 	if err := loadScyllaPassword(&cfg.Scylla, passwordFile, getenv); err != nil {
+		return Config{}, err
+	}
+	if err := loadSASLPassword(&cfg.Kafka, getenv); err != nil {
 		return Config{}, err
 	}
 	if err := cfg.Validate(); err != nil {
@@ -79,10 +84,18 @@ func register(fs *flag.FlagSet, c *Config) {
 	fs.BoolVar(&c.Scylla.TLS.SkipHostVerification, "scylla-tls-skip-host-verify", c.Scylla.TLS.SkipHostVerification, "accept a store certificate issued for another host name (the CA is still checked)")
 
 	fs.Var((*listValue)(&c.Kafka.Brokers), "kafka-brokers", "comma-separated Kafka brokers; empty starts the embedded minikafka")
+	fs.StringVar(&c.Kafka.Security.SASL.Mechanism, "kafka-sasl-mechanism", "", "Kafka SASL mechanism: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512; empty: no SASL (embedded minikafka: require this user)")
+	fs.StringVar(&c.Kafka.Security.SASL.Username, "kafka-sasl-username", "", "Kafka SASL username")
+	fs.StringVar(&c.Kafka.SASLPasswordFile, "kafka-sasl-password-file", "", "file holding the Kafka SASL password (or set "+SASLPasswordEnv+")")
+	fs.BoolVar(&c.Kafka.Security.TLS.Enabled, "kafka-tls", false, "connect to the Kafka brokers over TLS (implied by the --kafka-tls-* files)")
+	fs.StringVar(&c.Kafka.Security.TLS.CAFile, "kafka-tls-ca", "", "PEM CA bundle that signs the brokers' certificates; empty: system roots")
+	fs.StringVar(&c.Kafka.Security.TLS.CertFile, "kafka-tls-cert", "", "PEM client certificate, for brokers that require one")
+	fs.StringVar(&c.Kafka.Security.TLS.KeyFile, "kafka-tls-key", "", "PEM key of --kafka-tls-cert")
+	fs.BoolVar(&c.Kafka.Security.TLS.InsecureSkipVerify, "kafka-tls-insecure-skip-verify", false, "accept any broker certificate (tests only)")
 
 	fs.StringVar(&c.Embedded.CQLAddr, "embedded-cql-addr", c.Embedded.CQLAddr, "listen address of the embedded miniscylla")
 	fs.StringVar(&c.Embedded.KafkaAddr, "embedded-kafka-addr", c.Embedded.KafkaAddr, "listen address of the embedded minikafka")
-	fs.IntVar(&c.Embedded.KafkaPartitions, "embedded-kafka-partitions", c.Embedded.KafkaPartitions, "partitions per topic on the embedded minikafka")
+	fs.IntVar(&c.Embedded.KafkaPartitions, "embedded-kafka-partitions", c.Embedded.KafkaPartitions, "partitions of the node's topics on the embedded minikafka (topics created on first use get 1, as in Kafka)")
 	fs.BoolVar(&c.Embedded.Persist, "embedded-persist", c.Embedded.Persist, "keep the embedded store's data in <data-dir>/miniscylla across restarts (false: memory only)")
 	fs.StringVar(&c.Embedded.WALRecovery, "embedded-wal-recovery", c.Embedded.WALRecovery, "damage in the middle of the embedded store's write-ahead log: strict refuses to start, salvage drops the damaged bytes and keeps every intact record")
 
@@ -152,6 +165,30 @@ func loadScyllaPassword(s *Scylla, file string, getenv func(string) string) erro
 		return &InvalidError{Field: "scylla-password-file", Reason: file + " is empty"}
 	}
 	s.Password = Secret(line)
+	return nil
+}
+
+// SASLPasswordEnv holds the Kafka SASL password; there is no flag for it,
+// so it never shows in a process listing.
+const SASLPasswordEnv = EnvPrefix + "KAFKA_SASL_PASSWORD"
+
+// loadSASLPassword reads the SASL password from SASLPasswordEnv or from
+// k.SASLPasswordFile (its first line), not both. Errors name the file,
+// never its content.
+func loadSASLPassword(k *Kafka, getenv func(string) string) error {
+	env := getenv(SASLPasswordEnv)
+	switch {
+	case env != "" && k.SASLPasswordFile != "":
+		return &InvalidError{Field: "kafka-sasl-password-file", Reason: "set either it or " + SASLPasswordEnv + ", not both"}
+	case env != "":
+		k.Security.SASL.Password = kafka.Secret(env)
+	case k.SASLPasswordFile != "":
+		secret, err := kafka.ReadSecretFile(k.SASLPasswordFile)
+		if err != nil {
+			return &InvalidError{Field: "kafka-sasl-password-file", Reason: err.Error()}
+		}
+		k.Security.SASL.Password = secret
+	}
 	return nil
 }
 

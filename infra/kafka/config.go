@@ -61,6 +61,8 @@ type Config struct {
 	Timeout time.Duration
 	// DialTimeout bounds connecting to a broker.
 	DialTimeout time.Duration
+	// Security is the SASL authentication and TLS of the connections.
+	Security Security
 	// Logger receives producer lifecycle logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -101,5 +103,5 @@ func (c Config) Validate() error {
 	case c.RetryBackoff < 0 || c.Timeout <= 0 || c.DialTimeout <= 0:
 		return fmt.Errorf("%w: timeouts must be positive", ErrInvalidConfig)
 	}
-	return nil
+	return c.Security.Validate()
 }

@@ -61,12 +61,16 @@ func New(cfg Config) (*Producer, error) {
 	if err != nil {
 		return nil, err
 	}
+	conf := saramaConfig(cfg)
+	if err := cfg.Security.Apply(conf); err != nil {
+		return nil, err
+	}
 	p := &Producer{
 		mapper: mapper, log: cfg.Logger, brokers: cfg.Brokers,
 		ready: make(chan struct{}), firstDial: make(chan struct{}),
 		closing: make(chan struct{}), drained: make(chan struct{}),
 	}
-	go p.connect(saramaConfig(cfg), cfg.TopicTemplate)
+	go p.connect(conf, cfg.TopicTemplate)
 	return p, nil
 }
 

@@ -1,7 +1,11 @@
 // Package minikafka is the Kafka broker of the embedded (no-Docker) setup:
 // infra/kafka's producer -> minikafka -> consumers such as kcat. It runs one
 // franz-go kfake broker in-process on a fixed address, with seeded topics, a
-// broker message size limit and an outage switch for fault tests.
+// broker message size limit, optional SASL users and TLS, and an outage
+// switch for fault tests. kfake trusts its clients, so every connection
+// passes a gate first (guard.go): request frames with a size, api key or
+// version kfake cannot take close the connection before kfake reads them,
+// and a budget bounds the request bytes held across connections.
 package minikafka
 
 import (
@@ -9,11 +13,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"strconv"
 	"sync"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // Broker is a running embedded broker. Close it when done; its methods are
@@ -37,7 +43,18 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("minikafka: start: %w", err)
 	}
-	ln, err := listenGate(cfg.Addr, cfg.AdvertisedAddr)
+	apis, err := servedAPIs()
+	if err != nil {
+		return nil, fmt.Errorf("minikafka: %w", err)
+	}
+	var mechanisms []string
+	for _, u := range cfg.Users {
+		if !slices.Contains(mechanisms, u.Mechanism) {
+			mechanisms = append(mechanisms, u.Mechanism)
+		}
+	}
+	g := newGuard(frameRules{maxSize: int32(cfg.MaxRequestBytes), apis: apis}, cfg.MaxBufferedRequestBytes, cfg.RequestTimeout, mechanisms, cfg.Logger)
+	ln, err := listenGate(cfg.Addr, cfg.AdvertisedAddr, g, cfg.TLS)
 	if err != nil {
 		return nil, fmt.Errorf("minikafka: %w", err)
 	}
@@ -47,7 +64,7 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 		// cfg.Addr, whose Addr is what the broker advertises in metadata.
 		kfake.ListenFn(func(string, string) (net.Listener, error) { return ln, nil }),
 		kfake.ClusterID("minikafka"),
-		kfake.DefaultNumPartitions(cfg.Partitions),
+		kfake.DefaultNumPartitions(cfg.AutoCreatePartitions),
 		kfake.BrokerConfigs(map[string]string{"message.max.bytes": strconv.Itoa(cfg.MaxMessageBytes)}),
 		kfake.WithLogger(slogAdapter{cfg.Logger}),
 	}
@@ -57,14 +74,28 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 	if !cfg.DisableAutoCreateTopics {
 		opts = append(opts, kfake.AllowAutoTopicCreation())
 	}
+	if len(cfg.Users) > 0 {
+		opts = append(opts, kfake.EnableSASL())
+		for _, u := range cfg.Users {
+			opts = append(opts, kfake.Superuser(u.Mechanism, u.Name, u.Password.Reveal()))
+		}
+	}
 	cluster, err := kfake.NewCluster(opts...)
 	if err != nil {
 		ln.Close()
 		return nil, fmt.Errorf("minikafka: start broker: %w", err)
 	}
-	cfg.Logger.Info("kafka broker started", slog.String("addr", ln.Addr().String()), slog.Int("partitions", cfg.Partitions))
+	everyRequest(cluster, int16(kmsg.Metadata), allowAutoCreateBeforeV4)
+	everyRequest(cluster, int16(kmsg.SASLAuthenticate), refuseEmptyPlainPassword)
+	cfg.Logger.Info("kafka broker started", slog.String("addr", ln.Addr().String()),
+		slog.Int("partitions", cfg.Partitions), slog.Int("auto_create_partitions", cfg.AutoCreatePartitions),
+		slog.Bool("sasl", len(cfg.Users) > 0), slog.Bool("tls", cfg.TLS != nil), slog.Int("max_request_bytes", cfg.MaxRequestBytes))
 	return &Broker{cluster: cluster, ln: ln, faults: make(map[string]*kfake.FaultHandle)}, nil
 }
+
+// Refused returns how many request frames the gate refused since Start,
+// by reason (the Reason* constants); each closed its connection.
+func (b *Broker) Refused() map[string]uint64 { return b.ln.guard.counts() }
 
 // Addr returns the advertised host:port clients bootstrap from.
 func (b *Broker) Addr() string { return b.ln.Addr().String() }

@@ -2,6 +2,7 @@ package minikafka
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +16,8 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/outboxnode/outbox/infra/minikafka/minikafkatest"
 )
@@ -204,13 +207,85 @@ func TestSeededTopicsAndPartitions(t *testing.T) {
 	}
 }
 
+// partitionCount asks the broker how many partitions topic has.
+func partitionCount(t *testing.T, addr, topic string) int {
+	t.Helper()
+	client, err := sarama.NewClient([]string{addr}, sarama.NewConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	parts, err := client.Partitions(topic)
+	if err != nil {
+		t.Fatalf("partitions of %s: %v", topic, err)
+	}
+	return len(parts)
+}
+
+// metadataV1 asks for topic with a Metadata v1 request and returns the
+// topic's error code.
+func metadataV1(t *testing.T, addr, topic string) int16 {
+	t.Helper()
+	req := kmsg.NewPtrMetadataRequest()
+	req.Version = 1
+	rt := kmsg.NewMetadataRequestTopic()
+	rt.Topic = kmsg.StringPtr(topic)
+	req.Topics = append(req.Topics, rt)
+	c := dial(t, addr)
+	if _, err := c.Write(requestFrame(req, 1)); err != nil {
+		t.Fatal(err)
+	}
+	_, body, err := readResponse(c, 30*time.Second)
+	if err != nil {
+		t.Fatalf("metadata v1: %v", err)
+	}
+	resp := req.ResponseKind().(*kmsg.MetadataResponse)
+	if err := resp.ReadFrom(body); err != nil || len(resp.Topics) != 1 {
+		t.Fatalf("metadata v1 response: %d topics, err %v", len(resp.Topics), err)
+	}
+	return resp.Topics[0].ErrorCode
+}
+
 func TestAutoCreateTopics(t *testing.T) {
-	t.Run("on by default", func(t *testing.T) {
+	t.Run("on by default, one partition as Kafka's num.partitions", func(t *testing.T) {
 		b := startBroker(t, Config{})
 		if _, _, err := syncProducer(t, b.Addr(), idempotentConfig()).SendMessage(&sarama.ProducerMessage{Topic: "fresh", Value: sarama.StringEncoder("v")}); err != nil {
 			t.Fatalf("produce to a new topic: %v", err)
 		}
+		if n := partitionCount(t, b.Addr(), "fresh"); n != 1 {
+			t.Fatalf("auto-created topic has %d partitions, want 1", n)
+		}
 	})
+	t.Run("AutoCreatePartitions", func(t *testing.T) {
+		b := startBroker(t, Config{AutoCreatePartitions: 4})
+		if _, _, err := syncProducer(t, b.Addr(), idempotentConfig()).SendMessage(&sarama.ProducerMessage{Topic: "fresh", Value: sarama.StringEncoder("v")}); err != nil {
+			t.Fatalf("produce to a new topic: %v", err)
+		}
+		if n := partitionCount(t, b.Addr(), "fresh"); n != 4 {
+			t.Fatalf("auto-created topic has %d partitions, want 4", n)
+		}
+	})
+	// Metadata v1 (kafka-python 2.0.2's) has no AllowAutoTopicCreation
+	// field: Kafka creates the topic all the same, unless auto-creation is
+	// off on the broker.
+	for _, disabled := range []bool{false, true} {
+		t.Run(fmt.Sprintf("metadata v1, auto-creation disabled %v", disabled), func(t *testing.T) {
+			b := startBroker(t, Config{DisableAutoCreateTopics: disabled})
+			got := metadataV1(t, b.Addr(), "old.client")
+			want := kerr.UnknownTopicOrPartition.Code
+			if !disabled {
+				want = 0
+			}
+			if got != want {
+				t.Fatalf("topic error %d, want %d", got, want)
+			}
+			if !disabled {
+				if n := partitionCount(t, b.Addr(), "old.client"); n != 1 {
+					t.Fatalf("%d partitions, want 1", n)
+				}
+			}
+		})
+	}
 	t.Run("disabled", func(t *testing.T) {
 		b := startBroker(t, Config{DisableAutoCreateTopics: true})
 		c := idempotentConfig()
@@ -265,6 +340,14 @@ func TestInvalidConfig(t *testing.T) {
 		{AdvertisedAddr: "no-port"},
 		{Partitions: -1},
 		{MaxMessageBytes: -5},
+		{AutoCreatePartitions: -1},
+		{MaxRequestBytes: 1000},
+		{MaxRequestBytes: 200 << 20},
+		{MaxBufferedRequestBytes: 10},
+		{RequestTimeout: -time.Second},
+		{Users: []User{{Mechanism: "GSSAPI", Name: "u", Password: "p"}}},
+		{Users: []User{{Mechanism: "PLAIN", Name: "u"}}},
+		{TLS: &tls.Config{}},
 		{Topics: []string{"bad topic"}},
 	} {
 		if _, err := Start(context.Background(), cfg); !errors.Is(err, ErrInvalidConfig) {

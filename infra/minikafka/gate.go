@@ -1,6 +1,7 @@
 package minikafka
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -13,20 +14,25 @@ import (
 // Accept error, so an outage cannot close kfake's listener: instead the gate
 // closes the OS socket underneath (new connections are refused), drops the
 // accepted connections, and keeps Accept waiting until the socket is back.
+// Every accepted connection reaches kfake through a frameConn (guard.go),
+// behind TLS when tlsConfig is set.
 type gateListener struct {
 	bound      string   // the socket's address, re-bound after an outage
 	advertised net.Addr // what Addr reports, and so what kfake advertises
+	guard      *guard
+	tlsConfig  *tls.Config // nil: plaintext
 
 	mu     sync.Mutex
-	inner  net.Listener              // nil while down
-	wake   chan struct{}             // closed when the gate reopens or closes
-	conns  map[*trackedConn]struct{} // accepted, not yet closed
+	inner  net.Listener            // nil while down
+	wake   chan struct{}           // closed when the gate reopens or closes
+	conns  map[*frameConn]struct{} // accepted, not yet closed
 	closed bool
 }
 
 // listenGate binds addr. advertised may be empty: then the bound address
 // is advertised, with an unspecified host (0.0.0.0, ::) as 127.0.0.1.
-func listenGate(addr, advertised string) (*gateListener, error) {
+// Accepted connections pass g; tlsConfig, if not nil, makes them TLS.
+func listenGate(addr, advertised string, g *guard, tlsConfig *tls.Config) (*gateListener, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen %s: %w", addr, err)
@@ -42,9 +48,11 @@ func listenGate(addr, advertised string) (*gateListener, error) {
 	return &gateListener{
 		bound:      bound.String(),
 		advertised: hostPort(advertised),
+		guard:      g,
+		tlsConfig:  tlsConfig,
 		inner:      ln,
 		wake:       make(chan struct{}),
-		conns:      make(map[*trackedConn]struct{}),
+		conns:      make(map[*frameConn]struct{}),
 	}, nil
 }
 
@@ -87,16 +95,19 @@ func (l *gateListener) replaced(inner net.Listener) bool {
 }
 
 // track registers c, unless the gate went down while it was being accepted.
-func (l *gateListener) track(inner net.Listener, c net.Conn) (*trackedConn, bool) {
+func (l *gateListener) track(inner net.Listener, c net.Conn) (*frameConn, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.inner != inner {
 		c.Close()
 		return nil, false
 	}
-	tc := &trackedConn{Conn: c, l: l}
-	l.conns[tc] = struct{}{}
-	return tc, true
+	if l.tlsConfig != nil {
+		c = tls.Server(c, l.tlsConfig) // handshakes on kfake's first read
+	}
+	fc := newFrameConn(c, l.guard, l)
+	l.conns[fc] = struct{}{}
+	return fc, true
 }
 
 func (l *gateListener) down() {
@@ -151,26 +162,20 @@ func (l *gateListener) Close() error {
 
 func (l *gateListener) Addr() net.Addr { return l.advertised }
 
+// dropConnsLocked closes the sockets; kfake's reader then fails and
+// closes its frameConn, which returns the budget it held.
 func (l *gateListener) dropConnsLocked() {
 	for c := range l.conns {
+		c.cancel()
+		c.release()
 		c.Conn.Close()
 	}
 	clear(l.conns)
 }
 
-func (l *gateListener) forget(c *trackedConn) {
+// forget unregisters a closed connection so the gate only drops live ones.
+func (l *gateListener) forget(c *frameConn) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	delete(l.conns, c)
-}
-
-// trackedConn unregisters itself on Close so the gate only drops live connections.
-type trackedConn struct {
-	net.Conn
-	l *gateListener
-}
-
-func (c *trackedConn) Close() error {
-	c.l.forget(c)
-	return c.Conn.Close()
 }

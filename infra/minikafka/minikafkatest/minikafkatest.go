@@ -10,10 +10,15 @@ import (
 )
 
 // ReadTopic returns every record of topic from the oldest offset to the
-// high-water mark read at the call, partition by partition.
-func ReadTopic(tb testing.TB, addr, topic string) []*sarama.ConsumerMessage {
+// high-water mark read at the call, partition by partition. configure
+// adjusts the client's config, e.g. with SASL settings.
+func ReadTopic(tb testing.TB, addr, topic string, configure ...func(*sarama.Config)) []*sarama.ConsumerMessage {
 	tb.Helper()
-	client, err := sarama.NewClient([]string{addr}, sarama.NewConfig())
+	conf := sarama.NewConfig()
+	for _, f := range configure {
+		f(conf)
+	}
+	client, err := sarama.NewClient([]string{addr}, conf)
 	if err != nil {
 		tb.Fatalf("sarama client to %s: %v", addr, err)
 	}
