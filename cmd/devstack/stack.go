@@ -24,8 +24,8 @@ type config struct {
 	dataDir   string
 	// walRecovery is miniscylla.Config.WALRecovery.
 	walRecovery string
-	cql       miniscylla.Config // authentication, TLS and memory bound (cql.go)
-	kafkaAuth kafkaAuth
+	cql         miniscylla.Config // authentication, TLS and memory bound (cql.go)
+	kafkaAuth   kafkaAuth
 }
 
 // kafkaAuth is the broker's optional SASL user and TLS certificate.
