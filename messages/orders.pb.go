@@ -83,7 +83,7 @@ const (
 	RejectCode_REJECT_CODE_INVALID_ARGUMENT   RejectCode = 1 // malformed input; nothing was written
 	RejectCode_REJECT_CODE_NOT_FOUND          RejectCode = 2 // unknown order or dead letter
 	RejectCode_REJECT_CODE_INVALID_TRANSITION RejectCode = 3 // e.g. update or cancel of a cancelled order
-	RejectCode_REJECT_CODE_STORE_UNAVAILABLE  RejectCode = 4 // the store failed; nothing was committed, retry later
+	RejectCode_REJECT_CODE_STORE_UNAVAILABLE  RejectCode = 4 // the store failed; the command is not confirmed: a write the store already received may still apply, so read the order before retrying
 	RejectCode_REJECT_CODE_INTERNAL           RejectCode = 5 // a bug or an unexpected state
 	RejectCode_REJECT_CODE_UNAVAILABLE        RejectCode = 6 // the handling actor is not running in this node
 	RejectCode_REJECT_CODE_PERMISSION_DENIED  RejectCode = 7 // e.g. fault injection while the node does not enable it

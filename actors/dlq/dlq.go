@@ -174,7 +174,7 @@ func (d *dlqActor) head(eventID, op string) (*messages.DeadLetter, *messages.Com
 	// uuid.Parse also takes urn:uuid: and braces.
 	id, err := uuid.Parse(eventID)
 	if err != nil || id.Version() != 1 {
-		return nil, rejected(messages.RejectCode_REJECT_CODE_INVALID_ARGUMENT, fmt.Sprintf("%s: event id must be a timeuuid (version 1 uuid), got %q", op, eventID))
+		return nil, rejected(messages.RejectCode_REJECT_CODE_INVALID_ARGUMENT, fmt.Sprintf("%s: event id must be a timeuuid (version 1 uuid), got %s", op, messages.QuoteInput(eventID)))
 	}
 	c, cancel := d.storeCtx()
 	defer cancel()

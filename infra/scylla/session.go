@@ -14,6 +14,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gocql/gocql"
 	"github.com/scylladb/gocqlx/v2"
@@ -74,6 +75,10 @@ func clusterConfig(cfg config.Scylla, hosts []string, logger *slog.Logger) (*goc
 	cluster.WriteTimeout = cfg.Timeout
 	cluster.ReadTimeout = cfg.Timeout
 	cluster.ConnectTimeout = cfg.ConnectTimeout
+	// gocql re-dials a host it marked down every ReconnectInterval (60 s by
+	// default): after a store restart commands failed for up to 28 s in the
+	// chaos run. One dial a second per down host is cheap.
+	cluster.ReconnectInterval = time.Second
 	cluster.Logger = slogStdLogger{logger}
 	if cfg.Username != "" {
 		cluster.Authenticator = gocql.PasswordAuthenticator{Username: cfg.Username, Password: cfg.Password.Reveal()}
