@@ -4,7 +4,7 @@ GO        ?= go
 PKGS      ?= ./...
 TEST_FLAGS ?= -race -count=1 -timeout 25m
 
-.PHONY: all build test deps fmt-check vet run conformance bench proto proto-check chaos
+.PHONY: all build test deps fmt-check vet lint run conformance bench proto proto-check chaos
 
 all: build
 
@@ -27,6 +27,13 @@ fmt-check:
 
 vet:
 	$(GO) vet ./...
+
+STATICCHECK_VERSION := 0.8.2
+
+# staticcheck at a pinned version, installed into GOPATH/bin when missing or different.
+lint:
+	@v=$$(staticcheck -version 2>/dev/null); case "$$v" in *"($(STATICCHECK_VERSION))"*) ;; *) echo "installing staticcheck $(STATICCHECK_VERSION)"; $(GO) install honnef.co/go/tools/cmd/staticcheck@v$(STATICCHECK_VERSION);; esac
+	staticcheck ./...
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 3s ./...

@@ -42,11 +42,11 @@ func BenchmarkLoggedBatch(b *testing.B) {
 						if i > int64(b.N) {
 							return
 						}
-						batch := s.NewBatch(gocql.LoggedBatch)
+						batch := s.Batch(gocql.LoggedBatch)
 						id := gocql.TimeUUID()
 						batch.Query(`INSERT INTO bench.orders (id, status, version) VALUES (?, ?, ?)`, id, "CREATED", 1)
 						batch.Query(`INSERT INTO bench.outbox (aggregate_id, event_id, payload) VALUES (?, ?, ?)`, id, gocql.TimeUUID(), []byte(`{"order":"created"}`))
-						if err := s.ExecuteBatch(batch); err != nil {
+						if err := batch.Exec(); err != nil {
 							errs <- err
 							return
 						}

@@ -59,10 +59,10 @@ func writeChanges(t *testing.T, s *gocql.Session, want *changes, from, to int) {
 				v := fmt.Sprintf("%d:%d", pk, step)
 				var err error
 				if step%3 == 2 {
-					b := s.NewBatch(gocql.LoggedBatch)
+					b := s.Batch(gocql.LoggedBatch)
 					b.Query(`INSERT INTO `+cdcTable+` (pk, ck, v) VALUES (?, ?, ?)`, pk, step, v)
 					b.Query(`INSERT INTO `+cdcTable+` (pk, ck, v) VALUES (?, ?, ?)`, pk, -step, v)
-					err = s.ExecuteBatch(b)
+					err = b.Exec()
 				} else {
 					err = s.Query(`INSERT INTO `+cdcTable+` (pk, ck, v) VALUES (?, ?, ?)`, pk, step, v).Exec()
 				}

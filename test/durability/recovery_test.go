@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gocql/gocql"
 	"github.com/scylladb/gocqlx/v2"
 	"github.com/scylladb/gocqlx/v2/qb"
 	"golang.org/x/sync/errgroup"
@@ -67,14 +68,11 @@ var (
 func write(ctx context.Context, s gocqlx.Session, id int, k rowKind) error {
 	switch k {
 	case batched:
-		b := qb.Batch()
-		args := map[string]any{}
+		b := s.Session.BatchWithContext(ctx, gocql.LoggedBatch)
 		for i := range batchSize {
-			p := fmt.Sprintf("r%d", i)
-			b.AddWithPrefix(p, qb.Insert("dur.items").Columns("id", "v"))
-			args[p+".id"], args[p+".v"] = id+i, value(id+i)
+			b.Query(insertStmt, id+i, value(id+i))
 		}
-		return b.QueryContext(ctx, s).BindMap(args).ExecRelease()
+		return b.Exec()
 	case expiring:
 		return s.ContextQuery(ctx, insertShortStmt, insertShortNms).BindStruct(item{id, value(id)}).ExecRelease()
 	case lasting:

@@ -43,9 +43,7 @@ func selectRows(t *testing.T, e *Engine, q string) [][][]byte {
 		t.Fatalf("%s: %v", q, res)
 	}
 	out := make([][][]byte, len(rows.Data))
-	for i, r := range rows.Data {
-		out[i] = r
-	}
+	copy(out, rows.Data)
 	return out
 }
 
