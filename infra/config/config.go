@@ -210,7 +210,8 @@ type Orders struct {
 }
 
 // Relay configures the CDC -> Kafka relay: topic naming, and the retry
-// policy and circuit breaker around each publish (DESIGN.md §5). The CDC
+// policy and circuit breaker around each publish (docs/architecture.md,
+// failure semantics). The CDC
 // reader's settings (confidence window, poll delays, in-flight window, lag
 // threshold) join here with the cdcstream actor.
 type Relay struct {

@@ -12,7 +12,7 @@ import (
 	"github.com/outboxnode/outbox/messages"
 )
 
-// The failure semantics of DESIGN.md §5 at the infra level: Publish inside
+// The failure semantics of docs/architecture.md at the infra level: Publish inside
 // the resilience policy with kafka's classification.
 func TestPolicyAroundPublish(t *testing.T) {
 	b := startBroker(t, minikafka.Config{Topics: []string{"OrderCreated"}})

@@ -13,7 +13,7 @@ import (
 	"github.com/outboxnode/outbox/messages"
 )
 
-// Header names set on every record (DESIGN.md §6).
+// Header names set on every record (docs/architecture.md, data path).
 const (
 	HeaderEventID          = "event_id"
 	HeaderEventType        = "event_type"
@@ -59,7 +59,7 @@ func (m *Mapper) Topic(ev *messages.OutboxEvent) string {
 }
 
 // Record maps ev: key = aggregate id, value = protojson of ev, the headers
-// of DESIGN.md §6 followed by the event's own headers (sorted, reserved
+// of docs/architecture.md followed by the event's own headers (sorted, reserved
 // names skipped), timestamp = occurred_at. Errors are *PublishError of
 // KindPermanent wrapping ErrInvalidEvent or ErrInvalidTopic.
 func (m *Mapper) Record(ev *messages.OutboxEvent) (Record, error) {

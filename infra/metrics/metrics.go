@@ -3,7 +3,7 @@
 // restarts, CDC events, publish retries, breaker state, DLQ, latency, lag)
 // and the HTTP server that exposes them on /metrics next to /health.
 //
-// Series (names kept from the original system, DESIGN.md §7):
+// Series (the first five keep the names of the system this node replaces):
 //
 //	outbox_commands_total{type,result}      counter: commands by type (create|update|cancel|get) and result (accepted|rejected code, lower case)
 //	actor_restarts_total{actor}             counter: one-for-one restarts by actor name

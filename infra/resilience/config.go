@@ -8,7 +8,7 @@ import (
 )
 
 // Config holds the retry and circuit-breaker settings. Zero fields take the
-// defaults of DESIGN.md §5 (see SetDefaults).
+// defaults of docs/architecture.md, failure semantics (see SetDefaults).
 type Config struct {
 	// MaxAttempts is the total number of attempts, the first one included.
 	MaxAttempts int
@@ -28,7 +28,7 @@ type Config struct {
 	SuccessThreshold uint
 }
 
-// Default values, from DESIGN.md §5.
+// Default values (docs/architecture.md, failure semantics).
 const (
 	DefaultMaxAttempts      = 5
 	DefaultBackoffMin       = 100 * time.Millisecond

@@ -3,7 +3,7 @@ package resilience
 import "github.com/failsafe-go/failsafe-go/circuitbreaker"
 
 // State is the breaker state with the values of the circuit_breaker_state
-// gauge (DESIGN.md §7).
+// gauge (infra/metrics).
 type State int
 
 // Breaker states.

@@ -146,7 +146,7 @@ func checkDelivered(t *testing.T, node *harness.Node, kafka *harness.Collector, 
 	}
 }
 
-// checkRecord checks the mapping of DESIGN.md §6 for the event of a.
+// checkRecord checks the record mapping (docs/architecture.md, data path) for the event of a.
 func checkRecord(t *testing.T, r harness.Record, a accepted) {
 	t.Helper()
 	h := r.Headers
