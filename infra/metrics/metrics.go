@@ -14,6 +14,13 @@
 //	outbox_commit_to_publish_seconds        histogram: event commit time (occurred_at) to Kafka ack
 //	cdc_lag_seconds{stream}                 gauge: age of the oldest committed, unacknowledged event (read or not), 0 when caught up, per CDC stream
 //	remote_rejected_total{reason}           counter: remote messages and RPCs the gateway refused, by reason (infra/gateway)
+//	outbox_cdc_ttl_seconds                  gauge: the outbox rows' and CDC log's TTL (--outbox-ttl), what cdc_lag_seconds must stay under
+//	actor_restart_budget                    gauge: restarts one actor may have within actor_restart_window_seconds (--restart-budget)
+//	actor_restart_window_seconds            gauge: the window of actor_restart_budget (--restart-window)
+//
+// The last three are the node's limits, set once at start (Limits), so
+// that alerts and dashboards compare lag and restarts with the node's own
+// flags rather than with copies of them (infra/metrics/prometheus/rules.yml).
 //
 // Only the publisher counts cdc_events_processed_total: one per event it
 // acks back to the stream, once Kafka acknowledged it (published), its dead
@@ -50,6 +57,9 @@ type Metrics struct {
 	commitToPublish prometheus.Histogram
 	cdcLag          *prometheus.GaugeVec
 	remoteRejected  *prometheus.CounterVec
+	cdcTTL          prometheus.Gauge
+	restartBudget   prometheus.Gauge
+	restartWindow   prometheus.Gauge
 }
 
 var _ resilience.Listener = (*Metrics)(nil)
@@ -94,10 +104,22 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "remote_rejected_total",
 			Help: "Remote messages and RPCs refused by the gateway, by reason.",
 		}, []string{"reason"}),
+		cdcTTL: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "outbox_cdc_ttl_seconds",
+			Help: "TTL of the outbox rows and their CDC log (--outbox-ttl): an event lagging longer expires unpublished.",
+		}),
+		restartBudget: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "actor_restart_budget",
+			Help: "Restarts one actor may have within actor_restart_window_seconds before the node stops (--restart-budget).",
+		}),
+		restartWindow: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "actor_restart_window_seconds",
+			Help: "Window of actor_restart_budget (--restart-window).",
+		}),
 	}
 	for _, c := range []prometheus.Collector{
 		m.commands, m.restarts, m.cdcEvents, m.retries, m.dlqMessages, m.breakerState, m.commitToPublish, m.cdcLag,
-		m.remoteRejected,
+		m.remoteRejected, m.cdcTTL, m.restartBudget, m.restartWindow,
 	} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register metrics: %w", err)
@@ -139,6 +161,14 @@ func (m *Metrics) CDCLag(stream string, lag time.Duration) {
 // RemoteRejected counts one message or RPC the remote gateway refused.
 func (m *Metrics) RemoteRejected(reason string) {
 	m.remoteRejected.WithLabelValues(reason).Inc()
+}
+
+// Limits exports the node's limits that alerts compare with: the CDC log
+// TTL and the restart budget with its window.
+func (m *Metrics) Limits(cdcTTL time.Duration, restartBudget int, restartWindow time.Duration) {
+	m.cdcTTL.Set(cdcTTL.Seconds())
+	m.restartBudget.Set(float64(restartBudget))
+	m.restartWindow.Set(restartWindow.Seconds())
 }
 
 // OnRetry counts one retry of operation (resilience.Listener).

@@ -35,6 +35,7 @@ func TestMetricsRecord(t *testing.T) {
 	m.Published(now.Add(-20*time.Millisecond), now)
 	m.CDCLag("s1", 3*time.Second)
 	m.RemoteRejected("target")
+	m.Limits(24*time.Hour, 10, time.Minute)
 
 	if got := testutil.ToFloat64(m.commands.WithLabelValues("create", "accepted")); got != 2 {
 		t.Errorf("commands = %v, want 2", got)
@@ -44,6 +45,9 @@ func TestMetricsRecord(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(m.cdcLag.WithLabelValues("s1")); got != 3 {
 		t.Errorf("lag = %v, want 3", got)
+	}
+	if ttl, budget, window := testutil.ToFloat64(m.cdcTTL), testutil.ToFloat64(m.restartBudget), testutil.ToFloat64(m.restartWindow); ttl != 86400 || budget != 10 || window != 60 {
+		t.Errorf("limits = ttl %v, budget %v, window %v; want 86400, 10, 60", ttl, budget, window)
 	}
 	families, err := reg.Gather()
 	if err != nil {
@@ -56,7 +60,7 @@ func TestMetricsRecord(t *testing.T) {
 	for _, want := range []string{
 		"outbox_commands_total", "actor_restarts_total", "cdc_events_processed_total", "retry_attempts_total",
 		"dlq_messages_total", "circuit_breaker_state", "outbox_commit_to_publish_seconds", "cdc_lag_seconds",
-		"remote_rejected_total",
+		"remote_rejected_total", "outbox_cdc_ttl_seconds", "actor_restart_budget", "actor_restart_window_seconds",
 	} {
 		if !names[want] {
 			t.Errorf("series %s not exported", want)
