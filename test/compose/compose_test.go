@@ -53,7 +53,7 @@ func loadProject(t *testing.T) *types.Project {
 	if err != nil {
 		t.Fatalf("compose options: %v", err)
 	}
-	p, err := cli.ProjectFromOptions(context.Background(), opts)
+	p, err := opts.LoadProject(context.Background())
 	if err != nil {
 		t.Fatalf("docker-compose.yml does not load: %v", err)
 	}
