@@ -373,7 +373,7 @@ func TestComposeHealthAndStartOrder(t *testing.T) {
 		}
 	}
 	// The node image has no shell: its check must exec a binary it ships.
-	if hc := node.HealthCheck; hc != nil && (hc.Test[0] != "CMD" || !strings.HasPrefix(hc.Test[1], "/usr/local/bin/")) {
+	if hc := node.HealthCheck; hc != nil && len(hc.Test) >= 2 && (hc.Test[0] != "CMD" || !strings.HasPrefix(hc.Test[1], "/usr/local/bin/")) {
 		t.Errorf("%s healthcheck %q needs a shell the image does not have", nodeService, hc.Test)
 	}
 }
@@ -588,5 +588,94 @@ func TestDockerfileCheckRejectsBadImages(t *testing.T) {
 	d, err := readDockerfile(strings.NewReader("FROM golang:1.26.8 AS b\nRUN a \\\n && CGO_ENABLED=0 go build .\nFROM scratch\nCOPY --from=b /x /x\nUSER 65532:65532\n"))
 	if err != nil || len(d.check()) != 0 {
 		t.Errorf("a good Dockerfile: %v %v", err, d.check())
+	}
+}
+
+// hostRunCommand returns the arguments of the README's quick-start command
+// that runs outbox-node on the host (`go run ./cmd/outbox-node ...`, with
+// its continuation lines).
+func hostRunCommand(r io.Reader) ([]string, error) {
+	const prefix = "go run ./cmd/outbox-node "
+	sc := bufio.NewScanner(r)
+	var cmd string
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if cmd == "" && !strings.HasPrefix(line, prefix) {
+			continue
+		}
+		more, cont := strings.CutSuffix(line, "\\")
+		cmd += more + " "
+		if !cont {
+			return strings.Fields(strings.TrimPrefix(cmd, prefix)), nil
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	return nil, fmt.Errorf("no %q command", prefix)
+}
+
+// TestReadmeHostRunNodeIsScraped: the README's host-run node loads with the
+// node's flags, talks to the ports compose publishes, asks for a tablets
+// keyspace, and listens for metrics where the Prometheus container looks.
+func TestReadmeHostRunNodeIsScraped(t *testing.T) {
+	f, err := os.Open(filepath.Join(repoRoot(t), "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	args, err := hostRunCommand(f)
+	if err != nil {
+		t.Fatalf("README: %v", err)
+	}
+	var usage strings.Builder
+	cfg, err := config.Load(args, func(string) string { return "" }, &usage)
+	if err != nil {
+		t.Fatalf("README's host-run node %q does not load: %v\n%s", args, err, usage.String())
+	}
+	p := loadProject(t)
+	published := map[string]bool{}
+	for _, s := range p.Services {
+		for _, port := range s.Ports {
+			published[net.JoinHostPort(port.HostIP, port.Published)] = true
+		}
+	}
+	for _, addr := range append(slices.Clone(cfg.Scylla.Hosts), cfg.Kafka.Brokers...) {
+		if !strings.Contains(addr, ":") {
+			addr = net.JoinHostPort(addr, "9042")
+		}
+		if !published[addr] {
+			t.Errorf("README's host-run node connects to %s, which compose does not publish", addr)
+		}
+	}
+	if len(cfg.Scylla.Hosts) == 0 || len(cfg.Kafka.Brokers) == 0 {
+		t.Fatalf("README's host-run node %q starts the embedded store or broker, not compose's", args)
+	}
+	if !strings.Contains(strings.Join(service(t, p, "redpanda").Command, " "), "external://"+cfg.Kafka.Brokers[0]) {
+		t.Errorf("redpanda does not advertise %s to clients on the host", cfg.Kafka.Brokers[0])
+	}
+	if cfg.Scylla.Replication.Strategy != config.NetworkTopologyStrategy || cfg.Scylla.Replication.Tablets != "on" {
+		t.Errorf("README's host-run node does not ask for a NetworkTopologyStrategy tablets keyspace")
+	}
+	host, port, err := net.SplitHostPort(cfg.Node.MetricsAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ip := net.ParseIP(host); host == "localhost" || (ip != nil && ip.IsLoopback()) {
+		t.Errorf("README's host-run node listens for metrics on %s, unreachable from the Prometheus container", cfg.Node.MetricsAddr)
+	}
+	prom := p.Configs[service(t, p, "prometheus").Configs[0].Source].Content
+	if !strings.Contains(prom, `"host.docker.internal:`+port+`"`) {
+		t.Errorf("prometheus does not scrape host.docker.internal:%s", port)
+	}
+}
+
+func TestHostRunCommandJoinsLines(t *testing.T) {
+	args, err := hostRunCommand(strings.NewReader("x\n```sh\ngo run ./cmd/outbox-node --a 1 \\\n    --b 2\n```\n"))
+	if err != nil || !slices.Equal(args, []string{"--a", "1", "--b", "2"}) {
+		t.Fatalf("args %q, err %v", args, err)
+	}
+	if _, err := hostRunCommand(strings.NewReader("no command\n")); err == nil {
+		t.Fatal("no error without a command")
 	}
 }
