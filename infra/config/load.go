@@ -22,11 +22,9 @@ const EnvPrefix = "OUTBOX_"
 // validated. Usage and parse errors are written to output.
 func Load(args []string, getenv func(string) string, output io.Writer) (Config, error) {
 	cfg := Default()
-	fs := flag.NewFlagSet("outbox-node", flag.ContinueOnError)
-	fs.SetOutput(output)
-	register(fs, &cfg)
 	var passwordFile string
-	fs.StringVar(&passwordFile, "scylla-password-file", "", "file holding the store password (one line); "+EnvScyllaPassword+" sets the password itself")
+	fs := newFlagSet(&cfg, &passwordFile)
+	fs.SetOutput(output)
 	if err := applyEnv(fs, getenv); err != nil {
 		return Config{}, err
 	}
@@ -46,6 +44,26 @@ func Load(args []string, getenv func(string) string, output io.Writer) (Config, 
 		return Config{}, err
 	}
 	return cfg, nil
+}
+
+// FlagNames returns the name of every flag Load accepts, sorted, so that
+// whatever configures the node from outside (the compose file and its test)
+// can be checked against the real flag set.
+func FlagNames() []string {
+	cfg := Default()
+	var passwordFile string
+	var names []string
+	newFlagSet(&cfg, &passwordFile).VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
+	return names
+}
+
+// newFlagSet registers every node flag over c; the store password file,
+// which has no Config field, goes to passwordFile.
+func newFlagSet(c *Config, passwordFile *string) *flag.FlagSet {
+	fs := flag.NewFlagSet("outbox-node", flag.ContinueOnError)
+	register(fs, c)
+	fs.StringVar(passwordFile, "scylla-password-file", "", "file holding the store password (one line); "+EnvScyllaPassword+" sets the password itself")
+	return fs
 }
 
 // EnvName returns the environment variable that sets flag name.
