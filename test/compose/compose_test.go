@@ -294,6 +294,9 @@ func bindMounts(t *testing.T, s types.ServiceConfig) map[string]string {
 			t.Errorf("%s: bind mount %s is outside the repository", s.Name, v.Source)
 			continue
 		}
+		if _, err := os.Stat(v.Source); err != nil {
+			t.Errorf("%s: bind mount source: %v", s.Name, err)
+		}
 		if !v.ReadOnly {
 			t.Errorf("%s: bind mount %s is writable", s.Name, rel)
 		}
