@@ -134,7 +134,7 @@ func TestScreen(t *testing.T) {
 		want     []string
 		wantNone string
 	}{
-		{"line", screen{}, ok, []string{"03:04:05 published=12.0/s events=12.5/s commands=3.0/s rejected=0.2/s lag=0.013s breaker=closed dlq_waiting=1 dlq_entered_total=4.0\n"}, "\x1b"},
+		{"line", screen{}, ok, []string{"03:04:05 published=12.0/s events=12.5/s commands=3.0/s rejected=0.2/s lag=0.013s breaker=closed dlq_waiting=1 dlq_entered_total=4\n"}, "\x1b"},
 		{"line error", screen{}, failed, []string{`03:04:05 error="node 127.0.0.1:1 unreachable: refused"` + "\n"}, "\x1b"},
 		{"terminal", screen{terminal: true, title: "outboxctl top"}, ok,
 			[]string{clearHome + "outboxctl top\n\n", "circuit breaker      closed\n", "cdc lag              0.013s\n", "dlq waiting          1 dead or parked"}, "error"},

@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
@@ -132,7 +134,11 @@ func (src *topSource) scrape(ctx context.Context, s *snapshot) error {
 	}
 	res, err := src.http.Do(req)
 	if err != nil {
-		return &UnreachableError{Node: src.metrics, Err: err}
+		var uerr *url.Error
+		if errors.As(err, &uerr) {
+			err = uerr.Err // the URL is said once, below
+		}
+		return fmt.Errorf("scrape %s: %w", src.metrics, &UnreachableError{Node: src.node.node.Address, Err: err})
 	}
 	defer res.Body.Close()
 	if res.StatusCode != http.StatusOK {

@@ -61,7 +61,7 @@ func topLine(v topView) string {
 	}
 	return fmt.Sprintf("%s published=%s/s events=%s/s commands=%s/s rejected=%s/s lag=%s breaker=%s dlq_waiting=%s dlq_entered_total=%s",
 		t, num(v.PublishedPerSec), num(v.EventsPerSec), num(v.CommandsPerSec), num(v.RejectedPerSec),
-		seconds(v.LagSeconds), v.Breaker, count(v.DLQWaiting), num(v.DLQEnteredTotal))
+		seconds(v.LagSeconds), v.Breaker, count(v.DLQWaiting), total(v.DLQEnteredTotal))
 }
 
 // topBlock renders a refresh as the lines of the terminal screen.
@@ -77,7 +77,7 @@ func topBlock(v topView) string {
 		{"commands", num(v.CommandsPerSec) + "/s (rejected " + num(v.RejectedPerSec) + "/s)"},
 		{"cdc lag", seconds(v.LagSeconds)},
 		{"circuit breaker", v.Breaker},
-		{"dlq waiting", count(v.DLQWaiting) + " dead or parked (entered since node start: " + num(v.DLQEnteredTotal) + ")"},
+		{"dlq waiting", count(v.DLQWaiting) + " dead or parked (entered since node start: " + total(v.DLQEnteredTotal) + ")"},
 	}
 	var b strings.Builder
 	for i, r := range rows {
@@ -94,6 +94,14 @@ func num(p *float64) string {
 		return "-"
 	}
 	return strconv.FormatFloat(*p, 'f', 1, 64)
+}
+
+// total renders a counter's value, a whole number.
+func total(p *float64) string {
+	if p == nil {
+		return "-"
+	}
+	return strconv.FormatFloat(*p, 'f', -1, 64)
 }
 
 func seconds(p *float64) string {
