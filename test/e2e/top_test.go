@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/outboxnode/outbox/infra/scylla"
+	"github.com/outboxnode/outbox/messages"
 	"github.com/outboxnode/outbox/test/harness"
 )
 
@@ -142,11 +144,23 @@ func TestTopFollowsPublishingAndStopsOnInterrupt(t *testing.T) {
 	}
 }
 
-// TestTopMetricsUnreachable checks top refuses to start, exit 3, when the
-// node answers but its /metrics URL does not.
-func TestTopMetricsUnreachable(t *testing.T) {
+// TestTopDLQWaitingAndDeadMetrics seeds two dead letters and skips one:
+// top counts the one still dead as waiting (dlq_entered_total stays 0,
+// the publisher wrote neither). With a dead --metrics URL top refuses to
+// start, exit 3.
+func TestTopDLQWaitingAndDeadMetrics(t *testing.T) {
 	bins := harness.Build(t)
 	node := harness.StartNode(t, bins)
+	dead, skipped := deadLetter(t), deadLetter(t)
+	if err := scylla.NewDLQStore(node.Session(t), keyspace).Put(t.Context(), []*messages.DeadLetter{dead, skipped}); err != nil {
+		t.Fatalf("seed dead letters: %v", err)
+	}
+	mustAccept(t, node, "dlq", "skip", skipped.GetEvent().GetEventId())
+	rs := decodeRefreshes(t, mustAccept(t, node, "top", "--metrics", "http://"+node.Metrics+"/metrics", "--count", "1", "-o", "json"))
+	if len(rs) != 1 || rs[0].DLQWaiting == nil || *rs[0].DLQWaiting != 1 || *rs[0].DLQEnteredTotal != 0 {
+		t.Fatalf("refreshes %+v, want one with 1 dead letter waiting and none entered", rs)
+	}
+
 	r := node.Ctl(t, "top", "--metrics", "http://"+harness.FreeAddr(t)+"/metrics", "--count", "1")
 	if r.Code != 3 || !strings.Contains(r.Stderr, "unreachable") || r.Stdout != "" {
 		t.Fatalf("top with a dead --metrics: exit %d, stdout %q, stderr %q; want exit 3 and unreachable", r.Code, r.Stdout, r.Stderr)
