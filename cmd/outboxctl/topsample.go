@@ -118,13 +118,34 @@ func (src *topSource) sample(ctx context.Context) (snapshot, error) {
 	if err := src.scrape(ctx, &s); err != nil {
 		return s, err
 	}
-	r, err := expect[*messages.DLQListResult](src.node.request(&messages.DLQList{}))
+	n, err := src.dlqWaiting(ctx)
 	if err != nil {
 		return s, fmt.Errorf("list dead letters: %w", err)
 	}
-	s.dlqWaiting = waiting(r.GetLetters())
+	s.dlqWaiting = n
 	s.at = time.Now()
 	return s, nil
+}
+
+// dlqWaiting asks the node for its dead letters and counts those waiting.
+// The request is bounded by --timeout, not ctx, so the wait for it stops
+// at ctx's end (Ctrl+C) and the reply, if any, is dropped.
+func (src *topSource) dlqWaiting(ctx context.Context) (int, error) {
+	type result struct {
+		n   int
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		r, err := expect[*messages.DLQListResult](src.node.request(&messages.DLQList{}))
+		done <- result{waiting(r.GetLetters()), err}
+	}()
+	select {
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	case r := <-done:
+		return r.n, r.err
+	}
 }
 
 func (src *topSource) scrape(ctx context.Context, s *snapshot) error {
