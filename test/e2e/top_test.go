@@ -54,9 +54,11 @@ func decodeRefreshes(t *testing.T, out string) []topRefresh {
 }
 
 // TestTopLiveView runs `outboxctl top --count 3 -o json` against a node
-// while orders are created, and checks the refreshes: three of them, exit
-// 0, every field present, commands counted, the breaker closed, a lag and
-// an empty DLQ.
+// while orders are created one after another until it exits, and checks
+// the refreshes: three of them, exit 0, every field present, commands
+// counted, the breaker closed, a lag and an empty DLQ. The 2 s interval
+// leaves room on a loaded machine for an order to complete inside the
+// 6 s the refreshes span.
 func TestTopLiveView(t *testing.T) {
 	bins := harness.Build(t)
 	node := harness.StartNode(t, bins)
@@ -65,7 +67,7 @@ func TestTopLiveView(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bins.Ctl, "--node", node.Remote, "--timeout", "30s",
-		"top", "--metrics", metricsURL, "--count", "3", "-o", "json")
+		"top", "--metrics", metricsURL, "--count", "3", "--interval", "2s", "-o", "json")
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {
