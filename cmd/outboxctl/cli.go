@@ -76,6 +76,7 @@ var commands = []command{
 	{"order get", "ORDER_ID", orderGet},
 	{"health", "", health},
 	{"events", "[--follow] [--since DURATION] [--limit N]", events},
+	{"top", "[--metrics URL] [--interval 1s] [--count N]", top},
 	{"dlq list", "", dlqList},
 	{"dlq replay", "EVENT_ID | --all", dlqReplay},
 	{"dlq skip", "EVENT_ID", dlqSkip},
