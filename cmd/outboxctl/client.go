@@ -131,9 +131,12 @@ func (c *client) request(msg proto.Message) (proto.Message, error) {
 	return reply, nil
 }
 
-// close shuts the remote down so the node sees an orderly disconnect.
+// close shuts the client's remote and actor system down.
 func (c *client) close() {
-	c.remote.Shutdown(true)
+	// Every command has its answer (or gave up) by now, so nothing is left
+	// to flush: a graceful stop would only wait, up to 10 s, on a peer that
+	// accepted the connection and never answered.
+	c.remote.Shutdown(false)
 	c.sys.Shutdown()
 }
 
