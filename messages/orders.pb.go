@@ -572,6 +572,7 @@ type CommandAccepted struct {
 	OrderId       string                 `protobuf:"bytes,1,opt,name=order_id,json=orderId,proto3" json:"order_id,omitempty"`
 	Version       int32                  `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`               // the order version after the command; also the event's aggregate_version
 	EventId       string                 `protobuf:"bytes,3,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"` // timeuuid of the outbox event
+	Traceparent   string                 `protobuf:"bytes,4,opt,name=traceparent,proto3" json:"traceparent,omitempty"`        // W3C trace context the event and its Kafka record carry
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -623,6 +624,13 @@ func (x *CommandAccepted) GetVersion() int32 {
 func (x *CommandAccepted) GetEventId() string {
 	if x != nil {
 		return x.EventId
+	}
+	return ""
+}
+
+func (x *CommandAccepted) GetTraceparent() string {
+	if x != nil {
+		return x.Traceparent
 	}
 	return ""
 }
@@ -722,11 +730,12 @@ const file_orders_proto_rawDesc = "" +
 	"created_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x129\n" +
 	"\n" +
 	"updated_at\x18\n" +
-	" \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\"a\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\"\x83\x01\n" +
 	"\x0fCommandAccepted\x12\x19\n" +
 	"\border_id\x18\x01 \x01(\tR\aorderId\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\x05R\aversion\x12\x19\n" +
-	"\bevent_id\x18\x03 \x01(\tR\aeventId\"T\n" +
+	"\bevent_id\x18\x03 \x01(\tR\aeventId\x12 \n" +
+	"\vtraceparent\x18\x04 \x01(\tR\vtraceparent\"T\n" +
 	"\x0fCommandRejected\x12)\n" +
 	"\x04code\x18\x01 \x01(\x0e2\x15.outbox.v1.RejectCodeR\x04code\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason*{\n" +

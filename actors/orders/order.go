@@ -36,7 +36,7 @@ type (
 		reason string
 		parent trace.SpanContext
 	}
-	getCmd    struct{}
+	getCmd struct{}
 	// passivate asks the router to stop the idle sender.
 	passivate struct{}
 	// idleCheck wakes an order actor to see whether it has been idle long enough.
@@ -215,7 +215,7 @@ func (o *order) apply(ctx actor.Context, name string, parent trace.SpanContext, 
 		return
 	}
 	o.state, o.exists = s, true
-	ctx.Respond(&messages.CommandAccepted{OrderId: s.OrderID.String(), Version: s.Version, EventId: ev.GetEventId()})
+	ctx.Respond(&messages.CommandAccepted{OrderId: s.OrderID.String(), Version: s.Version, EventId: ev.GetEventId(), Traceparent: traceparent})
 }
 
 func (o *order) get(ctx actor.Context) {

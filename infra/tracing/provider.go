@@ -3,6 +3,7 @@ package tracing
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/url"
 
 	"go.opentelemetry.io/otel"
@@ -66,8 +67,8 @@ type Provider struct {
 // Setup installs the global tracer provider for cfg: an SDK provider that
 // batches spans to the OTLP/HTTP endpoint, or nothing (the global no-op
 // provider) when cfg has no endpoint. service names the process in the
-// spans' resource.
-func Setup(cfg Config, service string) (*Provider, error) {
+// spans' resource; export failures are logged to log at warn.
+func Setup(cfg Config, service string, log *slog.Logger) (*Provider, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -94,6 +95,7 @@ func Setup(cfg Config, service string) (*Provider, error) {
 		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(cfg.SampleRatio))),
 		sdktrace.WithResource(resource.NewSchemaless(attribute.String("service.name", service))),
 	)
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) { log.Warn("otel span export", "err", err) }))
 	otel.SetTracerProvider(tp)
 	return &Provider{sdk: tp}, nil
 }
