@@ -41,7 +41,7 @@ func TestParseRefusesMalformed(t *testing.T) {
 		"00-4bf92f3577b34da6a3ce929d0e0e473-00f067aa0ba902b7-01",  // short trace id
 		"00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01", // upper case
 		"ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", // forbidden version
-		valid + strings.Repeat("-x", 200),                          // too long
+		valid + strings.Repeat("-x", 200),                         // too long
 	} {
 		if _, err := Parse(bad); !errors.Is(err, ErrInvalid) {
 			t.Errorf("Parse(%q) = %v, want ErrInvalid", bad, err)
