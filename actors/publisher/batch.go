@@ -195,11 +195,15 @@ func (w *worker) publishAll(ctx context.Context, items []*item) (published []*it
 }
 
 // startSpans opens one "kafka publish" span per item, a child of the command
-// that wrote its event, open until the event is acknowledged or given up.
+// that wrote its event, open until the event is acknowledged or given up;
+// none (nil) while tracing is off.
 func (w *worker) startSpans(ctx context.Context, items []*item) map[*item]trace.Span {
+	if !tracing.On() {
+		return nil
+	}
 	spans := make(map[*item]trace.Span, len(items))
 	for _, it := range items {
-		_, span := tracer.Start(tracing.FromHeaders(ctx, it.event().GetHeaders()), "kafka publish", trace.WithSpanKind(trace.SpanKindProducer))
+		span := tracing.StartFromHeaders(ctx, tracer, "kafka publish", trace.SpanKindProducer, it.event().GetHeaders())
 		if span.IsRecording() {
 			span.SetAttributes(
 				attribute.String("messaging.system", "kafka"),

@@ -306,7 +306,7 @@ func (c *consumer) Consume(ctx context.Context, ch scyllacdc.Change) error {
 		req := Decode(row)
 		// The "cdc read" span covers the wait for a window slot and the hand-over,
 		// a child of the command that wrote the event.
-		_, span := tracer.Start(tracing.FromHeaders(ctx, req.GetEvent().GetHeaders()), "cdc read", trace.WithSpanKind(trace.SpanKindConsumer))
+		span := tracing.StartFromHeaders(ctx, tracer, "cdc read", trace.SpanKindConsumer, req.GetEvent().GetHeaders())
 		if span.IsRecording() {
 			span.SetAttributes(attribute.String("cdc.stream", c.stream.name), attribute.String("event.id", req.GetEvent().GetEventId()))
 		}

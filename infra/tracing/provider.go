@@ -95,8 +95,12 @@ func Setup(cfg Config, service string, log *slog.Logger) (*Provider, error) {
 		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(cfg.SampleRatio))),
 		sdktrace.WithResource(resource.NewSchemaless(attribute.String("service.name", service))),
 	)
+	if log == nil {
+		log = slog.Default()
+	}
 	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) { log.Warn("otel span export", "err", err) }))
 	otel.SetTracerProvider(tp)
+	on.Store(true)
 	return &Provider{sdk: tp}, nil
 }
 

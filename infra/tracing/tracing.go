@@ -12,9 +12,11 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"sync/atomic"
 
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 )
 
 // Header is the name of the W3C trace context header in outbox events and
@@ -48,11 +50,13 @@ func Parse(traceparent string) (trace.SpanContext, error) {
 	return sc, nil
 }
 
-// Format renders sc as a traceparent value, "" when sc is invalid.
+// Format renders sc as a version-00 traceparent value (only the sampled
+// flag is defined there), "" when sc is invalid. Parse(Format(sc)) is sc.
 func Format(sc trace.SpanContext) string {
-	carrier := propagation.MapCarrier{}
-	propagator.Inject(trace.ContextWithSpanContext(context.Background(), sc), carrier)
-	return carrier[Header]
+	if !sc.IsValid() {
+		return ""
+	}
+	return "00-" + sc.TraceID().String() + "-" + sc.SpanID().String() + "-" + (sc.TraceFlags() & trace.FlagsSampled).String()
 }
 
 // NewRoot returns a fresh sampled span context with random ids, for a trace
@@ -83,6 +87,25 @@ func putUint64(b []byte, v uint64) {
 // so an event written before tracing existed is still published.
 func FromHeaders(ctx context.Context, headers map[string]string) context.Context {
 	return propagator.Extract(ctx, propagation.MapCarrier(headers))
+}
+
+// on is set once Setup installs an exporting provider; until then the relay
+// skips even reading the parent from the headers.
+var on atomic.Bool
+
+// On says whether spans are exported (Setup installed an exporter).
+func On() bool { return on.Load() }
+
+// StartFromHeaders opens span name of kind as a child of the trace context
+// in an outbox event's headers, for the relay's per-event spans. While no
+// exporter is set up it returns a no-op span at once: the relay pays
+// nothing per event for tracing that is off.
+func StartFromHeaders(ctx context.Context, tr trace.Tracer, name string, kind trace.SpanKind, headers map[string]string) trace.Span {
+	if !On() {
+		return noop.Span{}
+	}
+	_, span := tr.Start(FromHeaders(ctx, headers), name, trace.WithSpanKind(kind))
+	return span
 }
 
 // Start opens span name as a child of parent (a remote span context; invalid

@@ -146,3 +146,44 @@ func TestSetupOffIsNoop(t *testing.T) {
 		t.Fatal("a span records with tracing off")
 	}
 }
+
+// BenchmarkStartOff is the per-command cost of tracing while it is off:
+// the no-op span plus the traceparent for a joined trace.
+func BenchmarkStartOff(b *testing.B) {
+	tr := Tracer("bench")
+	parent, _ := Parse(valid)
+	b.ReportAllocs()
+	for b.Loop() {
+		_, span, _ := Start(context.Background(), tr, "command X", parent)
+		span.End()
+	}
+}
+
+// BenchmarkRelayOff is the per-event cost on the relay while tracing is off.
+func BenchmarkRelayOff(b *testing.B) {
+	tr := Tracer("bench")
+	headers := map[string]string{Header: valid, "content_type": "application/json"}
+	b.ReportAllocs()
+	for b.Loop() {
+		span := StartFromHeaders(context.Background(), tr, "cdc read", trace.SpanKindConsumer, headers)
+		span.End()
+	}
+}
+
+// The relay's spans are no-ops until an exporter is set up, then children
+// of the event's trace context.
+func TestStartFromHeaders(t *testing.T) {
+	rec := tracetest.NewSpanRecorder()
+	tr := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec)).Tracer("t")
+	headers := map[string]string{Header: valid}
+	if span := StartFromHeaders(context.Background(), tr, "cdc read", trace.SpanKindConsumer, headers); span.IsRecording() {
+		t.Fatal("a relay span records with tracing off")
+	}
+	on.Store(true)
+	t.Cleanup(func() { on.Store(false) })
+	StartFromHeaders(context.Background(), tr, "kafka publish", trace.SpanKindProducer, headers).End()
+	ended := rec.Ended()
+	if len(ended) != 1 || Format(ended[0].Parent()) != valid || ended[0].SpanKind() != trace.SpanKindProducer {
+		t.Fatalf("spans %v: want one producer span, child of %s", ended, valid)
+	}
+}
