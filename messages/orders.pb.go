@@ -203,6 +203,7 @@ type CreateOrder struct {
 	Amount        string                 `protobuf:"bytes,2,opt,name=amount,proto3" json:"amount,omitempty"`     // decimal with at most two fraction digits, e.g. "12.50"
 	Currency      string                 `protobuf:"bytes,3,opt,name=currency,proto3" json:"currency,omitempty"` // ISO 4217 style: three letters, e.g. "EUR"
 	Items         []*Item                `protobuf:"bytes,4,rep,name=items,proto3" json:"items,omitempty"`
+	Traceparent   string                 `protobuf:"bytes,5,opt,name=traceparent,proto3" json:"traceparent,omitempty"` // optional W3C trace context; empty: the node starts a trace
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -265,6 +266,13 @@ func (x *CreateOrder) GetItems() []*Item {
 	return nil
 }
 
+func (x *CreateOrder) GetTraceparent() string {
+	if x != nil {
+		return x.Traceparent
+	}
+	return ""
+}
+
 // UpdateOrder changes the amount and/or the items of an order that is not cancelled.
 // At least one of amount and items must be given; a non-empty items list replaces the old one.
 type UpdateOrder struct {
@@ -272,6 +280,7 @@ type UpdateOrder struct {
 	OrderId       string                 `protobuf:"bytes,1,opt,name=order_id,json=orderId,proto3" json:"order_id,omitempty"`
 	Amount        *string                `protobuf:"bytes,2,opt,name=amount,proto3,oneof" json:"amount,omitempty"`
 	Items         []*Item                `protobuf:"bytes,3,rep,name=items,proto3" json:"items,omitempty"`
+	Traceparent   string                 `protobuf:"bytes,4,opt,name=traceparent,proto3" json:"traceparent,omitempty"` // optional W3C trace context; empty: the node starts a trace
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -327,11 +336,19 @@ func (x *UpdateOrder) GetItems() []*Item {
 	return nil
 }
 
+func (x *UpdateOrder) GetTraceparent() string {
+	if x != nil {
+		return x.Traceparent
+	}
+	return ""
+}
+
 // CancelOrder cancels an order; a cancelled order accepts no further commands.
 type CancelOrder struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	OrderId       string                 `protobuf:"bytes,1,opt,name=order_id,json=orderId,proto3" json:"order_id,omitempty"`
 	Reason        string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	Traceparent   string                 `protobuf:"bytes,3,opt,name=traceparent,proto3" json:"traceparent,omitempty"` // optional W3C trace context; empty: the node starts a trace
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -376,6 +393,13 @@ func (x *CancelOrder) GetOrderId() string {
 func (x *CancelOrder) GetReason() string {
 	if x != nil {
 		return x.Reason
+	}
+	return ""
+}
+
+func (x *CancelOrder) GetTraceparent() string {
+	if x != nil {
+		return x.Traceparent
 	}
 	return ""
 }
@@ -548,6 +572,7 @@ type CommandAccepted struct {
 	OrderId       string                 `protobuf:"bytes,1,opt,name=order_id,json=orderId,proto3" json:"order_id,omitempty"`
 	Version       int32                  `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`               // the order version after the command; also the event's aggregate_version
 	EventId       string                 `protobuf:"bytes,3,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"` // timeuuid of the outbox event
+	Traceparent   string                 `protobuf:"bytes,4,opt,name=traceparent,proto3" json:"traceparent,omitempty"`        // W3C trace context the event and its Kafka record carry
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -599,6 +624,13 @@ func (x *CommandAccepted) GetVersion() int32 {
 func (x *CommandAccepted) GetEventId() string {
 	if x != nil {
 		return x.EventId
+	}
+	return ""
+}
+
+func (x *CommandAccepted) GetTraceparent() string {
+	if x != nil {
+		return x.Traceparent
 	}
 	return ""
 }
@@ -663,21 +695,24 @@ const file_orders_proto_rawDesc = "" +
 	"\forders.proto\x12\toutbox.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"4\n" +
 	"\x04Item\x12\x10\n" +
 	"\x03sku\x18\x01 \x01(\tR\x03sku\x12\x1a\n" +
-	"\bquantity\x18\x02 \x01(\x05R\bquantity\"\x89\x01\n" +
+	"\bquantity\x18\x02 \x01(\x05R\bquantity\"\xab\x01\n" +
 	"\vCreateOrder\x12\x1f\n" +
 	"\vcustomer_id\x18\x01 \x01(\tR\n" +
 	"customerId\x12\x16\n" +
 	"\x06amount\x18\x02 \x01(\tR\x06amount\x12\x1a\n" +
 	"\bcurrency\x18\x03 \x01(\tR\bcurrency\x12%\n" +
-	"\x05items\x18\x04 \x03(\v2\x0f.outbox.v1.ItemR\x05items\"w\n" +
+	"\x05items\x18\x04 \x03(\v2\x0f.outbox.v1.ItemR\x05items\x12 \n" +
+	"\vtraceparent\x18\x05 \x01(\tR\vtraceparent\"\x99\x01\n" +
 	"\vUpdateOrder\x12\x19\n" +
 	"\border_id\x18\x01 \x01(\tR\aorderId\x12\x1b\n" +
 	"\x06amount\x18\x02 \x01(\tH\x00R\x06amount\x88\x01\x01\x12%\n" +
-	"\x05items\x18\x03 \x03(\v2\x0f.outbox.v1.ItemR\x05itemsB\t\n" +
-	"\a_amount\"@\n" +
+	"\x05items\x18\x03 \x03(\v2\x0f.outbox.v1.ItemR\x05items\x12 \n" +
+	"\vtraceparent\x18\x04 \x01(\tR\vtraceparentB\t\n" +
+	"\a_amount\"b\n" +
 	"\vCancelOrder\x12\x19\n" +
 	"\border_id\x18\x01 \x01(\tR\aorderId\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\"%\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\x12 \n" +
+	"\vtraceparent\x18\x03 \x01(\tR\vtraceparent\"%\n" +
 	"\bGetOrder\x12\x19\n" +
 	"\border_id\x18\x01 \x01(\tR\aorderId\"\x83\x03\n" +
 	"\tOrderView\x12\x19\n" +
@@ -695,11 +730,12 @@ const file_orders_proto_rawDesc = "" +
 	"created_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x129\n" +
 	"\n" +
 	"updated_at\x18\n" +
-	" \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\"a\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\"\x83\x01\n" +
 	"\x0fCommandAccepted\x12\x19\n" +
 	"\border_id\x18\x01 \x01(\tR\aorderId\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\x05R\aversion\x12\x19\n" +
-	"\bevent_id\x18\x03 \x01(\tR\aeventId\"T\n" +
+	"\bevent_id\x18\x03 \x01(\tR\aeventId\x12 \n" +
+	"\vtraceparent\x18\x04 \x01(\tR\vtraceparent\"T\n" +
 	"\x0fCommandRejected\x12)\n" +
 	"\x04code\x18\x01 \x01(\x0e2\x15.outbox.v1.RejectCodeR\x04code\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason*{\n" +

@@ -7,19 +7,36 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/outboxnode/outbox/actors/admission"
+	"github.com/outboxnode/outbox/infra/tracing"
 	"github.com/outboxnode/outbox/messages"
 )
+
+// tracer opens the command and batch spans; it follows the provider the node installs.
+var tracer = tracing.Tracer("github.com/outboxnode/outbox/actors/orders")
 
 // Commands from the router to an order actor. They are validated already and never leave
 // this package or process, so they are plain Go values; the original requester is the
 // envelope's sender, so the order actor answers it directly.
 type (
-	createCmd struct{ order newOrder }
-	updateCmd struct{ update orderUpdate }
-	cancelCmd struct{ reason string }
-	getCmd    struct{}
+	// parent is the command's trace context (invalid: the node starts a trace).
+	createCmd struct {
+		order  newOrder
+		parent trace.SpanContext
+	}
+	updateCmd struct {
+		update orderUpdate
+		parent trace.SpanContext
+	}
+	cancelCmd struct {
+		reason string
+		parent trace.SpanContext
+	}
+	getCmd struct{}
 	// passivate asks the router to stop the idle sender.
 	passivate struct{}
 	// idleCheck wakes an order actor to see whether it has been idle long enough.
@@ -55,11 +72,11 @@ func (o *order) Receive(ctx actor.Context) {
 			o.idleTimer.Stop()
 		}
 	case createCmd:
-		o.apply(ctx, func(State, bool) (transition, *RejectError) { return o.create(m.order), nil })
+		o.apply(ctx, "CreateOrder", m.parent, func(State, bool) (transition, *RejectError) { return o.create(m.order), nil })
 	case updateCmd:
-		o.apply(ctx, func(cur State, exists bool) (transition, *RejectError) { return update(cur, exists, m.update) })
+		o.apply(ctx, "UpdateOrder", m.parent, func(cur State, exists bool) (transition, *RejectError) { return update(cur, exists, m.update) })
 	case cancelCmd:
-		o.apply(ctx, func(cur State, exists bool) (transition, *RejectError) { return cancel(cur, exists, m.reason) })
+		o.apply(ctx, "CancelOrder", m.parent, func(cur State, exists bool) (transition, *RejectError) { return cancel(cur, exists, m.reason) })
 	case getCmd:
 		o.get(ctx)
 	}
@@ -150,19 +167,26 @@ func mutable(cur State, exists bool, verb string) *RejectError {
 
 // apply runs one command: decide computes the transition from the current state, apply
 // stamps version and time, commits the change with its event and only then replies and
-// advances.
-func (o *order) apply(ctx actor.Context, decide func(cur State, exists bool) (transition, *RejectError)) {
+// advances. The span "command <name>" covers it, a child of the command's trace context
+// parent, and the event carries the span's traceparent to the relay and to Kafka.
+func (o *order) apply(ctx actor.Context, name string, parent trace.SpanContext, decide func(cur State, exists bool) (transition, *RejectError)) {
+	tctx, span, traceparent := tracing.Start(context.Background(), tracer, "command "+name, parent,
+		trace.WithSpanKind(trace.SpanKindServer), trace.WithAttributes(attribute.String("order.id", o.id.String())))
+	defer span.End()
 	if o.cfg.Gate.Closed() {
 		ctx.Respond(admission.Refusal())
+		span.SetStatus(codes.Error, "shutting down")
 		return
 	}
 	if rej := o.load(ctx); rej != nil {
 		ctx.Respond(rej.Reply())
+		span.SetStatus(codes.Error, rej.Error())
 		return
 	}
 	t, rej := decide(o.state, o.exists)
 	if rej != nil {
 		ctx.Respond(rej.Reply())
+		span.SetStatus(codes.Error, rej.Error())
 		o.passivateIfMissing(ctx)
 		return
 	}
@@ -176,11 +200,13 @@ func (o *order) apply(ctx actor.Context, decide func(cur State, exists bool) (tr
 	if err != nil {
 		ctx.Logger().Error("build outbox event", slog.String("order_id", o.id.String()), slog.Any("error", err))
 		ctx.Respond(reject(messages.RejectCode_REJECT_CODE_INTERNAL, "build event: %v", err).Reply())
+		span.SetStatus(codes.Error, err.Error())
 		return
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), o.cfg.StoreTimeout)
-	defer cancel()
-	if err := o.store.Commit(sctx, Change{Order: s, Event: ev}); err != nil {
+	ev.Headers[tracing.Header] = traceparent
+	span.SetAttributes(attribute.String("event.id", ev.GetEventId()), attribute.Int("order.version", int(s.Version)))
+	if err := o.commit(tctx, Change{Order: s, Event: ev}); err != nil {
+		span.SetStatus(codes.Error, err.Error())
 		// The outcome is unknown (a timed-out batch may still apply): forget the state
 		// and read it again before the next command.
 		o.loaded = false
@@ -189,7 +215,7 @@ func (o *order) apply(ctx actor.Context, decide func(cur State, exists bool) (tr
 		return
 	}
 	o.state, o.exists = s, true
-	ctx.Respond(&messages.CommandAccepted{OrderId: s.OrderID.String(), Version: s.Version, EventId: ev.GetEventId()})
+	ctx.Respond(&messages.CommandAccepted{OrderId: s.OrderID.String(), Version: s.Version, EventId: ev.GetEventId(), Traceparent: traceparent})
 }
 
 func (o *order) get(ctx actor.Context) {
@@ -207,6 +233,20 @@ func (o *order) get(ctx actor.Context) {
 		return
 	}
 	ctx.Respond(view(o.state))
+}
+
+// commit writes c in one batch under the span "scylla batch", bounded by StoreTimeout.
+func (o *order) commit(ctx context.Context, c Change) error {
+	ctx, span := tracer.Start(ctx, "scylla batch", trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(attribute.String("db.system", "scylladb"), attribute.String("event.id", c.Event.GetEventId())))
+	defer span.End()
+	ctx, cancel := context.WithTimeout(ctx, o.cfg.StoreTimeout)
+	defer cancel()
+	err := o.store.Commit(ctx, c)
+	if err != nil {
+		span.SetStatus(codes.Error, err.Error())
+	}
+	return err
 }
 
 // load reads the row unless the state is known already.

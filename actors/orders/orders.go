@@ -11,6 +11,7 @@
 package orders
 
 import (
+	"cmp"
 	"fmt"
 	"log/slog"
 	"sync/atomic"
@@ -91,17 +92,20 @@ func (r *router) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *messages.CreateOrder:
 		n, rej := validateCreate(r.cfg, m)
-		if rej != nil {
+		parent, trej := parseTrace(m.GetTraceparent())
+		if rej = cmp.Or(rej, trej); rej != nil {
 			ctx.Respond(rej.Reply())
 			return
 		}
-		r.route(ctx, uuid.New(), true, createCmd{order: n})
+		r.route(ctx, uuid.New(), true, createCmd{order: n, parent: parent})
 	case *messages.UpdateOrder:
 		id, u, rej := validateUpdate(r.cfg, m)
-		r.routeOrReject(ctx, id, rej, updateCmd{update: u})
+		parent, trej := parseTrace(m.GetTraceparent())
+		r.routeOrReject(ctx, id, cmp.Or(rej, trej), updateCmd{update: u, parent: parent})
 	case *messages.CancelOrder:
 		id, reason, rej := validateCancel(m)
-		r.routeOrReject(ctx, id, rej, cancelCmd{reason: reason})
+		parent, trej := parseTrace(m.GetTraceparent())
+		r.routeOrReject(ctx, id, cmp.Or(rej, trej), cancelCmd{reason: reason, parent: parent})
 	case *messages.GetOrder:
 		id, rej := parseOrderID(m.GetOrderId())
 		r.routeOrReject(ctx, id, rej, getCmd{})

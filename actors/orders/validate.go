@@ -9,7 +9,9 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/trace"
 
+	"github.com/outboxnode/outbox/infra/tracing"
 	"github.com/outboxnode/outbox/messages"
 )
 
@@ -255,4 +257,14 @@ func validSKU(s string) bool {
 		}
 	}
 	return true
+}
+
+// parseTrace reads a command's optional traceparent; a malformed one is refused rather
+// than dropped, so a client learns its trace would be lost.
+func parseTrace(traceparent string) (trace.SpanContext, *RejectError) {
+	sc, err := tracing.Parse(traceparent)
+	if err != nil {
+		return trace.SpanContext{}, invalid("%v", err)
+	}
+	return sc, nil
 }

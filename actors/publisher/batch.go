@@ -9,10 +9,17 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/outboxnode/outbox/infra/tracing"
 	"github.com/outboxnode/outbox/messages"
 )
+
+// tracer opens the "kafka publish" spans; it follows the provider the node installs.
+var tracer = tracing.Tracer("github.com/outboxnode/outbox/actors/publisher")
 
 // undecodablePrefix starts the error of a dead letter whose row could not be
 // decoded: such an entry can never be published, so a replay fails it again
@@ -140,6 +147,8 @@ func (w *worker) publishBatch(ctx context.Context, b batch) batchResult {
 // it waits PauseDelay and starts over with the records still unpublished,
 // until ctx ends (its only error).
 func (w *worker) publishAll(ctx context.Context, items []*item) (published []*item, failed []failure, err error) {
+	spans := w.startSpans(ctx, items)
+	defer func() { endSpans(spans, published, failed, err) }()
 	remaining, attempts, pauses := items, 0, 0
 	for len(remaining) > 0 {
 		err := w.deps.Policy.Run(ctx, Operation, func(ctx context.Context) error {
@@ -183,6 +192,52 @@ func (w *worker) publishAll(ctx context.Context, items []*item) (published []*it
 		w.log.Info("kafka available again, batch resumed", slog.Int("pauses", pauses))
 	}
 	return published, failed, nil
+}
+
+// startSpans opens one "kafka publish" span per item, a child of the command
+// that wrote its event, open until the event is acknowledged or given up;
+// none (nil) while tracing is off.
+func (w *worker) startSpans(ctx context.Context, items []*item) map[*item]trace.Span {
+	if !tracing.On() {
+		return nil
+	}
+	spans := make(map[*item]trace.Span, len(items))
+	for _, it := range items {
+		span := tracing.StartFromHeaders(ctx, tracer, "kafka publish", trace.SpanKindProducer, it.event().GetHeaders())
+		if span.IsRecording() {
+			span.SetAttributes(
+				attribute.String("messaging.system", "kafka"),
+				attribute.String("messaging.destination.name", w.deps.Producer.Topic(it.event())),
+				attribute.String("event.id", it.event().GetEventId()))
+		}
+		spans[it] = span
+	}
+	return spans
+}
+
+// endSpans ends the publish spans: the published ones fine, the failed ones
+// and, when the job stopped (err), the unfinished ones with an error status.
+func endSpans(spans map[*item]trace.Span, published []*item, failed []failure, err error) {
+	for _, it := range published {
+		if span, ok := spans[it]; ok {
+			span.End()
+			delete(spans, it)
+		}
+	}
+	for _, f := range failed {
+		if span, ok := spans[f.item]; ok {
+			span.SetAttributes(attribute.Int("publish.attempts", f.attempts))
+			span.SetStatus(codes.Error, f.err.Error())
+			span.End()
+			delete(spans, f.item)
+		}
+	}
+	for _, span := range spans {
+		if err != nil {
+			span.SetStatus(codes.Error, err.Error())
+		}
+		span.End()
+	}
 }
 
 // release publishes, oldest first, the pending dead letters of one

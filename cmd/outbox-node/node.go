@@ -22,6 +22,7 @@ import (
 	"github.com/outboxnode/outbox/infra/gateway"
 	"github.com/outboxnode/outbox/infra/metrics"
 	"github.com/outboxnode/outbox/infra/scylla"
+	"github.com/outboxnode/outbox/infra/tracing"
 	"github.com/outboxnode/outbox/messages"
 	"github.com/outboxnode/outbox/schema"
 )
@@ -67,6 +68,15 @@ func start(ctx context.Context, cfg config.Config, logger *slog.Logger) (n *node
 			}
 		}
 	}()
+	// Registered first, so it shuts down last: the spans of the drain are flushed too.
+	tp, err := tracing.Setup(cfg.Tracing, "outbox-node", logger)
+	if err != nil {
+		return n, err
+	}
+	n.onShutdown("tracing", tp.Shutdown)
+	if cfg.Tracing.Enabled() {
+		logger.Info("tracing on", "otel_endpoint", cfg.Tracing.Endpoint, "sample_ratio", cfg.Tracing.SampleRatio)
+	}
 	if err := n.startEmbedded(ctx); err != nil {
 		return n, err
 	}

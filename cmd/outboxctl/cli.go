@@ -29,6 +29,9 @@ type globals struct {
 	timeout time.Duration
 	listen  string
 	tls     gateway.TLSFiles
+	// traceparent is the W3C trace context order commands carry; empty: the node
+	// starts a trace.
+	traceparent string
 }
 
 // defaultGlobals are the global flags' values before parsing. Each flag
@@ -36,7 +39,8 @@ type globals struct {
 // come before or after the command words (an explicit zero included).
 func defaultGlobals(getenv func(string) string) globals {
 	return globals{node: cmp.Or(getenv("OUTBOX_NODE"), "127.0.0.1:8090"), timeout: 5 * time.Second, listen: "127.0.0.1:0",
-		tls: gateway.TLSFiles{Cert: getenv("OUTBOX_TLS_CERT"), Key: getenv("OUTBOX_TLS_KEY"), CA: getenv("OUTBOX_TLS_CA")}}
+		tls:         gateway.TLSFiles{Cert: getenv("OUTBOX_TLS_CERT"), Key: getenv("OUTBOX_TLS_KEY"), CA: getenv("OUTBOX_TLS_CA")},
+		traceparent: getenv("TRACEPARENT")}
 }
 
 // env is what a command runs with.
@@ -183,7 +187,7 @@ func printUsage(w io.Writer) {
 	for _, c := range commands {
 		fmt.Fprintf(w, "  %s %s\n", c.name, c.usage)
 	}
-	fmt.Fprintln(w, "env: OUTBOX_NODE sets --node; OUTBOX_TLS_CERT, OUTBOX_TLS_KEY, OUTBOX_TLS_CA set --tls-cert, --tls-key, --tls-ca")
+	fmt.Fprintln(w, "env: OUTBOX_NODE sets --node; OUTBOX_TLS_CERT, OUTBOX_TLS_KEY, OUTBOX_TLS_CA set --tls-cert, --tls-key, --tls-ca; TRACEPARENT sets --traceparent")
 }
 
 // newFlagSet returns a flag set carrying the global flags, so they may

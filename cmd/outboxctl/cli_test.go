@@ -88,6 +88,34 @@ func TestNodeFromEnv(t *testing.T) {
 	}
 }
 
+// A malformed traceparent, from the flag or from TRACEPARENT, is a usage
+// error found before anything is sent (the node address is closed).
+func TestTraceparentIsChecked(t *testing.T) {
+	down := closedAddr(t)
+	bad := "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7"
+	for name, tc := range map[string]struct {
+		args []string
+		env  string
+	}{
+		"flag":     {[]string{"--node", down, "order", "update", uuidArg, "--amount", "1", "--traceparent", bad}, ""},
+		"env":      {[]string{"--node", down, "order", "create", "--customer", "a", "--amount", "1"}, bad},
+		"env-flag": {[]string{"--node", down, "order", "cancel", uuidArg, "--traceparent", "junk"}, "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var stderr bytes.Buffer
+			code := run(tc.args, func(k string) string {
+				if k == "TRACEPARENT" {
+					return tc.env
+				}
+				return ""
+			}, &bytes.Buffer{}, &stderr)
+			if code != exitUsage || !strings.Contains(stderr.String(), "--traceparent: invalid traceparent") {
+				t.Fatalf("exit %d, stderr %q: want a usage error naming --traceparent", code, stderr.String())
+			}
+		})
+	}
+}
+
 func TestParseInterspersed(t *testing.T) {
 	var g globals
 	fs := newFlagSet("order update", &g)

@@ -9,6 +9,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/outboxnode/outbox/infra/tracing"
 	"github.com/outboxnode/outbox/messages"
 )
 
@@ -41,10 +42,14 @@ func orderCreate(e *env, args []string) error {
 	fs.StringVar(&req.Amount, "amount", "", "total amount, e.g. 12.50")
 	fs.StringVar(&req.Currency, "currency", "EUR", "ISO 4217 currency code")
 	fs.Var(&items, "item", "order line SKU:QTY (repeatable)")
+	traceFlag(fs, &e.globals)
 	if _, err := parseN(fs, args); err != nil {
 		return err
 	}
-	req.Items = items
+	if err := checkTrace(e.traceparent); err != nil {
+		return err
+	}
+	req.Items, req.Traceparent = items, e.traceparent
 	return accepted(e, req, func(a *messages.CommandAccepted) string { return a.GetOrderId() })
 }
 
@@ -54,11 +59,15 @@ func orderUpdate(e *env, args []string) error {
 	var items itemsFlag
 	fs.Var(&amount, "amount", "new total amount, e.g. 15.00")
 	fs.Var(&items, "item", "order line SKU:QTY (repeatable; replaces all items)")
+	traceFlag(fs, &e.globals)
 	pos, err := parseN(fs, args, "ORDER_ID")
 	if err != nil {
 		return err
 	}
-	req := &messages.UpdateOrder{OrderId: pos[0], Amount: amount.value, Items: items}
+	if err := checkTrace(e.traceparent); err != nil {
+		return err
+	}
+	req := &messages.UpdateOrder{OrderId: pos[0], Amount: amount.value, Items: items, Traceparent: e.traceparent}
 	return accepted(e, req, acceptedText)
 }
 
@@ -66,12 +75,29 @@ func orderCancel(e *env, args []string) error {
 	fs := newFlagSet("order cancel", &e.globals)
 	req := &messages.CancelOrder{}
 	fs.StringVar(&req.Reason, "reason", "", "why the order is cancelled")
+	traceFlag(fs, &e.globals)
 	pos, err := parseN(fs, args, "ORDER_ID")
 	if err != nil {
 		return err
 	}
-	req.OrderId = pos[0]
+	if err := checkTrace(e.traceparent); err != nil {
+		return err
+	}
+	req.OrderId, req.Traceparent = pos[0], e.traceparent
 	return accepted(e, req, acceptedText)
+}
+
+// traceFlag registers --traceparent on an order command's flag set.
+func traceFlag(fs *flag.FlagSet, g *globals) {
+	fs.StringVar(&g.traceparent, "traceparent", g.traceparent, "W3C trace context the command joins, 00-<trace id>-<span id>-<flags> (env TRACEPARENT; default: the node starts a trace, shown in -o json)")
+}
+
+// checkTrace refuses a malformed traceparent before anything is sent.
+func checkTrace(traceparent string) error {
+	if _, err := tracing.Parse(traceparent); err != nil {
+		return usagef("--traceparent: %v", err)
+	}
+	return nil
 }
 
 func orderGet(e *env, args []string) error {

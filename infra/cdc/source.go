@@ -13,9 +13,16 @@ import (
 
 	"github.com/gocql/gocql"
 	scyllacdc "github.com/scylladb/scylla-cdc-go"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/outboxnode/outbox/actors/cdcstream"
+	"github.com/outboxnode/outbox/infra/tracing"
 )
+
+// tracer opens the "cdc read" spans; it follows the provider the node installs.
+var tracer = tracing.Tracer("github.com/outboxnode/outbox/infra/cdc")
 
 // progressTTL keeps saved progress at least a week (the library default),
 // and never shorter than the CDC log it points into.
@@ -296,13 +303,22 @@ func (c *consumer) Consume(ctx context.Context, ch scyllacdc.Change) error {
 	c.run.health.ok(time.Now())
 	tc := c.stream.tracker.begin(ch.Time, len(rows))
 	for _, row := range rows {
+		req := Decode(row)
+		// The "cdc read" span covers the wait for a window slot and the hand-over,
+		// a child of the command that wrote the event.
+		span := tracing.StartFromHeaders(ctx, tracer, "cdc read", trace.SpanKindConsumer, req.GetEvent().GetHeaders())
+		if span.IsRecording() {
+			span.SetAttributes(attribute.String("cdc.stream", c.stream.name), attribute.String("event.id", req.GetEvent().GetEventId()))
+		}
 		if err := c.run.window.acquire(ctx, c.run.wake); err != nil {
+			span.SetStatus(codes.Error, err.Error())
+			span.End()
 			return err
 		}
 		var once sync.Once
 		c.run.deliver(cdcstream.Delivery{
 			Stream:  c.stream.name,
-			Request: Decode(row),
+			Request: req,
 			Ack: func() {
 				once.Do(func() {
 					if c.stream.tracker.ack(tc) && c.run.window.pressed() {
@@ -311,6 +327,7 @@ func (c *consumer) Consume(ctx context.Context, ch scyllacdc.Change) error {
 				})
 			},
 		})
+		span.End()
 	}
 	return nil
 }

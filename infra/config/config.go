@@ -16,6 +16,7 @@ import (
 
 	"github.com/outboxnode/outbox/actors/publisher"
 	"github.com/outboxnode/outbox/infra/kafka"
+	"github.com/outboxnode/outbox/infra/tracing"
 )
 
 // Config is the whole node configuration. The zero value is not usable:
@@ -28,6 +29,8 @@ type Config struct {
 	Orders   Orders
 	Relay    Relay
 	Remote   RemoteTLS
+	// Tracing exports OpenTelemetry spans when its endpoint is set.
+	Tracing tracing.Config
 }
 
 // Scylla configures the store connection and the schema.
@@ -352,6 +355,7 @@ func Default() Config {
 				LagShare:         0.5,
 			},
 		},
+		Tracing: tracing.DefaultConfig(),
 	}
 }
 
@@ -450,6 +454,9 @@ func (c Config) Validate() error {
 	positive(bad, "order-idle-timeout", c.Orders.IdleTimeout)
 	c.Relay.validate(bad)
 	c.Remote.validate(bad)
+	if err := c.Tracing.Validate(); err != nil {
+		bad("otel", "%v", err)
+	}
 	if c.Relay.Publish.DrainTimeout >= c.Node.ShutdownTimeout {
 		bad("publish-drain-timeout", "%s is not below --shutdown-timeout %s", c.Relay.Publish.DrainTimeout, c.Node.ShutdownTimeout)
 	}

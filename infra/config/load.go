@@ -126,6 +126,8 @@ func register(fs *flag.FlagSet, c *Config) {
 	fs.DurationVar(&c.Node.RestartWindow, "restart-window", c.Node.RestartWindow, "window of --restart-budget")
 	fs.BoolVar(&c.Node.EnableFaultInjection, "enable-fault-injection", c.Node.EnableFaultInjection, "accept InjectFault requests (tests only)")
 	fs.StringVar(&c.Node.LogLevel, "log-level", c.Node.LogLevel, "debug, info, warn or error")
+	fs.StringVar(&c.Tracing.Endpoint, "otel-endpoint", c.Tracing.Endpoint, "OTLP/HTTP collector URL the spans go to, e.g. http://localhost:4318 (empty: no spans exported; traceparent still propagated)")
+	fs.Float64Var(&c.Tracing.SampleRatio, "otel-sample-ratio", c.Tracing.SampleRatio, "fraction of node-started traces recorded (0..1); a command's traceparent decides for its own trace")
 	fs.StringVar(&c.Remote.CertFile, "remote-tls-cert", c.Remote.CertFile, "PEM certificate of the remote (mutual TLS; with --remote-tls-key and --remote-tls-ca)")
 	fs.StringVar(&c.Remote.KeyFile, "remote-tls-key", c.Remote.KeyFile, "PEM private key of --remote-tls-cert")
 	fs.StringVar(&c.Remote.CAFile, "remote-tls-ca", c.Remote.CAFile, "PEM CA that signs every peer; client certificates are required")

@@ -33,7 +33,7 @@ func TestRecordMapping(t *testing.T) {
 		t.Fatal(err)
 	}
 	ev := newEvent("5b0c1a52-7a9e-4c1e-9a36-0f6f1c1d2e3f", 7, "OrderUpdated")
-	ev.Headers = map[string]string{"trace_id": "abc", "event_id": "spoofed", "a": "1"}
+	ev.Headers = map[string]string{"trace_id": "abc", "event_id": "spoofed", "a": "1", "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}
 	r, err := m.Record(ev)
 	if err != nil {
 		t.Fatal(err)
@@ -53,6 +53,7 @@ func TestRecordMapping(t *testing.T) {
 		{Key: "occurred_at", Value: "2026-11-27T02:30:00.130456789Z"},
 		{Key: "a", Value: "1"},
 		{Key: "trace_id", Value: "abc"},
+		{Key: "traceparent", Value: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}, // the W3C context travels as is
 	}
 	if len(r.Headers) != len(want) {
 		t.Fatalf("headers %v, want %v", r.Headers, want)
