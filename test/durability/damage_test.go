@@ -106,7 +106,12 @@ func TestMidLogDamageThroughDevstack(t *testing.T) {
 			t.Errorf("salvage log does not say %q:\n%s", want, log)
 		}
 	}
-	l.verify(t, stored(t, srv.session(t)), time.Now(), dropped)
+	// The read's time is taken before the read: what expired by then is gone
+	// for the server too (arguments are evaluated in order, so time.Now() as
+	// an argument after stored() would be later than the read).
+	sess := srv.session(t)
+	read := time.Now()
+	l.verify(t, stored(t, sess), read, dropped)
 	t.Logf("%d log records, record %d at offset %d dropped with rows %v", len(fs), bad, f.off, dropped)
 
 	srv.Kill(t)
