@@ -23,7 +23,7 @@ func TestCQLFlags(t *testing.T) {
 		return ""
 	}
 
-	cfg, err := cqlFlags{username: "app", passwordFile: pw, tlsCert: files.ServerCert, tlsKey: files.ServerKey, tlsClientCA: files.CA}.serverConfig(env)
+	cfg, err := cqlFlags{username: "app", passwordFile: pw, tlsCert: files.ServerCert, tlsKey: files.ServerKey, tlsClientCA: files.CA}.serverConfig(noEnv)
 	if err != nil || cfg.Users["app"] != "file-secret" || cfg.TLS == nil || cfg.TLS.ClientCAs == nil {
 		t.Fatalf("file password and mutual TLS: %v, %v", cfg.Users, err)
 	}
@@ -32,6 +32,9 @@ func TestCQLFlags(t *testing.T) {
 	}
 	if cfg, err := (cqlFlags{}).serverConfig(noEnv); err != nil || cfg.Users != nil || cfg.TLS != nil {
 		t.Fatalf("defaults: %+v, %v", cfg, err)
+	}
+	if _, err := (cqlFlags{username: "app", passwordFile: pw}).serverConfig(env); err == nil || !strings.Contains(err.Error(), envCQLPassword) || strings.Contains(err.Error(), "-secret") {
+		t.Fatalf("file and %s both set: %v, want an error naming both and neither password", envCQLPassword, err)
 	}
 	for _, bad := range []cqlFlags{
 		{username: "app"},

@@ -11,9 +11,9 @@ import (
 	"os"
 	"strings"
 
-	"github.com/outboxnode/outbox/infra/kafka"
 	"github.com/outboxnode/outbox/infra/minikafka"
 	"github.com/outboxnode/outbox/infra/miniscylla"
+	"github.com/outboxnode/outbox/infra/secret"
 )
 
 // config is devstack's command line.
@@ -114,7 +114,7 @@ func starters(cfg config, log *slog.Logger) []func(context.Context) (service, er
 // apply adds the SASL users and TLS certificate to mk, reading the files.
 func (a kafkaAuth) apply(mk *minikafka.Config) error {
 	if len(a.mechanisms) > 0 {
-		password, err := kafka.ReadSecretFile(a.passwordFile)
+		password, err := secret.Load(a.passwordFile, "", nil)
 		if err != nil {
 			return fmt.Errorf("kafka SASL password: %w", err)
 		}
