@@ -6,6 +6,7 @@ import (
 
 	"github.com/outboxnode/outbox/infra/miniscylla"
 	"github.com/outboxnode/outbox/infra/secret"
+	"github.com/outboxnode/outbox/infra/tlsfiles"
 )
 
 // envCQLPassword holds the CQL password itself; set it or
@@ -53,6 +54,8 @@ func (c cqlFlags) serverConfig(getenv func(string) string) (miniscylla.Config, e
 		}
 		return cfg, nil
 	}
-	cfg.TLS, err = miniscylla.ServerTLS(c.tlsCert, c.tlsKey, c.tlsClientCA)
-	return cfg, err
+	if cfg.TLS, err = tlsfiles.Server(tlsfiles.Files{Cert: c.tlsCert, Key: c.tlsKey, CA: c.tlsClientCA}); err != nil {
+		return cfg, fmt.Errorf("CQL TLS: %w", err)
+	}
+	return cfg, nil
 }

@@ -19,7 +19,8 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/outboxnode/outbox/infra/gateway"
-	"github.com/outboxnode/outbox/infra/gateway/gatewaytest"
+	"github.com/outboxnode/outbox/infra/tlsfiles"
+	"github.com/outboxnode/outbox/infra/tlsfiles/tlstest"
 )
 
 type counter struct {
@@ -81,19 +82,18 @@ func call(t *testing.T, addr string, opt grpc.DialOption) error {
 }
 
 func TestMutualTLSAdmitsOnlyTheCAsCertificates(t *testing.T) {
-	dir := t.TempDir()
-	ca := gatewaytest.NewCA(t, dir, "test")
+	ca := tlstest.NewCA(t, "test")
 	c := &counter{n: map[string]int{}}
-	addr := serve(t, ca.Issue(t, "node"), c)
-	load := func(f gateway.TLSFiles) *gateway.TLS {
-		tl, err := gateway.LoadTLS(f)
+	addr := serve(t, gateway.TLSFiles(ca.Issue(t, "node")), c)
+	load := func(f tlsfiles.Files) *gateway.TLS {
+		tl, err := gateway.LoadTLS(gateway.TLSFiles(f))
 		if err != nil {
 			t.Fatal(err)
 		}
 		return tl
 	}
 	client := load(ca.Issue(t, "ops"))
-	stranger := load(gatewaytest.NewCA(t, t.TempDir(), "stranger").Issue(t, "ops"))
+	stranger := load(tlstest.NewCA(t, "stranger").Issue(t, "ops"))
 
 	if err := call(t, addr, client.DialOption()); status.Code(err) != codes.Unimplemented {
 		t.Errorf("CA-signed client: %v, want the gateway's Unimplemented", err)
@@ -126,7 +126,7 @@ func TestMutualTLSAdmitsOnlyTheCAsCertificates(t *testing.T) {
 
 func TestLoadTLSErrors(t *testing.T) {
 	dir := t.TempDir()
-	good := gatewaytest.NewCA(t, dir, "test").Issue(t, "node")
+	good := tlstest.NewCA(t, "test").Issue(t, "node")
 	notPEM := filepath.Join(dir, "junk.pem")
 	if err := os.WriteFile(notPEM, []byte("not a certificate"), 0o600); err != nil {
 		t.Fatal(err)

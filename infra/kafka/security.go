@@ -2,14 +2,13 @@ package kafka
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
-	"os"
 
 	"github.com/IBM/sarama"
 	"github.com/xdg-go/scram"
 
 	"github.com/outboxnode/outbox/infra/secret"
+	"github.com/outboxnode/outbox/infra/tlsfiles"
 )
 
 // SASL mechanisms a client authenticates with.
@@ -51,23 +50,13 @@ func (t TLS) On() bool {
 
 // Config builds the client TLS configuration, reading the files.
 func (t TLS) Config() (*tls.Config, error) {
-	c := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: t.InsecureSkipVerify} //nolint:gosec // off unless asked for
-	if t.CAFile != "" {
-		pem, err := os.ReadFile(t.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("kafka tls ca: %w", err)
-		}
-		c.RootCAs = x509.NewCertPool()
-		if !c.RootCAs.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("kafka tls ca %s: no PEM certificate found", t.CAFile)
-		}
+	verify := tlsfiles.VerifyFull
+	if t.InsecureSkipVerify {
+		verify = tlsfiles.VerifyNone
 	}
-	if t.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("kafka tls client certificate: %w", err)
-		}
-		c.Certificates = []tls.Certificate{cert}
+	c, err := tlsfiles.Client(tlsfiles.Files{CA: t.CAFile, Cert: t.CertFile, Key: t.KeyFile}, verify)
+	if err != nil {
+		return nil, fmt.Errorf("kafka: %w", err)
 	}
 	return c, nil
 }
