@@ -25,7 +25,7 @@ func Load(args []string, getenv func(string) string, output io.Writer) (Config, 
 	fs.SetOutput(output)
 	register(fs, &cfg)
 	var passwordFile string
-	fs.StringVar(&passwordFile, "scylla-password-file", "", "file holding the store password (one line); "+EnvScyllaPassword+" sets the password itself")
+	fs.StringVar(&passwordFile, "scylla-password-file", "", "file holding the store password (one line); or set "+EnvScyllaPassword+" to the password itself, not both")
 	if err := applyEnv(fs, getenv); err != nil {
 		return Config{}, err
 	}
