@@ -3,13 +3,14 @@ package main
 import (
 	"flag"
 	"fmt"
-	"os"
-	"strings"
 
 	"github.com/outboxnode/outbox/infra/miniscylla"
+	"github.com/outboxnode/outbox/infra/secret"
+	"github.com/outboxnode/outbox/infra/tlsfiles"
 )
 
-// envCQLPassword holds the CQL password itself; --cql-password-file wins.
+// envCQLPassword holds the CQL password itself; set it or
+// --cql-password-file, not both.
 const envCQLPassword = "DEVSTACK_CQL_PASSWORD"
 
 // cqlFlags are the CQL server's authentication, TLS and memory settings.
@@ -35,9 +36,9 @@ func (c *cqlFlags) register(fs *flag.FlagSet) {
 // up envCQLPassword. Errors never contain the password.
 func (c cqlFlags) serverConfig(getenv func(string) string) (miniscylla.Config, error) {
 	cfg := miniscylla.Config{MaxInFlightBytes: c.maxInFlight}
-	password, err := c.password(getenv)
+	password, err := secret.Load(c.passwordFile, envCQLPassword, getenv)
 	if err != nil {
-		return cfg, err
+		return cfg, fmt.Errorf("--cql-password-file: %w", err)
 	}
 	switch {
 	case c.username != "" && password == "":
@@ -53,18 +54,8 @@ func (c cqlFlags) serverConfig(getenv func(string) string) (miniscylla.Config, e
 		}
 		return cfg, nil
 	}
-	cfg.TLS, err = miniscylla.ServerTLS(c.tlsCert, c.tlsKey, c.tlsClientCA)
-	return cfg, err
-}
-
-func (c cqlFlags) password(getenv func(string) string) (string, error) {
-	if c.passwordFile == "" {
-		return getenv(envCQLPassword), nil
+	if cfg.TLS, err = tlsfiles.Server(tlsfiles.Files{Cert: c.tlsCert, Key: c.tlsKey, CA: c.tlsClientCA}); err != nil {
+		return cfg, fmt.Errorf("CQL TLS: %w", err)
 	}
-	b, err := os.ReadFile(c.passwordFile)
-	if err != nil {
-		return "", fmt.Errorf("--cql-password-file: %w", err)
-	}
-	line, _, _ := strings.Cut(string(b), "\n")
-	return strings.TrimSuffix(line, "\r"), nil
+	return cfg, nil
 }

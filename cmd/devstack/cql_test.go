@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/outboxnode/outbox/infra/miniscylla/miniscyllatest"
+	"github.com/outboxnode/outbox/infra/tlsfiles/tlstest"
 )
 
 func TestCQLFlags(t *testing.T) {
@@ -14,7 +14,7 @@ func TestCQLFlags(t *testing.T) {
 	if err := os.WriteFile(pw, []byte("file-secret\r\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	files := miniscyllatest.WriteTLSFiles(t)
+	files := tlstest.NewPKI(t)
 	noEnv := func(string) string { return "" }
 	env := func(k string) string {
 		if k == envCQLPassword {
@@ -23,7 +23,7 @@ func TestCQLFlags(t *testing.T) {
 		return ""
 	}
 
-	cfg, err := cqlFlags{username: "app", passwordFile: pw, tlsCert: files.ServerCert, tlsKey: files.ServerKey, tlsClientCA: files.CA}.serverConfig(env)
+	cfg, err := cqlFlags{username: "app", passwordFile: pw, tlsCert: files.Server.Cert, tlsKey: files.Server.Key, tlsClientCA: files.CA}.serverConfig(noEnv)
 	if err != nil || cfg.Users["app"] != "file-secret" || cfg.TLS == nil || cfg.TLS.ClientCAs == nil {
 		t.Fatalf("file password and mutual TLS: %v, %v", cfg.Users, err)
 	}
@@ -33,12 +33,15 @@ func TestCQLFlags(t *testing.T) {
 	if cfg, err := (cqlFlags{}).serverConfig(noEnv); err != nil || cfg.Users != nil || cfg.TLS != nil {
 		t.Fatalf("defaults: %+v, %v", cfg, err)
 	}
+	if _, err := (cqlFlags{username: "app", passwordFile: pw}).serverConfig(env); err == nil || !strings.Contains(err.Error(), envCQLPassword) || strings.Contains(err.Error(), "-secret") {
+		t.Fatalf("file and %s both set: %v, want an error naming both and neither password", envCQLPassword, err)
+	}
 	for _, bad := range []cqlFlags{
 		{username: "app"},
 		{passwordFile: pw},
 		{username: "app", passwordFile: "/does/not/exist"},
 		{tlsClientCA: files.CA},
-		{tlsCert: files.ServerCert},
+		{tlsCert: files.Server.Cert},
 	} {
 		_, err := bad.serverConfig(noEnv)
 		if err == nil {

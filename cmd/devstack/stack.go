@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -11,9 +10,10 @@ import (
 	"os"
 	"strings"
 
-	"github.com/outboxnode/outbox/infra/kafka"
 	"github.com/outboxnode/outbox/infra/minikafka"
 	"github.com/outboxnode/outbox/infra/miniscylla"
+	"github.com/outboxnode/outbox/infra/secret"
+	"github.com/outboxnode/outbox/infra/tlsfiles"
 )
 
 // config is devstack's command line.
@@ -114,7 +114,7 @@ func starters(cfg config, log *slog.Logger) []func(context.Context) (service, er
 // apply adds the SASL users and TLS certificate to mk, reading the files.
 func (a kafkaAuth) apply(mk *minikafka.Config) error {
 	if len(a.mechanisms) > 0 {
-		password, err := kafka.ReadSecretFile(a.passwordFile)
+		password, err := secret.Load(a.passwordFile, "", nil)
 		if err != nil {
 			return fmt.Errorf("kafka SASL password: %w", err)
 		}
@@ -123,11 +123,11 @@ func (a kafkaAuth) apply(mk *minikafka.Config) error {
 		}
 	}
 	if a.tlsCert != "" || a.tlsKey != "" {
-		cert, err := tls.LoadX509KeyPair(a.tlsCert, a.tlsKey)
+		tc, err := tlsfiles.Server(tlsfiles.Files{Cert: a.tlsCert, Key: a.tlsKey})
 		if err != nil {
 			return fmt.Errorf("kafka TLS certificate: %w", err)
 		}
-		mk.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		mk.TLS = tc
 	}
 	return nil
 }

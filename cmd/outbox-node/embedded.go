@@ -27,7 +27,7 @@ func (n *node) startEmbedded(ctx context.Context) error {
 		}
 		var users miniscylla.Credentials // the node's own login becomes the server's only user
 		if cfg.Scylla.Username != "" {
-			users = miniscylla.Credentials{cfg.Scylla.Username: cfg.Scylla.Password.Reveal()}
+			users = miniscylla.Credentials{cfg.Scylla.Username: cfg.Scylla.Password}
 		}
 		srv, err := miniscylla.Start(ctx, miniscylla.Config{
 			Addr:        cfg.Embedded.CQLAddr,

@@ -8,6 +8,7 @@ import (
 
 	"github.com/outboxnode/outbox/infra/kafka"
 	"github.com/outboxnode/outbox/infra/minikafka"
+	"github.com/outboxnode/outbox/infra/secret"
 	"github.com/outboxnode/outbox/messages"
 )
 
@@ -50,7 +51,7 @@ func TestKafkaProbeSASL(t *testing.T) {
 	}
 	t.Cleanup(b.Close)
 	for _, tc := range []struct {
-		password kafka.Secret
+		password secret.Secret
 		want     messages.HealthStatus
 	}{
 		{"probe-pw", messages.HealthStatus_HEALTH_STATUS_OK},

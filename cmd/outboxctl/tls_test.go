@@ -6,12 +6,12 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/outboxnode/outbox/infra/gateway/gatewaytest"
+	"github.com/outboxnode/outbox/infra/tlsfiles/tlstest"
 )
 
 func TestTLSFlags(t *testing.T) {
 	down := closedAddr(t)
-	files := gatewaytest.NewCA(t, t.TempDir(), "ctl").Issue(t, "ops")
+	files := tlstest.NewCA(t, "ctl").Issue(t, "ops")
 	// A plaintext listener: the TLS handshake must fail at once, not time out.
 	plain, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

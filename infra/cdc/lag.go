@@ -26,19 +26,12 @@ const probeParallelism = 8
 const probeTimeout = 5 * time.Second
 
 // probeEvery runs the lag probe every interval until ctx ends.
-func (r *run) probeEvery(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		pctx, cancel := context.WithTimeout(ctx, max(every, probeTimeout))
+func (r *run) probeEvery(ctx context.Context, interval time.Duration) {
+	every(ctx, interval, nil, func() {
+		pctx, cancel := context.WithTimeout(ctx, max(interval, probeTimeout))
+		defer cancel()
 		r.probe(pctx, time.Now())
-		cancel()
-	}
+	})
 }
 
 // probe looks for unread committed changes in the streams whose position

@@ -208,19 +208,27 @@ func (r *run) all() []*stream {
 }
 
 // flushEvery saves progress every interval, and at once when kicked.
-func (r *run) flushEvery(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
+func (r *run) flushEvery(ctx context.Context, interval time.Duration) {
+	every(ctx, interval, r.kick, func() {
+		if err := r.flush(ctx); err != nil && ctx.Err() == nil {
+			r.log.Warn("save cdc progress", slog.Any("err", err))
+		}
+	})
+}
+
+// every calls fn after each interval, and at once when kick fires (a nil
+// kick never does), until ctx ends.
+func every(ctx context.Context, interval time.Duration, kick <-chan struct{}, fn func()) {
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-		case <-r.kick:
+		case <-kick:
 		}
-		if err := r.flush(ctx); err != nil && ctx.Err() == nil {
-			r.log.Warn("save cdc progress", slog.Any("err", err))
-		}
+		fn()
 	}
 }
 

@@ -8,7 +8,6 @@ package config
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"strconv"
 	"strings"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/outboxnode/outbox/actors/publisher"
 	"github.com/outboxnode/outbox/infra/kafka"
+	"github.com/outboxnode/outbox/infra/secret"
 	"github.com/outboxnode/outbox/infra/tracing"
 )
 
@@ -56,7 +56,7 @@ type Scylla struct {
 	// PasswordAuthenticator; an empty Username logs in as nobody. In
 	// embedded mode they also become the embedded server's only user.
 	Username string
-	Password Secret
+	Password secret.Secret
 	// TLS encrypts the connections to the store when TLS.CAFile is set.
 	TLS StoreTLS
 }
@@ -77,27 +77,6 @@ type StoreTLS struct {
 
 // Enabled reports whether the store connection uses TLS.
 func (t StoreTLS) Enabled() bool { return t.CAFile != "" }
-
-// Secret is a password: printing it (String, %v, slog) shows only whether
-// it is set, never its value.
-type Secret string
-
-// String returns "<redacted>", or "" when the secret is empty.
-func (s Secret) String() string {
-	if s == "" {
-		return ""
-	}
-	return "<redacted>"
-}
-
-// GoString redacts %#v too.
-func (s Secret) GoString() string { return `"` + s.String() + `"` }
-
-// LogValue redacts the secret in slog output.
-func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
-
-// Reveal returns the secret itself, for the driver that sends it.
-func (s Secret) Reveal() string { return string(s) }
 
 // Replication is a keyspace replication strategy.
 type Replication struct {

@@ -4,12 +4,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
 
-	"github.com/outboxnode/outbox/infra/kafka"
+	"github.com/outboxnode/outbox/infra/secret"
 )
 
 // EnvPrefix prefixes the environment variable of every flag: --remote-addr
@@ -34,10 +33,11 @@ func Load(args []string, getenv func(string) string, output io.Writer) (Config, 
 	if fs.NArg() > 0 {
 		return Config{}, &InvalidError{Field: "args", Reason: fmt.Sprintf("unexpected arguments %q", fs.Args())}
 	}
-	if err := loadScyllaPassword(&cfg.Scylla, passwordFile, getenv); err != nil {
+	var err error
+	if cfg.Scylla.Password, err = loadSecret("scylla-password-file", passwordFile, EnvScyllaPassword, getenv); err != nil {
 		return Config{}, err
 	}
-	if err := loadSASLPassword(&cfg.Kafka, getenv); err != nil {
+	if cfg.Kafka.Security.SASL.Password, err = loadSecret("kafka-sasl-password-file", cfg.Kafka.SASLPasswordFile, SASLPasswordEnv, getenv); err != nil {
 		return Config{}, err
 	}
 	if err := cfg.Validate(); err != nil {
@@ -62,7 +62,7 @@ func FlagNames() []string {
 func newFlagSet(c *Config, passwordFile *string) *flag.FlagSet {
 	fs := flag.NewFlagSet("outbox-node", flag.ContinueOnError)
 	register(fs, c)
-	fs.StringVar(passwordFile, "scylla-password-file", "", "file holding the store password (one line); "+EnvScyllaPassword+" sets the password itself")
+	fs.StringVar(passwordFile, "scylla-password-file", "", "file holding the store password (one line); or set "+EnvScyllaPassword+" to the password itself, not both")
 	return fs
 }
 
@@ -165,51 +165,25 @@ func register(fs *flag.FlagSet, c *Config) {
 }
 
 // EnvScyllaPassword holds the store password itself, for deployments that
-// inject secrets as environment variables; --scylla-password-file wins.
+// inject secrets as environment variables; set it or --scylla-password-file,
+// not both.
 const EnvScyllaPassword = EnvPrefix + "SCYLLA_PASSWORD"
 
-// loadScyllaPassword sets s.Password from file (its first line) or from
-// EnvScyllaPassword. There is no password flag: a command line is visible
-// to every user of the host. Errors name the file, never its content.
-func loadScyllaPassword(s *Scylla, file string, getenv func(string) string) error {
-	if file == "" {
-		s.Password = Secret(getenv(EnvScyllaPassword))
-		return nil
-	}
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return &InvalidError{Field: "scylla-password-file", Reason: err.Error()}
-	}
-	line, _, _ := strings.Cut(string(b), "\n")
-	if line = strings.TrimSuffix(line, "\r"); line == "" {
-		return &InvalidError{Field: "scylla-password-file", Reason: file + " is empty"}
-	}
-	s.Password = Secret(line)
-	return nil
-}
-
 // SASLPasswordEnv holds the Kafka SASL password; there is no flag for it,
-// so it never shows in a process listing.
+// so it never shows in a process listing. Set it or
+// --kafka-sasl-password-file, not both.
 const SASLPasswordEnv = EnvPrefix + "KAFKA_SASL_PASSWORD"
 
-// loadSASLPassword reads the SASL password from SASLPasswordEnv or from
-// k.SASLPasswordFile (its first line), not both. Errors name the file,
-// never its content.
-func loadSASLPassword(k *Kafka, getenv func(string) string) error {
-	env := getenv(SASLPasswordEnv)
-	switch {
-	case env != "" && k.SASLPasswordFile != "":
-		return &InvalidError{Field: "kafka-sasl-password-file", Reason: "set either it or " + SASLPasswordEnv + ", not both"}
-	case env != "":
-		k.Security.SASL.Password = kafka.Secret(env)
-	case k.SASLPasswordFile != "":
-		secret, err := kafka.ReadSecretFile(k.SASLPasswordFile)
-		if err != nil {
-			return &InvalidError{Field: "kafka-sasl-password-file", Reason: err.Error()}
-		}
-		k.Security.SASL.Password = secret
+// loadSecret loads a password from file or the environment variable envName
+// (secret.Load); there is no password flag: a command line is visible to
+// every user of the host. Errors name the flag, the file and the variable,
+// never the password.
+func loadSecret(flagName, file, envName string, getenv func(string) string) (secret.Secret, error) {
+	s, err := secret.Load(file, envName, getenv)
+	if err != nil {
+		return "", &InvalidError{Field: flagName, Reason: err.Error()}
 	}
-	return nil
+	return s, nil
 }
 
 // listValue is a comma-separated list flag; "" is the empty list.

@@ -25,7 +25,7 @@ func TestStoreAuthFlagsAndSecretSources(t *testing.T) {
 	}{
 		{"file", append([]string{"--scylla-username", "app", "--scylla-password-file", file}, tlsFlags...), nil, "from-file"},
 		{"env", []string{"--scylla-username", "app"}, map[string]string{EnvScyllaPassword: "from-env"}, "from-env"},
-		{"file beats env", []string{"--scylla-username", "app"}, map[string]string{EnvScyllaPassword: "from-env", "OUTBOX_SCYLLA_PASSWORD_FILE": file}, "from-file"},
+		{"file from its env", []string{"--scylla-username", "app"}, map[string]string{"OUTBOX_SCYLLA_PASSWORD_FILE": file}, "from-file"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg, err := Load(tc.args, env(tc.env), io.Discard)
@@ -59,6 +59,7 @@ func TestStoreAuthBadSettings(t *testing.T) {
 		{[]string{"--scylla-username", "app"}, nil, "scylla-username"},
 		{nil, map[string]string{EnvScyllaPassword: "pw"}, "scylla-username"},
 		{[]string{"--scylla-username", "app", "--scylla-password-file", "/does/not/exist"}, nil, "scylla-password-file"},
+		{[]string{"--scylla-username", "app", "--scylla-password-file", "/pw"}, map[string]string{EnvScyllaPassword: "pw"}, EnvScyllaPassword},
 		{[]string{"--scylla-tls-ca", "/ca.pem", "--scylla-tls-cert", "/c.pem"}, nil, "scylla-tls-cert"},
 		{[]string{"--scylla-hosts", "h", "--scylla-tls-cert", "/c.pem", "--scylla-tls-key", "/k.pem"}, nil, "scylla-tls-ca"},
 		{[]string{"--scylla-tls-ca", "/ca.pem"}, nil, "embedded store serves plain CQL"},

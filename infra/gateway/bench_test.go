@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"io"
 	"log/slog"
 	"net"
 	"testing"
@@ -48,20 +47,11 @@ func benchmarkBatch(b *testing.B, guarded bool) {
 		msgs = append(msgs, batch(mb))
 	}
 	ss := &fakeStream{ctx: peer.NewContext(context.Background(), &peer.Peer{Addr: &net.TCPAddr{}}), in: msgs}
-	read := func(_ any, s grpc.ServerStream) error {
-		for {
-			m := new(remote.RemoteMessage)
-			if err := s.RecvMsg(m); err != nil {
-				if err == io.EOF {
-					return nil
-				}
-				return err
-			}
-			if n := len(m.GetMessageBatch().GetEnvelopes()); m.GetMessageBatch() != nil && n != 100 {
-				b.Fatalf("%d envelopes passed, want 100", n)
-			}
+	read := receiveAll(func(m *remote.RemoteMessage) {
+		if n := len(m.GetMessageBatch().GetEnvelopes()); m.GetMessageBatch() != nil && n != 100 {
+			b.Fatalf("%d envelopes passed, want 100", n)
 		}
-	}
+	})
 	b.ResetTimer()
 	if guarded {
 		err = gw.stream(nil, ss, &grpc.StreamServerInfo{FullMethod: receiveMethod}, read)

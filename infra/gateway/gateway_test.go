@@ -120,7 +120,19 @@ func (f *fixture) run(t *testing.T, cert *x509.Certificate, msgs ...*remote.Remo
 	}
 	ss := &fakeStream{ctx: peer.NewContext(context.Background(), p), in: msgs}
 	var got []*remote.RemoteMessage
-	err := f.gw.stream(nil, ss, &grpc.StreamServerInfo{FullMethod: receiveMethod}, func(_ any, s grpc.ServerStream) error {
+	err := f.gw.stream(nil, ss, &grpc.StreamServerInfo{FullMethod: receiveMethod}, receiveAll(func(m *remote.RemoteMessage) {
+		got = append(got, m)
+	}))
+	if err != nil {
+		t.Fatalf("stream: %v", err)
+	}
+	return got
+}
+
+// receiveAll is a stream handler that passes every message it receives to
+// each, until the stream ends.
+func receiveAll(each func(*remote.RemoteMessage)) grpc.StreamHandler {
+	return func(_ any, s grpc.ServerStream) error {
 		for {
 			m := new(remote.RemoteMessage)
 			if err := s.RecvMsg(m); err != nil {
@@ -129,13 +141,9 @@ func (f *fixture) run(t *testing.T, cert *x509.Certificate, msgs ...*remote.Remo
 				}
 				return err
 			}
-			got = append(got, m)
+			each(m)
 		}
-	})
-	if err != nil {
-		t.Fatalf("stream: %v", err)
 	}
-	return got
 }
 
 func hello(addr string) *remote.RemoteMessage {

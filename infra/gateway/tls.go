@@ -3,25 +3,23 @@ package gateway
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"net"
-	"os"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
+
+	"github.com/outboxnode/outbox/infra/tlsfiles"
 )
 
 // TLSFiles name the PEM files of one end of the remote: its certificate
 // and key (presented both when it listens and when it dials: the node
 // dials back to a client's own remote for replies) and the CA that signs
 // every peer.
-type TLSFiles struct {
-	Cert, Key, CA string
-}
+type TLSFiles tlsfiles.Files
 
 // Enabled says whether any file is set.
-func (f TLSFiles) Enabled() bool { return f.Cert != "" || f.Key != "" || f.CA != "" }
+func (f TLSFiles) Enabled() bool { return tlsfiles.Files(f).Enabled() }
 
 // Validate requires all three files or none.
 func (f TLSFiles) Validate() error {
@@ -43,32 +41,15 @@ func LoadTLS(f TLSFiles) (*TLS, error) {
 	if err := f.Validate(); err != nil {
 		return nil, err
 	}
-	cert, err := tls.LoadX509KeyPair(f.Cert, f.Key)
+	server, err := tlsfiles.Server(tlsfiles.Files(f))
 	if err != nil {
-		// The error names the files, never their content.
-		return nil, fmt.Errorf("load TLS key pair %s: %w", f.Cert, err)
+		return nil, err
 	}
-	pem, err := os.ReadFile(f.CA)
+	client, err := tlsfiles.Client(tlsfiles.Files(f), tlsfiles.VerifyFull)
 	if err != nil {
-		return nil, fmt.Errorf("read TLS CA: %w", err)
+		return nil, err
 	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("TLS CA %s: no PEM certificate found", f.CA)
-	}
-	return &TLS{
-		server: &tls.Config{
-			Certificates: []tls.Certificate{cert},
-			ClientCAs:    pool,
-			ClientAuth:   tls.RequireAndVerifyClientCert,
-			MinVersion:   tls.VersionTLS12,
-		},
-		client: &tls.Config{
-			Certificates: []tls.Certificate{cert},
-			RootCAs:      pool,
-			MinVersion:   tls.VersionTLS12,
-		},
-	}, nil
+	return &TLS{server: server, client: client}, nil
 }
 
 // ServerOption makes a gRPC server require mutual TLS.

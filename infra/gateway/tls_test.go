@@ -1,4 +1,4 @@
-package gateway_test
+package gateway
 
 import (
 	"context"
@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,26 +17,9 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
-	"github.com/outboxnode/outbox/infra/gateway"
-	"github.com/outboxnode/outbox/infra/gateway/gatewaytest"
+	"github.com/outboxnode/outbox/infra/tlsfiles"
+	"github.com/outboxnode/outbox/infra/tlsfiles/tlstest"
 )
-
-type counter struct {
-	mu sync.Mutex
-	n  map[string]int
-}
-
-func (c *counter) RemoteRejected(reason string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.n[reason]++
-}
-
-func (c *counter) get(reason string) int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.n[reason]
-}
 
 type noReplies struct{}
 
@@ -46,13 +28,13 @@ func (noReplies) Send(*actor.PID, any) {}
 // serve runs a gRPC server behind a gateway with the TLS of files and
 // returns its address. A call that passes TLS reaches the gateway, which
 // answers the unary RPCs Unimplemented.
-func serve(t *testing.T, files gateway.TLSFiles, c *counter) string {
+func serve(t *testing.T, files TLSFiles, c *counts) string {
 	t.Helper()
-	tl, err := gateway.LoadTLS(files)
+	tl, err := LoadTLS(files)
 	if err != nil {
 		t.Fatal(err)
 	}
-	gw, err := gateway.New(gateway.Config{Address: "127.0.0.1:1", TLS: tl, Counter: c, Replier: noReplies{}, Logger: slog.New(slog.DiscardHandler)})
+	gw, err := New(Config{Address: "127.0.0.1:1", TLS: tl, Counter: c, Replier: noReplies{}, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,19 +63,18 @@ func call(t *testing.T, addr string, opt grpc.DialOption) error {
 }
 
 func TestMutualTLSAdmitsOnlyTheCAsCertificates(t *testing.T) {
-	dir := t.TempDir()
-	ca := gatewaytest.NewCA(t, dir, "test")
-	c := &counter{n: map[string]int{}}
-	addr := serve(t, ca.Issue(t, "node"), c)
-	load := func(f gateway.TLSFiles) *gateway.TLS {
-		tl, err := gateway.LoadTLS(f)
+	ca := tlstest.NewCA(t, "test")
+	c := &counts{n: map[string]int{}}
+	addr := serve(t, TLSFiles(ca.Issue(t, "node")), c)
+	load := func(f tlsfiles.Files) *TLS {
+		tl, err := LoadTLS(TLSFiles(f))
 		if err != nil {
 			t.Fatal(err)
 		}
 		return tl
 	}
 	client := load(ca.Issue(t, "ops"))
-	stranger := load(gatewaytest.NewCA(t, t.TempDir(), "stranger").Issue(t, "ops"))
+	stranger := load(tlstest.NewCA(t, "stranger").Issue(t, "ops"))
 
 	if err := call(t, addr, client.DialOption()); status.Code(err) != codes.Unimplemented {
 		t.Errorf("CA-signed client: %v, want the gateway's Unimplemented", err)
@@ -115,10 +96,10 @@ func TestMutualTLSAdmitsOnlyTheCAsCertificates(t *testing.T) {
 	}
 	// The stranger's and the plaintext calls, and the stranger's handshake;
 	// the server counts a refusal after the client has seen it, so wait.
-	for c.get(gateway.ReasonTLS) < 3 {
+	for c.get(ReasonTLS) < 3 {
 		select {
 		case <-ctx.Done():
-			t.Fatalf("%d refused TLS handshakes counted, want at least 3", c.get(gateway.ReasonTLS))
+			t.Fatalf("%d refused TLS handshakes counted, want at least 3", c.get(ReasonTLS))
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
@@ -126,22 +107,22 @@ func TestMutualTLSAdmitsOnlyTheCAsCertificates(t *testing.T) {
 
 func TestLoadTLSErrors(t *testing.T) {
 	dir := t.TempDir()
-	good := gatewaytest.NewCA(t, dir, "test").Issue(t, "node")
+	good := tlstest.NewCA(t, "test").Issue(t, "node")
 	notPEM := filepath.Join(dir, "junk.pem")
 	if err := os.WriteFile(notPEM, []byte("not a certificate"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	for name, f := range map[string]gateway.TLSFiles{
+	for name, f := range map[string]TLSFiles{
 		"missing key":  {Cert: good.Cert, CA: good.CA},
 		"missing file": {Cert: good.Cert, Key: filepath.Join(dir, "nope.pem"), CA: good.CA},
 		"CA not PEM":   {Cert: good.Cert, Key: good.Key, CA: notPEM},
 		"key of other": {Cert: good.Cert, Key: good.CA, CA: good.CA},
 	} {
-		if _, err := gateway.LoadTLS(f); err == nil {
+		if _, err := LoadTLS(f); err == nil {
 			t.Errorf("%s: no error", name)
 		}
 	}
-	if (gateway.TLSFiles{}).Enabled() {
+	if (TLSFiles{}).Enabled() {
 		t.Error("empty files enabled")
 	}
 }

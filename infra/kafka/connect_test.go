@@ -75,16 +75,7 @@ func TestCloseWhileWaitingForBroker(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- p.Close() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("Close hung while the producer waited for a broker")
-	}
+	closeWithin(t, p, "Close hung while the producer waited for a broker")
 	for _, err := range p.Publish(context.Background(), events(1, 1, "OrderCreated")) {
 		if !errors.Is(err, kafka.ErrClosed) {
 			t.Errorf("publish after Close: %v, want ErrClosed", err)
@@ -116,6 +107,13 @@ func TestCloseDoesNotWaitForAHungDial(t *testing.T) {
 	}
 	conn := <-accepted // the dial is in progress, its metadata request unanswered
 	defer conn.Close()
+	closeWithin(t, p, "Close waited for a dial that hangs")
+}
+
+// closeWithin closes p and fails with hung unless Close returns within
+// 30 seconds.
+func closeWithin(t *testing.T, p *kafka.Producer, hung string) {
+	t.Helper()
 	done := make(chan error, 1)
 	go func() { done <- p.Close() }()
 	select {
@@ -124,6 +122,6 @@ func TestCloseDoesNotWaitForAHungDial(t *testing.T) {
 			t.Fatal(err)
 		}
 	case <-time.After(30 * time.Second):
-		t.Fatal("Close waited for a dial that hangs")
+		t.Fatal(hung)
 	}
 }

@@ -2,14 +2,13 @@ package kafka
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
-	"log/slog"
-	"os"
-	"strings"
 
 	"github.com/IBM/sarama"
 	"github.com/xdg-go/scram"
+
+	"github.com/outboxnode/outbox/infra/secret"
+	"github.com/outboxnode/outbox/infra/tlsfiles"
 )
 
 // SASL mechanisms a client authenticates with.
@@ -19,30 +18,6 @@ const (
 	SASLSCRAMSHA512 = "SCRAM-SHA-512"
 )
 
-// redacted stands in for a Secret wherever it would be printed.
-const redacted = "[redacted]"
-
-// Secret is a credential. Every way of printing it (String, GoString,
-// slog, encoding) shows "[redacted]", so a config logged, dumped or wrapped
-// in an error cannot leak it; Reveal gives the value to the one place that
-// sends it.
-type Secret string
-
-// String returns "[redacted]".
-func (Secret) String() string { return redacted }
-
-// GoString returns "[redacted]", for %#v.
-func (Secret) GoString() string { return redacted }
-
-// LogValue returns "[redacted]", for slog.
-func (Secret) LogValue() slog.Value { return slog.StringValue(redacted) }
-
-// MarshalText returns "[redacted]", for JSON and other encoders.
-func (Secret) MarshalText() ([]byte, error) { return []byte(redacted), nil }
-
-// Reveal returns the credential itself.
-func (s Secret) Reveal() string { return string(s) }
-
 // SASL is the authentication of the connections to the brokers. An empty
 // Mechanism means none.
 type SASL struct {
@@ -50,7 +25,7 @@ type SASL struct {
 	// password as is: use it over TLS only.
 	Mechanism string
 	Username  string
-	Password  Secret
+	Password  secret.Secret
 }
 
 // TLS is the encryption of the connections to the brokers; the zero value
@@ -75,23 +50,13 @@ func (t TLS) On() bool {
 
 // Config builds the client TLS configuration, reading the files.
 func (t TLS) Config() (*tls.Config, error) {
-	c := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: t.InsecureSkipVerify} //nolint:gosec // off unless asked for
-	if t.CAFile != "" {
-		pem, err := os.ReadFile(t.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("kafka tls ca: %w", err)
-		}
-		c.RootCAs = x509.NewCertPool()
-		if !c.RootCAs.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("kafka tls ca %s: no PEM certificate found", t.CAFile)
-		}
+	verify := tlsfiles.VerifyFull
+	if t.InsecureSkipVerify {
+		verify = tlsfiles.VerifyNone
 	}
-	if t.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("kafka tls client certificate: %w", err)
-		}
-		c.Certificates = []tls.Certificate{cert}
+	c, err := tlsfiles.Client(tlsfiles.Files{CA: t.CAFile, Cert: t.CertFile, Key: t.KeyFile}, verify)
+	if err != nil {
+		return nil, fmt.Errorf("kafka: %w", err)
 	}
 	return c, nil
 }
@@ -185,14 +150,3 @@ func (s *scramClient) Begin(user, password, authzID string) error {
 func (s *scramClient) Step(challenge string) (string, error) { return s.conv.Step(challenge) }
 
 func (s *scramClient) Done() bool { return s.conv.Done() }
-
-// ReadSecretFile reads a credential from the first line of a file; the
-// error names the file, never its content.
-func ReadSecretFile(path string) (Secret, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", fmt.Errorf("read secret: %w", err)
-	}
-	first, _, _ := strings.Cut(string(b), "\n")
-	return Secret(strings.TrimRight(first, "\r")), nil
-}

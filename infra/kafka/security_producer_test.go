@@ -13,6 +13,7 @@ import (
 	"github.com/outboxnode/outbox/infra/kafka"
 	"github.com/outboxnode/outbox/infra/minikafka"
 	"github.com/outboxnode/outbox/infra/minikafka/minikafkatest"
+	"github.com/outboxnode/outbox/infra/tlsfiles/tlstest"
 	"github.com/outboxnode/outbox/test/harness"
 )
 
@@ -20,9 +21,9 @@ import (
 // that requires TLS and SCRAM, and a producer with a wrong password waits
 // without printing it.
 func TestProducerOverSASLAndTLS(t *testing.T) {
-	files := minikafkatest.NewTLSFiles(t)
+	files := tlstest.NewPKI(t)
 	b := startBroker(t, minikafka.Config{
-		TLS:   files.ServerConfig(t),
+		TLS:   files.ServerConfig(t, false),
 		Users: []minikafka.User{{Mechanism: kafka.SASLSCRAMSHA512, Name: "relay", Password: "pw-512"}},
 	})
 	sec := kafka.Security{

@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/IBM/sarama"
+
+	"github.com/outboxnode/outbox/infra/secret"
 )
 
 func TestSecretNeverPrints(t *testing.T) {
@@ -25,7 +27,7 @@ func TestSecretNeverPrints(t *testing.T) {
 		fmt.Sprint(sec), fmt.Sprintf("%v %+v %#v %s %q", sec, sec, sec, sec.SASL.Password, sec.SASL.Password),
 		logged.String(), string(js),
 	} {
-		if strings.Contains(out, value) || !strings.Contains(out, redacted) {
+		if strings.Contains(out, value) || !strings.Contains(out, secret.Redacted) {
 			t.Errorf("printed %q: want the password redacted", out)
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/outboxnode/outbox/infra/kafka"
+	"github.com/outboxnode/outbox/infra/secret"
 )
 
 // Defaults of Config.
@@ -88,7 +89,7 @@ type Config struct {
 type User struct {
 	Mechanism string // kafka.SASLPlain, kafka.SASLSCRAMSHA256 or kafka.SASLSCRAMSHA512
 	Name      string
-	Password  kafka.Secret
+	Password  secret.Secret
 }
 
 // SetDefaults fills zero fields with the defaults.

@@ -1,18 +1,14 @@
 package minikafka
 
 import (
-	"bufio"
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"io"
 	"net"
-	"os"
 	"runtime"
 	"strconv"
-	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/outboxnode/outbox/infra/internal/memtest"
 	"github.com/outboxnode/outbox/infra/minikafka/minikafkatest"
 )
 
@@ -232,28 +229,6 @@ func TestStalledFrameIsDropped(t *testing.T) {
 	}
 }
 
-// vmRSS returns the process's resident set size in bytes.
-func vmRSS(t *testing.T) int64 {
-	t.Helper()
-	f, err := os.Open("/proc/self/status")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return kb << 10
-		}
-	}
-	t.Fatal("no VmRSS in /proc/self/status")
-	return 0
-}
-
 // TestFloodOf200HostileConnections: 200 connections at once send what
 // crashed or bloated kfake (the 14-byte unknown-key frame, sizes up to
 // 4 GiB, 4 KB of random bytes, the largest valid frame left unfinished);
@@ -284,26 +259,7 @@ func TestFloodOf200HostileConnections(t *testing.T) {
 	}
 
 	runtime.GC()
-	base := vmRSS(t)
-	var peak atomic.Int64
-	peak.Store(base)
-	stop := make(chan struct{})
-	sampled := make(chan struct{})
-	go func() {
-		defer close(sampled)
-		tick := time.NewTicker(20 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			if rss := vmRSS(t); rss > peak.Load() {
-				peak.Store(rss)
-			}
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-			}
-		}
-	}()
+	mem := memtest.SamplePeak(t, 20*time.Millisecond)
 
 	var wg sync.WaitGroup
 	errs := make(chan error, 200)
@@ -344,15 +300,14 @@ func TestFloodOf200HostileConnections(t *testing.T) {
 	if got := len(minikafkatest.ReadTopic(t, b.Addr(), topic)); got != 100 {
 		t.Fatalf("read %d records after the flood, want 100", got)
 	}
-	close(stop)
-	<-sampled
+	base, peak := mem.Stop(t)
 
 	refused := b.Refused()
 	if refused[ReasonKey] < 40 || refused[ReasonSize] < 72 {
 		t.Errorf("refused %v; want at least 40 unknown keys and 72 bad sizes", refused)
 	}
-	growth := peak.Load() - base
-	t.Logf("VmRSS before %d MiB, peak during the flood %d MiB, growth %d MiB; refused %v", base>>20, peak.Load()>>20, growth>>20, refused)
+	growth := peak - base
+	t.Logf("VmRSS before %d MiB, peak during the flood %d MiB, growth %d MiB; refused %v", base>>20, peak>>20, growth>>20, refused)
 	if growth > 512<<20 {
 		t.Fatalf("resident memory grew by %d MiB during the flood, want < 512 MiB", growth>>20)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/outboxnode/outbox/infra/kafka"
 	"github.com/outboxnode/outbox/infra/minikafka/minikafkatest"
+	"github.com/outboxnode/outbox/infra/tlsfiles/tlstest"
 )
 
 // saslUsers has one user per mechanism.
@@ -131,8 +132,8 @@ func TestSASLWithKcat(t *testing.T) {
 }
 
 func TestTLS(t *testing.T) {
-	files := minikafkatest.NewTLSFiles(t)
-	b := startBroker(t, Config{TLS: files.ServerConfig(t), Users: saslUsers[1:2]})
+	files := tlstest.NewPKI(t)
+	b := startBroker(t, Config{TLS: files.ServerConfig(t, false), Users: saslUsers[1:2]})
 	sec := kafka.Security{
 		TLS:  kafka.TLS{CAFile: files.CA},
 		SASL: kafka.SASL{Mechanism: saslUsers[1].Mechanism, Username: saslUsers[1].Name, Password: saslUsers[1].Password},
@@ -142,7 +143,7 @@ func TestTLS(t *testing.T) {
 		t.Fatalf("produce over TLS: %v", err)
 	}
 
-	other := minikafkatest.NewTLSFiles(t) // a CA that did not sign the broker's certificate
+	other := tlstest.NewPKI(t) // a CA that did not sign the broker's certificate
 	sec.TLS.CAFile = other.CA
 	if c, err := sarama.NewClient([]string{b.Addr()}, secured(t, sec)); err == nil {
 		c.Close()

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/outboxnode/outbox/infra/miniscylla/engine"
+	"github.com/outboxnode/outbox/infra/secret"
 )
 
 // Password authentication, as ScyllaDB's PasswordAuthenticator does it: the
@@ -36,7 +37,7 @@ const (
 
 // Credentials maps user names to passwords. Its String form lists the user
 // names only, so logging a Config never shows a password.
-type Credentials map[string]string
+type Credentials map[string]secret.Secret
 
 // String returns "{name:<redacted>, ...}" in name order.
 func (c Credentials) String() string {
@@ -112,7 +113,7 @@ func newAuthenticator(users Credentials) (*authenticator, error) {
 		return nil, err
 	}
 	for name, pw := range users {
-		if a.users[name], err = newSaltedPassword(pw); err != nil {
+		if a.users[name], err = newSaltedPassword(pw.Reveal()); err != nil {
 			return nil, err
 		}
 	}

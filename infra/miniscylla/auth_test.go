@@ -12,6 +12,7 @@ import (
 
 	"github.com/outboxnode/outbox/infra/miniscylla"
 	"github.com/outboxnode/outbox/infra/miniscylla/miniscyllatest"
+	"github.com/outboxnode/outbox/infra/tlsfiles/tlstest"
 )
 
 const (
@@ -19,19 +20,11 @@ const (
 	testPassword = "s3cret-Pa55"
 )
 
-func authServer(t *testing.T, tlsFiles *miniscyllatest.TLSFiles, clientCA bool) *miniscylla.Server {
+func authServer(t *testing.T, pki *tlstest.PKI, clientCA bool) *miniscylla.Server {
 	t.Helper()
 	cfg := miniscylla.Config{Users: miniscylla.Credentials{testUser: testPassword}}
-	if tlsFiles != nil {
-		ca := ""
-		if clientCA {
-			ca = tlsFiles.CA
-		}
-		tc, err := miniscylla.ServerTLS(tlsFiles.ServerCert, tlsFiles.ServerKey, ca)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg.TLS = tc
+	if pki != nil {
+		cfg.TLS = pki.ServerConfig(t, clientCA)
 	}
 	return miniscyllatest.Start(t, cfg)
 }
@@ -112,7 +105,7 @@ func TestGocqlPasswordAuth(t *testing.T) {
 // client, and (when the server requires client certificates) a client
 // without one are refused.
 func TestGocqlTLS(t *testing.T) {
-	files := miniscyllatest.WriteTLSFiles(t)
+	files := tlstest.NewPKI(t)
 	ssl := func(cert, key string) func(*gocql.ClusterConfig) {
 		return func(c *gocql.ClusterConfig) {
 			c.SslOpts = &gocql.SslOptions{CaPath: files.CA, CertPath: cert, KeyPath: key, EnableHostVerification: true}
@@ -134,7 +127,7 @@ func TestGocqlTLS(t *testing.T) {
 		t.Fatal("a plain-text client connected to the TLS port")
 	}
 	untrusted := func(c *gocql.ClusterConfig) {
-		c.SslOpts = &gocql.SslOptions{CaPath: miniscyllatest.WriteTLSFiles(t).CA, EnableHostVerification: true}
+		c.SslOpts = &gocql.SslOptions{CaPath: tlstest.NewPKI(t).CA, EnableHostVerification: true}
 	}
 	if _, err := connect(t, s.Addr(), login, fast, untrusted); err == nil || !strings.Contains(err.Error(), "certificate") {
 		t.Fatalf("a client with another CA: %v, want a certificate error", err)
@@ -144,7 +137,7 @@ func TestGocqlTLS(t *testing.T) {
 	if _, err := connect(t, mutual.Addr(), login, fast, ssl("", "")); err == nil {
 		t.Fatal("a client without a certificate connected to a server requiring one")
 	}
-	if _, err := connect(t, mutual.Addr(), login, ssl(files.ClientCert, files.ClientKey)); err != nil {
+	if _, err := connect(t, mutual.Addr(), login, ssl(files.Client.Cert, files.Client.Key)); err != nil {
 		t.Fatalf("mutual TLS session: %v", err)
 	}
 }
@@ -157,7 +150,7 @@ func TestPythonDriverAuth(t *testing.T) {
 	if out, err := exec.Command(python, "-c", "import cassandra.cluster").CombinedOutput(); err != nil {
 		t.Fatalf("the DataStax Python driver (Debian python3-cassandra) is missing: run `make deps`.\n%v: %s", err, out)
 	}
-	files := miniscyllatest.WriteTLSFiles(t)
+	files := tlstest.NewPKI(t)
 	s := authServer(t, &files, false)
 	host, port, err := net.SplitHostPort(s.Addr())
 	if err != nil {

@@ -1,13 +1,10 @@
 package miniscylla
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"math/rand/v2"
 	"net"
-	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,6 +14,8 @@ import (
 	"github.com/datastax/go-cassandra-native-protocol/frame"
 	"github.com/datastax/go-cassandra-native-protocol/message"
 	"github.com/datastax/go-cassandra-native-protocol/primitive"
+
+	"github.com/outboxnode/outbox/infra/internal/memtest"
 )
 
 func TestBudget(t *testing.T) {
@@ -56,35 +55,13 @@ func TestBudget(t *testing.T) {
 	}
 }
 
-// vmRSS reads the process's resident set size from /proc/self/status.
-func vmRSS(t *testing.T) int64 {
-	t.Helper()
-	f, err := os.Open("/proc/self/status")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return kb << 10
-		}
-	}
-	t.Fatal("no VmRSS in /proc/self/status")
-	return 0
-}
-
 // TestMemoryBoundUnderAbuse opens 200 connections at once: half send
 // random bytes or headers claiming large bodies before STARTUP, half
 // complete STARTUP and then send an 8 MiB frame of garbage each (800 MiB
 // claimed at once). Meanwhile a gocql client keeps
 // querying, and must keep succeeding. The process's RSS, sampled
 // throughout, must grow by less than MaxInFlightBytes + 128 MiB (times
-// rssFactor under -race); with a bound of 1 GiB it grew by 830 MiB. Every
+// memtest.RaceFactor under -race); with a bound of 1 GiB it grew by 830 MiB. Every
 // reservation must be returned at the end.
 func TestMemoryBoundUnderAbuse(t *testing.T) {
 	const (
@@ -101,22 +78,7 @@ func TestMemoryBoundUnderAbuse(t *testing.T) {
 	}
 	t.Cleanup(func() { s.Close() })
 	sess := newSession(t, s.Addr())
-	before := vmRSS(t)
-
-	var peak atomic.Int64
-	stopSampling := make(chan struct{})
-	sampled := make(chan struct{})
-	go func() {
-		defer close(sampled)
-		for {
-			peak.Store(max(peak.Load(), vmRSS(t)))
-			select {
-			case <-stopSampling:
-				return
-			case <-time.After(20 * time.Millisecond):
-			}
-		}
-	}()
+	mem := memtest.SamplePeak(t, 20*time.Millisecond)
 
 	garbage := make([]byte, bodySize)
 	rand.NewChaCha8([32]byte{1}).Read(garbage) //nolint:errcheck // never fails
@@ -149,11 +111,10 @@ func TestMemoryBoundUnderAbuse(t *testing.T) {
 		}
 		queries++
 	}
-	close(stopSampling)
-	<-sampled
-	growth, bound := peak.Load()-before, int64(limit+128<<20)*rssFactor
+	before, peak := mem.Stop(t)
+	growth, bound := peak-before, int64(limit+128<<20)*memtest.RaceFactor
 	t.Logf("RSS before %d MiB, peak %d MiB (growth %d MiB, bound %d MiB); %d garbage frames of %d MiB answered; %d gocql queries during the abuse",
-		before>>20, peak.Load()>>20, growth>>20, bound>>20, served.Load(), bodySize>>20, queries)
+		before>>20, peak>>20, growth>>20, bound>>20, served.Load(), bodySize>>20, queries)
 	if growth >= bound {
 		t.Fatalf("RSS grew by %d MiB, more than %d MiB", growth>>20, bound>>20)
 	}

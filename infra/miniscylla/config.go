@@ -81,7 +81,8 @@ type Config struct {
 	// these users before any statement. Empty allows every client, as
 	// ScyllaDB's AllowAllAuthenticator does.
 	Users Credentials
-	// TLS, when set, makes the CQL port TLS-only (see ServerTLS).
+	// TLS, when set, makes the CQL port TLS-only (infra/tlsfiles.Server
+	// builds it from PEM files).
 	TLS *tls.Config
 }
 

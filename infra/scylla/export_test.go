@@ -1,4 +1,4 @@
 package scylla
 
-// ChainOnlyTLS exposes chainOnlyTLS to the external tests.
-var ChainOnlyTLS = chainOnlyTLS
+// ClusterConfig exposes clusterConfig to the external tests.
+var ClusterConfig = clusterConfig

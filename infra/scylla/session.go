@@ -20,6 +20,7 @@ import (
 	"github.com/scylladb/gocqlx/v2"
 
 	"github.com/outboxnode/outbox/infra/config"
+	"github.com/outboxnode/outbox/infra/tlsfiles"
 )
 
 // Connect opens a gocqlx session to hosts ("host" or "host:port") with the
@@ -84,17 +85,18 @@ func clusterConfig(cfg config.Scylla, hosts []string, logger *slog.Logger) (*goc
 		cluster.Authenticator = gocql.PasswordAuthenticator{Username: cfg.Username, Password: cfg.Password.Reveal()}
 	}
 	if cfg.TLS.Enabled() {
-		// gocql reads the files when the session is created, and turns
-		// verification off unless EnableHostVerification is set.
-		cluster.SslOpts = &gocql.SslOptions{
-			CaPath: cfg.TLS.CAFile, CertPath: cfg.TLS.CertFile, KeyPath: cfg.TLS.KeyFile,
-			EnableHostVerification: !cfg.TLS.SkipHostVerification,
-		}
+		verify := tlsfiles.VerifyFull
 		if cfg.TLS.SkipHostVerification {
-			if cluster.SslOpts.Config, err = chainOnlyTLS(cfg.TLS.CAFile); err != nil {
-				return nil, err
-			}
+			verify = tlsfiles.VerifyChain
 		}
+		tc, err := tlsfiles.Client(tlsfiles.Files{CA: cfg.TLS.CAFile, Cert: cfg.TLS.CertFile, Key: cfg.TLS.KeyFile}, verify)
+		if err != nil {
+			return nil, &config.InvalidError{Field: "scylla-tls", Reason: err.Error()}
+		}
+		// gocql turns host verification off unless EnableHostVerification
+		// is set; VerifyChain has turned crypto/tls's own check off and
+		// verifies the chain itself.
+		cluster.SslOpts = &gocql.SslOptions{Config: tc, EnableHostVerification: !cfg.TLS.SkipHostVerification}
 	}
 	return cluster, nil
 }

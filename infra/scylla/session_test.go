@@ -13,6 +13,7 @@ import (
 	"github.com/outboxnode/outbox/infra/miniscylla/miniscyllatest"
 	"github.com/outboxnode/outbox/infra/scylla"
 	"github.com/outboxnode/outbox/infra/scylla/scyllatest"
+	"github.com/outboxnode/outbox/infra/tlsfiles/tlstest"
 )
 
 const (
@@ -26,15 +27,11 @@ const (
 // certificate fail with errors that say why and never show the password,
 // neither in the error nor in the driver's log.
 func TestConnectWithAuthAndTLS(t *testing.T) {
-	files := miniscyllatest.WriteTLSFiles(t)
-	serverTLS, err := miniscylla.ServerTLS(files.ServerCert, files.ServerKey, files.CA)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := miniscyllatest.Start(t, miniscylla.Config{Users: miniscylla.Credentials{storeUser: storePassword}, TLS: serverTLS})
+	pki := tlstest.NewPKI(t)
+	srv := miniscyllatest.Start(t, miniscylla.Config{Users: miniscylla.Credentials{storeUser: storePassword}, TLS: pki.ServerConfig(t, true)})
 	good := scyllatest.Config()
 	good.Username, good.Password = storeUser, storePassword
-	good.TLS = config.StoreTLS{CAFile: files.CA, CertFile: files.ClientCert, KeyFile: files.ClientKey}
+	good.TLS = config.StoreTLS{CAFile: pki.CA, CertFile: pki.Client.Cert, KeyFile: pki.Client.Key}
 
 	var log bytes.Buffer
 	logger := slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -83,27 +80,31 @@ func TestConnectWithAuthAndTLS(t *testing.T) {
 }
 
 // TestSkipHostVerificationStillChecksTheChain dials the TLS port under a
-// name the server's certificate does not carry: accepted with
-// --scylla-tls-skip-host-verify and the right CA, refused with another CA.
+// name the server's certificate does not carry, with the TLS configuration
+// the session hands gocql: accepted with --scylla-tls-skip-host-verify and
+// the right CA, refused with another CA or without the switch.
 func TestSkipHostVerificationStillChecksTheChain(t *testing.T) {
-	files := miniscyllatest.WriteTLSFiles(t)
-	serverTLS, err := miniscylla.ServerTLS(files.ServerCert, files.ServerKey, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := miniscyllatest.Start(t, miniscylla.Config{TLS: serverTLS})
+	pki := tlstest.NewPKI(t)
+	srv := miniscyllatest.Start(t, miniscylla.Config{TLS: pki.ServerConfig(t, false)})
 	for _, tc := range []struct {
-		ca string
-		ok bool
-	}{{files.CA, true}, {miniscyllatest.WriteTLSFiles(t).CA, false}} {
-		cfg, err := scylla.ChainOnlyTLS(tc.ca)
+		ca       string
+		skipHost bool
+		ok       bool
+	}{{pki.CA, true, true}, {tlstest.NewCA(t, "other").File, true, false}, {pki.CA, false, false}} {
+		cfg := scyllatest.Config()
+		cfg.TLS = config.StoreTLS{CAFile: tc.ca, SkipHostVerification: tc.skipHost}
+		cluster, err := scylla.ClusterConfig(cfg, []string{srv.Addr()}, slog.New(slog.DiscardHandler))
 		if err != nil {
 			t.Fatal(err)
 		}
-		cfg.ServerName = "not-the-server.example"
-		conn, err := tls.Dial("tcp", srv.Addr(), cfg)
+		if cluster.SslOpts.EnableHostVerification == tc.skipHost {
+			t.Fatalf("EnableHostVerification %v with skip %v", cluster.SslOpts.EnableHostVerification, tc.skipHost)
+		}
+		tlsCfg := cluster.SslOpts.Config.Clone()
+		tlsCfg.ServerName = "not-the-server.example"
+		conn, err := tls.Dial("tcp", srv.Addr(), tlsCfg)
 		if (err == nil) != tc.ok {
-			t.Fatalf("CA %s: dial error %v, want success %v", tc.ca, err, tc.ok)
+			t.Fatalf("CA %s skip %v: dial error %v, want success %v", tc.ca, tc.skipHost, err, tc.ok)
 		}
 		if conn != nil {
 			conn.Close()

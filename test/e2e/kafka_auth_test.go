@@ -13,6 +13,7 @@ import (
 	"github.com/outboxnode/outbox/infra/kafka"
 	"github.com/outboxnode/outbox/infra/metrics"
 	"github.com/outboxnode/outbox/infra/minikafka/minikafkatest"
+	"github.com/outboxnode/outbox/infra/tlsfiles/tlstest"
 	"github.com/outboxnode/outbox/test/harness"
 )
 
@@ -85,11 +86,11 @@ func requireKafkaHealthy(t *testing.T, node *harness.Node, password string) {
 func TestNodePublishesThroughSASLAndTLS(t *testing.T) {
 	const password = "e2e-scram-password"
 	bins := harness.Build(t)
-	files := minikafkatest.NewTLSFiles(t)
+	files := tlstest.NewPKI(t)
 	pw := passwordFile(t, password)
 	cql, broker := harness.StartDevstack(t, bins, "--kafka-sasl-mechanisms", "SCRAM-SHA-256,PLAIN",
 		"--kafka-sasl-username", "relay", "--kafka-sasl-password-file", pw,
-		"--kafka-tls-cert", files.Cert, "--kafka-tls-key", files.Key)
+		"--kafka-tls-cert", files.Server.Cert, "--kafka-tls-key", files.Server.Key)
 	node := harness.StartNode(t, bins, "--scylla-hosts", cql, "--kafka-brokers", broker, "--migrate",
 		"--kafka-sasl-mechanism", "SCRAM-SHA-256", "--kafka-sasl-username", "relay", "--kafka-sasl-password-file", pw,
 		"--kafka-tls-ca", files.CA)

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/outboxnode/outbox/infra/miniscylla/miniscyllatest"
+	"github.com/outboxnode/outbox/infra/tlsfiles/tlstest"
 	"github.com/outboxnode/outbox/test/harness"
 )
 
@@ -24,15 +25,15 @@ func TestNodeWithStoreAuthAndTLS(t *testing.T) {
 		wrong    = "not-the-Passw0rd"
 	)
 	bins := harness.Build(t)
-	files := miniscyllatest.WriteTLSFiles(t)
+	files := tlstest.NewPKI(t)
 	pwFile := filepath.Join(t.TempDir(), "cql-password")
 	if err := os.WriteFile(pwFile, []byte(password+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cql, kafka := harness.StartDevstack(t, bins, "--cql-username", user, "--cql-password-file", pwFile,
-		"--cql-tls-cert", files.ServerCert, "--cql-tls-key", files.ServerKey, "--cql-tls-client-ca", files.CA)
+		"--cql-tls-cert", files.Server.Cert, "--cql-tls-key", files.Server.Key, "--cql-tls-client-ca", files.CA)
 	store := []string{"--scylla-hosts", cql, "--kafka-brokers", kafka, "--migrate", "--scylla-username", user,
-		"--scylla-tls-ca", files.CA, "--scylla-tls-cert", files.ClientCert, "--scylla-tls-key", files.ClientKey}
+		"--scylla-tls-ca", files.CA, "--scylla-tls-cert", files.Client.Cert, "--scylla-tls-key", files.Client.Key}
 
 	node := harness.StartNode(t, bins, append(store, "--scylla-password-file", pwFile)...)
 	id := mustAccept(t, node, "order", "create", "--customer", "olga", "--amount", "4.20")

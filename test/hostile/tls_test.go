@@ -5,12 +5,12 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/outboxnode/outbox/infra/gateway"
-	"github.com/outboxnode/outbox/infra/gateway/gatewaytest"
+	"github.com/outboxnode/outbox/infra/tlsfiles"
+	"github.com/outboxnode/outbox/infra/tlsfiles/tlstest"
 	"github.com/outboxnode/outbox/test/harness"
 )
 
-func tlsArgs(f gateway.TLSFiles) []string {
+func tlsArgs(f tlsfiles.Files) []string {
 	return []string{"--tls-cert", f.Cert, "--tls-key", f.Key, "--tls-ca", f.CA}
 }
 
@@ -22,12 +22,11 @@ func tlsArgs(f gateway.TLSFiles) []string {
 // refused TLS handshakes.
 func TestMutualTLSAndAdminRights(t *testing.T) {
 	bins := harness.Build(t)
-	dir := t.TempDir()
-	ca := gatewaytest.NewCA(t, dir, "ops")
+	ca := tlstest.NewCA(t, "ops")
 	nodeCert := ca.Issue(t, "node")
 	admin := tlsArgs(ca.Issue(t, "ops-admin"))
 	viewer := tlsArgs(ca.Issue(t, "ops-viewer"))
-	stranger := tlsArgs(gatewaytest.NewCA(t, t.TempDir(), "stranger").Issue(t, "ops-admin"))
+	stranger := tlsArgs(tlstest.NewCA(t, "stranger").Issue(t, "ops-admin"))
 	node := harness.StartNode(t, bins, "--enable-fault-injection",
 		"--remote-tls-cert", nodeCert.Cert, "--remote-tls-key", nodeCert.Key, "--remote-tls-ca", nodeCert.CA,
 		"--remote-admin", "ops-admin,someone-else")
@@ -94,7 +93,7 @@ func TestMutualTLSAndAdminRights(t *testing.T) {
 // no key material is printed.
 func TestTLSMisconfigurationFailsStart(t *testing.T) {
 	bins := harness.Build(t)
-	files := gatewaytest.NewCA(t, t.TempDir(), "ops").Issue(t, "node")
+	files := tlstest.NewCA(t, "ops").Issue(t, "node")
 	for _, tc := range []struct {
 		args []string
 		code int

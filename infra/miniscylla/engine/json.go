@@ -486,22 +486,13 @@ func (c *compiler) insertJSON(s *cql.InsertStatement, t *Table) (*writePlan, err
 	if err != nil {
 		return nil, err
 	}
-	p := &writePlan{kind: writeInsert, table: t, ifNotExists: s.IfNotExists,
-		where: &whereClause{pk: make([]*restriction, len(t.PartitionKey))}}
-	if p.ttl, p.ts, err = c.using(s.Using); err != nil {
+	p, err := c.insertPlan(s, t)
+	if err != nil {
 		return nil, err
 	}
 	doc := &jsonDoc{src: src, table: t}
 	for _, col := range t.Columns {
-		x := jsonField{doc: doc, col: col, defaultUnset: s.DefaultUnset}
-		switch col.Kind {
-		case PartitionKey:
-			p.where.pk[col.Position] = &restriction{cols: []*Column{col}, op: cql.OpEq, vals: []expr{x}, typ: col.Type}
-		case ClusteringKey:
-			p.where.ck = append(p.where.ck, &restriction{cols: []*Column{col}, op: cql.OpEq, vals: []expr{x}, typ: col.Type})
-		default:
-			p.cells = append(p.cells, cellPlan{col: col, op: cql.AssignSet, val: x, field: -1})
-		}
+		p.insertColumn(col, jsonField{doc: doc, col: col, defaultUnset: s.DefaultUnset})
 	}
 	if lit, ok := s.JSON.(*cql.Literal); ok {
 		// A literal document is checked once, at prepare time.

@@ -61,6 +61,31 @@ func (c *compiler) using(u cql.Using) (ttl, ts expr, err error) {
 	return ttl, ts, nil
 }
 
+// insertPlan starts the plan of INSERT s into t: its USING clause and
+// room for the key restrictions that insertColumn fills.
+func (c *compiler) insertPlan(s *cql.InsertStatement, t *Table) (*writePlan, error) {
+	p := &writePlan{kind: writeInsert, table: t, ifNotExists: s.IfNotExists,
+		where: &whereClause{pk: make([]*restriction, len(t.PartitionKey))}}
+	var err error
+	if p.ttl, p.ts, err = c.using(s.Using); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// insertColumn makes an INSERT give col the value x: a key column becomes
+// an equality restriction, any other a cell to set.
+func (p *writePlan) insertColumn(col *Column, x expr) {
+	switch col.Kind {
+	case PartitionKey:
+		p.where.pk[col.Position] = &restriction{cols: []*Column{col}, op: cql.OpEq, vals: []expr{x}, typ: col.Type}
+	case ClusteringKey:
+		p.where.ck = append(p.where.ck, &restriction{cols: []*Column{col}, op: cql.OpEq, vals: []expr{x}, typ: col.Type})
+	default:
+		p.cells = append(p.cells, cellPlan{col: col, op: cql.AssignSet, val: x, field: -1})
+	}
+}
+
 func (c *compiler) insert(s *cql.InsertStatement) (*writePlan, error) {
 	t, err := c.e.lookupTable(c.keyspace, s.Table)
 	if err != nil {
@@ -72,9 +97,8 @@ func (c *compiler) insert(s *cql.InsertStatement) (*writePlan, error) {
 	if len(s.Columns) != len(s.Values) {
 		return nil, invalidf("Unmatched column names/values")
 	}
-	p := &writePlan{kind: writeInsert, table: t, ifNotExists: s.IfNotExists,
-		where: &whereClause{pk: make([]*restriction, len(t.PartitionKey))}}
-	if p.ttl, p.ts, err = c.using(s.Using); err != nil {
+	p, err := c.insertPlan(s, t)
+	if err != nil {
 		return nil, err
 	}
 	seen := map[string]bool{}
@@ -91,14 +115,7 @@ func (c *compiler) insert(s *cql.InsertStatement) (*writePlan, error) {
 		if err != nil {
 			return nil, err
 		}
-		switch col.Kind {
-		case PartitionKey:
-			p.where.pk[col.Position] = &restriction{cols: []*Column{col}, op: cql.OpEq, vals: []expr{x}, typ: col.Type}
-		case ClusteringKey:
-			p.where.ck = append(p.where.ck, &restriction{cols: []*Column{col}, op: cql.OpEq, vals: []expr{x}, typ: col.Type})
-		default:
-			p.cells = append(p.cells, cellPlan{col: col, op: cql.AssignSet, val: x, field: -1})
-		}
+		p.insertColumn(col, x)
 	}
 	for _, col := range t.PartitionKey {
 		if !seen[col.Name] {

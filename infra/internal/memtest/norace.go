@@ -1,0 +1,6 @@
+//go:build !race
+
+package memtest
+
+// RaceFactor widens RSS bounds under the race detector; 1 without it.
+const RaceFactor = 1
