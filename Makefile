@@ -1,5 +1,5 @@
-# Every target works on a fresh machine: `make deps` installs what the tests
-# need from Debian (python3-cassandra, kcat); the Go toolchain fetches modules.
+# Every target works on a fresh machine: `make deps` (.ci/deps) installs what the
+# tests need from Debian and npm; the Go toolchain fetches modules.
 GO        ?= go
 PKGS      ?= ./...
 TEST_FLAGS ?= -race -count=1 -timeout 25m
