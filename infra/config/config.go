@@ -52,6 +52,13 @@ type Scylla struct {
 	Migrate *bool
 	// OutboxTTL bounds outbox_messages (table TTL) and its CDC log.
 	OutboxTTL time.Duration
+	// ServerTimestamps leaves each write's timestamp to the store, which
+	// takes it when the write applies. Not a flag: the node sets it for its
+	// embedded store, where it makes a change's cdc$time the moment it
+	// became visible, so the CDC reader can never skip a write that applied
+	// late; a cluster keeps client timestamps (last write wins across
+	// coordinators) and a confidence window sized for them.
+	ServerTimestamps bool
 	// Username and Password log in to a cluster running
 	// PasswordAuthenticator; an empty Username logs in as nobody. In
 	// embedded mode they also become the embedded server's only user.
@@ -260,12 +267,12 @@ type CDC struct {
 
 // CDCConfidenceWindow returns the configured confidence window, or the
 // default for the store in use. A change's cdc$time is its write
-// timestamp, taken by the driver before the request reaches the store: a
-// change applied later than the window after that timestamp is skipped by
-// the reader. A single in-process node has no replicas to wait for, but a
-// loaded machine can still delay a request by a few hundred milliseconds
-// (at 100 ms one event went missing under -race with parallel tests, as
-// such a delay would explain); a cluster adds replication and clock skew.
+// timestamp: a change applied later than the window after that timestamp
+// is skipped by the reader. The node's embedded store stamps writes when
+// they apply (Scylla.ServerTimestamps), so there no write can appear
+// behind the reader and the window only sets how fresh a read is. With
+// client timestamps a loaded machine can delay a request by hundreds of
+// milliseconds, and a cluster adds replication and clock skew: 5 s.
 func (c Config) CDCConfidenceWindow() time.Duration {
 	switch {
 	case c.Relay.CDC.ConfidenceWindow > 0:

@@ -72,6 +72,7 @@ func clusterConfig(cfg config.Scylla, hosts []string, logger *slog.Logger) (*goc
 		cluster.Port = port
 	}
 	cluster.Consistency = consistency
+	cluster.DefaultTimestamp = !cfg.ServerTimestamps
 	cluster.Timeout = cfg.Timeout
 	cluster.WriteTimeout = cfg.Timeout
 	cluster.ReadTimeout = cfg.Timeout

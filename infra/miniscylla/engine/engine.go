@@ -101,6 +101,9 @@ type Engine struct {
 	schemaVersion uuid.UUID
 	applied       int   // mutations applied since the last compaction
 	lastCompact   int64 // Unix ns
+	// lastStamp is the last write timestamp (µs) the server chose at apply
+	// time (stampLocked); the next one is later.
+	lastStamp int64
 
 	// listClock hands out list element times (100 ns since 1582).
 	listClock atomic.Int64

@@ -352,10 +352,6 @@ func (e *Engine) batch(ctx context.Context, sess *Session, b *message.Batch) (me
 		return nil, unsupported("counter batches")
 	}
 	now := e.cfg.Now()
-	ts := now.UnixMicro()
-	if b.DefaultTimestamp != nil {
-		ts = *b.DefaultTimestamp
-	}
 	var items []batchItem
 	for i, child := range b.Children {
 		c, err := e.batchChild(sess, child)
@@ -368,7 +364,7 @@ func (e *Engine) batch(ctx context.Context, sess *Session, b *message.Batch) (me
 		if len(c.writes) != 1 || c.batchTS != nil {
 			return nil, invalidf("Invalid statement %d in batch: only INSERT, UPDATE and DELETE statements are allowed", i)
 		}
-		x := &execCtx{e: e, now: now, defaultTS: &ts, trace: tracerFrom(ctx)}
+		x := &execCtx{e: e, now: now, defaultTS: b.DefaultTimestamp, trace: tracerFrom(ctx)}
 		if x.values, err = bindValues(c.markers, &message.QueryOptions{PositionalValues: child.Values}); err != nil {
 			return nil, err
 		}
@@ -397,7 +393,7 @@ func (e *Engine) runWrites(items []batchItem) (message.Message, error) {
 	if len(items) > 0 && items[0].x.defaultTS == nil {
 		ts := items[0].x.now.UnixMicro()
 		for _, it := range items {
-			it.x.defaultTS = &ts
+			it.x.defaultTS, it.x.serverTS = &ts, true
 		}
 	}
 	muts := make([]Mutation, 0, len(items)) // one per statement in the common case
@@ -465,6 +461,7 @@ func (e *Engine) applyLocked(muts []Mutation) error {
 		tds[i] = td
 	}
 	now := e.nowNanos()
+	e.stampLocked(muts, now)
 	for i := range muts {
 		if err := tds[i].check(&muts[i], now); err != nil {
 			return err
@@ -481,6 +478,36 @@ func (e *Engine) applyLocked(muts []Mutation) error {
 	cdcMuts := e.cdcApply(pending, now, seq)
 	e.maybeCompact(len(muts), now)
 	return e.logWriteLocked(now, muts, cdcMuts)
+}
+
+// stampLocked gives the mutations whose client sent no timestamp one
+// write time taken now, under the write lock, later than any it gave
+// before. So a write's time (and its CDC log row's cdc$time) is never
+// earlier than the moment it became visible: a CDC reader that has read
+// up to some time cannot later find an older row appear, whatever the
+// delay between a request's arrival and its apply.
+func (e *Engine) stampLocked(muts []Mutation, now int64) {
+	ts := max(now/1e3, e.lastStamp+1)
+	stamped := false
+	for i := range muts {
+		m := &muts[i]
+		if !m.ServerTS {
+			continue
+		}
+		stamped = true
+		if m.DeletePartition {
+			m.DeleteTS = ts
+		}
+		for j := range m.RangeDeletes {
+			m.RangeDeletes[j].TS = ts
+		}
+		for j := range m.Rows {
+			m.Rows[j].TS = ts
+		}
+	}
+	if stamped {
+		e.lastStamp = ts
+	}
 }
 
 // runCAS executes a conditional write (or batch): under the write lock, it

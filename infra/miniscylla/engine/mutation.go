@@ -16,6 +16,10 @@ type Mutation struct {
 	DeleteTS        int64
 	RangeDeletes    []RangeDelete
 	Rows            []RowWrite
+	// ServerTS marks a mutation whose client sent no timestamp: every TS in
+	// it is replaced by the server's clock when it applies (stampLocked).
+	// Not logged: the log holds the stamped values.
+	ServerTS bool
 }
 
 // Bound is one end of a clustering range: a prefix of clustering values; an

@@ -21,6 +21,9 @@ type execCtx struct {
 	values    []*primitive.Value // positional, named values already matched
 	now       time.Time
 	defaultTS *int64
+	// serverTS is set when the client sent no timestamp: the writes are
+	// stamped when they apply, not when they were parsed.
+	serverTS bool
 	// trace records the request's steps when it is traced (trace.go).
 	trace *tracer
 	// jsonDocs holds the INSERT JSON documents parsed in this execution.

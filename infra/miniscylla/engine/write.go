@@ -486,7 +486,7 @@ func (p *writePlan) mutations(x *execCtx, wt writeTime) ([]Mutation, error) {
 	t := p.table
 	muts := make([]Mutation, 0, len(pks))
 	for _, pk := range pks {
-		m := Mutation{Keyspace: t.Keyspace, Table: t.Name, Key: pk}
+		m := Mutation{Keyspace: t.Keyspace, Table: t.Name, Key: pk, ServerTS: x.serverTS && p.ts == nil}
 		switch {
 		case p.kind == writeDelete && len(p.cells) == 0 && len(cks) == 1 && len(cks[0]) == 0 && rng == nil:
 			m.DeletePartition, m.DeleteTS = true, wt.ts
