@@ -128,3 +128,33 @@ func TestDockerTargetsFailInOneLineWithoutDocker(t *testing.T) {
 		}
 	}
 }
+
+// nodeCommand returns the words of the first `go run ./cmd/outbox-node ...` command in text
+// (continuation lines joined), from the flags on, without make's $(ARGS).
+func nodeCommand(t *testing.T, text, where string) []string {
+	t.Helper()
+	joined := strings.NewReplacer("\\\n", " ").Replace(text)
+	for _, line := range strings.Split(joined, "\n") {
+		_, rest, ok := strings.Cut(line, " run ./cmd/outbox-node ")
+		if !ok || !strings.Contains(rest, "--scylla-hosts") {
+			continue
+		}
+		var words []string
+		for _, w := range strings.Fields(rest) {
+			if w != "$(ARGS)" {
+				words = append(words, w)
+			}
+		}
+		return words
+	}
+	t.Fatalf("%s has no `run ./cmd/outbox-node --scylla-hosts ...` command", where)
+	return nil
+}
+
+func TestMakeDevRunsTheReadmeCommand(t *testing.T) {
+	makefile := nodeCommand(t, readRepoFile(t, "Makefile"), "Makefile")
+	readme := nodeCommand(t, readRepoFile(t, "README.md"), "README.md")
+	if strings.Join(makefile, " ") != strings.Join(readme, " ") {
+		t.Errorf("make dev runs the node with\n  %s\nREADME's \"Running against real ScyllaDB and Redpanda\" says\n  %s", strings.Join(makefile, " "), strings.Join(readme, " "))
+	}
+}
