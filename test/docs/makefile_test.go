@@ -158,3 +158,30 @@ func TestMakeDevRunsTheReadmeCommand(t *testing.T) {
 		t.Errorf("make dev runs the node with\n  %s\nREADME's \"Running against real ScyllaDB and Redpanda\" says\n  %s", strings.Join(makefile, " "), strings.Join(readme, " "))
 	}
 }
+
+func TestMakeCleanRemovesOnlyRepoPaths(t *testing.T) {
+	out, err := runMake(t, os.Getenv("PATH"), "-n", "clean")
+	if err != nil {
+		t.Fatalf("make -n clean: %v\n%s", err, out)
+	}
+	var removed []string
+	for _, line := range strings.Split(out, "\n") {
+		if words := strings.Fields(line); len(words) > 2 && words[0] == "rm" {
+			removed = append(removed, words[2:]...)
+		}
+	}
+	if len(removed) == 0 {
+		t.Fatalf("make clean removes nothing:\n%s", out)
+	}
+	for _, p := range removed {
+		if !strings.HasPrefix(p, "./") || strings.Contains(p, "..") || strings.ContainsAny(p, "*$~") {
+			t.Errorf("make clean removes %q, not a plain path inside the repository", p)
+		}
+	}
+	if !strings.Contains(out, "./data") {
+		t.Errorf("make clean does not remove the node's default ./data directory:\n%s", out)
+	}
+	if !strings.HasPrefix(out, "echo ") {
+		t.Errorf("make clean does not say what it removes before removing it:\n%s", out)
+	}
+}
