@@ -4,54 +4,92 @@ GO        ?= go
 PKGS      ?= ./...
 TEST_FLAGS ?= -race -count=1 -timeout 25m
 
-.PHONY: all build test deps fmt-check vet lint run conformance bench proto proto-check chaos
+.PHONY: help all build test deps fmt-check vet lint run devstack dev metrics integration-test clean conformance bench proto proto-check chaos
 
-all: build
+# Address of a running node's /metrics and /health (the node's --metrics-addr).
+METRICS_ADDR ?= 127.0.0.1:9090
 
-build:
+# `make` with no target prints this list: the first target is the default one.
+help: ## lists every target with one line each (the default target)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+all: build ## builds every package (same as build)
+
+build: ## go build ./...
 	$(GO) build ./...
 
 # Runs the node on the embedded store and broker (miniscylla + minikafka, in-process).
-run:
+run: ## runs the node on its embedded store and broker (no Docker); ARGS=... adds flags
 	$(GO) run ./cmd/outbox-node $(ARGS)
 
+devstack: ## runs miniscylla + minikafka as a process (the store and broker without Docker)
+	$(GO) run ./cmd/devstack $(ARGS)
+
+# dev and integration-test need a Docker engine with Compose v2.23.1+ (README, "Running against
+# real ScyllaDB and Redpanda"); without one, make stops before the recipe with one line saying so.
+DOCKER_HINT = without Docker use `make run` (embedded) or `make devstack`
+docker_check = $(if $(shell docker info >/dev/null 2>&1 && echo ok),,$(error make $@: needs a running Docker engine with Compose v2.23.1+ (docker info failed); $(DOCKER_HINT)))$(if $(shell docker compose version >/dev/null 2>&1 && echo ok),,$(error make $@: needs Docker Compose v2.23.1+ (docker compose version failed); $(DOCKER_HINT)))
+
+dev: ## starts the compose stack (ScyllaDB, Redpanda, Prometheus, Grafana, Jaeger), waits for health, runs the node on it with --migrate
+	$(docker_check)
+	docker compose up -d --wait
+	$(GO) run ./cmd/outbox-node --scylla-hosts 127.0.0.1 --kafka-brokers 127.0.0.1:19092 --migrate \
+		--replication datacenter1:1 --tablets on --metrics-addr 0.0.0.0:9090 $(ARGS)
+
+integration-test: ## runs the e2e, relay, CDC and chaos suites against the compose stack (ScyllaDB 9042, Redpanda 19092)
+	$(docker_check)
+	docker compose up -d --wait scylla redpanda
+	OUTBOX_TEST_SCYLLA=127.0.0.1:9042 OUTBOX_TEST_KAFKA=127.0.0.1:19092 \
+		$(GO) test $(TEST_FLAGS) ./test/e2e/ ./test/relay/ ./test/cdc/ ./test/chaos/
+
+metrics: ## prints a running node's /metrics (METRICS_ADDR=host:port, default 127.0.0.1:9090)
+	@curl -fs http://$(METRICS_ADDR)/metrics || { echo "make metrics: no node answers on http://$(METRICS_ADDR)/metrics; start one with \`make run\` (or set METRICS_ADDR=host:port)" >&2; exit 1; }
+
+# Only paths inside the repository: build outputs of `go build -o` in the root and the node's
+# default data directory (./data, where the embedded store keeps its write-ahead log).
+CLEAN_PATHS = outbox-node outboxctl devstack data
+
+clean: ## removes build outputs (./outbox-node, ./outboxctl, ./devstack) and the node's default ./data dir
+	@echo "removing (in $(CURDIR)): $(CLEAN_PATHS)"
+	rm -rf $(addprefix ./,$(CLEAN_PATHS))
+
 # The test command from README.md: installs missing system packages, then runs every test.
-test: deps
+test: deps ## installs the test clients if missing (.ci/deps), runs every test with -race
 	$(GO) test $(TEST_FLAGS) $(PKGS)
 
-deps:
+deps: ## installs the Debian and npm packages the tests drive (.ci/deps)
 	@./.ci/deps
 
-fmt-check:
+fmt-check: ## fails when a tracked .go file needs gofmt
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
-vet:
+vet: ## go vet ./...
 	$(GO) vet ./...
 
 STATICCHECK_VERSION := 0.8.2
 
 # staticcheck at a pinned version, installed into GOPATH/bin when missing or different.
-lint:
+lint: ## staticcheck at a pinned version (installed when missing)
 	@v=$$(staticcheck -version 2>/dev/null); case "$$v" in *"($(STATICCHECK_VERSION))"*) ;; *) echo "installing staticcheck $(STATICCHECK_VERSION)"; $(GO) install honnef.co/go/tools/cmd/staticcheck@v$(STATICCHECK_VERSION);; esac
 	staticcheck ./...
 
-bench:
+bench: ## runs every benchmark (3 s each)
 	$(GO) test -run '^$$' -bench . -benchtime 3s ./...
 
 # The long chaos run (test/chaos): 12 SIGKILLs of node and store, broker outages and ten SIGTERM
 # stops under load; prints a summary line and a table per phase. CHAOS_FLAGS=-chaos.seed=N replays a run.
-chaos:
+chaos: ## the long chaos run: SIGKILLs, broker outages, SIGTERMs under load (CHAOS_FLAGS=-chaos.seed=N)
 	$(GO) test -race -count=1 -timeout 20m -v -run '^TestChaos$$' ./test/chaos/ \
 		-chaos.node-kills=8 -chaos.store-kills=4 -chaos.outages=3 -chaos.sigterms=10 $(CHAOS_FLAGS)
 
 # Regenerates messages/*.pb.go with buf + protoc-gen-go at pinned versions (no protoc needed).
-proto:
+proto: ## regenerates messages/*.pb.go (buf + protoc-gen-go, pinned)
 	./messages/generate.sh
 
 # Fails when the committed generated code differs from what `make proto` produces.
-proto-check: proto
+proto-check: proto ## fails when messages/*.pb.go differ from what make proto produces
 	@git diff --exit-code -- messages || { echo "messages/*.pb.go are stale: run make proto and commit"; exit 1; }
 
 # scylla-cdc-go's own integration tests (TestConsumer*, TestTypes*), unmodified, against miniscylla.
-conformance:
+conformance: ## scylla-cdc-go's own integration tests against miniscylla
 	./infra/miniscylla/cdc/conformance.sh
