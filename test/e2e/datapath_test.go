@@ -25,7 +25,7 @@ func TestCommandsReachKafka(t *testing.T) {
 	mustAccept(t, node, "order", "update", id, "--amount", "9.00")
 	mustAccept(t, node, "order", "cancel", id, "--reason", "test")
 
-	events := loadEvents(t, node.Session(t), uuid.MustParse(id))
+	events := loadEvents(t, openStore(t, node), uuid.MustParse(id))
 	if len(events) != 3 {
 		t.Fatalf("%d outbox rows, want 3", len(events))
 	}

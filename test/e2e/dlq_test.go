@@ -22,9 +22,9 @@ import (
 func TestDLQListReplaySkip(t *testing.T) {
 	bins := harness.Build(t)
 	node := harness.StartNode(t, bins)
-	s := node.Session(t)
+	s := openStore(t, node)
 	replayed, skipped := deadLetter(t), deadLetter(t)
-	if err := scylla.NewDLQStore(s, keyspace).Put(t.Context(), []*messages.DeadLetter{replayed, skipped}); err != nil {
+	if err := scylla.NewDLQStore(s.Session, s.keyspace).Put(t.Context(), []*messages.DeadLetter{replayed, skipped}); err != nil {
 		t.Fatalf("seed dead letters: %v", err)
 	}
 	replayedID, skippedID := replayed.GetEvent().GetEventId(), skipped.GetEvent().GetEventId()
