@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os/exec"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -76,7 +77,7 @@ func StartNode(t testing.TB, bins Binaries, extra ...string) *Node {
 		n.Kafka = addr
 		args = append(args, "--kafka-brokers", addr)
 	}
-	args = append(args, extra...)
+	extra = slices.Clone(extra)
 	for i, a := range extra {
 		if i+1 == len(extra) {
 			break
@@ -89,11 +90,17 @@ func StartNode(t testing.TB, bins Binaries, extra ...string) *Node {
 		case "--keyspace":
 			n.Keyspace = extra[i+1]
 		case "--topic-template":
+			if External() {
+				// A test's own template still gets the test's prefix.
+				_, prefix := namesFor(t)
+				extra[i+1] = prefix + extra[i+1]
+			}
 			n.topicTemplate = extra[i+1]
 		case "--data-dir":
 			n.DataDir = extra[i+1]
 		}
 	}
+	args = append(args, extra...)
 	log := &SyncBuffer{}
 	n.Log = log.String
 	cmd := exec.Command(bins.Node, args...)
@@ -128,10 +135,11 @@ func (n *Node) checkSubstrate(t testing.TB) {
 	}
 }
 
-// Topic is the Kafka topic this node publishes eventType's events to (its
-// --topic-template; per test on external services).
+// Topic is the Kafka topic this node publishes eventType's events to: its
+// --topic-template (per test on external services) filled in as the relay
+// does, every event's aggregate type being "order".
 func (n *Node) Topic(eventType string) string {
-	return strings.ReplaceAll(n.topicTemplate, "{{event_type}}", eventType)
+	return strings.NewReplacer("{{event_type}}", eventType, "{{aggregate_type}}", "order").Replace(n.topicTemplate)
 }
 
 func (n *Node) waitReady(t testing.TB, timeout time.Duration) {
