@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"cmp"
 	"context"
 	"io"
 	"log/slog"
@@ -59,24 +60,16 @@ func StartNode(t testing.TB, bins Binaries, extra ...string) *Node {
 		bins:          bins,
 		topicTemplate: config.Default().Relay.TopicTemplate,
 	}
-	args := []string{
+	args := append([]string{
 		"--remote-addr", n.Remote, "--metrics-addr", n.Metrics, "--data-dir", n.DataDir,
-		"--embedded-cql-addr", n.CQL, "--embedded-kafka-addr", n.Kafka,
 		"--log-level", "info",
-	}
+	}, SubstrateFlags(t, n.CQL, n.Kafka)...)
 	if External() {
 		keyspace, prefix := namesFor(t)
 		n.Keyspace, n.topicTemplate = keyspace, prefix+n.topicTemplate
-		args = append(args, "--keyspace", n.Keyspace, "--topic-template", n.topicTemplate, "--migrate")
 	}
-	if addr := ExternalScylla(); addr != "" {
-		n.CQL = addr
-		args = append(args, "--scylla-hosts", addr)
-	}
-	if addr := ExternalKafka(); addr != "" {
-		n.Kafka = addr
-		args = append(args, "--kafka-brokers", addr)
-	}
+	n.CQL = cmp.Or(ExternalScylla(), n.CQL)
+	n.Kafka = cmp.Or(ExternalKafka(), n.Kafka)
 	extra = slices.Clone(extra)
 	for i, a := range extra {
 		if i+1 == len(extra) {
@@ -115,6 +108,25 @@ func StartNode(t testing.TB, bins Binaries, extra ...string) *Node {
 	n.waitReady(t, 60*time.Second)
 	n.checkSubstrate(t)
 	return n
+}
+
+// SubstrateFlags are the outbox-node flags choosing t's store and broker:
+// the embedded ones on cqlAddr and kafkaAddr, or with OUTBOX_TEST_SCYLLA/
+// OUTBOX_TEST_KAFKA set the external services, with the test's keyspace and
+// topic prefix and --migrate, for tests that run the binary themselves.
+func SubstrateFlags(t testing.TB, cqlAddr, kafkaAddr string) []string {
+	args := []string{"--embedded-cql-addr", cqlAddr, "--embedded-kafka-addr", kafkaAddr}
+	if External() {
+		keyspace, prefix := namesFor(t)
+		args = append(args, "--keyspace", keyspace, "--topic-template", prefix+config.Default().Relay.TopicTemplate, "--migrate")
+	}
+	if addr := ExternalScylla(); addr != "" {
+		args = append(args, "--scylla-hosts", addr)
+	}
+	if addr := ExternalKafka(); addr != "" {
+		args = append(args, "--kafka-brokers", addr)
+	}
+	return args
 }
 
 // Embedded start lines the node logs (cmd/outbox-node) before it serves
