@@ -153,7 +153,7 @@ func TestTopFollowsPublishingAndStopsOnInterrupt(t *testing.T) {
 func TestTopDLQWaitingAndDeadMetrics(t *testing.T) {
 	bins := harness.Build(t)
 	node := harness.StartNode(t, bins)
-	dead, skipped := deadLetter(t), deadLetter(t)
+	dead, skipped := deadLetter(t, node), deadLetter(t, node)
 	if err := scylla.NewDLQStore(node.Session(t), node.Keyspace).Put(t.Context(), []*messages.DeadLetter{dead, skipped}); err != nil {
 		t.Fatalf("seed dead letters: %v", err)
 	}

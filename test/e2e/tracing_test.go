@@ -70,7 +70,7 @@ func TestTraceparentReachesKafka(t *testing.T) {
 	if startedID == callerTraceID || strings.Trim(startedID, "0") == "" {
 		t.Errorf("node-started trace id %s: want a fresh non-zero one", startedID)
 	}
-	r = awaitRecord(t, node.Kafka, "OrderUpdated", given.OrderID)
+	r = awaitRecord(t, node.Kafka, node.Topic("OrderUpdated"), given.OrderID)
 	if r.headers["traceparent"] != started.Traceparent {
 		t.Errorf("record traceparent %q, want the reply's %q", r.headers["traceparent"], started.Traceparent)
 	}
@@ -113,7 +113,7 @@ func TestTracingSpansReachOTLP(t *testing.T) {
 	// A node-started trace: the command span is its root.
 	started := decodeJSON[accepted](t, mustAccept(t, node, "-o", "json", "order", "cancel", a.OrderID))
 	startedID, _ := traceParts(t, started.Traceparent)
-	awaitRecord(t, node.Kafka, "OrderCancelled", a.OrderID)
+	awaitRecord(t, node.Kafka, node.Topic("OrderCancelled"), a.OrderID)
 	if n := recv.count(); n != 0 {
 		t.Fatalf("%d spans exported before the stop, want 0 with a ten-minute batch delay", n)
 	}
