@@ -106,6 +106,7 @@ type run struct {
 // and that no stop or start hung. The report is logged at the end, also
 // when the run stops early.
 func TestChaos(t *testing.T) {
+	harness.EmbeddedOnly(t, "it kills and restarts the store's process and switches the broker's outages (devstack SIGKILL, SIGUSR1/SIGUSR2)")
 	seed := *seedFlag
 	if seed == 0 {
 		seed = uint64(time.Now().UnixNano())

@@ -18,11 +18,11 @@ import (
 func TestFailedBatchWritesNeitherTable(t *testing.T) {
 	bins := harness.Build(t)
 	node := harness.StartNode(t, bins)
-	s := node.Session(t)
+	s := openStore(t, node)
 	existing := uuid.MustParse(mustAccept(t, node, "order", "create", "--customer", "judy", "--amount", "9.00"))
 	ordersBefore := countRows(t, s, "orders")
 
-	if err := s.ExecStmt("DROP TABLE " + keyspace + ".outbox_messages"); err != nil {
+	if err := s.ExecStmt("DROP TABLE " + s.keyspace + ".outbox_messages"); err != nil {
 		t.Fatalf("drop outbox_messages: %v", err)
 	}
 	for _, args := range [][]string{
@@ -42,7 +42,9 @@ func TestFailedBatchWritesNeitherTable(t *testing.T) {
 		t.Fatalf("order changed by failed batches: %+v", row)
 	}
 
-	scyllatest.Migrate(t, s, config.Default().Scylla) // recreates the table
+	schemaCfg := config.Default().Scylla
+	schemaCfg.Keyspace = s.keyspace
+	scyllatest.Migrate(t, s.Session, schemaCfg) // recreates the table
 	mustAccept(t, node, "order", "update", existing.String(), "--amount", "11.00")
 	events := loadEvents(t, s, existing)
 	if len(events) != 1 || events[0].AggregateVersion != 2 {

@@ -16,7 +16,7 @@ import (
 func TestBadInputRejectedThroughTheCLI(t *testing.T) {
 	bins := harness.Build(t)
 	node := harness.StartNode(t, bins)
-	s := node.Session(t)
+	s := openStore(t, node)
 	mustAccept(t, node, "order", "create", "--customer", "Zoë", "--amount", "1.00", "--currency", "JPY")
 	ordersBefore, outboxBefore := countRows(t, s, "orders"), countRows(t, s, "outbox_messages")
 

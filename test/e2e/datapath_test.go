@@ -25,12 +25,12 @@ func TestCommandsReachKafka(t *testing.T) {
 	mustAccept(t, node, "order", "update", id, "--amount", "9.00")
 	mustAccept(t, node, "order", "cancel", id, "--reason", "test")
 
-	events := loadEvents(t, node.Session(t), uuid.MustParse(id))
+	events := loadEvents(t, openStore(t, node), uuid.MustParse(id))
 	if len(events) != 3 {
 		t.Fatalf("%d outbox rows, want 3", len(events))
 	}
 	for _, e := range events {
-		r := awaitRecord(t, node.Kafka, e.EventType, id)
+		r := awaitRecord(t, node.Kafka, node.Topic(e.EventType), id)
 		if r.headers["event_id"] != e.EventID.String() || r.headers["aggregate_version"] != strconv.Itoa(int(e.AggregateVersion)) ||
 			!strings.Contains(r.value, id) {
 			t.Errorf("%s record headers %v value %s; want event %s v%d", e.EventType, r.headers, r.value, e.EventID, e.AggregateVersion)

@@ -22,9 +22,9 @@ import (
 func TestDLQListReplaySkip(t *testing.T) {
 	bins := harness.Build(t)
 	node := harness.StartNode(t, bins)
-	s := node.Session(t)
-	replayed, skipped := deadLetter(t), deadLetter(t)
-	if err := scylla.NewDLQStore(s, keyspace).Put(t.Context(), []*messages.DeadLetter{replayed, skipped}); err != nil {
+	s := openStore(t, node)
+	replayed, skipped := deadLetter(t, node), deadLetter(t, node)
+	if err := scylla.NewDLQStore(s.Session, s.keyspace).Put(t.Context(), []*messages.DeadLetter{replayed, skipped}); err != nil {
 		t.Fatalf("seed dead letters: %v", err)
 	}
 	replayedID, skippedID := replayed.GetEvent().GetEventId(), skipped.GetEvent().GetEventId()
@@ -39,7 +39,7 @@ func TestDLQListReplaySkip(t *testing.T) {
 	if out := mustAccept(t, node, "dlq", "replay", replayedID); !strings.Contains(out, "1 affected") {
 		t.Fatalf("dlq replay printed %q", out)
 	}
-	checkPublished(t, node.Kafka, replayed.GetEvent())
+	checkPublished(t, node, replayed.GetEvent())
 
 	mustAccept(t, node, "dlq", "skip", skippedID)
 	list = mustAccept(t, node, "dlq", "list")
@@ -71,7 +71,9 @@ func TestDLQListReplaySkip(t *testing.T) {
 	}
 }
 
-func deadLetter(t *testing.T) *messages.DeadLetter {
+// deadLetter is a dead OrderCreated event of a new order, addressed to
+// node's topic.
+func deadLetter(t *testing.T, node *harness.Node) *messages.DeadLetter {
 	t.Helper()
 	id, err := uuid.NewUUID()
 	if err != nil {
@@ -84,16 +86,16 @@ func deadLetter(t *testing.T) *messages.DeadLetter {
 			EventId: id.String(), AggregateType: "order", AggregateId: aggregate, AggregateVersion: 1,
 			EventType: "OrderCreated", Payload: []byte(fmt.Sprintf(`{"order_id":%q}`, aggregate)), OccurredAt: at,
 		},
-		Topic: "OrderCreated", Error: "broker said no", Attempts: 5, FirstFailedAt: at, LastFailedAt: at,
+		Topic: node.Topic("OrderCreated"), Error: "broker said no", Attempts: 5, FirstFailedAt: at, LastFailedAt: at,
 		State: messages.DeadLetterState_DEAD_LETTER_STATE_DEAD,
 	}
 }
 
-// checkPublished waits for ev's record in topic ev.EventType: keyed by
+// checkPublished waits for ev's record in node's topic of ev.EventType: keyed by
 // the aggregate id, with ev's event_id header and payload.
-func checkPublished(t *testing.T, broker string, ev *messages.OutboxEvent) {
+func checkPublished(t *testing.T, node *harness.Node, ev *messages.OutboxEvent) {
 	t.Helper()
-	m := awaitRecord(t, broker, ev.GetEventType(), ev.GetAggregateId())
+	m := awaitRecord(t, node.Kafka, node.Topic(ev.GetEventType()), ev.GetAggregateId())
 	if m.headers["event_id"] != ev.GetEventId() || !strings.Contains(m.value, ev.GetAggregateId()) {
 		t.Fatalf("record headers %v value %s; want event %s", m.headers, m.value, ev.GetEventId())
 	}

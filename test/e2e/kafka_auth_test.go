@@ -84,6 +84,7 @@ func requireKafkaHealthy(t *testing.T, node *harness.Node, password string) {
 // SCRAM user; the node, given the CA and the user, publishes an order's
 // event, which a consumer with the same credentials reads back.
 func TestNodePublishesThroughSASLAndTLS(t *testing.T) {
+	harness.EmbeddedOnly(t, "it starts a devstack with SASL users and TLS certificates of its own")
 	const password = "e2e-scram-password"
 	bins := harness.Build(t)
 	files := tlstest.NewPKI(t)
@@ -119,6 +120,7 @@ func TestNodePublishesThroughSASLAndTLS(t *testing.T) {
 // embedded broker requires that user; the node's topics get
 // --embedded-kafka-partitions partitions, others one, as in Kafka.
 func TestEmbeddedBrokerWithSASL(t *testing.T) {
+	harness.EmbeddedOnly(t, "it tests the embedded broker's SASL")
 	const password = "e2e-plain-password"
 	bins := harness.Build(t)
 	node := harness.StartNode(t, bins, "--kafka-sasl-mechanism", "PLAIN", "--kafka-sasl-username", "outbox",

@@ -17,22 +17,33 @@ import (
 	"github.com/outboxnode/outbox/test/harness"
 )
 
-const keyspace = "orders_ks"
+// store is a session to a node's store with the node's keyspace (per test
+// on external services).
+type store struct {
+	gocqlx.Session
+	keyspace string
+}
 
-// countRows returns the number of rows of table in keyspace.
-func countRows(t *testing.T, s gocqlx.Session, table string) int64 {
+// openStore connects to node's store; the session is closed at cleanup.
+func openStore(t *testing.T, node *harness.Node) store {
+	t.Helper()
+	return store{Session: node.Session(t), keyspace: node.Keyspace}
+}
+
+// countRows returns the number of rows of table in the node's keyspace.
+func countRows(t *testing.T, s store, table string) int64 {
 	t.Helper()
 	var n int64
-	if err := s.Session.Query(fmt.Sprintf("SELECT COUNT(*) FROM %s.%s", keyspace, table)).Scan(&n); err != nil {
+	if err := s.Session.Session.Query(fmt.Sprintf("SELECT COUNT(*) FROM %s.%s", s.keyspace, table)).Scan(&n); err != nil {
 		t.Fatalf("count %s: %v", table, err)
 	}
 	return n
 }
 
 // loadOrder reads one orders row; ok is false when it does not exist.
-func loadOrder(t *testing.T, s gocqlx.Session, id uuid.UUID) (scylla.OrderRow, bool) {
+func loadOrder(t *testing.T, s store, id uuid.UUID) (scylla.OrderRow, bool) {
 	t.Helper()
-	stmt, names := scylla.OrdersTable(keyspace).Get()
+	stmt, names := scylla.OrdersTable(s.keyspace).Get()
 	var rows []scylla.OrderRow
 	if err := s.Query(stmt, names).Bind(id).SelectRelease(&rows); err != nil {
 		t.Fatalf("load order %s: %v", id, err)
@@ -44,9 +55,9 @@ func loadOrder(t *testing.T, s gocqlx.Session, id uuid.UUID) (scylla.OrderRow, b
 }
 
 // loadEvents reads the outbox rows of one order, in event_id order.
-func loadEvents(t *testing.T, s gocqlx.Session, id uuid.UUID) []scylla.OutboxRow {
+func loadEvents(t *testing.T, s store, id uuid.UUID) []scylla.OutboxRow {
 	t.Helper()
-	stmt, names := scylla.OutboxTable(keyspace).Select()
+	stmt, names := scylla.OutboxTable(s.keyspace).Select()
 	var rows []scylla.OutboxRow
 	if err := s.Query(stmt, names).Bind(id).SelectRelease(&rows); err != nil {
 		t.Fatalf("load events of %s: %v", id, err)

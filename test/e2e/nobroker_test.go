@@ -20,6 +20,7 @@ import (
 // broker listens on that address every event arrives (read with sarama)
 // and none is dead-lettered.
 func TestNodeStartsWithoutBroker(t *testing.T) {
+	harness.EmbeddedOnly(t, "it starts the broker in-process after the node, controlling the broker's lifetime")
 	const orders = 20
 	bins := harness.Build(t)
 	brokerAddr := harness.FreeAddr(t)
@@ -63,7 +64,7 @@ func TestNodeStartsWithoutBroker(t *testing.T) {
 			t.Errorf("order %s has no record in Kafka", id)
 		}
 	}
-	if n := countRows(t, node.Session(t), "dead_letter_queue"); n != 0 {
+	if n := countRows(t, openStore(t, node), "dead_letter_queue"); n != 0 {
 		t.Errorf("%d dead letters for a broker that was only absent", n)
 	}
 	for _, line := range []string{"kafka unreachable, relay waiting", "kafka connected"} {

@@ -141,11 +141,9 @@ func TestBusyPortFailsStart(t *testing.T) {
 	}
 	defer busy.Close()
 	for _, flag := range []string{"--remote-addr", "--metrics-addr"} {
-		args := []string{
-			"--remote-addr", harness.FreeAddr(t), "--metrics-addr", harness.FreeAddr(t),
-			"--embedded-cql-addr", "127.0.0.1:0", "--embedded-kafka-addr", "127.0.0.1:0",
-			"--data-dir", t.TempDir(), flag, busy.Addr().String(),
-		}
+		args := append([]string{"--remote-addr", harness.FreeAddr(t), "--metrics-addr", harness.FreeAddr(t)},
+			harness.SubstrateFlags(t, "127.0.0.1:0", "127.0.0.1:0")...)
+		args = append(args, "--data-dir", t.TempDir(), flag, busy.Addr().String())
 		out, err := exec.Command(bins.Node, args...).CombinedOutput()
 		var exit *exec.ExitError
 		if !errors.As(err, &exit) || exit.ExitCode() != 1 || !strings.Contains(string(out), "address already in use") {

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/scylladb/gocqlx/v2"
 
 	"github.com/outboxnode/outbox/test/harness"
 )
@@ -78,7 +77,7 @@ func TestTwoHundredOrdersLifecycle(t *testing.T) {
 		return
 	}
 
-	s := node.Session(t)
+	s := openStore(t, node)
 	if got := countRows(t, s, "orders"); got != orders {
 		t.Errorf("orders rows = %d, want %d", got, orders)
 	}
@@ -106,7 +105,7 @@ func TestTwoHundredOrdersLifecycle(t *testing.T) {
 	}
 }
 
-func checkOrderRow(t *testing.T, s gocqlx.Session, p orderPlan) {
+func checkOrderRow(t *testing.T, s store, p orderPlan) {
 	t.Helper()
 	row, ok := loadOrder(t, s, p.id)
 	if !ok {
@@ -120,7 +119,7 @@ func checkOrderRow(t *testing.T, s gocqlx.Session, p orderPlan) {
 	}
 }
 
-func checkOutboxRows(t *testing.T, s gocqlx.Session, p orderPlan) {
+func checkOutboxRows(t *testing.T, s store, p orderPlan) {
 	t.Helper()
 	events := loadEvents(t, s, p.id)
 	wantTypes := []string{"OrderCreated", "OrderUpdated", "OrderCancelled"}

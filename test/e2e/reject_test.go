@@ -15,7 +15,7 @@ import (
 func TestRejectedCommandsWriteNothing(t *testing.T) {
 	bins := harness.Build(t)
 	node := harness.StartNode(t, bins)
-	s := node.Session(t)
+	s := openStore(t, node)
 
 	live := mustAccept(t, node, "order", "create", "--customer", "bob", "--amount", "10.00")
 	cancelled := mustAccept(t, node, "order", "create", "--customer", "carol", "--amount", "20.00")

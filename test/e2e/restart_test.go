@@ -34,7 +34,7 @@ func TestNodeCrashKeepsOrders(t *testing.T) {
 	if view["status"] != "ORDER_STATUS_CANCELLED" || view["customer_id"] != "leo" || view["amount"] != "6.00" {
 		t.Fatalf("order after the crash: %v", view)
 	}
-	if n := len(loadEvents(t, second.Session(t), mustUUID(t, id))); n != 3 {
+	if n := len(loadEvents(t, openStore(t, second), mustUUID(t, id))); n != 3 {
 		t.Fatalf("%d outbox rows, want 3", n)
 	}
 }
@@ -43,6 +43,7 @@ func TestNodeCrashKeepsOrders(t *testing.T) {
 // on the same --data-dir: the orders are recovered from the embedded
 // store's write-ahead log.
 func TestEmbeddedStorePersists(t *testing.T) {
+	harness.EmbeddedOnly(t, "it tests the embedded store's write-ahead log")
 	bins := harness.Build(t)
 	dir := t.TempDir()
 	first := harness.StartNode(t, bins, "--data-dir", dir)

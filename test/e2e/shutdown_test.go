@@ -11,7 +11,6 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/google/uuid"
-	"github.com/scylladb/gocqlx/v2"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/outboxnode/outbox/messages"
@@ -185,7 +184,7 @@ func stopUnderLoad(t *testing.T, bins harness.Binaries, cql, kafka string) stopF
 	// next millisecond was certainly sent after the line was written.
 	gateClosedBy := logged.Add(time.Millisecond)
 
-	s := node.Session(t)
+	s := openStore(t, node)
 	for _, r := range replies {
 		switch {
 		case r.accepted != nil:
@@ -212,7 +211,7 @@ func stopUnderLoad(t *testing.T, bins harness.Binaries, cql, kafka string) stopF
 
 // requireInStore checks the outbox row of an accepted command, and that the
 // order row is at least at its version.
-func requireInStore(t *testing.T, s gocqlx.Session, a *messages.CommandAccepted) {
+func requireInStore(t *testing.T, s store, a *messages.CommandAccepted) {
 	t.Helper()
 	id := uuid.MustParse(a.GetOrderId())
 	found := false

@@ -19,6 +19,7 @@ import (
 // (from OUTBOX_SCYLLA_PASSWORD) the node fails start-up with exit 1 and
 // the server's reason, and neither run prints a password.
 func TestNodeWithStoreAuthAndTLS(t *testing.T) {
+	harness.EmbeddedOnly(t, "it starts a devstack with CQL users and TLS certificates of its own")
 	const (
 		user     = "outbox"
 		password = "Tr0ub4dor-e2e"
@@ -68,6 +69,7 @@ func TestNodeWithStoreAuthAndTLS(t *testing.T) {
 // own miniscylla then requires it, the node works through it, and a client
 // without credentials is refused.
 func TestEmbeddedStoreWithAuth(t *testing.T) {
+	harness.EmbeddedOnly(t, "it tests the embedded store's authentication")
 	bins := harness.Build(t)
 	pwFile := filepath.Join(t.TempDir(), "cql-password")
 	if err := os.WriteFile(pwFile, []byte("embedded-Secret-1\n"), 0o600); err != nil {

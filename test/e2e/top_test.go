@@ -153,8 +153,8 @@ func TestTopFollowsPublishingAndStopsOnInterrupt(t *testing.T) {
 func TestTopDLQWaitingAndDeadMetrics(t *testing.T) {
 	bins := harness.Build(t)
 	node := harness.StartNode(t, bins)
-	dead, skipped := deadLetter(t), deadLetter(t)
-	if err := scylla.NewDLQStore(node.Session(t), keyspace).Put(t.Context(), []*messages.DeadLetter{dead, skipped}); err != nil {
+	dead, skipped := deadLetter(t, node), deadLetter(t, node)
+	if err := scylla.NewDLQStore(node.Session(t), node.Keyspace).Put(t.Context(), []*messages.DeadLetter{dead, skipped}); err != nil {
 		t.Fatalf("seed dead letters: %v", err)
 	}
 	mustAccept(t, node, "dlq", "skip", skipped.GetEvent().GetEventId())

@@ -56,7 +56,7 @@ func TestTraceparentReachesKafka(t *testing.T) {
 	if given.Traceparent != callerParent {
 		t.Errorf("reply traceparent %q, want the caller's %q (no exporter: the node joins it as is)", given.Traceparent, callerParent)
 	}
-	r := awaitRecord(t, node.Kafka, "OrderCreated", given.OrderID)
+	r := awaitRecord(t, node.Kafka, node.Topic("OrderCreated"), given.OrderID)
 	if got, _ := traceParts(t, r.headers["traceparent"]); got != callerTraceID {
 		t.Errorf("record traceparent %q, want trace id %s", r.headers["traceparent"], callerTraceID)
 	}
@@ -70,7 +70,7 @@ func TestTraceparentReachesKafka(t *testing.T) {
 	if startedID == callerTraceID || strings.Trim(startedID, "0") == "" {
 		t.Errorf("node-started trace id %s: want a fresh non-zero one", startedID)
 	}
-	r = awaitRecord(t, node.Kafka, "OrderUpdated", given.OrderID)
+	r = awaitRecord(t, node.Kafka, node.Topic("OrderUpdated"), given.OrderID)
 	if r.headers["traceparent"] != started.Traceparent {
 		t.Errorf("record traceparent %q, want the reply's %q", r.headers["traceparent"], started.Traceparent)
 	}
@@ -85,7 +85,7 @@ func TestTraceparentReachesKafka(t *testing.T) {
 	if !errors.As(err, &rej) || rej.Code != messages.RejectCode_REJECT_CODE_INVALID_ARGUMENT || !strings.Contains(rej.Reason, "traceparent") {
 		t.Errorf("CancelOrder with traceparent %q: %v, want INVALID_ARGUMENT naming traceparent", bad, err)
 	}
-	if v, ok := loadOrder(t, node.Session(t), mustUUID(t, given.OrderID)); !ok || v.Status != "UPDATED" {
+	if v, ok := loadOrder(t, openStore(t, node), mustUUID(t, given.OrderID)); !ok || v.Status != "UPDATED" {
 		t.Errorf("order after refused cancels: %+v (found %v), want UPDATED", v, ok)
 	}
 }
@@ -105,7 +105,7 @@ func TestTracingSpansReachOTLP(t *testing.T) {
 
 	a := decodeJSON[accepted](t, mustAccept(t, node, "-o", "json", "order", "create",
 		"--customer", "otto", "--amount", "5.00", "--traceparent", callerParent))
-	r := awaitRecord(t, node.Kafka, "OrderCreated", a.OrderID)
+	r := awaitRecord(t, node.Kafka, node.Topic("OrderCreated"), a.OrderID)
 	recordTrace, recordParent := traceParts(t, r.headers["traceparent"])
 	if recordTrace != callerTraceID || r.headers["traceparent"] != a.Traceparent {
 		t.Fatalf("record traceparent %q, reply %q: want trace %s in both", r.headers["traceparent"], a.Traceparent, callerTraceID)
@@ -113,7 +113,7 @@ func TestTracingSpansReachOTLP(t *testing.T) {
 	// A node-started trace: the command span is its root.
 	started := decodeJSON[accepted](t, mustAccept(t, node, "-o", "json", "order", "cancel", a.OrderID))
 	startedID, _ := traceParts(t, started.Traceparent)
-	awaitRecord(t, node.Kafka, "OrderCancelled", a.OrderID)
+	awaitRecord(t, node.Kafka, node.Topic("OrderCancelled"), a.OrderID)
 	if n := recv.count(); n != 0 {
 		t.Fatalf("%d spans exported before the stop, want 0 with a ten-minute batch delay", n)
 	}

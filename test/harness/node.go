@@ -1,11 +1,14 @@
 package harness
 
 import (
+	"cmp"
 	"context"
 	"io"
 	"log/slog"
 	"net/http"
 	"os/exec"
+	"slices"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -24,37 +27,50 @@ type Node struct {
 	Metrics string
 	// CQL is the store address (embedded miniscylla or --scylla-hosts).
 	CQL string
-	// Kafka is the embedded broker's address (unused with --kafka-brokers).
-	Kafka   string
-	DataDir string
+	// Kafka is the broker address (embedded minikafka or --kafka-brokers).
+	Kafka string
+	// Keyspace holds the node's tables (--keyspace).
+	Keyspace string
+	DataDir  string
 	// Log is everything the node wrote to stderr so far.
 	Log func() string
 
-	bins Binaries
+	bins          Binaries
+	topicTemplate string
 	*process
 	wantExit int
 }
 
 // StartNode starts outbox-node on free ports with a fresh data directory
 // and waits until it serves /health (the last step of its start-up). extra flags are appended (and win,
-// flag parsing keeps the last value). The node is stopped at cleanup, and
-// the test fails unless it then exits 0.
+// flag parsing keeps the last value). With OUTBOX_TEST_SCYLLA/OUTBOX_TEST_KAFKA
+// set the node uses those services (migrating a keyspace of its own, with
+// topics of its own and the node's cluster confidence window) and the test
+// fails if it still started an embedded server. The node is stopped at
+// cleanup, and the test fails unless it then exits 0.
 func StartNode(t testing.TB, bins Binaries, extra ...string) *Node {
 	t.Helper()
 	n := &Node{
-		Remote:  FreeAddr(t),
-		Metrics: FreeAddr(t),
-		CQL:     FreeAddr(t),
-		Kafka:   FreeAddr(t),
-		DataDir: t.TempDir(),
-		bins:    bins,
+		Remote:        FreeAddr(t),
+		Metrics:       FreeAddr(t),
+		CQL:           FreeAddr(t),
+		Kafka:         FreeAddr(t),
+		Keyspace:      config.Default().Scylla.Keyspace,
+		DataDir:       t.TempDir(),
+		bins:          bins,
+		topicTemplate: config.Default().Relay.TopicTemplate,
 	}
-	args := []string{
+	args := append([]string{
 		"--remote-addr", n.Remote, "--metrics-addr", n.Metrics, "--data-dir", n.DataDir,
-		"--embedded-cql-addr", n.CQL, "--embedded-kafka-addr", n.Kafka,
 		"--log-level", "info",
+	}, SubstrateFlags(t, n.CQL, n.Kafka)...)
+	if External() {
+		keyspace, prefix := namesFor(t)
+		n.Keyspace, n.topicTemplate = keyspace, prefix+n.topicTemplate
 	}
-	args = append(args, extra...)
+	n.CQL = cmp.Or(ExternalScylla(), n.CQL)
+	n.Kafka = cmp.Or(ExternalKafka(), n.Kafka)
+	extra = slices.Clone(extra)
 	for i, a := range extra {
 		if i+1 == len(extra) {
 			break
@@ -62,10 +78,22 @@ func StartNode(t testing.TB, bins Binaries, extra ...string) *Node {
 		switch a {
 		case "--scylla-hosts":
 			n.CQL = extra[i+1]
+		case "--kafka-brokers":
+			n.Kafka = extra[i+1]
+		case "--keyspace":
+			n.Keyspace = extra[i+1]
+		case "--topic-template":
+			if External() {
+				// A test's own template still gets the test's prefix.
+				_, prefix := namesFor(t)
+				extra[i+1] = prefix + extra[i+1]
+			}
+			n.topicTemplate = extra[i+1]
 		case "--data-dir":
 			n.DataDir = extra[i+1]
 		}
 	}
+	args = append(args, extra...)
 	log := &SyncBuffer{}
 	n.Log = log.String
 	cmd := exec.Command(bins.Node, args...)
@@ -78,7 +106,52 @@ func StartNode(t testing.TB, bins Binaries, extra ...string) *Node {
 		}
 	})
 	n.waitReady(t, 60*time.Second)
+	n.checkSubstrate(t)
 	return n
+}
+
+// SubstrateFlags are the outbox-node flags choosing t's store and broker:
+// the embedded ones on cqlAddr and kafkaAddr, or with OUTBOX_TEST_SCYLLA/
+// OUTBOX_TEST_KAFKA set the external services, with the test's keyspace and
+// topic prefix and --migrate, for tests that run the binary themselves.
+func SubstrateFlags(t testing.TB, cqlAddr, kafkaAddr string) []string {
+	args := []string{"--embedded-cql-addr", cqlAddr, "--embedded-kafka-addr", kafkaAddr}
+	if External() {
+		keyspace, prefix := namesFor(t)
+		args = append(args, "--keyspace", keyspace, "--topic-template", prefix+config.Default().Relay.TopicTemplate, "--migrate")
+	}
+	if addr := ExternalScylla(); addr != "" {
+		args = append(args, "--scylla-hosts", addr)
+	}
+	if addr := ExternalKafka(); addr != "" {
+		args = append(args, "--kafka-brokers", addr)
+	}
+	return args
+}
+
+// Embedded start lines the node logs (cmd/outbox-node) before it serves
+// /health; with an external service set, its line must be absent.
+const (
+	embeddedStoreLine  = "embedded mode: ScyllaDB emulator"
+	embeddedBrokerLine = "embedded mode: in-process Kafka broker"
+)
+
+func (n *Node) checkSubstrate(t testing.TB) {
+	t.Helper()
+	log := n.Log()
+	if ExternalScylla() != "" && strings.Contains(log, embeddedStoreLine) {
+		t.Fatalf("%s is set but the node started its embedded store; log:\n%s", EnvScylla, log)
+	}
+	if ExternalKafka() != "" && strings.Contains(log, embeddedBrokerLine) {
+		t.Fatalf("%s is set but the node started its embedded broker; log:\n%s", EnvKafka, log)
+	}
+}
+
+// Topic is the Kafka topic this node publishes eventType's events to: its
+// --topic-template (per test on external services) filled in as the relay
+// does, every event's aggregate type being "order".
+func (n *Node) Topic(eventType string) string {
+	return strings.NewReplacer("{{event_type}}", eventType, "{{aggregate_type}}", "order").Replace(n.topicTemplate)
 }
 
 func (n *Node) waitReady(t testing.TB, timeout time.Duration) {
@@ -173,9 +246,21 @@ func (n *Node) HTTPGet(t testing.TB, path string) (string, int) {
 }
 
 // StartDevstack runs cmd/devstack on free ports, with extra flags
-// appended, and returns its CQL and Kafka addresses; it is stopped at cleanup.
+// appended, and returns its CQL and Kafka addresses; it is stopped at
+// cleanup. With OUTBOX_TEST_SCYLLA/OUTBOX_TEST_KAFKA set it starts nothing
+// and returns those addresses; extra flags then cannot apply, so a test
+// passing them must be EmbeddedOnly.
 func StartDevstack(t testing.TB, bins Binaries, extra ...string) (cql, kafka string) {
 	t.Helper()
+	if External() {
+		if len(extra) > 0 {
+			t.Fatalf("StartDevstack %v on external services: the flags cannot apply; mark the test EmbeddedOnly", extra)
+		}
+		if ExternalScylla() == "" || ExternalKafka() == "" {
+			t.Fatalf("StartDevstack on external services needs both %s and %s", EnvScylla, EnvKafka)
+		}
+		return ExternalScylla(), ExternalKafka()
+	}
 	d := RunDevstack(t, bins, append([]string{"--cql-addr", FreeAddr(t), "--kafka-addr", FreeAddr(t), "--log-level", "warn"}, extra...)...)
 	return d.CQL, d.Kafka
 }

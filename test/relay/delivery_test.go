@@ -17,9 +17,10 @@ import (
 	"github.com/outboxnode/outbox/test/harness"
 )
 
-// topic puts every order event in one topic, so that per-key order is the
-// partition order (with the default template each event type has a topic).
-const topic = "orders.order"
+// oneTopic puts every order event in one topic, so that per-key order is
+// the partition order (with the default template each event type has a
+// topic); the node's Topic names it, whatever the event type.
+const oneTopic = "orders.{{aggregate_type}}"
 
 var eventTypes = map[int32]string{1: "OrderCreated", 2: "OrderUpdated", 3: "OrderCancelled"}
 
@@ -29,8 +30,8 @@ var eventTypes = map[int32]string{1: "OrderCreated", 2: "OrderUpdated", 3: "Orde
 // versions 1, 2, 3 in partition order, with the record headers.
 func TestThreeThousandRecordsExactlyInOrderWithHeaders(t *testing.T) {
 	bins := harness.Build(t)
-	node := startNode(t, bins, "--topic-template", "orders.{{aggregate_type}}", "--log-level", "warn")
-	kafka := harness.Collect(t, node.Kafka, topic)
+	node := startNode(t, bins, "--topic-template", oneTopic, "--log-level", "warn")
+	kafka := harness.Collect(t, node.Kafka, node.Topic(""))
 
 	acc := runLifecycles(t, node.Remote, 1000, 32)
 	if len(acc) != 3000 {
@@ -47,12 +48,12 @@ func TestThreeThousandRecordsExactlyInOrderWithHeaders(t *testing.T) {
 // command still yields exactly one record, each key's versions in order.
 func TestTabletsRecordsExactlyInOrderThroughSplitAndMerge(t *testing.T) {
 	bins := harness.Build(t)
-	node := startNode(t, bins, "--topic-template", "orders.{{aggregate_type}}", "--log-level", "warn",
+	node := startNode(t, bins, "--topic-template", oneTopic, "--log-level", "warn",
 		"--replication", "datacenter1:1", "--tablets", "on")
-	kafka := harness.Collect(t, node.Kafka, topic)
+	kafka := harness.Collect(t, node.Kafka, node.Topic(""))
 	store := miniscyllatest.Connect(t, node.CQL)
 	var tablets int
-	if err := store.Query(`SELECT initial_tablets FROM system_schema.scylla_keyspaces WHERE keyspace_name = 'orders_ks'`).Scan(&tablets); err != nil {
+	if err := store.Query(`SELECT initial_tablets FROM system_schema.scylla_keyspaces WHERE keyspace_name = ?`, node.Keyspace).Scan(&tablets); err != nil {
 		t.Fatalf("the node's keyspace is not a tablets keyspace: %v", err)
 	}
 
@@ -61,12 +62,12 @@ func TestTabletsRecordsExactlyInOrderThroughSplitAndMerge(t *testing.T) {
 	resized := make(chan error, 1)
 	go func() {
 		for _, n := range []int{8, 2} {
-			if err := store.Query(fmt.Sprintf(`ALTER TABLE orders_ks.outbox_messages WITH tablets = {'min_tablet_count': %d}`, n)).Exec(); err != nil {
+			if err := store.Query(fmt.Sprintf(`ALTER TABLE %s.outbox_messages WITH tablets = {'min_tablet_count': %d}`, node.Keyspace, n)).Exec(); err != nil {
 				resized <- err
 				return
 			}
 			var start time.Time
-			if err := store.Query(`SELECT timestamp FROM system.cdc_timestamps WHERE keyspace_name = 'orders_ks' AND table_name = 'outbox_messages' LIMIT 1`).Scan(&start); err != nil {
+			if err := store.Query(`SELECT timestamp FROM system.cdc_timestamps WHERE keyspace_name = ? AND table_name = 'outbox_messages' LIMIT 1`, node.Keyspace).Scan(&start); err != nil {
 				resized <- err
 				return
 			}
@@ -87,7 +88,7 @@ func TestTabletsRecordsExactlyInOrderThroughSplitAndMerge(t *testing.T) {
 		}
 	}
 	var sets int
-	if err := store.Query(`SELECT COUNT(*) FROM system.cdc_timestamps WHERE keyspace_name = 'orders_ks' AND table_name = 'outbox_messages'`).Scan(&sets); err != nil || sets != 4 {
+	if err := store.Query(`SELECT COUNT(*) FROM system.cdc_timestamps WHERE keyspace_name = ? AND table_name = 'outbox_messages'`, node.Keyspace).Scan(&sets); err != nil || sets != 4 {
 		t.Fatalf("%d stream sets (%v), want 4: 4, 8, then 4, 2 tablets", sets, err)
 	}
 	t.Logf("%d orders, %d commands accepted through the split and the merge", len(acc)/3, len(acc))
@@ -106,7 +107,7 @@ func checkDelivered(t *testing.T, node *harness.Node, kafka *harness.Collector, 
 		ids = append(ids, a.eventID)
 	}
 	kafka.WaitEvents(t, 2*time.Minute, ids)
-	if n := highWaterMarks(t, node.Kafka, topic); n != int64(len(acc)) {
+	if n := highWaterMarks(t, node.Kafka, node.Topic("")); n != int64(len(acc)) {
 		t.Fatalf("topic holds %d records, want exactly %d", n, len(acc))
 	}
 	records := kafka.All()
@@ -137,7 +138,7 @@ func checkDelivered(t *testing.T, node *harness.Node, kafka *harness.Collector, 
 			t.Errorf("key %s: versions %v in partition order, want [1 2 3]", key, v)
 		}
 	}
-	checkWithKcat(t, node.Kafka, byEvent)
+	checkWithKcat(t, node.Kafka, node.Topic(""), byEvent)
 	if got := metric(t, node, "cdc_events_processed_total"); got < float64(len(acc)) {
 		t.Errorf("cdc_events_processed_total %v, want >= %d", got, len(acc))
 	}
@@ -212,7 +213,7 @@ func highWaterMarks(t *testing.T, brokers, topic string) int64 {
 // checkWithKcat reads the topic with kcat (installed by .ci/deps; its
 // absence fails the test) as a second, independent consumer: every
 // record, each with the event's headers.
-func checkWithKcat(t *testing.T, brokers string, byEvent map[string]accepted) {
+func checkWithKcat(t *testing.T, brokers, topic string, byEvent map[string]accepted) {
 	t.Helper()
 	kcat, err := exec.LookPath("kcat")
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 // embedded store and broker: it creates the orders through the command
 // path, prints one line per record read back from Kafka and exits 0.
 func TestDemoPrintsEveryRecordAndExitsZero(t *testing.T) {
+	harness.EmbeddedOnly(t, "it runs `outbox-node --demo`, the embedded quick start")
 	bins := harness.Build(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

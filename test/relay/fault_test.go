@@ -19,9 +19,9 @@ import (
 // in-flight window.
 func TestStreamPanicMidStreamRestartsAndLosesNothing(t *testing.T) {
 	bins := harness.Build(t)
-	node := startNode(t, bins, "--enable-fault-injection", "--topic-template", "orders.{{aggregate_type}}",
+	node := startNode(t, bins, "--enable-fault-injection", "--topic-template", oneTopic,
 		"--cdc-in-flight", fmt.Sprint(inFlight), "--log-level", "warn")
-	kafka := harness.Collect(t, node.Kafka, topic)
+	kafka := harness.Collect(t, node.Kafka, node.Topic(""))
 
 	type result struct {
 		acc []accepted

@@ -23,6 +23,7 @@ import (
 // recovery the breaker closes (0), the lag clears and every event arrives,
 // per key in version order.
 func TestBrokerOutageOpensBreakerPausesAndRecovers(t *testing.T) {
+	harness.EmbeddedOnly(t, "it stops and restarts an in-process broker and reads the store's CDC log table")
 	broker, err := minikafka.Start(context.Background(), minikafka.Config{Addr: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
@@ -30,11 +31,11 @@ func TestBrokerOutageOpensBreakerPausesAndRecovers(t *testing.T) {
 	t.Cleanup(broker.Close)
 	const openDelay = 2 * time.Second
 	bins := harness.Build(t)
-	node := startNode(t, bins, "--kafka-brokers", broker.Addr(), "--topic-template", "orders.{{aggregate_type}}",
+	node := startNode(t, bins, "--kafka-brokers", broker.Addr(), "--topic-template", oneTopic,
 		"--breaker-open-delay", openDelay.String(), "--retry-backoff-min", "50ms", "--retry-backoff-max", "200ms",
 		// Lag threshold 2.4 s: 2% of a 2-minute CDC log TTL.
 		"--outbox-ttl", "2m", "--cdc-lag-share", "0.02", "--log-level", "warn")
-	kafka := harness.Collect(t, broker.Addr(), topic)
+	kafka := harness.Collect(t, broker.Addr(), node.Topic(""))
 
 	before := runLifecycles(t, node.Remote, 50, 8)
 	kafka.WaitEvents(t, time.Minute, eventIDs(before))

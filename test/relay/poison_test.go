@@ -20,15 +20,15 @@ import (
 func TestPoisonRowsAreDeadLetteredAndParkOnlyTheirAggregate(t *testing.T) {
 	bins := harness.Build(t)
 	node := startNode(t, bins, "--log-level", "warn")
-	kafka := harness.Collect(t, node.Kafka, "OrderCreated", "OrderUpdated", "OrderCancelled")
+	kafka := harness.Collect(t, node.Kafka, node.Topic("OrderCreated"), node.Topic("OrderUpdated"), node.Topic("OrderCancelled"))
 	s := node.Session(t).Session
 
 	undecodable, large, later := gocql.TimeUUID(), gocql.TimeUUID(), gocql.TimeUUID()
 	poisoned, blocked := gocql.MustRandomUUID(), gocql.MustRandomUUID()
-	execCQL(t, s, `INSERT INTO orders_ks.outbox_messages (aggregate_id, event_id, payload) VALUES (?, ?, 0xff)`, poisoned, undecodable)
+	execCQL(t, s, `INSERT INTO `+node.Keyspace+`.outbox_messages (aggregate_id, event_id, payload) VALUES (?, ?, 0xff)`, poisoned, undecodable)
 	huge := []byte(`{"pad":"` + strings.Repeat("x", 3<<19) + `"}`)
-	insertEvent(t, s, blocked, large, 1, huge)
-	insertEvent(t, s, blocked, later, 2, []byte(`{"order_id":"`+blocked.String()+`","version":2}`))
+	insertEvent(t, s, node.Keyspace, blocked, large, 1, huge)
+	insertEvent(t, s, node.Keyspace, blocked, later, 2, []byte(`{"order_id":"`+blocked.String()+`","version":2}`))
 
 	flowing := runLifecycles(t, node.Remote, 20, 4)
 	kafka.WaitEvents(t, time.Minute, eventIDs(flowing))
@@ -70,9 +70,9 @@ func execCQL(t *testing.T, s *gocql.Session, stmt string, args ...any) {
 }
 
 // insertEvent writes a well-formed OrderUpdated outbox row.
-func insertEvent(t *testing.T, s *gocql.Session, agg, id gocql.UUID, version int, payload []byte) {
+func insertEvent(t *testing.T, s *gocql.Session, keyspace string, agg, id gocql.UUID, version int, payload []byte) {
 	t.Helper()
-	execCQL(t, s, `INSERT INTO orders_ks.outbox_messages (aggregate_id, event_id, aggregate_type, aggregate_version, event_type, payload, created_at)
+	execCQL(t, s, `INSERT INTO `+keyspace+`.outbox_messages (aggregate_id, event_id, aggregate_type, aggregate_version, event_type, payload, created_at)
 		VALUES (?, ?, 'order', ?, 'OrderUpdated', ?, ?)`, agg, id, version, payload, time.Now())
 }
 

@@ -49,9 +49,9 @@ func restartUnderLoad(t *testing.T, stop func(*testing.T, *harness.Node)) {
 	bins := harness.Build(t)
 	cql, broker := harness.StartDevstack(t, bins)
 	flags := []string{"--scylla-hosts", cql, "--kafka-brokers", broker, "--migrate", "--consistency", "ONE",
-		"--topic-template", "orders.{{aggregate_type}}", "--cdc-in-flight", fmt.Sprint(inFlight), "--log-level", "warn"}
+		"--topic-template", oneTopic, "--cdc-in-flight", fmt.Sprint(inFlight), "--log-level", "warn"}
 	first := startNode(t, bins, flags...)
-	kafka := harness.Collect(t, broker, topic)
+	kafka := harness.Collect(t, broker, first.Topic(""))
 
 	// Orders keep coming until the node stops under them.
 	var wg sync.WaitGroup
@@ -77,7 +77,7 @@ func restartUnderLoad(t *testing.T, stop func(*testing.T, *harness.Node)) {
 	second := startNode(t, bins, flags...)
 	runLifecycles(t, second.Remote, 50, 8)
 
-	committed := outboxEventIDs(t, second.Session(t).Session)
+	committed := outboxEventIDs(t, second.Session(t).Session, second.Keyspace)
 	kafka.WaitEvents(t, 2*time.Minute, committed)
 	records := kafka.ByEventID()
 	dups := 0
@@ -102,11 +102,11 @@ func restartUnderLoad(t *testing.T, stop func(*testing.T, *harness.Node)) {
 }
 
 // outboxEventIDs reads every committed event id from outbox_messages.
-func outboxEventIDs(t *testing.T, s *gocql.Session) []string {
+func outboxEventIDs(t *testing.T, s *gocql.Session, keyspace string) []string {
 	t.Helper()
 	var ids []string
 	var id gocql.UUID
-	iter := s.Query(`SELECT event_id FROM orders_ks.outbox_messages`).Iter()
+	iter := s.Query(`SELECT event_id FROM ` + keyspace + `.outbox_messages`).Iter()
 	for iter.Scan(&id) {
 		ids = append(ids, id.String())
 	}

@@ -1,0 +1,86 @@
+package harness
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// The suites run on one of two substrates: the embedded twin (miniscylla
+// and minikafka, started by each node or devstack) or external services
+// named by these variables. Tests that need what only the twin can do call
+// EmbeddedOnly; docs/operations.md lists them.
+const (
+	// EnvScylla is host:port of an external CQL store (ScyllaDB or a devstack).
+	EnvScylla = "OUTBOX_TEST_SCYLLA"
+	// EnvKafka is host:port of an external Kafka broker.
+	EnvKafka = "OUTBOX_TEST_KAFKA"
+)
+
+// ExternalScylla is the external store's address, "" for the embedded one.
+func ExternalScylla() string { return os.Getenv(EnvScylla) }
+
+// ExternalKafka is the external broker's address, "" for the embedded one.
+func ExternalKafka() string { return os.Getenv(EnvKafka) }
+
+// External reports whether either service is external.
+func External() bool { return ExternalScylla() != "" || ExternalKafka() != "" }
+
+// EmbeddedOnly skips the test, with why, when the suite runs against
+// external services: the test needs a hook only the embedded twin has
+// (pausing the broker, injecting store faults, reading its WAL, killing it).
+func EmbeddedOnly(t testing.TB, why string) {
+	t.Helper()
+	if External() {
+		t.Skipf("embedded substrate only (%s=%q %s=%q): %s", EnvScylla, ExternalScylla(), EnvKafka, ExternalKafka(), why)
+	}
+}
+
+// maxKeyspace is the longest keyspace name the node accepts.
+const maxKeyspace = 48
+
+// UniqueNames derives from a test name a keyspace ([a-z][a-z0-9_]{0,47})
+// and a topic prefix that no other test or run shares, so tests on one
+// external cluster do not read each other's rows or records.
+func UniqueNames(testName string) (keyspace, topicPrefix string) {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails.
+	suffix := hex.EncodeToString(b)
+	var sb strings.Builder
+	sb.WriteString("t_")
+	for _, r := range strings.ToLower(testName) {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
+			sb.WriteRune(r)
+		default:
+			sb.WriteByte('_')
+		}
+	}
+	base := sb.String()
+	if room := maxKeyspace - len(suffix) - 1; len(base) > room {
+		base = base[:room]
+	}
+	return base + "_" + suffix, "t" + suffix + "."
+}
+
+// testNames keeps each running test's names, so every node a test starts
+// (a restart, a second node) shares its keyspace and topics.
+var testNames sync.Map // testing.TB -> [2]string
+
+// namesFor returns t's keyspace and topic prefix, made on first use.
+func namesFor(t testing.TB) (keyspace, topicPrefix string) {
+	if v, ok := testNames.Load(t); ok {
+		n := v.([2]string)
+		return n[0], n[1]
+	}
+	keyspace, topicPrefix = UniqueNames(t.Name())
+	if v, loaded := testNames.LoadOrStore(t, [2]string{keyspace, topicPrefix}); loaded {
+		n := v.([2]string)
+		return n[0], n[1]
+	}
+	t.Cleanup(func() { testNames.Delete(t) })
+	return keyspace, topicPrefix
+}
