@@ -36,11 +36,11 @@ dev: ## starts the compose stack (ScyllaDB, Redpanda, Prometheus, Grafana, Jaege
 	$(GO) run ./cmd/outbox-node --scylla-hosts 127.0.0.1 --kafka-brokers 127.0.0.1:19092 --migrate \
 		--replication datacenter1:1 --tablets on --metrics-addr 0.0.0.0:9090 $(ARGS)
 
-integration-test: ## runs the e2e, relay, CDC and chaos suites against the compose stack (ScyllaDB 9042, Redpanda 19092)
+integration-test: ## runs the e2e, relay, CDC and chaos suites against the compose stack (ScyllaDB 9042, Redpanda 19092), one package at a time
 	$(docker_check)
 	docker compose up -d --wait scylla redpanda
 	OUTBOX_TEST_SCYLLA=127.0.0.1:9042 OUTBOX_TEST_KAFKA=127.0.0.1:19092 \
-		$(GO) test $(TEST_FLAGS) ./test/e2e/ ./test/relay/ ./test/cdc/ ./test/chaos/
+		$(GO) test $(TEST_FLAGS) -p 1 ./test/e2e/ ./test/relay/ ./test/cdc/ ./test/chaos/
 
 metrics: ## prints a running node's /metrics (METRICS_ADDR=host:port, default 127.0.0.1:9090)
 	@curl -fs http://$(METRICS_ADDR)/metrics || { echo "make metrics: no node answers on http://$(METRICS_ADDR)/metrics; start one with \`make run\` (or set METRICS_ADDR=host:port)" >&2; exit 1; }
