@@ -55,3 +55,8 @@ proto-check: proto
 # scylla-cdc-go's own integration tests (TestConsumer*, TestTypes*), unmodified, against miniscylla.
 conformance:
 	./infra/miniscylla/cdc/conformance.sh
+
+# Renders every Mermaid block of docs/diagrams.md to docs/diagrams/NN-<heading>.svg (mmdc + chromium, from .ci/deps).
+.PHONY: diagrams
+diagrams: deps
+	DIAGRAMS_UPDATE=1 $(GO) test -count=1 -run '^TestMermaidBlocksRender$$' ./test/diagrams/
