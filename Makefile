@@ -4,7 +4,7 @@ GO        ?= go
 PKGS      ?= ./...
 TEST_FLAGS ?= -race -count=1 -timeout 25m
 
-.PHONY: help all build test deps fmt-check vet lint run devstack dev metrics integration-test clean conformance bench proto proto-check chaos
+.PHONY: help all build test deps fmt-check vet lint run devstack dev metrics integration-test clean conformance bench proto proto-check chaos diagrams
 
 # Address of a running node's /metrics and /health (the node's --metrics-addr).
 METRICS_ADDR ?= 127.0.0.1:9090
@@ -93,3 +93,7 @@ proto-check: proto ## fails when messages/*.pb.go differ from what make proto pr
 # scylla-cdc-go's own integration tests (TestConsumer*, TestTypes*), unmodified, against miniscylla.
 conformance: ## scylla-cdc-go's own integration tests against miniscylla
 	./infra/miniscylla/cdc/conformance.sh
+
+# mmdc and chromium come from .ci/deps.
+diagrams: deps ## renders every Mermaid block of docs/diagrams.md to docs/diagrams/NN-<heading>.svg
+	DIAGRAMS_UPDATE=1 $(GO) test -count=1 -run '^TestMermaidBlocksRender$$' ./test/diagrams/
