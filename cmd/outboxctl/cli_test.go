@@ -59,6 +59,11 @@ func TestRunExitCodes(t *testing.T) {
 		{"long non-UTF-8 argument", []string{"--node", down, "order", "get", strings.Repeat("a", 500) + "\xfe"}, exitUsage, "501 bytes) is not valid UTF-8"},
 		{"unreachable", []string{"--node", down, "--timeout", "1s", "order", "create", "--customer", "a", "--amount", "1"}, exitUnreachable, "unreachable"},
 		{"unreachable flags after command", []string{"health", "--node", down}, exitUnreachable, down},
+		{"top zero interval", []string{"top", "--interval", "0s"}, exitUsage, "--interval must be positive"},
+		{"top negative count", []string{"top", "--count", "-1"}, exitUsage, "--count must not be negative"},
+		{"top metrics not a URL", []string{"top", "--metrics", "127.0.0.1:9090"}, exitUsage, `--metrics "127.0.0.1:9090" is not an http(s) URL`},
+		{"top stray argument", []string{"top", "now"}, exitUsage, "takes no arguments"},
+		{"top node unreachable", []string{"--node", down, "--timeout", "1s", "top", "--count", "1"}, exitUnreachable, "unreachable"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -69,6 +74,9 @@ func TestRunExitCodes(t *testing.T) {
 			}
 			if !strings.Contains(stderr.String(), tt.inStderr) {
 				t.Fatalf("stderr lacks %q:\n%s", tt.inStderr, stderr.String())
+			}
+			if stdout.Len() != 0 {
+				t.Fatalf("stdout %q, want nothing on a failure", stdout.String())
 			}
 		})
 	}

@@ -191,33 +191,3 @@ func TestScreenJSONFields(t *testing.T) {
 		}
 	}
 }
-
-func TestTopExitCodes(t *testing.T) {
-	down := closedAddr(t)
-	tests := []struct {
-		name     string
-		args     []string
-		code     int
-		inStderr string
-	}{
-		{"zero interval", []string{"top", "--interval", "0s"}, exitUsage, "--interval must be positive"},
-		{"negative count", []string{"top", "--count", "-1"}, exitUsage, "--count must not be negative"},
-		{"metrics not a URL", []string{"top", "--metrics", "127.0.0.1:9090"}, exitUsage, `--metrics "127.0.0.1:9090" is not an http(s) URL`},
-		{"stray argument", []string{"top", "now"}, exitUsage, "takes no arguments"},
-		{"node unreachable", []string{"--node", down, "--timeout", "1s", "top", "--count", "1"}, exitUnreachable, "unreachable"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var stdout, stderr bytes.Buffer
-			if code := run(tt.args, noEnv, &stdout, &stderr); code != tt.code {
-				t.Fatalf("exit %d, want %d; stderr %q", code, tt.code, stderr.String())
-			}
-			if !strings.Contains(stderr.String(), tt.inStderr) {
-				t.Fatalf("stderr %q lacks %q", stderr.String(), tt.inStderr)
-			}
-			if stdout.Len() != 0 {
-				t.Fatalf("stdout %q, want nothing", stdout.String())
-			}
-		})
-	}
-}
