@@ -3,5 +3,6 @@
 // OutboxEvent that the relay publishes, and the DLQ and relay protocol. The Go code is generated
 // from the .proto files in this directory by generate.sh (`make proto`); edit the .proto files,
 // never the .pb.go files. Proto package outbox.v1: renaming a package or message breaks remote
-// peers (an unknown type crashes the receiving protoactor node, see LIBRARY_NOTES §1).
+// peers (protoactor cannot decode an unknown type name; the node's remote gateway drops such envelopes,
+// and an older peer without it would fail).
 package messages

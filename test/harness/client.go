@@ -17,7 +17,7 @@ var (
 // on a free loopback port, for benchmarks and tests that send requests to
 // a node directly. There is one per process: Remote.Start replaces the
 // gRPC logger globally, and a second remote races with the first under
-// -race (LIBRARY_NOTES §4). It is never shut down.
+// -race. It is never shut down.
 func Client() *actor.ActorSystem {
 	clientOnce.Do(func() {
 		quiet := slog.New(slog.DiscardHandler)

@@ -2,8 +2,9 @@ package cql
 
 import "testing"
 
-// The exact statements gocql and scylla-cdc-go send (SCYLLA_EMULATOR.md
-// §1.4, §1.5, §2), with gocql's ` USING TIMEOUT <n>ms` suffix where it adds it.
+// The exact statements gocql and scylla-cdc-go send (schema discovery,
+// CDC generation and stream reads, CDC log polls), with gocql's
+// ` USING TIMEOUT <n>ms` suffix where it adds it.
 func TestParseDriverSelects(t *testing.T) {
 	const timeout = " USING TIMEOUT 60000ms"
 	ksEq := eq("keyspace_name", mk(0))
