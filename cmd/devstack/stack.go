@@ -25,7 +25,10 @@ type config struct {
 	// walRecovery is miniscylla.Config.WALRecovery.
 	walRecovery string
 	cql         miniscylla.Config // authentication, TLS and memory bound (cql.go)
-	kafkaAuth   kafkaAuth
+	// cqlFaultAddr is the loopback address of the CQL server's write-fault
+	// switch (miniscylla.Server.ServeFaults); "" serves none.
+	cqlFaultAddr string
+	kafkaAuth    kafkaAuth
 }
 
 // kafkaAuth is the broker's optional SASL user and TLS certificate.
@@ -48,6 +51,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.walRecovery, "wal-recovery", "strict", "damage in the middle of the write-ahead log: strict refuses to start, salvage drops the damaged bytes and keeps every intact record")
 	var cql cqlFlags
 	cql.register(fs)
+	fs.StringVar(&cfg.cqlFaultAddr, "cql-fault-addr", "", `loopback HTTP address of a switch that makes the CQL server fail writes to a table, for tests (POST /fail-writes?table=ks.t, POST /heal-writes); "" serves none`)
 	fs.Func("kafka-sasl-mechanisms", "comma-separated SASL mechanisms the Kafka user may log in with (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512); empty: no SASL", func(s string) error {
 		cfg.kafkaAuth.mechanisms = strings.Split(s, ",")
 		return nil
@@ -84,6 +88,7 @@ type stack []service
 
 // starters lists the services devstack runs; a new one is one more entry.
 func starters(cfg config, log *slog.Logger) []func(context.Context) (service, error) {
+	var cqlSrv *miniscylla.Server // the fault switch's server, set by the first starter
 	s := []func(context.Context) (service, error){
 		func(ctx context.Context) (service, error) {
 			scfg := cfg.cql
@@ -92,8 +97,15 @@ func starters(cfg config, log *slog.Logger) []func(context.Context) (service, er
 			if err != nil {
 				return service{}, err
 			}
+			cqlSrv = srv
 			return service{name: "cql", addr: srv.Addr(), stop: srv.Close}, nil
 		},
+	}
+	if cfg.cqlFaultAddr != "" {
+		s = append(s, func(ctx context.Context) (service, error) {
+			addr, stop, err := cqlSrv.ServeFaults(ctx, cfg.cqlFaultAddr)
+			return service{name: "cql-fault", addr: addr, stop: stop}, err
+		})
 	}
 	if cfg.kafkaAddr != "" {
 		s = append(s, func(ctx context.Context) (service, error) {

@@ -2,8 +2,12 @@ package harness
 
 import (
 	"errors"
+	"io"
+	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -15,6 +19,9 @@ type Devstack struct {
 	// CQL and Kafka are the addresses of its ready line; "" for a service
 	// it does not run.
 	CQL, Kafka string
+	// CQLFault is the address of the CQL server's write-fault switch
+	// (devstack --cql-fault-addr); "" when it serves none.
+	CQLFault string
 	// Log is everything it wrote to stderr so far.
 	Log func() string
 	// Stdout is everything it wrote to stdout so far (the ready line and
@@ -60,6 +67,9 @@ func RunDevstack(t testing.TB, bins Binaries, args ...string) *Devstack {
 		if v, ok := strings.CutPrefix(f, "kafka="); ok {
 			d.Kafka = v
 		}
+		if v, ok := strings.CutPrefix(f, "cql-fault="); ok {
+			d.CQLFault = v
+		}
 	}
 	return d
 }
@@ -85,3 +95,49 @@ func (d *Devstack) Kill(t testing.TB) {
 
 // Signal sends sig to the process, e.g. the broker outage switch.
 func (d *Devstack) Signal(sig os.Signal) error { return d.cmd.Process.Signal(sig) }
+
+// FailWrites makes the CQL server fail every write to keyspace.table at the
+// server until HealWrites; the devstack must run with --cql-fault-addr.
+func (d *Devstack) FailWrites(t testing.TB, keyspace, table string) {
+	t.Helper()
+	d.fault(t, http.MethodPost, "/fail-writes?table="+url.QueryEscape(keyspace+"."+table))
+}
+
+// HealWrites ends FailWrites.
+func (d *Devstack) HealWrites(t testing.TB) {
+	t.Helper()
+	d.fault(t, http.MethodPost, "/heal-writes")
+}
+
+// FailedWrites is the number of write requests FailWrites refused.
+func (d *Devstack) FailedWrites(t testing.TB) int {
+	t.Helper()
+	body := d.fault(t, http.MethodGet, "/failed-writes")
+	n, err := strconv.Atoi(strings.TrimSpace(body))
+	if err != nil {
+		t.Fatalf("devstack failed-writes %q: %v", body, err)
+	}
+	return n
+}
+
+// fault calls the write-fault switch and returns its response body.
+func (d *Devstack) fault(t testing.TB, method, path string) string {
+	t.Helper()
+	if d.CQLFault == "" {
+		t.Fatal("devstack runs no write-fault switch: start it with --cql-fault-addr")
+	}
+	req, err := http.NewRequest(method, "http://"+d.CQLFault+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatalf("devstack fault switch %s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("devstack fault switch %s %s: %s %s %v", method, path, resp.Status, b, err)
+	}
+	return string(b)
+}

@@ -119,6 +119,9 @@ type Engine struct {
 
 	// traces holds the traced requests system_traces shows (trace.go).
 	traces traceStore
+
+	// faults are the tables whose writes fail (fault.go); guarded by mu.
+	faults faults
 }
 
 // New returns an engine with its system keyspaces and, with

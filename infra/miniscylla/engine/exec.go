@@ -460,6 +460,9 @@ func (e *Engine) applyLocked(muts []Mutation) error {
 		}
 		tds[i] = td
 	}
+	if err := e.faultLocked(muts); err != nil {
+		return err
+	}
 	now := e.nowNanos()
 	e.stampLocked(muts, now)
 	for i := range muts {
