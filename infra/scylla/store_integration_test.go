@@ -111,17 +111,66 @@ func TestStoreCommitRejectsBadEventWithoutWriting(t *testing.T) {
 	}
 }
 
-func TestStoreFailedBatchWritesNothing(t *testing.T) {
-	_, session, store := startStore(t)
-	if err := session.ExecStmt("DROP TABLE orders_ks.outbox_messages"); err != nil {
-		t.Fatalf("drop: %v", err)
+// commitUnderOutboxFault commits a new order with writes to outbox_messages
+// failing at the server (the order statement is the batch's first, the
+// outbox statement its second) and reports which rows exist afterwards.
+func commitUnderOutboxFault(t *testing.T, srv *miniscylla.Server, session gocqlx.Session, commit func(context.Context, orders.Change) error) (orderRow, outboxRow bool) {
+	t.Helper()
+	srv.FailWrites("orders_ks", "outbox_messages")
+	defer srv.HealWrites()
+	id := uuid.New()
+	before := srv.FailedWrites()
+	if err := commit(t.Context(), change(t, id, 1, orders.StatusCreated)); err == nil {
+		t.Fatal("commit with outbox_messages failing at the server succeeded")
+	}
+	if srv.FailedWrites() == before {
+		t.Fatal("the fault refused no write: the commit failed before reaching the server")
+	}
+	_, found, err := scylla.NewStore(session, "orders_ks").Load(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return found, outboxCount(t, session, id) > 0
+}
+
+// TestStoreCommitIsAtomicAtTheServer: the LOGGED BATCH reaches the server,
+// its second statement is refused there, and neither row is applied.
+func TestStoreCommitIsAtomicAtTheServer(t *testing.T) {
+	srv, session, store := startStore(t)
+	if order, outbox := commitUnderOutboxFault(t, srv, session, store.Commit); order || outbox {
+		t.Fatalf("a failed commit left rows: order %v, outbox %v", order, outbox)
 	}
 	id := uuid.New()
-	if err := store.Commit(t.Context(), change(t, id, 1, orders.StatusCreated)); err == nil {
-		t.Fatal("Commit into a dropped outbox table succeeded")
+	if err := store.Commit(t.Context(), change(t, id, 1, orders.StatusCreated)); err != nil {
+		t.Fatalf("commit once healed: %v", err)
 	}
-	if _, found, err := store.Load(t.Context(), id); err != nil || found {
-		t.Fatalf("order row written by a failed batch: found=%v err=%v", found, err)
+	if _, found, _ := store.Load(t.Context(), id); !found || outboxCount(t, session, id) != 1 {
+		t.Fatal("a commit once healed did not write both rows")
+	}
+}
+
+// TestAtomicityCheckCatchesTwoWrites shows the check above can fail: a
+// commit as two separate writes, under the same fault, leaves the order
+// row behind.
+func TestAtomicityCheckCatchesTwoWrites(t *testing.T) {
+	srv, session, _ := startStore(t)
+	twoWrites := func(ctx context.Context, c orders.Change) error {
+		o, e := c.Order, c.Event
+		stmt, names := scylla.OrdersTable("orders_ks").Insert()
+		if err := session.ContextQuery(ctx, stmt, names).BindStruct(scylla.OrderRow{
+			OrderID: o.OrderID, CustomerID: o.CustomerID, Status: string(o.Status), Items: map[string]int32{"A": 1},
+			TotalCents: o.TotalCents, Currency: o.Currency, Version: o.Version, CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt,
+		}).ExecRelease(); err != nil {
+			return err
+		}
+		stmt, names = scylla.OutboxTable("orders_ks").Insert()
+		return session.ContextQuery(ctx, stmt, names).BindStruct(scylla.OutboxRow{
+			AggregateID: o.OrderID, EventID: uuid.MustParse(e.GetEventId()), AggregateType: e.GetAggregateType(),
+			AggregateVersion: e.GetAggregateVersion(), EventType: e.GetEventType(), Payload: e.GetPayload(), CreatedAt: o.CreatedAt,
+		}).ExecRelease()
+	}
+	if order, outbox := commitUnderOutboxFault(t, srv, session, twoWrites); !order || outbox {
+		t.Fatalf("two writes under the fault: order row %v, outbox row %v; want the order row alone", order, outbox)
 	}
 }
 
