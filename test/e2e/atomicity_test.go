@@ -6,51 +6,53 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/outboxnode/outbox/infra/config"
-	"github.com/outboxnode/outbox/infra/scylla/scyllatest"
 	"github.com/outboxnode/outbox/test/harness"
 )
 
-// TestFailedBatchWritesNeitherTable drops outbox_messages under the node,
-// so the LOGGED BATCH of the next commands must fail: they are rejected,
-// and the orders table is unchanged. Once the table is back, commands
-// commit both rows again.
+// TestFailedBatchWritesNeitherTable runs the node on a devstack whose CQL
+// server refuses writes to outbox_messages: each command's LOGGED BATCH
+// reaches the store and fails there on its second statement. The commands
+// are rejected with STORE_UNAVAILABLE and neither table changes. Once the
+// fault is healed, the same update commits both rows and its event reaches
+// Kafka.
 func TestFailedBatchWritesNeitherTable(t *testing.T) {
+	harness.EmbeddedOnly(t, "it injects write faults into the store, which only devstack's miniscylla has")
 	bins := harness.Build(t)
-	node := harness.StartNode(t, bins)
+	d := harness.RunDevstack(t, bins, "--cql-addr", "127.0.0.1:0", "--kafka-addr", harness.FreeAddr(t),
+		"--cql-fault-addr", "127.0.0.1:0", "--log-level", "warn")
+	node := harness.StartNode(t, bins, "--scylla-hosts", d.CQL, "--kafka-brokers", d.Kafka, "--migrate")
 	s := openStore(t, node)
 	existing := uuid.MustParse(mustAccept(t, node, "order", "create", "--customer", "judy", "--amount", "9.00"))
-	ordersBefore := countRows(t, s, "orders")
 
-	if err := s.ExecStmt("DROP TABLE " + s.keyspace + ".outbox_messages"); err != nil {
-		t.Fatalf("drop outbox_messages: %v", err)
-	}
-	for _, args := range [][]string{
-		{"order", "create", "--customer", "mallory", "--amount", "1.00"},
-		{"order", "update", existing.String(), "--amount", "99.00"},
-		{"order", "cancel", existing.String()},
-	} {
+	d.FailWrites(t, node.Keyspace, "outbox_messages")
+	update := []string{"order", "update", existing.String(), "--amount", "99.00"}
+	for _, args := range [][]string{{"order", "create", "--customer", "mallory", "--amount", "1.00"}, update} {
 		r := node.Ctl(t, args...)
 		if r.Code != 1 || !strings.Contains(r.Stderr, "rejected (STORE_UNAVAILABLE)") {
-			t.Fatalf("%v with the outbox table gone: exit %d stderr %q", args, r.Code, r.Stderr)
+			t.Fatalf("%v with outbox writes failing: exit %d stderr %q", args, r.Code, r.Stderr)
 		}
 	}
-	if got := countRows(t, s, "orders"); got != ordersBefore {
-		t.Fatalf("orders rows %d -> %d: a failed batch wrote its order row", ordersBefore, got)
+	if n := d.FailedWrites(t); n < 2 {
+		t.Fatalf("the store refused %d writes, want one per command at least: the batches did not reach it", n)
 	}
-	if row, _ := loadOrder(t, s, existing); row.Version != 1 || row.TotalCents != 900 || row.Status != "CREATED" {
-		t.Fatalf("order changed by failed batches: %+v", row)
+	if orders, outbox := countRows(t, s, "orders"), countRows(t, s, "outbox_messages"); orders != 1 || outbox != 1 {
+		t.Fatalf("after the failed batches: %d orders rows, %d outbox rows; want only the first order's 1 and 1", orders, outbox)
+	}
+	if row, _ := loadOrder(t, s, existing); row.Version != 1 || row.TotalCents != 900 {
+		t.Fatalf("order changed by a failed batch: %+v", row)
 	}
 
-	schemaCfg := config.Default().Scylla
-	schemaCfg.Keyspace = s.keyspace
-	scyllatest.Migrate(t, s.Session, schemaCfg) // recreates the table
-	mustAccept(t, node, "order", "update", existing.String(), "--amount", "11.00")
+	d.HealWrites(t)
+	mustAccept(t, node, update...)
 	events := loadEvents(t, s, existing)
-	if len(events) != 1 || events[0].AggregateVersion != 2 {
-		t.Fatalf("after recovery, outbox rows of %s = %+v, want only version 2", existing, events)
+	if len(events) != 2 || events[1].AggregateVersion != 2 {
+		t.Fatalf("after healing, outbox rows of %s = %+v, want versions 1 and 2", existing, events)
 	}
-	if row, _ := loadOrder(t, s, existing); row.Version != 2 || row.TotalCents != 1100 {
-		t.Fatalf("after recovery, order = %+v", row)
+	if row, _ := loadOrder(t, s, existing); row.Version != 2 || row.TotalCents != 9900 {
+		t.Fatalf("after healing, order = %+v", row)
+	}
+	r := awaitRecord(t, node.Kafka, node.Topic(events[1].EventType), existing.String())
+	if r.headers["event_id"] != events[1].EventID.String() {
+		t.Fatalf("record of the healed update: headers %v, want event %s", r.headers, events[1].EventID)
 	}
 }
