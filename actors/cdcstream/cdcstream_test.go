@@ -11,6 +11,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/outboxnode/outbox/internal/poll"
 	"github.com/outboxnode/outbox/messages"
 )
 
@@ -120,17 +121,6 @@ func events(ids ...string) []*messages.PublishEvent {
 	return out
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 func spawn(t *testing.T, cfg Config, src Source, pub *actor.Props) (*actor.ActorSystem, *actor.PID) {
 	t.Helper()
 	sys := actor.NewActorSystem()
@@ -153,7 +143,7 @@ func TestEveryAckReachesTheSourceInOrderAndStopSavesProgress(t *testing.T) {
 	src := &fakeSource{events: events("e1", "e2", "e3")}
 	var received atomic.Int32
 	sys, pid := spawn(t, testConfig(), src, fakePublisher(0, &received))
-	waitFor(t, "3 acks", func() bool { return len(src.ackedIDs()) == 3 })
+	poll.Eventually(t, 5*time.Second, poll.True("3 acks", func() bool { return len(src.ackedIDs()) == 3 }))
 	if got := src.ackedIDs(); got[0] != "e1" || got[1] != "e2" || got[2] != "e3" {
 		t.Errorf("acks %v", got)
 	}
@@ -169,7 +159,7 @@ func TestAcksOfTheBatchDrainedAtStopAreSaved(t *testing.T) {
 	src := &fakeSource{events: events("e1", "e2", "e3")}
 	var held atomic.Int32
 	sys, pid := spawn(t, testConfig(), src, drainingPublisher(&held))
-	waitFor(t, "3 requests held", func() bool { return held.Load() == 3 })
+	poll.Eventually(t, 5*time.Second, poll.True("3 requests held", func() bool { return held.Load() == 3 }))
 	if err := sys.Root.PoisonFuture(pid).Wait(); err != nil {
 		t.Fatal(err)
 	}
@@ -191,7 +181,7 @@ func TestStopDoesNotWaitForAStuckReader(t *testing.T) {
 	cfg := testConfig()
 	cfg.StopTimeout = 100 * time.Millisecond
 	sys, pid := spawn(t, cfg, src, drainingPublisher(&held))
-	waitFor(t, "3 requests held", func() bool { return held.Load() == 3 })
+	poll.Eventually(t, 5*time.Second, poll.True("3 requests held", func() bool { return held.Load() == 3 }))
 	if err := sys.Root.PoisonFuture(pid).Wait(); err != nil {
 		t.Fatalf("stop with a stuck reader: %v", err)
 	}
@@ -219,7 +209,7 @@ func TestPublisherFailureRestartsTheStreamWhichReadsAgain(t *testing.T) {
 	var received atomic.Int32
 	sys, pid := spawn(t, testConfig(), src, panickingPublisher(&received))
 	defer sys.Root.Stop(pid)
-	waitFor(t, "3 acks after the restart", func() bool { return len(src.ackedIDs()) == 3 })
+	poll.Eventually(t, 5*time.Second, poll.True("3 acks after the restart", func() bool { return len(src.ackedIDs()) == 3 }))
 	if src.runs.Load() != 2 {
 		t.Errorf("source ran %d times, want 2 (the stream restarted)", src.runs.Load())
 	}
@@ -236,7 +226,7 @@ func TestFailedReaderRestartsAndReportsMeanwhile(t *testing.T) {
 	var received atomic.Int32
 	sys, pid := spawn(t, testConfig(), src, fakePublisher(0, &received))
 	defer sys.Root.Stop(pid)
-	waitFor(t, "ack after restarts", func() bool { return len(src.ackedIDs()) == 1 })
+	poll.Eventually(t, 5*time.Second, poll.True("ack after restarts", func() bool { return len(src.ackedIDs()) == 1 }))
 	if src.runs.Load() != 3 {
 		t.Errorf("runs %d, want 3", src.runs.Load())
 	}
@@ -248,10 +238,10 @@ func TestLagAboveShareOfTTLIsDegraded(t *testing.T) {
 	sys, pid := spawn(t, testConfig(), src, fakePublisher(0, &received))
 	defer sys.Root.Stop(pid)
 	probe := Probe{Root: sys.Root, PID: pid}
-	waitFor(t, "degraded", func() bool {
+	poll.Eventually(t, 5*time.Second, poll.True("degraded", func() bool {
 		st, _ := probe.Check(context.Background())
 		return st == messages.HealthStatus_HEALTH_STATUS_DEGRADED
-	})
+	}))
 	res, err := sys.Root.RequestFuture(pid, &LagQuery{}, time.Second).Result()
 	if err != nil {
 		t.Fatal(err)
@@ -263,10 +253,10 @@ func TestLagAboveShareOfTTLIsDegraded(t *testing.T) {
 	src.mu.Lock()
 	src.lags = map[string]time.Duration{"s2": time.Second}
 	src.mu.Unlock()
-	waitFor(t, "ok again", func() bool {
+	poll.Eventually(t, 5*time.Second, poll.True("ok again", func() bool {
 		st, _ := probe.Check(context.Background())
 		return st == messages.HealthStatus_HEALTH_STATUS_OK
-	})
+	}))
 }
 
 // TestFailingReadsAreDegradedWithTheReason: while the source's reads fail
@@ -278,17 +268,17 @@ func TestFailingReadsAreDegradedWithTheReason(t *testing.T) {
 	sys, pid := spawn(t, testConfig(), src, fakePublisher(0, &received))
 	defer sys.Root.Stop(pid)
 	probe := Probe{Root: sys.Root, PID: pid}
-	waitFor(t, "degraded with the reason", func() bool {
+	poll.Eventually(t, 5*time.Second, poll.True("degraded with the reason", func() bool {
 		st, detail := probe.Check(context.Background())
 		return st == messages.HealthStatus_HEALTH_STATUS_DEGRADED && strings.Contains(detail, "no connections") && strings.Contains(detail, "lag 3s")
-	})
+	}))
 	src.mu.Lock()
 	src.readErr, src.lags = nil, map[string]time.Duration{"s1": 0}
 	src.mu.Unlock()
-	waitFor(t, "ok again", func() bool {
+	poll.Eventually(t, 5*time.Second, poll.True("ok again", func() bool {
 		st, detail := probe.Check(context.Background())
 		return st == messages.HealthStatus_HEALTH_STATUS_OK && strings.Contains(detail, "lag 0s")
-	})
+	}))
 }
 
 func TestProbeDownWhenStreamIsGone(t *testing.T) {

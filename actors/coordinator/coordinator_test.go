@@ -2,6 +2,7 @@ package coordinator_test
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -18,6 +19,7 @@ import (
 	"github.com/outboxnode/outbox/actors/health"
 	"github.com/outboxnode/outbox/actors/orders/orderstest"
 	"github.com/outboxnode/outbox/actors/supervision"
+	"github.com/outboxnode/outbox/internal/poll"
 	"github.com/outboxnode/outbox/messages"
 )
 
@@ -143,13 +145,7 @@ func (n *node) inject(actorName string) {
 // waitFatal waits until OnFatal has been called and returns its errors.
 func (n *node) waitFatal() []error {
 	n.t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for len(n.fatal.get()) == 0 {
-		if time.Now().After(deadline) {
-			n.t.Fatal("OnFatal not called")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	poll.Eventually(n.t, 5*time.Second, poll.True("OnFatal called", func() bool { return len(n.fatal.get()) > 0 }))
 	return n.fatal.get()
 }
 
@@ -157,11 +153,10 @@ func (n *node) waitFatal() []error {
 // events named event.
 func (n *node) waitForEvent(actorID, event string, count int) {
 	n.t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	poll.Eventually(n.t, 5*time.Second, func() error {
 		page, ok := n.ask(&messages.EventsQuery{}).(*messages.EventsPage)
 		if !ok {
-			n.t.Fatal("no events page")
+			return errors.New("no events page")
 		}
 		seen := 0
 		for _, ev := range page.GetEvents() {
@@ -169,14 +164,11 @@ func (n *node) waitForEvent(actorID, event string, count int) {
 				seen++
 			}
 		}
-		if seen >= count {
-			return
+		if seen < count {
+			return fmt.Errorf("%d %q events of %s, want %d", seen, event, actorID, count)
 		}
-		if time.Now().After(deadline) {
-			n.t.Fatalf("%d %q events of %s, want %d", seen, event, actorID, count)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 func TestRoutesByMessageTypeAndRejectsTheRest(t *testing.T) {

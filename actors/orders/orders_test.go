@@ -19,6 +19,7 @@ import (
 	"github.com/outboxnode/outbox/actors/admission"
 	"github.com/outboxnode/outbox/actors/orders"
 	"github.com/outboxnode/outbox/actors/orders/orderstest"
+	"github.com/outboxnode/outbox/internal/poll"
 	"github.com/outboxnode/outbox/messages"
 )
 
@@ -277,10 +278,10 @@ func TestIdleOrderIsPassivatedAndReloaded(t *testing.T) {
 	h := start(t, orders.Config{IdleTimeout: 20 * time.Millisecond})
 	id := h.accept(validCreate()).GetOrderId()
 	child := h.pid.Id + "/" + id
-	waitFor(t, 5*time.Second, func() bool {
+	poll.Eventually(t, 5*time.Second, poll.True("order actor passivated", func() bool {
 		_, alive := h.sys.ProcessRegistry.GetLocal(child)
 		return !alive
-	}, "order actor passivated")
+	}))
 	if loads := h.store.Loads(); loads != 0 {
 		t.Fatalf("a created order was loaded %d times", loads)
 	}
@@ -326,18 +327,6 @@ func TestConcurrentCommandsAreSerialisedAcrossPassivation(t *testing.T) {
 		if c.Order.Version != int32(i+1) {
 			t.Fatalf("commit %d has version %d", i, c.Order.Version)
 		}
-	}
-}
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, within time.Duration, cond func() bool, what string) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 

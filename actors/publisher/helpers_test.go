@@ -17,6 +17,7 @@ import (
 	"github.com/outboxnode/outbox/actors/dlq"
 	"github.com/outboxnode/outbox/actors/publisher"
 	"github.com/outboxnode/outbox/infra/resilience"
+	"github.com/outboxnode/outbox/internal/poll"
 	"github.com/outboxnode/outbox/messages"
 )
 
@@ -313,7 +314,7 @@ func (r *relay) send(req *messages.PublishEvent) {
 func (r *relay) acks(evs []*messages.OutboxEvent) map[string]*messages.EventAck {
 	r.t.Helper()
 	out := make(map[string]*messages.EventAck, len(evs))
-	eventually(r.t, 20*time.Second, "acks", func() bool {
+	poll.Eventually(r.t, 20*time.Second, poll.True("acks", func() bool {
 		r.sink.mu.Lock()
 		defer r.sink.mu.Unlock()
 		for len(out) < len(evs) {
@@ -325,7 +326,7 @@ func (r *relay) acks(evs []*messages.OutboxEvent) map[string]*messages.EventAck 
 			out[id] = ack
 		}
 		return true
-	})
+	}))
 	return out
 }
 
@@ -358,18 +359,6 @@ func order(n int, payload []byte) []*messages.OutboxEvent {
 		}
 	}
 	return evs
-}
-
-// eventually polls cond until it holds or the deadline passes.
-func eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 func isTooLarge(err error) bool { return errors.Is(err, errTooLarge) }

@@ -16,6 +16,7 @@ import (
 	"github.com/outboxnode/outbox/infra/kafka"
 	"github.com/outboxnode/outbox/infra/metrics"
 	"github.com/outboxnode/outbox/infra/minikafka"
+	"github.com/outboxnode/outbox/internal/poll"
 	"github.com/outboxnode/outbox/messages"
 )
 
@@ -197,7 +198,7 @@ func TestKafkaOutageOpensBreakerWithoutDeadLettersAndRecovers(t *testing.T) {
 			evs = append(evs, k.publish(o[v])...)
 		}
 	}
-	eventually(t, 20*time.Second, "circuit_breaker_state 1", func() bool { return k.value("circuit_breaker_state") == 1 })
+	poll.Eventually(t, 20*time.Second, poll.True("circuit_breaker_state 1", func() bool { return k.value("circuit_breaker_state") == 1 }))
 	if n := k.sink.count(); n != 1 { // only the warm-up event
 		t.Fatalf("%d events acked during the outage", n-1)
 	}
@@ -216,10 +217,10 @@ func TestKafkaOutageOpensBreakerWithoutDeadLettersAndRecovers(t *testing.T) {
 		wantOutcome(t, acks, ev, messages.AckOutcome_ACK_OUTCOME_PUBLISHED)
 	}
 	// Orders keep coming after recovery: the half-open trials succeed and close it.
-	eventually(t, 20*time.Second, "circuit_breaker_state 0", func() bool {
+	poll.Eventually(t, 20*time.Second, poll.True("circuit_breaker_state 0", func() bool {
 		k.acks(k.publish(order(1, []byte(`{}`))...))
 		return k.value("circuit_breaker_state") == 0
-	})
+	}))
 	got := k.records("OrderCreated", "OrderUpdated")
 	for _, o := range orders {
 		wantVersions(t, got, o[0].GetAggregateId(), 1, 2, 3)

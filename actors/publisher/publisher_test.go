@@ -9,6 +9,7 @@ import (
 	"github.com/outboxnode/outbox/actors/dlq/dlqtest"
 	"github.com/outboxnode/outbox/actors/publisher"
 	"github.com/outboxnode/outbox/infra/resilience"
+	"github.com/outboxnode/outbox/internal/poll"
 	"github.com/outboxnode/outbox/messages"
 )
 
@@ -161,11 +162,11 @@ func TestOutagePausesWithoutDeadLetters(t *testing.T) {
 			evs = append(evs, r.publish(o[v])...)
 		}
 	}
-	eventually(t, 5*time.Second, "breaker open", func() bool { return r.breaker.seen(resilience.StateOpen) })
+	poll.Eventually(t, 5*time.Second, poll.True("breaker open", func() bool { return r.breaker.seen(resilience.StateOpen) }))
 	// Stay down through a few pauses: still no ack and no dead letter.
-	eventually(t, 5*time.Second, "retries through the open breaker", func() bool {
+	poll.Eventually(t, 5*time.Second, poll.True("retries through the open breaker", func() bool {
 		return prod.calls() >= 10
-	})
+	}))
 	if n := r.sink.count(); n != 0 {
 		t.Fatalf("%d events acked during the outage", n)
 	}
@@ -181,10 +182,10 @@ func TestOutagePausesWithoutDeadLetters(t *testing.T) {
 		wantVersions(t, prod.versions(), o[0].GetAggregateId(), 1, 2, 3)
 	}
 	// Traffic after recovery closes the breaker (3 half-open successes).
-	eventually(t, 5*time.Second, "breaker closed", func() bool {
+	poll.Eventually(t, 5*time.Second, poll.True("breaker closed", func() bool {
 		r.acks(r.publish(order(1, nil)...))
 		return r.policy.State() == resilience.StateClosed
-	})
+	}))
 	if r.dlqLen() != 0 {
 		t.Errorf("outage wrote %d dead letters", r.dlqLen())
 	}
@@ -232,7 +233,7 @@ func TestStopDrainsTheBatchInFlight(t *testing.T) {
 	prod.hold = hold
 	r := startRelay(t, prod, isTooLarge, dlqtest.NewMemoryStore())
 	evs := r.publish(order(1, nil)...)
-	eventually(t, 5*time.Second, "batch in flight", func() bool { return prod.calls() > 0 })
+	poll.Eventually(t, 5*time.Second, poll.True("batch in flight", func() bool { return prod.calls() > 0 }))
 	stopped := r.sys.Root.StopFuture(r.pub)
 	close(hold)
 	if err := stopped.Wait(); err != nil {
@@ -251,17 +252,17 @@ func TestEventSentAgainIsPublishedOnceAndAckedToEveryRequester(t *testing.T) {
 	r := startRelay(t, prod, isTooLarge, dlqtest.NewMemoryStore())
 	first, queued := order(1, nil), order(1, nil)
 	r.publish(first...)
-	eventually(t, 5*time.Second, "batch in flight", func() bool { return prod.calls() > 0 })
+	poll.Eventually(t, 5*time.Second, poll.True("batch in flight", func() bool { return prod.calls() > 0 }))
 	r.publish(first...)  // again while in flight
 	r.publish(queued...) // queued behind the batch in flight
 	r.publish(queued...) // again while queued
 	close(hold)
 	r.acks(append(first, queued...))
-	eventually(t, 5*time.Second, "four acks", func() bool {
+	poll.Eventually(t, 5*time.Second, poll.True("four acks", func() bool {
 		r.sink.mu.Lock()
 		defer r.sink.mu.Unlock()
 		return r.sink.received == 4
-	})
+	}))
 	got := prod.versions()
 	wantVersions(t, got, first[0].GetAggregateId(), 1)
 	wantVersions(t, got, queued[0].GetAggregateId(), 1)

@@ -14,6 +14,7 @@ import (
 	"github.com/outboxnode/outbox/actors/dlq/dlqtest"
 	"github.com/outboxnode/outbox/actors/publisher"
 	"github.com/outboxnode/outbox/infra/resilience"
+	"github.com/outboxnode/outbox/internal/poll"
 	"github.com/outboxnode/outbox/messages"
 )
 
@@ -104,7 +105,7 @@ func TestStopRightAfterStartDoesNotWaitForTheDLQ(t *testing.T) {
 			if err := sys.Root.StopFuture(pid).Wait(); err != nil {
 				t.Fatalf("stop right after start: %v (it waited for the load)", err)
 			}
-			eventually(t, 5*time.Second, fmt.Sprintf("the load's request to end with one of %v", tt.want), func() bool { return dl.returned(tt.want...) })
+			poll.Eventually(t, 5*time.Second, poll.True(fmt.Sprintf("the load's request to end with one of %v", tt.want), func() bool { return dl.returned(tt.want...) }))
 		})
 	}
 }
@@ -119,7 +120,7 @@ func TestStopDoesNotWaitForAPausedBatch(t *testing.T) {
 	r := startRelay(t, prod, isTooLarge, dlqtest.NewMemoryStore(),
 		withPublisher(publisher.Config{Linger: time.Millisecond, PauseDelay: time.Hour, DrainTimeout: time.Hour}))
 	r.publish(order(2, nil)...)
-	eventually(t, 5*time.Second, "a publish attempt", func() bool { return prod.calls() > 0 })
+	poll.Eventually(t, 5*time.Second, poll.True("a publish attempt", func() bool { return prod.calls() > 0 }))
 	if err := r.sys.Root.StopFuture(r.pub).Wait(); err != nil {
 		t.Fatalf("stop with a paused batch: %v (it waited for the broker)", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/outboxnode/outbox/actors/supervision"
+	"github.com/outboxnode/outbox/internal/poll"
 	"github.com/outboxnode/outbox/messages"
 )
 
@@ -62,18 +64,17 @@ func query(t *testing.T, sys *actor.ActorSystem, pid *actor.PID, q *messages.Eve
 // waitForEvent polls the log until an event of actor with the given name appears.
 func waitForEvent(t *testing.T, sys *actor.ActorSystem, pid *actor.PID, actorID, event string) *messages.SupervisionEvent {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	var found *messages.SupervisionEvent
+	poll.Eventually(t, 5*time.Second, func() error {
 		for _, ev := range query(t, sys, pid, &messages.EventsQuery{}).GetEvents() {
 			if ev.GetActor() == actorID && ev.GetEvent() == event {
-				return ev
+				found = ev
+				return nil
 			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no %q event of %q in the log", event, actorID)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return fmt.Errorf("no %q event of %q in the log", event, actorID)
+	})
+	return found
 }
 
 // crasher panics on every string message.
@@ -202,7 +203,7 @@ func TestEventsQueryPagesAndFilters(t *testing.T) {
 	for range 4 {
 		sys.EventStream.Publish(&supervision.Record{Time: time.Now(), Actor: "new", Event: supervision.EventRestarted})
 	}
-	waitFor(t, func() bool { return query(t, sys, pid, &messages.EventsQuery{}).GetLastSeq() == 8 }, "8 events")
+	poll.Eventually(t, 5*time.Second, poll.True("8 events", func() bool { return query(t, sys, pid, &messages.EventsQuery{}).GetLastSeq() == 8 }))
 
 	page := query(t, sys, pid, &messages.EventsQuery{AfterSeq: 1, Limit: 2})
 	if len(page.GetEvents()) != 2 || page.GetEvents()[0].GetSeq() != 2 || page.GetLastSeq() != 3 || !page.GetHasMore() {
@@ -247,7 +248,7 @@ func TestLogContinuesAcrossRestarts(t *testing.T) {
 	pid, _ := sys.Root.SpawnNamed(l.Props(), "supervision")
 	waitForEvent(t, sys, pid, "supervision", supervision.EventStarted)
 	sys.EventStream.Publish(&supervision.Record{Time: time.Now(), Actor: "a", Event: supervision.EventFailed})
-	waitFor(t, func() bool { return query(t, sys, pid, &messages.EventsQuery{}).GetLastSeq() == 2 }, "2 events")
+	poll.Eventually(t, 5*time.Second, poll.True("2 events", func() bool { return query(t, sys, pid, &messages.EventsQuery{}).GetLastSeq() == 2 }))
 	_ = sys.Root.StopFuture(pid).Wait()
 	l.Close()
 
@@ -261,7 +262,7 @@ func TestLogContinuesAcrossRestarts(t *testing.T) {
 
 	sys2 := newSystem(t)
 	_, pid2 := startLog(t, sys2, path)
-	waitFor(t, func() bool { return query(t, sys2, pid2, &messages.EventsQuery{}).GetLastSeq() == 3 }, "the next node's start")
+	poll.Eventually(t, 5*time.Second, poll.True("the next node's start", func() bool { return query(t, sys2, pid2, &messages.EventsQuery{}).GetLastSeq() == 3 }))
 	page := query(t, sys2, pid2, &messages.EventsQuery{})
 	got := make([]string, 0, len(page.GetEvents()))
 	for _, ev := range page.GetEvents() {
@@ -278,16 +279,5 @@ func TestConfigValidate(t *testing.T) {
 	}
 	if _, err := supervision.New(newSystem(t), supervision.Config{Path: "x", Retain: -1}); err == nil {
 		t.Fatal("negative retain accepted")
-	}
-}
-
-func waitFor(t *testing.T, cond func() bool, what string) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }

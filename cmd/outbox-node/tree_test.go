@@ -19,6 +19,7 @@ import (
 	"github.com/outboxnode/outbox/actors/orders/orderstest"
 	"github.com/outboxnode/outbox/infra/config"
 	"github.com/outboxnode/outbox/infra/metrics"
+	"github.com/outboxnode/outbox/internal/poll"
 	"github.com/outboxnode/outbox/messages"
 )
 
@@ -191,7 +192,7 @@ func TestShutdownUnderLoadRefusesAndEnds(t *testing.T) {
 			}
 		}()
 	}
-	waitFor(t, 30*time.Second, func() bool { return len(store.Changes()) >= 500 })
+	poll.Eventually(t, 30*time.Second, poll.True("500 commits", func() bool { return len(store.Changes()) >= 500 }))
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if err := n.wait(ctx); err != nil {
@@ -223,15 +224,4 @@ func TestShutdownUnderLoadRefusesAndEnds(t *testing.T) {
 		t.Errorf("%d commits, %d accepted replies", len(committed), len(accepted))
 	}
 	t.Logf("accepted %d, refused SHUTTING_DOWN %d", len(accepted), refused)
-}
-
-func waitFor(t *testing.T, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met within %s", timeout)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }

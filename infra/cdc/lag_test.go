@@ -13,6 +13,7 @@ import (
 	"github.com/outboxnode/outbox/infra/cdc"
 	"github.com/outboxnode/outbox/infra/config"
 	"github.com/outboxnode/outbox/infra/scylla"
+	"github.com/outboxnode/outbox/internal/poll"
 	"github.com/outboxnode/outbox/test/harness"
 )
 
@@ -76,10 +77,10 @@ func TestLagCountsChangesTheReaderHasNotReturned(t *testing.T) {
 		}
 	}()
 	insert(t, s, gocql.MustRandomUUID(), 1, "OrderCreated")
-	waitFor(t, "the reader to stall", func() bool { mu.Lock(); defer mu.Unlock(); return stalled != "" })
+	poll.Eventually(t, 30*time.Second, poll.True("the reader to stall", func() bool { mu.Lock(); defer mu.Unlock(); return stalled != "" }))
 
 	committed := 1
-	waitFor(t, "a lag in a stream the reader has not returned anything from", func() bool {
+	poll.Eventually(t, 30*time.Second, poll.True("a lag in a stream the reader has not returned anything from", func() bool {
 		insert(t, s, gocql.MustRandomUUID(), 1, "OrderCreated")
 		committed++
 		for st, l := range src.Lags(time.Now()) {
@@ -90,18 +91,18 @@ func TestLagCountsChangesTheReaderHasNotReturned(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 		return false
-	})
+	}))
 	if err := src.ReadErr(); err != nil {
 		t.Errorf("a stalled, not failing reader reports %v", err)
 	}
 	close(gate)
-	waitFor(t, "every event acknowledged and the lag back to 0", func() bool {
+	poll.Eventually(t, 30*time.Second, poll.True("every event acknowledged and the lag back to 0", func() bool {
 		mu.Lock()
 		n := acks
 		mu.Unlock()
 		l, _ := maxLag(src)
 		return n == committed && l == 0
-	})
+	}))
 }
 
 // TestFailingReaderReportsLagAndReason cuts the reader's connection to the
@@ -125,17 +126,17 @@ func TestFailingReaderReportsLagAndReason(t *testing.T) {
 	r := start(t, src, c)
 	defer r.stop(t)
 	insert(t, writer, gocql.MustRandomUUID(), 1, "OrderCreated")
-	waitFor(t, "the first event", func() bool { return c.count() == 1 })
-	waitFor(t, "lag 0 while the reader keeps up", func() bool { l, _ := maxLag(src); return l == 0 })
+	poll.Eventually(t, 30*time.Second, poll.True("the first event", func() bool { return c.count() == 1 }))
+	poll.Eventually(t, 30*time.Second, poll.True("lag 0 while the reader keeps up", func() bool { l, _ := maxLag(src); return l == 0 }))
 
 	p.SetCut(true)
 	committed := 1
-	waitFor(t, "a failing read and a lag above 0", func() bool {
+	poll.Eventually(t, 30*time.Second, poll.True("a failing read and a lag above 0", func() bool {
 		insert(t, writer, gocql.MustRandomUUID(), 1, "OrderCreated")
 		committed++
 		l, _ := maxLag(src)
 		return l > 0 && src.ReadErr() != nil
-	})
+	}))
 	l, st := maxLag(src)
 	t.Logf("reader cut off: lag %s (stream %s), reason: %v", l, st, src.ReadErr())
 	if c.count() != 1 {
@@ -143,8 +144,8 @@ func TestFailingReaderReportsLagAndReason(t *testing.T) {
 	}
 
 	p.SetCut(false)
-	waitFor(t, "every event delivered, reads healthy and lag 0", func() bool {
+	poll.Eventually(t, 30*time.Second, poll.True("every event delivered, reads healthy and lag 0", func() bool {
 		l, _ := maxLag(src)
 		return c.count() == committed && src.ReadErr() == nil && l == 0
-	})
+	}))
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/outboxnode/outbox/infra/config"
 	"github.com/outboxnode/outbox/infra/miniscylla"
 	"github.com/outboxnode/outbox/infra/scylla"
+	"github.com/outboxnode/outbox/internal/poll"
 	"github.com/outboxnode/outbox/schema"
 )
 
@@ -90,17 +91,6 @@ func (c *collector) count() int {
 	return len(c.got)
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 type running struct {
 	cancel context.CancelFunc
 	errC   chan error
@@ -149,7 +139,7 @@ func TestSourceDeliversDeltasInOrderAndResumesFromSavedProgress(t *testing.T) {
 	src := newSource(t, s, 100)
 	c := &collector{ack: true}
 	r := start(t, src, c)
-	waitFor(t, "5 events", func() bool { return c.count() >= 5 })
+	poll.Eventually(t, 30*time.Second, poll.True("5 events", func() bool { return c.count() >= 5 }))
 	r.stop(t)
 	if err := src.Flush(context.Background()); err != nil {
 		t.Fatal(err)
@@ -172,7 +162,7 @@ func TestSourceDeliversDeltasInOrderAndResumesFromSavedProgress(t *testing.T) {
 	newID := insert(t, s, agg, 6, "OrderCancelled")
 	c2 := &collector{ack: true}
 	r2 := start(t, newSource(t, s, 100), c2)
-	waitFor(t, "the new event", func() bool { return c2.count() >= 1 })
+	poll.Eventually(t, 30*time.Second, poll.True("the new event", func() bool { return c2.count() >= 1 }))
 	r2.stop(t)
 	if c2.count() != 1 || c2.got[0].Request.GetEvent().GetEventId() != newID.String() {
 		t.Fatalf("resumed run delivered %d: %v", c2.count(), c2.got)
@@ -188,7 +178,7 @@ func TestSourceWindowBlocksAndUnackedEventsAreReadAgain(t *testing.T) {
 	src := newSource(t, s, 2)
 	c := &collector{}
 	r := start(t, src, c)
-	waitFor(t, "the window to fill", func() bool { return c.count() == 2 })
+	poll.Eventually(t, 30*time.Second, poll.True("the window to fill", func() bool { return c.count() == 2 }))
 	// The window is full: nothing more is read while nothing is acknowledged.
 	time.Sleep(300 * time.Millisecond)
 	if c.count() != 2 {
@@ -200,7 +190,7 @@ func TestSourceWindowBlocksAndUnackedEventsAreReadAgain(t *testing.T) {
 	c.mu.Lock()
 	c.held[0].Ack()
 	c.mu.Unlock()
-	waitFor(t, "a third delivery after an ack", func() bool { return c.count() == 3 })
+	poll.Eventually(t, 30*time.Second, poll.True("a third delivery after an ack", func() bool { return c.count() == 3 }))
 	r.stop(t)
 	if err := src.Flush(context.Background()); err != nil {
 		t.Fatal(err)
@@ -208,7 +198,7 @@ func TestSourceWindowBlocksAndUnackedEventsAreReadAgain(t *testing.T) {
 	// Only the first event is checkpointed: a new run reads the other four again.
 	c2 := &collector{ack: true}
 	r2 := start(t, newSource(t, s, 100), c2)
-	waitFor(t, "4 events again", func() bool { return c2.count() >= 4 })
+	poll.Eventually(t, 30*time.Second, poll.True("4 events again", func() bool { return c2.count() >= 4 }))
 	r2.stop(t)
 	if c2.count() != 4 || c2.got[0].Request.GetEvent().GetAggregateVersion() != 2 {
 		t.Fatalf("re-read %d events, first %v", c2.count(), c2.got[0].Request)
@@ -223,7 +213,7 @@ func TestSourceUndecodableRowIsDeliveredWithItsError(t *testing.T) {
 	}
 	c := &collector{ack: true}
 	r := start(t, newSource(t, s, 10), c)
-	waitFor(t, "the poison row", func() bool { return c.count() == 1 })
+	poll.Eventually(t, 30*time.Second, poll.True("the poison row", func() bool { return c.count() == 1 }))
 	r.stop(t)
 	req := c.got[0].Request
 	if req.GetDecodeError() == "" || req.GetEvent().GetAggregateId() != agg.String() || req.GetEvent().GetEventId() == "" {
@@ -257,7 +247,7 @@ func TestSourceIgnoresPreAndPostImages(t *testing.T) {
 	}
 	c := &collector{ack: true}
 	r := start(t, newSource(t, s, 10), c)
-	waitFor(t, "3 deltas", func() bool { return c.count() >= 3 })
+	poll.Eventually(t, 30*time.Second, poll.True("3 deltas", func() bool { return c.count() >= 3 }))
 	r.stop(t)
 	if c.count() != 3 {
 		t.Fatalf("%d deliveries for 3 delta rows (with their images)", c.count())

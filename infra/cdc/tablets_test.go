@@ -8,6 +8,7 @@ import (
 	"github.com/gocql/gocql"
 
 	"github.com/outboxnode/outbox/infra/config"
+	"github.com/outboxnode/outbox/internal/poll"
 )
 
 // TestSourceFinishesOldStreamsBeforeTheNextStreamSet splits the outbox
@@ -26,7 +27,7 @@ func TestSourceFinishesOldStreamsBeforeTheNextStreamSet(t *testing.T) {
 	src := newSource(t, s, 100)
 	c := &collector{}
 	r := start(t, src, c)
-	waitFor(t, "the old streams' 3 events", func() bool { return c.count() == 3 })
+	poll.Eventually(t, 30*time.Second, poll.True("the old streams' 3 events", func() bool { return c.count() == 3 }))
 
 	if err := s.Query(`ALTER TABLE orders_ks.outbox_messages WITH tablets = {'min_tablet_count': 8}`).Exec(); err != nil {
 		t.Fatal(err)
@@ -35,7 +36,7 @@ func TestSourceFinishesOldStreamsBeforeTheNextStreamSet(t *testing.T) {
 	if err := s.Query(`SELECT timestamp FROM system.cdc_timestamps WHERE keyspace_name = 'orders_ks' AND table_name = 'outbox_messages' LIMIT 1`).Scan(&next); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the new stream set to start", func() bool { return time.Now().After(next) })
+	poll.Eventually(t, 30*time.Second, poll.True("the new stream set to start", func() bool { return time.Now().After(next) }))
 	for v := 4; v <= 5; v++ {
 		insert(t, s, agg, v, "OrderUpdated")
 	}
@@ -51,7 +52,7 @@ func TestSourceFinishesOldStreamsBeforeTheNextStreamSet(t *testing.T) {
 		d.Ack()
 	}
 	c.mu.Unlock()
-	waitFor(t, "the new streams' events", func() bool { return c.count() == 5 })
+	poll.Eventually(t, 30*time.Second, poll.True("the new streams' events", func() bool { return c.count() == 5 }))
 	r.stop(t)
 	if err := src.Flush(context.Background()); err != nil {
 		t.Fatal(err)
@@ -65,7 +66,7 @@ func TestSourceFinishesOldStreamsBeforeTheNextStreamSet(t *testing.T) {
 	c2 := &collector{ack: true}
 	r2 := start(t, newSource(t, s, 100), c2)
 	insert(t, s, agg, 6, "OrderUpdated")
-	waitFor(t, "the event written after the restart", func() bool { return c2.count() >= 1 })
+	poll.Eventually(t, 30*time.Second, poll.True("the event written after the restart", func() bool { return c2.count() >= 1 }))
 	r2.stop(t)
 	if c2.count() != 1 || c2.got[0].Request.GetEvent().GetAggregateVersion() != 6 {
 		t.Fatalf("the resumed run delivered %d events, first %v", c2.count(), c2.got[0].Request)

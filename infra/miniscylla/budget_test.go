@@ -16,6 +16,7 @@ import (
 	"github.com/datastax/go-cassandra-native-protocol/primitive"
 
 	"github.com/outboxnode/outbox/infra/internal/memtest"
+	"github.com/outboxnode/outbox/internal/poll"
 )
 
 func TestBudget(t *testing.T) {
@@ -39,7 +40,7 @@ func TestBudget(t *testing.T) {
 	cctx, cancel := context.WithCancel(ctx)
 	cancelled := make(chan error, 1)
 	go func() { cancelled <- b.acquire(cctx, 1<<20+1) }()
-	waitFor(t, "two waiters", func() bool { b.mu.Lock(); defer b.mu.Unlock(); return len(b.waiters) == 2 })
+	poll.Eventually(t, testTimeout, poll.True("two waiters", func() bool { b.mu.Lock(); defer b.mu.Unlock(); return len(b.waiters) == 2 }))
 	cancel()
 	if err := <-cancelled; !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled acquire returned %v", err)
@@ -121,7 +122,7 @@ func TestMemoryBoundUnderAbuse(t *testing.T) {
 	if served.Load() != conns/2*frames {
 		t.Fatalf("%d garbage frames answered, want %d", served.Load(), conns/2*frames)
 	}
-	waitFor(t, "reservations returned", func() bool { return s.budget.inUse() == 0 })
+	poll.Eventually(t, testTimeout, poll.True("reservations returned", func() bool { return s.budget.inUse() == 0 }))
 
 	// A frame larger than the budget can ever grant is refused outright.
 	c := dial(t, s.Addr())
@@ -223,5 +224,5 @@ func TestCompressedFrameReservesItsDecompressedSize(t *testing.T) {
 	if resp, ok := c.roundTrip(3, query).(*message.RowsResult); !ok {
 		t.Fatalf("answered %v once the budget is free, want rows", resp)
 	}
-	waitFor(t, "every reservation returned", func() bool { return s.budget.inUse() == 0 })
+	poll.Eventually(t, testTimeout, poll.True("every reservation returned", func() bool { return s.budget.inUse() == 0 }))
 }

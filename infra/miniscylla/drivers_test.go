@@ -15,6 +15,7 @@ import (
 
 	"github.com/outboxnode/outbox/infra/miniscylla"
 	"github.com/outboxnode/outbox/infra/miniscylla/miniscyllatest"
+	"github.com/outboxnode/outbox/internal/poll"
 )
 
 // TestGocqlRoundTrip is the smoke test of the whole stack through the real
@@ -44,10 +45,10 @@ func TestGocqlRoundTrip(t *testing.T) {
 					t.Fatalf("read back %d bytes, want %d: %v", len(got), len(v), err)
 				}
 			}
-			miniscyllatest.WaitFor(t, miniscyllatest.Timeout, "table metadata", func() bool {
+			poll.Eventually(t, miniscyllatest.Timeout, poll.True("table metadata", func() bool {
 				md, err := sess.TableMetadata("ks", "kv")
 				return err == nil && md.Columns["v"] != nil
-			})
+			}))
 			// A session bound to a keyspace sends USE on each pool connection.
 			ksSess := miniscyllatest.Connect(t, s.Addr(), func(c *gocql.ClusterConfig) { c.Keyspace = "ks"; c.Compressor = tc.comp })
 			var got string
@@ -169,11 +170,11 @@ func TestCloseUnderLoad(t *testing.T) {
 			}
 		})
 	}
-	miniscyllatest.WaitFor(t, miniscyllatest.Timeout, "writes in flight", func() bool { return done.Load() > 1000 })
+	poll.Eventually(t, miniscyllatest.Timeout, poll.True("writes in flight", func() bool { return done.Load() > 1000 }))
 	if err := s.Close(); err != nil {
 		t.Fatalf("close: %v", err)
 	}
 	wg.Wait()
 	sess.Close()
-	miniscyllatest.WaitFor(t, miniscyllatest.Timeout, "goroutines back to baseline", func() bool { return runtime.NumGoroutine() <= base })
+	poll.Eventually(t, miniscyllatest.Timeout, poll.True("goroutines back to baseline", func() bool { return runtime.NumGoroutine() <= base }))
 }

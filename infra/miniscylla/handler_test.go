@@ -13,6 +13,7 @@ import (
 	"github.com/datastax/go-cassandra-native-protocol/primitive"
 
 	"github.com/outboxnode/outbox/infra/miniscylla/engine"
+	"github.com/outboxnode/outbox/internal/poll"
 )
 
 // stubHandler answers statements with fn, to test the wire layer without the engine.
@@ -199,7 +200,7 @@ func TestConcurrentRequestsAreBounded(t *testing.T) {
 	for i := range limit {
 		c.send(int16(10+i), query("q"))
 	}
-	waitFor(t, "the workers to fill up", func() bool { return running.Load() == limit })
+	poll.Eventually(t, testTimeout, poll.True("the workers to fill up", func() bool { return running.Load() == limit }))
 	// OPTIONS is answered by the reader even while every worker is busy.
 	if _, ok := c.roundTrip(99, &message.Options{}).(*message.Supported); !ok {
 		t.Fatal("heartbeat not answered while workers are busy")

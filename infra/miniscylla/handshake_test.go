@@ -7,6 +7,8 @@ import (
 
 	"github.com/datastax/go-cassandra-native-protocol/message"
 	"github.com/datastax/go-cassandra-native-protocol/primitive"
+
+	"github.com/outboxnode/outbox/internal/poll"
 )
 
 func startAuthServer(t *testing.T, cfg Config) *Server {
@@ -112,11 +114,11 @@ func TestFrameTimeout(t *testing.T) {
 	halfBody := dial(t, s.Addr())
 	halfBody.startup()
 	halfBody.write(rawFrame(0, 2, primitive.OpCodeQuery, 1<<20, []byte("partial")))
-	waitFor(t, "the reservation", func() bool { return s.budget.inUse() == 1<<20 })
+	poll.Eventually(t, testTimeout, poll.True("the reservation", func() bool { return s.budget.inUse() == 1<<20 }))
 	halfBody.expectClosed()
-	waitFor(t, "the reservation released", func() bool { return s.budget.inUse() == 0 })
+	poll.Eventually(t, testTimeout, poll.True("the reservation released", func() bool { return s.budget.inUse() == 0 }))
 
-	waitFor(t, "the idle connection to outlive FrameTimeout", func() bool { return time.Since(since) > 2*timeout })
+	poll.Eventually(t, testTimeout, poll.True("the idle connection to outlive FrameTimeout", func() bool { return time.Since(since) > 2*timeout }))
 	if _, ok := idle.roundTrip(3, &message.Options{}).(*message.Supported); !ok {
 		t.Fatal("an idle ready connection was not served")
 	}

@@ -16,6 +16,8 @@ import (
 	"github.com/datastax/go-cassandra-native-protocol/message"
 	"github.com/datastax/go-cassandra-native-protocol/primitive"
 	"github.com/gocql/gocql"
+
+	"github.com/outboxnode/outbox/internal/poll"
 )
 
 const testTimeout = 10 * time.Second
@@ -143,20 +145,8 @@ func (c *rawClient) expectClosed() {
 	}
 }
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(testTimeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // waitGoroutines waits until the goroutine count is back to at most base.
 func waitGoroutines(t testing.TB, base int) {
 	t.Helper()
-	waitFor(t, "goroutines back to baseline", func() bool { return runtime.NumGoroutine() <= base })
+	poll.Eventually(t, testTimeout, poll.True("goroutines back to baseline", func() bool { return runtime.NumGoroutine() <= base }))
 }

@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/outboxnode/outbox/internal/poll"
 )
 
 var (
@@ -66,17 +68,6 @@ func failing(calls *atomic.Int32, err error) func(context.Context) error {
 	return func(context.Context) error {
 		calls.Add(1)
 		return err
-	}
-}
-
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -161,7 +152,7 @@ func TestBreakerOpensAfterConsecutiveFailuresAndCloses(t *testing.T) {
 		t.Fatalf("open breaker: err = %v, calls %d -> %d; want ErrOpen without a call", err, before, calls.Load())
 	}
 
-	waitFor(t, 2*time.Second, "half-open after the open delay", func() bool { return p.State() == StateHalfOpen })
+	poll.Eventually(t, 2*time.Second, poll.True("half-open after the open delay", func() bool { return p.State() == StateHalfOpen }))
 	for i := range 3 {
 		if err := p.Run(ctx, "op", func(context.Context) error { return nil }); err != nil {
 			t.Fatalf("half-open trial %d: %v", i, err)
@@ -184,7 +175,7 @@ func TestHalfOpenFailureReopens(t *testing.T) {
 	for range 5 {
 		_ = p.Run(context.Background(), "op", failing(&calls, errTransient))
 	}
-	waitFor(t, 2*time.Second, "half-open", func() bool { return p.State() == StateHalfOpen })
+	poll.Eventually(t, 2*time.Second, poll.True("half-open", func() bool { return p.State() == StateHalfOpen }))
 	_ = p.Run(context.Background(), "op", failing(&calls, errTransient))
 	if p.State() != StateOpen {
 		t.Fatalf("state = %v after a half-open failure, want open", p.State())

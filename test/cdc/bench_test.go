@@ -13,6 +13,7 @@ import (
 	scyllacdc "github.com/scylladb/scylla-cdc-go"
 
 	"github.com/outboxnode/outbox/infra/miniscylla/miniscyllatest"
+	"github.com/outboxnode/outbox/internal/poll"
 )
 
 // setupBenchTable creates a CDC table in a fresh server.
@@ -55,7 +56,7 @@ func BenchmarkReaderDrain(b *testing.B) {
 			Session: s, TableNames: []string{"bench.t"}, ChangeConsumerFactory: countingConsumer{&n},
 			Advanced: fastReader(),
 		})
-		miniscyllatest.WaitFor(b, 5*time.Minute, "the backlog to drain", func() bool { return n.Load() >= backlog })
+		poll.Eventually(b, 5*time.Minute, poll.True("the backlog to drain", func() bool { return n.Load() >= backlog }))
 		total += time.Since(start)
 		r.stop(b)
 		if got := n.Load(); got != backlog {
@@ -122,7 +123,7 @@ func BenchmarkCommitToConsume(b *testing.B) {
 		}
 		committed[i] = time.Now()
 	}
-	miniscyllatest.WaitFor(b, time.Minute, "every change to be consumed", func() bool { return consumed.len() >= b.N })
+	poll.Eventually(b, time.Minute, poll.True("every change to be consumed", func() bool { return consumed.len() >= b.N }))
 	b.StopTimer()
 	delays := make([]time.Duration, b.N)
 	consumed.mu.Lock()

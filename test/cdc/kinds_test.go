@@ -12,6 +12,7 @@ import (
 	scyllacdc "github.com/scylladb/scylla-cdc-go"
 
 	"github.com/outboxnode/outbox/infra/miniscylla/miniscyllatest"
+	"github.com/outboxnode/outbox/internal/poll"
 )
 
 // collector records every change per base table, in consumption order.
@@ -126,9 +127,9 @@ func TestEveryWriteKindIsLogged(t *testing.T) {
 		ChangeConsumerFactory: scyllacdc.MakeChangeConsumerFactoryFromFunc(c.consume),
 		Advanced:              fastReader(),
 	})
-	miniscyllatest.WaitFor(t, time.Minute, "the changes of both tables", func() bool {
+	poll.Eventually(t, time.Minute, poll.True("the changes of both tables", func() bool {
 		return len(c.get("kinds.k")) >= len(want) && len(c.get("kinds.plain")) >= 1
-	})
+	}))
 	r.stop(t)
 
 	var got []string

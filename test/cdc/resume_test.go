@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/outboxnode/outbox/infra/miniscylla/miniscyllatest"
+	"github.com/outboxnode/outbox/internal/poll"
 )
 
 const (
@@ -216,7 +217,7 @@ func TestReaderResumesFromSavedProgress(t *testing.T) {
 	if err := first.run(ctx, 0, 15); err != nil {
 		t.Fatal(err)
 	}
-	miniscyllatest.WaitFor(t, 2*time.Minute, "the first reader to catch up", func() bool { return rec1.caughtUp(first.expected) })
+	poll.Eventually(t, 2*time.Minute, poll.True("the first reader to catch up", func() bool { return rec1.caughtUp(first.expected) }))
 	reader.stop(t)
 	rec1.check(t, first.expected)
 
@@ -226,7 +227,7 @@ func TestReaderResumesFromSavedProgress(t *testing.T) {
 	}
 	rec2 := newRecorder()
 	reader = newReader(rec2)
-	miniscyllatest.WaitFor(t, 2*time.Minute, "the second reader to catch up", func() bool { return rec2.caughtUp(second.expected) })
+	poll.Eventually(t, 2*time.Minute, poll.True("the second reader to catch up", func() bool { return rec2.caughtUp(second.expected) }))
 	reader.stop(t)
 	rec2.check(t, second.expected)
 

@@ -10,6 +10,7 @@ import (
 	scyllacdc "github.com/scylladb/scylla-cdc-go"
 
 	"github.com/outboxnode/outbox/infra/miniscylla/miniscyllatest"
+	"github.com/outboxnode/outbox/internal/poll"
 )
 
 // TestChangesInOneMicrosecondAreAllDelivered writes hundreds of partitions,
@@ -46,7 +47,7 @@ func TestChangesInOneMicrosecondAreAllDelivered(t *testing.T) {
 			return nil
 		}),
 	})
-	miniscyllatest.WaitFor(t, time.Minute, "all changes", func() bool { return consumed.Load() >= n })
+	poll.Eventually(t, time.Minute, poll.True("all changes", func() bool { return consumed.Load() >= n }))
 	r.stop(t)
 	if got := consumed.Load(); got != n {
 		t.Fatalf("consumed %d changes, want %d", got, n)

@@ -12,6 +12,7 @@ import (
 	scyllacdc "github.com/scylladb/scylla-cdc-go"
 
 	"github.com/outboxnode/outbox/infra/miniscylla/miniscyllatest"
+	"github.com/outboxnode/outbox/internal/poll"
 )
 
 // seen is one change as the reader delivered it.
@@ -143,9 +144,9 @@ func TestTabletsReaderFollowsSplitAndMerge(t *testing.T) {
 	writeUntilPast := func(what string) {
 		sets := streamSets(t, s, "tab", "ev")
 		start := sets[len(sets)-1].at
-		miniscyllatest.WaitFor(t, time.Minute, what, func() bool { return time.Now().After(start.Add(time.Second)) })
+		poll.Eventually(t, time.Minute, poll.True(what, func() bool { return time.Now().After(start.Add(time.Second)) }))
 	}
-	miniscyllatest.WaitFor(t, time.Minute, "writes in the first set", func() bool { return written.Load() >= 200 })
+	poll.Eventually(t, time.Minute, poll.True("writes in the first set", func() bool { return written.Load() >= 200 }))
 	miniscyllatest.Exec(t, s, "ALTER TABLE tab.ev WITH tablets = {'min_tablet_count': 8}")
 	writeUntilPast("the split to start")
 	miniscyllatest.Exec(t, s, "ALTER TABLE tab.ev WITH tablets = {'min_tablet_count': 2}")
@@ -155,17 +156,13 @@ func TestTabletsReaderFollowsSplitAndMerge(t *testing.T) {
 		t.Fatalf("write: %v", err)
 	}
 	total := int(written.Load())
-	for deadline := time.Now().Add(2 * time.Minute); ; {
-		if got, _ := c.snapshot(); len(got) >= total {
-			break
-		}
-		if time.Now().After(deadline) {
-			doneMu.Lock()
-			reportMissing(t, s, c, total, partitions, doneAt)
-			doneMu.Unlock()
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
+	if err := poll.Until(t.Context(), 2*time.Minute, poll.True("every write's change", func() bool {
+		got, _ := c.snapshot()
+		return len(got) >= total
+	})); err != nil {
+		doneMu.Lock()
+		reportMissing(t, s, c, total, partitions, doneAt)
+		doneMu.Unlock()
 	}
 	r.stop(t)
 

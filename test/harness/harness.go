@@ -20,6 +20,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/outboxnode/outbox/internal/poll"
 )
 
 // Binaries are the built executables.
@@ -79,30 +81,18 @@ func FreeAddr(t testing.TB) string {
 	return ln.Addr().String()
 }
 
-// Eventually polls cond every 50 ms until it returns nil or timeout
-// passes, then fails the test with cond's last error.
+// Eventually polls cond until it returns nil or timeout passes, then fails
+// the test with cond's last error (poll.Eventually).
 func Eventually(t testing.TB, timeout time.Duration, cond func() error) {
 	t.Helper()
-	if err := Within(timeout, cond); err != nil {
-		t.Fatal(err)
-	}
+	poll.Eventually(t, timeout, cond)
 }
 
-// Within polls cond every 50 ms until it returns nil or timeout passes,
-// then returns cond's last error, for callers that count a missed
-// condition instead of failing at once.
+// Within polls cond until it returns nil or timeout passes, then returns
+// cond's last error, for callers that count a missed condition instead of
+// failing at once (poll.Until).
 func Within(timeout time.Duration, cond func() error) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		err := cond()
-		if err == nil {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("condition not met within %s: %w", timeout, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	return poll.Until(context.Background(), timeout, cond)
 }
 
 // SyncBuffer is a bytes.Buffer safe for a process writing while a test reads.

@@ -25,6 +25,7 @@ import (
 	"github.com/outboxnode/outbox/infra/miniscylla"
 	"github.com/outboxnode/outbox/infra/resilience"
 	"github.com/outboxnode/outbox/infra/scylla"
+	"github.com/outboxnode/outbox/internal/poll"
 	"github.com/outboxnode/outbox/messages"
 	"github.com/outboxnode/outbox/schema"
 )
@@ -214,19 +215,16 @@ func (l *latencies) rate() float64 {
 }
 
 func (l *latencies) wait(b *testing.B, n int) {
-	deadline := time.Now().Add(5 * time.Minute)
-	for {
+	b.Helper()
+	poll.Eventually(b, 5*time.Minute, func() error {
 		l.mu.Lock()
 		got := len(l.all)
 		l.mu.Unlock()
-		if got >= n {
-			return
+		if got < n {
+			return fmt.Errorf("%d of %d events published", got, n)
 		}
-		if time.Now().After(deadline) {
-			b.Fatalf("%d of %d events published", got, n)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 func (l *latencies) quantiles() (p50, p99 time.Duration) {

@@ -1,8 +1,11 @@
 package memtest
 
 import (
+	"fmt"
 	"testing"
 	"time"
+
+	"github.com/outboxnode/outbox/internal/poll"
 )
 
 // TestPeakSeesGrowth: touching 64 MiB while sampling raises the peak by
@@ -17,13 +20,12 @@ func TestPeakSeesGrowth(t *testing.T) {
 	for i := range buf {
 		buf[i] = byte(i)
 	}
-	deadline := time.Now().Add(time.Minute)
-	for p.peak.Load()-p.base.Load() < 48<<20 {
-		if time.Now().After(deadline) {
-			t.Fatalf("peak %d MiB over a baseline of %d MiB after touching 64 MiB", p.peak.Load()>>20, p.base.Load()>>20)
+	poll.Eventually(t, time.Minute, func() error {
+		if p.peak.Load()-p.base.Load() < 48<<20 {
+			return fmt.Errorf("peak %d MiB over a baseline of %d MiB after touching 64 MiB", p.peak.Load()>>20, p.base.Load()>>20)
 		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return nil
+	})
 	base, peak := p.Stop(t)
 	if peak-base < 48<<20 || buf[len(buf)-1] != byte(len(buf)-1) {
 		t.Fatalf("growth %d MiB, want about 64", (peak-base)>>20)

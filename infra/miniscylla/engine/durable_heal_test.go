@@ -3,6 +3,7 @@
 package engine
 
 import (
+	"fmt"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"github.com/datastax/go-cassandra-native-protocol/message"
 
 	"github.com/outboxnode/outbox/infra/miniscylla/wal"
+	"github.com/outboxnode/outbox/internal/poll"
 )
 
 // limitFileSize caps the size of files this process writes, as a full disk
@@ -65,20 +67,17 @@ func TestFailedLogWriteIsNotAppliedAndWritesResume(t *testing.T) {
 	}
 	waitHealed := func(what string) {
 		t.Helper()
-		deadline := time.Now().Add(30 * time.Second)
-		for {
+		poll.Eventually(t, 30*time.Second, func() error {
 			res := query(e, sess, `SELECT body FROM events WHERE agg = 1`)
-			if rows, ok := res.(*message.RowsResult); ok {
-				if len(rows.Data) != 1 {
-					t.Fatalf("%s: events hold %d rows, want only the acknowledged one", what, len(rows.Data))
-				}
-				return
+			rows, ok := res.(*message.RowsResult)
+			if !ok {
+				return fmt.Errorf("%s: read still fails: %v", what, res)
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: read still fails: %v", what, res)
+			if len(rows.Data) != 1 {
+				t.Fatalf("%s: events hold %d rows, want only the acknowledged one", what, len(rows.Data))
 			}
-			time.Sleep(20 * time.Millisecond)
-		}
+			return nil
+		})
 	}
 	waitHealed("disk still full")
 	if res := query(e, sess, `INSERT INTO kv (k, v) VALUES ('refused', 'x')`); !isError(res) {
@@ -86,13 +85,9 @@ func TestFailedLogWriteIsNotAppliedAndWritesResume(t *testing.T) {
 	}
 
 	lift()
-	deadline := time.Now().Add(30 * time.Second)
-	for isError(query(e, sess, `INSERT INTO kv (k, v) VALUES ('after', 'x')`)) {
-		if time.Now().After(deadline) {
-			t.Fatal("writes still fail after the limit was lifted")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	poll.Eventually(t, 30*time.Second, poll.True("writes to succeed after the limit was lifted", func() bool {
+		return !isError(query(e, sess, `INSERT INTO kv (k, v) VALUES ('after', 'x')`))
+	}))
 	waitHealed("after the heal")
 	if rows := selectRows(t, e, `SELECT * FROM ks.events_scylla_cdc_log`); len(rows) != cdcRows {
 		t.Fatalf("CDC log holds %d rows, want the acknowledged write's %d", len(rows), cdcRows)

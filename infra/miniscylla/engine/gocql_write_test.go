@@ -7,7 +7,7 @@ import (
 	"github.com/gocql/gocql"
 	"github.com/scylladb/gocqlx/v2/qb"
 
-	"github.com/outboxnode/outbox/infra/miniscylla/miniscyllatest"
+	"github.com/outboxnode/outbox/internal/poll"
 )
 
 func TestGocqlLoggedBatchAcrossTables(t *testing.T) {
@@ -103,20 +103,20 @@ func TestGocqlTTLExpiry(t *testing.T) {
 	if err := s.Session.Query(`SELECT ttl(v) FROM ks.ttl WHERE k = 2`).Scan(&ttl); err != nil || ttl < 3590 || ttl > 3600 {
 		t.Errorf("ttl(v) = %d, %v", ttl, err)
 	}
-	miniscyllatest.WaitFor(t, 5*time.Second, "row 1 to expire", func() bool {
+	poll.Eventually(t, 5*time.Second, poll.True("row 1 to expire", func() bool {
 		return s.Session.Query(`SELECT v FROM ks.ttl WHERE k = 1`).Scan(new(string)) == gocql.ErrNotFound
-	})
+	}))
 	var n int
 	if err := s.Session.Query(`SELECT COUNT(*) FROM ks.ttl`).Scan(&n); err != nil || n != 2 {
 		t.Errorf("count after expiry = %d, %v", n, err)
 	}
 	exec(t, s, `UPDATE ks.ttl USING TTL ? SET v = ? WHERE k = ?`, 1, "short", 3)
 	// The row marker has no TTL, so the row stays while its cell expires.
-	miniscyllatest.WaitFor(t, 5*time.Second, "updated cell to expire", func() bool {
+	poll.Eventually(t, 5*time.Second, poll.True("updated cell to expire", func() bool {
 		var v *string
 		err := s.Session.Query(`SELECT v FROM ks.ttl WHERE k = 3`).Scan(&v)
 		return err == nil && v == nil
-	})
+	}))
 }
 
 func TestGocqlWriteTimestamps(t *testing.T) {

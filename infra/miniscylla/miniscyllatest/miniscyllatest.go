@@ -81,16 +81,3 @@ func Exec(tb testing.TB, sess *gocql.Session, stmt string, args ...any) {
 		tb.Fatalf("%s: %v", stmt, err)
 	}
 }
-
-// WaitFor polls cond every 10 ms until it holds, and fails the test when it
-// still does not after timeout.
-func WaitFor(tb testing.TB, timeout time.Duration, what string, cond func() bool) {
-	tb.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
