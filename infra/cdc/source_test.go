@@ -179,8 +179,9 @@ func TestSourceWindowBlocksAndUnackedEventsAreReadAgain(t *testing.T) {
 	c := &collector{}
 	r := start(t, src, c)
 	poll.Eventually(t, 30*time.Second, poll.True("the window to fill", func() bool { return c.count() == 2 }))
-	// The window is full: nothing more is read while nothing is acknowledged.
-	time.Sleep(300 * time.Millisecond)
+	// The window is full: the reader has read the third event and waits for
+	// a slot, so nothing more is delivered while nothing is acknowledged.
+	poll.Eventually(t, 30*time.Second, poll.True("the reader to wait on the full window", func() bool { return cdc.WindowWaiters(src) == 1 }))
 	if c.count() != 2 {
 		t.Fatalf("%d deliveries with a window of 2", c.count())
 	}

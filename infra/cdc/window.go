@@ -1,11 +1,19 @@
 package cdc
 
-import "context"
+import (
+	"context"
+	"sync/atomic"
+)
 
 // window is a counting semaphore over the events read but not yet
 // checkpointed: the reader takes a slot per event, a progress save gives
 // the slots of the events it covers back.
-type window struct{ slots chan struct{} }
+type window struct {
+	slots chan struct{}
+	// waiters counts the acquires waiting for a slot: the reader is held
+	// by the window, not merely idle.
+	waiters atomic.Int32
+}
 
 func newWindow(n int) *window { return &window{slots: make(chan struct{}, n)} }
 
@@ -18,6 +26,8 @@ func (w *window) acquire(ctx context.Context, full func()) error {
 	default:
 	}
 	full()
+	w.waiters.Add(1)
+	defer w.waiters.Add(-1)
 	select {
 	case w.slots <- struct{}{}:
 		return nil
