@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/datastax/go-cassandra-native-protocol/frame"
@@ -20,40 +21,46 @@ import (
 )
 
 func TestBudget(t *testing.T) {
-	b := newBudget(4 << 20) // reserve 1 MiB: large frames share 3 MiB
-	ctx := context.Background()
-	if err := b.acquire(ctx, 3<<20); err != nil {
-		t.Fatal(err)
-	}
-	// A large frame waits; a small one still fits in the reserve.
-	large := make(chan error, 1)
-	go func() { large <- b.acquire(ctx, 2<<20) }()
-	if err := b.acquire(ctx, smallFrameMax); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-large:
-		t.Fatalf("a large reservation was granted beyond the large share: %v", err)
-	case <-time.After(50 * time.Millisecond):
-	}
-	// A waiter whose context ends gives up and leaves no trace.
-	cctx, cancel := context.WithCancel(ctx)
-	cancelled := make(chan error, 1)
-	go func() { cancelled <- b.acquire(cctx, 1<<20+1) }()
-	poll.Eventually(t, testTimeout, poll.True("two waiters", func() bool { b.mu.Lock(); defer b.mu.Unlock(); return len(b.waiters) == 2 }))
-	cancel()
-	if err := <-cancelled; !errors.Is(err, context.Canceled) {
-		t.Fatalf("cancelled acquire returned %v", err)
-	}
-	b.release(3 << 20)
-	if err := <-large; err != nil {
-		t.Fatal(err)
-	}
-	b.release(2 << 20)
-	b.release(smallFrameMax)
-	if got := b.inUse(); got != 0 {
-		t.Fatalf("%d bytes still reserved after every release", got)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		b := newBudget(4 << 20) // reserve 1 MiB: large frames share 3 MiB
+		ctx := context.Background()
+		if err := b.acquire(ctx, 3<<20); err != nil {
+			t.Fatal(err)
+		}
+		// A large frame waits; a small one still fits in the reserve.
+		large := make(chan error, 1)
+		go func() { large <- b.acquire(ctx, 2<<20) }()
+		if err := b.acquire(ctx, smallFrameMax); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait() // the large acquire is blocked for good, or has returned
+		select {
+		case err := <-large:
+			t.Fatalf("a large reservation was granted beyond the large share: %v", err)
+		default:
+		}
+		// A waiter whose context ends gives up and leaves no trace.
+		cctx, cancel := context.WithCancel(ctx)
+		cancelled := make(chan error, 1)
+		go func() { cancelled <- b.acquire(cctx, 1<<20+1) }()
+		synctest.Wait()
+		if n := len(b.waiters); n != 2 {
+			t.Fatalf("%d waiters, want the large and the cancellable one", n)
+		}
+		cancel()
+		if err := <-cancelled; !errors.Is(err, context.Canceled) {
+			t.Fatalf("cancelled acquire returned %v", err)
+		}
+		b.release(3 << 20)
+		if err := <-large; err != nil {
+			t.Fatal(err)
+		}
+		b.release(2 << 20)
+		b.release(smallFrameMax)
+		if got := b.inUse(); got != 0 {
+			t.Fatalf("%d bytes still reserved after every release", got)
+		}
+	})
 }
 
 // TestMemoryBoundUnderAbuse opens 200 connections at once: half send
