@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
 	"os"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/outboxnode/outbox/infra/tlsfiles"
 	"github.com/outboxnode/outbox/infra/tlsfiles/tlstest"
+	"github.com/outboxnode/outbox/internal/poll"
 )
 
 type noReplies struct{}
@@ -96,13 +98,12 @@ func TestMutualTLSAdmitsOnlyTheCAsCertificates(t *testing.T) {
 	}
 	// The stranger's and the plaintext calls, and the stranger's handshake;
 	// the server counts a refusal after the client has seen it, so wait.
-	for c.get(ReasonTLS) < 3 {
-		select {
-		case <-ctx.Done():
-			t.Fatalf("%d refused TLS handshakes counted, want at least 3", c.get(ReasonTLS))
-		case <-time.After(10 * time.Millisecond):
+	poll.Eventually(t, 20*time.Second, func() error {
+		if n := c.get(ReasonTLS); n < 3 {
+			return fmt.Errorf("%d refused TLS handshakes counted, want at least 3", n)
 		}
-	}
+		return nil
+	})
 }
 
 func TestLoadTLSErrors(t *testing.T) {
