@@ -237,6 +237,7 @@ func TestStartupErrors(t *testing.T) {
 		{"missing kafka password file", append(kafkaOnly, "--kafka-sasl-mechanisms", "PLAIN", "--kafka-sasl-username", "u", "--kafka-sasl-password-file", filepath.Join(t.TempDir(), "none")), "kafka SASL password"},
 		{"unknown kafka SASL mechanism", append(kafkaOnly, "--kafka-sasl-mechanisms", "GSSAPI", "--kafka-sasl-username", "u", "--kafka-sasl-password-file", pwFile), "SASL user"},
 		{"kafka TLS key missing", append(kafkaOnly, "--kafka-tls-cert", notADir), "kafka TLS certificate"},
+		{"fault switch off loopback", []string{"--cql-addr", "127.0.0.1:0", "--kafka-addr", "", "--cql-fault-addr", "0.0.0.0:0"}, "not a loopback address"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
