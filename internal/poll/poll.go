@@ -43,10 +43,11 @@ func Until(ctx context.Context, timeout time.Duration, cond func() error) error 
 }
 
 // Eventually is Until for a test: it fails tb when cond does not return nil
-// within timeout. Call it from the test's goroutine.
+// within timeout. Call it from the test's goroutine; it works in a Cleanup
+// too (it does not use tb.Context, which has ended by then).
 func Eventually(tb testing.TB, timeout time.Duration, cond func() error) {
 	tb.Helper()
-	if err := Until(tb.Context(), timeout, cond); err != nil {
+	if err := Until(context.Background(), timeout, cond); err != nil {
 		tb.Fatal(err)
 	}
 }
