@@ -158,7 +158,8 @@ type run struct {
 	// kick asks the saver to save now: the window is under pressure.
 	kick chan struct{}
 	// span is the width of the next range read, zero for "up to the safety
-	// lag"; a failed or too large read halves it, a good one doubles it.
+	// lag"; a failed or too large read halves it, one under half the cap
+	// doubles it.
 	span time.Duration
 	// saveMu serialises saves, so an older position never overwrites a newer one.
 	saveMu sync.Mutex
@@ -194,7 +195,8 @@ func (r *run) catchUp(ctx context.Context, from time.Time) (time.Time, error) {
 			return from, err
 		}
 		r.tracker.Begin(gocql.MinTimeUUID(to), 0)
-		if r.span > 0 {
+		// Widen only well below the cap: a read over it costs a whole scan.
+		if r.span > 0 && len(rows) < r.cfg.MaxRows/2 {
 			r.span *= 2
 		}
 		from = to

@@ -28,7 +28,9 @@ const (
 
 // store runs miniscylla with the node's schema and returns a session of
 // the real driver.
-func store(t *testing.T) *gocql.Session {
+func store(t *testing.T) *gocql.Session { return storeTB(t) }
+
+func storeTB(t testing.TB) *gocql.Session {
 	t.Helper()
 	ctx := context.Background()
 	srv := miniscyllatest.Start(t, miniscylla.Config{})
@@ -62,7 +64,7 @@ func insert(t *testing.T, s *gocql.Session, agg gocql.UUID, version int, created
 	return id
 }
 
-func newPoller(t *testing.T, s *gocql.Session, set func(*outboxpoll.Config)) *outboxpoll.Poller {
+func newPoller(t testing.TB, s *gocql.Session, set func(*outboxpoll.Config)) *outboxpoll.Poller {
 	t.Helper()
 	cfg := outboxpoll.Config{Keyspace: "orders_ks", StartAge: time.Hour, Consistency: gocql.One,
 		WriteTimeout: writeTimeout, SafetyLag: safetyLag, Interval: 10 * time.Millisecond}
