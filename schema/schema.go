@@ -1,5 +1,6 @@
 // Package schema holds the CQL of the node's tables (orders,
-// outbox_messages with CDC, dead_letter_queue) as embedded *.cql templates.
+// outbox_messages with CDC, dead_letter_queue, and outbox_poll_offsets for
+// the polling relay) as embedded *.cql templates.
 // infra/scylla applies Statements at start-up; `outbox-node schema` prints
 // them for cqlsh users. Every statement is idempotent (IF NOT EXISTS).
 package schema

@@ -14,14 +14,15 @@ func TestStatementsDefault(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Statements: %v", err)
 	}
-	if len(stmts) != 4 {
-		t.Fatalf("got %d statements, want 4:\n%s", len(stmts), strings.Join(stmts, "\n---\n"))
+	if len(stmts) != 5 {
+		t.Fatalf("got %d statements, want 5:\n%s", len(stmts), strings.Join(stmts, "\n---\n"))
 	}
 	wantPrefixes := []string{
 		"CREATE KEYSPACE IF NOT EXISTS orders_ks",
 		"CREATE TABLE IF NOT EXISTS orders_ks.orders",
 		"CREATE TABLE IF NOT EXISTS orders_ks.outbox_messages",
 		"CREATE TABLE IF NOT EXISTS orders_ks.dead_letter_queue",
+		"CREATE TABLE IF NOT EXISTS orders_ks.outbox_poll_offsets",
 	}
 	for i, p := range wantPrefixes {
 		if !strings.HasPrefix(stmts[i], p) {

@@ -17,8 +17,10 @@ import (
 	"github.com/outboxnode/outbox/actors/publisher"
 	"github.com/outboxnode/outbox/actors/supervision"
 	"github.com/outboxnode/outbox/infra/cdc"
+	"github.com/outboxnode/outbox/infra/config"
 	"github.com/outboxnode/outbox/infra/kafka"
 	"github.com/outboxnode/outbox/infra/metrics"
+	"github.com/outboxnode/outbox/infra/outboxpoll"
 	"github.com/outboxnode/outbox/infra/resilience"
 	"github.com/outboxnode/outbox/infra/scylla"
 	"github.com/outboxnode/outbox/messages"
@@ -103,16 +105,45 @@ func (n *node) buildRelay(sys *actor.ActorSystem, session gocqlx.Session, m *met
 	}, nil
 }
 
-// streamProps builds the cdcstream over a CDC source of outbox_messages; a
-// publisher failure restarts the stream with it, within the coordinator's
-// budget (cdcstream.Props says why).
+// streamProps builds the cdcstream over the source of outbox_messages
+// (--source); a publisher failure restarts the stream with it, within the
+// coordinator's budget (cdcstream.Props says why).
 func (n *node) streamProps(session gocqlx.Session, publisherProps *actor.Props, m *metrics.Metrics) (*actor.Props, error) {
+	src, err := n.source(session.Session)
+	if err != nil {
+		return nil, err
+	}
+	return cdcstream.Props(cdcstream.Config{
+		LogTTL:   n.cfg.Scylla.OutboxTTL,
+		LagShare: n.cfg.Relay.CDC.LagShare,
+		// The stream's stop is the publisher's drain, then this: it must
+		// fit in the shutdown bound with it.
+		StopTimeout: min(cdcstream.DefaultStopTimeout, n.cfg.Node.ShutdownTimeout-n.cfg.Relay.Publish.DrainTimeout),
+	}, cdcstream.Deps{Source: src, Publisher: publisherProps, Metrics: m})
+}
+
+// source is the relay's reader of outbox_messages: its CDC log, or scans
+// of the table with --source poll (the reference the CDC relay is measured
+// against). Both start one outbox TTL back without saved progress.
+func (n *node) source(session *gocql.Session) (cdcstream.Source, error) {
 	c := n.cfg.Relay.CDC
 	consistency, err := gocql.ParseConsistencyWrapper(strings.ToUpper(n.cfg.Scylla.Consistency))
 	if err != nil {
-		return nil, fmt.Errorf("cdc consistency: %w", err)
+		return nil, fmt.Errorf("relay consistency: %w", err)
 	}
-	src, err := cdc.New(cdc.Config{
+	if n.cfg.Relay.Source == config.SourcePoll {
+		return outboxpoll.New(outboxpoll.Config{
+			Keyspace:         n.cfg.Scylla.Keyspace,
+			Consistency:      consistency,
+			StartAge:         n.cfg.Scylla.OutboxTTL,
+			Interval:         n.cfg.Relay.Poll.Interval,
+			SafetyLag:        n.cfg.Relay.Poll.SafetyLag,
+			WriteTimeout:     n.cfg.Scylla.Timeout,
+			InFlight:         c.InFlight,
+			ProgressInterval: c.ProgressInterval,
+		}, session, n.logger.With("component", "outboxpoll"))
+	}
+	return cdc.New(cdc.Config{
 		Keyspace:         n.cfg.Scylla.Keyspace,
 		Consistency:      consistency,
 		ChangeAgeLimit:   n.cfg.Scylla.OutboxTTL,
@@ -121,17 +152,7 @@ func (n *node) streamProps(session gocqlx.Session, publisherProps *actor.Props, 
 		IdleDelay:        c.IdleDelay,
 		InFlight:         c.InFlight,
 		ProgressInterval: c.ProgressInterval,
-	}, session.Session, n.logger.With("component", "cdc"))
-	if err != nil {
-		return nil, err
-	}
-	return cdcstream.Props(cdcstream.Config{
-		LogTTL:   n.cfg.Scylla.OutboxTTL,
-		LagShare: c.LagShare,
-		// The stream's stop is the publisher's drain, then this: it must
-		// fit in the shutdown bound with it.
-		StopTimeout: min(cdcstream.DefaultStopTimeout, n.cfg.Node.ShutdownTimeout-n.cfg.Relay.Publish.DrainTimeout),
-	}, cdcstream.Deps{Source: src, Publisher: publisherProps, Metrics: m})
+	}, session, n.logger.With("component", "cdc"))
 }
 
 // breakerProbe reports the publish circuit breaker: closed is ok; open or

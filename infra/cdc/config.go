@@ -1,9 +1,10 @@
 // Package cdc is the relay's read side: ScyllaDB CDC log of outbox_messages
 // -> scylla-cdc-go Reader -> decoded *messages.PublishEvent -> cdcstream
-// actor. It owns the reader's tuning, the table-backed progress in
-// cdc_offsets, the in-flight window that bounds what is read but not yet
-// checkpointed, and the per-stream tracker that checkpoints a stream only up
-// to its newest event such that it and every earlier event were acknowledged.
+// actor. It owns the reader's tuning and the table-backed progress in
+// cdc_offsets; infra/checkpoint's in-flight window bounds what is read but
+// not yet checkpointed, and its per-stream tracker checkpoints a stream only
+// up to its newest event such that it and every earlier event were
+// acknowledged.
 package cdc
 
 import (

@@ -4,7 +4,7 @@ package cdc
 // in-flight window slot.
 func WindowWaiters(s *Source) int {
 	if r := s.current(); r != nil {
-		return int(r.window.waiters.Load())
+		return r.window.Waiters()
 	}
 	return 0
 }

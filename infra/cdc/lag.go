@@ -9,6 +9,8 @@ import (
 
 	"github.com/gocql/gocql"
 	scyllacdc "github.com/scylladb/scylla-cdc-go"
+
+	"github.com/outboxnode/outbox/infra/checkpoint"
 )
 
 // The lag must see what the reader has not returned: a reader whose
@@ -27,7 +29,7 @@ const probeTimeout = 5 * time.Second
 
 // probeEvery runs the lag probe every interval until ctx ends.
 func (r *run) probeEvery(ctx context.Context, interval time.Duration) {
-	every(ctx, interval, nil, func() {
+	checkpoint.Every(ctx, interval, nil, func() {
 		pctx, cancel := context.WithTimeout(ctx, max(interval, probeTimeout))
 		defer cancel()
 		r.probe(pctx, time.Now())
@@ -47,7 +49,7 @@ func (r *run) probe(ctx context.Context, now time.Time) {
 		sem      = make(chan struct{}, probeParallelism)
 	)
 	for _, st := range r.all() {
-		from, at := st.tracker.position()
+		from, at := st.tracker.Position()
 		if at.After(stale) {
 			continue
 		}
@@ -65,16 +67,16 @@ func (r *run) probe(ctx context.Context, now time.Time) {
 				[]byte(st.id), lower).WithContext(ctx).Consistency(r.cfg.Consistency).Scan(&first)
 			switch {
 			case errors.Is(err, gocql.ErrNotFound):
-				st.tracker.probed(from, gocql.UUID{}, false)
+				st.tracker.Probed(from, gocql.UUID{}, false)
 			case err != nil:
-				st.tracker.probed(from, gocql.UUID{}, true)
+				st.tracker.Probed(from, gocql.UUID{}, true)
 				mu.Lock()
 				if firstErr == nil {
 					firstErr = fmt.Errorf("stream %s: %w", st.name, err)
 				}
 				mu.Unlock()
 			default:
-				st.tracker.probed(from, first, false)
+				st.tracker.Probed(from, first, false)
 			}
 		})
 	}

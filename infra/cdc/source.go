@@ -18,6 +18,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/outboxnode/outbox/actors/cdcstream"
+	"github.com/outboxnode/outbox/infra/checkpoint"
 	"github.com/outboxnode/outbox/infra/tracing"
 )
 
@@ -71,7 +72,7 @@ func (s *Source) Run(ctx context.Context, deliver func(cdcstream.Delivery)) erro
 		return fmt.Errorf("cdc progress table %s.%s: %w", s.cfg.Keyspace, s.cfg.ProgressTable, err)
 	}
 	pm.SetTTL(int32(max(progressTTL, s.cfg.ChangeAgeLimit).Seconds()))
-	r := &run{cfg: s.cfg, log: s.log, deliver: deliver, window: newWindow(s.cfg.InFlight), streams: map[string]*stream{},
+	r := &run{cfg: s.cfg, log: s.log, deliver: deliver, window: checkpoint.NewWindow(s.cfg.InFlight), streams: map[string]*stream{},
 		kick: make(chan struct{}, 1), cancelled: ctx.Done(), session: s.session, resumed: map[string]gocql.UUID{}}
 	s.mu.Lock()
 	s.cur = r
@@ -153,7 +154,7 @@ type run struct {
 	cfg     Config
 	log     *slog.Logger
 	deliver func(cdcstream.Delivery)
-	window  *window
+	window  *checkpoint.Window
 	// kick asks the flusher to save now rather than at its next tick:
 	// the window is under pressure and acks moved a checkpoint.
 	kick chan struct{}
@@ -178,7 +179,7 @@ type run struct {
 type stream struct {
 	name     string
 	id       scyllacdc.StreamID
-	tracker  tracker
+	tracker  checkpoint.Tracker
 	reporter *scyllacdc.ProgressReporter
 	// saveMu serialises saves, so an older checkpoint never overwrites a newer one.
 	saveMu sync.Mutex
@@ -193,7 +194,7 @@ func (r *run) CreateChangeConsumer(_ context.Context, in scyllacdc.CreateChangeC
 	r.streams[name] = st
 	resumed := r.resumed[name]
 	r.mu.Unlock()
-	st.tracker.reached(resumed, time.Now())
+	st.tracker.Reached(resumed, time.Now())
 	return &consumer{run: r, stream: st}, nil
 }
 
@@ -209,27 +210,11 @@ func (r *run) all() []*stream {
 
 // flushEvery saves progress every interval, and at once when kicked.
 func (r *run) flushEvery(ctx context.Context, interval time.Duration) {
-	every(ctx, interval, r.kick, func() {
+	checkpoint.Every(ctx, interval, r.kick, func() {
 		if err := r.flush(ctx); err != nil && ctx.Err() == nil {
 			r.log.Warn("save cdc progress", slog.Any("err", err))
 		}
 	})
-}
-
-// every calls fn after each interval, and at once when kick fires (a nil
-// kick never does), until ctx ends.
-func every(ctx context.Context, interval time.Duration, kick <-chan struct{}, fn func()) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		case <-kick:
-		}
-		fn()
-	}
 }
 
 // wake kicks the flusher without blocking.
@@ -272,22 +257,22 @@ func (r *run) flush(ctx context.Context) error {
 func (r *run) save(ctx context.Context, st *stream) error {
 	st.saveMu.Lock()
 	defer st.saveMu.Unlock()
-	at, slots, ok := st.tracker.toSave()
+	at, slots, ok := st.tracker.ToSave()
 	if !ok {
 		return nil
 	}
 	if err := st.reporter.MarkProgress(ctx, scyllacdc.Progress{LastProcessedRecordTime: at}); err != nil {
 		return fmt.Errorf("stream %s: %w", st.name, err)
 	}
-	st.tracker.markSaved(at, slots)
-	r.window.release(slots)
+	st.tracker.MarkSaved(at, slots)
+	r.window.Release(slots)
 	return nil
 }
 
 func (r *run) lags(now time.Time) map[string]time.Duration {
 	out := make(map[string]time.Duration)
 	for _, st := range r.all() {
-		out[st.name] = st.tracker.lag(now, r.stopped.Load())
+		out[st.name] = st.tracker.Lag(now, r.stopped.Load())
 	}
 	return out
 }
@@ -309,7 +294,7 @@ func (c *consumer) Consume(ctx context.Context, ch scyllacdc.Change) error {
 		}
 	}
 	c.run.health.ok(time.Now())
-	tc := c.stream.tracker.begin(ch.Time, len(rows))
+	tc := c.stream.tracker.Begin(ch.Time, len(rows))
 	for _, row := range rows {
 		req := Decode(row)
 		// The "cdc read" span covers the wait for a window slot and the hand-over,
@@ -318,7 +303,7 @@ func (c *consumer) Consume(ctx context.Context, ch scyllacdc.Change) error {
 		if span.IsRecording() {
 			span.SetAttributes(attribute.String("cdc.stream", c.stream.name), attribute.String("event.id", req.GetEvent().GetEventId()))
 		}
-		if err := c.run.window.acquire(ctx, c.run.wake); err != nil {
+		if err := c.run.window.Acquire(ctx, c.run.wake); err != nil {
 			span.SetStatus(codes.Error, err.Error())
 			span.End()
 			return err
@@ -329,7 +314,7 @@ func (c *consumer) Consume(ctx context.Context, ch scyllacdc.Change) error {
 			Request: req,
 			Ack: func() {
 				once.Do(func() {
-					if c.stream.tracker.ack(tc) && c.run.window.pressed() {
+					if c.stream.tracker.Ack(tc) && c.run.window.Pressed() {
 						c.run.wake()
 					}
 				})
@@ -345,7 +330,7 @@ func (c *consumer) Consume(ctx context.Context, ch scyllacdc.Change) error {
 func (c *consumer) Empty(_ context.Context, ackTime gocql.UUID) error {
 	now := time.Now()
 	c.run.health.ok(now)
-	c.stream.tracker.reached(ackTime, now)
+	c.stream.tracker.Reached(ackTime, now)
 	return nil
 }
 
@@ -361,7 +346,7 @@ func (c *consumer) Empty(_ context.Context, ackTime gocql.UUID) error {
 func (c *consumer) End() error {
 	tick := time.NewTicker(endPoll)
 	defer tick.Stop()
-	for !c.stream.tracker.acked() {
+	for !c.stream.tracker.Acked() {
 		select {
 		case <-c.run.cancelled:
 			return nil

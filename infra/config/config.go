@@ -15,6 +15,7 @@ import (
 
 	"github.com/outboxnode/outbox/actors/publisher"
 	"github.com/outboxnode/outbox/infra/kafka"
+	"github.com/outboxnode/outbox/infra/outboxpoll"
 	"github.com/outboxnode/outbox/infra/secret"
 	"github.com/outboxnode/outbox/infra/tracing"
 )
@@ -221,6 +222,24 @@ type Relay struct {
 	Publish Publish
 	// CDC tunes the read side of the relay.
 	CDC CDC
+	// Source is where the relay reads the outbox: SourceCDC (its CDC log)
+	// or SourcePoll (scans of the table, infra/outboxpoll), which Poll tunes.
+	Source string
+	Poll   Poll
+}
+
+// Relay sources.
+const (
+	SourceCDC  = "cdc"
+	SourcePoll = "poll"
+)
+
+// Poll configures the polling relay (--source poll): the pause between
+// scans, and SafetyLag, how old an event must be before a scan reads it;
+// it must exceed Scylla.Timeout, the longest a commit can take to land.
+type Poll struct {
+	Interval  time.Duration
+	SafetyLag time.Duration
 }
 
 // Publish configures the publisher actor's batching, pausing and draining
@@ -340,6 +359,8 @@ func Default() Config {
 				ProgressInterval: 50 * time.Millisecond,
 				LagShare:         0.5,
 			},
+			Source: SourceCDC,
+			Poll:   Poll{Interval: outboxpoll.DefaultInterval, SafetyLag: outboxpoll.DefaultSafetyLag},
 		},
 		Tracing: tracing.DefaultConfig(),
 	}
@@ -443,6 +464,13 @@ func (c Config) Validate() error {
 	if err := c.Tracing.Validate(); err != nil {
 		bad("otel", "%v", err)
 	}
+	switch {
+	case c.Relay.Source != SourceCDC && c.Relay.Source != SourcePoll:
+		bad("source", "want %s or %s, got %q", SourceCDC, SourcePoll, c.Relay.Source)
+	case c.Relay.Source == SourcePoll && c.Relay.Poll.SafetyLag <= c.Scylla.Timeout:
+		bad("poll-safety-lag", "%s must exceed --scylla-timeout %s, or a slow commit is skipped", c.Relay.Poll.SafetyLag, c.Scylla.Timeout)
+	}
+	positive(bad, "poll-interval", c.Relay.Poll.Interval)
 	if c.Relay.Publish.DrainTimeout >= c.Node.ShutdownTimeout {
 		bad("publish-drain-timeout", "%s is not below --shutdown-timeout %s", c.Relay.Publish.DrainTimeout, c.Node.ShutdownTimeout)
 	}

@@ -162,6 +162,10 @@ func register(fs *flag.FlagSet, c *Config) {
 	fs.IntVar(&c.Relay.CDC.InFlight, "cdc-in-flight", c.Relay.CDC.InFlight, "events read but not yet checkpointed before the reader waits")
 	fs.DurationVar(&c.Relay.CDC.ProgressInterval, "cdc-progress-interval", c.Relay.CDC.ProgressInterval, "how often acknowledged CDC progress is saved to cdc_offsets")
 	fs.Float64Var(&c.Relay.CDC.LagShare, "cdc-lag-share", c.Relay.CDC.LagShare, "share of --outbox-ttl (the CDC log TTL) above which lag turns /health degraded")
+
+	fs.StringVar(&c.Relay.Source, "source", c.Relay.Source, "where the relay reads the outbox: cdc (its CDC log) or poll (time-range scans of the table, the slower reference)")
+	fs.DurationVar(&c.Relay.Poll.Interval, "poll-interval", c.Relay.Poll.Interval, "--source poll: pause between scans once caught up")
+	fs.DurationVar(&c.Relay.Poll.SafetyLag, "poll-safety-lag", c.Relay.Poll.SafetyLag, "--source poll: minimal age of an event before it is read (the latency floor); must exceed --scylla-timeout")
 }
 
 // EnvScyllaPassword holds the store password itself, for deployments that

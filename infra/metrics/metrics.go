@@ -12,7 +12,7 @@
 //	dlq_messages_total                      counter: events entering dead_letter_queue, dead or parked
 //	circuit_breaker_state                   gauge: 0 closed, 1 open, 2 half-open
 //	outbox_commit_to_publish_seconds        histogram: event commit time (occurred_at) to Kafka ack
-//	cdc_lag_seconds{stream}                 gauge: age of the oldest committed, unacknowledged event (read or not), 0 when caught up, per CDC stream
+//	cdc_lag_seconds{stream}                 gauge: age of the oldest committed, unacknowledged event (read or not), 0 when caught up, per CDC stream; with --source poll one stream "poll", never below --poll-safety-lag
 //	remote_rejected_total{reason}           counter: remote messages and RPCs the gateway refused, by reason (infra/gateway)
 //	outbox_cdc_ttl_seconds                  gauge: the outbox rows' and CDC log's TTL (--outbox-ttl), what cdc_lag_seconds must stay under
 //	actor_restart_budget                    gauge: restarts one actor may have within actor_restart_window_seconds (--restart-budget)

@@ -1,4 +1,11 @@
-package cdc
+// Package checkpoint is the relay's bookkeeping between reading the outbox
+// and saving how far it is read: a Tracker orders what a reader returned
+// (CDC changes, or polled events) and yields the newest position such that
+// it and everything before it were acknowledged, a Window bounds what is
+// read but not yet checkpointed, and Every drives the periodic saves. The
+// CDC source (infra/cdc) and the outbox poller (infra/outboxpoll) share it,
+// so both checkpoint, backpressure and report lag the same way.
+package checkpoint
 
 import (
 	"sync"
@@ -8,17 +15,17 @@ import (
 	scyllacdc "github.com/scylladb/scylla-cdc-go"
 )
 
-// tracker follows one CDC stream: the changes read in cdc$time order, how
+// Tracker follows one CDC stream (or the poller's scan): the changes read in time order, how
 // many of their events are still unacknowledged, the checkpoint, and how
 // far the reader has read (for the lag of what it has not read yet). It is
 // safe for concurrent use: the reader adds changes, acks come from the
 // stream actor, the flusher saves progress, the lag probe adds what it
 // found unread.
-type tracker struct {
+type Tracker struct {
 	mu sync.Mutex
 	// open[head:] are the changes read and not all acknowledged, oldest
 	// first; the head index keeps each ack O(1) (compacted now and then).
-	open []*change
+	open []*Change
 	head int
 	// done is the cdc$time of the newest change such that it and every
 	// earlier one are acknowledged; doneSlots counts their window slots not
@@ -38,27 +45,27 @@ type tracker struct {
 	blind  bool
 }
 
-// change is one cdc$time of a stream and its events still unacknowledged.
-type change struct {
+// Change is one time of a stream and its events still unacknowledged.
+type Change struct {
 	time  gocql.UUID
 	slots int
 	open  int
 }
 
-// begin records a change with n events; with none it counts as acknowledged.
-func (t *tracker) begin(at gocql.UUID, n int) *change {
+// Begin records a change with n events; with none it counts as acknowledged.
+func (t *Tracker) Begin(at gocql.UUID, n int) *Change {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.reachedLocked(at, time.Now())
-	c := &change{time: at, slots: n, open: n}
+	c := &Change{time: at, slots: n, open: n}
 	t.open = append(t.open, c)
 	t.advance()
 	return c
 }
 
-// ack acknowledges one event of c and reports whether the checkpoint
+// Ack acknowledges one event of c and reports whether the checkpoint
 // can move.
-func (t *tracker) ack(c *change) bool {
+func (t *Tracker) Ack(c *Change) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if c.open > 0 {
@@ -67,15 +74,15 @@ func (t *tracker) ack(c *change) bool {
 	return t.advance()
 }
 
-// acked reports whether every event read so far is acknowledged.
-func (t *tracker) acked() bool {
+// Acked reports whether every event read so far is acknowledged.
+func (t *Tracker) Acked() bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.head == len(t.open)
 }
 
 // advance moves done past the acknowledged changes at the front.
-func (t *tracker) advance() bool {
+func (t *Tracker) advance() bool {
 	moved := false
 	for ; t.head < len(t.open) && t.open[t.head].open == 0; t.head++ {
 		t.done = t.open[t.head].time
@@ -90,9 +97,9 @@ func (t *tracker) advance() bool {
 	return moved
 }
 
-// toSave returns the checkpoint to save and the window slots a successful
+// ToSave returns the checkpoint to save and the window slots a successful
 // save releases; ok is false when nothing new was acknowledged.
-func (t *tracker) toSave() (at gocql.UUID, slots int, ok bool) {
+func (t *Tracker) ToSave() (at gocql.UUID, slots int, ok bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.done == (gocql.UUID{}) || t.done == t.saved {
@@ -101,8 +108,8 @@ func (t *tracker) toSave() (at gocql.UUID, slots int, ok bool) {
 	return t.done, t.doneSlots, true
 }
 
-// markSaved records that the checkpoint at (from toSave) is durable.
-func (t *tracker) markSaved(at gocql.UUID, slots int) {
+// MarkSaved records that the checkpoint at (from toSave) is durable.
+func (t *Tracker) MarkSaved(at gocql.UUID, slots int) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if scyllacdc.CompareTimeUUID(t.saved, at) < 0 {
@@ -111,14 +118,14 @@ func (t *tracker) markSaved(at gocql.UUID, slots int) {
 	t.doneSlots -= slots
 }
 
-// reached records that the stream is read up to at.
-func (t *tracker) reached(at gocql.UUID, now time.Time) {
+// Reached records that the stream is read up to at.
+func (t *Tracker) Reached(at gocql.UUID, now time.Time) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.reachedLocked(at, now)
 }
 
-func (t *tracker) reachedLocked(at gocql.UUID, now time.Time) {
+func (t *Tracker) reachedLocked(at gocql.UUID, now time.Time) {
 	if scyllacdc.CompareTimeUUID(t.readTo, at) >= 0 {
 		return
 	}
@@ -129,17 +136,17 @@ func (t *tracker) reachedLocked(at gocql.UUID, now time.Time) {
 	t.blind = false
 }
 
-// position is how far the stream is read, and since when that is known.
-func (t *tracker) position() (gocql.UUID, time.Time) {
+// Position is how far the stream is read, and since when that is known.
+func (t *Tracker) Position() (gocql.UUID, time.Time) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.readTo, t.readAt
 }
 
-// probed records what the lag probe found after from (the position it
+// Probed records what the lag probe found after from (the position it
 // asked about): the oldest unread change (zero for none), or that the log
 // could not be read (blind).
-func (t *tracker) probed(from, unread gocql.UUID, blind bool) {
+func (t *Tracker) Probed(from, unread gocql.UUID, blind bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.readTo != from {
@@ -148,7 +155,7 @@ func (t *tracker) probed(from, unread gocql.UUID, blind bool) {
 	t.unread, t.blind = unread, blind
 }
 
-// lag is how long the oldest committed event of the stream that is not yet
+// Lag is how long the oldest committed event of the stream that is not yet
 // acknowledged has been committed, whether the reader returned it or not:
 // what the checkpoint holds back, which must stay well below the CDC log
 // TTL. It is zero when everything committed up to the reader's position is
@@ -156,7 +163,7 @@ func (t *tracker) probed(from, unread gocql.UUID, blind bool) {
 // probe cannot read the log, or once the reader stopped (stopped), the age
 // of the position stands in for the oldest unread change, as an upper
 // bound.
-func (t *tracker) lag(now time.Time, stopped bool) time.Duration {
+func (t *Tracker) Lag(now time.Time, stopped bool) time.Duration {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	var oldest time.Time
