@@ -112,6 +112,7 @@ func (n *node) streamProps(session gocqlx.Session, publisherProps *actor.Props, 
 	if err != nil {
 		return nil, fmt.Errorf("cdc consistency: %w", err)
 	}
+	n.logger.Info("cdc reader", "confidence_window", n.cfg.CDCConfidenceWindow(), "server_timestamps", n.cfg.Scylla.UseServerTimestamps())
 	src, err := cdc.New(cdc.Config{
 		Keyspace:         n.cfg.Scylla.Keyspace,
 		Consistency:      consistency,
