@@ -1,7 +1,9 @@
 package orders_test
 
 import (
+	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -12,14 +14,20 @@ import (
 	"github.com/outboxnode/outbox/messages"
 )
 
+// benchIdle passivates the bench's order actors soon: each create spawns
+// one, and with the node's 5 minutes they would pile up for the whole run.
+// So the live actors stay bounded (rate x benchIdle), as in a node at steady
+// state, and each create pays for its spawn and its passivation.
+const benchIdle = 20 * time.Millisecond
+
 // benchRouter spawns the orders router over an in-memory store: the figures measure the
-// actor path (validation, routing, event building), not a database.
+// actor path (validation, routing, event building, passivation), not a database.
 func benchRouter(b *testing.B) (*actor.ActorSystem, *actor.PID) {
 	b.Helper()
 	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
 		return slog.New(slog.DiscardHandler)
 	}))
-	props, err := orders.Props(orderstest.NewStore(), orders.Config{})
+	props, err := orders.Props(orderstest.NewStore(), orders.Config{IdleTimeout: benchIdle})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -52,14 +60,19 @@ func BenchmarkUpdateOneOrderParallel(b *testing.B) {
 	}
 	id := res.(*messages.CommandAccepted).GetOrderId()
 	amount := "1.00"
+	var failed atomic.Pointer[error]
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			res, err := sys.Root.RequestFuture(pid, &messages.UpdateOrder{OrderId: id, Amount: &amount}, 5*time.Second).Result()
 			if _, ok := res.(*messages.CommandAccepted); err != nil || !ok {
-				b.Errorf("%v %v", res, err)
+				err = fmt.Errorf("update: %v %v", res, err)
+				failed.CompareAndSwap(nil, &err)
 				return
 			}
 		}
 	})
+	if err := failed.Load(); err != nil {
+		b.Fatal(*err)
+	}
 }

@@ -115,9 +115,7 @@ func start(ctx context.Context, cfg config.Config, logger *slog.Logger) (n *node
 // address by now) and applies the schema when configured to.
 func (n *node) openStore(ctx context.Context) (gocqlx.Session, error) {
 	cfg := n.cfg
-	store := cfg.Scylla
-	store.ServerTimestamps = cfg.EmbeddedScylla()
-	session, err := scylla.Connect(ctx, store, cfg.ScyllaHosts(), n.logger)
+	session, err := scylla.Connect(ctx, cfg.Scylla, cfg.ScyllaHosts(), n.logger)
 	if err != nil {
 		return session, err
 	}

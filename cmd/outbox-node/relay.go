@@ -143,6 +143,7 @@ func (n *node) source(session *gocql.Session) (cdcstream.Source, error) {
 			ProgressInterval: c.ProgressInterval,
 		}, session, n.logger.With("component", "outboxpoll"))
 	}
+	n.logger.Info("cdc reader", "confidence_window", n.cfg.CDCConfidenceWindow(), "server_timestamps", n.cfg.Scylla.UseServerTimestamps())
 	return cdc.New(cdc.Config{
 		Keyspace:         n.cfg.Scylla.Keyspace,
 		Consistency:      consistency,

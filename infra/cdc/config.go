@@ -33,10 +33,12 @@ type Config struct {
 	// would skip older, still unpublished events.
 	ChangeAgeLimit time.Duration
 	// ConfidenceWindow is the minimal age of a change before it is read
-	// (the latency floor). cdc$time is the write timestamp, taken by the
-	// driver: a change that reaches the store later than this after it is
-	// never read. Small on a single-node store, never below the worst
-	// request delay.
+	// (the latency floor). cdc$time is the write timestamp: a change that
+	// becomes visible later than this after it is never read. Taken by the
+	// driver, it may arrive late by the worst request delay, which the
+	// window must exceed; taken by a single-node store when the write
+	// applies (server timestamps), it never does, and a few milliseconds
+	// suffice.
 	ConfidenceWindow time.Duration
 	// PollDelay is the pause after a poll that returned rows; IdleDelay
 	// after an empty one; FailedDelay the first pause after a failed one

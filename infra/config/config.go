@@ -54,12 +54,13 @@ type Scylla struct {
 	// OutboxTTL bounds outbox_messages (table TTL) and its CDC log.
 	OutboxTTL time.Duration
 	// ServerTimestamps leaves each write's timestamp to the store, which
-	// takes it when the write applies. Not a flag: the node sets it for its
-	// embedded store, where it makes a change's cdc$time the moment it
-	// became visible, so the CDC reader can never skip a write that applied
-	// late; a cluster keeps client timestamps (last write wins across
-	// coordinators) and a confidence window sized for them.
-	ServerTimestamps bool
+	// takes it when the write applies, so a change's cdc$time is the moment
+	// it became visible and the CDC reader can never skip a write that
+	// applied late: the confidence window can be small. Only a single node
+	// can do this (a cluster's coordinators stamp independently, and last
+	// write wins needs the client's order). Nil means "on for the embedded
+	// store, off when hosts are given" (see UseServerTimestamps).
+	ServerTimestamps *bool
 	// Username and Password log in to a cluster running
 	// PasswordAuthenticator; an empty Username logs in as nobody. In
 	// embedded mode they also become the embedded server's only user.
@@ -264,8 +265,8 @@ type Publish struct {
 // log TTL) and checkpoints in cdc_offsets.
 type CDC struct {
 	// ConfidenceWindow is the minimal age of a change before it is read,
-	// the latency floor; 0 picks 500 ms on the embedded store and 5 s on a
-	// real cluster (see CDCConfidenceWindow).
+	// the latency floor; 0 picks 10 ms with server timestamps and 5 s with
+	// client timestamps (see CDCConfidenceWindow).
 	ConfidenceWindow time.Duration
 	// PollDelay follows a poll that returned rows, IdleDelay an empty one.
 	PollDelay time.Duration
@@ -284,22 +285,38 @@ type CDC struct {
 	LagShare float64
 }
 
+// CDC confidence window defaults (CDC.ConfidenceWindow 0), by who stamps
+// writes. A change's cdc$time is its write timestamp: a change applied
+// later than the window after that timestamp is skipped by the reader.
+// With client timestamps a loaded machine can delay a request by hundreds
+// of milliseconds, and a cluster adds replication and clock skew. With
+// server timestamps (Scylla.UseServerTimestamps) no write can appear behind
+// the reader, so the window only covers the clock read between the reader
+// and the store on one host.
+const (
+	ClientTimestampsConfidenceWindow = 5 * time.Second
+	ServerTimestampsConfidenceWindow = 10 * time.Millisecond
+)
+
 // CDCConfidenceWindow returns the configured confidence window, or the
-// default for the store in use. A change's cdc$time is its write
-// timestamp: a change applied later than the window after that timestamp
-// is skipped by the reader. The node's embedded store stamps writes when
-// they apply (Scylla.ServerTimestamps), so there no write can appear
-// behind the reader and the window only sets how fresh a read is. With
-// client timestamps a loaded machine can delay a request by hundreds of
-// milliseconds, and a cluster adds replication and clock skew: 5 s.
+// default for the way writes are stamped.
 func (c Config) CDCConfidenceWindow() time.Duration {
 	switch {
 	case c.Relay.CDC.ConfidenceWindow > 0:
 		return c.Relay.CDC.ConfidenceWindow
-	case c.EmbeddedScylla():
-		return 500 * time.Millisecond
+	case c.Scylla.UseServerTimestamps():
+		return ServerTimestampsConfidenceWindow
 	}
-	return 5 * time.Second
+	return ClientTimestampsConfidenceWindow
+}
+
+// UseServerTimestamps reports whether the node's writes go without a
+// timestamp, for the store to stamp at apply time.
+func (s Scylla) UseServerTimestamps() bool {
+	if s.ServerTimestamps != nil {
+		return *s.ServerTimestamps
+	}
+	return len(s.Hosts) == 0
 }
 
 // Default returns the configuration used when nothing is set: embedded
@@ -500,6 +517,9 @@ func (s Scylla) Validate() error {
 	positive(bad, "scylla-connect-timeout", s.ConnectTimeout)
 	if s.OutboxTTL < time.Second {
 		bad("outbox-ttl", "must be at least 1s, got %s", s.OutboxTTL)
+	}
+	if len(s.Hosts) > 1 && s.UseServerTimestamps() {
+		bad("scylla-server-timestamps", "a cluster of %d hosts needs client timestamps: each coordinator would stamp on its own clock", len(s.Hosts))
 	}
 	if (s.Username == "") != (s.Password == "") {
 		bad("scylla-username", "a user name needs a password (--scylla-password-file or %s) and a password a user name", EnvScyllaPassword)

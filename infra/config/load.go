@@ -94,6 +94,7 @@ func register(fs *flag.FlagSet, c *Config) {
 	fs.DurationVar(&c.Scylla.Timeout, "scylla-timeout", c.Scylla.Timeout, "timeout of each query")
 	fs.DurationVar(&c.Scylla.ConnectTimeout, "scylla-connect-timeout", c.Scylla.ConnectTimeout, "timeout of each connection attempt")
 	fs.Var(optionalBool{&c.Scylla.Migrate}, "migrate", "apply the schema at start-up (default: on in embedded mode)")
+	fs.Var(optionalBool{&c.Scylla.ServerTimestamps}, "scylla-server-timestamps", "let the store stamp each write when it applies, for a 10ms CDC confidence window; single host only (default: on in embedded mode)")
 	fs.DurationVar(&c.Scylla.OutboxTTL, "outbox-ttl", c.Scylla.OutboxTTL, "TTL of outbox rows and of their CDC log")
 	fs.StringVar(&c.Scylla.Username, "scylla-username", c.Scylla.Username, "store user (PasswordAuthenticator); in embedded mode also the embedded server's user")
 	fs.StringVar(&c.Scylla.TLS.CAFile, "scylla-tls-ca", c.Scylla.TLS.CAFile, "PEM CA of the store's certificates; set to connect over TLS")
@@ -156,7 +157,7 @@ func register(fs *flag.FlagSet, c *Config) {
 	fs.DurationVar(&c.Relay.Publish.PauseDelay, "publish-pause-delay", c.Relay.Publish.PauseDelay, "wait before a paused batch (broker unavailable, DLQ store failing) is tried again")
 	fs.DurationVar(&c.Relay.Publish.DrainTimeout, "publish-drain-timeout", c.Relay.Publish.DrainTimeout, "how long a stop waits for the batch in flight; below --shutdown-timeout")
 
-	fs.DurationVar(&c.Relay.CDC.ConfidenceWindow, "cdc-confidence-window", c.Relay.CDC.ConfidenceWindow, "minimal age of a CDC change before it is read; 0 = 500ms embedded, 5s on a cluster")
+	fs.DurationVar(&c.Relay.CDC.ConfidenceWindow, "cdc-confidence-window", c.Relay.CDC.ConfidenceWindow, "minimal age of a CDC change before it is read; 0 = 10ms with --scylla-server-timestamps, else 5s")
 	fs.DurationVar(&c.Relay.CDC.PollDelay, "cdc-poll-delay", c.Relay.CDC.PollDelay, "pause after a CDC poll that returned rows")
 	fs.DurationVar(&c.Relay.CDC.IdleDelay, "cdc-idle-delay", c.Relay.CDC.IdleDelay, "pause after an empty CDC poll")
 	fs.IntVar(&c.Relay.CDC.InFlight, "cdc-in-flight", c.Relay.CDC.InFlight, "events read but not yet checkpointed before the reader waits")

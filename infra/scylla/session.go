@@ -72,7 +72,9 @@ func clusterConfig(cfg config.Scylla, hosts []string, logger *slog.Logger) (*goc
 		cluster.Port = port
 	}
 	cluster.Consistency = consistency
-	cluster.DefaultTimestamp = !cfg.ServerTimestamps
+	// Off, gocql sends no timestamp and the store stamps each write when it
+	// applies (config.Scylla.UseServerTimestamps).
+	cluster.DefaultTimestamp = !cfg.UseServerTimestamps()
 	cluster.Timeout = cfg.Timeout
 	cluster.WriteTimeout = cfg.Timeout
 	cluster.ReadTimeout = cfg.Timeout

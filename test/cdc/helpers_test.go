@@ -14,10 +14,11 @@ import (
 	"github.com/outboxnode/outbox/infra/miniscylla/miniscyllatest"
 )
 
-// startServer runs miniscylla on a free port and returns a session to it.
-func startServer(tb testing.TB) *gocql.Session {
+// startServer runs miniscylla on a free port and returns a session to it,
+// configured further by opts.
+func startServer(tb testing.TB, opts ...func(*gocql.ClusterConfig)) *gocql.Session {
 	tb.Helper()
-	return miniscyllatest.Connect(tb, miniscyllatest.Start(tb, miniscylla.Config{}).Addr())
+	return miniscyllatest.Connect(tb, miniscyllatest.Start(tb, miniscylla.Config{}).Addr(), opts...)
 }
 
 // fastReader is reader tuning for a single in-process node: a 100 ms

@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -34,7 +36,7 @@ func BenchmarkCommandPath(b *testing.B) {
 		}
 		a, ok := res.(*messages.CommandAccepted)
 		if !ok {
-			b.Fatalf("reply %T %v", res, res)
+			return nil, fmt.Errorf("reply %T %v", res, res)
 		}
 		return a, nil
 	}
@@ -44,6 +46,9 @@ func BenchmarkCommandPath(b *testing.B) {
 
 	var next atomic.Int64
 	latencies := make([][]time.Duration, benchClients)
+	// A failing client stops and leaves its error here; the benchmark
+	// goroutine fails the run.
+	errs := make([]error, benchClients)
 	var wg sync.WaitGroup
 	b.ResetTimer()
 	start := time.Now()
@@ -61,7 +66,7 @@ func BenchmarkCommandPath(b *testing.B) {
 				t0 := time.Now()
 				a, err := request(msg)
 				if err != nil {
-					b.Errorf("command %d: %v", i, err)
+					errs[c] = fmt.Errorf("command %d: %w", i, err)
 					return
 				}
 				latencies[c] = append(latencies[c], time.Since(t0))
@@ -73,10 +78,13 @@ func BenchmarkCommandPath(b *testing.B) {
 	elapsed := time.Since(start)
 	b.StopTimer()
 
+	if err := errors.Join(errs...); err != nil {
+		b.Fatal(err)
+	}
 	all := slices.Concat(latencies...)
 	slices.Sort(all)
 	if len(all) == 0 {
-		return
+		b.Fatal("no command latencies measured")
 	}
 	b.ReportMetric(float64(len(all))/elapsed.Seconds(), "cmds/s")
 	b.ReportMetric(float64(all[len(all)/2].Microseconds())/1000, "p50_ms")

@@ -5,6 +5,7 @@ import (
 	"net"
 	"sync"
 	"testing"
+	"time"
 )
 
 // Proxy forwards TCP connections to a server; Cut breaks them, as a
@@ -15,17 +16,27 @@ type Proxy struct {
 	mu     sync.Mutex
 	cut    bool
 	conns  []net.Conn
+
+	// delay holds back every byte from a client to the server.
+	delay time.Duration
 }
 
 // NewProxy listens on a free local port and forwards to target until
 // cleanup.
 func NewProxy(t testing.TB, target string) *Proxy {
 	t.Helper()
+	return NewDelayProxy(t, target, 0)
+}
+
+// NewDelayProxy is NewProxy delivering each request byte delay after the
+// client sent it, as a slow network or a loaded client machine would.
+func NewDelayProxy(t testing.TB, target string, delay time.Duration) *Proxy {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &Proxy{ln: ln, target: target}
+	p := &Proxy{ln: ln, target: target, delay: delay}
 	t.Cleanup(func() { ln.Close(); p.SetCut(true) })
 	go p.serve()
 	return p
@@ -52,8 +63,43 @@ func (p *Proxy) serve() {
 		}
 		p.conns = append(p.conns, c, up)
 		p.mu.Unlock()
-		go func() { _, _ = io.Copy(up, c); up.Close() }()
+		go func() { p.forward(up, c); up.Close() }()
 		go func() { _, _ = io.Copy(c, up); c.Close() }()
+	}
+}
+
+// forward copies src to dst, each chunk no earlier than p.delay after it
+// was read, in order.
+func (p *Proxy) forward(dst, src net.Conn) {
+	if p.delay == 0 {
+		_, _ = io.Copy(dst, src)
+		return
+	}
+	type chunk struct {
+		b  []byte
+		at time.Time
+	}
+	chunks := make(chan chunk, 1024)
+	go func() {
+		defer close(chunks)
+		for {
+			b := make([]byte, 32<<10)
+			n, err := src.Read(b)
+			if n > 0 {
+				chunks <- chunk{b[:n], time.Now().Add(p.delay)}
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	for c := range chunks {
+		time.Sleep(time.Until(c.at))
+		if _, err := dst.Write(c.b); err != nil {
+			break
+		}
+	}
+	for range chunks { // let the reading goroutine end with src
 	}
 }
 
