@@ -90,7 +90,7 @@ func start(ctx context.Context, cfg config.Config, logger *slog.Logger) (n *node
 	if err != nil {
 		return n, err
 	}
-	m.Limits(n.cfg.Scylla.OutboxTTL, n.cfg.Node.RestartBudget, n.cfg.Node.RestartWindow)
+	m.Limits(n.cfg.Scylla.OutboxTTL, n.cfg.Coordinator.RestartBudget, n.cfg.Coordinator.RestartWindow)
 	// Bound now so that a busy port fails before the actors start; served
 	// once the tree that answers /health runs.
 	srv := metrics.NewServer(n.cfg.Node.MetricsAddr, reg, func(ctx context.Context) (*messages.HealthReport, error) {

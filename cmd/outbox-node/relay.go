@@ -57,26 +57,14 @@ func (n *node) buildRelay(sys *actor.ActorSystem, session gocqlx.Session, m *met
 		return nil, err
 	}
 	n.onShutdown("kafka producer", func(context.Context) error { return producer.Close() })
-	policy, err := resilience.New(resilience.Config{
-		MaxAttempts:      r.RetryAttempts,
-		BackoffMin:       r.RetryBackoffMin,
-		BackoffMax:       r.RetryBackoffMax,
-		FailureThreshold: r.BreakerFailures,
-		OpenDelay:        r.BreakerOpenDelay,
-		SuccessThreshold: r.BreakerSuccesses,
-	}, resilience.WithPermanent(kafka.IsPermanent), resilience.WithListener(m))
+	policy, err := resilience.New(r.Retry, resilience.WithPermanent(kafka.IsPermanent), resilience.WithListener(m))
 	if err != nil {
 		return nil, err
 	}
 	streamPID := sys.NewLocalPID(coordinator.Name + "/" + cdcstreamName)
 	publisherPID := sys.NewLocalPID(streamPID.GetId() + "/" + cdcstream.PublisherName)
 	dlqPID := sys.NewLocalPID(coordinator.Name + "/" + dlqName)
-	publisherProps, err := publisher.Props(publisher.Config{
-		MaxBatch:     r.Publish.MaxBatch,
-		Linger:       r.Publish.Linger,
-		PauseDelay:   r.Publish.PauseDelay,
-		DrainTimeout: r.Publish.DrainTimeout,
-	}, publisher.Deps{
+	publisherProps, err := publisher.Props(r.Publish, publisher.Deps{
 		Producer:    producer,
 		Policy:      policy,
 		DeadLetters: dlq.NewClient(sys.Root, dlqPID, n.cfg.Scylla.Timeout),
@@ -99,39 +87,31 @@ func (n *node) buildRelay(sys *actor.ActorSystem, session gocqlx.Session, m *met
 			{Name: dlqName, Props: dlqProps, Routes: []proto.Message{&messages.DLQList{}, &messages.DLQReplay{}, &messages.DLQSkip{}}},
 			{Name: cdcstreamName, Props: streamProps},
 		},
-		probes: []health.Probe{breakerProbe{policy, r.BreakerSuccesses}, cdcstream.Probe{Root: sys.Root, PID: streamPID}},
+		probes: []health.Probe{breakerProbe{policy, r.Retry.SuccessThreshold}, cdcstream.Probe{Root: sys.Root, PID: streamPID}},
 	}, nil
 }
 
 // streamProps builds the cdcstream over a CDC source of outbox_messages; a
 // publisher failure restarts the stream with it, within the coordinator's
-// budget (cdcstream.Props says why).
+// budget (cdcstream.Props says why). The reader starts, without saved
+// progress, one CDC log TTL back.
 func (n *node) streamProps(session gocqlx.Session, publisherProps *actor.Props, m *metrics.Metrics) (*actor.Props, error) {
-	c := n.cfg.Relay.CDC
 	consistency, err := gocql.ParseConsistencyWrapper(strings.ToUpper(n.cfg.Scylla.Consistency))
 	if err != nil {
 		return nil, fmt.Errorf("cdc consistency: %w", err)
 	}
-	src, err := cdc.New(cdc.Config{
-		Keyspace:         n.cfg.Scylla.Keyspace,
-		Consistency:      consistency,
-		ChangeAgeLimit:   n.cfg.Scylla.OutboxTTL,
-		ConfidenceWindow: n.cfg.CDCConfidenceWindow(),
-		PollDelay:        c.PollDelay,
-		IdleDelay:        c.IdleDelay,
-		InFlight:         c.InFlight,
-		ProgressInterval: c.ProgressInterval,
-	}, session.Session, n.logger.With("component", "cdc"))
+	reader := n.cfg.Relay.CDC
+	reader.Keyspace, reader.Consistency, reader.ChangeAgeLimit = n.cfg.Scylla.Keyspace, consistency, n.cfg.Scylla.OutboxTTL
+	src, err := cdc.New(reader, session.Session, n.logger.With("component", "cdc"))
 	if err != nil {
 		return nil, err
 	}
-	return cdcstream.Props(cdcstream.Config{
-		LogTTL:   n.cfg.Scylla.OutboxTTL,
-		LagShare: c.LagShare,
-		// The stream's stop is the publisher's drain, then this: it must
-		// fit in the shutdown bound with it.
-		StopTimeout: min(cdcstream.DefaultStopTimeout, n.cfg.Node.ShutdownTimeout-n.cfg.Relay.Publish.DrainTimeout),
-	}, cdcstream.Deps{Source: src, Publisher: publisherProps, Metrics: m})
+	stream := n.cfg.Relay.Stream
+	stream.LogTTL = n.cfg.Scylla.OutboxTTL
+	// The stream's stop is the publisher's drain, then this: it must fit in
+	// the shutdown bound with it.
+	stream.StopTimeout = min(stream.StopTimeout, n.cfg.Node.ShutdownTimeout-n.cfg.Relay.Publish.DrainTimeout)
+	return cdcstream.Props(stream, cdcstream.Deps{Source: src, Publisher: publisherProps, Metrics: m})
 }
 
 // breakerProbe reports the publish circuit breaker: closed is ok; open or

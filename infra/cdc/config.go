@@ -35,7 +35,7 @@ type Config struct {
 	// (the latency floor). cdc$time is the write timestamp, taken by the
 	// driver: a change that reaches the store later than this after it is
 	// never read. Small on a single-node store, never below the worst
-	// request delay.
+	// request delay; on a cluster DefaultClusterConfidenceWindow.
 	ConfidenceWindow time.Duration
 	// PollDelay is the pause after a poll that returned rows; IdleDelay
 	// after an empty one; FailedDelay the first pause after a failed one
@@ -69,14 +69,17 @@ const (
 	DefaultProgressTable    = "cdc_offsets"
 	DefaultApplicationName  = "outbox-relay"
 	DefaultConfidenceWindow = 500 * time.Millisecond
-	DefaultPollDelay        = 10 * time.Millisecond
-	DefaultIdleDelay        = 50 * time.Millisecond
-	DefaultFailedDelay      = time.Second
-	DefaultQueryWindow      = 30 * time.Second
-	DefaultGenerationPoll   = time.Second
-	DefaultInFlight         = 10_000
-	DefaultProgressInterval = 50 * time.Millisecond
-	DefaultLagProbeInterval = 2 * time.Second
+	// DefaultClusterConfidenceWindow covers what a cluster adds to a
+	// write's delay: replication and clock skew between coordinators.
+	DefaultClusterConfidenceWindow = 5 * time.Second
+	DefaultPollDelay               = 10 * time.Millisecond
+	DefaultIdleDelay               = 50 * time.Millisecond
+	DefaultFailedDelay             = time.Second
+	DefaultQueryWindow             = 30 * time.Second
+	DefaultGenerationPoll          = time.Second
+	DefaultInFlight                = 10_000
+	DefaultProgressInterval        = 50 * time.Millisecond
+	DefaultLagProbeInterval        = 2 * time.Second
 )
 
 // ErrInvalidConfig is wrapped by every Validate error.
