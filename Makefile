@@ -19,8 +19,11 @@ build: ## go build ./...
 	$(GO) build ./...
 
 # Runs the node on the embedded store and broker (miniscylla + minikafka, in-process).
-run: ## runs the node on its embedded store and broker (no Docker); ARGS=... adds flags
-	$(GO) run ./cmd/outbox-node $(ARGS)
+# exec makes the node make's own child: Ctrl+C reaches it alone through make,
+# and its exit status (0 after a graceful shutdown) is make's.
+run: ## builds bin/outbox-node and runs it on its embedded store and broker (no Docker); ARGS=... adds flags
+	$(GO) build -o bin/outbox-node ./cmd/outbox-node
+	exec bin/outbox-node $(ARGS)
 
 devstack: ## runs miniscylla + minikafka as a process (the store and broker without Docker)
 	$(GO) run ./cmd/devstack $(ARGS)

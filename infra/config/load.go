@@ -172,7 +172,7 @@ func (f *Flags) register() []cli.Flag {
 		f.str(catStore, "consistency", &c.Scylla.Consistency, "consistency level of reads and writes"),
 		f.dur(catStore, "scylla-timeout", &c.Scylla.Timeout, "timeout of each query"),
 		f.dur(catStore, "scylla-connect-timeout", &c.Scylla.ConnectTimeout, "timeout of each connection attempt"),
-		&cli.BoolFlag{Category: catStore, Name: flagMigrate, Destination: &f.migrate, Sources: f.env(flagMigrate), DefaultText: "on in embedded mode, off with --scylla-hosts",
+		&cli.BoolFlag{Category: catStore, Name: flagMigrate, Destination: &f.migrate, Sources: f.Env(flagMigrate), DefaultText: "on in embedded mode, off with --scylla-hosts",
 			Usage: "apply the schema at start-up"},
 		f.dur(catStore, "outbox-ttl", &c.Scylla.OutboxTTL, "TTL of outbox rows and of their CDC log"),
 		f.str(catStore, "scylla-username", &c.Scylla.Username, "store user (PasswordAuthenticator); in embedded mode also the embedded server's user"),
@@ -208,7 +208,7 @@ func (f *Flags) register() []cli.Flag {
 		f.boolean(catNode, "enable-fault-injection", &c.Coordinator.EnableFaultInjection, "accept InjectFault requests (tests only)"),
 		f.str(catNode, "log-level", &c.Node.LogLevel, "debug, info, warn or error"),
 		f.str(catNode, "otel-endpoint", &c.Tracing.Endpoint, "OTLP/HTTP collector URL the spans go to, e.g. http://localhost:4318 (empty: no spans exported; traceparent still propagated)"),
-		&cli.Float64Flag{Category: catNode, Name: "otel-sample-ratio", Destination: &c.Tracing.SampleRatio, Value: c.Tracing.SampleRatio, Sources: f.env("otel-sample-ratio"),
+		&cli.Float64Flag{Category: catNode, Name: "otel-sample-ratio", Destination: &c.Tracing.SampleRatio, Value: c.Tracing.SampleRatio, Sources: f.Env("otel-sample-ratio"),
 			Usage: "fraction of node-started traces recorded (0..1); a command's traceparent decides for its own trace"},
 		f.file(catNode, "remote-tls-cert", &c.Remote.CertFile, "PEM certificate of the remote (mutual TLS; with --remote-tls-key and --remote-tls-ca)"),
 		f.file(catNode, "remote-tls-key", &c.Remote.KeyFile, "PEM private key of --remote-tls-cert"),
@@ -216,9 +216,9 @@ func (f *Flags) register() []cli.Flag {
 		f.generic(catNode, "remote-admin", (*listValue)(&c.Remote.Admins), "comma-separated common names (CN) of the client certificates allowed DLQ replay/skip and fault injection"),
 
 		f.integer(catOrders, "max-items", &c.Orders.MaxItems, "most items per order"),
-		&cli.Int32Flag{Category: catOrders, Name: "max-item-quantity", Destination: &c.Orders.MaxItemQuantity, Value: c.Orders.MaxItemQuantity, Sources: f.env("max-item-quantity"),
+		&cli.Int32Flag{Category: catOrders, Name: "max-item-quantity", Destination: &c.Orders.MaxItemQuantity, Value: c.Orders.MaxItemQuantity, Sources: f.Env("max-item-quantity"),
 			Usage: "most units per item"},
-		&cli.Int64Flag{Category: catOrders, Name: "max-total-cents", Destination: &c.Orders.MaxTotalCents, Value: c.Orders.MaxTotalCents, Sources: f.env("max-total-cents"),
+		&cli.Int64Flag{Category: catOrders, Name: "max-total-cents", Destination: &c.Orders.MaxTotalCents, Value: c.Orders.MaxTotalCents, Sources: f.Env("max-total-cents"),
 			Usage: "largest order total, in cents"},
 		f.integer(catOrders, "max-customer-length", &c.Orders.MaxCustomerLength, "longest customer id, in bytes"),
 		f.dur(catOrders, "order-idle-timeout", &c.Orders.IdleTimeout, "passivate a per-order actor after this idle time"),
@@ -234,45 +234,46 @@ func (f *Flags) register() []cli.Flag {
 		f.dur(catRelay, "publish-linger", &c.Relay.Publish.Linger, "how long an idle publisher waits for more events before a partial batch"),
 		f.dur(catRelay, "publish-pause-delay", &c.Relay.Publish.PauseDelay, "wait before a paused batch (broker unavailable, DLQ store failing) is tried again"),
 		f.dur(catRelay, "publish-drain-timeout", &c.Relay.Publish.DrainTimeout, "how long a stop waits for the batch in flight; below --shutdown-timeout"),
-		&cli.DurationFlag{Category: catRelay, Name: flagConfidenceWindow, Destination: &c.Relay.CDC.ConfidenceWindow, Sources: f.env(flagConfidenceWindow),
+		&cli.DurationFlag{Category: catRelay, Name: flagConfidenceWindow, Destination: &c.Relay.CDC.ConfidenceWindow, Sources: f.Env(flagConfidenceWindow),
 			DefaultText: fmt.Sprintf("%s embedded, %s with --scylla-hosts", Default().DefaultConfidenceWindow(), Config{Scylla: Scylla{Hosts: []string{""}}}.DefaultConfidenceWindow()),
 			Usage:       "minimal age of a CDC change before it is read"},
 		f.dur(catRelay, "cdc-poll-delay", &c.Relay.CDC.PollDelay, "pause after a CDC poll that returned rows"),
 		f.dur(catRelay, "cdc-idle-delay", &c.Relay.CDC.IdleDelay, "pause after an empty CDC poll"),
 		f.integer(catRelay, "cdc-in-flight", &c.Relay.CDC.InFlight, "events read but not yet checkpointed before the reader waits"),
 		f.dur(catRelay, "cdc-progress-interval", &c.Relay.CDC.ProgressInterval, "how often acknowledged CDC progress is saved to cdc_offsets"),
-		&cli.Float64Flag{Category: catRelay, Name: "cdc-lag-share", Destination: &c.Relay.Stream.LagShare, Value: c.Relay.Stream.LagShare, Sources: f.env("cdc-lag-share"),
+		&cli.Float64Flag{Category: catRelay, Name: "cdc-lag-share", Destination: &c.Relay.Stream.LagShare, Value: c.Relay.Stream.LagShare, Sources: f.Env("cdc-lag-share"),
 			Usage: "share of --outbox-ttl (the CDC log TTL) above which lag turns /health degraded"},
 	}
 }
 
-// env is the one environment variable of flag name.
-func (f *Flags) env(name string) cli.ValueSourceChain {
+// Env is the one environment variable of flag name (EnvName), read with
+// the getenv of NewFlags; a flag the caller adds beside List uses it too.
+func (f *Flags) Env(name string) cli.ValueSourceChain {
 	return cli.NewValueSourceChain(envSource{key: EnvName(name), getenv: f.getenv})
 }
 
 func (f *Flags) str(cat, name string, p *string, usage string) cli.Flag {
-	return &cli.StringFlag{Category: cat, Name: name, Destination: p, Value: *p, Sources: f.env(name), Usage: usage}
+	return &cli.StringFlag{Category: cat, Name: name, Destination: p, Value: *p, Sources: f.Env(name), Usage: usage}
 }
 
 func (f *Flags) file(cat, name string, p *string, usage string) cli.Flag {
-	return &cli.StringFlag{Category: cat, Name: name, Destination: p, Value: *p, Sources: f.env(name), Usage: usage, TakesFile: true}
+	return &cli.StringFlag{Category: cat, Name: name, Destination: p, Value: *p, Sources: f.Env(name), Usage: usage, TakesFile: true}
 }
 
 func (f *Flags) dur(cat, name string, p *time.Duration, usage string) cli.Flag {
-	return &cli.DurationFlag{Category: cat, Name: name, Destination: p, Value: *p, Sources: f.env(name), Usage: usage}
+	return &cli.DurationFlag{Category: cat, Name: name, Destination: p, Value: *p, Sources: f.Env(name), Usage: usage}
 }
 
 func (f *Flags) integer(cat, name string, p *int, usage string) cli.Flag {
-	return &cli.IntFlag{Category: cat, Name: name, Destination: p, Value: *p, Sources: f.env(name), Usage: usage}
+	return &cli.IntFlag{Category: cat, Name: name, Destination: p, Value: *p, Sources: f.Env(name), Usage: usage}
 }
 
 func (f *Flags) unsigned(cat, name string, p *uint, usage string) cli.Flag {
-	return &cli.UintFlag{Category: cat, Name: name, Destination: p, Value: *p, Sources: f.env(name), Usage: usage}
+	return &cli.UintFlag{Category: cat, Name: name, Destination: p, Value: *p, Sources: f.Env(name), Usage: usage}
 }
 
 func (f *Flags) boolean(cat, name string, p *bool, usage string) cli.Flag {
-	fl := &cli.BoolFlag{Category: cat, Name: name, Destination: p, Value: *p, Sources: f.env(name), Usage: usage}
+	fl := &cli.BoolFlag{Category: cat, Name: name, Destination: p, Value: *p, Sources: f.Env(name), Usage: usage}
 	if *p {
 		fl.DefaultText = "true" // the help shows no default for a bool otherwise
 	}
@@ -280,7 +281,7 @@ func (f *Flags) boolean(cat, name string, p *bool, usage string) cli.Flag {
 }
 
 func (f *Flags) generic(cat, name string, v cli.Value, usage string) cli.Flag {
-	return &cli.GenericFlag{Category: cat, Name: name, Value: v, Sources: f.env(name), Usage: usage}
+	return &cli.GenericFlag{Category: cat, Name: name, Value: v, Sources: f.Env(name), Usage: usage}
 }
 
 // envSource is a flag's environment variable, read through getenv so that
