@@ -53,6 +53,10 @@ type Config struct {
 	// InFlight bounds the events read but not yet checkpointed: the consumer
 	// blocks (backpressure on the reader) while the window is full. It is
 	// also the bound of duplicates after a crash.
+	// It must cover a few publish round trips at the target rate: each
+	// batch takes at most one event per aggregate; on the embedded store a
+	// window of 1,000 drained 29k events/s, 10,000 drained 76k
+	// (test/relay BenchmarkRelayVsNaive).
 	InFlight int
 	// ProgressInterval is how often acknowledged progress is saved.
 	ProgressInterval time.Duration
