@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
-	"net"
 	"strings"
 	"testing"
 
@@ -46,27 +45,6 @@ func TestRunSchemaAndBadFlags(t *testing.T) {
 		if code := run(args, noEnv, &stdout, &stderr); code != 2 || !strings.HasPrefix(stderr.String(), "outbox-node: ") {
 			t.Errorf("%v: exit %d, want 2; stderr %s", args, code, stderr.String())
 		}
-	}
-}
-
-// TestBusyPortNamesTheFlagAndNoHints: a start that fails on a taken
-// metrics port says which flag to change, exits 1 and never printed the
-// hints to connect to it.
-func TestBusyPortNamesTheFlagAndNoHints(t *testing.T) {
-	busy, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer busy.Close()
-	var stdout, stderr bytes.Buffer
-	code := run([]string{"--metrics-addr", busy.Addr().String(), "--data-dir", t.TempDir(), "--embedded-persist=false",
-		"--embedded-cql-addr", "127.0.0.1:0", "--embedded-kafka-addr", "127.0.0.1:0"}, noEnv, &stdout, &stderr)
-	out := stderr.String()
-	if code != 1 || !strings.Contains(out, "address already in use (change --metrics-addr)") {
-		t.Fatalf("exit %d, want 1 and the flag to change:\n%s", code, out)
-	}
-	if strings.Contains(out, "try:") || strings.Contains(out, "node ready") {
-		t.Fatalf("hints or ready printed for a failed start:\n%s", out)
 	}
 }
 
