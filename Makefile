@@ -50,9 +50,9 @@ metrics: ## prints a running node's /metrics (METRICS_ADDR=host:port, default 12
 
 # Only paths inside the repository: build outputs of `go build -o` in the root and the node's
 # default data directory (./data, where the embedded store keeps its write-ahead log).
-CLEAN_PATHS = outbox-node outboxctl devstack data
+CLEAN_PATHS = bin outbox-node outboxctl devstack data
 
-clean: ## removes build outputs (./outbox-node, ./outboxctl, ./devstack) and the node's default ./data dir
+clean: ## removes build outputs (bin/ from make run, ./outbox-node, ./outboxctl, ./devstack) and the node's default ./data dir
 	@echo "removing (in $(CURDIR)): $(CLEAN_PATHS)"
 	rm -rf $(addprefix ./,$(CLEAN_PATHS))
 
