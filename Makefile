@@ -19,8 +19,11 @@ build: ## go build ./...
 	$(GO) build ./...
 
 # Runs the node on the embedded store and broker (miniscylla + minikafka, in-process).
-run: ## runs the node on its embedded store and broker (no Docker); ARGS=... adds flags
-	$(GO) run ./cmd/outbox-node $(ARGS)
+# exec makes the node make's own child: Ctrl+C reaches it alone through make,
+# and its exit status (0 after a graceful shutdown) is make's.
+run: ## builds bin/outbox-node and runs it on its embedded store and broker (no Docker); ARGS=... adds flags
+	$(GO) build -o bin/outbox-node ./cmd/outbox-node
+	exec bin/outbox-node $(ARGS)
 
 devstack: ## runs miniscylla + minikafka as a process (the store and broker without Docker)
 	$(GO) run ./cmd/devstack $(ARGS)
@@ -47,9 +50,9 @@ metrics: ## prints a running node's /metrics (METRICS_ADDR=host:port, default 12
 
 # Only paths inside the repository: build outputs of `go build -o` in the root and the node's
 # default data directory (./data, where the embedded store keeps its write-ahead log).
-CLEAN_PATHS = outbox-node outboxctl devstack data
+CLEAN_PATHS = bin outbox-node outboxctl devstack data
 
-clean: ## removes build outputs (./outbox-node, ./outboxctl, ./devstack) and the node's default ./data dir
+clean: ## removes build outputs (bin/ from make run, ./outbox-node, ./outboxctl, ./devstack) and the node's default ./data dir
 	@echo "removing (in $(CURDIR)): $(CLEAN_PATHS)"
 	rm -rf $(addprefix ./,$(CLEAN_PATHS))
 

@@ -13,10 +13,11 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
-// Config configures the coordinator. Start from DefaultConfig.
+// Config configures the coordinator; OnFatal is required.
 type Config struct {
 	// RestartBudget is how many restarts one child (and the coordinator itself) may have
-	// within RestartWindow; one more failure stops the node. 0 means no restarts.
+	// within RestartWindow; one more failure stops the node. 0 means no restarts, so
+	// SetDefaults leaves it alone: start from DefaultRestartBudget.
 	RestartBudget int
 	RestartWindow time.Duration
 	// EnableFaultInjection honours InjectFault (tests only).
@@ -30,9 +31,17 @@ type Config struct {
 	OnFatal func(error)
 }
 
-// DefaultConfig allows 10 restarts per minute; OnFatal must still be set.
-func DefaultConfig() Config {
-	return Config{RestartBudget: 10, RestartWindow: time.Minute}
+// Defaults of Config.
+const (
+	DefaultRestartBudget = 10
+	DefaultRestartWindow = time.Minute
+)
+
+// SetDefaults fills a zero RestartWindow; a zero RestartBudget means no restarts.
+func (c *Config) SetDefaults() {
+	if c.RestartWindow == 0 {
+		c.RestartWindow = DefaultRestartWindow
+	}
 }
 
 // Validate reports every invalid field.

@@ -25,11 +25,12 @@ import (
 // Name is the coordinator's actor name, the address remote clients use.
 const Name = "coordinator"
 
-// Props returns the coordinator's props. Its own restarts are governed by a guardian
+// Props validates cfg (after SetDefaults) and returns the coordinator's props. Its own restarts are governed by a guardian
 // strategy with the same budget, because protoactor ignores WithSupervisor on a top-level
 // actor. With fault injection enabled, each child's props is configured to panic on an
 // injected fault.
 func Props(cfg Config, children []Child) (*actor.Props, error) {
+	cfg.SetDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}

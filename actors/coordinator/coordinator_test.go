@@ -101,7 +101,7 @@ func startNode(t *testing.T, budget int, faults bool) *node {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := coordinator.DefaultConfig()
+	cfg := coordinator.Config{RestartBudget: coordinator.DefaultRestartBudget}
 	cfg.RestartBudget, cfg.EnableFaultInjection = budget, faults
 	n := spawnNode(t, sys, cfg, []coordinator.Child{
 		{Name: "supervision", Props: log.Props(), Routes: []proto.Message{&messages.EventsQuery{}}},
@@ -282,7 +282,7 @@ func TestExhaustedBudgetIsFatal(t *testing.T) {
 
 func TestPropsValidation(t *testing.T) {
 	p := actor.PropsFromFunc(func(actor.Context) {})
-	ok := coordinator.DefaultConfig()
+	ok := coordinator.Config{RestartBudget: coordinator.DefaultRestartBudget}
 	ok.OnFatal = func(error) {}
 	tests := []struct {
 		name     string
@@ -290,9 +290,9 @@ func TestPropsValidation(t *testing.T) {
 		children []coordinator.Child
 		want     string
 	}{
-		{"no OnFatal", coordinator.DefaultConfig(), nil, "OnFatal"},
+		{"no OnFatal", coordinator.Config{RestartBudget: coordinator.DefaultRestartBudget}, nil, "OnFatal"},
 		{"negative budget", coordinator.Config{RestartBudget: -1, RestartWindow: time.Second, OnFatal: ok.OnFatal}, nil, "budget"},
-		{"no window", coordinator.Config{OnFatal: ok.OnFatal}, nil, "window"},
+		{"negative window", coordinator.Config{RestartWindow: -time.Second, OnFatal: ok.OnFatal}, nil, "window"},
 		{"empty name", ok, []coordinator.Child{{Props: p}}, "name"},
 		{"slash", ok, []coordinator.Child{{Name: "a/b", Props: p}}, "name"},
 		{"twice", ok, []coordinator.Child{{Name: "a", Props: p}, {Name: "a", Props: p}}, "twice"},
@@ -322,7 +322,7 @@ func TestOrdersResumeFromTheStoreAfterARestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(log.Close)
-	cfg := coordinator.DefaultConfig()
+	cfg := coordinator.Config{RestartBudget: coordinator.DefaultRestartBudget}
 	cfg.EnableFaultInjection = true
 	n := spawnNode(t, sys, cfg, children)
 
@@ -351,7 +351,7 @@ func TestChildStoppingOnItsOwnIsFatal(t *testing.T) {
 			ctx.Stop(ctx.Self())
 		}
 	})
-	n := spawnNode(t, quietSystem(t), coordinator.DefaultConfig(),
+	n := spawnNode(t, quietSystem(t), coordinator.Config{RestartBudget: coordinator.DefaultRestartBudget},
 		[]coordinator.Child{{Name: "dlq", Props: quitter, Routes: []proto.Message{&messages.DLQList{}}}})
 	n.sys.Root.Send(n.pid, &messages.DLQList{})
 	if errs := n.waitFatal(); !errors.Is(errs[0], coordinator.ErrChildStopped) || !strings.Contains(errs[0].Error(), "coordinator/dlq") {
@@ -394,7 +394,7 @@ func TestClosedGateRefusesEveryRequest(t *testing.T) {
 	sys := quietSystem(t)
 	gate := &admission.Gate{}
 	reached := make(chan any, 10)
-	cfg := coordinator.DefaultConfig()
+	cfg := coordinator.Config{RestartBudget: coordinator.DefaultRestartBudget}
 	cfg.Gate, cfg.EnableFaultInjection = gate, true
 	n := spawnNode(t, sys, cfg, []coordinator.Child{{
 		Name: "orders",
@@ -435,7 +435,7 @@ func TestStoppingCoordinatorRoutesNothing(t *testing.T) {
 	release := make(chan struct{})
 	stopping := make(chan struct{})
 	routed := make(chan struct{}, 10)
-	cfg := coordinator.DefaultConfig()
+	cfg := coordinator.Config{RestartBudget: coordinator.DefaultRestartBudget}
 	n := spawnNode(t, sys, cfg, []coordinator.Child{{
 		Name: "orders",
 		Props: actor.PropsFromFunc(func(ctx actor.Context) {

@@ -25,7 +25,7 @@ func commandChildren(sys *actor.ActorSystem, dir string, store orders.Store) ([]
 	if err != nil {
 		return nil, nil, err
 	}
-	ordersProps, err := orders.Props(store, orders.DefaultConfig())
+	ordersProps, err := orders.Props(store, orders.Config{})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -58,7 +58,7 @@ func Example() {
 		panic(err)
 	}
 	defer log.Close()
-	cfg := coordinator.DefaultConfig()
+	cfg := coordinator.Config{RestartBudget: coordinator.DefaultRestartBudget}
 	cfg.OnFatal = func(err error) { fmt.Println("fatal:", err) }
 	props, err := coordinator.Props(cfg, children)
 	if err != nil {

@@ -33,18 +33,33 @@ const (
 // ErrInvalidConfig is wrapped by every Props error.
 var ErrInvalidConfig = errors.New("invalid dlq config")
 
-// Props returns the props of the DLQ actor over store; publisher is the
-// PID that releases aggregates (the Publisher actor).
-func Props(cfg Config, store Store, publisher *actor.PID) (*actor.Props, error) {
-	if cfg.StoreTimeout == 0 {
-		cfg.StoreTimeout = DefaultStoreTimeout
+// SetDefaults fills zero fields with the defaults.
+func (c *Config) SetDefaults() {
+	if c.StoreTimeout == 0 {
+		c.StoreTimeout = DefaultStoreTimeout
 	}
-	if cfg.ReleaseTimeout == 0 {
-		cfg.ReleaseTimeout = DefaultReleaseTimeout
+	if c.ReleaseTimeout == 0 {
+		c.ReleaseTimeout = DefaultReleaseTimeout
+	}
+}
+
+// Validate rejects negative timeouts.
+func (c Config) Validate() error {
+	if c.StoreTimeout < 0 || c.ReleaseTimeout < 0 {
+		return fmt.Errorf("%w: negative timeout", ErrInvalidConfig)
+	}
+	return nil
+}
+
+// Props validates cfg (after SetDefaults) and returns the props of the DLQ
+// actor over store; publisher is the PID that releases aggregates (the
+// Publisher actor).
+func Props(cfg Config, store Store, publisher *actor.PID) (*actor.Props, error) {
+	cfg.SetDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
 	switch {
-	case cfg.StoreTimeout < 0 || cfg.ReleaseTimeout < 0:
-		return nil, fmt.Errorf("%w: negative timeout", ErrInvalidConfig)
 	case store == nil || publisher == nil:
 		return nil, fmt.Errorf("%w: store and publisher are required", ErrInvalidConfig)
 	}

@@ -30,15 +30,18 @@ type optional struct{ Probe }
 
 // Config configures the health actor.
 type Config struct {
-	// Timeout bounds one round of probes; a probe that has not answered by then is down (2s).
+	// Timeout bounds one round of probes; a probe that has not answered by then is down.
 	Timeout time.Duration
 }
 
-func (c Config) withDefaults() Config {
+// DefaultTimeout is the default of Config.Timeout.
+const DefaultTimeout = 2 * time.Second
+
+// SetDefaults fills zero fields with the defaults.
+func (c *Config) SetDefaults() {
 	if c.Timeout == 0 {
-		c.Timeout = 2 * time.Second
+		c.Timeout = DefaultTimeout
 	}
-	return c
 }
 
 // Validate rejects a negative timeout.
@@ -49,9 +52,9 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// Props returns the props of the health actor over probes, reported in the given order.
+// Props validates cfg (after SetDefaults) and returns the props of the health actor over probes, reported in the given order.
 func Props(cfg Config, probes ...Probe) (*actor.Props, error) {
-	cfg = cfg.withDefaults()
+	cfg.SetDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}

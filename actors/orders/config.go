@@ -10,7 +10,7 @@ import (
 )
 
 // Config bounds what a command may carry and how long order actors live.
-// Zero fields take the defaults of DefaultConfig.
+// Zero fields take the defaults below (SetDefaults).
 type Config struct {
 	// MaxItems is the longest item list a command may carry.
 	MaxItems int
@@ -31,27 +31,24 @@ type Config struct {
 	Gate *admission.Gate
 }
 
-// DefaultConfig returns the defaults used for zero Config fields.
-func DefaultConfig() Config {
-	return Config{
-		MaxItems:          100,
-		MaxItemQuantity:   10_000,
-		MaxTotalCents:     100_000_000_00,
-		MaxCustomerLength: 256,
-		IdleTimeout:       5 * time.Minute,
-		StoreTimeout:      5 * time.Second,
-	}
-}
+// Defaults of Config.
+const (
+	DefaultMaxItems          = 100
+	DefaultMaxItemQuantity   = 10_000
+	DefaultMaxTotalCents     = 100_000_000_00
+	DefaultMaxCustomerLength = 256
+	DefaultIdleTimeout       = 5 * time.Minute
+	DefaultStoreTimeout      = 5 * time.Second
+)
 
-func (c Config) withDefaults() Config {
-	d := DefaultConfig()
-	c.MaxItems = cmp.Or(c.MaxItems, d.MaxItems)
-	c.MaxItemQuantity = cmp.Or(c.MaxItemQuantity, d.MaxItemQuantity)
-	c.MaxTotalCents = cmp.Or(c.MaxTotalCents, d.MaxTotalCents)
-	c.MaxCustomerLength = cmp.Or(c.MaxCustomerLength, d.MaxCustomerLength)
-	c.IdleTimeout = cmp.Or(c.IdleTimeout, d.IdleTimeout)
-	c.StoreTimeout = cmp.Or(c.StoreTimeout, d.StoreTimeout)
-	return c
+// SetDefaults fills zero fields with the defaults.
+func (c *Config) SetDefaults() {
+	c.MaxItems = cmp.Or(c.MaxItems, DefaultMaxItems)
+	c.MaxItemQuantity = cmp.Or(c.MaxItemQuantity, DefaultMaxItemQuantity)
+	c.MaxTotalCents = cmp.Or(c.MaxTotalCents, DefaultMaxTotalCents)
+	c.MaxCustomerLength = cmp.Or(c.MaxCustomerLength, DefaultMaxCustomerLength)
+	c.IdleTimeout = cmp.Or(c.IdleTimeout, DefaultIdleTimeout)
+	c.StoreTimeout = cmp.Or(c.StoreTimeout, DefaultStoreTimeout)
 }
 
 // Validate reports every negative bound.

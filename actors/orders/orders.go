@@ -28,7 +28,7 @@ import (
 // Props returns the props of the orders router. childOpts are added to every per-order
 // actor's props (e.g. supervision.Observe's middleware).
 func Props(store Store, cfg Config, childOpts ...actor.PropsOption) (*actor.Props, error) {
-	cfg = cfg.withDefaults()
+	cfg.SetDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@
 package supervision
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"sync"
@@ -17,26 +18,27 @@ import (
 type Config struct {
 	// Path is the log file, e.g. <data-dir>/supervision.log; created with its directory.
 	Path string
-	// Retain is how many recent events are kept in memory to answer queries (10000).
+	// Retain is how many recent events are kept in memory to answer queries.
 	Retain int
-	// MaxPage caps the events of one EventsPage (1000).
+	// MaxPage caps the events of one EventsPage.
 	MaxPage int
-	// Buffer is how many events may wait for the log actor, e.g. while it is not running
-	// (10000); later ones are dropped and counted (Log.Dropped).
+	// Buffer is how many events may wait for the log actor, e.g. while it is not running;
+	// later ones are dropped and counted (Log.Dropped).
 	Buffer int
 }
 
-func (c Config) withDefaults() Config {
-	if c.Retain == 0 {
-		c.Retain = 10_000
-	}
-	if c.MaxPage == 0 {
-		c.MaxPage = 1000
-	}
-	if c.Buffer == 0 {
-		c.Buffer = 10_000
-	}
-	return c
+// Defaults of Config.
+const (
+	DefaultRetain  = 10_000
+	DefaultMaxPage = 1000
+	DefaultBuffer  = 10_000
+)
+
+// SetDefaults fills zero fields with the defaults.
+func (c *Config) SetDefaults() {
+	c.Retain = cmp.Or(c.Retain, DefaultRetain)
+	c.MaxPage = cmp.Or(c.MaxPage, DefaultMaxPage)
+	c.Buffer = cmp.Or(c.Buffer, DefaultBuffer)
 }
 
 // Validate reports a missing path and negative sizes.
@@ -64,9 +66,9 @@ type Log struct {
 	in  *inbox
 }
 
-// New validates cfg and subscribes to sys's EventStream.
+// New validates cfg (after SetDefaults) and subscribes to sys's EventStream.
 func New(sys *actor.ActorSystem, cfg Config) (*Log, error) {
-	cfg = cfg.withDefaults()
+	cfg.SetDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}

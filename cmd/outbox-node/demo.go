@@ -2,11 +2,8 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -18,37 +15,6 @@ import (
 
 // demoConcurrency is how many CreateOrder requests the demo keeps in flight.
 const demoConcurrency = 16
-
-// parseDemo takes "--demo N" (or --demo=N) out of args: the number of
-// sample orders to create and read back before exiting (0: no demo).
-func parseDemo(args []string) (int, []string, error) {
-	rest := make([]string, 0, len(args))
-	n := 0
-	for i := 0; i < len(args); i++ {
-		a := "-" + strings.TrimLeft(args[i], "-")
-		val, ok := strings.CutPrefix(a, "-demo=")
-		switch {
-		case !strings.HasPrefix(args[i], "-"):
-			rest = append(rest, args[i])
-			continue
-		case ok:
-		case a == "-demo" && i+1 < len(args):
-			i++
-			val = args[i]
-		case a == "-demo":
-			return 0, nil, errors.New("--demo needs a number of orders")
-		default:
-			rest = append(rest, args[i])
-			continue
-		}
-		v, err := strconv.Atoi(val)
-		if err != nil || v < 1 {
-			return 0, nil, fmt.Errorf("--demo %q: want a number of orders >= 1", val)
-		}
-		n = v
-	}
-	return n, rest, nil
-}
 
 // demo runs the demo on a started node, then shuts it down; it returns the
 // exit code: 0 when every record arrived, 1 otherwise.

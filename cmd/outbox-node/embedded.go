@@ -16,7 +16,7 @@ import (
 // startEmbedded starts miniscylla and/or minikafka when no external hosts
 // or brokers are configured, and records their real addresses in n.cfg
 // (port 0 picks a free port). It logs the mode first, so a newcomer sees at
-// once what runs where and what to try next.
+// once what runs where.
 func (n *node) startEmbedded(ctx context.Context) error {
 	cfg := &n.cfg
 	if cfg.EmbeddedScylla() {
@@ -37,7 +37,7 @@ func (n *node) startEmbedded(ctx context.Context) error {
 			Users:       users,
 		})
 		if err != nil {
-			return fmt.Errorf("embedded store: %w", err)
+			return fmt.Errorf("embedded store: %w", portHint(err, "embedded-cql-addr"))
 		}
 		n.onShutdown("miniscylla", func(context.Context) error { return srv.Close() })
 		cfg.Embedded.CQLAddr = srv.Addr()
@@ -60,20 +60,12 @@ func (n *node) startEmbedded(ctx context.Context) error {
 		}
 		b, err := minikafka.Start(ctx, mk)
 		if err != nil {
-			return fmt.Errorf("embedded broker: %w", err)
+			return fmt.Errorf("embedded broker: %w", portHint(err, "embedded-kafka-addr"))
 		}
 		n.onShutdown("minikafka", func(context.Context) error { b.Close(); return nil })
 		cfg.Embedded.KafkaAddr = b.Addr()
 		n.logger.Info("embedded mode: in-process Kafka broker (minikafka)",
 			"kafka", b.Addr(), "sasl", cmp.Or(cfg.Kafka.Security.SASL.Mechanism, "off"), "use_real", "--kafka-brokers host1:9092")
-	}
-	if cfg.EmbeddedScylla() || cfg.EmbeddedKafka() {
-		node := ""
-		if cfg.Node.RemoteAddr != "127.0.0.1:8090" {
-			node = " --node " + cfg.Node.RemoteAddr
-		}
-		n.logger.Info("try: go run ./cmd/outboxctl" + node + " order create --customer alice --amount 12.50")
-		n.logger.Info("then: go run ./cmd/outboxctl" + node + " order get <id>; go run ./cmd/outboxctl" + node + " health; go run ./cmd/outboxctl" + node + " events")
 	}
 	return nil
 }

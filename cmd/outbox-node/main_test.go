@@ -25,12 +25,24 @@ func TestRunSchemaAndBadFlags(t *testing.T) {
 	if !strings.Contains(stdout.String(), "CREATE TABLE IF NOT EXISTS shop.outbox_messages") {
 		t.Fatalf("schema output:\n%s", stdout.String())
 	}
-	if code := run([]string{"-h"}, noEnv, &stdout, &stderr); code != 0 || !strings.Contains(stderr.String(), "-remote-addr") {
-		t.Errorf("-h: exit %d, usage:\n%s", code, stderr.String())
+	for _, help := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-h"}, "--remote-addr"},
+		{[]string{"-h"}, "schema"},
+		{[]string{"--help"}, "--demo"},
+		{[]string{"schema", "-h"}, "print the schema CQL"},
+		{[]string{"help", "schema"}, "print the schema CQL"},
+	} {
+		stdout.Reset()
+		if code := run(help.args, noEnv, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), help.want) {
+			t.Errorf("%v: exit %d, want 0 and usage with %q:\n%s", help.args, code, help.want, stdout.String())
+		}
 	}
-	for _, args := range [][]string{{"--keyspace", "A-B"}, {"schema", "--replication", "simple:x"}, {"--bogus"}} {
+	for _, args := range [][]string{{"--keyspace", "A-B"}, {"schema", "--replication", "simple:x"}, {"--bogus"}, {"schema", "extra"}, {"extra"}} {
 		stderr.Reset()
-		if code := run(args, noEnv, &stdout, &stderr); code != 2 {
+		if code := run(args, noEnv, &stdout, &stderr); code != 2 || !strings.HasPrefix(stderr.String(), "outbox-node: ") {
 			t.Errorf("%v: exit %d, want 2; stderr %s", args, code, stderr.String())
 		}
 	}

@@ -8,6 +8,8 @@ import (
 	"net"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -45,6 +47,8 @@ type node struct {
 	// sys and coordinator are the running actor tree (--demo sends to it).
 	sys         *actor.ActorSystem
 	coordinator *actor.PID
+	// metricsURL is where /metrics is served, once ready.
+	metricsURL string
 }
 
 type closer struct {
@@ -90,14 +94,14 @@ func start(ctx context.Context, cfg config.Config, logger *slog.Logger) (n *node
 	if err != nil {
 		return n, err
 	}
-	m.Limits(n.cfg.Scylla.OutboxTTL, n.cfg.Node.RestartBudget, n.cfg.Node.RestartWindow)
+	m.Limits(n.cfg.Scylla.OutboxTTL, n.cfg.Coordinator.RestartBudget, n.cfg.Coordinator.RestartWindow)
 	// Bound now so that a busy port fails before the actors start; served
 	// once the tree that answers /health runs.
 	srv := metrics.NewServer(n.cfg.Node.MetricsAddr, reg, func(ctx context.Context) (*messages.HealthReport, error) {
 		return askHealth(ctx, n.sys, n.coordinator)
 	}, n.cfg.Node.RequestTimeout, logger)
 	if err := srv.Listen(); err != nil {
-		return n, err
+		return n, portHint(err, "metrics-addr")
 	}
 	if err := n.startActors(session, m); err != nil {
 		_ = srv.Shutdown(ctx)
@@ -105,10 +109,22 @@ func start(ctx context.Context, cfg config.Config, logger *slog.Logger) (n *node
 	}
 	srv.Serve()
 	n.onShutdown("metrics server", srv.Shutdown)
+	n.metricsURL = "http://" + srv.Addr() + "/metrics"
 	logger.Info("node ready",
-		"remote", n.cfg.Node.RemoteAddr, "metrics", "http://"+srv.Addr()+"/metrics",
+		"remote", n.cfg.Node.RemoteAddr, "metrics", n.metricsURL,
 		"health", "http://"+srv.Addr()+"/health", "data_dir", n.cfg.Node.DataDir)
 	return n, nil
+}
+
+// hints tells a newcomer what to try next; main logs them once the node
+// is ready, so a start that fails never suggests connecting to it.
+func (n *node) hints() {
+	ctl := "go run ./cmd/outboxctl"
+	if n.cfg.Node.RemoteAddr != config.DefaultRemoteAddr {
+		ctl += " --node " + n.cfg.Node.RemoteAddr
+	}
+	n.logger.Info("try: " + ctl + " order create --customer alice --amount 12.50")
+	n.logger.Info("then: " + ctl + " order get <id>; " + ctl + " health; " + ctl + " events; curl " + n.metricsURL)
 }
 
 // openStore connects to the store (n.cfg holds the embedded server's real
@@ -209,13 +225,23 @@ func (n *node) startRemote(sys *actor.ActorSystem, m *metrics.Metrics) (err erro
 	// Start panics when it cannot listen; turn that into a start-up error.
 	defer func() {
 		if p := recover(); p != nil {
-			err = fmt.Errorf("start remote on %s: %v", addr, p)
+			err = portHint(fmt.Errorf("start remote on %s: %v", addr, p), "remote-addr")
 		}
 	}()
 	r.Start()
 	n.onShutdown("remote", func(context.Context) error { r.Shutdown(true); return nil })
 	n.logger.Info("remote gateway", "tls", tlsCfg.Enabled(), "admins", len(tlsCfg.Admins), "admin_without_tls", !tlsCfg.Enabled() && isLoopback(host))
 	return nil
+}
+
+// portHint names the flag that moves a listener when its port is taken.
+// The text is matched too: Proto.Actor's remote reports its listen error
+// as a panic message.
+func portHint(err error, flag string) error {
+	if errors.Is(err, syscall.EADDRINUSE) || strings.Contains(err.Error(), syscall.EADDRINUSE.Error()) {
+		return fmt.Errorf("%w (change --%s)", err, flag)
+	}
+	return err
 }
 
 // isLoopback says whether a remote host accepts connections from this

@@ -59,26 +59,14 @@ func (n *node) buildRelay(sys *actor.ActorSystem, session gocqlx.Session, m *met
 		return nil, err
 	}
 	n.onShutdown("kafka producer", func(context.Context) error { return producer.Close() })
-	policy, err := resilience.New(resilience.Config{
-		MaxAttempts:      r.RetryAttempts,
-		BackoffMin:       r.RetryBackoffMin,
-		BackoffMax:       r.RetryBackoffMax,
-		FailureThreshold: r.BreakerFailures,
-		OpenDelay:        r.BreakerOpenDelay,
-		SuccessThreshold: r.BreakerSuccesses,
-	}, resilience.WithPermanent(kafka.IsPermanent), resilience.WithListener(m))
+	policy, err := resilience.New(r.Retry, resilience.WithPermanent(kafka.IsPermanent), resilience.WithListener(m))
 	if err != nil {
 		return nil, err
 	}
 	streamPID := sys.NewLocalPID(coordinator.Name + "/" + cdcstreamName)
 	publisherPID := sys.NewLocalPID(streamPID.GetId() + "/" + cdcstream.PublisherName)
 	dlqPID := sys.NewLocalPID(coordinator.Name + "/" + dlqName)
-	publisherProps, err := publisher.Props(publisher.Config{
-		MaxBatch:     r.Publish.MaxBatch,
-		Linger:       r.Publish.Linger,
-		PauseDelay:   r.Publish.PauseDelay,
-		DrainTimeout: r.Publish.DrainTimeout,
-	}, publisher.Deps{
+	publisherProps, err := publisher.Props(r.Publish, publisher.Deps{
 		Producer:    producer,
 		Policy:      policy,
 		DeadLetters: dlq.NewClient(sys.Root, dlqPID, n.cfg.Scylla.Timeout),
@@ -101,7 +89,7 @@ func (n *node) buildRelay(sys *actor.ActorSystem, session gocqlx.Session, m *met
 			{Name: dlqName, Props: dlqProps, Routes: []proto.Message{&messages.DLQList{}, &messages.DLQReplay{}, &messages.DLQSkip{}}},
 			{Name: cdcstreamName, Props: streamProps},
 		},
-		probes: []health.Probe{breakerProbe{policy, r.BreakerSuccesses}, cdcstream.Probe{Root: sys.Root, PID: streamPID}},
+		probes: []health.Probe{breakerProbe{policy, r.Retry.SuccessThreshold}, cdcstream.Probe{Root: sys.Root, PID: streamPID}},
 	}, nil
 }
 
@@ -113,47 +101,32 @@ func (n *node) streamProps(session gocqlx.Session, publisherProps *actor.Props, 
 	if err != nil {
 		return nil, err
 	}
-	return cdcstream.Props(cdcstream.Config{
-		LogTTL:   n.cfg.Scylla.OutboxTTL,
-		LagShare: n.cfg.Relay.CDC.LagShare,
-		// The stream's stop is the publisher's drain, then this: it must
-		// fit in the shutdown bound with it.
-		StopTimeout: min(cdcstream.DefaultStopTimeout, n.cfg.Node.ShutdownTimeout-n.cfg.Relay.Publish.DrainTimeout),
-	}, cdcstream.Deps{Source: src, Publisher: publisherProps, Metrics: m})
+	stream := n.cfg.Relay.Stream
+	stream.LogTTL = n.cfg.Scylla.OutboxTTL
+	// The stream's stop is the publisher's drain, then this: it must fit in
+	// the shutdown bound with it.
+	stream.StopTimeout = min(stream.StopTimeout, n.cfg.Node.ShutdownTimeout-n.cfg.Relay.Publish.DrainTimeout)
+	return cdcstream.Props(stream, cdcstream.Deps{Source: src, Publisher: publisherProps, Metrics: m})
 }
 
 // source is the relay's reader of outbox_messages: its CDC log, or scans
 // of the table with --source poll (the reference the CDC relay is measured
-// against). Both start one outbox TTL back without saved progress.
+// against). Both start, without saved progress, one outbox TTL back.
 func (n *node) source(session *gocql.Session) (cdcstream.Source, error) {
-	c := n.cfg.Relay.CDC
 	consistency, err := gocql.ParseConsistencyWrapper(strings.ToUpper(n.cfg.Scylla.Consistency))
 	if err != nil {
 		return nil, fmt.Errorf("relay consistency: %w", err)
 	}
+	reader := n.cfg.Relay.CDC
 	if n.cfg.Relay.Source == config.SourcePoll {
-		return outboxpoll.New(outboxpoll.Config{
-			Keyspace:         n.cfg.Scylla.Keyspace,
-			Consistency:      consistency,
-			StartAge:         n.cfg.Scylla.OutboxTTL,
-			Interval:         n.cfg.Relay.Poll.Interval,
-			SafetyLag:        n.cfg.Relay.Poll.SafetyLag,
-			WriteTimeout:     n.cfg.Scylla.Timeout,
-			InFlight:         c.InFlight,
-			ProgressInterval: c.ProgressInterval,
-		}, session, n.logger.With("component", "outboxpoll"))
+		poll := n.cfg.Relay.Poll
+		poll.Keyspace, poll.Consistency, poll.StartAge, poll.WriteTimeout = n.cfg.Scylla.Keyspace, consistency, n.cfg.Scylla.OutboxTTL, n.cfg.Scylla.Timeout
+		poll.InFlight, poll.ProgressInterval = reader.InFlight, reader.ProgressInterval
+		return outboxpoll.New(poll, session, n.logger.With("component", "outboxpoll"))
 	}
-	n.logger.Info("cdc reader", "confidence_window", n.cfg.CDCConfidenceWindow(), "server_timestamps", n.cfg.Scylla.UseServerTimestamps())
-	return cdc.New(cdc.Config{
-		Keyspace:         n.cfg.Scylla.Keyspace,
-		Consistency:      consistency,
-		ChangeAgeLimit:   n.cfg.Scylla.OutboxTTL,
-		ConfidenceWindow: n.cfg.CDCConfidenceWindow(),
-		PollDelay:        c.PollDelay,
-		IdleDelay:        c.IdleDelay,
-		InFlight:         c.InFlight,
-		ProgressInterval: c.ProgressInterval,
-	}, session, n.logger.With("component", "cdc"))
+	reader.Keyspace, reader.Consistency, reader.ChangeAgeLimit = n.cfg.Scylla.Keyspace, consistency, n.cfg.Scylla.OutboxTTL
+	n.logger.Info("cdc reader", "confidence_window", reader.ConfidenceWindow, "server_timestamps", n.cfg.Scylla.UseServerTimestamps())
+	return cdc.New(reader, session, n.logger.With("component", "cdc"))
 }
 
 // breakerProbe reports the publish circuit breaker: closed is ok; open or

@@ -64,13 +64,9 @@ func (n *node) spawnTree(sys *actor.ActorSystem, d treeDeps) (*actor.PID, error)
 		c.Props = supervision.Observe(c.Props)
 		children = append(children, c)
 	}
-	props, err := coordinator.Props(coordinator.Config{
-		RestartBudget:        n.cfg.Node.RestartBudget,
-		RestartWindow:        n.cfg.Node.RestartWindow,
-		EnableFaultInjection: n.cfg.Node.EnableFaultInjection,
-		Gate:                 &n.gate,
-		OnFatal:              n.fail,
-	}, children)
+	coord := n.cfg.Coordinator
+	coord.Gate, coord.OnFatal = &n.gate, n.fail
+	props, err := coordinator.Props(coord, children)
 	if err != nil {
 		return nil, err
 	}
@@ -147,15 +143,9 @@ func poisonAndWait(ctx context.Context, sys *actor.ActorSystem, pid *actor.PID) 
 // per-order actors), health and the supervision log, each observed, with
 // the command counter's middleware on every actor that answers commands.
 func (n *node) commandChildren(d treeDeps, log *supervision.Log, commands *commandCounter) ([]coordinator.Child, error) {
-	ordersProps, err := orders.Props(d.store, orders.Config{
-		MaxItems:          n.cfg.Orders.MaxItems,
-		MaxItemQuantity:   n.cfg.Orders.MaxItemQuantity,
-		MaxTotalCents:     n.cfg.Orders.MaxTotalCents,
-		MaxCustomerLength: n.cfg.Orders.MaxCustomerLength,
-		IdleTimeout:       n.cfg.Orders.IdleTimeout,
-		StoreTimeout:      n.cfg.Scylla.Timeout,
-		Gate:              &n.gate,
-	}, supervision.Option(), commands.replies())
+	ordersCfg := n.cfg.Orders
+	ordersCfg.StoreTimeout, ordersCfg.Gate = n.cfg.Scylla.Timeout, &n.gate
+	ordersProps, err := orders.Props(d.store, ordersCfg, supervision.Option(), commands.replies())
 	if err != nil {
 		return nil, err
 	}

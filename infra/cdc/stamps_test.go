@@ -13,6 +13,7 @@ import (
 	"github.com/outboxnode/outbox/infra/cdc"
 	"github.com/outboxnode/outbox/infra/config"
 	"github.com/outboxnode/outbox/infra/scylla"
+	"github.com/outboxnode/outbox/internal/poll"
 	"github.com/outboxnode/outbox/test/harness"
 )
 
@@ -57,7 +58,7 @@ func relayLateWrites(t *testing.T, serverTS bool) (written, read int) {
 	direct, addr := storeAt(t, config.Default().Scylla.Replication)
 	src, err := cdc.New(cdc.Config{
 		Keyspace: "orders_ks", ChangeAgeLimit: time.Hour, Consistency: gocql.One,
-		ConfidenceWindow: config.ServerTimestampsConfidenceWindow,
+		ConfidenceWindow: cdc.ServerTimestampsConfidenceWindow,
 		PollDelay:        5 * time.Millisecond, IdleDelay: 5 * time.Millisecond,
 		LagProbeInterval: stampProbe,
 	}, direct, nil)
@@ -68,7 +69,7 @@ func relayLateWrites(t *testing.T, serverTS bool) (written, read int) {
 	r := start(t, src, seen)
 	defer r.stop(t)
 	insert(t, direct, gocql.MustRandomUUID(), 1, "OrderCreated")
-	waitFor(t, "the reader to start", func() bool { return distinct(seen) == 1 })
+	poll.Eventually(t, 30*time.Second, poll.True("the reader to start", func() bool { return distinct(seen) == 1 }))
 
 	cfg := config.Default().Scylla
 	cfg.Consistency = "ONE"
@@ -99,7 +100,7 @@ func relayLateWrites(t *testing.T, serverTS bool) (written, read int) {
 	}
 	written = 1 + stampWriters*stampRowsPerWrite
 	last := time.Now()
-	waitFor(t, "the reader past every write", func() bool {
+	poll.Eventually(t, 30*time.Second, poll.True("the reader past every write", func() bool {
 		if distinct(seen) == written {
 			return true
 		}
@@ -108,8 +109,8 @@ func relayLateWrites(t *testing.T, serverTS bool) (written, read int) {
 				return false
 			}
 		}
-		return time.Since(last) > config.ServerTimestampsConfidenceWindow+3*stampProbe
-	})
+		return time.Since(last) > cdc.ServerTimestampsConfidenceWindow+3*stampProbe
+	}))
 	return written, distinct(seen)
 }
 

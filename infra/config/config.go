@@ -1,11 +1,15 @@
-// Package config holds the one configuration struct of outbox-node: every
-// setting the binary wires into the store, the broker, the actors and the
-// metrics server, with safe defaults (loopback addresses) and Validate.
-// cmd/outbox-node is its only loader (see Load); other packages receive the
-// parts they need as plain values.
+// Package config holds the one configuration of outbox-node: the settings
+// of the store, the broker, the embedded servers and the process, and the
+// Config of each component the node wires (orders, coordinator, retry and
+// breaker, publisher, CDC reader, stream), each with its own defaults and
+// Validate. Flags binds all of it to the node's flags and OUTBOX_*
+// environment variables; Load parses a command line with them.
+// cmd/outbox-node is its only loader; other packages receive the parts they
+// need as plain values.
 package config
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net"
@@ -13,25 +17,124 @@ import (
 	"strings"
 	"time"
 
+	"github.com/outboxnode/outbox/actors/cdcstream"
+	"github.com/outboxnode/outbox/actors/coordinator"
+	"github.com/outboxnode/outbox/actors/orders"
 	"github.com/outboxnode/outbox/actors/publisher"
+	"github.com/outboxnode/outbox/infra/cdc"
 	"github.com/outboxnode/outbox/infra/kafka"
+	"github.com/outboxnode/outbox/infra/minikafka"
+	"github.com/outboxnode/outbox/infra/miniscylla"
+	"github.com/outboxnode/outbox/infra/miniscylla/wal"
 	"github.com/outboxnode/outbox/infra/outboxpoll"
+	"github.com/outboxnode/outbox/infra/resilience"
 	"github.com/outboxnode/outbox/infra/secret"
 	"github.com/outboxnode/outbox/infra/tracing"
 )
 
-// Config is the whole node configuration. The zero value is not usable:
-// start from Default (or Load) and call Validate before use.
+// Config is the whole node configuration. Start from Default (or Load) and
+// call Validate before use. The composed component configs leave their
+// wiring fields (the admission gate, OnFatal, the CDC keyspace and log TTL,
+// ...) to the node, which fills them from the settings here.
 type Config struct {
 	Scylla   Scylla
 	Kafka    Kafka
 	Embedded Embedded
 	Node     Node
-	Orders   Orders
-	Relay    Relay
-	Remote   RemoteTLS
+	// Coordinator holds the restart budget and window and fault injection.
+	Coordinator coordinator.Config
+	// Orders bounds what a command may carry; StoreTimeout is Scylla.Timeout.
+	Orders orders.Config
+	Relay  Relay
+	Remote RemoteTLS
 	// Tracing exports OpenTelemetry spans when its endpoint is set.
 	Tracing tracing.Config
+}
+
+// Defaults of the node's own settings; the components' are in their
+// packages.
+const (
+	DefaultKeyspace        = "orders_ks"
+	DefaultConsistency     = "LOCAL_QUORUM"
+	DefaultScyllaTimeout   = 5 * time.Second
+	DefaultConnectTimeout  = 5 * time.Second
+	DefaultOutboxTTL       = 24 * time.Hour
+	DefaultTablets         = "auto"
+	DefaultRemoteAddr      = "127.0.0.1:8090"
+	DefaultMetricsAddr     = "127.0.0.1:9090"
+	DefaultDataDir         = "./data"
+	DefaultRequestTimeout  = 5 * time.Second
+	DefaultShutdownTimeout = 30 * time.Second
+	DefaultLogLevel        = "info"
+)
+
+// Default returns the configuration used when nothing is set: embedded
+// store (persistent) and broker, everything bound to 127.0.0.1.
+func Default() Config {
+	c := Config{Embedded: Embedded{Persist: true}}
+	c.Coordinator.RestartBudget = coordinator.DefaultRestartBudget
+	c.SetDefaults()
+	return c
+}
+
+// SetDefaults fills zero fields with the defaults: the node's own above,
+// each component's through its SetDefaults. Two settings whose zero is
+// meaningful are left to Default: Embedded.Persist (false keeps the store
+// in memory) and Coordinator.RestartBudget (0 allows no restart). The CDC
+// confidence window's default follows the store in use
+// (DefaultConfidenceWindow), so set Scylla.Hosts first.
+func (c *Config) SetDefaults() {
+	s := &c.Scylla
+	s.Keyspace = cmp.Or(s.Keyspace, DefaultKeyspace)
+	if s.Replication.Strategy == "" {
+		s.Replication.Strategy, s.Replication.Factor = SimpleStrategy, 1
+	}
+	s.Replication.Tablets = cmp.Or(s.Replication.Tablets, DefaultTablets)
+	s.Consistency = cmp.Or(s.Consistency, DefaultConsistency)
+	s.Timeout = cmp.Or(s.Timeout, DefaultScyllaTimeout)
+	s.ConnectTimeout = cmp.Or(s.ConnectTimeout, DefaultConnectTimeout)
+	s.OutboxTTL = cmp.Or(s.OutboxTTL, DefaultOutboxTTL)
+
+	e := &c.Embedded
+	e.CQLAddr = cmp.Or(e.CQLAddr, miniscylla.DefaultAddr)
+	e.KafkaAddr = cmp.Or(e.KafkaAddr, minikafka.DefaultAddr)
+	e.KafkaPartitions = cmp.Or(e.KafkaPartitions, minikafka.DefaultPartitions)
+	e.WALRecovery = cmp.Or(e.WALRecovery, string(wal.RecoveryStrict))
+
+	n := &c.Node
+	n.RemoteAddr = cmp.Or(n.RemoteAddr, DefaultRemoteAddr)
+	n.MetricsAddr = cmp.Or(n.MetricsAddr, DefaultMetricsAddr)
+	n.DataDir = cmp.Or(n.DataDir, DefaultDataDir)
+	n.RequestTimeout = cmp.Or(n.RequestTimeout, DefaultRequestTimeout)
+	n.ShutdownTimeout = cmp.Or(n.ShutdownTimeout, DefaultShutdownTimeout)
+	n.LogLevel = cmp.Or(n.LogLevel, DefaultLogLevel)
+
+	c.Coordinator.SetDefaults()
+	c.Orders.SetDefaults()
+	c.Relay.TopicTemplate = cmp.Or(c.Relay.TopicTemplate, kafka.DefaultTopicTemplate)
+	c.Relay.Retry.SetDefaults()
+	c.Relay.Publish.SetDefaults()
+	c.Relay.CDC.ConfidenceWindow = cmp.Or(c.Relay.CDC.ConfidenceWindow, c.DefaultConfidenceWindow())
+	c.Relay.CDC.SetDefaults()
+	c.Relay.Stream.SetDefaults()
+	c.Relay.Source = cmp.Or(c.Relay.Source, SourceCDC)
+	c.Relay.Poll.SetDefaults()
+	c.Tracing.SetDefaults()
+}
+
+// DefaultConfidenceWindow is the CDC confidence window for the way the
+// node's writes are stamped. A change's cdc$time is its write timestamp: a
+// change applied later than the window after that timestamp is skipped by
+// the reader. With server timestamps (Scylla.UseServerTimestamps) no write
+// can appear behind the reader, so the window only covers the clock read
+// between the reader and the store on one host; with client timestamps a
+// loaded machine can delay a request by hundreds of milliseconds, and a
+// cluster adds replication and clock skew.
+func (c Config) DefaultConfidenceWindow() time.Duration {
+	if c.Scylla.UseServerTimestamps() {
+		return cdc.ServerTimestampsConfidenceWindow
+	}
+	return cdc.ClientTimestampsConfidenceWindow
 }
 
 // Scylla configures the store connection and the schema.
@@ -154,12 +257,6 @@ type Node struct {
 	RequestTimeout time.Duration
 	// ShutdownTimeout bounds the graceful shutdown after SIGINT/SIGTERM.
 	ShutdownTimeout time.Duration
-	// RestartBudget restarts within RestartWindow are allowed per child of
-	// the coordinator; exceeding it stops the node with a non-zero exit.
-	RestartBudget int
-	RestartWindow time.Duration
-	// EnableFaultInjection lets clients send InjectFault (tests only).
-	EnableFaultInjection bool
 	// LogLevel is debug, info, warn or error.
 	LogLevel string
 }
@@ -190,126 +287,6 @@ func (r RemoteTLS) validate(bad func(field, format string, args ...any)) {
 	}
 }
 
-// Orders bounds what a command may carry.
-type Orders struct {
-	MaxItems          int
-	MaxItemQuantity   int32
-	MaxTotalCents     int64
-	MaxCustomerLength int
-	// IdleTimeout passivates per-order actors after this much inactivity.
-	IdleTimeout time.Duration
-}
-
-// Relay configures the CDC -> Kafka relay: topic naming, and the retry
-// policy and circuit breaker around each publish (docs/architecture.md,
-// failure semantics). The CDC
-// reader's settings (confidence window, poll delays, in-flight window, lag
-// threshold) join here with the cdcstream actor.
-type Relay struct {
-	// TopicTemplate names each event's topic; {{event_type}} and
-	// {{aggregate_type}} are replaced.
-	TopicTemplate string
-	// RetryAttempts counts every publish attempt, the first included;
-	// backoff doubles from RetryBackoffMin up to RetryBackoffMax.
-	RetryAttempts   int
-	RetryBackoffMin time.Duration
-	RetryBackoffMax time.Duration
-	// BreakerFailures consecutive failures open the breaker for
-	// BreakerOpenDelay; BreakerSuccesses half-open successes close it.
-	BreakerFailures  uint
-	BreakerOpenDelay time.Duration
-	BreakerSuccesses uint
-	// Publish tunes the publisher between the stream and Kafka.
-	Publish Publish
-	// CDC tunes the read side of the relay.
-	CDC CDC
-	// Source is where the relay reads the outbox: SourceCDC (its CDC log)
-	// or SourcePoll (scans of the table, infra/outboxpoll), which Poll tunes.
-	Source string
-	Poll   Poll
-}
-
-// Relay sources.
-const (
-	SourceCDC  = "cdc"
-	SourcePoll = "poll"
-)
-
-// Poll configures the polling relay (--source poll): the pause between
-// scans, and SafetyLag, how old an event must be before a scan reads it;
-// it must exceed Scylla.Timeout, the longest a commit can take to land.
-type Poll struct {
-	Interval  time.Duration
-	SafetyLag time.Duration
-}
-
-// Publish configures the publisher actor's batching, pausing and draining
-// (actors/publisher.Config, whose defaults it starts from).
-type Publish struct {
-	// MaxBatch caps the events in one Kafka batch.
-	MaxBatch int
-	// Linger is how long an idle publisher waits for more events after the
-	// first one before it publishes a partial batch.
-	Linger time.Duration
-	// PauseDelay is the wait before a paused batch is tried again, once the
-	// retry policy gave up on the broker or the DLQ could not store an entry.
-	PauseDelay time.Duration
-	// DrainTimeout bounds how long a stop waits for the batch in flight, so
-	// that its acks are checkpointed; it must be below Node.ShutdownTimeout.
-	DrainTimeout time.Duration
-}
-
-// CDC configures the relay's read side: the CDC reader over
-// outbox_messages (infra/cdc) and the stream actor (actors/cdcstream). The
-// reader starts, without saved progress, one Scylla.OutboxTTL back (the CDC
-// log TTL) and checkpoints in cdc_offsets.
-type CDC struct {
-	// ConfidenceWindow is the minimal age of a change before it is read,
-	// the latency floor; 0 picks 10 ms with server timestamps and 5 s with
-	// client timestamps (see CDCConfidenceWindow).
-	ConfidenceWindow time.Duration
-	// PollDelay follows a poll that returned rows, IdleDelay an empty one.
-	PollDelay time.Duration
-	IdleDelay time.Duration
-	// InFlight bounds the events read but not yet checkpointed: the reader
-	// blocks while it is full (also the bound of duplicates after a crash).
-	// It must cover a few publish round trips at the target rate: each
-	// batch takes at most one event per aggregate; on the embedded store a
-	// window of 1,000 drained 29k events/s, 10,000 drained 76k
-	// (test/relay BenchmarkRelayVsNaive).
-	InFlight int
-	// ProgressInterval is how often acknowledged progress is saved.
-	ProgressInterval time.Duration
-	// LagShare of the CDC log TTL is the lag above which /health is
-	// degraded and a warning gives the time left.
-	LagShare float64
-}
-
-// CDC confidence window defaults (CDC.ConfidenceWindow 0), by who stamps
-// writes. A change's cdc$time is its write timestamp: a change applied
-// later than the window after that timestamp is skipped by the reader.
-// With client timestamps a loaded machine can delay a request by hundreds
-// of milliseconds, and a cluster adds replication and clock skew. With
-// server timestamps (Scylla.UseServerTimestamps) no write can appear behind
-// the reader, so the window only covers the clock read between the reader
-// and the store on one host.
-const (
-	ClientTimestampsConfidenceWindow = 5 * time.Second
-	ServerTimestampsConfidenceWindow = 10 * time.Millisecond
-)
-
-// CDCConfidenceWindow returns the configured confidence window, or the
-// default for the way writes are stamped.
-func (c Config) CDCConfidenceWindow() time.Duration {
-	switch {
-	case c.Relay.CDC.ConfidenceWindow > 0:
-		return c.Relay.CDC.ConfidenceWindow
-	case c.Scylla.UseServerTimestamps():
-		return ServerTimestampsConfidenceWindow
-	}
-	return ClientTimestampsConfidenceWindow
-}
-
 // UseServerTimestamps reports whether the node's writes go without a
 // timestamp, for the store to stamp at apply time.
 func (s Scylla) UseServerTimestamps() bool {
@@ -319,69 +296,33 @@ func (s Scylla) UseServerTimestamps() bool {
 	return len(s.Hosts) == 0
 }
 
-// Default returns the configuration used when nothing is set: embedded
-// store and broker, everything bound to 127.0.0.1.
-func Default() Config {
-	return Config{
-		Scylla: Scylla{
-			Keyspace:       "orders_ks",
-			Replication:    Replication{Strategy: SimpleStrategy, Factor: 1, Tablets: "auto"},
-			Consistency:    "LOCAL_QUORUM",
-			Timeout:        5 * time.Second,
-			ConnectTimeout: 5 * time.Second,
-			OutboxTTL:      24 * time.Hour,
-		},
-		Embedded: Embedded{
-			CQLAddr:         "127.0.0.1:9042",
-			KafkaAddr:       "127.0.0.1:9092",
-			KafkaPartitions: 3,
-			Persist:         true,
-			WALRecovery:     "strict",
-		},
-		Node: Node{
-			RemoteAddr:      "127.0.0.1:8090",
-			MetricsAddr:     "127.0.0.1:9090",
-			DataDir:         "./data",
-			RequestTimeout:  5 * time.Second,
-			ShutdownTimeout: 30 * time.Second,
-			RestartBudget:   10,
-			RestartWindow:   time.Minute,
-			LogLevel:        "info",
-		},
-		Orders: Orders{
-			MaxItems:          100,
-			MaxItemQuantity:   10_000,
-			MaxTotalCents:     100_000_000_00,
-			MaxCustomerLength: 256,
-			IdleTimeout:       5 * time.Minute,
-		},
-		Relay: Relay{
-			TopicTemplate:    "{{event_type}}",
-			RetryAttempts:    5,
-			RetryBackoffMin:  100 * time.Millisecond,
-			RetryBackoffMax:  500 * time.Millisecond,
-			BreakerFailures:  5,
-			BreakerOpenDelay: 30 * time.Second,
-			BreakerSuccesses: 3,
-			Publish: Publish{
-				MaxBatch:     publisher.DefaultMaxBatch,
-				Linger:       publisher.DefaultLinger,
-				PauseDelay:   publisher.DefaultPauseDelay,
-				DrainTimeout: publisher.DefaultDrainTimeout,
-			},
-			CDC: CDC{
-				PollDelay:        10 * time.Millisecond,
-				IdleDelay:        50 * time.Millisecond,
-				InFlight:         10_000,
-				ProgressInterval: 50 * time.Millisecond,
-				LagShare:         0.5,
-			},
-			Source: SourceCDC,
-			Poll:   Poll{Interval: outboxpoll.DefaultInterval, SafetyLag: outboxpoll.DefaultSafetyLag},
-		},
-		Tracing: tracing.DefaultConfig(),
-	}
+// Relay configures the CDC -> Kafka relay (docs/architecture.md, failure
+// semantics): topic naming, the retry policy and circuit breaker around
+// each publish, the publisher's batching, the CDC reader and the stream
+// actor over it. The node sets the reader's keyspace, consistency and
+// start (ChangeAgeLimit: one Scylla.OutboxTTL back, the CDC log TTL) and
+// the stream's LogTTL from Scylla.
+type Relay struct {
+	// TopicTemplate names each event's topic; {{event_type}} and
+	// {{aggregate_type}} are replaced.
+	TopicTemplate string
+	Retry         resilience.Config
+	Publish       publisher.Config
+	CDC           cdc.Config
+	Stream        cdcstream.Config
+	// Source is where the relay reads the outbox: SourceCDC (its CDC log,
+	// read by CDC) or SourcePoll (scans of the table, read by Poll; the node
+	// sets its keyspace, start and write timeout from Scylla and shares the
+	// CDC reader's in-flight window and progress interval).
+	Source string
+	Poll   outboxpoll.Config
 }
+
+// Relay sources.
+const (
+	SourceCDC  = "cdc"
+	SourcePoll = "poll"
+)
 
 // EmbeddedScylla reports whether the node runs its own miniscylla.
 func (c Config) EmbeddedScylla() bool { return len(c.Scylla.Hosts) == 0 }
@@ -447,7 +388,7 @@ func (c Config) Validate() error {
 	}
 	if c.EmbeddedScylla() {
 		hostPort(bad, "embedded-cql-addr", c.Embedded.CQLAddr)
-		if c.Embedded.WALRecovery != "strict" && c.Embedded.WALRecovery != "salvage" {
+		if _, err := wal.ParseRecovery(c.Embedded.WALRecovery); err != nil || c.Embedded.WALRecovery == "" {
 			bad("embedded-wal-recovery", "%q: want strict or salvage", c.Embedded.WALRecovery)
 		}
 		if c.Scylla.TLS.Enabled() {
@@ -465,8 +406,8 @@ func (c Config) Validate() error {
 	}
 	positive(bad, "request-timeout", c.Node.RequestTimeout)
 	positive(bad, "shutdown-timeout", c.Node.ShutdownTimeout)
-	positive(bad, "restart-window", c.Node.RestartWindow)
-	if c.Node.RestartBudget < 0 {
+	positive(bad, "restart-window", c.Coordinator.RestartWindow)
+	if c.Coordinator.RestartBudget < 0 {
 		bad("restart-budget", "must be >= 0")
 	}
 	if _, ok := logLevels[c.Node.LogLevel]; !ok {
@@ -481,15 +422,11 @@ func (c Config) Validate() error {
 	if err := c.Tracing.Validate(); err != nil {
 		bad("otel", "%v", err)
 	}
-	switch {
-	case c.Relay.Source != SourceCDC && c.Relay.Source != SourcePoll:
-		bad("source", "want %s or %s, got %q", SourceCDC, SourcePoll, c.Relay.Source)
-	case c.Relay.Source == SourcePoll && c.Relay.Poll.SafetyLag <= c.Scylla.Timeout:
-		bad("poll-safety-lag", "%s must exceed --scylla-timeout %s, or a slow commit is skipped", c.Relay.Poll.SafetyLag, c.Scylla.Timeout)
-	}
-	positive(bad, "poll-interval", c.Relay.Poll.Interval)
 	if c.Relay.Publish.DrainTimeout >= c.Node.ShutdownTimeout {
 		bad("publish-drain-timeout", "%s is not below --shutdown-timeout %s", c.Relay.Publish.DrainTimeout, c.Node.ShutdownTimeout)
+	}
+	if c.Relay.Source == SourcePoll && c.Relay.Poll.SafetyLag <= c.Scylla.Timeout {
+		bad("poll-safety-lag", "%s must exceed --scylla-timeout %s, or a slow commit is skipped", c.Relay.Poll.SafetyLag, c.Scylla.Timeout)
 	}
 	return errors.Join(errs...)
 }
@@ -533,43 +470,39 @@ func (s Scylla) Validate() error {
 	return errors.Join(errs...)
 }
 
+// validate rejects explicit zeros too: the components read a zero as "use
+// the default", which would silently replace an explicit 0.
 func (r Relay) validate(bad func(field, format string, args ...any)) {
 	if strings.TrimSpace(r.TopicTemplate) == "" {
 		bad("topic-template", "must not be empty")
 	}
-	atLeastOne(bad, "retry-attempts", r.RetryAttempts)
-	positive(bad, "retry-backoff-min", r.RetryBackoffMin)
-	if r.RetryBackoffMax < r.RetryBackoffMin {
-		bad("retry-backoff-max", "%s is below --retry-backoff-min %s", r.RetryBackoffMax, r.RetryBackoffMin)
+	atLeastOne(bad, "retry-attempts", r.Retry.MaxAttempts)
+	positive(bad, "retry-backoff-min", r.Retry.BackoffMin)
+	if r.Retry.BackoffMax < r.Retry.BackoffMin {
+		bad("retry-backoff-max", "%s is below --retry-backoff-min %s", r.Retry.BackoffMax, r.Retry.BackoffMin)
 	}
-	if r.BreakerFailures < 1 || r.BreakerSuccesses < 1 {
+	if r.Retry.FailureThreshold < 1 || r.Retry.SuccessThreshold < 1 {
 		bad("breaker", "failure and success thresholds must be >= 1")
 	}
-	positive(bad, "breaker-open-delay", r.BreakerOpenDelay)
-	r.Publish.validate(bad)
-	r.CDC.validate(bad)
-}
+	positive(bad, "breaker-open-delay", r.Retry.OpenDelay)
 
-// validate requires every setting to be positive: the publisher reads a
-// zero as "use the default", which would silently replace an explicit 0.
-func (p Publish) validate(bad func(field, format string, args ...any)) {
-	atLeastOne(bad, "publish-max-batch", p.MaxBatch)
-	positive(bad, "publish-linger", p.Linger)
-	positive(bad, "publish-pause-delay", p.PauseDelay)
-	positive(bad, "publish-drain-timeout", p.DrainTimeout)
-}
+	atLeastOne(bad, "publish-max-batch", r.Publish.MaxBatch)
+	positive(bad, "publish-linger", r.Publish.Linger)
+	positive(bad, "publish-pause-delay", r.Publish.PauseDelay)
+	positive(bad, "publish-drain-timeout", r.Publish.DrainTimeout)
 
-func (c CDC) validate(bad func(field, format string, args ...any)) {
-	if c.ConfidenceWindow < 0 {
-		bad("cdc-confidence-window", "must be >= 0 (0 picks the default), got %s", c.ConfidenceWindow)
+	positive(bad, "cdc-confidence-window", r.CDC.ConfidenceWindow)
+	positive(bad, "cdc-poll-delay", r.CDC.PollDelay)
+	positive(bad, "cdc-idle-delay", r.CDC.IdleDelay)
+	positive(bad, "cdc-progress-interval", r.CDC.ProgressInterval)
+	atLeastOne(bad, "cdc-in-flight", r.CDC.InFlight)
+	if r.Stream.LagShare <= 0 || r.Stream.LagShare > 1 {
+		bad("cdc-lag-share", "must be in (0, 1], got %g", r.Stream.LagShare)
 	}
-	positive(bad, "cdc-poll-delay", c.PollDelay)
-	positive(bad, "cdc-idle-delay", c.IdleDelay)
-	positive(bad, "cdc-progress-interval", c.ProgressInterval)
-	atLeastOne(bad, "cdc-in-flight", c.InFlight)
-	if c.LagShare <= 0 || c.LagShare > 1 {
-		bad("cdc-lag-share", "must be in (0, 1], got %g", c.LagShare)
+	if r.Source != SourceCDC && r.Source != SourcePoll {
+		bad("source", "want %s or %s, got %q", SourceCDC, SourcePoll, r.Source)
 	}
+	positive(bad, "poll-interval", r.Poll.Interval)
 }
 
 func (r Replication) validate(bad func(field, format string, args ...any)) {

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"io"
+	"strings"
 	"testing"
 	"time"
 )
@@ -87,7 +88,6 @@ func TestLoadRejectsBadInput(t *testing.T) {
 		{"replication", []string{"--replication", "simple:0"}, nil, "replication"},
 		{"negative budget", []string{"--restart-budget", "-1"}, nil, "restart-budget"},
 		{"ttl too small", []string{"--outbox-ttl", "10ms"}, nil, "outbox-ttl"},
-		{"env not a duration", nil, map[string]string{"OUTBOX_SCYLLA_TIMEOUT": "soon"}, "scylla-timeout"},
 		{"stray argument", []string{"extra"}, nil, "args"},
 		{"backoff max below min", []string{"--retry-backoff-max", "10ms"}, nil, "retry-backoff-max"},
 		{"no attempts", []string{"--retry-attempts", "0"}, nil, "retry-attempts"},
@@ -108,15 +108,32 @@ func TestLoadRejectsBadInput(t *testing.T) {
 	}
 }
 
-func TestLoadUnknownFlag(t *testing.T) {
-	if _, err := Load([]string{"--no-such-flag"}, env(nil), io.Discard); err == nil {
-		t.Fatal("unknown flag accepted")
+func TestLoadUnparsableValues(t *testing.T) {
+	for _, tc := range []struct {
+		args  []string
+		env   map[string]string
+		names []string // what the error must name
+	}{
+		{[]string{"--no-such-flag"}, nil, []string{"no-such-flag"}},
+		{[]string{"--max-items", "many"}, nil, []string{"max-items"}},
+		{nil, map[string]string{"OUTBOX_SCYLLA_TIMEOUT": "soon"}, []string{"OUTBOX_SCYLLA_TIMEOUT", "scylla-timeout"}},
+	} {
+		_, err := Load(tc.args, env(tc.env), io.Discard)
+		if err == nil {
+			t.Errorf("%v %v accepted", tc.args, tc.env)
+			continue
+		}
+		for _, n := range tc.names {
+			if !strings.Contains(err.Error(), n) {
+				t.Errorf("%v %v: error %q does not name %s", tc.args, tc.env, err, n)
+			}
+		}
 	}
 }
 
 func TestDefaultValidates(t *testing.T) {
 	c := Default()
-	c.Node.RestartWindow = 0
+	c.Coordinator.RestartWindow = 0
 	c.Scylla.Timeout = -time.Second
 	err := c.Validate()
 	if err == nil {

@@ -1,25 +1,36 @@
 package config
 
 import (
+	"errors"
 	"slices"
 	"strings"
 	"testing"
 )
 
-// TestFlagNamesAreLoadsFlags: FlagNames lists exactly the flags the help
-// of Load prints, sorted, the env-less password file included.
+// TestFlagNamesAreLoadsFlags: -h returns ErrHelp after printing every flag
+// with its OUTBOX_* variable, and FlagNames lists exactly those flags, sorted.
 func TestFlagNamesAreLoadsFlags(t *testing.T) {
 	var help strings.Builder
-	if _, err := Load([]string{"-h"}, func(string) string { return "" }, &help); err == nil {
-		t.Fatal("Load -h returned no error")
+	if _, err := Load([]string{"-h"}, env(nil), &help); !errors.Is(err, ErrHelp) {
+		t.Fatalf("Load -h: %v, want ErrHelp", err)
 	}
 	var fromHelp []string
 	for _, line := range strings.Split(help.String(), "\n") {
-		if name, ok := strings.CutPrefix(line, "  -"); ok {
-			name, _, _ = strings.Cut(name, " ")
-			fromHelp = append(fromHelp, name)
+		name, ok := strings.CutPrefix(strings.TrimSpace(line), "--")
+		if !ok {
+			continue
+		}
+		name, _, _ = strings.Cut(name, " ")
+		name = strings.TrimSuffix(name, ",")
+		if name == "help" {
+			continue
+		}
+		fromHelp = append(fromHelp, name)
+		if !strings.Contains(line, "[$"+EnvName(name)+"]") {
+			t.Errorf("help of --%s does not name %s: %q", name, EnvName(name), line)
 		}
 	}
+	slices.Sort(fromHelp)
 	names := FlagNames()
 	if !slices.Equal(names, fromHelp) {
 		t.Errorf("FlagNames() = %q\nhelp lists  %q", names, fromHelp)

@@ -9,16 +9,6 @@ import (
 	"github.com/outboxnode/outbox/actors/publisher"
 )
 
-func TestPublishDefaultsAreThePublishers(t *testing.T) {
-	want := Publish{
-		MaxBatch: publisher.DefaultMaxBatch, Linger: publisher.DefaultLinger,
-		PauseDelay: publisher.DefaultPauseDelay, DrainTimeout: publisher.DefaultDrainTimeout,
-	}
-	if got := Default().Relay.Publish; got != want {
-		t.Errorf("default publish %+v, want %+v", got, want)
-	}
-}
-
 func TestPublishFlagsAndEnv(t *testing.T) {
 	cfg, err := Load(
 		[]string{"--publish-max-batch=50", "--publish-drain-timeout=2s"},
@@ -32,7 +22,7 @@ func TestPublishFlagsAndEnv(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Publish{MaxBatch: 50, Linger: 7 * time.Millisecond, PauseDelay: 250 * time.Millisecond, DrainTimeout: 2 * time.Second}
+	want := publisher.Config{MaxBatch: 50, Linger: 7 * time.Millisecond, PauseDelay: 250 * time.Millisecond, DrainTimeout: 2 * time.Second}
 	if got := cfg.Relay.Publish; got != want {
 		t.Errorf("publish %+v, want %+v", got, want)
 	}

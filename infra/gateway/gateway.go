@@ -97,19 +97,31 @@ type Gateway struct {
 	public map[protoreflect.FullName]protoreflect.MessageType // every type some rule accepts
 }
 
-// New validates cfg and returns a Gateway.
+// SetDefaults sets the policy to DefaultPolicy when it has no client rules.
+func (c *Config) SetDefaults() {
+	if c.Policy.Client == nil {
+		c.Policy = DefaultPolicy()
+	}
+}
+
+// Validate reports the first missing or inconsistent setting.
+func (c Config) Validate() error {
+	switch {
+	case c.Address == "":
+		return fmt.Errorf("gateway: empty address")
+	case c.Counter == nil || c.Replier == nil || c.Logger == nil:
+		return fmt.Errorf("gateway: Counter, Replier and Logger are required")
+	case len(c.Admins) > 0 && c.TLS == nil:
+		return fmt.Errorf("gateway: admin subjects need TLS")
+	}
+	return nil
+}
+
+// New validates cfg (after SetDefaults) and returns a Gateway.
 func New(cfg Config) (*Gateway, error) {
-	if cfg.Address == "" {
-		return nil, fmt.Errorf("gateway: empty address")
-	}
-	if cfg.Counter == nil || cfg.Replier == nil || cfg.Logger == nil {
-		return nil, fmt.Errorf("gateway: Counter, Replier and Logger are required")
-	}
-	if cfg.Policy.Client == nil {
-		cfg.Policy = DefaultPolicy()
-	}
-	if len(cfg.Admins) > 0 && cfg.TLS == nil {
-		return nil, fmt.Errorf("gateway: admin subjects need TLS")
+	cfg.SetDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
 	g := &Gateway{cfg: cfg, warn: newLimiter(10, time.Second), public: map[protoreflect.FullName]protoreflect.MessageType{}}
 	for _, rules := range []Rules{cfg.Policy.Client, cfg.Policy.Member} {

@@ -10,7 +10,7 @@ import (
 	"github.com/outboxnode/outbox/infra/miniscylla/wal"
 )
 
-// Defaults used by Config.setDefaults.
+// Defaults of Config.
 const (
 	DefaultAddr = "127.0.0.1:9042"
 	// DefaultMaxFrameSize matches ScyllaDB's native_transport_max_frame_size_in_mb (256 MiB).
@@ -97,7 +97,8 @@ func (e *ConfigError) Error() string {
 	return fmt.Sprintf("miniscylla config: %s: %s", e.Field, e.Reason)
 }
 
-func (c *Config) setDefaults() {
+// SetDefaults fills zero fields with the defaults.
+func (c *Config) SetDefaults() {
 	if c.Addr == "" {
 		c.Addr = DefaultAddr
 	}

@@ -23,12 +23,21 @@ type Config struct {
 	// (path /v1/traces unless given); empty turns span export off.
 	Endpoint string
 	// SampleRatio is the fraction of traces the node starts that are
-	// recorded; a command's own traceparent decides for its trace.
+	// recorded; a command's own traceparent decides for its trace. 0
+	// records none, so set it after SetDefaults.
 	SampleRatio float64
 }
 
-// DefaultConfig is tracing off, every trace sampled once on.
-func DefaultConfig() Config { return Config{SampleRatio: 1} }
+// DefaultSampleRatio records every trace once an endpoint is set.
+const DefaultSampleRatio = 1
+
+// SetDefaults fills a zero SampleRatio; the default Endpoint is none
+// (tracing off).
+func (c *Config) SetDefaults() {
+	if c.SampleRatio == 0 {
+		c.SampleRatio = DefaultSampleRatio
+	}
+}
 
 // Enabled says whether spans are exported.
 func (c Config) Enabled() bool { return c.Endpoint != "" }

@@ -112,7 +112,7 @@ func TestStartWithSDK(t *testing.T) {
 }
 
 func TestConfigValidate(t *testing.T) {
-	for _, ok := range []Config{DefaultConfig(), {Endpoint: "http://localhost:4318", SampleRatio: 0.1}, {Endpoint: "https://otel.example:4318/custom/traces"}} {
+	for _, ok := range []Config{{SampleRatio: DefaultSampleRatio}, {Endpoint: "http://localhost:4318", SampleRatio: 0.1}, {Endpoint: "https://otel.example:4318/custom/traces"}} {
 		if err := ok.Validate(); err != nil {
 			t.Errorf("%+v: %v", ok, err)
 		}
@@ -135,7 +135,7 @@ func TestConfigValidate(t *testing.T) {
 }
 
 func TestSetupOffIsNoop(t *testing.T) {
-	p, err := Setup(DefaultConfig(), "test", nil)
+	p, err := Setup(Config{}, "test", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -132,7 +132,8 @@ func TestNodeCommandLine(t *testing.T) {
 }
 
 // TestBusyPortFailsStart checks a taken --remote-addr or --metrics-addr
-// stops start-up at once with exit 1 and a clear reason.
+// stops start-up at once with exit 1 and a reason that names the flag to
+// change, and that no hint to connect to the node is printed.
 func TestBusyPortFailsStart(t *testing.T) {
 	bins := harness.Build(t)
 	busy, err := net.Listen("tcp", "127.0.0.1:0")
@@ -146,8 +147,11 @@ func TestBusyPortFailsStart(t *testing.T) {
 		args = append(args, "--data-dir", t.TempDir(), flag, busy.Addr().String())
 		out, err := exec.Command(bins.Node, args...).CombinedOutput()
 		var exit *exec.ExitError
-		if !errors.As(err, &exit) || exit.ExitCode() != 1 || !strings.Contains(string(out), "address already in use") {
+		if !errors.As(err, &exit) || exit.ExitCode() != 1 || !strings.Contains(string(out), "address already in use (change "+flag+")") {
 			t.Errorf("%s busy: %v\n%s", flag, err, tail(string(out), 5))
+		}
+		if strings.Contains(string(out), "try:") || strings.Contains(string(out), "node ready") {
+			t.Errorf("%s busy: hints printed for a start that failed:\n%s", flag, out)
 		}
 	}
 }

@@ -115,11 +115,9 @@ func newBenchEnv(b *testing.B) *benchEnv {
 	if err := scylla.Migrate(ctx, s, stmts); err != nil {
 		b.Fatal(err)
 	}
-	return &benchEnv{session: s.Session, brokers: []string{broker.Addr()}, log: quiet, cfg: cdc.Config{
-		Keyspace: node.Scylla.Keyspace, Consistency: gocql.One, ChangeAgeLimit: node.Scylla.OutboxTTL,
-		ConfidenceWindow: node.CDCConfidenceWindow(), PollDelay: node.Relay.CDC.PollDelay, IdleDelay: node.Relay.CDC.IdleDelay,
-		InFlight: node.Relay.CDC.InFlight, ProgressInterval: node.Relay.CDC.ProgressInterval,
-	}}
+	reader := node.Relay.CDC
+	reader.Keyspace, reader.Consistency, reader.ChangeAgeLimit = node.Scylla.Keyspace, gocql.One, node.Scylla.OutboxTTL
+	return &benchEnv{session: s.Session, brokers: []string{broker.Addr()}, log: quiet, cfg: reader}
 }
 
 // measure writes a backlog, starts the relay, measures its drain rate, then commits

@@ -67,9 +67,13 @@ type Config struct {
 	WALRecovery wal.Recovery
 }
 
-func (c *Config) setDefaults() {
+// DefaultListenIP is the default of Config.ListenIP.
+const DefaultListenIP = "127.0.0.1"
+
+// SetDefaults fills zero fields with the defaults.
+func (c *Config) SetDefaults() {
 	if c.ListenIP == "" {
-		c.ListenIP = "127.0.0.1"
+		c.ListenIP = DefaultListenIP
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -139,7 +143,7 @@ func New(cfg Config) (*Engine, error) {
 
 // newEngine returns an empty engine with its system keyspaces and no log.
 func newEngine(cfg Config) (*Engine, error) {
-	cfg.setDefaults()
+	cfg.SetDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
