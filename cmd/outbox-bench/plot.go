@@ -22,6 +22,7 @@ func (r *report) writePlots(dir string) error {
 	lat.Y.Scale = plot.LogScale{}
 	lat.Y.Tick.Marker = plot.LogTicks{Prec: -1}
 	lat.Legend.Top = true
+	lat.Legend.Left = true
 	cpu := plot.New()
 	cpu.Title.Text = "node CPU per 1,000 events"
 	cpu.X.Label.Text = "orders/s committed"
@@ -36,21 +37,19 @@ func (r *report) writePlots(dir string) error {
 			{"p95", func(x row) float64 { return float64(x.p95.Microseconds()) / 1000 }},
 			{"p99", func(x row) float64 { return float64(x.p99.Microseconds()) / 1000 }},
 		} {
-			l, err := line(rr.rows, q.get)
+			l, pts, err := line(rr.rows, q.get, i)
 			if err != nil {
 				return err
 			}
-			l.Color = plotutil.Color(i)
 			l.Dashes = plotutil.Dashes(2 - j)
-			lat.Add(l)
+			lat.Add(l, pts)
 			lat.Legend.Add(rr.name+" "+q.name, l)
 		}
-		l, err := line(rr.rows, func(x row) float64 { return x.cpuPer1k })
+		l, pts, err := line(rr.rows, func(x row) float64 { return x.cpuPer1k }, i)
 		if err != nil {
 			return err
 		}
-		l.Color = plotutil.Color(i)
-		cpu.Add(l)
+		cpu.Add(l, pts)
 		cpu.Legend.Add(rr.name, l)
 	}
 	for name, p := range map[string]*plot.Plot{"latency.png": lat, "cpu.png": cpu} {
@@ -61,18 +60,21 @@ func (r *report) writePlots(dir string) error {
 	return nil
 }
 
-// line is y against orders/s committed, one point per row with a value
-// (the log axis cannot show 0).
-func line(rows []row, y func(row) float64) (*plotter.Line, error) {
+// line is y against orders/s committed in the i-th color, one marked
+// point per row with a value (the log axis cannot show 0), so that a
+// one-row relay shows too.
+func line(rows []row, y func(row) float64, i int) (*plotter.Line, *plotter.Scatter, error) {
 	var pts plotter.XYs
 	for _, x := range rows {
 		if v := y(x); v > 0 {
 			pts = append(pts, plotter.XY{X: x.orders, Y: v})
 		}
 	}
-	l, err := plotter.NewLine(pts)
+	l, s, err := plotter.NewLinePoints(pts)
 	if err != nil {
-		return nil, fmt.Errorf("plot line: %w", err)
+		return nil, nil, fmt.Errorf("plot line: %w", err)
 	}
-	return l, nil
+	l.Color, s.Color = plotutil.Color(i), plotutil.Color(i)
+	s.Shape = plotutil.Shape(i)
+	return l, s, nil
 }
