@@ -55,6 +55,7 @@ func runCommand() *cli.Command {
 		Usage: "one run: ceilings, then the naive, CDC and (if the node has it) polling relays at each offered load, then the embedded node",
 		Flags: append(binFlags(),
 			&cli.StringFlag{Name: "bench-bin", Usage: "this executable, for the naive-relay process (default: the running one)"},
+			&cli.StringSliceFlag{Name: "relays", Usage: "measure only these of naive, cdc, poll, embedded (default: all; the summary needs naive, cdc and embedded)"},
 			&cli.StringSliceFlag{Name: "loads", Value: []string{"250", "1000", "4000", "max"}, Usage: "offered loads in orders/s; max = unpaced"},
 			&cli.DurationFlag{Name: "step", Value: DefaultStep, Usage: "duration of each offered load"},
 			&cli.DurationFlag{Name: "ceiling", Value: DefaultCeiling, Usage: "duration of each bare loop"},
@@ -75,7 +76,7 @@ func runCommand() *cli.Command {
 				}
 			}
 			cfg := runConfig{
-				Loads: loads, Step: cmd.Duration("step"), Ceiling: cmd.Duration("ceiling"), DrainTimeout: cmd.Duration("drain-timeout"),
+				Loads: loads, Relays: cmd.StringSlice("relays"), Step: cmd.Duration("step"), Ceiling: cmd.Duration("ceiling"), DrainTimeout: cmd.Duration("drain-timeout"),
 				EmbeddedRate: cmd.Int("embedded-rate"), Window: cmd.Duration("window"),
 				Bins: binaries{node: cmd.String("node-bin"), devstack: cmd.String("devstack-bin"), bench: self},
 			}

@@ -33,6 +33,7 @@ var DefaultLoads = []int{250, 1000, 4000, 0}
 // runConfig is one bench run.
 type runConfig struct {
 	Loads        []int
+	Relays       []string      // which of naive, cdc, poll, embedded run; empty: all
 	Step         time.Duration // one offered load
 	Ceiling      time.Duration // each bare loop
 	DrainTimeout time.Duration // longest wait for a backlog or a step's events
@@ -64,6 +65,11 @@ func (c runConfig) Validate() error {
 	if c.Step <= 0 || c.Ceiling <= 0 || c.DrainTimeout <= 0 || c.Window <= 0 {
 		errs = append(errs, errors.New("step, ceiling, drain timeout and window must be positive"))
 	}
+	for _, r := range c.Relays {
+		if !slices.Contains([]string{"naive", "cdc", "poll", "embedded"}, r) {
+			errs = append(errs, fmt.Errorf("relay %q: want naive, cdc, poll or embedded", r))
+		}
+	}
 	if c.EmbeddedRate <= 0 {
 		errs = append(errs, fmt.Errorf("embedded rate %d: must be positive", c.EmbeddedRate))
 	}
@@ -71,6 +77,11 @@ func (c runConfig) Validate() error {
 		errs = append(errs, errors.New("the node, devstack and bench binaries are needed"))
 	}
 	return errors.Join(errs...)
+}
+
+// runs tells whether the relay called name (naive, cdc, poll, embedded) is measured.
+func (c runConfig) runs(name string) bool {
+	return len(c.Relays) == 0 || slices.Contains(c.Relays, name)
 }
 
 func cmpOr[T comparable](v, def T) T {
@@ -192,14 +203,19 @@ func runBench(ctx context.Context, cfg runConfig, log *slog.Logger) (*report, er
 		return nil, err
 	}
 	for _, r := range b.relays() {
+		if !cfg.runs(r.name) {
+			continue
+		}
 		res, err := b.measure(ctx, r, cfg.Loads)
 		if err != nil {
 			return nil, fmt.Errorf("relay %s: %w", r.name, err)
 		}
 		rep.relays = append(rep.relays, res)
 	}
-	if rep.embedded, err = b.measure(ctx, b.embeddedRelay(), []int{cfg.EmbeddedRate}); err != nil {
-		return nil, fmt.Errorf("embedded: %w", err)
+	if cfg.runs("embedded") {
+		if rep.embedded, err = b.measure(ctx, b.embeddedRelay(), []int{cfg.EmbeddedRate}); err != nil {
+			return nil, fmt.Errorf("embedded: %w", err)
+		}
 	}
 	return rep, nil
 }
