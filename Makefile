@@ -4,7 +4,7 @@ GO        ?= go
 PKGS      ?= ./...
 TEST_FLAGS ?= -race -count=1 -timeout 25m
 
-.PHONY: help all build test deps fmt-check vet lint run devstack dev metrics integration-test clean conformance bench proto proto-check chaos diagrams
+.PHONY: help all build test deps fmt-check vet lint run devstack dev metrics integration-test clean conformance bench gobench soak bench-bins proto proto-check chaos diagrams
 
 # Address of a running node's /metrics and /health (the node's --metrics-addr).
 METRICS_ADDR ?= 127.0.0.1:9090
@@ -76,8 +76,23 @@ lint: ## staticcheck at a pinned version (installed when missing)
 	@v=$$(staticcheck -version 2>/dev/null); case "$$v" in *"($(STATICCHECK_VERSION))"*) ;; *) echo "installing staticcheck $(STATICCHECK_VERSION)"; $(GO) install honnef.co/go/tools/cmd/staticcheck@v$(STATICCHECK_VERSION);; esac
 	staticcheck ./...
 
-bench: ## runs every benchmark (3 s each)
+gobench: ## runs every Go benchmark (3 s each)
 	$(GO) test -run '^$$' -bench . -benchtime 3s ./...
+
+# The bench and the soak run the node, devstack and the naive relay as their own processes from bin/.
+BENCH_BINS = bin/outbox-node bin/devstack bin/outbox-bench
+BENCH_OUT ?= docs/bench
+bench-bins: ## builds bin/outbox-node, bin/devstack and bin/outbox-bench, the processes of bench and soak
+	@mkdir -p bin
+	$(GO) build -o bin/outbox-node ./cmd/outbox-node
+	$(GO) build -o bin/devstack ./cmd/devstack
+	$(GO) build -o bin/outbox-bench ./cmd/outbox-bench
+
+bench: bench-bins ## ceilings, then naive, CDC and polling relays at 250/1000/4000/max orders/s, one run (~5 min); table, plots in docs/bench
+	bin/outbox-bench run --out $(BENCH_OUT) $(ARGS)
+
+soak: bench-bins ## steady load for SOAK_DURATION (default 10m); samples RSS, goroutines, fds, CDC lag; fails on growth
+	bin/outbox-bench soak $(if $(SOAK_DURATION),--duration $(SOAK_DURATION)) $(ARGS)
 
 # The long chaos run (test/chaos): 12 SIGKILLs of node and store, broker outages and ten SIGTERM
 # stops under load; prints a summary line and a table per phase. CHAOS_FLAGS=-chaos.seed=N replays a run.

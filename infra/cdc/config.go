@@ -59,7 +59,7 @@ type Config struct {
 	// It must cover a few publish round trips at the target rate: each
 	// batch takes at most one event per aggregate; on the embedded store a
 	// window of 1,000 drained 29k events/s, 10,000 drained 76k
-	// (test/relay BenchmarkRelayVsNaive).
+	// (the relay's backlog drain, as make bench measures it).
 	InFlight int
 	// ProgressInterval is how often acknowledged progress is saved.
 	ProgressInterval time.Duration

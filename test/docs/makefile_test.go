@@ -82,7 +82,7 @@ func TestMakeHelpListsEveryTarget(t *testing.T) {
 	if len(described) != len(targets) {
 		t.Errorf("make help lists %d entries, the Makefile has %d targets: %v", len(described), len(targets), targets)
 	}
-	for _, want := range []string{"help", "dev", "run", "devstack", "metrics", "integration-test", "clean", "test", "bench", "chaos", "conformance", "proto", "lint"} {
+	for _, want := range []string{"help", "dev", "run", "devstack", "metrics", "integration-test", "clean", "test", "bench", "gobench", "soak", "chaos", "conformance", "proto", "lint"} {
 		if _, ok := described[want]; !ok {
 			t.Errorf("make help does not list %q", want)
 		}
