@@ -13,12 +13,14 @@ import (
 	scyllacdc "github.com/scylladb/scylla-cdc-go"
 
 	"github.com/outboxnode/outbox/infra/miniscylla/miniscyllatest"
+	"github.com/outboxnode/outbox/test/harness"
 )
 
 // setupBenchTable creates a CDC table in a fresh server.
 func setupBenchTable(b *testing.B) *gocql.Session {
 	b.Helper()
-	s := startServer(b)
+	harness.EmbeddedOnly(b, "it measures miniscylla's CDC log in process")
+	s, _ := startServer(b)
 	miniscyllatest.Exec(b, s, "CREATE KEYSPACE bench WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}")
 	miniscyllatest.Exec(b, s, "CREATE TABLE bench.t (pk int, ck int, v text, PRIMARY KEY (pk, ck)) WITH cdc = {'enabled': true}")
 	return s

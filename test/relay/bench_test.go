@@ -27,6 +27,7 @@ import (
 	"github.com/outboxnode/outbox/infra/scylla"
 	"github.com/outboxnode/outbox/messages"
 	"github.com/outboxnode/outbox/schema"
+	"github.com/outboxnode/outbox/test/harness"
 )
 
 const (
@@ -49,6 +50,7 @@ const (
 //
 //	go test -run '^$' -bench RelayVsNaive -benchtime 1x ./test/relay/
 func BenchmarkRelayVsNaive(b *testing.B) {
+	harness.EmbeddedOnly(b, "it runs the store, the broker and both relays in the bench's own process")
 	env := newBenchEnv(b)
 	results := map[string]benchResult{}
 	for _, r := range []struct {

@@ -23,7 +23,7 @@ func BenchmarkCommandToRecordAt1000PerSecond(b *testing.B) {
 	const rate, seconds = 1000, 5
 	bins := harness.Build(b)
 	node := harness.StartNode(b, bins, "--log-level", "warn")
-	kafka := harness.Collect(b, node.Kafka, "OrderCreated")
+	kafka := harness.Collect(b, node.Kafka, node.Topic("OrderCreated"))
 
 	ids := make(chan string, rate*seconds)
 	commands := make(chan time.Duration, rate*seconds)
