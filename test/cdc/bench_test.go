@@ -19,7 +19,6 @@ import (
 // setupBenchTable creates a CDC table in a fresh server.
 func setupBenchTable(b *testing.B) *gocql.Session {
 	b.Helper()
-	harness.EmbeddedOnly(b, "it measures miniscylla's CDC log in process")
 	s, _ := startServer(b)
 	miniscyllatest.Exec(b, s, "CREATE KEYSPACE bench WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}")
 	miniscyllatest.Exec(b, s, "CREATE TABLE bench.t (pk int, ck int, v text, PRIMARY KEY (pk, ck)) WITH cdc = {'enabled': true}")
@@ -37,6 +36,7 @@ func (c countingConsumer) End() error                                      { ret
 // BenchmarkReaderDrain measures how fast one Reader drains a backlog of
 // 100,000 single-row changes (100,000 log rows) over many partitions.
 func BenchmarkReaderDrain(b *testing.B) {
+	harness.EmbeddedOnly(b, "it measures miniscylla's CDC log in process")
 	const backlog, perBatch = 100_000, 100
 	s := setupBenchTable(b)
 	for i := 0; i < backlog; i += perBatch {
@@ -105,6 +105,7 @@ func (c *consumeTimes) len() int {
 // poll delays, for a steady trickle of one write per millisecond; it
 // reports the median and p99 in milliseconds.
 func BenchmarkCommitToConsume(b *testing.B) {
+	harness.EmbeddedOnly(b, "it measures miniscylla's CDC log in process")
 	s := setupBenchTable(b)
 	consumed := &consumeTimes{at: map[string]time.Time{}}
 	adv := fastReader()
