@@ -15,12 +15,13 @@ import (
 
 	"github.com/outboxnode/outbox/infra/miniscylla/miniscyllatest"
 	"github.com/outboxnode/outbox/internal/poll"
+	"github.com/outboxnode/outbox/test/harness"
 )
 
 // setupBenchTable creates a CDC table in a fresh server.
 func setupBenchTable(b *testing.B, opts ...func(*gocql.ClusterConfig)) *gocql.Session {
 	b.Helper()
-	s := startServer(b, opts...)
+	s, _ := startServer(b, opts...)
 	miniscyllatest.Exec(b, s, "CREATE KEYSPACE bench WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}")
 	miniscyllatest.Exec(b, s, "CREATE TABLE bench.t (pk int, ck int, v text, PRIMARY KEY (pk, ck)) WITH cdc = {'enabled': true}")
 	return s
@@ -37,6 +38,7 @@ func (c countingConsumer) End() error                                      { ret
 // BenchmarkReaderDrain measures how fast one Reader drains a backlog of
 // 100,000 single-row changes (100,000 log rows) over many partitions.
 func BenchmarkReaderDrain(b *testing.B) {
+	harness.EmbeddedOnly(b, "it measures miniscylla's CDC log in process")
 	const backlog, perBatch = 100_000, 100
 	s := setupBenchTable(b)
 	for i := 0; i < backlog; i += perBatch {
@@ -108,6 +110,7 @@ func (c *consumeTimes) len() int {
 // and p99 delay from a write's commit (Exec returned) to its Consume call.
 func BenchmarkCommitToConsume(b *testing.B) {
 	const writers = 16
+	harness.EmbeddedOnly(b, "it measures miniscylla's CDC log in process")
 	s := setupBenchTable(b, func(c *gocql.ClusterConfig) { c.DefaultTimestamp = false })
 	consumed := &consumeTimes{at: map[string]time.Time{}}
 	adv := fastReader()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,20 +13,33 @@ import (
 
 	"github.com/outboxnode/outbox/infra/miniscylla"
 	"github.com/outboxnode/outbox/infra/miniscylla/miniscyllatest"
+	"github.com/outboxnode/outbox/test/harness"
 )
 
-// startServer runs miniscylla on a free port and returns a session to it,
-// configured further by opts.
-func startServer(tb testing.TB, opts ...func(*gocql.ClusterConfig)) *gocql.Session {
+// startServer returns a session to the test's store, the one OUTBOX_TEST_SCYLLA
+// names or else miniscylla on a free port, configured further by opts, and
+// a keyspace name of the test's own, so that tests sharing an external
+// store do not meet.
+func startServer(tb testing.TB, opts ...func(*gocql.ClusterConfig)) (s *gocql.Session, keyspace string) {
 	tb.Helper()
-	return miniscyllatest.Connect(tb, miniscyllatest.Start(tb, miniscylla.Config{}).Addr(), opts...)
+	harness.LogSubstrate(tb)
+	keyspace, _ = harness.UniqueNames(tb.Name())
+	if addr := harness.ExternalScylla(); addr != "" {
+		return miniscyllatest.Connect(tb, addr, opts...), keyspace
+	}
+	harness.StartingEmbedded(tb, "an in-process miniscylla")
+	return miniscyllatest.Connect(tb, miniscyllatest.Start(tb, miniscylla.Config{}).Addr(), opts...), keyspace
 }
 
-// fastReader is reader tuning for a single in-process node: a 100 ms
-// confidence window and short poll delays instead of the 30 s defaults.
+// inKeyspace puts a test's keyspace in stmt, written with {ks}.
+func inKeyspace(keyspace, stmt string) string { return strings.ReplaceAll(stmt, "{ks}", keyspace) }
+
+// fastReader is reader tuning for tests: the confidence window a node on
+// the same store picks (a real cluster's on an external one) and short
+// poll delays instead of the 30 s defaults.
 func fastReader() scyllacdc.AdvancedReaderConfig {
 	return scyllacdc.AdvancedReaderConfig{
-		ConfidenceWindowSize:   100 * time.Millisecond,
+		ConfidenceWindowSize:   harness.CDCConfidenceWindow(),
 		PostNonEmptyQueryDelay: 10 * time.Millisecond,
 		PostEmptyQueryDelay:    20 * time.Millisecond,
 		PostFailedQueryDelay:   100 * time.Millisecond,

@@ -83,67 +83,68 @@ func describe(ch scyllacdc.Change) string {
 // deletions, pre- and post-images; LWTs that do not apply, writes to
 // non-CDC tables and writes before CDC was enabled leave no change.
 func TestEveryWriteKindIsLogged(t *testing.T) {
-	s := startServer(t)
+	s, ks := startServer(t)
 	// One reader follows both tables: vnodes (tablets allow one table per reader).
-	miniscyllatest.Exec(t, s, "CREATE KEYSPACE kinds WITH replication = {'class': 'NetworkTopologyStrategy', 'replication_factor': 1} "+
-		"AND tablets = {'enabled': false}")
-	miniscyllatest.Exec(t, s, "CREATE TABLE kinds.k (pk int, ck int, s int static, v int, m map<int, text>, PRIMARY KEY (pk, ck)) "+
-		"WITH cdc = {'enabled': 'true', 'preimage': 'true', 'postimage': 'true', 'ttl': 600}")
-	miniscyllatest.Exec(t, s, "CREATE TABLE kinds.plain (pk int PRIMARY KEY, v int)")
+	miniscyllatest.Exec(t, s, inKeyspace(ks, "CREATE KEYSPACE {ks} WITH replication = {'class': 'NetworkTopologyStrategy', 'replication_factor': 1} "+
+		"AND tablets = {'enabled': false}"))
+	miniscyllatest.Exec(t, s, inKeyspace(ks, "CREATE TABLE {ks}.k (pk int, ck int, s int static, v int, m map<int, text>, PRIMARY KEY (pk, ck)) "+
+		"WITH cdc = {'enabled': 'true', 'preimage': 'true', 'postimage': 'true', 'ttl': 600}"))
+	miniscyllatest.Exec(t, s, inKeyspace(ks, "CREATE TABLE {ks}.plain (pk int PRIMARY KEY, v int)"))
 
 	steps := []struct {
 		stmt string
 		want string // "" when the statement must not produce a change
 	}{
-		{"INSERT INTO kinds.k (pk, ck, v) VALUES (1, 1, 10) USING TTL 100", "|2:ck=1:ttl=100:v=10|9:ck=1:v=10"},
-		{"UPDATE kinds.k SET m = m + {1: 'a'} WHERE pk = 1 AND ck = 1", "0:ck=1|1:ck=1:m=map[1:a]|9:ck=1:v=10:m=map[1:a]"},
-		{"UPDATE kinds.k SET s = 5 WHERE pk = 1", "|1:s=5|9:s=5"},
-		{"INSERT INTO kinds.k (pk, ck, v) VALUES (1, 2, 20) IF NOT EXISTS", "|2:ck=2:v=20|9:ck=2:v=20"},
-		{"INSERT INTO kinds.k (pk, ck, v) VALUES (1, 2, 30) IF NOT EXISTS", ""},
-		{"BEGIN UNLOGGED BATCH INSERT INTO kinds.k (pk, ck, v) VALUES (1, 3, 30); INSERT INTO kinds.plain (pk, v) VALUES (1, 1); APPLY BATCH",
+		{"INSERT INTO {ks}.k (pk, ck, v) VALUES (1, 1, 10) USING TTL 100", "|2:ck=1:ttl=100:v=10|9:ck=1:v=10"},
+		{"UPDATE {ks}.k SET m = m + {1: 'a'} WHERE pk = 1 AND ck = 1", "0:ck=1|1:ck=1:m=map[1:a]|9:ck=1:v=10:m=map[1:a]"},
+		{"UPDATE {ks}.k SET s = 5 WHERE pk = 1", "|1:s=5|9:s=5"},
+		{"INSERT INTO {ks}.k (pk, ck, v) VALUES (1, 2, 20) IF NOT EXISTS", "|2:ck=2:v=20|9:ck=2:v=20"},
+		{"INSERT INTO {ks}.k (pk, ck, v) VALUES (1, 2, 30) IF NOT EXISTS", ""},
+		{"BEGIN UNLOGGED BATCH INSERT INTO {ks}.k (pk, ck, v) VALUES (1, 3, 30); INSERT INTO {ks}.plain (pk, v) VALUES (1, 1); APPLY BATCH",
 			"|2:ck=3:v=30|9:ck=3:v=30"},
-		{"INSERT INTO kinds.k (pk, ck, v, m) VALUES (1, 4, 40, null) USING TTL 50", "|2:ck=4:-m,2:ck=4:ttl=50:v=40|9:ck=4:v=40"},
-		{"DELETE v FROM kinds.k WHERE pk = 1 AND ck = 1", "0:ck=1:v=10|1:ck=1:-v|9:ck=1:m=map[1:a]"},
-		{"DELETE FROM kinds.k WHERE pk = 1 AND ck = 2", "0:ck=2|3:ck=2|"},
+		{"INSERT INTO {ks}.k (pk, ck, v, m) VALUES (1, 4, 40, null) USING TTL 50", "|2:ck=4:-m,2:ck=4:ttl=50:v=40|9:ck=4:v=40"},
+		{"DELETE v FROM {ks}.k WHERE pk = 1 AND ck = 1", "0:ck=1:v=10|1:ck=1:-v|9:ck=1:m=map[1:a]"},
+		{"DELETE FROM {ks}.k WHERE pk = 1 AND ck = 2", "0:ck=2|3:ck=2|"},
 		// An unbounded end is inclusive, as ScyllaDB's top bound.
-		{"DELETE FROM kinds.k WHERE pk = 1 AND ck > 5", "|6:ck=5,7|"},
-		{"DELETE FROM kinds.k WHERE pk = 1 AND ck < 0", "|5,8:ck=0|"},
-		{"DELETE FROM kinds.k WHERE pk = 1", "|4|"},
-		{"INSERT INTO kinds.plain (pk, v) VALUES (2, 2)", ""},
-		{"ALTER TABLE kinds.plain WITH cdc = {'enabled': true}", ""},
-		{"INSERT INTO kinds.plain (pk, v) VALUES (3, 3)", "plain"},
+		{"DELETE FROM {ks}.k WHERE pk = 1 AND ck > 5", "|6:ck=5,7|"},
+		{"DELETE FROM {ks}.k WHERE pk = 1 AND ck < 0", "|5,8:ck=0|"},
+		{"DELETE FROM {ks}.k WHERE pk = 1", "|4|"},
+		{"INSERT INTO {ks}.plain (pk, v) VALUES (2, 2)", ""},
+		{"ALTER TABLE {ks}.plain WITH cdc = {'enabled': true}", ""},
+		{"INSERT INTO {ks}.plain (pk, v) VALUES (3, 3)", "plain"},
 	}
 	var want []string
 	for _, st := range steps {
-		miniscyllatest.Exec(t, s, st.stmt)
+		miniscyllatest.Exec(t, s, inKeyspace(ks, st.stmt))
 		if st.want != "" && st.want != "plain" {
 			want = append(want, st.want)
 		}
 	}
 
+	kTable, plainTable := ks+".k", ks+".plain"
 	c := &collector{changes: map[string][]scyllacdc.Change{}}
 	r := startReader(t, &scyllacdc.ReaderConfig{
-		Session: s, TableNames: []string{"kinds.k", "kinds.plain"},
+		Session: s, TableNames: []string{kTable, plainTable},
 		ChangeConsumerFactory: scyllacdc.MakeChangeConsumerFactoryFromFunc(c.consume),
 		Advanced:              fastReader(),
 	})
 	poll.Eventually(t, time.Minute, poll.True("the changes of both tables", func() bool {
-		return len(c.get("kinds.k")) >= len(want) && len(c.get("kinds.plain")) >= 1
+		return len(c.get(kTable)) >= len(want) && len(c.get(plainTable)) >= 1
 	}))
 	r.stop(t)
 
 	var got []string
-	for _, ch := range c.get("kinds.k") {
+	for _, ch := range c.get(kTable) {
 		got = append(got, describe(ch))
 	}
 	if !slices.Equal(got, want) {
-		t.Errorf("kinds.k changes:\n got %q\nwant %q", got, want)
+		t.Errorf("%s changes:\n got %q\nwant %q", kTable, got, want)
 	}
-	plain := c.get("kinds.plain")
+	plain := c.get(plainTable)
 	if len(plain) != 1 || len(plain[0].Delta) != 1 {
-		t.Fatalf("kinds.plain: %d changes, want only the write after ALTER", len(plain))
+		t.Fatalf("%s: %d changes, want only the write after ALTER", plainTable, len(plain))
 	}
 	if pk, _ := plain[0].Delta[0].GetValue("pk"); pk == nil || *pk.(*int) != 3 {
-		t.Errorf("kinds.plain change has pk %v, want 3", pk)
+		t.Errorf("%s change has pk %v, want 3", plainTable, pk)
 	}
 }

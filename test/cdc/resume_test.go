@@ -27,6 +27,7 @@ const (
 // must deliver, in order.
 type workload struct {
 	s        *gocql.Session
+	table    string // keyspace.table
 	mu       sync.Mutex
 	expected map[int][]string
 }
@@ -61,21 +62,21 @@ func (w *workload) step(ctx context.Context, pk, s int) error {
 	switch s % 4 {
 	case 0:
 		w.expect(pk, sig(scyllacdc.Insert, s, v))
-		return w.s.Query("INSERT INTO cdcks.events (pk, ck, v) VALUES (?, ?, ?)", pk, s, v).WithContext(ctx).Exec()
+		return w.s.Query("INSERT INTO "+w.table+" (pk, ck, v) VALUES (?, ?, ?)", pk, s, v).WithContext(ctx).Exec()
 	case 1:
 		w.expect(pk, sig(scyllacdc.Update, s-1, v))
-		return w.s.Query("UPDATE cdcks.events SET v = ? WHERE pk = ? AND ck = ?", v, pk, s-1).WithContext(ctx).Exec()
+		return w.s.Query("UPDATE "+w.table+" SET v = ? WHERE pk = ? AND ck = ?", v, pk, s-1).WithContext(ctx).Exec()
 	case 2:
 		w.expect(pk, sig(scyllacdc.RowDelete, s-2, ""))
-		return w.s.Query("DELETE FROM cdcks.events WHERE pk = ? AND ck = ?", pk, s-2).WithContext(ctx).Exec()
+		return w.s.Query("DELETE FROM "+w.table+" WHERE pk = ? AND ck = ?", pk, s-2).WithContext(ctx).Exec()
 	default:
 		// Two rows of pk and one row of another partition of this worker:
 		// one change per partition.
 		q := (pk + workers) % partitions
 		b := w.s.Batch(gocql.LoggedBatch).WithContext(ctx)
-		b.Query("INSERT INTO cdcks.events (pk, ck, v) VALUES (?, ?, ?)", pk, s, v)
-		b.Query("INSERT INTO cdcks.events (pk, ck, v) VALUES (?, ?, ?)", pk, 100000+s, v)
-		b.Query("UPDATE cdcks.events SET v = ? WHERE pk = ? AND ck = ?", v, q, -s)
+		b.Query("INSERT INTO "+w.table+" (pk, ck, v) VALUES (?, ?, ?)", pk, s, v)
+		b.Query("INSERT INTO "+w.table+" (pk, ck, v) VALUES (?, ?, ?)", pk, 100000+s, v)
+		b.Query("UPDATE "+w.table+" SET v = ? WHERE pk = ? AND ck = ?", v, q, -s)
 		w.expect(pk, changeSig(sig(scyllacdc.Insert, s, v), sig(scyllacdc.Insert, 100000+s, v)))
 		w.expect(q, sig(scyllacdc.Update, -s, v))
 		return w.s.ExecuteBatch(b)
@@ -195,23 +196,24 @@ func count(m map[int][]string) int {
 // new reader resumes from the saved progress and sees exactly the new
 // changes, none twice and none missing.
 func TestReaderResumesFromSavedProgress(t *testing.T) {
-	s := startServer(t)
-	miniscyllatest.Exec(t, s, "CREATE KEYSPACE cdcks WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}")
-	miniscyllatest.Exec(t, s, "CREATE TABLE cdcks.events (pk int, ck int, v text, PRIMARY KEY (pk, ck)) WITH cdc = {'enabled': true}")
+	s, ks := startServer(t)
+	miniscyllatest.Exec(t, s, inKeyspace(ks, "CREATE KEYSPACE {ks} WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}"))
+	miniscyllatest.Exec(t, s, inKeyspace(ks, "CREATE TABLE {ks}.events (pk int, ck int, v text, PRIMARY KEY (pk, ck)) WITH cdc = {'enabled': true}"))
+	table := ks + ".events"
 	ctx := context.Background()
 
 	newReader := func(rec *recorder) *runningReader {
-		pm, err := scyllacdc.NewTableBackedProgressManager(s, "cdcks.cdc_progress", "acceptance")
+		pm, err := scyllacdc.NewTableBackedProgressManager(s, ks+".cdc_progress", "acceptance")
 		if err != nil {
 			t.Fatalf("progress manager: %v", err)
 		}
 		return startReader(t, &scyllacdc.ReaderConfig{
-			Session: s, TableNames: []string{"cdcks.events"}, ChangeConsumerFactory: rec,
+			Session: s, TableNames: []string{table}, ChangeConsumerFactory: rec,
 			ProgressManager: pm, Advanced: fastReader(),
 		})
 	}
 
-	first := &workload{s: s, expected: map[int][]string{}}
+	first := &workload{s: s, table: table, expected: map[int][]string{}}
 	rec1 := newRecorder()
 	reader := newReader(rec1)
 	if err := first.run(ctx, 0, 15); err != nil {
@@ -221,7 +223,7 @@ func TestReaderResumesFromSavedProgress(t *testing.T) {
 	reader.stop(t)
 	rec1.check(t, first.expected)
 
-	second := &workload{s: s, expected: map[int][]string{}}
+	second := &workload{s: s, table: table, expected: map[int][]string{}}
 	if err := second.run(ctx, 15, 25); err != nil {
 		t.Fatal(err)
 	}

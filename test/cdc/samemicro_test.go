@@ -19,26 +19,27 @@ import (
 // change not after its stream's progress, must still deliver all of them.
 func TestChangesInOneMicrosecondAreAllDelivered(t *testing.T) {
 	const n = 300
-	s := startServer(t)
-	miniscyllatest.Exec(t, s, "CREATE KEYSPACE same WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}")
-	miniscyllatest.Exec(t, s, "CREATE TABLE same.t (pk int PRIMARY KEY, v int) WITH cdc = {'enabled': true}")
+	s, ks := startServer(t)
+	miniscyllatest.Exec(t, s, inKeyspace(ks, "CREATE KEYSPACE {ks} WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}"))
+	miniscyllatest.Exec(t, s, inKeyspace(ks, "CREATE TABLE {ks}.t (pk int PRIMARY KEY, v int) WITH cdc = {'enabled': true}"))
+	insert := "INSERT INTO " + ks + ".t (pk, v) VALUES (?, 1) USING TIMESTAMP ?"
 
 	ts := time.Now().UnixMicro()
 	batch := s.Batch(gocql.UnloggedBatch)
 	for pk := 0; pk < n/2; pk++ {
-		batch.Query("INSERT INTO same.t (pk, v) VALUES (?, 1) USING TIMESTAMP ?", pk, ts)
+		batch.Query(insert, pk, ts)
 	}
 	if err := s.ExecuteBatch(batch); err != nil {
 		t.Fatal(err)
 	}
 	for pk := n / 2; pk < n; pk++ {
-		miniscyllatest.Exec(t, s, "INSERT INTO same.t (pk, v) VALUES (?, 1) USING TIMESTAMP ?", pk, ts)
+		miniscyllatest.Exec(t, s, insert, pk, ts)
 	}
 
 	var consumed atomic.Int64
 	var wrongTime atomic.Int64
 	r := startReader(t, &scyllacdc.ReaderConfig{
-		Session: s, TableNames: []string{"same.t"}, Advanced: fastReader(),
+		Session: s, TableNames: []string{ks + ".t"}, Advanced: fastReader(),
 		ChangeConsumerFactory: scyllacdc.MakeChangeConsumerFactoryFromFunc(func(_ context.Context, _ string, ch scyllacdc.Change) error {
 			if ch.GetCassandraTimestamp() != ts {
 				wrongTime.Add(1)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/outboxnode/outbox/infra/miniscylla/miniscyllatest"
 	"github.com/outboxnode/outbox/internal/poll"
+	"github.com/outboxnode/outbox/test/harness"
 )
 
 // seen is one change as the reader delivered it.
@@ -94,20 +95,18 @@ func streamSets(t *testing.T, s *gocql.Session, ks, table string) []streamSet {
 // order per partition, each from a stream of the set operating at its
 // timestamp, and the reader moves through every set.
 func TestTabletsReaderFollowsSplitAndMerge(t *testing.T) {
-	s := startServer(t)
-	miniscyllatest.Exec(t, s, "CREATE KEYSPACE tab WITH replication = {'class': 'NetworkTopologyStrategy', 'replication_factor': 1}")
-	miniscyllatest.Exec(t, s, "CREATE TABLE tab.ev (pk int, seq int, PRIMARY KEY (pk, seq)) "+
-		"WITH cdc = {'enabled': true} AND tablets = {'min_tablet_count': 2}")
+	harness.EmbeddedOnly(t, "it checks miniscylla's tablets emulation: a split or merge within milliseconds of ALTER TABLE, one stream set per step")
+	s, ks := startServer(t)
+	miniscyllatest.Exec(t, s, inKeyspace(ks, "CREATE KEYSPACE {ks} WITH replication = {'class': 'NetworkTopologyStrategy', 'replication_factor': 1}"))
+	miniscyllatest.Exec(t, s, inKeyspace(ks, "CREATE TABLE {ks}.ev (pk int, seq int, PRIMARY KEY (pk, seq)) "+
+		"WITH cdc = {'enabled': true} AND tablets = {'min_tablet_count': 2}"))
+	table := ks + ".ev"
 
 	c := &orderedCollector{}
 	adv := fastReader()
 	adv.PostGenerationFetchDelay = 100 * time.Millisecond
-	// Thousands of writes on a loaded machine under -race: a write applied
-	// more than 100 ms after its client timestamp was once skipped, as the
-	// reader is meant to (docs/miniscylla.md); the node's embedded 500 ms.
-	adv.ConfidenceWindowSize = 500 * time.Millisecond
 	r := startReader(t, &scyllacdc.ReaderConfig{
-		Session: s, TableNames: []string{"tab.ev"},
+		Session: s, TableNames: []string{table},
 		ChangeConsumerFactory: scyllacdc.MakeChangeConsumerFactoryFromFunc(c.consume),
 		Advanced:              adv,
 	})
@@ -129,7 +128,7 @@ func TestTabletsReaderFollowsSplitAndMerge(t *testing.T) {
 				return
 			case <-tick.C:
 			}
-			if err := s.Query(`INSERT INTO tab.ev (pk, seq) VALUES (?, ?)`, i%partitions, i/partitions).Exec(); err != nil {
+			if err := s.Query(`INSERT INTO `+table+` (pk, seq) VALUES (?, ?)`, i%partitions, i/partitions).Exec(); err != nil {
 				done <- err
 				return
 			}
@@ -142,14 +141,14 @@ func TestTabletsReaderFollowsSplitAndMerge(t *testing.T) {
 	// writeUntilPast keeps the writer going until the newest stream set has
 	// operated for a second.
 	writeUntilPast := func(what string) {
-		sets := streamSets(t, s, "tab", "ev")
+		sets := streamSets(t, s, ks, "ev")
 		start := sets[len(sets)-1].at
 		poll.Eventually(t, time.Minute, poll.True(what, func() bool { return time.Now().After(start.Add(time.Second)) }))
 	}
 	poll.Eventually(t, time.Minute, poll.True("writes in the first set", func() bool { return written.Load() >= 200 }))
-	miniscyllatest.Exec(t, s, "ALTER TABLE tab.ev WITH tablets = {'min_tablet_count': 8}")
+	miniscyllatest.Exec(t, s, "ALTER TABLE "+table+" WITH tablets = {'min_tablet_count': 8}")
 	writeUntilPast("the split to start")
-	miniscyllatest.Exec(t, s, "ALTER TABLE tab.ev WITH tablets = {'min_tablet_count': 2}")
+	miniscyllatest.Exec(t, s, "ALTER TABLE "+table+" WITH tablets = {'min_tablet_count': 2}")
 	writeUntilPast("the merge to start")
 	close(stop)
 	if err := <-done; err != nil {
@@ -161,7 +160,7 @@ func TestTabletsReaderFollowsSplitAndMerge(t *testing.T) {
 		return len(got) >= total
 	})); err != nil {
 		doneMu.Lock()
-		reportMissing(t, s, c, total, partitions, doneAt)
+		reportMissing(t, s, ks, c, total, partitions, doneAt)
 		doneMu.Unlock()
 	}
 	r.stop(t)
@@ -173,7 +172,7 @@ func TestTabletsReaderFollowsSplitAndMerge(t *testing.T) {
 	if len(got) != total {
 		t.Errorf("%d changes delivered for %d writes", len(got), total)
 	}
-	sets := streamSets(t, s, "tab", "ev")
+	sets := streamSets(t, s, ks, "ev")
 	if len(sets) != 5 { // 2, 4, 8 tablets, then 4, 2: one set per split or merge step
 		t.Fatalf("%d stream sets, want 5", len(sets))
 	}
@@ -205,14 +204,14 @@ func TestTabletsReaderFollowsSplitAndMerge(t *testing.T) {
 
 // reportMissing fails the test naming the writes never delivered, with
 // where the log holds them.
-func reportMissing(t *testing.T, s *gocql.Session, c *orderedCollector, total, partitions int, doneAt []time.Time) {
+func reportMissing(t *testing.T, s *gocql.Session, ks string, c *orderedCollector, total, partitions int, doneAt []time.Time) {
 	t.Helper()
 	got, _ := c.snapshot()
 	have := map[[2]int]bool{}
 	for _, ch := range got {
 		have[[2]int{ch.pk, ch.seq}] = true
 	}
-	sets := streamSets(t, s, "tab", "ev")
+	sets := streamSets(t, s, ks, "ev")
 	for i := range total {
 		pk, seq := i%partitions, i/partitions
 		if have[[2]int{pk, seq}] {
@@ -222,7 +221,7 @@ func reportMissing(t *testing.T, s *gocql.Session, c *orderedCollector, total, p
 			stream []byte
 			at     gocql.UUID
 		)
-		err := s.Query(`SELECT "cdc$stream_id", "cdc$time" FROM tab.ev_scylla_cdc_log WHERE pk = ? AND seq = ? ALLOW FILTERING`, pk, seq).Scan(&stream, &at)
+		err := s.Query(`SELECT "cdc$stream_id", "cdc$time" FROM `+ks+`.ev_scylla_cdc_log WHERE pk = ? AND seq = ? ALLOW FILTERING`, pk, seq).Scan(&stream, &at)
 		t.Errorf("write %d (partition %d, seq %d) not delivered; log: stream %x at %v (%v), acknowledged %v after its timestamp",
 			i, pk, seq, stream, at.Time(), err, doneAt[i].Sub(at.Time()))
 	}

@@ -26,9 +26,9 @@ var (
 )
 
 const (
-	// topic holds every order event (--topic-template), so that one
+	// topicTemplate puts every order event in one topic, so that one
 	// order's records are in one partition, in commit order.
-	topic = "orders.order"
+	topicTemplate = "orders.{{aggregate_type}}"
 	// shutdownTimeout is the node's --shutdown-timeout; a SIGTERM stop
 	// must end with exit 0 within it plus stopMargin, or it is a hang.
 	shutdownTimeout = 20 * time.Second
@@ -88,8 +88,9 @@ type run struct {
 	rng       *rand.Rand
 	bins      harness.Binaries
 	storeArgs []string
-	store     *harness.Devstack
-	broker    *harness.Devstack
+	store     *harness.Devstack // nil on external services
+	broker    *harness.Devstack // nil on external services
+	kafka     string            // the broker's address
 	nodeFlags []string
 	node      *harness.Node
 	tg        target
@@ -104,9 +105,9 @@ type run struct {
 // reached Kafka (lost 0), that every committed event did, that each
 // order's records carry versions 1, 2, 3... in order after de-duplication,
 // and that no stop or start hung. The report is logged at the end, also
-// when the run stops early.
+// when the run stops early. On external services it kills and stops only
+// the node (startSubstrate).
 func TestChaos(t *testing.T) {
-	harness.EmbeddedOnly(t, "it kills and restarts the store's process and switches the broker's outages (devstack SIGKILL, SIGUSR1/SIGUSR2)")
 	seed := *seedFlag
 	if seed == 0 {
 		seed = uint64(time.Now().UnixNano())
@@ -116,15 +117,9 @@ func TestChaos(t *testing.T) {
 		injected: map[fault]int{}}
 	t.Cleanup(func() { t.Log("\n" + r.report()) })
 
-	r.storeArgs = []string{"--cql-addr", harness.FreeAddr(t), "--kafka-addr", "", "--data-dir", t.TempDir(), "--log-level", "warn"}
-	r.store = harness.RunDevstack(t, r.bins, r.storeArgs...)
-	// The broker runs in its own process so that a store kill keeps its
-	// records: kfake keeps them in memory only, while a real broker would
-	// have them on disk. Its outages come from devstack's switch.
-	r.broker = harness.RunDevstack(t, r.bins, "--cql-addr", "127.0.0.1:0", "--kafka-addr", harness.FreeAddr(t), "--log-level", "warn")
-	r.nodeFlags = []string{"--scylla-hosts", r.store.CQL, "--kafka-brokers", r.broker.Kafka, "--migrate", "--consistency", "ONE",
-		"--topic-template", "orders.{{aggregate_type}}", "--cdc-confidence-window", "500ms",
+	r.nodeFlags = []string{"--migrate", "--consistency", "ONE", "--topic-template", topicTemplate,
 		"--shutdown-timeout", shutdownTimeout.String(), "--log-level", "warn"}
+	r.startSubstrate()
 
 	r.begin("start")
 	r.startNode()
@@ -147,10 +142,40 @@ func TestChaos(t *testing.T) {
 	r.current().end = time.Now()
 }
 
+// startSubstrate starts the store and the broker as devstacks of their
+// own. With OUTBOX_TEST_SCYLLA and OUTBOX_TEST_KAFKA set it uses those
+// instead (StartNode passes them with the test's keyspace and topic
+// prefix): they cannot be killed or switched off from here, so the
+// schedule then leaves store kills and broker outages out.
+func (r *run) startSubstrate() {
+	if harness.External() {
+		r.kafka = harness.ExternalKafka()
+		if harness.ExternalScylla() == "" || r.kafka == "" {
+			r.t.Fatalf("the chaos run on external services needs both %s and %s", harness.EnvScylla, harness.EnvKafka)
+		}
+		r.t.Logf("external services: no %q or %q faults (embedded only: they need the devstacks' processes)", storeKill, brokerOutage)
+		return
+	}
+	r.storeArgs = []string{"--cql-addr", harness.FreeAddr(r.t), "--kafka-addr", "", "--data-dir", r.t.TempDir(), "--log-level", "warn"}
+	r.store = harness.RunDevstack(r.t, r.bins, r.storeArgs...)
+	// The broker runs in its own process so that a store kill keeps its
+	// records: kfake keeps them in memory only, while a real broker would
+	// have them on disk. Its outages come from devstack's switch.
+	r.broker = harness.RunDevstack(r.t, r.bins, "--cql-addr", "127.0.0.1:0", "--kafka-addr", harness.FreeAddr(r.t), "--log-level", "warn")
+	r.kafka = r.broker.Kafka
+	// A devstack store is a cluster to the node, which would pick a
+	// cluster's window; it stamps writes as they apply, as the embedded one.
+	r.nodeFlags = append(r.nodeFlags, "--scylla-hosts", r.store.CQL, "--kafka-brokers", r.kafka, "--cdc-confidence-window", "500ms")
+}
+
 // schedule is the faults to inject, in a seeded order.
 func (r *run) schedule() []fault {
+	storeFaults, brokerFaults := *storeKills, *outages
+	if r.store == nil {
+		storeFaults, brokerFaults = 0, 0
+	}
 	var fs []fault
-	for f, n := range []int{nodeKill: *nodeKills, storeKill: *storeKills, brokerOutage: *outages, sigterm: *sigterms} {
+	for f, n := range []int{nodeKill: *nodeKills, storeKill: storeFaults, brokerOutage: brokerFaults, sigterm: *sigterms} {
 		for range n {
 			fs = append(fs, fault(f))
 		}

@@ -10,7 +10,7 @@ import (
 
 // rec is a record of event id for order at version, at partition 0.
 func rec(offset int64, id, order string, version int, value string) harness.Record {
-	return harness.Record{Topic: topic, Offset: offset, Key: order, Value: []byte(value),
+	return harness.Record{Topic: "orders.order", Offset: offset, Key: order, Value: []byte(value),
 		Headers: map[string]string{"event_id": id, "aggregate_version": strconv.Itoa(version)}}
 }
 

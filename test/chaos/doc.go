@@ -6,4 +6,6 @@
 // At the end a sarama consumer reads every record back: no acknowledged
 // command may be missing from Kafka, and no stop or start may hang. The
 // short run is part of `go test ./...`; `make chaos` runs the long one.
+// With OUTBOX_TEST_SCYLLA and OUTBOX_TEST_KAFKA set (test/harness) it runs
+// on those services and kills and stops only the node.
 package chaos

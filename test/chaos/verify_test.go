@@ -35,12 +35,12 @@ type verdict struct {
 func (r *run) verify() {
 	t := r.t
 	r.begin("final delivery check")
-	committed := outboxEvents(t, r.node.Session(t).Session)
+	committed := outboxEvents(t, r.node.Session(t).Session, r.node.Keyspace)
 	ids := make([]string, 0, len(committed))
 	for id := range committed {
 		ids = append(ids, id)
 	}
-	kafka := harness.Collect(t, r.broker.Kafka, topic)
+	kafka := harness.Collect(t, r.kafka, r.node.Topic(""))
 	err := harness.Within(deliveryTimeout, func() error {
 		if missing := kafka.Missing(ids); missing > 0 {
 			return fmt.Errorf("%d of %d committed events not in Kafka", missing, len(ids))
@@ -71,13 +71,13 @@ type committedEvent struct {
 	version int
 }
 
-// outboxEvents reads every committed event from outbox_messages.
-func outboxEvents(t testing.TB, s *gocql.Session) map[string]committedEvent {
+// outboxEvents reads every committed event from keyspace's outbox_messages.
+func outboxEvents(t testing.TB, s *gocql.Session, keyspace string) map[string]committedEvent {
 	t.Helper()
 	out := map[string]committedEvent{}
 	var eventID, orderID gocql.UUID
 	var version int
-	iter := s.Query(`SELECT event_id, aggregate_id, aggregate_version FROM orders_ks.outbox_messages`).Iter()
+	iter := s.Query(`SELECT event_id, aggregate_id, aggregate_version FROM ` + keyspace + `.outbox_messages`).Iter()
 	for iter.Scan(&eventID, &orderID, &version) {
 		out[eventID.String()] = committedEvent{orderID.String(), version}
 	}

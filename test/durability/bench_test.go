@@ -12,6 +12,7 @@ import (
 	"github.com/gocql/gocql"
 
 	"github.com/outboxnode/outbox/infra/miniscylla"
+	"github.com/outboxnode/outbox/test/harness"
 )
 
 // benchConcurrency is the number of goroutines writing batches at once.
@@ -22,6 +23,7 @@ const benchConcurrency = 32
 // memory-only server and on one with a data directory (write-ahead log,
 // fsync before every acknowledgement, group commit). It reports batches/s.
 func BenchmarkLoggedBatch(b *testing.B) {
+	harness.EmbeddedOnly(b, "it measures miniscylla's write-ahead log in process")
 	for _, bc := range []struct {
 		name    string
 		dataDir func() string

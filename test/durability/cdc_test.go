@@ -185,6 +185,7 @@ func gocqlSession(t *testing.T, srv *server) *gocql.Session {
 // not consumed, before and after the crash, none twice and none missing.
 // It only works if the CDC generation (its streams) survived the restart.
 func TestCDCReaderResumesAcrossKill9(t *testing.T) {
+	harness.EmbeddedOnly(t, "it kills a devstack with SIGKILL and restarts it over its write-ahead log")
 	dir := t.TempDir()
 	srv := startDevstack(t, dir)
 	s := gocqlSession(t, srv)

@@ -50,6 +50,7 @@ var valueID = regexp.MustCompile(`value-(\d+)`)
 // the damaged record, which the log names; the salvaged log then starts
 // cleanly in strict mode.
 func TestMidLogDamageThroughDevstack(t *testing.T) {
+	harness.EmbeddedOnly(t, "it damages a devstack's write-ahead log")
 	dir := t.TempDir()
 	srv := startDevstack(t, dir)
 	s := srv.session(t)

@@ -32,6 +32,7 @@ func runFailing(t *testing.T, dataDir string) string {
 }
 
 func TestDataDirProblemsStopTheStart(t *testing.T) {
+	harness.EmbeddedOnly(t, "it breaks a devstack's data directory")
 	t.Run("a regular file", func(t *testing.T) {
 		file := filepath.Join(t.TempDir(), "file")
 		if err := os.WriteFile(file, []byte("x"), 0o644); err != nil {

@@ -76,6 +76,7 @@ func checkRows(t *testing.T, s gocqlx.Session, acked, failed []int) {
 // succeed again without a restart, and after a kill -9 every acknowledged
 // row, and none of the failed ones, is there.
 func TestDiskFullWritesFailThenResume(t *testing.T) {
+	harness.EmbeddedOnly(t, "it fills the disk under a devstack's write-ahead log")
 	dir := t.TempDir()
 	mountTmpfs(t, 4<<20, dir)
 	data := filepath.Join(dir, "data")

@@ -83,7 +83,7 @@ func TestNodeLagWhileItsReaderCannotRead(t *testing.T) {
 	var events []string
 	commit := func() {
 		agg, id := gocql.MustRandomUUID(), gocql.TimeUUID()
-		if err := writer.Query(`INSERT INTO orders_ks.outbox_messages (aggregate_id, event_id, aggregate_type, aggregate_version, event_type, payload, headers, created_at)
+		if err := writer.Query(`INSERT INTO `+node.Keyspace+`.outbox_messages (aggregate_id, event_id, aggregate_type, aggregate_version, event_type, payload, headers, created_at)
 			VALUES (?, ?, 'order', 1, 'OrderCreated', ?, {'content_type': 'application/json'}, ?)`,
 			agg, id, []byte(`{"order_id":"`+agg.String()+`"}`), time.Now()).Exec(); err != nil {
 			t.Fatalf("commit an outbox row: %v", err)
@@ -108,7 +108,7 @@ func TestNodeLagWhileItsReaderCannotRead(t *testing.T) {
 
 	p.SetCut(false)
 	harness.Eventually(t, 2*time.Minute, func() error {
-		ids, err := publishedIDs(kafka, "OrderCreated")
+		ids, err := publishedIDs(kafka, node.Topic("OrderCreated"))
 		if err != nil {
 			return err
 		}

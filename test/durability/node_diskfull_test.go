@@ -90,6 +90,7 @@ func publishedIDs(broker, topic string) (map[string]bool, error) {
 // again without a restart, every acknowledged event reaches Kafka, and the
 // cdc component reports ok with lag 0.
 func TestNodeDiskFullPublishesEveryAcknowledgedEvent(t *testing.T) {
+	harness.EmbeddedOnly(t, "it fills the disk under the node's embedded store")
 	bins := harness.Build(t)
 	dir := t.TempDir()
 	store := filepath.Join(dir, "miniscylla")

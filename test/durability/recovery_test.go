@@ -206,6 +206,7 @@ func (l *ledger) count(k rowKind) int {
 // while more writes are in flight; after the restart every acknowledged row
 // is there, rows whose TTL ran out are not, and long TTLs kept counting.
 func TestKill9KeepsEveryAcknowledgedWrite(t *testing.T) {
+	harness.EmbeddedOnly(t, "it kills a devstack with SIGKILL and reads its write-ahead log")
 	dir := t.TempDir()
 	srv := startDevstack(t, dir)
 	s := srv.session(t)
@@ -274,6 +275,7 @@ func TestKill9KeepsEveryAcknowledgedWrite(t *testing.T) {
 // last record, and restarts: the start-up logs the cut, and every row but
 // the torn write's is there; new writes go on and survive another crash.
 func TestTornLastRecordIsCut(t *testing.T) {
+	harness.EmbeddedOnly(t, "it tears the last record of a devstack's write-ahead log")
 	dir := t.TempDir()
 	srv := startDevstack(t, dir)
 	s := srv.session(t)

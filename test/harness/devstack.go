@@ -33,9 +33,12 @@ type Devstack struct {
 // RunDevstack runs cmd/devstack with args and waits for its ready line; it
 // fails the test when the process exits first or is not ready within two
 // minutes (a long write-ahead log replays first). At cleanup it is stopped
-// with SIGTERM unless it has already ended.
+// with SIGTERM unless it has already ended. A devstack is the embedded
+// twin: with external services set the test fails (StartingEmbedded).
 func RunDevstack(t testing.TB, bins Binaries, args ...string) *Devstack {
 	t.Helper()
+	StartingEmbedded(t, "a devstack")
+	LogSubstrate(t)
 	cmd := exec.Command(bins.Devstack, args...)
 	stderr, stdout := &SyncBuffer{}, &SyncBuffer{}
 	cmd.Stderr, cmd.Stdout = stderr, stdout

@@ -4,7 +4,9 @@
 // them through outboxctl subprocesses (or sends commands over Proto.Actor
 // remote, Command), runs devstack processes, reads their rows with gocqlx
 // and their Kafka records with sarama (Collect). Tests talk to the node
-// only the way users do: CLI, remote, HTTP and the drivers.
+// only the way users do: CLI, remote, HTTP and the drivers. The store and
+// broker are the embedded twin, or the external services that
+// OUTBOX_TEST_SCYLLA and OUTBOX_TEST_KAFKA name (substrate.go).
 package harness
 
 import (

@@ -50,6 +50,7 @@ type Node struct {
 // cleanup, and the test fails unless it then exits 0.
 func StartNode(t testing.TB, bins Binaries, extra ...string) *Node {
 	t.Helper()
+	LogSubstrate(t)
 	n := &Node{
 		Remote:        FreeAddr(t),
 		Metrics:       FreeAddr(t),
@@ -252,6 +253,7 @@ func (n *Node) HTTPGet(t testing.TB, path string) (string, int) {
 // passing them must be EmbeddedOnly.
 func StartDevstack(t testing.TB, bins Binaries, extra ...string) (cql, kafka string) {
 	t.Helper()
+	LogSubstrate(t)
 	if External() {
 		if len(extra) > 0 {
 			t.Fatalf("StartDevstack %v on external services: the flags cannot apply; mark the test EmbeddedOnly", extra)

@@ -3,10 +3,15 @@ package harness
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/outboxnode/outbox/infra/cdc"
+	"github.com/outboxnode/outbox/infra/config"
 )
 
 // The suites run on one of two substrates: the embedded twin (miniscylla
@@ -37,6 +42,56 @@ func EmbeddedOnly(t testing.TB, why string) {
 	if External() {
 		t.Skipf("embedded substrate only (%s=%q %s=%q): %s", EnvScylla, ExternalScylla(), EnvKafka, ExternalKafka(), why)
 	}
+}
+
+// StartingEmbedded fails the test when external services are set; it is
+// called right before a test starts an embedded server itself (a devstack,
+// an in-process miniscylla or minikafka), so that a test lacking
+// EmbeddedOnly cannot pass on the twin in a run meant for real services.
+func StartingEmbedded(t testing.TB, what string) {
+	t.Helper()
+	if External() {
+		t.Fatalf("%s=%q %s=%q are set, but the test starts %s: mark it harness.EmbeddedOnly or use the external services",
+			EnvScylla, ExternalScylla(), EnvKafka, ExternalKafka(), what)
+	}
+}
+
+// described holds the tests that logged Describe already.
+var described sync.Map // testing.TB -> struct{}
+
+// LogSubstrate logs Describe once per test; the harness calls it when a
+// test starts its first node or devstack.
+func LogSubstrate(t testing.TB) {
+	t.Helper()
+	if _, seen := described.LoadOrStore(t, struct{}{}); !seen {
+		t.Cleanup(func() { described.Delete(t) })
+		t.Log(Describe())
+	}
+}
+
+// Describe says in one line which substrate this run uses.
+func Describe() string {
+	service := func(env, addr, embedded string) string {
+		if addr == "" {
+			return embedded + " (embedded)"
+		}
+		return fmt.Sprintf("%s=%s (external)", env, addr)
+	}
+	return fmt.Sprintf("substrate: store %s, broker %s, test CDC readers' confidence window %s",
+		service(EnvScylla, ExternalScylla(), "miniscylla"), service(EnvKafka, ExternalKafka(), "minikafka"), CDCConfidenceWindow())
+}
+
+// CDCConfidenceWindow is the window of the CDC readers a test runs itself.
+// Their sessions stamp writes client-side, so on an external store it is
+// the one a node picks there (a real cluster's), and on the in-process
+// miniscylla the reader's own default for client timestamps on one host.
+func CDCConfidenceWindow() time.Duration {
+	if addr := ExternalScylla(); addr != "" {
+		cfg := config.Default()
+		cfg.Scylla.Hosts = []string{addr}
+		return cfg.DefaultConfidenceWindow()
+	}
+	return cdc.DefaultConfidenceWindow
 }
 
 // maxKeyspace is the longest keyspace name the node accepts.

@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -53,4 +54,56 @@ func TestNamesAreSharedWithinATest(t *testing.T) {
 			t.Fatalf("a subtest shares its parent's names %q/%q", ks, p)
 		}
 	})
+}
+
+// fakeTB records what EmbeddedOnly and StartingEmbedded ask of a test.
+type fakeTB struct {
+	testing.TB
+	skipped, failed string
+}
+
+func (f *fakeTB) Helper()                        {}
+func (f *fakeTB) Skipf(format string, a ...any)  { f.skipped = fmt.Sprintf(format, a...) }
+func (f *fakeTB) Fatalf(format string, a ...any) { f.failed = fmt.Sprintf(format, a...) }
+
+// TestSubstrateFromEnvironment: with no external address everything runs
+// embedded; with either one set, embedded-only tests skip naming the
+// variable and their reason, starting an embedded server fails the test,
+// Describe names the external service, and readers get a wider window.
+func TestSubstrateFromEnvironment(t *testing.T) {
+	t.Setenv(EnvScylla, "")
+	t.Setenv(EnvKafka, "")
+	embeddedWindow := CDCConfidenceWindow()
+	f := &fakeTB{}
+	EmbeddedOnly(f, "needs the twin")
+	StartingEmbedded(f, "a devstack")
+	if f.skipped != "" || f.failed != "" {
+		t.Fatalf("embedded run: skipped %q, failed %q", f.skipped, f.failed)
+	}
+	if d := Describe(); !strings.Contains(d, "miniscylla (embedded)") || !strings.Contains(d, "minikafka (embedded)") {
+		t.Errorf("embedded run described as %q", d)
+	}
+
+	for _, env := range []string{EnvScylla, EnvKafka} {
+		t.Run(env, func(t *testing.T) {
+			t.Setenv(env, "192.0.2.1:9999")
+			f := &fakeTB{}
+			EmbeddedOnly(f, "needs the twin")
+			if !strings.Contains(f.skipped, env+`="192.0.2.1:9999"`) || !strings.Contains(f.skipped, "needs the twin") {
+				t.Errorf("EmbeddedOnly skipped with %q", f.skipped)
+			}
+			StartingEmbedded(f, "a devstack")
+			if !strings.Contains(f.failed, "a devstack") || !strings.Contains(f.failed, "EmbeddedOnly") {
+				t.Errorf("StartingEmbedded failed with %q", f.failed)
+			}
+			if d := Describe(); !strings.Contains(d, env+"=192.0.2.1:9999 (external)") {
+				t.Errorf("external run described as %q", d)
+			}
+		})
+	}
+
+	t.Setenv(EnvScylla, "192.0.2.1:9042")
+	if w := CDCConfidenceWindow(); w <= embeddedWindow {
+		t.Errorf("confidence window on an external store %s, not wider than the embedded %s", w, embeddedWindow)
+	}
 }

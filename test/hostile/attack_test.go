@@ -109,7 +109,7 @@ func TestHostileEnvelopesAreRefused(t *testing.T) {
 	t.Run("control: a public request on the same raw stream is served", func(t *testing.T) {
 		session := node.Session(t)
 		count := func() (n int64) {
-			if err := session.Session.Query("SELECT COUNT(*) FROM orders_ks.orders").Scan(&n); err != nil {
+			if err := session.Session.Query("SELECT COUNT(*) FROM " + node.Keyspace + ".orders").Scan(&n); err != nil {
 				t.Fatalf("count orders: %v", err)
 			}
 			return n
@@ -128,12 +128,12 @@ func TestHostileEnvelopesAreRefused(t *testing.T) {
 	// so a PublishEvent sent long before it would be there too.
 	last := mustServe(t, node)
 	harness.Eventually(t, 30*time.Second, func() error {
-		if keys := topicKeys(t, node.Kafka, "OrderCreated"); !keys[last] {
+		if keys := topicKeys(t, node.Kafka, node.Topic("OrderCreated")); !keys[last] {
 			return errNotYet
 		}
 		return nil
 	})
-	keys := topicKeys(t, node.Kafka, "OrderCreated")
+	keys := topicKeys(t, node.Kafka, node.Topic("OrderCreated"))
 	if keys[published.GetAggregateId()] || keys[stored.GetAggregateId()] {
 		t.Errorf("a forged event reached Kafka")
 	}

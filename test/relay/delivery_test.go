@@ -47,6 +47,7 @@ func TestThreeThousandRecordsExactlyInOrderWithHeaders(t *testing.T) {
 // four stream sets, with orders whose events span them. Every accepted
 // command still yields exactly one record, each key's versions in order.
 func TestTabletsRecordsExactlyInOrderThroughSplitAndMerge(t *testing.T) {
+	harness.EmbeddedOnly(t, "it resizes tablets with ALTER TABLE and counts the stream sets of miniscylla's tablets emulation")
 	bins := harness.Build(t)
 	node := startNode(t, bins, "--topic-template", oneTopic, "--log-level", "warn",
 		"--replication", "datacenter1:1", "--tablets", "on")

@@ -40,7 +40,7 @@ func commandToRecord(b *testing.B, flags []string) {
 	const rate = 1000
 	bins := harness.Build(b)
 	node := harness.StartNode(b, bins, append([]string{"--log-level", "warn"}, flags...)...)
-	kafka := harness.Collect(b, node.Kafka, "OrderCreated")
+	kafka := harness.Collect(b, node.Kafka, node.Topic("OrderCreated"))
 
 	ids := make(chan string, b.N)
 	commands := make(chan time.Duration, b.N)
