@@ -36,6 +36,8 @@ require (
 	gopkg.in/inf.v0 v0.9.1
 )
 
+require github.com/urfave/cli/v3 v3.14.0 // indirect
+
 require (
 	github.com/Workiva/go-datastructures v1.1.3 // indirect
 	github.com/asynkron/gofun v0.0.0-20220329210725-34fed760f4c2 // indirect
