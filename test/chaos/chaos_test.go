@@ -116,12 +116,12 @@ func TestChaos(t *testing.T) {
 		injected: map[fault]int{}}
 	t.Cleanup(func() { t.Log("\n" + r.report()) })
 
-	r.storeArgs = []string{"--cql-addr", harness.FreeAddr(t), "--kafka-addr", "", "--data-dir", t.TempDir(), "--log-level", "warn"}
+	r.storeArgs = []string{"--embedded-cql-addr", harness.FreeAddr(t), "--embedded-kafka-addr", "", "--data-dir", t.TempDir(), "--log-level", "warn"}
 	r.store = harness.RunDevstack(t, r.bins, r.storeArgs...)
 	// The broker runs in its own process so that a store kill keeps its
 	// records: kfake keeps them in memory only, while a real broker would
 	// have them on disk. Its outages come from devstack's switch.
-	r.broker = harness.RunDevstack(t, r.bins, "--cql-addr", "127.0.0.1:0", "--kafka-addr", harness.FreeAddr(t), "--log-level", "warn")
+	r.broker = harness.RunDevstack(t, r.bins, "--embedded-cql-addr", "127.0.0.1:0", "--embedded-kafka-addr", harness.FreeAddr(t), "--log-level", "warn")
 	r.nodeFlags = []string{"--scylla-hosts", r.store.CQL, "--kafka-brokers", r.broker.Kafka, "--migrate", "--consistency", "ONE",
 		"--topic-template", "orders.{{aggregate_type}}", "--cdc-confidence-window", "500ms",
 		"--shutdown-timeout", shutdownTimeout.String(), "--log-level", "warn"}
