@@ -256,7 +256,6 @@ func TestStartupErrors(t *testing.T) {
 		{"busy cql port", []string{"--embedded-cql-addr", busy.Addr().String(), "--embedded-kafka-addr", ""}, exitUsage, "address already in use (change --embedded-cql-addr)"},
 		{"busy kafka port", []string{"--embedded-cql-addr", "127.0.0.1:0", "--embedded-kafka-addr", busy.Addr().String()}, exitUsage, "address already in use (change --embedded-kafka-addr)"},
 		{"unknown flag", []string{"--no-such-flag"}, exitUsage, "flag provided but not defined: -no-such-flag"},
-		{"old flag name", []string{"--cql-addr", "127.0.0.1:0"}, exitUsage, "flag provided but not defined: -cql-addr"},
 		{"bad log level", []string{"--log-level", "loud"}, exitUsage, `--log-level: log level "loud": want debug, info, warn or error`},
 		{"upper-case log level", []string{"--log-level", "INFO"}, exitUsage, "want debug, info, warn or error"},
 		{"bad address", []string{"--embedded-cql-addr", "nonsense"}, exitUsage, "--embedded-cql-addr: address nonsense"},

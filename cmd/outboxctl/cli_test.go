@@ -46,7 +46,6 @@ func TestRunExitCodes(t *testing.T) {
 		{"bad global flag", []string{"--bogus"}, exitUsage, "not defined: -bogus"},
 		{"bad flag after the command", []string{"health", "--bogus"}, exitUsage, "health: flag provided but not defined: -bogus"},
 		{"bad output", []string{"-o", "yaml", "health"}, exitUsage, "want text or json"},
-		{"old --node", []string{"--node", "127.0.0.1:1", "health"}, exitUsage, "not defined: -node"},
 		{"empty remote addr", []string{"--remote-addr", "", "health"}, exitUsage, "--remote-addr is empty"},
 		{"missing order id", []string{"order", "get"}, exitUsage, "want ORDER_ID"},
 		{"two order ids", []string{"order", "cancel", "a", "b"}, exitUsage, "want ORDER_ID"},
