@@ -353,9 +353,13 @@ func (x *DLQSkip) GetEventId() string {
 
 // DLQResult reports how many dead letters an operation changed.
 type DLQResult struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Affected      int32                  `protobuf:"varint,1,opt,name=affected,proto3" json:"affected,omitempty"`
-	Message       string                 `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Affected int32                  `protobuf:"varint,1,opt,name=affected,proto3" json:"affected,omitempty"`
+	Message  string                 `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	// failed counts the aggregates whose replay did not get through: an event
+	// failed again (and is the aggregate's dead head now), or the publisher did
+	// not answer in time. outboxctl exits 4 (partial) when it is not 0.
+	Failed        int32 `protobuf:"varint,3,opt,name=failed,proto3" json:"failed,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -404,6 +408,13 @@ func (x *DLQResult) GetMessage() string {
 	return ""
 }
 
+func (x *DLQResult) GetFailed() int32 {
+	if x != nil {
+		return x.Failed
+	}
+	return 0
+}
+
 var File_dlq_proto protoreflect.FileDescriptor
 
 const file_dlq_proto_rawDesc = "" +
@@ -425,10 +436,11 @@ const file_dlq_proto_rawDesc = "" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x10\n" +
 	"\x03all\x18\x02 \x01(\bR\x03all\"$\n" +
 	"\aDLQSkip\x12\x19\n" +
-	"\bevent_id\x18\x01 \x01(\tR\aeventId\"A\n" +
+	"\bevent_id\x18\x01 \x01(\tR\aeventId\"Y\n" +
 	"\tDLQResult\x12\x1a\n" +
 	"\baffected\x18\x01 \x01(\x05R\baffected\x12\x18\n" +
-	"\amessage\x18\x02 \x01(\tR\amessage*\xad\x01\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\x12\x16\n" +
+	"\x06failed\x18\x03 \x01(\x05R\x06failed*\xad\x01\n" +
 	"\x0fDeadLetterState\x12!\n" +
 	"\x1dDEAD_LETTER_STATE_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16DEAD_LETTER_STATE_DEAD\x10\x01\x12\x1c\n" +

@@ -226,13 +226,16 @@ func (d *dlqActor) release(ctx actor.Context, aggs []string, affected int32, wha
 			rr, _ := r.(*messages.ReleaseResult)
 			switch {
 			case err != nil:
+				res.Failed++
 				notes = append(notes, fmt.Sprintf("aggregate %s: no answer from the publisher (%v); the release may still be running, see dlq list", aggs[i], err))
 			case rr == nil:
+				res.Failed++
 				notes = append(notes, fmt.Sprintf("aggregate %s: unexpected answer %T", aggs[i], r))
 			default:
 				res.Affected += rr.GetPublished()
 				notes = append(notes, fmt.Sprintf("aggregate %s: %d event(s) published", aggs[i], rr.GetPublished()))
 				if rr.GetError() != "" {
+					res.Failed++
 					notes = append(notes, fmt.Sprintf("aggregate %s: %s failed again: %s", aggs[i], rr.GetFailedEventId(), rr.GetError()))
 				}
 			}

@@ -121,12 +121,29 @@ func TestReplayAllReleasesEachBlockedAggregateOnce(t *testing.T) {
 	pub := &fakePublisher{result: &messages.ReleaseResult{Published: 2}}
 	sys, pid := start(t, store, pub)
 	res := ask(t, sys, pid, &messages.DLQReplay{All: true}).(*messages.DLQResult)
-	if res.GetAffected() != 4 {
-		t.Errorf("replay --all answered %v, want 4 affected", res)
+	if res.GetAffected() != 4 || res.GetFailed() != 0 {
+		t.Errorf("replay --all answered %v, want 4 affected, none failed", res)
 	}
 	got := pub.aggregates()
 	if len(got) != 2 || got[0] != a[0].GetEvent().GetAggregateId() || got[1] != b[0].GetEvent().GetAggregateId() {
 		t.Errorf("released %v, want a then b", got)
+	}
+}
+
+// A replay whose events fail again counts each aggregate that is still
+// blocked in failed, so that outboxctl can exit non-zero.
+func TestReplayCountsFailedAgain(t *testing.T) {
+	a, b := entries(dead, parked), entries(dead)
+	store := dlqtest.NewMemoryStore(append(a, b...)...)
+	pub := &fakePublisher{result: &messages.ReleaseResult{Published: 1, FailedEventId: "e", Error: "broker says no"}}
+	sys, pid := start(t, store, pub)
+	res := ask(t, sys, pid, &messages.DLQReplay{All: true}).(*messages.DLQResult)
+	if res.GetAffected() != 2 || res.GetFailed() != 2 || !strings.Contains(res.GetMessage(), "failed again: broker says no") {
+		t.Errorf("replay --all answered %v, want 2 affected, 2 failed", res)
+	}
+	one := ask(t, sys, pid, &messages.DLQReplay{EventId: b[0].GetEvent().GetEventId()}).(*messages.DLQResult)
+	if one.GetFailed() != 1 {
+		t.Errorf("replay of one answered %v, want 1 failed", one)
 	}
 }
 

@@ -17,7 +17,7 @@ func TestCQLFlags(t *testing.T) {
 	files := tlstest.NewPKI(t)
 	noEnv := func(string) string { return "" }
 	env := func(k string) string {
-		if k == envCQLPassword {
+		if k == "OUTBOX_SCYLLA_PASSWORD" {
 			return "env-secret"
 		}
 		return ""
@@ -33,8 +33,8 @@ func TestCQLFlags(t *testing.T) {
 	if cfg, err := (cqlFlags{}).serverConfig(noEnv); err != nil || cfg.Users != nil || cfg.TLS != nil {
 		t.Fatalf("defaults: %+v, %v", cfg, err)
 	}
-	if _, err := (cqlFlags{username: "app", passwordFile: pw}).serverConfig(env); err == nil || !strings.Contains(err.Error(), envCQLPassword) || strings.Contains(err.Error(), "-secret") {
-		t.Fatalf("file and %s both set: %v, want an error naming both and neither password", envCQLPassword, err)
+	if _, err := (cqlFlags{username: "app", passwordFile: pw}).serverConfig(env); err == nil || !strings.Contains(err.Error(), "OUTBOX_SCYLLA_PASSWORD") || strings.Contains(err.Error(), "-secret") {
+		t.Fatalf("file and %s both set: %v, want an error naming both and neither password", "OUTBOX_SCYLLA_PASSWORD", err)
 	}
 	for _, bad := range []cqlFlags{
 		{username: "app"},

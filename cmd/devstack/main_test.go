@@ -109,10 +109,34 @@ func (p *proc) wait(t *testing.T) ([]string, error) {
 
 var readyRe = regexp.MustCompile(`^devstack ready cql=(127\.0\.0\.1:\d+) kafka=(127\.0\.0\.1:\d+)$`)
 
+// TestLogLines checks that devstack's log lines read like the node's:
+// levels in lower case, each server's lines tagged component=<name>.
+func TestLogLines(t *testing.T) {
+	p := startDevstack(t, "--embedded-cql-addr", "127.0.0.1:0", "--embedded-kafka-addr", "127.0.0.1:0")
+	if l := nextLine(t, p); readyRe.FindStringSubmatch(l) == nil {
+		t.Fatalf("ready line %q", l)
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.wait(t); err != nil {
+		t.Fatalf("exit after SIGTERM: %v", err)
+	}
+	log := p.stderr.String()
+	for _, want := range []string{`level=info msg="miniscylla listening" component=miniscylla`, `level=info msg="kafka broker started" component=minikafka`} {
+		if !strings.Contains(log, want) {
+			t.Errorf("log lacks %q:\n%s", want, log)
+		}
+	}
+	if strings.Contains(log, "level=INFO") || strings.Contains(log, "service=") {
+		t.Errorf("log has an upper-case level or a service= key:\n%s", log)
+	}
+}
+
 func TestReadyAndStopOnSignal(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
 		t.Run(sig.String(), func(t *testing.T) {
-			p := startDevstack(t, "--cql-addr", "127.0.0.1:0", "--kafka-addr", "127.0.0.1:0")
+			p := startDevstack(t, "--embedded-cql-addr", "127.0.0.1:0", "--embedded-kafka-addr", "127.0.0.1:0")
 			var line string
 			select {
 			case line = <-p.lines:
@@ -145,7 +169,7 @@ func TestReadyAndStopOnSignal(t *testing.T) {
 }
 
 func TestOutageSignals(t *testing.T) {
-	p := startDevstack(t, "--cql-addr", "127.0.0.1:0", "--kafka-addr", "127.0.0.1:0")
+	p := startDevstack(t, "--embedded-cql-addr", "127.0.0.1:0", "--embedded-kafka-addr", "127.0.0.1:0")
 	m := readyRe.FindStringSubmatch(nextLine(t, p))
 	if m == nil {
 		t.Fatal("no ready line")
@@ -221,31 +245,34 @@ func TestStartupErrors(t *testing.T) {
 	if err := os.WriteFile(pwFile, []byte(password+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	kafkaOnly := []string{"--cql-addr", "127.0.0.1:0", "--kafka-addr", "127.0.0.1:0"}
+	kafkaOnly := []string{"--embedded-cql-addr", "127.0.0.1:0", "--embedded-kafka-addr", "127.0.0.1:0"}
 	tests := []struct {
 		name   string
 		args   []string
+		code   int
 		stderr string
 	}{
-		{"data dir is a file", []string{"--cql-addr", "127.0.0.1:0", "--kafka-addr", "", "--data-dir", notADir}, "not a directory"},
-		{"busy cql port", []string{"--cql-addr", busy.Addr().String(), "--kafka-addr", ""}, "address already in use"},
-		{"busy kafka port", []string{"--cql-addr", "127.0.0.1:0", "--kafka-addr", busy.Addr().String()}, "address already in use"},
-		{"unknown flag", []string{"--no-such-flag"}, "flag provided but not defined: -no-such-flag"},
-		{"bad log level", []string{"--log-level", "loud"}, `invalid value "loud" for flag -log-level`},
-		{"bad address", []string{"--cql-addr", "nonsense"}, "Addr"},
-		{"stray argument", []string{"--cql-addr", "127.0.0.1:0", "extra"}, `unexpected argument "extra"`},
-		{"missing kafka password file", append(kafkaOnly, "--kafka-sasl-mechanisms", "PLAIN", "--kafka-sasl-username", "u", "--kafka-sasl-password-file", filepath.Join(t.TempDir(), "none")), "kafka SASL password"},
-		{"unknown kafka SASL mechanism", append(kafkaOnly, "--kafka-sasl-mechanisms", "GSSAPI", "--kafka-sasl-username", "u", "--kafka-sasl-password-file", pwFile), "SASL user"},
-		{"kafka TLS key missing", append(kafkaOnly, "--kafka-tls-cert", notADir), "kafka TLS certificate"},
-		{"fault switch off loopback", []string{"--cql-addr", "127.0.0.1:0", "--kafka-addr", "", "--cql-fault-addr", "0.0.0.0:0"}, "not a loopback address"},
+		{"data dir is a file", []string{"--embedded-cql-addr", "127.0.0.1:0", "--embedded-kafka-addr", "", "--data-dir", notADir}, exitFailed, "not a directory"},
+		{"busy cql port", []string{"--embedded-cql-addr", busy.Addr().String(), "--embedded-kafka-addr", ""}, exitUsage, "address already in use (change --embedded-cql-addr)"},
+		{"busy kafka port", []string{"--embedded-cql-addr", "127.0.0.1:0", "--embedded-kafka-addr", busy.Addr().String()}, exitUsage, "address already in use (change --embedded-kafka-addr)"},
+		{"unknown flag", []string{"--no-such-flag"}, exitUsage, "flag provided but not defined: -no-such-flag"},
+		{"bad log level", []string{"--log-level", "loud"}, exitUsage, `--log-level: log level "loud": want debug, info, warn or error`},
+		{"upper-case log level", []string{"--log-level", "INFO"}, exitUsage, "want debug, info, warn or error"},
+		{"bad address", []string{"--embedded-cql-addr", "nonsense"}, exitUsage, "--embedded-cql-addr: address nonsense"},
+		{"bad WAL recovery", []string{"--embedded-wal-recovery", "maybe"}, exitUsage, "--embedded-wal-recovery"},
+		{"stray argument", []string{"--embedded-cql-addr", "127.0.0.1:0", "extra"}, exitUsage, `takes no arguments, got ["extra"]`},
+		{"missing kafka password file", append(kafkaOnly, "--kafka-sasl-mechanism", "PLAIN", "--kafka-sasl-username", "u", "--kafka-sasl-password-file", filepath.Join(t.TempDir(), "none")), exitUsage, "--kafka-sasl-password-file"},
+		{"unknown kafka SASL mechanism", append(kafkaOnly, "--kafka-sasl-mechanism", "GSSAPI", "--kafka-sasl-username", "u", "--kafka-sasl-password-file", pwFile), exitFailed, "SASL user"},
+		{"kafka TLS key missing", append(kafkaOnly, "--embedded-kafka-tls-cert", notADir), exitUsage, "--embedded-kafka-tls-cert"},
+		{"fault switch off loopback", []string{"--embedded-cql-addr", "127.0.0.1:0", "--embedded-kafka-addr", "", "--embedded-cql-fault-addr", "0.0.0.0:0"}, exitFailed, "not a loopback address"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := startDevstack(t, tt.args...)
 			stdout, err := p.wait(t)
 			var exit *exec.ExitError
-			if !errors.As(err, &exit) || exit.ExitCode() == 0 {
-				t.Fatalf("exit = %v, want a non-zero exit", err)
+			if !errors.As(err, &exit) || exit.ExitCode() != tt.code {
+				t.Fatalf("exit = %v, want exit status %d; stderr:\n%s", err, tt.code, p.stderr.String())
 			}
 			if len(stdout) > 0 {
 				t.Errorf("printed %q on stdout", stdout)

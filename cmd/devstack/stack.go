@@ -1,38 +1,51 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"log/slog"
-	"os"
+	"net"
+	"path/filepath"
 	"strings"
 
+	"github.com/urfave/cli/v3"
+
+	"github.com/outboxnode/outbox/infra/cliflags"
+	"github.com/outboxnode/outbox/infra/logging"
 	"github.com/outboxnode/outbox/infra/minikafka"
 	"github.com/outboxnode/outbox/infra/miniscylla"
+	"github.com/outboxnode/outbox/infra/miniscylla/wal"
 	"github.com/outboxnode/outbox/infra/secret"
 	"github.com/outboxnode/outbox/infra/tlsfiles"
 )
 
-// config is devstack's command line.
+// config is devstack's command line, turned into the servers' configs.
 type config struct {
-	cqlAddr   string
-	kafkaAddr string
-	logLevel  slog.Level
-	dataDir   string
-	// walRecovery is miniscylla.Config.WALRecovery.
-	walRecovery string
-	cql         miniscylla.Config // authentication, TLS and memory bound (cql.go)
+	logLevel slog.Level
+	// cql is the CQL server's config, without its logger; kafka the
+	// broker's, nil when --embedded-kafka-addr is empty.
+	cql   miniscylla.Config
+	kafka *minikafka.Config
 	// cqlFaultAddr is the loopback address of the CQL server's write-fault
 	// switch (miniscylla.Server.ServeFaults); "" serves none.
 	cqlFaultAddr string
-	kafkaAuth    kafkaAuth
 }
 
-// kafkaAuth is the broker's optional SASL user and TLS certificate.
-type kafkaAuth struct {
+// flagValues are devstack's flags as given.
+type flagValues struct {
+	cqlAddr, kafkaAddr string
+	logLevel           string
+	dataDir            string
+	walRecovery        string
+	cqlFaultAddr       string
+	cql                cqlFlags
+	kafka              kafkaFlags
+}
+
+// kafkaFlags are the broker's optional SASL user and TLS certificate.
+type kafkaFlags struct {
 	mechanisms   []string // each registers the user under that mechanism
 	username     string
 	passwordFile string
@@ -40,35 +53,84 @@ type kafkaAuth struct {
 	tlsKey       string
 }
 
-func parseFlags(args []string, stderr io.Writer) (config, error) {
+// newCommand returns devstack's command: its flags fill cfg (reading the
+// secret files, before anything starts, so a bad one is a usage error) and
+// its action is serve. Every flag has its OUTBOX_* variable, read with getenv.
+func newCommand(cfg *config, getenv func(string) string, serve func(context.Context) error) *cli.Command {
+	var f flagValues
+	env := func(flag string) cli.ValueSourceChain { return cliflags.Env(getenv, flag) }
+	flags := []cli.Flag{
+		&cli.StringFlag{Name: "embedded-cql-addr", Value: miniscylla.DefaultAddr, Destination: &f.cqlAddr, Sources: env("embedded-cql-addr"),
+			Usage: "listen address of the CQL server (miniscylla); port 0 picks a free port"},
+		&cli.StringFlag{Name: "embedded-kafka-addr", Value: minikafka.DefaultAddr, Destination: &f.kafkaAddr, Sources: env("embedded-kafka-addr"),
+			Usage: `listen address of the Kafka broker (minikafka); "" disables the broker`},
+		&cli.StringFlag{Name: "log-level", Value: logging.DefaultLevel, Destination: &f.logLevel, Sources: env("log-level"),
+			Usage: "log level on stderr: debug, info, warn or error"},
+		&cli.StringFlag{Name: "data-dir", Destination: &f.dataDir, Sources: env("data-dir"), TakesFile: true,
+			Usage: `directory of the embedded data: the CQL server's write-ahead log is kept in <data-dir>/` + miniscylla.DataSubdir + `, recovered at start; "" keeps data in memory only`},
+		&cli.StringFlag{Name: "embedded-wal-recovery", Value: "strict", Destination: &f.walRecovery, Sources: env("embedded-wal-recovery"),
+			Usage: "damage in the middle of the write-ahead log: strict refuses to start, salvage drops the damaged bytes and keeps every intact record"},
+		&cli.StringFlag{Name: "embedded-cql-fault-addr", Destination: &f.cqlFaultAddr, Sources: env("embedded-cql-fault-addr"),
+			Usage: `loopback HTTP address of a switch that makes the CQL server fail writes to a table, for tests (POST /fail-writes?table=ks.t, POST /heal-writes); "" serves none`},
+		&cli.StringSliceFlag{Name: "kafka-sasl-mechanism", Destination: &f.kafka.mechanisms, Sources: env("kafka-sasl-mechanism"),
+			Usage: "SASL mechanism the Kafka user logs in with: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512, comma-separated or repeated to allow several; empty: no SASL"},
+		&cli.StringFlag{Name: "kafka-sasl-username", Destination: &f.kafka.username, Sources: env("kafka-sasl-username"),
+			Usage: "the Kafka SASL user"},
+		&cli.StringFlag{Name: "kafka-sasl-password-file", Destination: &f.kafka.passwordFile, Sources: env("kafka-sasl-password-file"), TakesFile: true,
+			Usage: "file holding the Kafka SASL user's password (first line); or set " + cliflags.EnvName(kafkaPasswordFlag) + " to the password itself, not both"},
+		&cli.StringFlag{Name: "embedded-kafka-tls-cert", Destination: &f.kafka.tlsCert, Sources: env("embedded-kafka-tls-cert"), TakesFile: true,
+			Usage: "PEM certificate: the Kafka broker serves TLS only"},
+		&cli.StringFlag{Name: "embedded-kafka-tls-key", Destination: &f.kafka.tlsKey, Sources: env("embedded-kafka-tls-key"), TakesFile: true,
+			Usage: "PEM key of --embedded-kafka-tls-cert"},
+	}
+	return &cli.Command{
+		Name:        "devstack",
+		Usage:       "the outbox node's embedded store and broker (miniscylla + minikafka) as one process",
+		Description: "A flag on the command line wins over its environment variable.\nExit codes: 0 stopped by a signal, 1 start or stop failed, 2 bad command line or listen address.",
+		HideVersion: true,
+		Flags:       append(flags, f.cql.flags(env)...),
+		Before: func(ctx context.Context, c *cli.Command) (context.Context, error) {
+			if _, err := cliflags.Args(c); err != nil {
+				return ctx, err
+			}
+			var err error
+			*cfg, err = f.config(getenv)
+			if err != nil {
+				return ctx, &cliflags.UsageError{Err: err}
+			}
+			return ctx, nil
+		},
+		Action: func(ctx context.Context, _ *cli.Command) error { return serve(ctx) },
+	}
+}
+
+// config checks the flags and reads the secret files they name.
+func (f flagValues) config(getenv func(string) string) (config, error) {
 	var cfg config
-	fs := flag.NewFlagSet("devstack", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.StringVar(&cfg.cqlAddr, "cql-addr", miniscylla.DefaultAddr, "CQL (ScyllaDB-compatible) listen address; port 0 picks a free port")
-	fs.StringVar(&cfg.kafkaAddr, "kafka-addr", minikafka.DefaultAddr, `Kafka broker listen address; "" disables the broker`)
-	fs.TextVar(&cfg.logLevel, "log-level", slog.LevelInfo, "log level on stderr: debug, info, warn or error")
-	fs.StringVar(&cfg.dataDir, "data-dir", "", `directory of the CQL server's write-ahead log, recovered at start; "" keeps data in memory only`)
-	fs.StringVar(&cfg.walRecovery, "wal-recovery", "strict", "damage in the middle of the write-ahead log: strict refuses to start, salvage drops the damaged bytes and keeps every intact record")
-	var cql cqlFlags
-	cql.register(fs)
-	fs.StringVar(&cfg.cqlFaultAddr, "cql-fault-addr", "", `loopback HTTP address of a switch that makes the CQL server fail writes to a table, for tests (POST /fail-writes?table=ks.t, POST /heal-writes); "" serves none`)
-	fs.Func("kafka-sasl-mechanisms", "comma-separated SASL mechanisms the Kafka user may log in with (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512); empty: no SASL", func(s string) error {
-		cfg.kafkaAuth.mechanisms = strings.Split(s, ",")
-		return nil
-	})
-	fs.StringVar(&cfg.kafkaAuth.username, "kafka-sasl-username", "", "the Kafka SASL user")
-	fs.StringVar(&cfg.kafkaAuth.passwordFile, "kafka-sasl-password-file", "", "file holding the Kafka SASL user's password (first line)")
-	fs.StringVar(&cfg.kafkaAuth.tlsCert, "kafka-tls-cert", "", "PEM certificate: the Kafka broker serves TLS only")
-	fs.StringVar(&cfg.kafkaAuth.tlsKey, "kafka-tls-key", "", "PEM key of --kafka-tls-cert")
-	if err := fs.Parse(args); err != nil {
-		return cfg, err
-	}
 	var err error
-	if cfg.cql, err = cql.serverConfig(os.Getenv); err != nil {
+	if cfg.logLevel, err = logging.ParseLevel(f.logLevel); err != nil {
+		return cfg, fmt.Errorf("--log-level: %w", err)
+	}
+	for flag, addr := range map[string]string{"embedded-cql-addr": f.cqlAddr, "embedded-kafka-addr": cmp.Or(f.kafkaAddr, ":0")} {
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			return cfg, fmt.Errorf("--%s: %w", flag, err)
+		}
+	}
+	if _, err := wal.ParseRecovery(f.walRecovery); err != nil {
+		return cfg, fmt.Errorf("--embedded-wal-recovery: %w", err)
+	}
+	if cfg.cql, err = f.cql.serverConfig(getenv); err != nil {
 		return cfg, err
 	}
-	if fs.NArg() > 0 {
-		return cfg, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	cfg.cql.Addr, cfg.cql.WALRecovery, cfg.cqlFaultAddr = f.cqlAddr, f.walRecovery, f.cqlFaultAddr
+	if f.dataDir != "" {
+		cfg.cql.DataDir = filepath.Join(f.dataDir, miniscylla.DataSubdir)
+	}
+	if f.kafkaAddr != "" {
+		cfg.kafka = &minikafka.Config{Addr: f.kafkaAddr}
+		if err := f.kafka.apply(cfg.kafka, getenv); err != nil {
+			return cfg, err
+		}
 	}
 	return cfg, nil
 }
@@ -87,15 +149,16 @@ type service struct {
 type stack []service
 
 // starters lists the services devstack runs; a new one is one more entry.
+// Each logs with its component's name, as on the node.
 func starters(cfg config, log *slog.Logger) []func(context.Context) (service, error) {
 	var cqlSrv *miniscylla.Server // the fault switch's server, set by the first starter
 	s := []func(context.Context) (service, error){
 		func(ctx context.Context) (service, error) {
 			scfg := cfg.cql
-			scfg.Addr, scfg.DataDir, scfg.WALRecovery, scfg.Logger = cfg.cqlAddr, cfg.dataDir, cfg.walRecovery, log.With("service", "cql")
+			scfg.Logger = log.With(logging.ComponentKey, "miniscylla")
 			srv, err := miniscylla.Start(ctx, scfg)
 			if err != nil {
-				return service{}, err
+				return service{}, cliflags.ListenError(err, "embedded-cql-addr")
 			}
 			cqlSrv = srv
 			return service{name: "cql", addr: srv.Addr(), stop: srv.Close}, nil
@@ -107,15 +170,13 @@ func starters(cfg config, log *slog.Logger) []func(context.Context) (service, er
 			return service{name: "cql-fault", addr: addr, stop: stop}, err
 		})
 	}
-	if cfg.kafkaAddr != "" {
+	if cfg.kafka != nil {
 		s = append(s, func(ctx context.Context) (service, error) {
-			mk := minikafka.Config{Addr: cfg.kafkaAddr, Logger: log.With("service", "kafka")}
-			if err := cfg.kafkaAuth.apply(&mk); err != nil {
-				return service{}, err
-			}
+			mk := *cfg.kafka
+			mk.Logger = log.With(logging.ComponentKey, "minikafka")
 			b, err := minikafka.Start(ctx, mk)
 			if err != nil {
-				return service{}, err
+				return service{}, cliflags.ListenError(err, "embedded-kafka-addr")
 			}
 			return service{name: "kafka", addr: b.Addr(), stop: func() error { b.Close(); return nil }, outage: b.SetUnavailable}, nil
 		})
@@ -123,12 +184,16 @@ func starters(cfg config, log *slog.Logger) []func(context.Context) (service, er
 	return s
 }
 
+// kafkaPasswordFlag names the variable that holds the Kafka SASL password
+// itself (OUTBOX_KAFKA_SASL_PASSWORD, as on the node).
+const kafkaPasswordFlag = "kafka-sasl-password"
+
 // apply adds the SASL users and TLS certificate to mk, reading the files.
-func (a kafkaAuth) apply(mk *minikafka.Config) error {
+func (a kafkaFlags) apply(mk *minikafka.Config, getenv func(string) string) error {
 	if len(a.mechanisms) > 0 {
-		password, err := secret.Load(a.passwordFile, "", nil)
+		password, err := secret.Load(a.passwordFile, cliflags.EnvName(kafkaPasswordFlag), getenv)
 		if err != nil {
-			return fmt.Errorf("kafka SASL password: %w", err)
+			return fmt.Errorf("--kafka-sasl-password-file: %w", err)
 		}
 		for _, m := range a.mechanisms {
 			mk.Users = append(mk.Users, minikafka.User{Mechanism: strings.TrimSpace(m), Name: a.username, Password: password})
@@ -137,7 +202,7 @@ func (a kafkaAuth) apply(mk *minikafka.Config) error {
 	if a.tlsCert != "" || a.tlsKey != "" {
 		tc, err := tlsfiles.Server(tlsfiles.Files{Cert: a.tlsCert, Key: a.tlsKey})
 		if err != nil {
-			return fmt.Errorf("kafka TLS certificate: %w", err)
+			return fmt.Errorf("--embedded-kafka-tls-cert: %w", err)
 		}
 		mk.TLS = tc
 	}

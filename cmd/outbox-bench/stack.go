@@ -48,7 +48,7 @@ func detectFeatures(nodeBin string) (features, error) {
 // startDevstack runs the store and broker (miniscylla + minikafka, in
 // memory) as their own process and returns it with its addresses.
 func startDevstack(bin string) (p *proc, cql, kafka string, err error) {
-	p, err = startProc("devstack", bin, "--cql-addr", "127.0.0.1:0", "--kafka-addr", "127.0.0.1:0", "--log-level", "warn")
+	p, err = startProc("devstack", bin, "--embedded-cql-addr", "127.0.0.1:0", "--embedded-kafka-addr", "127.0.0.1:0", "--log-level", "warn")
 	if err != nil {
 		return nil, "", "", err
 	}

@@ -121,7 +121,7 @@ func start(ctx context.Context, cfg config.Config, logger *slog.Logger) (n *node
 func (n *node) hints() {
 	ctl := "go run ./cmd/outboxctl"
 	if n.cfg.Node.RemoteAddr != config.DefaultRemoteAddr {
-		ctl += " --node " + n.cfg.Node.RemoteAddr
+		ctl += " --remote-addr " + n.cfg.Node.RemoteAddr
 	}
 	n.logger.Info("try: " + ctl + " order create --customer alice --amount 12.50")
 	n.logger.Info("then: " + ctl + " order get <id>; " + ctl + " health; " + ctl + " events; curl " + n.metricsURL)

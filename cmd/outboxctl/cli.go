@@ -1,52 +1,48 @@
 package main
 
 import (
-	"cmp"
-	"errors"
-	"flag"
+	"context"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 	"unicode/utf8"
 
+	"github.com/urfave/cli/v3"
+
+	"github.com/outboxnode/outbox/infra/cliflags"
 	"github.com/outboxnode/outbox/infra/gateway"
 )
 
-// Exit codes (see the package doc).
+// Defaults of the global flags; defaultRemoteAddr is the node's default
+// --remote-addr.
 const (
-	exitOK          = 0
-	exitRejected    = 1
-	exitUsage       = 2
-	exitUnreachable = 3
-	exitFailure     = 4
+	defaultRemoteAddr = "127.0.0.1:8090"
+	defaultTimeout    = 5 * time.Second
+	defaultListen     = "127.0.0.1:0"
 )
 
-// globals are the flags every command accepts.
+// traceparentEnv is the W3C trace context carrier variable of other tools
+// (OpenTelemetry's environment propagation), so it has no OUTBOX_ prefix.
+const traceparentEnv = "TRACEPARENT"
+
+// globals are the flags every command accepts, before or after the
+// command words.
 type globals struct {
-	node    string
-	output  string
-	timeout time.Duration
-	listen  string
-	tls     gateway.TLSFiles
+	remoteAddr string
+	output     string
+	timeout    time.Duration
+	listen     string
+	tls        gateway.TLSFiles
 	// traceparent is the W3C trace context order commands carry; empty: the node
 	// starts a trace.
 	traceparent string
-}
-
-// defaultGlobals are the global flags' values before parsing. Each flag
-// set starts from the values parsed so far, so that the global flags may
-// come before or after the command words (an explicit zero included).
-func defaultGlobals(getenv func(string) string) globals {
-	return globals{node: cmp.Or(getenv("OUTBOX_NODE"), "127.0.0.1:8090"), timeout: 5 * time.Second, listen: "127.0.0.1:0",
-		tls:         gateway.TLSFiles{Cert: getenv("OUTBOX_TLS_CERT"), Key: getenv("OUTBOX_TLS_KEY"), CA: getenv("OUTBOX_TLS_CA")},
-		traceparent: getenv("TRACEPARENT")}
 }
 
 // env is what a command runs with.
 type env struct {
 	globals
 	stdout, stderr io.Writer
+	getenv         func(string) string
 	client         *client
 }
 
@@ -58,7 +54,7 @@ func (e *env) connect() (*client, error) {
 	if e.timeout <= 0 {
 		return nil, usagef("--timeout must be positive, got %s", e.timeout)
 	}
-	c, err := newClient(e.node, e.listen, e.timeout, e.tls)
+	c, err := newClient(e.remoteAddr, e.listen, e.timeout, e.tls)
 	if err != nil {
 		return nil, err
 	}
@@ -66,56 +62,15 @@ func (e *env) connect() (*client, error) {
 	return c, nil
 }
 
-// command is one subcommand: args are what follows its name.
-type command struct {
-	name  string
-	usage string
-	run   func(e *env, args []string) error
-}
-
-var commands = []command{
-	{"order create", "--customer C --amount 12.50 [--currency EUR] [--item SKU:QTY ...]", orderCreate},
-	{"order update", "ORDER_ID [--amount 15.00] [--item SKU:QTY ...]", orderUpdate},
-	{"order cancel", "ORDER_ID [--reason TEXT]", orderCancel},
-	{"order get", "ORDER_ID", orderGet},
-	{"health", "", health},
-	{"events", "[--follow] [--since DURATION] [--limit N]", events},
-	{"top", "[--metrics URL] [--interval 1s] [--count N]", top},
-	{"dlq list", "", dlqList},
-	{"dlq replay", "EVENT_ID | --all", dlqReplay},
-	{"dlq skip", "EVENT_ID", dlqSkip},
-	{"fault inject", "ACTOR   (test only: node must run with --enable-fault-injection)", faultInject},
-}
-
-// usageError is a bad command line.
-type usageError struct{ msg string }
-
-func (e *usageError) Error() string { return e.msg }
-
-// helpError asks for a command's flags (-h).
-type helpError struct{ fs *flag.FlagSet }
-
-func (e *helpError) Error() string { return flag.ErrHelp.Error() }
-
-func usagef(format string, args ...any) error {
-	return &usageError{msg: fmt.Sprintf(format, args...)}
-}
+func usagef(format string, args ...any) error { return cliflags.Usagef(format, args...) }
 
 // run executes one outboxctl invocation and returns its exit code.
 func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	if err := validUTF8(args); err != nil {
 		return report(err, stderr)
 	}
-	e := &env{stdout: stdout, stderr: stderr, globals: defaultGlobals(getenv)}
-	fs := newFlagSet("outboxctl", &e.globals)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			printUsage(stderr)
-			return exitOK
-		}
-		return report(usagef("%v", err), stderr)
-	}
-	err := dispatch(e, fs.Args())
+	e := &env{stdout: stdout, stderr: stderr, getenv: getenv}
+	err := cliflags.Run(context.Background(), newApp(e), append([]string{"outboxctl"}, args...))
 	if e.client != nil {
 		e.client.close()
 	}
@@ -138,112 +93,68 @@ func validUTF8(args []string) error {
 	return nil
 }
 
-func dispatch(e *env, args []string) error {
-	for _, c := range commands {
-		words := strings.Fields(c.name)
-		if len(args) >= len(words) && strings.Join(args[:len(words)], " ") == c.name {
-			return c.run(e, args[len(words):])
-		}
-	}
-	if len(args) == 0 {
-		return usagef("missing command")
-	}
-	return usagef("unknown command %q", strings.Join(args, " "))
-}
-
+// report prints err on one line and returns its exit code.
 func report(err error, stderr io.Writer) int {
 	if err == nil {
 		return exitOK
 	}
-	var help *helpError
-	if errors.As(err, &help) {
-		fmt.Fprintf(stderr, "usage: outboxctl %s [flags]\n", help.fs.Name())
-		help.fs.SetOutput(stderr)
-		help.fs.PrintDefaults()
-		return exitOK
-	}
 	fmt.Fprintln(stderr, "outboxctl:", err)
-	var (
-		usage       *usageError
-		rejected    *RejectedError
-		unreachable *UnreachableError
-		unhealthy   *unhealthyError
-	)
-	switch {
-	case errors.As(err, &usage):
-		printUsage(stderr)
-		return exitUsage
-	case errors.As(err, &rejected), errors.As(err, &unhealthy):
-		return exitRejected
-	case errors.As(err, &unreachable):
-		return exitUnreachable
-	}
-	return exitFailure
+	return exitCodeOf(err)
 }
 
-func printUsage(w io.Writer) {
-	fmt.Fprintln(w, "usage: outboxctl [--node host:port] [-o text|json] [--timeout 5s] COMMAND")
-	fmt.Fprintln(w, "commands:")
-	for _, c := range commands {
-		fmt.Fprintf(w, "  %s %s\n", c.name, c.usage)
-	}
-	fmt.Fprintln(w, "env: OUTBOX_NODE sets --node; OUTBOX_TLS_CERT, OUTBOX_TLS_KEY, OUTBOX_TLS_CA set --tls-cert, --tls-key, --tls-ca; TRACEPARENT sets --traceparent")
+// action adapts a command function to the library's signature.
+func action(e *env, fn func(*env, *cli.Command) error) cli.ActionFunc {
+	return func(_ context.Context, c *cli.Command) error { return fn(e, c) }
 }
 
-// newFlagSet returns a flag set carrying the global flags, so they may
-// appear before or after the command words.
-func newFlagSet(name string, g *globals) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	node := g.node
-	fs.StringVar(&g.node, "node", node, "node remote address host:port (env OUTBOX_NODE)")
-	fs.Func("o", "output format: text or json", func(s string) error {
-		if s != "text" && s != "json" {
-			return fmt.Errorf("want text or json")
-		}
-		g.output = s
-		return nil
-	})
-	fs.DurationVar(&g.timeout, "timeout", g.timeout, "time to wait for the node's reply")
-	fs.StringVar(&g.listen, "listen", g.listen, "host:port this client listens on for replies (must be reachable from the node)")
-	fs.StringVar(&g.tls.Cert, "tls-cert", g.tls.Cert, "PEM client certificate for a node with mutual TLS; also served on --listen, so it must name that host (env OUTBOX_TLS_CERT)")
-	fs.StringVar(&g.tls.Key, "tls-key", g.tls.Key, "PEM key of --tls-cert (env OUTBOX_TLS_KEY)")
-	fs.StringVar(&g.tls.CA, "tls-ca", g.tls.CA, "PEM CA that signs the node's certificate (env OUTBOX_TLS_CA)")
-	return fs
-}
-
-// parse parses args with fs, allowing flags between positional arguments
-// (`order update ID --amount 5`), and returns the positional ones.
-func parse(fs *flag.FlagSet, args []string) ([]string, error) {
-	var positional []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil, &helpError{fs: fs}
-			}
-			return nil, usagef("%s: %v", fs.Name(), err)
-		}
-		if fs.NArg() == 0 {
-			return positional, nil
-		}
-		positional = append(positional, fs.Arg(0))
-		args = fs.Args()[1:]
+// newApp returns outboxctl's command tree; its flags and commands write
+// into e. Global flags have an OUTBOX_* variable, read with e.getenv.
+func newApp(e *env) *cli.Command {
+	env := func(flag string) cli.ValueSourceChain { return cliflags.Env(e.getenv, flag) }
+	return &cli.Command{
+		Name:        "outboxctl",
+		Usage:       "the operator's CLI for an outbox node, over Proto.Actor remote",
+		Description: "A flag on the command line wins over its environment variable.\n\n" + exitCodeHelp(),
+		HideVersion: true,
+		Writer:      e.stdout,
+		ErrWriter:   e.stderr,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "remote-addr", Value: defaultRemoteAddr, Destination: &e.remoteAddr, Sources: env("remote-addr"),
+				Usage: "the node's --remote-addr (host:port)"},
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "text", Destination: &e.output, Sources: env("output"),
+				Usage: "output format: text or json", Validator: func(s string) error {
+					if s != "text" && s != "json" {
+						return fmt.Errorf("want text or json")
+					}
+					return nil
+				}},
+			&cli.DurationFlag{Name: "timeout", Value: defaultTimeout, Destination: &e.timeout, Sources: env("timeout"),
+				Usage: "time to wait for the node's reply"},
+			&cli.StringFlag{Name: "listen", Value: defaultListen, Destination: &e.listen, Sources: env("listen"),
+				Usage: "host:port this client listens on for replies (must be reachable from the node; port 0: any free port)"},
+			&cli.StringFlag{Name: "remote-tls-cert", Destination: &e.tls.Cert, Sources: env("remote-tls-cert"), TakesFile: true,
+				Usage: "PEM client certificate for a node with mutual TLS; also served on --listen, so it must name that host"},
+			&cli.StringFlag{Name: "remote-tls-key", Destination: &e.tls.Key, Sources: env("remote-tls-key"), TakesFile: true,
+				Usage: "PEM key of --remote-tls-cert"},
+			&cli.StringFlag{Name: "remote-tls-ca", Destination: &e.tls.CA, Sources: env("remote-tls-ca"), TakesFile: true,
+				Usage: "PEM CA that signs the node's certificate"},
+		},
+		Commands: []*cli.Command{
+			{Name: "order", Usage: "create, change and read orders", Commands: orderCommands(e)},
+			{Name: "health", Usage: "the node's health report, as /health (exit 1 unless ok)", Action: action(e, health)},
+			{Name: "events", Usage: "the supervision events log", Flags: eventsFlags(), Action: action(e, events)},
+			{Name: "top", Usage: "a live view of the node: rates, CDC lag, breaker, dead letters", Flags: topFlags(), Action: action(e, top)},
+			{Name: "dlq", Usage: "list, replay or skip dead letters", Commands: dlqCommands(e)},
+			{Name: "fault", Usage: "fault injection (test only)", Commands: []*cli.Command{
+				{Name: "inject", ArgsUsage: "ACTOR", Usage: "make a node actor panic once; the node must run with --enable-fault-injection",
+					Action: action(e, faultInject)},
+			}},
+		},
 	}
 }
 
-// parseN parses args and requires exactly n positional arguments, named by
-// names in the error.
-func parseN(fs *flag.FlagSet, args []string, names ...string) ([]string, error) {
-	pos, err := parse(fs, args)
-	if err != nil {
-		return nil, err
-	}
-	switch {
-	case len(pos) == len(names):
-	case len(names) == 0:
-		return nil, usagef("%s: takes no arguments, got %q", fs.Name(), pos)
-	default:
-		return nil, usagef("%s: want %s, got %d argument(s)", fs.Name(), strings.Join(names, " "), len(pos))
-	}
-	return pos, nil
+// traceFlag is --traceparent of the order commands.
+func traceFlag(e *env) cli.Flag {
+	return &cli.StringFlag{Name: "traceparent", Destination: &e.traceparent, Sources: cliflags.EnvKey(e.getenv, traceparentEnv),
+		Usage: "W3C trace context the command joins, 00-<trace id>-<span id>-<flags> (default: the node starts a trace, shown in -o json)"}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/asynkron/protoactor-go/remote"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/outboxnode/outbox/infra/cliflags"
 	"github.com/outboxnode/outbox/infra/gateway"
 	"github.com/outboxnode/outbox/messages"
 )
@@ -77,6 +78,9 @@ func dialNode(node string, timeout time.Duration, t *gateway.TLS) error {
 // node. With TLS the client's certificate serves both its dial to the node
 // and its own listener, which the node dials back for replies.
 func newClient(node, listenAddr string, timeout time.Duration, tlsFiles gateway.TLSFiles) (*client, error) {
+	if node == "" {
+		return nil, usagef("--remote-addr is empty: want the node's host:port")
+	}
 	host, portStr, err := net.SplitHostPort(listenAddr)
 	if err != nil {
 		return nil, usagef("--listen %q is not host:port: %v", listenAddr, err)
@@ -86,7 +90,7 @@ func newClient(node, listenAddr string, timeout time.Duration, tlsFiles gateway.
 		return nil, usagef("--listen %q: bad port %q", listenAddr, portStr)
 	}
 	if err := tlsFiles.Validate(); err != nil {
-		return nil, usagef("--tls-cert, --tls-key, --tls-ca: %v", err)
+		return nil, usagef("--remote-tls-cert, --remote-tls-key, --remote-tls-ca: %v", err)
 	}
 	var (
 		opts []remote.ConfigOption
@@ -94,7 +98,7 @@ func newClient(node, listenAddr string, timeout time.Duration, tlsFiles gateway.
 	)
 	if tlsFiles.Enabled() {
 		if t, err = gateway.LoadTLS(tlsFiles); err != nil {
-			return nil, err
+			return nil, usagef("--remote-tls-cert, --remote-tls-key, --remote-tls-ca: %v", err)
 		}
 		opts = append(opts, remote.WithServerOptions(t.ServerOption()), remote.WithDialOptions(t.DialOption()))
 	}
@@ -107,8 +111,24 @@ func newClient(node, listenAddr string, timeout time.Duration, tlsFiles gateway.
 		actor.WithDeadLetterRequestLogging(false),
 	)
 	r := remote.NewRemote(sys, remote.Configure(host, port, opts...))
-	r.Start()
+	if err := startRemote(r); err != nil {
+		sys.Shutdown()
+		return nil, err
+	}
 	return &client{sys: sys, remote: r, node: actor.NewPID(node, coordinatorName), timeout: timeout}, nil
+}
+
+// startRemote starts r listening on --listen. The library panics when it
+// cannot listen (port busy, address not local), before it has started
+// anything; that becomes a usage error naming the flag.
+func startRemote(r *remote.Remote) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = &cliflags.UsageError{Err: cliflags.ChangeFlag(fmt.Errorf("%v", p), "listen")}
+		}
+	}()
+	r.Start()
+	return nil
 }
 
 // request sends msg and waits for the reply. A CommandRejected reply

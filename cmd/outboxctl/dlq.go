@@ -5,13 +5,25 @@ import (
 	"strings"
 	"time"
 
+	"github.com/urfave/cli/v3"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/outboxnode/outbox/infra/cliflags"
 	"github.com/outboxnode/outbox/messages"
 )
 
-func dlqList(e *env, args []string) error {
-	if _, err := parseN(newFlagSet("dlq list", &e.globals), args); err != nil {
+// dlqCommands are the subcommands of `dlq`.
+func dlqCommands(e *env) []*cli.Command {
+	return []*cli.Command{
+		{Name: "list", Usage: "list the dead letters, oldest first", Action: action(e, dlqList)},
+		{Name: "replay", ArgsUsage: "EVENT_ID | --all", Usage: "publish a dead letter again, with the events parked behind it (exit 4 when some fail again)",
+			Action: action(e, dlqReplay), Flags: []cli.Flag{&cli.BoolFlag{Name: "all", Usage: "replay every dead letter"}}},
+		{Name: "skip", ArgsUsage: "EVENT_ID", Usage: "drop a dead letter and release the events parked behind it", Action: action(e, dlqSkip)},
+	}
+}
+
+func dlqList(e *env, cmd *cli.Command) error {
+	if _, err := cliflags.Args(cmd); err != nil {
 		return err
 	}
 	c, err := e.connect()
@@ -25,19 +37,14 @@ func dlqList(e *env, args []string) error {
 	return e.print(r, func() string { return dlqText(r.GetLetters()) })
 }
 
-func dlqReplay(e *env, args []string) error {
-	fs := newFlagSet("dlq replay", &e.globals)
-	all := fs.Bool("all", false, "replay every dead letter")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	req := &messages.DLQReplay{All: *all}
+func dlqReplay(e *env, cmd *cli.Command) error {
+	all, pos := cmd.Bool("all"), cmd.Args().Slice()
+	req := &messages.DLQReplay{All: all}
 	switch {
-	case *all && len(pos) == 0:
-	case !*all && len(pos) == 1:
+	case all && len(pos) == 0:
+	case !all && len(pos) == 1:
 		req.EventId = pos[0]
-	case *all:
+	case all:
 		return usagef("dlq replay: want EVENT_ID or --all, not both")
 	default:
 		return usagef("dlq replay: want one EVENT_ID or --all, got %d argument(s)", len(pos))
@@ -45,8 +52,8 @@ func dlqReplay(e *env, args []string) error {
 	return dlqChange(e, req)
 }
 
-func dlqSkip(e *env, args []string) error {
-	pos, err := parseN(newFlagSet("dlq skip", &e.globals), args, "EVENT_ID")
+func dlqSkip(e *env, cmd *cli.Command) error {
+	pos, err := cliflags.Args(cmd, "EVENT_ID")
 	if err != nil {
 		return err
 	}
@@ -62,7 +69,17 @@ func dlqChange(e *env, req proto.Message) error {
 	if err != nil {
 		return err
 	}
-	return e.print(r, func() string { return fmt.Sprintf("%d affected %s", r.GetAffected(), r.GetMessage()) })
+	if err := e.print(r, func() string { return dlqResultText(r) }); err != nil {
+		return err
+	}
+	if r.GetFailed() > 0 {
+		return &partialError{msg: fmt.Sprintf("%d dead letter(s) failed again; see dlq list", r.GetFailed())}
+	}
+	return nil
+}
+
+func dlqResultText(r *messages.DLQResult) string {
+	return fmt.Sprintf("%d affected %d failed %s", r.GetAffected(), r.GetFailed(), r.GetMessage())
 }
 
 func dlqText(letters []*messages.DeadLetter) string {

@@ -5,12 +5,13 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"strconv"
 	"syscall"
 	"time"
 
+	"github.com/urfave/cli/v3"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/outboxnode/outbox/infra/cliflags"
 	"github.com/outboxnode/outbox/messages"
 )
 
@@ -19,23 +20,20 @@ const followInterval = 500 * time.Millisecond
 
 // events prints the supervision events log, one event per line (JSON lines
 // with -o json); --follow keeps polling until interrupted.
-func events(e *env, args []string) error {
-	fs := newFlagSet("events", &e.globals)
-	follow := fs.Bool("follow", false, "keep printing new events until interrupted")
-	since := fs.Duration("since", 0, "only events newer than this, e.g. 10m")
-	var limit uint32
-	fs.Func("limit", "events per request (0: the node's default)", func(v string) error {
-		n, err := strconv.ParseUint(v, 10, 32)
-		if err != nil {
-			return fmt.Errorf("want a whole number >= 0")
-		}
-		limit = uint32(n)
-		return nil
-	})
-	if _, err := parseN(fs, args); err != nil {
+func eventsFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.BoolFlag{Name: "follow", Usage: "keep printing new events until interrupted"},
+		&cli.DurationFlag{Name: "since", Usage: "only events newer than this, e.g. 10m"},
+		&cli.Uint32Flag{Name: "limit", Usage: "events per request (0: the node's default)"},
+	}
+}
+
+func events(e *env, cmd *cli.Command) error {
+	if _, err := cliflags.Args(cmd); err != nil {
 		return err
 	}
-	if *since < 0 {
+	follow, since, limit := cmd.Bool("follow"), cmd.Duration("since"), cmd.Uint32("limit")
+	if since < 0 {
 		return usagef("events: --since must not be negative")
 	}
 	c, err := e.connect()
@@ -45,8 +43,8 @@ func events(e *env, args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	q := &messages.EventsQuery{Limit: limit}
-	if *since > 0 {
-		q.Since = &messages.EventsQuery_SinceAgo{SinceAgo: durationpb.New(*since)}
+	if since > 0 {
+		q.Since = &messages.EventsQuery_SinceAgo{SinceAgo: durationpb.New(since)}
 	}
 	for {
 		page, err := expect[*messages.EventsPage](c.request(q))
@@ -62,7 +60,7 @@ func events(e *env, args []string) error {
 		if page.GetHasMore() {
 			continue
 		}
-		if !*follow {
+		if !follow {
 			return nil
 		}
 		select {

@@ -1,13 +1,16 @@
 package main
 
 import (
+	"github.com/urfave/cli/v3"
+
+	"github.com/outboxnode/outbox/infra/cliflags"
 	"github.com/outboxnode/outbox/messages"
 )
 
 // faultInject makes a node actor panic once, to exercise supervision; the
 // node refuses unless started with --enable-fault-injection.
-func faultInject(e *env, args []string) error {
-	pos, err := parseN(newFlagSet("fault inject", &e.globals), args, "ACTOR")
+func faultInject(e *env, cmd *cli.Command) error {
+	pos, err := cliflags.Args(cmd, "ACTOR")
 	if err != nil {
 		return err
 	}

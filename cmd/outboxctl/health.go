@@ -7,6 +7,9 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/urfave/cli/v3"
+
+	"github.com/outboxnode/outbox/infra/cliflags"
 	"github.com/outboxnode/outbox/infra/metrics"
 	"github.com/outboxnode/outbox/messages"
 )
@@ -18,8 +21,8 @@ type unhealthyError struct{ status string }
 func (e *unhealthyError) Error() string { return "node is " + e.status }
 
 // health prints the Health actor's report in the JSON shape of /health.
-func health(e *env, args []string) error {
-	if _, err := parseN(newFlagSet("health", &e.globals), args); err != nil {
+func health(e *env, cmd *cli.Command) error {
+	if _, err := cliflags.Args(cmd); err != nil {
 		return err
 	}
 	c, err := e.connect()

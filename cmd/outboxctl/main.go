@@ -2,10 +2,11 @@
 // commands and queries over Proto.Actor remote to the node's coordinator
 // (outboxctl -> remote -> coordinator -> orders/health/supervision/dlq).
 //
-//	outboxctl [--node host:port] [-o text|json] [--timeout 5s] COMMAND
+//	outboxctl [--remote-addr host:port] [-o text|json] [--timeout 5s] COMMAND
 //
-// Exit codes: 0 ok, 1 rejected by the node (reason on stderr) or unhealthy,
-// 2 usage error, 3 node unreachable or no reply in time, 4 other failure.
+// Its flags carry the node's names and OUTBOX_* variables (--remote-addr,
+// OUTBOX_REMOTE_ADDR). Exit codes are the table in exitcodes.go: 0 ok,
+// 1 failed or rejected, 2 usage, 3 node unreachable, 4 partial.
 package main
 
 import (

@@ -1,108 +1,115 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/urfave/cli/v3"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/outboxnode/outbox/infra/cliflags"
 	"github.com/outboxnode/outbox/infra/tracing"
 	"github.com/outboxnode/outbox/messages"
 )
 
-// itemsFlag collects repeated --item SKU:QTY values.
-type itemsFlag []*messages.Item
-
-func (f *itemsFlag) String() string { return "" }
-
-func (f *itemsFlag) Set(s string) error {
-	sku, qty, ok := strings.Cut(s, ":")
-	if !ok {
-		return fmt.Errorf("want SKU:QTY, got %q", s)
+// orderCommands are the subcommands of `order`.
+func orderCommands(e *env) []*cli.Command {
+	return []*cli.Command{
+		{Name: "create", Usage: "create an order; prints its id", Action: action(e, orderCreate), Flags: []cli.Flag{
+			&cli.StringFlag{Name: "customer", Usage: "customer id"},
+			&cli.StringFlag{Name: "amount", Usage: "total amount, e.g. 12.50"},
+			&cli.StringFlag{Name: "currency", Value: "EUR", Usage: "ISO 4217 currency code"},
+			&cli.StringSliceFlag{Name: "item", Usage: "order line SKU:QTY (repeatable)"},
+			traceFlag(e),
+		}},
+		{Name: "update", ArgsUsage: "ORDER_ID", Usage: "change an order's amount or items", Action: action(e, orderUpdate), Flags: []cli.Flag{
+			&cli.StringFlag{Name: "amount", Usage: "new total amount, e.g. 15.00"},
+			&cli.StringSliceFlag{Name: "item", Usage: "order line SKU:QTY (repeatable; replaces all items)"},
+			traceFlag(e),
+		}},
+		{Name: "cancel", ArgsUsage: "ORDER_ID", Usage: "cancel an order", Action: action(e, orderCancel), Flags: []cli.Flag{
+			&cli.StringFlag{Name: "reason", Usage: "why the order is cancelled"},
+			traceFlag(e),
+		}},
+		{Name: "get", ArgsUsage: "ORDER_ID", Usage: "show an order", Action: action(e, orderGet)},
 	}
-	n, err := strconv.ParseInt(qty, 10, 32)
-	if err != nil {
-		return fmt.Errorf("quantity of %q is not a whole number", s)
+}
+
+// parseItems turns --item SKU:QTY values into items.
+func parseItems(values []string) ([]*messages.Item, error) {
+	var items []*messages.Item
+	for _, s := range values {
+		sku, qty, ok := strings.Cut(s, ":")
+		if !ok {
+			return nil, usagef("--item: want SKU:QTY, got %q", s)
+		}
+		n, err := strconv.ParseInt(qty, 10, 32)
+		if err != nil {
+			return nil, usagef("--item: quantity of %q is not a whole number", s)
+		}
+		items = append(items, &messages.Item{Sku: sku, Quantity: int32(n)})
 	}
-	*f = append(*f, &messages.Item{Sku: sku, Quantity: int32(n)})
-	return nil
+	return items, nil
 }
 
 // Amounts and ids are passed to the node as typed: it validates them and
 // answers with a typed rejection, so every client gets the same rules.
 
-func orderCreate(e *env, args []string) error {
-	fs := newFlagSet("order create", &e.globals)
-	req := &messages.CreateOrder{}
-	var items itemsFlag
-	fs.StringVar(&req.CustomerId, "customer", "", "customer id")
-	fs.StringVar(&req.Amount, "amount", "", "total amount, e.g. 12.50")
-	fs.StringVar(&req.Currency, "currency", "EUR", "ISO 4217 currency code")
-	fs.Var(&items, "item", "order line SKU:QTY (repeatable)")
-	traceFlag(fs, &e.globals)
-	if _, err := parseN(fs, args); err != nil {
+func orderCreate(e *env, cmd *cli.Command) error {
+	if _, err := cliflags.Args(cmd); err != nil {
 		return err
 	}
-	if err := checkTrace(e.traceparent); err != nil {
+	items, err := orderFlags(e, cmd)
+	if err != nil {
 		return err
 	}
-	req.Items, req.Traceparent = items, e.traceparent
+	req := &messages.CreateOrder{CustomerId: cmd.String("customer"), Amount: cmd.String("amount"), Currency: cmd.String("currency"),
+		Items: items, Traceparent: e.traceparent}
 	return accepted(e, req, func(a *messages.CommandAccepted) string { return a.GetOrderId() })
 }
 
-func orderUpdate(e *env, args []string) error {
-	fs := newFlagSet("order update", &e.globals)
-	var amount optionalString
-	var items itemsFlag
-	fs.Var(&amount, "amount", "new total amount, e.g. 15.00")
-	fs.Var(&items, "item", "order line SKU:QTY (repeatable; replaces all items)")
-	traceFlag(fs, &e.globals)
-	pos, err := parseN(fs, args, "ORDER_ID")
+func orderUpdate(e *env, cmd *cli.Command) error {
+	pos, err := cliflags.Args(cmd, "ORDER_ID")
 	if err != nil {
 		return err
 	}
-	if err := checkTrace(e.traceparent); err != nil {
-		return err
-	}
-	req := &messages.UpdateOrder{OrderId: pos[0], Amount: amount.value, Items: items, Traceparent: e.traceparent}
-	return accepted(e, req, acceptedText)
-}
-
-func orderCancel(e *env, args []string) error {
-	fs := newFlagSet("order cancel", &e.globals)
-	req := &messages.CancelOrder{}
-	fs.StringVar(&req.Reason, "reason", "", "why the order is cancelled")
-	traceFlag(fs, &e.globals)
-	pos, err := parseN(fs, args, "ORDER_ID")
+	items, err := orderFlags(e, cmd)
 	if err != nil {
 		return err
 	}
-	if err := checkTrace(e.traceparent); err != nil {
-		return err
+	req := &messages.UpdateOrder{OrderId: pos[0], Items: items, Traceparent: e.traceparent}
+	if cmd.IsSet("amount") {
+		amount := cmd.String("amount")
+		req.Amount = &amount
 	}
-	req.OrderId, req.Traceparent = pos[0], e.traceparent
 	return accepted(e, req, acceptedText)
 }
 
-// traceFlag registers --traceparent on an order command's flag set.
-func traceFlag(fs *flag.FlagSet, g *globals) {
-	fs.StringVar(&g.traceparent, "traceparent", g.traceparent, "W3C trace context the command joins, 00-<trace id>-<span id>-<flags> (env TRACEPARENT; default: the node starts a trace, shown in -o json)")
-}
-
-// checkTrace refuses a malformed traceparent before anything is sent.
-func checkTrace(traceparent string) error {
-	if _, err := tracing.Parse(traceparent); err != nil {
-		return usagef("--traceparent: %v", err)
+func orderCancel(e *env, cmd *cli.Command) error {
+	pos, err := cliflags.Args(cmd, "ORDER_ID")
+	if err != nil {
+		return err
 	}
-	return nil
+	if _, err := orderFlags(e, cmd); err != nil {
+		return err
+	}
+	req := &messages.CancelOrder{OrderId: pos[0], Reason: cmd.String("reason"), Traceparent: e.traceparent}
+	return accepted(e, req, acceptedText)
 }
 
-func orderGet(e *env, args []string) error {
-	fs := newFlagSet("order get", &e.globals)
-	pos, err := parseN(fs, args, "ORDER_ID")
+// orderFlags checks the flags the order commands share, before anything
+// is sent: --traceparent, and returns the --item values.
+func orderFlags(e *env, cmd *cli.Command) ([]*messages.Item, error) {
+	if _, err := tracing.Parse(e.traceparent); err != nil {
+		return nil, usagef("--traceparent: %v", err)
+	}
+	return parseItems(cmd.StringSlice("item"))
+}
+
+func orderGet(e *env, cmd *cli.Command) error {
+	pos, err := cliflags.Args(cmd, "ORDER_ID")
 	if err != nil {
 		return err
 	}
@@ -147,20 +154,3 @@ func orderText(v *messages.OrderView) string {
 	fmt.Fprintf(&b, "updated   %s", v.GetUpdatedAt().AsTime().Format(time.RFC3339Nano))
 	return b.String()
 }
-
-// optionalString is a string flag that records whether it was given.
-type optionalString struct{ value *string }
-
-func (o *optionalString) String() string {
-	if o.value == nil {
-		return ""
-	}
-	return *o.value
-}
-
-func (o *optionalString) Set(s string) error {
-	o.value = &s
-	return nil
-}
-
-var _ flag.Value = (*optionalString)(nil)

@@ -9,7 +9,9 @@ import (
 	"github.com/outboxnode/outbox/messages"
 )
 
-var jsonOptions = protojson.MarshalOptions{UseProtoNames: true, EmitUnpopulated: true}
+// jsonOptions print replies with protojson's field names (eventId), as in
+// the Kafka record value, so that one event reads the same in both.
+var jsonOptions = protojson.MarshalOptions{EmitUnpopulated: true}
 
 // print writes reply as JSON with -o json, else the text that text renders.
 func (e *env) print(reply proto.Message, text func() string) error {

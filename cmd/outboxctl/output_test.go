@@ -32,7 +32,8 @@ func TestPrintJSONAndText(t *testing.T) {
 	if err := json.Unmarshal(out.Bytes(), &doc); err != nil {
 		t.Fatalf("json %q: %v", out.String(), err)
 	}
-	if doc["order_id"] != "o-1" || doc["version"] != float64(2) || doc["event_id"] != "e-1" {
+	// The field names of the Kafka record value (protojson), not the proto names.
+	if doc["orderId"] != "o-1" || doc["version"] != float64(2) || doc["eventId"] != "e-1" {
 		t.Fatalf("json = %v", doc)
 	}
 }

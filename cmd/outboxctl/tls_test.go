@@ -35,11 +35,11 @@ func TestTLSFlags(t *testing.T) {
 		code     int
 		inStderr string
 	}{
-		{"cert alone", []string{"--node", down, "--tls-cert", files.Cert, "health"}, nil, exitUsage, "TLS needs a certificate, its key and a CA"},
-		{"env without CA", []string{"--node", down, "health"}, map[string]string{"OUTBOX_TLS_CERT": files.Cert, "OUTBOX_TLS_KEY": files.Key}, exitUsage, "TLS needs"},
-		{"missing key file", []string{"--node", down, "--tls-cert", files.Cert, "--tls-key", files.Cert + ".nope", "--tls-ca", files.CA, "health"}, nil, exitFailure, "load TLS key pair"},
-		{"node without TLS", []string{"--node", plain.Addr().String(), "--tls-cert", files.Cert, "--tls-key", files.Key, "--tls-ca", files.CA, "health"}, nil, exitUnreachable, "TLS handshake"},
-		{"env files, node down", []string{"--node", down, "health"}, map[string]string{"OUTBOX_TLS_CERT": files.Cert, "OUTBOX_TLS_KEY": files.Key, "OUTBOX_TLS_CA": files.CA}, exitUnreachable, down},
+		{"cert alone", []string{"--remote-addr", down, "--remote-tls-cert", files.Cert, "health"}, nil, exitUsage, "TLS needs a certificate, its key and a CA"},
+		{"env without CA", []string{"--remote-addr", down, "health"}, map[string]string{"OUTBOX_REMOTE_TLS_CERT": files.Cert, "OUTBOX_REMOTE_TLS_KEY": files.Key}, exitUsage, "TLS needs"},
+		{"missing key file", []string{"--remote-addr", down, "--remote-tls-cert", files.Cert, "--remote-tls-key", files.Cert + ".nope", "--remote-tls-ca", files.CA, "health"}, nil, exitUsage, "load TLS key pair"},
+		{"node without TLS", []string{"--remote-addr", plain.Addr().String(), "--remote-tls-cert", files.Cert, "--remote-tls-key", files.Key, "--remote-tls-ca", files.CA, "health"}, nil, exitUnreachable, "TLS handshake"},
+		{"env files, node down", []string{"--remote-addr", down, "health"}, map[string]string{"OUTBOX_REMOTE_TLS_CERT": files.Cert, "OUTBOX_REMOTE_TLS_KEY": files.Key, "OUTBOX_REMOTE_TLS_CA": files.CA}, exitUnreachable, down},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -9,6 +9,10 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+
+	"github.com/urfave/cli/v3"
+
+	"github.com/outboxnode/outbox/infra/cliflags"
 )
 
 // defaultMetricsURL matches the node's default --metrics-addr.
@@ -20,22 +24,27 @@ const defaultMetricsURL = "http://127.0.0.1:9090/metrics"
 // The first reading must succeed (else the error's exit code, 3 when
 // unreachable); a later failed refresh is shown and the next one retries.
 // Ctrl+C ends it with exit 0.
-func top(e *env, args []string) error {
-	fs := newFlagSet("top", &e.globals)
-	metricsURL := fs.String("metrics", defaultMetricsURL, "URL of the node's Prometheus /metrics")
-	interval := fs.Duration("interval", time.Second, "time between refreshes")
-	count := fs.Int("count", 0, "stop after this many refreshes (0: until interrupted)")
-	if _, err := parseN(fs, args); err != nil {
+func topFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "metrics", Value: defaultMetricsURL, Usage: "URL of the node's Prometheus /metrics"},
+		&cli.DurationFlag{Name: "interval", Value: time.Second, Usage: "time between refreshes"},
+		&cli.IntFlag{Name: "count", Usage: "stop after this many refreshes (0: until interrupted)"},
+	}
+}
+
+func top(e *env, cmd *cli.Command) error {
+	if _, err := cliflags.Args(cmd); err != nil {
 		return err
 	}
-	if *interval <= 0 {
-		return usagef("top: --interval must be positive, got %s", *interval)
+	metricsURL, interval, count := cmd.String("metrics"), cmd.Duration("interval"), cmd.Int("count")
+	if interval <= 0 {
+		return usagef("top: --interval must be positive, got %s", interval)
 	}
-	if *count < 0 {
-		return usagef("top: --count must not be negative, got %d", *count)
+	if count < 0 {
+		return usagef("top: --count must not be negative, got %d", count)
 	}
-	if u, err := url.Parse(*metricsURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return usagef("top: --metrics %q is not an http(s) URL", *metricsURL)
+	if u, err := url.Parse(metricsURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return usagef("top: --metrics %q is not an http(s) URL", metricsURL)
 	}
 	c, err := e.connect()
 	if err != nil {
@@ -43,7 +52,7 @@ func top(e *env, args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	src := &topSource{http: &http.Client{Timeout: e.timeout}, metrics: *metricsURL, node: c}
+	src := &topSource{http: &http.Client{Timeout: e.timeout}, metrics: metricsURL, node: c}
 	prev, err := src.sample(ctx)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -52,10 +61,10 @@ func top(e *env, args []string) error {
 		return err
 	}
 	scr := &screen{w: e.stdout, json: e.output == "json", terminal: isTerminal(e.stdout),
-		title: fmt.Sprintf("outboxctl top  node %s  metrics %s  every %s  (Ctrl+C to quit)", e.node, *metricsURL, *interval)}
-	tick := time.NewTicker(*interval)
+		title: fmt.Sprintf("outboxctl top  node %s  metrics %s  every %s  (Ctrl+C to quit)", e.remoteAddr, metricsURL, interval)}
+	tick := time.NewTicker(interval)
 	defer tick.Stop()
-	for n := 0; *count == 0 || n < *count; n++ {
+	for n := 0; count == 0 || n < count; n++ {
 		select {
 		case <-ctx.Done():
 			return nil

@@ -33,6 +33,10 @@ const (
 // not logged in cannot make the server hold large buffers.
 const handshakeFrameMax = 64 << 10
 
+// DataSubdir is the store's directory inside a binary's --data-dir: the
+// node and devstack both keep the write-ahead log in <data-dir>/miniscylla.
+const DataSubdir = "miniscylla"
+
 // Config configures a Server. The zero value is valid: every field has a default.
 type Config struct {
 	// Addr is the TCP address to listen on; port 0 picks a free port. Default DefaultAddr.

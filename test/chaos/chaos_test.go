@@ -156,16 +156,16 @@ func (r *run) startSubstrate() {
 		r.t.Logf("external services: no %q or %q faults (embedded only: they need the devstacks' processes)", storeKill, brokerOutage)
 		return
 	}
-	r.storeArgs = []string{"--cql-addr", harness.FreeAddr(r.t), "--kafka-addr", "", "--data-dir", r.t.TempDir(), "--log-level", "warn"}
+	r.storeArgs = []string{"--embedded-cql-addr", harness.FreeAddr(r.t), "--embedded-kafka-addr", "", "--data-dir", r.t.TempDir(), "--log-level", "warn"}
 	r.store = harness.RunDevstack(r.t, r.bins, r.storeArgs...)
 	// The broker runs in its own process so that a store kill keeps its
 	// records: kfake keeps them in memory only, while a real broker would
 	// have them on disk. Its outages come from devstack's switch.
-	r.broker = harness.RunDevstack(r.t, r.bins, "--cql-addr", "127.0.0.1:0", "--kafka-addr", harness.FreeAddr(r.t), "--log-level", "warn")
+	r.broker = harness.RunDevstack(r.t, r.bins, "--embedded-cql-addr", "127.0.0.1:0", "--embedded-kafka-addr", harness.FreeAddr(r.t), "--log-level", "warn")
 	r.kafka = r.broker.Kafka
-	// A devstack store is a cluster to the node, which would pick a
-	// cluster's window; it stamps writes as they apply, as the embedded one.
-	r.nodeFlags = append(r.nodeFlags, "--scylla-hosts", r.store.CQL, "--kafka-brokers", r.kafka, "--cdc-confidence-window", "500ms")
+	// A devstack store is one host that stamps writes as they apply, as the
+	// embedded one: the node may leave the timestamps to it (10 ms window).
+	r.nodeFlags = append(r.nodeFlags, "--scylla-hosts", r.store.CQL, "--kafka-brokers", r.kafka, "--scylla-server-timestamps")
 }
 
 // schedule is the faults to inject, in a seeded order.

@@ -8,14 +8,12 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/outboxnode/outbox/infra/miniscylla/wal"
 	"github.com/outboxnode/outbox/test/harness"
 )
 
@@ -46,7 +44,7 @@ var valueID = regexp.MustCompile(`value-(\d+)`)
 // byte in the middle of its log is flipped, and the restart refuses with
 // exit status 1, naming the file, the damaged record's offset and the
 // intact records after it, without touching the file. Restarted with
-// --wal-recovery salvage, every acknowledged row is there except those of
+// --embedded-wal-recovery salvage, every acknowledged row is there except those of
 // the damaged record, which the log names; the salvaged log then starts
 // cleanly in strict mode.
 func TestMidLogDamageThroughDevstack(t *testing.T) {
@@ -61,7 +59,7 @@ func TestMidLogDamageThroughDevstack(t *testing.T) {
 	}
 	srv.Kill(t)
 
-	path := filepath.Join(dir, wal.FileName)
+	path := walPath(dir)
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -84,13 +82,13 @@ func TestMidLogDamageThroughDevstack(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, harness.Build(t).Devstack, "--cql-addr", "127.0.0.1:0", "--kafka-addr", "", "--data-dir", dir).CombinedOutput()
+	out, err := exec.CommandContext(ctx, harness.Build(t).Devstack, "--embedded-cql-addr", "127.0.0.1:0", "--embedded-kafka-addr", "", "--data-dir", dir).CombinedOutput()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
 		t.Fatalf("strict start over the damaged log: %v, want exit status 1; output:\n%s", err, out)
 	}
 	for _, want := range []string{path, fmt.Sprintf("damaged at byte offset %d", f.off),
-		fmt.Sprintf("%d intact records follow the damage", len(fs)-bad-1), "--wal-recovery salvage"} {
+		fmt.Sprintf("%d intact records follow the damage", len(fs)-bad-1), "--embedded-wal-recovery salvage"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("refusal does not say %q:\n%s", want, out)
 		}
@@ -99,7 +97,7 @@ func TestMidLogDamageThroughDevstack(t *testing.T) {
 		t.Error("the refused start changed the log")
 	}
 
-	srv = startDevstack(t, dir, "--wal-recovery", "salvage")
+	srv = startDevstack(t, dir, "--embedded-wal-recovery", "salvage")
 	log := srv.Log()
 	for _, want := range []string{"salvage: dropped damaged record", fmt.Sprintf("offset=%d", f.off),
 		fmt.Sprintf("length=%d", f.end-f.off), "dropped_records=1"} {

@@ -19,7 +19,7 @@ func runFailing(t *testing.T, dataDir string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, harness.Build(t).Devstack, "--cql-addr", "127.0.0.1:0", "--kafka-addr", "", "--data-dir", dataDir)
+	cmd := exec.CommandContext(ctx, harness.Build(t).Devstack, "--embedded-cql-addr", "127.0.0.1:0", "--embedded-kafka-addr", "", "--data-dir", dataDir)
 	out, err := cmd.CombinedOutput()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() == 0 {
@@ -62,7 +62,7 @@ func TestDataDirProblemsStopTheStart(t *testing.T) {
 		srv.Kill(t)
 		// Flip a byte inside an early record: as intact records follow
 		// it, the start is refused rather than the log cut there.
-		path := filepath.Join(dir, "miniscylla.wal")
+		path := walPath(dir)
 		b, err := os.ReadFile(path)
 		if err != nil {
 			t.Fatal(err)
@@ -71,7 +71,7 @@ func TestDataDirProblemsStopTheStart(t *testing.T) {
 		if err := os.WriteFile(path, b, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		if out := runFailing(t, dir); !strings.Contains(out, "is damaged at byte offset") || !strings.Contains(out, "--wal-recovery salvage") {
+		if out := runFailing(t, dir); !strings.Contains(out, "is damaged at byte offset") || !strings.Contains(out, "--embedded-wal-recovery salvage") {
 			t.Errorf("start did not refuse the damaged log:\n%s", out)
 		}
 	})

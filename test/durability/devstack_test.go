@@ -2,6 +2,7 @@ package durability_test
 
 import (
 	"net"
+	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -9,6 +10,8 @@ import (
 	"github.com/gocql/gocql"
 	"github.com/scylladb/gocqlx/v2"
 
+	"github.com/outboxnode/outbox/infra/miniscylla"
+	"github.com/outboxnode/outbox/infra/miniscylla/wal"
 	"github.com/outboxnode/outbox/test/harness"
 )
 
@@ -21,11 +24,17 @@ type server struct {
 // extra flags, and waits for its ready line.
 func startDevstack(t testing.TB, dataDir string, extra ...string) *server {
 	t.Helper()
-	d := harness.RunDevstack(t, harness.Build(t), append([]string{"--cql-addr", "127.0.0.1:0", "--kafka-addr", "", "--data-dir", dataDir}, extra...)...)
+	d := harness.RunDevstack(t, harness.Build(t), append([]string{"--embedded-cql-addr", "127.0.0.1:0", "--embedded-kafka-addr", "", "--data-dir", dataDir}, extra...)...)
 	if d.CQL == "" {
 		t.Fatal("ready line without a cql address")
 	}
 	return &server{d}
+}
+
+// walPath is the store's write-ahead log under devstack's --data-dir (in
+// its miniscylla subdirectory, as on the node).
+func walPath(dataDir string) string {
+	return filepath.Join(dataDir, miniscylla.DataSubdir, wal.FileName)
 }
 
 // cluster returns a gocql cluster config for the server.

@@ -108,7 +108,7 @@ func TestNodeDiskFullPublishesEveryAcknowledgedEvent(t *testing.T) {
 			return false, r.Stderr
 		}
 		var out struct {
-			EventID string `json:"event_id"`
+			EventID string `json:"eventId"`
 		}
 		if err := json.Unmarshal([]byte(r.Stdout), &out); err != nil || out.EventID == "" {
 			t.Fatalf("create answered %q: %v", r.Stdout, err)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,7 +17,6 @@ import (
 	"github.com/scylladb/gocqlx/v2/qb"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/outboxnode/outbox/infra/miniscylla/wal"
 	"github.com/outboxnode/outbox/test/harness"
 )
 
@@ -291,7 +289,7 @@ func TestTornLastRecordIsCut(t *testing.T) {
 	}
 	srv.Kill(t)
 
-	path := filepath.Join(dir, wal.FileName)
+	path := walPath(dir)
 	fi, err := os.Stat(path)
 	if err != nil {
 		t.Fatal(err)

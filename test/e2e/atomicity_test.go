@@ -18,8 +18,8 @@ import (
 func TestFailedBatchWritesNeitherTable(t *testing.T) {
 	harness.EmbeddedOnly(t, "it injects write faults into the store, which only devstack's miniscylla has")
 	bins := harness.Build(t)
-	d := harness.RunDevstack(t, bins, "--cql-addr", "127.0.0.1:0", "--kafka-addr", harness.FreeAddr(t),
-		"--cql-fault-addr", "127.0.0.1:0", "--log-level", "warn")
+	d := harness.RunDevstack(t, bins, "--embedded-cql-addr", "127.0.0.1:0", "--embedded-kafka-addr", harness.FreeAddr(t),
+		"--embedded-cql-fault-addr", "127.0.0.1:0", "--log-level", "warn")
 	node := harness.StartNode(t, bins, "--scylla-hosts", d.CQL, "--kafka-brokers", d.Kafka, "--migrate")
 	s := openStore(t, node)
 	existing := uuid.MustParse(mustAccept(t, node, "order", "create", "--customer", "judy", "--amount", "9.00"))

@@ -18,13 +18,16 @@ import (
 // TestDLQListReplaySkip stores two dead letters in dead_letter_queue with
 // gocqlx, then drives `outboxctl dlq`: list shows them, replay publishes
 // one to Kafka (read back with sarama), skip retires the other, and bad
-// ids get typed rejections.
+// ids get typed rejections. A replay whose event fails again exits 4
+// (partial) and says how many failed.
 func TestDLQListReplaySkip(t *testing.T) {
 	bins := harness.Build(t)
 	node := harness.StartNode(t, bins)
 	s := openStore(t, node)
-	replayed, skipped := deadLetter(t, node), deadLetter(t, node)
-	if err := scylla.NewDLQStore(s.Session, s.keyspace).Put(t.Context(), []*messages.DeadLetter{replayed, skipped}); err != nil {
+	replayed, skipped, poison := deadLetter(t, node), deadLetter(t, node), deadLetter(t, node)
+	// Its event type makes an illegal topic name: every publish fails, permanently.
+	poison.Event.EventType = "Order Created!"
+	if err := scylla.NewDLQStore(s.Session, s.keyspace).Put(t.Context(), []*messages.DeadLetter{replayed, skipped, poison}); err != nil {
 		t.Fatalf("seed dead letters: %v", err)
 	}
 	replayedID, skippedID := replayed.GetEvent().GetEventId(), skipped.GetEvent().GetEventId()
@@ -45,6 +48,20 @@ func TestDLQListReplaySkip(t *testing.T) {
 	list = mustAccept(t, node, "dlq", "list")
 	if !strings.Contains(list, replayedID+" REPLAYED") || !strings.Contains(list, skippedID+" SKIPPED") {
 		t.Fatalf("dlq list after replay and skip:\n%s", list)
+	}
+
+	poisonID := poison.GetEvent().GetEventId()
+	r := node.Ctl(t, "dlq", "replay", poisonID)
+	if r.Code != 4 || !strings.Contains(r.Stdout, "0 affected 1 failed") || !strings.Contains(r.Stdout, poisonID+" failed again") ||
+		r.Stderr != "outboxctl: 1 dead letter(s) failed again; see dlq list" {
+		t.Fatalf("replay of a poison event: exit %d stdout %q stderr %q; want exit 4, 1 failed", r.Code, r.Stdout, r.Stderr)
+	}
+	r = node.Ctl(t, "-o", "json", "dlq", "replay", "--all")
+	if got := decodeJSON[map[string]any](t, r.Stdout); r.Code != 4 || got["failed"] != float64(1) || got["affected"] != float64(0) {
+		t.Fatalf("dlq replay --all with the poison event left: exit %d json %v, want exit 4, failed 1", r.Code, got)
+	}
+	if list := mustAccept(t, node, "dlq", "list"); !strings.Contains(list, poisonID+" DEAD") {
+		t.Fatalf("the poison event is no longer dead after failed replays:\n%s", list)
 	}
 
 	unknown, err := uuid.NewUUID()

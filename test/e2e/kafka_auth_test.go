@@ -89,9 +89,9 @@ func TestNodePublishesThroughSASLAndTLS(t *testing.T) {
 	bins := harness.Build(t)
 	files := tlstest.NewPKI(t)
 	pw := passwordFile(t, password)
-	cql, broker := harness.StartDevstack(t, bins, "--kafka-sasl-mechanisms", "SCRAM-SHA-256,PLAIN",
+	cql, broker := harness.StartDevstack(t, bins, "--kafka-sasl-mechanism", "SCRAM-SHA-256,PLAIN",
 		"--kafka-sasl-username", "relay", "--kafka-sasl-password-file", pw,
-		"--kafka-tls-cert", files.Server.Cert, "--kafka-tls-key", files.Server.Key)
+		"--embedded-kafka-tls-cert", files.Server.Cert, "--embedded-kafka-tls-key", files.Server.Key)
 	node := harness.StartNode(t, bins, "--scylla-hosts", cql, "--kafka-brokers", broker, "--migrate",
 		"--kafka-sasl-mechanism", "SCRAM-SHA-256", "--kafka-sasl-username", "relay", "--kafka-sasl-password-file", pw,
 		"--kafka-tls-ca", files.CA)

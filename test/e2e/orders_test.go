@@ -100,7 +100,7 @@ func TestTwoHundredOrdersLifecycle(t *testing.T) {
 	})
 
 	got := decodeJSON[map[string]any](t, mustAccept(t, node, "order", "get", plans[0].id.String(), "-o", "json"))
-	if got["status"] != "ORDER_STATUS_CANCELLED" || got["version"] != float64(3) || got["customer_id"] != plans[0].customer {
+	if got["status"] != "ORDER_STATUS_CANCELLED" || got["version"] != float64(3) || got["customerId"] != plans[0].customer {
 		t.Errorf("order get = %v", got)
 	}
 }

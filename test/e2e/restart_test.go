@@ -31,7 +31,7 @@ func TestNodeCrashKeepsOrders(t *testing.T) {
 		t.Fatalf("cancel after the crash: %v, want version 3", accepted)
 	}
 	view := decodeJSON[map[string]any](t, mustAccept(t, second, "order", "get", id, "-o", "json"))
-	if view["status"] != "ORDER_STATUS_CANCELLED" || view["customer_id"] != "leo" || view["amount"] != "6.00" {
+	if view["status"] != "ORDER_STATUS_CANCELLED" || view["customerId"] != "leo" || view["amount"] != "6.00" {
 		t.Fatalf("order after the crash: %v", view)
 	}
 	if n := len(loadEvents(t, openStore(t, second), mustUUID(t, id))); n != 3 {
@@ -54,7 +54,7 @@ func TestEmbeddedStorePersists(t *testing.T) {
 
 	second := harness.StartNode(t, bins, "--data-dir", dir)
 	view := decodeJSON[map[string]any](t, mustAccept(t, second, "order", "get", id, "-o", "json"))
-	if view["customer_id"] != "mia" || view["amount"] != "2.50" || view["version"] != float64(1) {
+	if view["customerId"] != "mia" || view["amount"] != "2.50" || view["version"] != float64(1) {
 		t.Fatalf("order after restart: %v", view)
 	}
 	mustAccept(t, second, "order", "update", id, "--amount", "3.00")

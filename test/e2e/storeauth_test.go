@@ -31,8 +31,8 @@ func TestNodeWithStoreAuthAndTLS(t *testing.T) {
 	if err := os.WriteFile(pwFile, []byte(password+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cql, kafka := harness.StartDevstack(t, bins, "--cql-username", user, "--cql-password-file", pwFile,
-		"--cql-tls-cert", files.Server.Cert, "--cql-tls-key", files.Server.Key, "--cql-tls-client-ca", files.CA)
+	cql, kafka := harness.StartDevstack(t, bins, "--scylla-username", user, "--scylla-password-file", pwFile,
+		"--embedded-cql-tls-cert", files.Server.Cert, "--embedded-cql-tls-key", files.Server.Key, "--embedded-cql-tls-client-ca", files.CA)
 	store := []string{"--scylla-hosts", cql, "--kafka-brokers", kafka, "--migrate", "--scylla-username", user,
 		"--scylla-tls-ca", files.CA, "--scylla-tls-cert", files.Client.Cert, "--scylla-tls-key", files.Client.Key}
 

@@ -66,7 +66,7 @@ func TestTopLiveView(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bins.Ctl, "--node", node.Remote, "--timeout", "30s",
+	cmd := exec.CommandContext(ctx, bins.Ctl, "--remote-addr", node.Remote, "--timeout", "30s",
 		"top", "--metrics", metricsURL, "--count", "3", "--interval", "2s", "-o", "json")
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

@@ -28,8 +28,8 @@ const (
 
 // accepted is outboxctl's -o json answer to an order command.
 type accepted struct {
-	OrderID     string `json:"order_id"`
-	EventID     string `json:"event_id"`
+	OrderID     string `json:"orderId"`
+	EventID     string `json:"eventId"`
 	Traceparent string `json:"traceparent"`
 }
 

@@ -20,7 +20,7 @@ type Devstack struct {
 	// it does not run.
 	CQL, Kafka string
 	// CQLFault is the address of the CQL server's write-fault switch
-	// (devstack --cql-fault-addr); "" when it serves none.
+	// (devstack --embedded-cql-fault-addr); "" when it serves none.
 	CQLFault string
 	// Log is everything it wrote to stderr so far.
 	Log func() string
@@ -100,7 +100,7 @@ func (d *Devstack) Kill(t testing.TB) {
 func (d *Devstack) Signal(sig os.Signal) error { return d.cmd.Process.Signal(sig) }
 
 // FailWrites makes the CQL server fail every write to keyspace.table at the
-// server until HealWrites; the devstack must run with --cql-fault-addr.
+// server until HealWrites; the devstack must run with --embedded-cql-fault-addr.
 func (d *Devstack) FailWrites(t testing.TB, keyspace, table string) {
 	t.Helper()
 	d.fault(t, http.MethodPost, "/fail-writes?table="+url.QueryEscape(keyspace+"."+table))
@@ -127,7 +127,7 @@ func (d *Devstack) FailedWrites(t testing.TB) int {
 func (d *Devstack) fault(t testing.TB, method, path string) string {
 	t.Helper()
 	if d.CQLFault == "" {
-		t.Fatal("devstack runs no write-fault switch: start it with --cql-fault-addr")
+		t.Fatal("devstack runs no write-fault switch: start it with --embedded-cql-fault-addr")
 	}
 	req, err := http.NewRequest(method, "http://"+d.CQLFault+path, nil)
 	if err != nil {

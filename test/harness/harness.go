@@ -129,7 +129,7 @@ func Ctl(t testing.TB, bins Binaries, node string, args ...string) Result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bins.Ctl, append([]string{"--node", node, "--timeout", "30s"}, args...)...)
+	cmd := exec.CommandContext(ctx, bins.Ctl, append([]string{"--remote-addr", node, "--timeout", "30s"}, args...)...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -155,7 +155,7 @@ type Follower struct {
 func Follow(t testing.TB, bins Binaries, node string, args ...string) *Follower {
 	t.Helper()
 	f := &Follower{stdout: &SyncBuffer{}}
-	cmd := exec.Command(bins.Ctl, append([]string{"--node", node}, args...)...)
+	cmd := exec.Command(bins.Ctl, append([]string{"--remote-addr", node}, args...)...)
 	cmd.Stdout = f.stdout
 	cmd.Stderr = f.stdout
 	f.process = startProcess(t, "outboxctl", cmd)

@@ -263,6 +263,6 @@ func StartDevstack(t testing.TB, bins Binaries, extra ...string) (cql, kafka str
 		}
 		return ExternalScylla(), ExternalKafka()
 	}
-	d := RunDevstack(t, bins, append([]string{"--cql-addr", FreeAddr(t), "--kafka-addr", FreeAddr(t), "--log-level", "warn"}, extra...)...)
+	d := RunDevstack(t, bins, append([]string{"--embedded-cql-addr", FreeAddr(t), "--embedded-kafka-addr", FreeAddr(t), "--log-level", "warn"}, extra...)...)
 	return d.CQL, d.Kafka
 }

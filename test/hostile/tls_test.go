@@ -11,7 +11,7 @@ import (
 )
 
 func tlsArgs(f tlsfiles.Files) []string {
-	return []string{"--tls-cert", f.Cert, "--tls-key", f.Key, "--tls-ca", f.CA}
+	return []string{"--remote-tls-cert", f.Cert, "--remote-tls-key", f.Key, "--remote-tls-ca", f.CA}
 }
 
 // TestMutualTLSAndAdminRights runs a node with mutual TLS and one admin

@@ -51,7 +51,7 @@ func (e *DamageError) Error() string {
 	return fmt.Sprintf("wal: %s is damaged at byte offset %d (%s; %d bytes up to the next intact record, %d damaged region(s) in all): "+
 		"%d intact records follow the damage, so it is not a torn tail from a crash and cutting the log there would lose them. "+
 		"Refusing to start. Copy the file aside, then restart with WAL recovery mode %q "+
-		"(devstack --wal-recovery salvage, outbox-node --embedded-wal-recovery salvage) "+
+		"(--embedded-wal-recovery salvage, on outbox-node and devstack alike) "+
 		"to drop only the damaged bytes and keep all %d intact records",
 		e.Path, e.Offset, e.Reason, e.Length, e.Regions, e.After, RecoverySalvage, e.Before+e.After)
 }

@@ -100,7 +100,7 @@ func TestMidLogDamageStrictRefusesSalvageKeeps(t *testing.T) {
 			if de.Length != int64(offs[bad+1]-offs[bad]) {
 				t.Errorf("damaged length %d, want %d", de.Length, offs[bad+1]-offs[bad])
 			}
-			for _, want := range []string{path, fmt.Sprintf("byte offset %d", offs[bad]), fmt.Sprintf("%d intact records follow", n-bad-1), "--wal-recovery salvage"} {
+			for _, want := range []string{path, fmt.Sprintf("byte offset %d", offs[bad]), fmt.Sprintf("%d intact records follow", n-bad-1), "--embedded-wal-recovery salvage"} {
 				if !strings.Contains(err.Error(), want) {
 					t.Errorf("error %q does not say %q", err, want)
 				}
