@@ -64,7 +64,7 @@ func (n *node) buildRelay(sys *actor.ActorSystem, session gocqlx.Session, m *met
 		FailureThreshold: r.BreakerFailures,
 		OpenDelay:        r.BreakerOpenDelay,
 		SuccessThreshold: r.BreakerSuccesses,
-	}, resilience.WithPermanent(kafka.IsPermanent), resilience.WithListener(m))
+	}, resilience.WithPermanent(kafka.IsPermanent), resilience.WithListener(m), resilience.WithLogger(n.logger.With("component", "breaker")))
 	if err != nil {
 		return nil, err
 	}
