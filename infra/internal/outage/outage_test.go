@@ -31,15 +31,15 @@ func TestLostAndBackAreLoggedOnceEach(t *testing.T) {
 	clock = clock.Add(3 * time.Second)
 	tr.OK()
 	tr.OK()
-	if got, want := rec.Messages(slog.LevelDebug), []string{"kafka lost", "kafka back"}; !slices.Equal(got, want) {
+	if got, want := rec.Messages(slog.LevelDebug), []string{"kafka unreachable", "kafka reachable"}; !slices.Equal(got, want) {
 		t.Fatalf("logged %q, want %q", got, want)
 	}
 	lines := rec.Lines()
 	if lines[0].Level != slog.LevelWarn || lines[0].Attrs["err"].Any() != refused {
 		t.Errorf("lost line %+v: want WARN with the first failure", lines[0])
 	}
-	if lines[1].Level != slog.LevelInfo || lines[1].Attrs["lost_for"].Duration() != 5*time.Second {
-		t.Errorf("back line %+v: want INFO lost_for=5s", lines[1])
+	if lines[1].Level != slog.LevelInfo || lines[1].Attrs["unreachable_for"].Duration() != 5*time.Second {
+		t.Errorf("back line %+v: want INFO unreachable_for=5s", lines[1])
 	}
 	if s, _ := tr.Check(context.Background()); s != messages.HealthStatus_HEALTH_STATUS_OK {
 		t.Errorf("after back: %v, want ok", s)
@@ -60,7 +60,7 @@ func TestWatchRecordsEachCheck(t *testing.T) {
 		}
 		return err
 	})
-	if got, want := rec.Messages(slog.LevelDebug), []string{"scylla lost", "scylla back"}; !slices.Equal(got, want) {
+	if got, want := rec.Messages(slog.LevelDebug), []string{"scylla unreachable", "scylla reachable"}; !slices.Equal(got, want) {
 		t.Fatalf("logged %q, want %q", got, want)
 	}
 }
