@@ -37,7 +37,8 @@ const (
 // child) and DLQ actors over them.
 type relay struct {
 	children []coordinator.Child
-	// probes report the breaker and the CDC lag to the Health actor.
+	// probes report the brokers, the breaker and the CDC lag to the Health
+	// actor.
 	probes []health.Probe
 }
 
@@ -99,7 +100,7 @@ func (n *node) buildRelay(sys *actor.ActorSystem, session gocqlx.Session, m *met
 			{Name: dlqName, Props: dlqProps, Routes: []proto.Message{&messages.DLQList{}, &messages.DLQReplay{}, &messages.DLQSkip{}}},
 			{Name: cdcstreamName, Props: streamProps},
 		},
-		probes: []health.Probe{breakerProbe{policy, r.BreakerSuccesses}, cdcstream.Probe{Root: sys.Root, PID: streamPID}},
+		probes: []health.Probe{health.Optional(producer.Reachability()), breakerProbe{policy, r.BreakerSuccesses}, cdcstream.Probe{Root: sys.Root, PID: streamPID}},
 	}, nil
 }
 
