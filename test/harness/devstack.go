@@ -2,6 +2,7 @@ package harness
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"strings"
@@ -85,3 +86,23 @@ func (d *Devstack) Kill(t testing.TB) {
 
 // Signal sends sig to the process, e.g. the broker outage switch.
 func (d *Devstack) Signal(sig os.Signal) error { return d.cmd.Process.Signal(sig) }
+
+// SetKafkaOutage switches the broker's outage, SIGUSR1 down or SIGUSR2 up
+// (the port refuses connections while down), and waits up to 30 s until
+// devstack has acknowledged the switch on stdout.
+func (d *Devstack) SetKafkaOutage(down bool) error {
+	sig, line := syscall.SIGUSR2, "devstack kafka up\n"
+	if down {
+		sig, line = syscall.SIGUSR1, "devstack kafka down\n"
+	}
+	before := strings.Count(d.Stdout(), line)
+	if err := d.Signal(sig); err != nil {
+		return fmt.Errorf("signal devstack: %w", err)
+	}
+	return Within(30*time.Second, func() error {
+		if strings.Count(d.Stdout(), line) == before {
+			return fmt.Errorf("devstack has not printed %q", strings.TrimSpace(line))
+		}
+		return nil
+	})
+}
