@@ -10,6 +10,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -106,7 +107,9 @@ func (t *Tracker) Check(context.Context) (messages.HealthStatus, string) {
 	case !s.Known:
 		return messages.HealthStatus_HEALTH_STATUS_DOWN, "not reached yet"
 	case s.Lost:
-		return messages.HealthStatus_HEALTH_STATUS_DOWN, fmt.Sprintf("unreachable since %s: %v", s.Since.Format(time.TimeOnly), s.Err)
+		// Joined errors (sarama's) span lines; a detail is one line.
+		cause := strings.ReplaceAll(fmt.Sprint(s.Err), "\n", "; ")
+		return messages.HealthStatus_HEALTH_STATUS_DOWN, fmt.Sprintf("unreachable since %s: %s", s.Since.Format(time.TimeOnly), cause)
 	}
 	return messages.HealthStatus_HEALTH_STATUS_OK, "reachable since " + s.Since.Format(time.TimeOnly)
 }

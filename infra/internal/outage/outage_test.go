@@ -21,11 +21,11 @@ func TestLostAndBackAreLoggedOnceEach(t *testing.T) {
 		t.Errorf("before any outcome: %v, want down", s)
 	}
 	tr.OK()
-	refused := errors.New("connection refused")
+	refused := errors.Join(errors.New("out of brokers"), errors.New("connection refused"))
 	tr.Fail(refused)
 	clock = clock.Add(2 * time.Second)
 	tr.Fail(errors.New("later failure"))
-	if s, detail := tr.Check(context.Background()); s != messages.HealthStatus_HEALTH_STATUS_DOWN || detail != "unreachable since 12:00:03: connection refused" {
+	if s, detail := tr.Check(context.Background()); s != messages.HealthStatus_HEALTH_STATUS_DOWN || detail != "unreachable since 12:00:03: out of brokers; connection refused" {
 		t.Errorf("while lost: %v %q", s, detail)
 	}
 	clock = clock.Add(3 * time.Second)
