@@ -65,7 +65,7 @@ func Props(cfg Config, deps Deps) (*actor.Props, error) {
 	escalate := actor.NewOneForOneStrategy(0, 0, func(any) actor.Directive { return actor.EscalateDirective })
 	return actor.PropsFromProducer(func() actor.Actor {
 		return &stream{cfg: cfg, deps: deps}
-	}, actor.WithSupervisor(supervision.Strategy(escalate))), nil
+	}, actor.WithSupervisor(supervision.Strategy(escalate, supervision.Budget{}))), nil
 }
 
 // Local messages of the actor to itself.

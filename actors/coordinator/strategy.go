@@ -18,7 +18,7 @@ var ErrRestartBudgetExhausted = errors.New("restart budget exhausted")
 // coordinator was running.
 var ErrChildStopped = errors.New("child stopped")
 
-// restartStrategy restarts a failing actor one-for-one, records it in the supervision log,
+// restartStrategy restarts a failing actor one-for-one, records and logs it (supervision),
 // and reports the failure that exceeds the budget to onExhausted.
 func restartStrategy(budget int, window time.Duration, onExhausted func(error)) actor.SupervisorStrategy {
 	alwaysRestart := func(any) actor.Directive { return actor.RestartDirective }
@@ -28,7 +28,7 @@ func restartStrategy(budget int, window time.Duration, onExhausted func(error)) 
 			onExhausted(fmt.Errorf("%w: %s failed more than %d times within %s, last: %v",
 				ErrRestartBudgetExhausted, child.Id, budget, window, reason))
 		},
-	})
+	}, supervision.Budget{Restarts: budget, Window: window})
 }
 
 // budgetStrategy detects the end of the restart budget: its decider always restarts, so

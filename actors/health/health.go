@@ -23,7 +23,7 @@ type Probe interface {
 
 // Optional wraps p for a component the node does its main job without (the broker: commands
 // are still accepted and their events wait in the outbox): its own status is reported as is,
-// but when it is down the node is degraded, not down.
+// but when it is down the status is degraded, not down.
 func Optional(p Probe) Probe { return optional{p} }
 
 type optional struct{ Probe }

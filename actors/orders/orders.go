@@ -36,7 +36,8 @@ func Props(store Store, cfg Config, childOpts ...actor.PropsOption) (*actor.Prop
 		return nil, fmt.Errorf("orders: nil store")
 	}
 	// A failing order actor is restarted and reloads its row; the restart is logged.
-	children := supervision.Strategy(actor.NewOneForOneStrategy(10, 10*time.Second, actor.DefaultDecider))
+	budget := supervision.Budget{Restarts: 10, Window: 10 * time.Second}
+	children := supervision.Strategy(actor.NewOneForOneStrategy(budget.Restarts, budget.Window, actor.DefaultDecider), budget)
 	return actor.PropsFromProducer(func() actor.Actor {
 		return &router{
 			store:     store,

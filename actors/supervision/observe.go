@@ -1,6 +1,10 @@
 package supervision
 
 import (
+	"fmt"
+	"log/slog"
+	"time"
+
 	"github.com/asynkron/protoactor-go/actor"
 )
 
@@ -28,27 +32,46 @@ func lifecycle(next actor.ReceiverFunc) actor.ReceiverFunc {
 	}
 }
 
-// Strategy wraps a supervisor strategy so that every failure it handles, and every
-// escalation it decides, is recorded: protoactor publishes SupervisorEvent for resume,
-// restart and stop, but nothing for a failure that is escalated.
-func Strategy(s actor.SupervisorStrategy) actor.SupervisorStrategy {
-	return &observedStrategy{inner: s}
+// Budget is the restart budget s enforces: at most Restarts within Window.
+type Budget struct {
+	Restarts int
+	Window   time.Duration
+}
+
+// Strategy wraps a supervisor strategy s, which enforces budget, so that every failure it
+// handles, and every escalation it decides, is recorded: protoactor publishes
+// SupervisorEvent for resume, restart and stop, but nothing for a failure that is
+// escalated. Each restart it decides is also logged (WARN, with the child, the reason and
+// the restarts within the budget), so that the node's log shows it too.
+func Strategy(s actor.SupervisorStrategy, budget Budget) actor.SupervisorStrategy {
+	return &observedStrategy{inner: s, budget: budget}
 }
 
 type observedStrategy struct {
-	inner actor.SupervisorStrategy
+	inner  actor.SupervisorStrategy
+	budget Budget
 }
 
 func (o *observedStrategy) HandleFailure(sys *actor.ActorSystem, sup actor.Supervisor, child *actor.PID, rs *actor.RestartStatistics, reason, message any) {
 	publish(sys, child, EventFailed, reason, "")
-	o.inner.HandleFailure(sys, escalationRecorder{Supervisor: sup, sys: sys, child: child}, child, rs, reason, message)
+	restarts := func() {
+		sys.Logger().Warn("actor restarted", slog.String("actor", child.Id), slog.String("reason", fmt.Sprint(reason)),
+			slog.Int("restarts", rs.NumberOfFailures(o.budget.Window)), slog.Int("budget", o.budget.Restarts), slog.Duration("window", o.budget.Window))
+	}
+	o.inner.HandleFailure(sys, escalationRecorder{Supervisor: sup, sys: sys, child: child, restarting: restarts}, child, rs, reason, message)
 }
 
-// escalationRecorder records an escalation before passing it on.
+// escalationRecorder records an escalation, and logs a restart, before passing it on.
 type escalationRecorder struct {
 	actor.Supervisor
-	sys   *actor.ActorSystem
-	child *actor.PID
+	sys        *actor.ActorSystem
+	child      *actor.PID
+	restarting func()
+}
+
+func (e escalationRecorder) RestartChildren(pids ...*actor.PID) {
+	e.restarting()
+	e.Supervisor.RestartChildren(pids...)
 }
 
 func (e escalationRecorder) EscalateFailure(reason, message any) {

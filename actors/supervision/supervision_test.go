@@ -17,6 +17,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/outboxnode/outbox/actors/supervision"
+	"github.com/outboxnode/outbox/infra/logtest"
 	"github.com/outboxnode/outbox/internal/poll"
 	"github.com/outboxnode/outbox/messages"
 )
@@ -101,7 +102,44 @@ func (parent) Receive(ctx actor.Context) {
 }
 
 func strategy(d actor.Directive) actor.SupervisorStrategy {
-	return supervision.Strategy(actor.NewOneForOneStrategy(10, time.Minute, func(any) actor.Directive { return d }))
+	return supervision.Strategy(actor.NewOneForOneStrategy(10, time.Minute, func(any) actor.Directive { return d }),
+		supervision.Budget{Restarts: 10, Window: time.Minute})
+}
+
+func TestEachRestartIsLoggedWithReasonAndCount(t *testing.T) {
+	logs, log := logtest.New()
+	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return log }))
+	t.Cleanup(sys.Shutdown)
+	restarting, _ := sys.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return parent{} },
+		actor.WithSupervisor(strategy(actor.RestartDirective))), "restarting")
+	stopping, _ := sys.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return parent{} },
+		actor.WithSupervisor(strategy(actor.StopDirective))), "stopping")
+	sys.Root.Send(stopping, "boom-stop")
+	sys.Root.Send(restarting, "boom-1")
+	sys.Root.Send(restarting, "boom-2")
+	var restarts []logtest.Line
+	deadline := time.Now().Add(5 * time.Second)
+	for len(restarts) < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("restart lines %v, want 2; all: %v", restarts, logs.Lines())
+		}
+		time.Sleep(5 * time.Millisecond)
+		restarts = restarts[:0]
+		for _, l := range logs.Lines() {
+			if l.Message == "actor restarted" {
+				restarts = append(restarts, l)
+			}
+		}
+	}
+	for i, l := range restarts {
+		if l.Level != slog.LevelWarn || l.Attrs["actor"].String() != "restarting/child" || l.Attrs["reason"].String() != fmt.Sprintf("boom-%d", i+1) ||
+			l.Attrs["restarts"].Int64() != int64(i+1) || l.Attrs["budget"].Int64() != 10 {
+			t.Errorf("restart line %d: %+v", i, l)
+		}
+	}
+	if len(restarts) != 2 {
+		t.Errorf("%d restart lines, want 2 (a stopped child is not restarted): %v", len(restarts), restarts)
+	}
 }
 
 func TestRecordsLifecycleFailuresAndEscalations(t *testing.T) {

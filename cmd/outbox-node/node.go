@@ -164,15 +164,17 @@ func (n *node) startActors(session gocqlx.Session, m *metrics.Metrics) error {
 	if err := n.startRemote(sys, m); err != nil {
 		return err
 	}
-	kafka := newKafkaProbe(n.cfg.KafkaBrokers(), n.cfg.Node.RequestTimeout, n.cfg.Kafka.Security)
-	n.onShutdown("kafka probe", func(context.Context) error { return kafka.Close() })
+	store := scylla.NewProbe(session, n.logger.With("component", "scylla"))
+	watching, stopWatching := context.WithCancel(context.Background())
+	go store.Run(watching)
+	n.onShutdown("store probe", func(context.Context) error { stopWatching(); return nil })
 	relay, err := n.buildRelay(sys, session, m)
 	if err != nil {
 		return err
 	}
 	coordinator, err := n.spawnTree(sys, treeDeps{
 		store:          scylla.NewStore(session, n.cfg.Scylla.Keyspace),
-		probes:         append([]health.Probe{scylla.NewProbe(session), health.Optional(kafka)}, relay.probes...),
+		probes:         append([]health.Probe{store}, relay.probes...),
 		metrics:        m,
 		supervisionLog: filepath.Join(n.cfg.Node.DataDir, "supervision.log"),
 		relay:          relay.children,

@@ -39,7 +39,8 @@ const (
 // child) and DLQ actors over them.
 type relay struct {
 	children []coordinator.Child
-	// probes report the breaker and the CDC lag to the Health actor.
+	// probes report the brokers, the breaker and the CDC lag to the Health
+	// actor.
 	probes []health.Probe
 }
 
@@ -59,7 +60,7 @@ func (n *node) buildRelay(sys *actor.ActorSystem, session gocqlx.Session, m *met
 		return nil, err
 	}
 	n.onShutdown("kafka producer", func(context.Context) error { return producer.Close() })
-	policy, err := resilience.New(r.Retry, resilience.WithPermanent(kafka.IsPermanent), resilience.WithListener(m))
+	policy, err := resilience.New(r.Retry, resilience.WithPermanent(kafka.IsPermanent), resilience.WithListener(m), resilience.WithLogger(n.logger.With("component", "breaker")))
 	if err != nil {
 		return nil, err
 	}
@@ -89,7 +90,7 @@ func (n *node) buildRelay(sys *actor.ActorSystem, session gocqlx.Session, m *met
 			{Name: dlqName, Props: dlqProps, Routes: []proto.Message{&messages.DLQList{}, &messages.DLQReplay{}, &messages.DLQSkip{}}},
 			{Name: cdcstreamName, Props: streamProps},
 		},
-		probes: []health.Probe{breakerProbe{policy, r.Retry.SuccessThreshold}, cdcstream.Probe{Root: sys.Root, PID: streamPID}},
+		probes: []health.Probe{health.Optional(producer.Reachability()), breakerProbe{policy, r.Retry.SuccessThreshold}, cdcstream.Probe{Root: sys.Root, PID: streamPID}},
 	}, nil
 }
 

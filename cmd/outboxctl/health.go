@@ -14,11 +14,12 @@ import (
 	"github.com/outboxnode/outbox/messages"
 )
 
-// unhealthyError makes `outboxctl health` exit non-zero when the node is
-// not ok, like /health answering 503.
-type unhealthyError struct{ status string }
+// unhealthyError makes `outboxctl health` exit non-zero when the status is
+// not ok, like /health answering 503. The node answered: it says what is
+// at fault, not that the node is down.
+type unhealthyError struct{ summary string }
 
-func (e *unhealthyError) Error() string { return "node is " + e.status }
+func (e *unhealthyError) Error() string { return "status " + e.summary }
 
 // health prints the Health actor's report in the JSON shape of /health.
 func health(e *env, cmd *cli.Command) error {
@@ -44,14 +45,16 @@ func health(e *env, cmd *cli.Command) error {
 		fmt.Fprintln(e.stdout, healthText(h))
 	}
 	if !h.OK() {
-		return &unhealthyError{status: h.Status}
+		return &unhealthyError{summary: h.Summary()}
 	}
 	return nil
 }
 
+// healthText heads the components with the status and its reason: "node"
+// is kept for the process, which answered.
 func healthText(h metrics.Health) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%-12s %s", "node", h.Status)
+	fmt.Fprintf(&b, "%-12s %s", "status", h.Summary())
 	for _, name := range slices.Sorted(maps.Keys(h.Components)) {
 		c := h.Components[name]
 		fmt.Fprintf(&b, "\n%-12s %-9s %s", name, c.Status, c.Detail)

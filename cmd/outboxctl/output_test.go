@@ -53,9 +53,11 @@ func TestTexts(t *testing.T) {
 		Topic: "OrderUpdated", Attempts: 5, Error: "too large", LastFailedAt: at,
 		State: messages.DeadLetterState_DEAD_LETTER_STATE_DEAD,
 	}})
-	health := healthText(metrics.Health{Status: "degraded", Components: map[string]metrics.ComponentHealth{
-		"scylla": {Status: "ok"}, "breaker": {Status: "degraded", Detail: "open"},
-	}})
+	health := healthText(metrics.HealthFromReport(&messages.HealthReport{Status: messages.HealthStatus_HEALTH_STATUS_DEGRADED, Components: []*messages.Component{
+		{Name: "scylla", Status: messages.HealthStatus_HEALTH_STATUS_OK},
+		{Name: "breaker", Status: messages.HealthStatus_HEALTH_STATUS_DEGRADED, Detail: "open: publishing paused"},
+		{Name: "kafka", Status: messages.HealthStatus_HEALTH_STATUS_DOWN, Detail: "unreachable since 12:00:03: dial tcp: connection refused"},
+	}}))
 	tests := []struct {
 		name, got string
 		want      []string
@@ -64,7 +66,7 @@ func TestTexts(t *testing.T) {
 		{"event", event, []string{"7 2026-01-02T03:04:05Z coordinator/orders restarted directive=restart reason=\"boom\""}},
 		{"dlq", letters, []string{"e-1 DEAD order/o-1 v2 topic=OrderUpdated attempts=5", `error="too large"`}},
 		{"no dlq", dlqText(nil), []string{"no dead letters"}},
-		{"health", health, []string{"node         degraded", "breaker      degraded  open"}},
+		{"health", health, []string{"status       degraded: kafka unreachable since 12:00:03, breaker open\n", "breaker      degraded  open"}},
 	}
 	for _, tt := range tests {
 		for _, w := range tt.want {

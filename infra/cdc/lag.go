@@ -142,6 +142,7 @@ func (p resumeRecorder) GetProgress(ctx context.Context, gen time.Time, table st
 	if err == nil {
 		p.run.mu.Lock()
 		p.run.resumed[id.String()] = pr.LastProcessedRecordTime
+		p.run.resume.loaded(pr.LastProcessedRecordTime)
 		p.run.mu.Unlock()
 	}
 	return pr, err

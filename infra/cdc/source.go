@@ -73,7 +73,8 @@ func (s *Source) Run(ctx context.Context, deliver func(cdcstream.Delivery)) erro
 	}
 	pm.SetTTL(int32(max(progressTTL, s.cfg.ChangeAgeLimit).Seconds()))
 	r := &run{cfg: s.cfg, log: s.log, deliver: deliver, window: checkpoint.NewWindow(s.cfg.InFlight), streams: map[string]*stream{},
-		kick: make(chan struct{}, 1), cancelled: ctx.Done(), session: s.session, resumed: map[string]gocql.UUID{}}
+		kick: make(chan struct{}, 1), cancelled: ctx.Done(), session: s.session, resumed: map[string]gocql.UUID{},
+		resume: resumeLog{log: s.log, table: s.cfg.Keyspace + "." + s.cfg.ProgressTable}}
 	s.mu.Lock()
 	s.cur = r
 	s.mu.Unlock()
@@ -166,6 +167,7 @@ type run struct {
 	streams map[string]*stream
 	// resumed is the progress the reader loaded per stream, by name.
 	resumed map[string]gocql.UUID
+	resume  resumeLog
 
 	// session serves the lag probe (lag.go).
 	session *gocql.Session
@@ -385,6 +387,11 @@ type printfLogger struct {
 }
 
 func (l printfLogger) Printf(format string, v ...any) {
+	if n, ok := streamCount(format, v); ok {
+		l.run.mu.Lock()
+		l.run.resume.expect(n)
+		l.run.mu.Unlock()
+	}
 	msg := strings.TrimSpace(fmt.Sprintf(format, v...))
 	if strings.HasPrefix(msg, "error while") || strings.HasPrefix(msg, "table not found") {
 		l.run.health.failed(time.Now(), msg)

@@ -3,6 +3,7 @@ package cdc_test
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/outboxnode/outbox/actors/cdcstream"
 	"github.com/outboxnode/outbox/infra/cdc"
 	"github.com/outboxnode/outbox/infra/config"
+	"github.com/outboxnode/outbox/infra/logtest"
 	"github.com/outboxnode/outbox/infra/miniscylla"
 	"github.com/outboxnode/outbox/infra/scylla"
 	"github.com/outboxnode/outbox/internal/poll"
@@ -118,7 +120,12 @@ func (r *running) stop(t *testing.T) {
 
 func newSource(t *testing.T, s *gocql.Session, inFlight int) *cdc.Source {
 	t.Helper()
-	src, err := cdc.New(cdc.Config{Keyspace: "orders_ks", ChangeAgeLimit: time.Hour, Consistency: gocql.One, InFlight: inFlight}, s, nil)
+	return newLoggedSource(t, s, inFlight, nil)
+}
+
+func newLoggedSource(t *testing.T, s *gocql.Session, inFlight int, log *slog.Logger) *cdc.Source {
+	t.Helper()
+	src, err := cdc.New(cdc.Config{Keyspace: "orders_ks", ChangeAgeLimit: time.Hour, Consistency: gocql.One, InFlight: inFlight}, s, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,10 +143,14 @@ func TestSourceDeliversDeltasInOrderAndResumesFromSavedProgress(t *testing.T) {
 	if err := s.Query(`DELETE FROM orders_ks.outbox_messages WHERE aggregate_id = ? AND event_id = ?`, agg, ids[0]).Exec(); err != nil {
 		t.Fatal(err)
 	}
-	src := newSource(t, s, 100)
+	logs, log := logtest.New()
+	src := newLoggedSource(t, s, 100, log)
 	c := &collector{ack: true}
 	r := start(t, src, c)
 	poll.Eventually(t, 30*time.Second, poll.True("5 events", func() bool { return c.count() >= 5 }))
+	if got := resumeLines(logs); len(got) != 1 || got[0].Message != "cdc reader resumed: no saved position, reading from the start of the generation" {
+		t.Errorf("first run's resume lines: %+v", got)
+	}
 	r.stop(t)
 	if err := src.Flush(context.Background()); err != nil {
 		t.Fatal(err)
@@ -161,12 +172,30 @@ func TestSourceDeliversDeltasInOrderAndResumesFromSavedProgress(t *testing.T) {
 	// A new run resumes after the saved progress: only the new event.
 	newID := insert(t, s, agg, 6, "OrderCancelled")
 	c2 := &collector{ack: true}
-	r2 := start(t, newSource(t, s, 100), c2)
+	logs2, log2 := logtest.New()
+	r2 := start(t, newLoggedSource(t, s, 100, log2), c2)
 	poll.Eventually(t, 30*time.Second, poll.True("the new event", func() bool { return c2.count() >= 1 }))
 	r2.stop(t)
+	// The saved position is the last change read (the delete, after version 5).
+	got := resumeLines(logs2)
+	if len(got) != 1 || got[0].Message != "cdc reader resumed from saved positions" || got[0].Attrs["saved"].Int64() < 1 ||
+		got[0].Attrs["oldest"].Time().Before(ids[4].Time()) || got[0].Attrs["oldest"].Time().After(newID.Time()) {
+		t.Errorf("second run's resume lines: %+v, want one saved position after %s", got, ids[4].Time())
+	}
 	if c2.count() != 1 || c2.got[0].Request.GetEvent().GetEventId() != newID.String() {
 		t.Fatalf("resumed run delivered %d: %v", c2.count(), c2.got)
 	}
+}
+
+// resumeLines returns the reader's resume lines.
+func resumeLines(r *logtest.Recorder) []logtest.Line {
+	var out []logtest.Line
+	for _, l := range r.Lines() {
+		if strings.HasPrefix(l.Message, "cdc reader resumed") && l.Level == slog.LevelInfo {
+			out = append(out, l)
+		}
+	}
+	return out
 }
 
 func TestSourceWindowBlocksAndUnackedEventsAreReadAgain(t *testing.T) {

@@ -1,12 +1,15 @@
 package kafka
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/IBM/sarama"
+
+	"github.com/outboxnode/outbox/infra/internal/outage"
 )
 
 // Bounds of the wait between connection attempts while no broker answers:
@@ -28,28 +31,30 @@ func (p *Producer) Connected() bool {
 	}
 }
 
-// connect dials until a broker answers or Close is called, logging one
-// line when it starts waiting and one when it connected. Close does not
+// connect dials until a broker answers or Close is called; the first
+// failure logs that the brokers are unreachable (the relay waits), the
+// success that they are reachable and the producer connected. Close does not
 // wait for a dial in progress: what it brings after Close is closed here.
 func (p *Producer) connect(conf *sarama.Config, topicTemplate string) {
 	delay := reconnectMin
 	for attempt := 1; ; attempt++ {
-		ap, err := p.dial(conf)
-		adopted := err == nil && p.adopt(ap)
+		client, ap, err := p.dial(conf)
+		adopted := err == nil && p.adopt(client, ap)
 		if attempt == 1 {
 			close(p.firstDial)
 		}
 		switch {
 		case err == nil && !adopted:
 			_ = ap.Close()
+			_ = client.Close()
 			return
 		case err == nil:
+			p.reach.OK()
 			p.log.Info("kafka connected", slog.Any("brokers", p.brokers), slog.String("topic_template", topicTemplate), slog.Int("attempts", attempt))
 			return
-		case attempt == 1:
-			p.log.Warn("kafka unreachable, relay waiting", slog.Any("brokers", p.brokers), slog.Any("err", err))
 		default:
-			p.log.Debug("kafka still unreachable", slog.Int("attempts", attempt), slog.Any("err", err))
+			p.reach.Fail(err)
+			p.log.Debug("kafka connection attempt failed", slog.Int("attempts", attempt), slog.Any("err", err))
 		}
 		t := time.NewTimer(delay)
 		select {
@@ -62,30 +67,55 @@ func (p *Producer) connect(conf *sarama.Config, topicTemplate string) {
 	}
 }
 
-// adopt makes ap the producer's unless Close came first.
-func (p *Producer) adopt(ap sarama.AsyncProducer) bool {
+// adopt makes ap and the check's client the producer's unless Close came
+// first, and starts the periodic check.
+func (p *Producer) adopt(client sarama.Client, ap sarama.AsyncProducer) bool {
 	p.sendMu.Lock()
 	defer p.sendMu.Unlock()
 	if p.closed {
 		return false
 	}
-	p.ap = ap
+	p.client, p.ap = client, ap
+	var ctx context.Context
+	ctx, p.stopWatch = context.WithCancel(context.Background())
+	go p.reach.Watch(ctx, outage.Interval, func(context.Context) error { return p.refresh() })
 	go p.drain()
 	close(p.ready)
 	return true
 }
 
+// refresh is the brokers' periodic check: a metadata request, which sees
+// them lost while no record is sent (the breaker open, no events) and sees
+// them back before the breaker's next trial.
+func (p *Producer) refresh() error {
+	if err := p.client.RefreshMetadata(); err != nil {
+		return fmt.Errorf("metadata from %v: %w", p.brokers, err)
+	}
+	return nil
+}
+
 // dial fits the record size to the broker's limit and creates the sarama
-// producer; an error means no broker could be reached.
-func (p *Producer) dial(conf *sarama.Config) (sarama.AsyncProducer, error) {
+// producer, and the client of the periodic check: a client of its own, so
+// that its metadata requests do not touch the producer's metadata; an
+// error means no broker could be reached.
+func (p *Producer) dial(conf *sarama.Config) (sarama.Client, sarama.AsyncProducer, error) {
 	if err := p.fitBrokerLimit(p.brokers, conf); err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	check := *conf
+	check.ClientID += "-check"
+	check.Metadata.Full = false
+	check.Metadata.Retry.Max = 0
+	client, err := sarama.NewClient(p.brokers, &check)
+	if err != nil {
+		return nil, nil, fmt.Errorf("kafka client for %v: %w", p.brokers, err)
 	}
 	ap, err := sarama.NewAsyncProducer(p.brokers, conf)
 	if err != nil {
-		return nil, fmt.Errorf("kafka producer for %v: %w", p.brokers, err)
+		_ = client.Close()
+		return nil, nil, fmt.Errorf("kafka producer for %v: %w", p.brokers, err)
 	}
-	return ap, nil
+	return client, ap, nil
 }
 
 // errUnreachable marks a limit read that failed because no broker answered.

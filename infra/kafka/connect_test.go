@@ -63,7 +63,7 @@ func TestProducerStartsWithoutBroker(t *testing.T) {
 		t.Errorf("topic holds %d records, want %d", got, len(evs))
 	}
 	log := logs.String()
-	for _, line := range []string{"kafka unreachable, relay waiting", "kafka connected"} {
+	for _, line := range []string{`msg="kafka unreachable"`, `msg="kafka reachable"`, `msg="kafka connected"`} {
 		if n := strings.Count(log, line); n != 1 {
 			t.Errorf("%q logged %d times, want once; log:\n%s", line, n, log)
 		}

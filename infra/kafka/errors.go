@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/IBM/sarama"
+	"github.com/eapache/go-resiliency/breaker"
 )
 
 // Kind classifies a publish failure by what the caller should do about it.
@@ -119,3 +120,13 @@ func IsUnavailable(err error) bool { return Classify(err) == KindUnavailable }
 
 // IsPermanent reports whether err means the record can never be published.
 func IsPermanent(err error) bool { return Classify(err) == KindPermanent }
+
+// unreachable reports whether a record failed because no broker answered
+// (network error, timeout, no broker left), as opposed to a broker's own
+// answer (an error code) or sarama's per-partition breaker, which stays open
+// for a while after the brokers are back: only the former counts as the
+// brokers lost.
+func unreachable(err error) bool {
+	var kerr sarama.KError
+	return Classify(err) == KindUnavailable && !errors.As(err, &kerr) && !errors.Is(err, breaker.ErrBreakerOpen)
+}

@@ -9,6 +9,12 @@
 // connection every record fails as KindUnavailable, so the relay pauses
 // and nothing is dead-lettered for the broker's absence.
 //
+// The producer follows its brokers' reachability (infra/internal/outage):
+// connection attempts, every record's outcome and a metadata request every
+// few seconds once connected log one line when the brokers are lost and one
+// when they are back, and Reachability reports it to the health actor
+// without calling them.
+//
 // Recovery note: sarama keeps its own breaker per topic and partition
 // (3 failed leader look-ups open it for 10 s, hard-coded), so after a broker
 // outage records keep failing with "circuit breaker is open" for up to 10 s
@@ -25,6 +31,8 @@ import (
 
 	"github.com/IBM/sarama"
 
+	"github.com/outboxnode/outbox/actors/health"
+	"github.com/outboxnode/outbox/infra/internal/outage"
 	"github.com/outboxnode/outbox/messages"
 )
 
@@ -37,9 +45,12 @@ type Producer struct {
 	mapper  *Mapper
 	log     *slog.Logger
 	brokers []string
-	// ap is set once, by connect under sendMu unless closed, before ready
-	// is closed; read it only after ready.
+	reach   *outage.Tracker
+	// ap and client (the periodic check's) are set once, by connect under sendMu unless
+	// closed, before ready is closed; read them only after ready.
 	ap        sarama.AsyncProducer
+	client    sarama.Client
+	stopWatch context.CancelFunc
 	ready     chan struct{}
 	firstDial chan struct{} // closed once the first connection attempt ended
 
@@ -66,7 +77,7 @@ func New(cfg Config) (*Producer, error) {
 		return nil, err
 	}
 	p := &Producer{
-		mapper: mapper, log: cfg.Logger, brokers: cfg.Brokers,
+		mapper: mapper, log: cfg.Logger, brokers: cfg.Brokers, reach: outage.New("kafka", cfg.Logger.With(slog.Any("brokers", cfg.Brokers))),
 		ready: make(chan struct{}), firstDial: make(chan struct{}),
 		closing: make(chan struct{}), drained: make(chan struct{}),
 	}
@@ -99,6 +110,11 @@ func saramaConfig(cfg Config) *sarama.Config {
 	c.Producer.Partitioner = sarama.NewHashPartitioner
 	return c
 }
+
+// Reachability is the brokers' health probe ("kafka"): down from the first
+// failure to reach them until they answer again, with the time and the
+// cause. It calls no broker, so a hung one cannot hold up the health answer.
+func (p *Producer) Reachability() health.Probe { return p.reach }
 
 // Topic returns the topic ev is published to.
 func (p *Producer) Topic(ev *messages.OutboxEvent) string { return p.mapper.Topic(ev) }
@@ -212,6 +228,7 @@ func (p *Producer) drain() {
 				succ = nil
 				continue
 			}
+			p.reach.OK()
 			t := m.Metadata.(ticket)
 			t.b.resolve(t.i, nil)
 		case pe, ok := <-errs:
@@ -219,8 +236,12 @@ func (p *Producer) drain() {
 				errs = nil
 				continue
 			}
+			kind := Classify(pe.Err)
+			if unreachable(pe.Err) {
+				p.reach.Fail(pe.Err)
+			}
 			t := pe.Msg.Metadata.(ticket)
-			t.b.resolve(t.i, &PublishError{Kind: Classify(pe.Err), Topic: pe.Msg.Topic, Err: pe.Err})
+			t.b.resolve(t.i, &PublishError{Kind: kind, Topic: pe.Msg.Topic, Err: pe.Err})
 		}
 	}
 }
@@ -237,8 +258,10 @@ func (p *Producer) Close() error {
 		p.sendMu.Unlock()
 		// Not connected yet: connect sees closed and discards what it dials.
 		if connected {
+			p.stopWatch()
 			p.ap.AsyncClose()
 			<-p.drained
+			_ = p.client.Close()
 		}
 		p.log.Info("kafka producer closed")
 	})

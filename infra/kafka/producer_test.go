@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,10 +16,12 @@ import (
 
 	"github.com/outboxnode/outbox/actors/publisher"
 	"github.com/outboxnode/outbox/infra/kafka"
+	"github.com/outboxnode/outbox/infra/logtest"
 	"github.com/outboxnode/outbox/infra/minikafka"
 	"github.com/outboxnode/outbox/infra/minikafka/minikafkatest"
 	"github.com/outboxnode/outbox/internal/poll"
 	"github.com/outboxnode/outbox/messages"
+	"github.com/outboxnode/outbox/test/harness"
 )
 
 var _ publisher.Producer = (*kafka.Producer)(nil)
@@ -193,6 +198,47 @@ func TestBrokerUnavailableAndRecovery(t *testing.T) {
 		}
 		return errors.Join(errs...)
 	})
+}
+
+// TestBrokerLostAndBackAreLoggedOnce checks an outage makes one line when
+// the first record fails and one when the periodic check reaches the broker
+// again, and that the health probe follows without calling the broker.
+func TestBrokerLostAndBackAreLoggedOnce(t *testing.T) {
+	b := startBroker(t, minikafka.Config{Topics: []string{"OrderCreated"}})
+	logs, log := logtest.New()
+	p := newProducer(t, kafka.Config{Brokers: []string{b.Addr()}, SendRetries: 1, RetryBackoff: 10 * time.Millisecond, Timeout: time.Second, DialTimeout: time.Second, Logger: log})
+	requireAllNil(t, p.Publish(context.Background(), events(2, 2, "OrderCreated")))
+	if err := b.SetUnavailable(true); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		for _, err := range p.Publish(context.Background(), events(2, 2, "OrderCreated")) {
+			if !kafka.IsUnavailable(err) {
+				t.Fatalf("during outage: %v, want unavailable", err)
+			}
+		}
+	}
+	if status, detail := p.Reachability().Check(context.Background()); status != messages.HealthStatus_HEALTH_STATUS_DOWN || !strings.HasPrefix(detail, "unreachable since ") {
+		t.Errorf("probe during outage: %v %q", status, detail)
+	}
+	if err := b.SetUnavailable(false); err != nil {
+		t.Fatal(err)
+	}
+	harness.Eventually(t, 30*time.Second, func() error {
+		if status, detail := p.Reachability().Check(context.Background()); status != messages.HealthStatus_HEALTH_STATUS_OK {
+			return fmt.Errorf("probe after the outage: %v %q", status, detail)
+		}
+		return nil
+	})
+	var changes []string
+	for _, l := range logs.Lines() {
+		if l.Level >= slog.LevelInfo && l.Message != "kafka connected" {
+			changes = append(changes, l.Level.String()+" "+l.Message)
+		}
+	}
+	if want := []string{"WARN kafka unreachable", "INFO kafka reachable"}; !slices.Equal(changes, want) {
+		t.Fatalf("logged %q, want %q", changes, want)
+	}
 }
 
 // A broker that is really gone (closed, port refused) must classify the same

@@ -1,6 +1,9 @@
 package metrics
 
 import (
+	"cmp"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -9,13 +12,18 @@ import (
 
 // Health is the JSON document of /health (and of `outboxctl health -o json`):
 //
-//	{"status":"ok","components":{"scylla":{"status":"ok","detail":"..."}},"checked_at":"..."}
+//	{"status":"degraded","reason":"kafka unreachable since 12:00:03","components":{"kafka":{"status":"down","detail":"..."}},"checked_at":"..."}
 //
-// Status values are "ok", "degraded" and "down"; the node status is the
-// worst component status, but the broker being down only degrades it
-// (commands are still accepted; the relay waits).
+// Status values are "ok", "degraded" and "down"; the status is the worst
+// component status, but the broker being down only degrades it (commands
+// are still accepted; the relay waits). Reason names the components at
+// fault. The status is the service's: a node that answers is up, whatever
+// its status.
 type Health struct {
-	Status     string                     `json:"status"`
+	Status string `json:"status"`
+	// Reason is set unless the status is ok: each component that is not
+	// ok, with the first clause of its detail.
+	Reason     string                     `json:"reason,omitempty"`
 	Components map[string]ComponentHealth `json:"components"`
 	CheckedAt  time.Time                  `json:"checked_at,omitzero"`
 	// Error is set when no report could be obtained (status is then down).
@@ -50,7 +58,35 @@ func HealthFromReport(r *messages.HealthReport) Health {
 	for _, c := range r.GetComponents() {
 		h.Components[c.GetName()] = ComponentHealth{Status: StatusName(c.GetStatus()), Detail: c.GetDetail()}
 	}
+	h.Reason = reason(h.Components)
 	return h
+}
+
+// Summary is the status with its reason: "ok", or e.g. "degraded: kafka
+// unreachable since 12:00:03, breaker open".
+func (h Health) Summary() string {
+	if h.Reason == "" {
+		return h.Status
+	}
+	return h.Status + ": " + h.Reason
+}
+
+// reason lists the components that are not ok, down before degraded, each
+// by its name and the first clause of its detail (up to ": ").
+func reason(components map[string]ComponentHealth) string {
+	rank := map[string]int{StatusDown: 0, StatusDegraded: 1}
+	var faults []string
+	for _, name := range slices.Sorted(maps.Keys(components)) {
+		if components[name].Status != StatusOK {
+			faults = append(faults, name)
+		}
+	}
+	slices.SortStableFunc(faults, func(a, b string) int { return cmp.Compare(rank[components[a].Status], rank[components[b].Status]) })
+	for i, name := range faults {
+		clause, _, _ := strings.Cut(components[name].Detail, ": ")
+		faults[i] = strings.TrimSpace(name + " " + clause)
+	}
+	return strings.Join(faults, ", ")
 }
 
 // StatusName maps a HealthStatus to "ok", "degraded" or "down"; an unset

@@ -12,6 +12,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"sync"
+	"time"
 
 	"github.com/failsafe-go/failsafe-go"
 	"github.com/failsafe-go/failsafe-go/circuitbreaker"
@@ -50,13 +53,25 @@ func WithListener(l Listener) Option {
 	return func(p *Policy) { p.listener = l }
 }
 
+// WithLogger sets where the breaker's state changes are logged: open
+// (WARN, with the failure that opened it and when it tries again),
+// half-open and closed (INFO). Without it they are not logged.
+func WithLogger(l *slog.Logger) Option {
+	return func(p *Policy) { p.log = l }
+}
+
 // Policy runs functions under retry + circuit breaker. It is safe for
 // concurrent use; the breaker state is shared by all calls.
 type Policy struct {
 	isPermanent func(error) bool
 	listener    Listener
+	log         *slog.Logger
 	retry       retrypolicy.RetryPolicy[any]
 	breaker     circuitbreaker.CircuitBreaker[any]
+	openDelay   time.Duration
+
+	mu          sync.Mutex
+	lastFailure error // the latest failure the breaker counted: the cause of an open
 }
 
 type operationKey struct{}
@@ -67,7 +82,7 @@ func New(cfg Config, opts ...Option) (*Policy, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	p := &Policy{isPermanent: func(error) bool { return false }, listener: nopListener{}}
+	p := &Policy{isPermanent: func(error) bool { return false }, listener: nopListener{}, log: slog.New(slog.DiscardHandler), openDelay: cfg.OpenDelay}
 	for _, o := range opts {
 		o(p)
 	}
@@ -92,10 +107,18 @@ func New(cfg Config, opts ...Option) (*Policy, error) {
 		WithDelay(cfg.OpenDelay).
 		WithSuccessThreshold(cfg.SuccessThreshold).
 		HandleIf(func(_ any, err error) bool {
-			return err != nil && !p.isPermanent(err) && !isContextErr(err)
+			counted := err != nil && !p.isPermanent(err) && !isContextErr(err)
+			if counted {
+				p.mu.Lock()
+				p.lastFailure = err
+				p.mu.Unlock()
+			}
+			return counted
 		}).
 		OnStateChanged(func(e circuitbreaker.StateChangedEvent) {
-			p.listener.OnStateChange(stateOf(e.NewState))
+			s := stateOf(e.NewState)
+			p.listener.OnStateChange(s)
+			p.logChange(s)
 		}).
 		Build()
 	return p, nil
@@ -129,6 +152,23 @@ func (p *Policy) State() State {
 		return StateHalfOpen
 	}
 	return s
+}
+
+// logChange logs one line per state change. failsafe-go calls its
+// listener once per change, so a breaker that stays open logs nothing more.
+func (p *Policy) logChange(s State) {
+	switch s {
+	case StateOpen:
+		p.mu.Lock()
+		cause := p.lastFailure
+		p.mu.Unlock()
+		p.log.Warn("breaker open: publishing paused", slog.Any("cause", cause),
+			slog.Time("retry_at", time.Now().Add(p.openDelay).Round(time.Millisecond)), slog.Duration("delay", p.openDelay))
+	case StateHalfOpen:
+		p.log.Info("breaker half-open: trial publishes")
+	case StateClosed:
+		p.log.Info("breaker closed: publishing resumed")
+	}
 }
 
 func isContextErr(err error) bool {

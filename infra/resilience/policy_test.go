@@ -3,12 +3,15 @@ package resilience
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/outboxnode/outbox/infra/logtest"
 )
 
 var (
@@ -175,6 +178,40 @@ func TestBreakerOpensAfterConsecutiveFailuresAndCloses(t *testing.T) {
 			t.Fatalf("state changes = %v, want open, half-open, closed", states)
 		}
 	})
+}
+
+func TestBreakerLogsOneLinePerStateChange(t *testing.T) {
+	cfg := fastConfig()
+	cfg.MaxAttempts = 1
+	logs, log := logtest.New()
+	p, err := New(cfg, WithLogger(log))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	var calls atomic.Int32
+	for range 4 {
+		_ = p.Run(ctx, "op", failing(&calls, errTransient))
+	}
+	last := errors.New("connection refused")
+	_ = p.Run(ctx, "op", failing(&calls, last))
+	for range 3 { // rejected while open: no more lines
+		_ = p.Run(ctx, "op", failing(&calls, errTransient))
+	}
+	waitFor(t, 2*time.Second, "half-open", func() bool { return p.State() == StateHalfOpen })
+	for range 3 {
+		if err := p.Run(ctx, "op", func(context.Context) error { return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []string{"breaker open: publishing paused", "breaker half-open: trial publishes", "breaker closed: publishing resumed"}
+	if got := logs.Messages(slog.LevelDebug); !slices.Equal(got, want) {
+		t.Fatalf("logged %q, want %q", got, want)
+	}
+	open := logs.Lines()[0]
+	if open.Level != slog.LevelWarn || open.Attrs["cause"].Any() != last || open.Attrs["delay"].Duration() != cfg.OpenDelay || open.Attrs["retry_at"].Time().IsZero() {
+		t.Errorf("open line %+v: want WARN with the failure that opened it and when it tries again", open)
+	}
 }
 
 func TestHalfOpenFailureReopens(t *testing.T) {

@@ -2,8 +2,11 @@ package scylla_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,11 +16,14 @@ import (
 
 	"github.com/outboxnode/outbox/actors/orders"
 	"github.com/outboxnode/outbox/infra/config"
+	"github.com/outboxnode/outbox/infra/logtest"
 	"github.com/outboxnode/outbox/infra/miniscylla"
+	"github.com/outboxnode/outbox/infra/miniscylla/miniscyllatest"
 	"github.com/outboxnode/outbox/infra/scylla"
 	"github.com/outboxnode/outbox/infra/scylla/scyllatest"
 	"github.com/outboxnode/outbox/messages"
 	"github.com/outboxnode/outbox/schema"
+	"github.com/outboxnode/outbox/test/harness"
 )
 
 // startStore runs miniscylla with the schema, migrates it once more (it
@@ -174,22 +180,39 @@ func TestAtomicityCheckCatchesTwoWrites(t *testing.T) {
 	}
 }
 
-func TestProbe(t *testing.T) {
+// TestProbeFollowsTheStore closes the store under a running probe, then
+// serves its address again: one line each way, and the health state
+// follows.
+func TestProbeFollowsTheStore(t *testing.T) {
 	srv, session, _ := startStore(t)
-	p := scylla.NewProbe(session)
-	if p.Name() != "scylla" {
-		t.Fatalf("Name = %q", p.Name())
+	logs, log := logtest.New()
+	p := scylla.NewProbe(session, log)
+	if status, detail := p.Check(t.Context()); p.Name() != "scylla" || status != messages.HealthStatus_HEALTH_STATUS_OK {
+		t.Fatalf("%s: %v %q, want ok", p.Name(), status, detail)
 	}
-	if status, detail := p.Check(t.Context()); status != messages.HealthStatus_HEALTH_STATUS_OK {
-		t.Fatalf("Check = %v %q, want ok", status, detail)
-	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { p.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	addr := srv.Addr()
 	if err := srv.Close(); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
-	defer cancel()
-	if status, _ := p.Check(ctx); status != messages.HealthStatus_HEALTH_STATUS_DOWN {
-		t.Fatalf("Check after the server closed = %v, want down", status)
+	harness.Eventually(t, 30*time.Second, func() error {
+		if status, detail := p.Check(t.Context()); status != messages.HealthStatus_HEALTH_STATUS_DOWN || !strings.HasPrefix(detail, "unreachable since ") {
+			return fmt.Errorf("after the server closed: %v %q", status, detail)
+		}
+		return nil
+	})
+	miniscyllatest.Start(t, miniscylla.Config{Addr: addr})
+	harness.Eventually(t, time.Minute, func() error {
+		if status, detail := p.Check(t.Context()); status != messages.HealthStatus_HEALTH_STATUS_OK {
+			return fmt.Errorf("after the server is back: %v %q", status, detail)
+		}
+		return nil
+	})
+	if got, want := logs.Messages(slog.LevelInfo), []string{"scylla unreachable", "scylla reachable"}; !slices.Equal(got, want) {
+		t.Fatalf("logged %q, want %q", got, want)
 	}
 }
 

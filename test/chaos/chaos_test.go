@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -302,32 +301,22 @@ func (r *run) killStore() {
 // outage takes the broker down until a seeded number of commands has been
 // acknowledged (commands need only the store), then brings it back.
 func (r *run) outage() {
-	n := r.injected[brokerOutage]
-	if !r.switchBroker(syscall.SIGUSR1, "devstack kafka down", n) {
+	if !r.switchBroker(true) {
 		return
 	}
 	start := time.Now()
 	acks := 500 + r.rng.IntN(2000)
 	ok := r.awaitAcks(acks)
-	if !r.switchBroker(syscall.SIGUSR2, "devstack kafka up", n) || !ok {
+	if !r.switchBroker(false) || !ok {
 		return
 	}
 	r.current().note("down for %d acknowledged commands (%.1fs)", acks, time.Since(start).Seconds())
 }
 
-// switchBroker sends sig to the broker's devstack and waits until it has
-// acknowledged the switch for the n-th time.
-func (r *run) switchBroker(sig syscall.Signal, line string, n int) bool {
-	if err := r.broker.Signal(sig); err != nil {
-		r.t.Fatalf("signal the broker: %v", err)
-	}
-	err := harness.Within(30*time.Second, func() error {
-		if got := strings.Count(r.broker.Stdout(), line+"\n"); got < n {
-			return fmt.Errorf("%q printed %d times, want %d", line, got, n)
-		}
-		return nil
-	})
-	if err != nil {
+// switchBroker switches the broker's outage and waits until devstack has
+// acknowledged it.
+func (r *run) switchBroker(down bool) bool {
+	if err := r.broker.SetKafkaOutage(down); err != nil {
 		r.hung("broker outage switch: %v", err)
 		r.t.Logf("broker devstack log:\n%s", r.broker.Log())
 		return false

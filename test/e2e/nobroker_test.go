@@ -16,7 +16,7 @@ import (
 
 // TestNodeStartsWithoutBroker starts the node with --kafka-brokers on a
 // port where nothing listens: it starts, accepts commands, reports /health
-// 503 degraded naming kafka as down, and logs that the relay waits. Once a
+// 503 degraded naming kafka as down, and logs that kafka is unreachable. Once a
 // broker listens on that address every event arrives (read with sarama)
 // and none is dead-lettered.
 func TestNodeStartsWithoutBroker(t *testing.T) {
@@ -40,7 +40,7 @@ func TestNodeStartsWithoutBroker(t *testing.T) {
 		}
 		return nil
 	})
-	if !strings.Contains(node.Log(), "kafka unreachable, relay waiting") {
+	if !strings.Contains(node.Log(), `msg="kafka unreachable"`) {
 		t.Errorf("no 'kafka unreachable' line in the node log:\n%s", tail(node.Log(), 20))
 	}
 
@@ -67,7 +67,7 @@ func TestNodeStartsWithoutBroker(t *testing.T) {
 	if n := countRows(t, openStore(t, node), "dead_letter_queue"); n != 0 {
 		t.Errorf("%d dead letters for a broker that was only absent", n)
 	}
-	for _, line := range []string{"kafka unreachable, relay waiting", "kafka connected"} {
+	for _, line := range []string{`msg="kafka unreachable"`, `msg="kafka reachable"`, `msg="kafka connected"`} {
 		if n := strings.Count(node.Log(), line); n != 1 {
 			t.Errorf("%q logged %d times, want once", line, n)
 		}

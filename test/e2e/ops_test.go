@@ -65,7 +65,7 @@ func TestMetricsAndHealth(t *testing.T) {
 		}
 	}
 	text := mustAccept(t, node, "health")
-	if !strings.Contains(text, "scylla") || !strings.HasPrefix(text, "node") {
+	if !strings.Contains(text, "scylla") || !strings.HasPrefix(text, "status       ok\n") {
 		t.Errorf("outboxctl health text:\n%s", text)
 	}
 }

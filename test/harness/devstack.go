@@ -2,6 +2,7 @@ package harness
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -143,4 +144,24 @@ func (d *Devstack) fault(t testing.TB, method, path string) string {
 		t.Fatalf("devstack fault switch %s %s: %s %s %v", method, path, resp.Status, b, err)
 	}
 	return string(b)
+}
+
+// SetKafkaOutage switches the broker's outage, SIGUSR1 down or SIGUSR2 up
+// (the port refuses connections while down), and waits up to 30 s until
+// devstack has acknowledged the switch on stdout.
+func (d *Devstack) SetKafkaOutage(down bool) error {
+	sig, line := syscall.SIGUSR2, "devstack kafka up\n"
+	if down {
+		sig, line = syscall.SIGUSR1, "devstack kafka down\n"
+	}
+	before := strings.Count(d.Stdout(), line)
+	if err := d.Signal(sig); err != nil {
+		return fmt.Errorf("signal devstack: %w", err)
+	}
+	return Within(30*time.Second, func() error {
+		if strings.Count(d.Stdout(), line) == before {
+			return fmt.Errorf("devstack has not printed %q", strings.TrimSpace(line))
+		}
+		return nil
+	})
 }
