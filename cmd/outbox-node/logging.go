@@ -7,13 +7,18 @@ import (
 	"strings"
 
 	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/outboxnode/outbox/infra/logging"
 )
 
+// newLogger logs as devstack does (lower-case levels); config.Validate
+// accepted level already, so an unknown value cannot reach it.
 func newLogger(w io.Writer, level string) *slog.Logger {
-	var l slog.Level
-	// config.Validate accepted level already; an unknown value keeps info.
-	_ = l.UnmarshalText([]byte(level))
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+	l, err := logging.ParseLevel(level)
+	if err != nil {
+		l = slog.LevelInfo
+	}
+	return logging.New(w, l)
 }
 
 // protoactorLogger quiets Proto.Actor: INFO lifecycle chatter is dropped

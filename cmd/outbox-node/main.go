@@ -25,6 +25,7 @@ import (
 
 	"github.com/urfave/cli/v3"
 
+	"github.com/outboxnode/outbox/infra/cliflags"
 	"github.com/outboxnode/outbox/infra/config"
 	"github.com/outboxnode/outbox/schema"
 )
@@ -79,11 +80,8 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 			},
 		}},
 	}
-	err := config.Run(context.Background(), cmd, args)
-	switch {
-	case errors.Is(err, config.ErrHelp):
-		return 0
-	case err != nil:
+	// -h runs no action and leaves code at 0.
+	if err := cliflags.Run(context.Background(), cmd, append([]string{cmd.Name}, args...)); err != nil {
 		fmt.Fprintln(stderr, "outbox-node:", err)
 		return 2
 	}

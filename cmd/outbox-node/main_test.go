@@ -33,7 +33,6 @@ func TestRunSchemaAndBadFlags(t *testing.T) {
 		{[]string{"-h"}, "schema"},
 		{[]string{"--help"}, "--demo"},
 		{[]string{"schema", "-h"}, "print the schema CQL"},
-		{[]string{"help", "schema"}, "print the schema CQL"},
 	} {
 		stdout.Reset()
 		if code := run(help.args, noEnv, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), help.want) {

@@ -192,7 +192,7 @@ func TestExitCodeOf(t *testing.T) {
 	}{
 		{nil, exitOK},
 		{&RejectedError{Reply: admission.Refusal()}, exitFailed},
-		{&unhealthyError{status: "down"}, exitFailed},
+		{&unhealthyError{summary: "down"}, exitFailed},
 		{errors.New("encode reply: broken pipe"), exitFailed},
 		{usagef("bad"), exitUsage},
 		{fmt.Errorf("wrapped: %w", &UnreachableError{Node: "n", Err: errors.New("refused")}), exitUnreachable},

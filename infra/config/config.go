@@ -23,6 +23,7 @@ import (
 	"github.com/outboxnode/outbox/actors/publisher"
 	"github.com/outboxnode/outbox/infra/cdc"
 	"github.com/outboxnode/outbox/infra/kafka"
+	"github.com/outboxnode/outbox/infra/logging"
 	"github.com/outboxnode/outbox/infra/minikafka"
 	"github.com/outboxnode/outbox/infra/miniscylla"
 	"github.com/outboxnode/outbox/infra/miniscylla/wal"
@@ -65,7 +66,6 @@ const (
 	DefaultDataDir         = "./data"
 	DefaultRequestTimeout  = 5 * time.Second
 	DefaultShutdownTimeout = 30 * time.Second
-	DefaultLogLevel        = "info"
 )
 
 // Default returns the configuration used when nothing is set: embedded
@@ -107,7 +107,7 @@ func (c *Config) SetDefaults() {
 	n.DataDir = cmp.Or(n.DataDir, DefaultDataDir)
 	n.RequestTimeout = cmp.Or(n.RequestTimeout, DefaultRequestTimeout)
 	n.ShutdownTimeout = cmp.Or(n.ShutdownTimeout, DefaultShutdownTimeout)
-	n.LogLevel = cmp.Or(n.LogLevel, DefaultLogLevel)
+	n.LogLevel = cmp.Or(n.LogLevel, logging.DefaultLevel)
 
 	c.Coordinator.SetDefaults()
 	c.Orders.SetDefaults()
@@ -410,7 +410,7 @@ func (c Config) Validate() error {
 	if c.Coordinator.RestartBudget < 0 {
 		bad("restart-budget", "must be >= 0")
 	}
-	if _, ok := logLevels[c.Node.LogLevel]; !ok {
+	if _, err := logging.ParseLevel(c.Node.LogLevel); err != nil {
 		bad("log-level", "want debug, info, warn or error, got %q", c.Node.LogLevel)
 	}
 	if c.Orders.MaxItems < 1 || c.Orders.MaxItemQuantity < 1 || c.Orders.MaxTotalCents < 1 || c.Orders.MaxCustomerLength < 1 {
@@ -561,8 +561,6 @@ var consistencies = map[string]struct{}{
 	"ANY": {}, "ONE": {}, "TWO": {}, "THREE": {}, "QUORUM": {}, "ALL": {},
 	"LOCAL_QUORUM": {}, "EACH_QUORUM": {}, "LOCAL_ONE": {},
 }
-
-var logLevels = map[string]struct{}{"debug": {}, "info": {}, "warn": {}, "error": {}}
 
 func atLeastOne(bad func(field, format string, args ...any), field string, n int) {
 	if n < 1 {

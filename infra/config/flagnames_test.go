@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/outboxnode/outbox/infra/cliflags"
 )
 
 // TestFlagNamesAreLoadsFlags: -h returns ErrHelp after printing every flag
@@ -26,8 +28,8 @@ func TestFlagNamesAreLoadsFlags(t *testing.T) {
 			continue
 		}
 		fromHelp = append(fromHelp, name)
-		if !strings.Contains(line, "[$"+EnvName(name)+"]") {
-			t.Errorf("help of --%s does not name %s: %q", name, EnvName(name), line)
+		if !strings.Contains(line, "[$"+cliflags.EnvName(name)+"]") {
+			t.Errorf("help of --%s does not name %s: %q", name, cliflags.EnvName(name), line)
 		}
 	}
 	slices.Sort(fromHelp)

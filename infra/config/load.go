@@ -12,15 +12,12 @@ import (
 
 	"github.com/urfave/cli/v3"
 
+	"github.com/outboxnode/outbox/infra/cliflags"
 	"github.com/outboxnode/outbox/infra/secret"
 )
 
-// EnvPrefix prefixes the environment variable of every flag: --remote-addr
-// is OUTBOX_REMOTE_ADDR.
-const EnvPrefix = "OUTBOX_"
-
-// ErrHelp is returned by Load and Run when -h, --help or the help command
-// printed the usage instead of running anything.
+// ErrHelp is returned by Load when -h or --help printed the usage instead
+// of loading anything.
 var ErrHelp = errors.New("help requested")
 
 // Load parses args (without the program name) over Default. Each flag may
@@ -40,40 +37,19 @@ func Load(args []string, getenv func(string) string, output io.Writer) (Config, 
 			return err
 		},
 	}
-	if err := Run(context.Background(), cmd, args); err != nil {
+	ran := false
+	action := cmd.Action
+	cmd.Action = func(ctx context.Context, c *cli.Command) error {
+		ran = true
+		return action(ctx, c)
+	}
+	if err := cliflags.Run(context.Background(), cmd, append([]string{cmd.Name}, args...)); err != nil {
 		return Config{}, err
 	}
+	if !ran {
+		return Config{}, ErrHelp
+	}
 	return cfg, nil
-}
-
-// Run runs cmd (and its subcommands) on args, without the program name,
-// and returns its error rather than exiting the process: a flag or config
-// error, or ErrHelp when no action ran because the usage was printed.
-func Run(ctx context.Context, cmd *cli.Command, args []string) error {
-	ran := false
-	prepare(cmd, &ran)
-	cmd.ExitErrHandler = func(context.Context, *cli.Command, error) {}
-	err := cmd.Run(ctx, append([]string{cmd.Name}, args...))
-	if err == nil && !ran {
-		return ErrHelp
-	}
-	return err
-}
-
-// prepare has cmd and its subcommands note in ran that an action ran, and
-// return usage errors as they are instead of printing the whole usage.
-func prepare(cmd *cli.Command, ran *bool) {
-	cmd.HideVersion = true
-	cmd.OnUsageError = func(_ context.Context, _ *cli.Command, err error, _ bool) error { return err }
-	if action := cmd.Action; action != nil {
-		cmd.Action = func(ctx context.Context, c *cli.Command) error {
-			*ran = true
-			return action(ctx, c)
-		}
-	}
-	for _, sub := range cmd.Commands {
-		prepare(sub, ran)
-	}
 }
 
 // FlagNames returns the name of every flag Load accepts, sorted, so that
@@ -86,11 +62,6 @@ func FlagNames() []string {
 	}
 	slices.Sort(names)
 	return names
-}
-
-// EnvName returns the environment variable that sets flag name.
-func EnvName(flagName string) string {
-	return EnvPrefix + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
 }
 
 // Flags binds every node flag, and its environment variable, to a Config
@@ -257,11 +228,10 @@ func (f *Flags) register() []cli.Flag {
 	}
 }
 
-// Env is the one environment variable of flag name (EnvName), read with
-// the getenv of NewFlags; a flag the caller adds beside List uses it too.
-func (f *Flags) Env(name string) cli.ValueSourceChain {
-	return cli.NewValueSourceChain(envSource{key: EnvName(name), getenv: f.getenv})
-}
+// Env is the one environment variable of flag name (cliflags.EnvName),
+// read with the getenv of NewFlags; a flag the caller adds beside List
+// uses it too.
+func (f *Flags) Env(name string) cli.ValueSourceChain { return cliflags.Env(f.getenv, name) }
 
 func (f *Flags) str(cat, name string, p *string, usage string) cli.Flag {
 	return &cli.StringFlag{Category: cat, Name: name, Destination: p, Value: *p, Sources: f.Env(name), Usage: usage}
@@ -295,32 +265,15 @@ func (f *Flags) generic(cat, name string, v cli.Value, usage string) cli.Flag {
 	return &cli.GenericFlag{Category: cat, Name: name, Value: v, Sources: f.Env(name), Usage: usage}
 }
 
-// envSource is a flag's environment variable, read through getenv so that
-// tests need not touch the process environment; an empty value is unset.
-type envSource struct {
-	key    string
-	getenv func(string) string
-}
-
-func (e envSource) Lookup() (string, bool) {
-	v := e.getenv(e.key)
-	return v, v != ""
-}
-
-func (e envSource) String() string   { return "environment variable " + strconv.Quote(e.key) }
-func (e envSource) GoString() string { return "envSource{" + e.key + "}" }
-func (e envSource) IsFromEnv() bool  { return true }
-func (e envSource) Key() string      { return e.key }
-
 // EnvScyllaPassword holds the store password itself, for deployments that
 // inject secrets as environment variables; set it or --scylla-password-file,
 // not both.
-const EnvScyllaPassword = EnvPrefix + "SCYLLA_PASSWORD"
+const EnvScyllaPassword = cliflags.EnvPrefix + "SCYLLA_PASSWORD"
 
 // SASLPasswordEnv holds the Kafka SASL password; there is no flag for it,
 // so it never shows in a process listing. Set it or
 // --kafka-sasl-password-file, not both.
-const SASLPasswordEnv = EnvPrefix + "KAFKA_SASL_PASSWORD"
+const SASLPasswordEnv = cliflags.EnvPrefix + "KAFKA_SASL_PASSWORD"
 
 // loadSecret loads a password from file or the environment variable envName
 // (secret.Load); there is no password flag: a command line is visible to

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/outboxnode/outbox/infra/logtest"
+	"github.com/outboxnode/outbox/internal/poll"
 )
 
 var (
@@ -198,7 +199,7 @@ func TestBreakerLogsOneLinePerStateChange(t *testing.T) {
 	for range 3 { // rejected while open: no more lines
 		_ = p.Run(ctx, "op", failing(&calls, errTransient))
 	}
-	waitFor(t, 2*time.Second, "half-open", func() bool { return p.State() == StateHalfOpen })
+	poll.Eventually(t, 2*time.Second, poll.True("half-open", func() bool { return p.State() == StateHalfOpen }))
 	for range 3 {
 		if err := p.Run(ctx, "op", func(context.Context) error { return nil }); err != nil {
 			t.Fatal(err)

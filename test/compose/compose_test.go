@@ -23,6 +23,7 @@ import (
 	"github.com/distribution/reference"
 	"go.yaml.in/yaml/v4"
 
+	"github.com/outboxnode/outbox/infra/cliflags"
 	"github.com/outboxnode/outbox/infra/config"
 )
 
@@ -190,11 +191,11 @@ func nodeConfig(t *testing.T, p *types.Project) config.Config {
 			continue
 		}
 		env[key] = *v
-		if !strings.HasPrefix(key, config.EnvPrefix) {
-			t.Errorf("%s environment: %s is not an %s* variable", nodeService, key, config.EnvPrefix)
+		if !strings.HasPrefix(key, cliflags.EnvPrefix) {
+			t.Errorf("%s environment: %s is not an %s* variable", nodeService, key, cliflags.EnvPrefix)
 			continue
 		}
-		known := slices.Contains(envOnly, key) || slices.ContainsFunc(flags, func(f string) bool { return config.EnvName(f) == key })
+		known := slices.Contains(envOnly, key) || slices.ContainsFunc(flags, func(f string) bool { return cliflags.EnvName(f) == key })
 		if !known {
 			t.Errorf("%s environment: %s sets no outbox-node flag", nodeService, key)
 		}

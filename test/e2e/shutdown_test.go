@@ -91,7 +91,7 @@ func (s *stopFigures) add(f stopFigures) {
 
 // signalLine is the node's log line written right after it closed its
 // admission gate; slog's text handler stamps it in milliseconds.
-var signalLine = regexp.MustCompile(`time=(\S+) level=INFO msg="signal received, shutting down"`)
+var signalLine = regexp.MustCompile(`time=(\S+) level=info msg="signal received, shutting down"`)
 
 func stopUnderLoad(t *testing.T, bins harness.Binaries, cql, kafka string) stopFigures {
 	t.Helper()
