@@ -52,7 +52,7 @@ func progressLog() *slog.Logger {
 func runCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "run",
-		Usage: "one run: ceilings, then the naive, CDC and (if the node has it) polling relays at each offered load, then the embedded node",
+		Usage: "one run: ceilings, then the naive, CDC and polling relays at each offered load, then the embedded node",
 		Flags: append(binFlags(),
 			&cli.StringFlag{Name: "bench-bin", Usage: "this executable, for the naive-relay process (default: the running one)"},
 			&cli.StringSliceFlag{Name: "relays", Usage: "measure only these of naive, cdc, poll, embedded (default: all; the summary needs naive, cdc and embedded)"},
@@ -61,7 +61,8 @@ func runCommand() *cli.Command {
 			&cli.DurationFlag{Name: "ceiling", Value: DefaultCeiling, Usage: "duration of each bare loop"},
 			&cli.DurationFlag{Name: "drain-timeout", Value: DefaultDrainTimeout, Usage: "longest wait for a backlog or a step's events"},
 			&cli.IntFlag{Name: "embedded-rate", Value: DefaultEmbeddedRate, Usage: "orders/s of the embedded node's row"},
-			&cli.DurationFlag{Name: "window", Value: DefaultWindow, Usage: "CDC confidence window of the relays on devstack"},
+			&cli.DurationFlag{Name: "window", Value: DefaultWindow, Usage: "CDC confidence window of the relays on devstack (server write timestamps)"},
+			&cli.StringFlag{Name: "pprof", Usage: "directory for the node's CPU profile of the cdc row at 1000/s (runs the node with --pprof; empty: none)"},
 			&cli.StringFlag{Name: "out", Usage: "directory for results.md, latency.png and cpu.png (empty: stdout only)"},
 		),
 		Action: func(ctx context.Context, cmd *cli.Command) error {
@@ -77,7 +78,7 @@ func runCommand() *cli.Command {
 			}
 			cfg := runConfig{
 				Loads: loads, Relays: cmd.StringSlice("relays"), Step: cmd.Duration("step"), Ceiling: cmd.Duration("ceiling"), DrainTimeout: cmd.Duration("drain-timeout"),
-				EmbeddedRate: cmd.Int("embedded-rate"), Window: cmd.Duration("window"),
+				EmbeddedRate: cmd.Int("embedded-rate"), Window: cmd.Duration("window"), Pprof: cmd.String("pprof"),
 				Bins: binaries{node: cmd.String("node-bin"), devstack: cmd.String("devstack-bin"), bench: self},
 			}
 			rep, err := runBench(ctx, cfg, progressLog())

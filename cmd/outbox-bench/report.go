@@ -27,12 +27,12 @@ func (r *report) writeTable(w io.Writer) {
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "### Offered load (%s per step; commit-to-publish = event time to the bench's consumer)\n\n", r.cfg.Step)
-	fmt.Fprintln(w, "| relay | offered/s | orders/s | events/s | p50 | p95 | p99 | node CPU s per 1k events | peak RSS MiB | unpublished |")
-	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(w, "| relay | offered/s | orders/s | events/s | p50 | p95 | p99 | node CPU s per 1k events | peak RSS MiB | unpublished | mode |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
 	for _, rr := range append(r.relays[:len(r.relays):len(r.relays)], r.embedded) {
 		for _, x := range rr.rows {
-			fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %.3f | %d | %d |\n", x.relay, loadName(x.offered),
-				thousands(x.orders), thousands(x.events), ms(x.p50), ms(x.p95), ms(x.p99), x.cpuPer1k, x.peakRSS/1024, x.missing)
+			fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %.3f | %d | %d | %s |\n", x.relay, loadName(x.offered),
+				thousands(x.orders), thousands(x.events), ms(x.p50), ms(x.p95), ms(x.p99), x.cpuPer1k, x.peakRSS/1024, x.missing, x.mode)
 		}
 	}
 	fmt.Fprintln(w)

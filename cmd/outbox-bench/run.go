@@ -4,13 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"time"
 
 	"github.com/scylladb/gocqlx/v2"
 
+	"github.com/outboxnode/outbox/infra/cdc"
 	"github.com/outboxnode/outbox/infra/kafka"
+	"github.com/outboxnode/outbox/infra/outboxpoll"
 	"github.com/outboxnode/outbox/infra/scylla"
 )
 
@@ -21,8 +27,12 @@ const (
 	DefaultDrainTimeout = 45 * time.Second
 	DefaultEmbeddedRate = 1000
 	// DefaultWindow is the CDC confidence window of the relays on devstack:
-	// the node's embedded value, devstack being the same single-node store.
-	DefaultWindow = 500 * time.Millisecond
+	// the node's value with server write timestamps, which the node uses on
+	// devstack as embedded, both being a single-node store.
+	DefaultWindow = cdc.ServerTimestampsConfidenceWindow
+	// profiledLoad is the offered load of the CDC row whose node CPU
+	// profile --pprof captures.
+	profiledLoad = 1000
 	// drainQuiet ends a backlog drain in which no record arrived for this long.
 	drainQuiet = 10 * time.Second
 )
@@ -39,6 +49,7 @@ type runConfig struct {
 	DrainTimeout time.Duration // longest wait for a backlog or a step's events
 	EmbeddedRate int           // orders/s of the embedded row
 	Window       time.Duration
+	Pprof        string // directory of the node's CPU profile of the cdc row at profiledLoad; empty: none
 	Bins         binaries
 }
 
@@ -111,6 +122,7 @@ func (c ceilings) cpuPer1k() float64 {
 // row is one relay at one offered load.
 type row struct {
 	relay         string
+	mode          string
 	offered       int // 0: max
 	orders        float64
 	events        float64
@@ -146,7 +158,6 @@ func cmpFloat(a, b float64) int {
 // report is everything one run measured.
 type report struct {
 	cfg      runConfig
-	feat     features
 	ceil     ceilings
 	relays   []relayResult
 	embedded relayResult
@@ -156,18 +167,19 @@ type report struct {
 // change is committed for it.
 type relay struct {
 	name     string
+	mode     string // how it reads: write timestamps and window, for the table
 	topic    string
 	start    func() (*proc, error)
 	commit   func() (string, error)
 	workers  int
 	external bool // on devstack: topics exist before it starts, and a backlog waits
 	brokers  func() string
+	metrics  func() string // the node's metrics address, for --pprof; nil where not profiled
 }
 
 // bench runs one measurement after another on one devstack.
 type bench struct {
 	cfg     runConfig
-	feat    features
 	log     *slog.Logger
 	cql     string
 	kafka   string
@@ -181,11 +193,6 @@ func runBench(ctx context.Context, cfg runConfig, log *slog.Logger) (*report, er
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("bench run: %w", err)
 	}
-	feat, err := detectFeatures(cfg.Bins.node)
-	if err != nil {
-		return nil, err
-	}
-	log.Info("node features", "poll", feat.poll, "server_timestamps", feat.serverTimestamps)
 	ds, cql, brokers, err := startDevstack(cfg.Bins.devstack)
 	if err != nil {
 		return nil, err
@@ -197,8 +204,8 @@ func runBench(ctx context.Context, cfg runConfig, log *slog.Logger) (*report, er
 		return nil, err
 	}
 	defer session.Close()
-	b := &bench{cfg: cfg, feat: feat, log: log, cql: cql, kafka: brokers, session: session, store: scylla.NewStore(session, scfg.Keyspace)}
-	rep := &report{cfg: cfg, feat: feat}
+	b := &bench{cfg: cfg, log: log, cql: cql, kafka: brokers, session: session, store: scylla.NewStore(session, scfg.Keyspace)}
+	rep := &report{cfg: cfg}
 	if rep.ceil, err = b.ceilings(ctx); err != nil {
 		return nil, err
 	}
@@ -277,12 +284,13 @@ func (b *bench) commitDirect() (string, error) {
 	return ch.Event.GetEventId(), nil
 }
 
-// relays are the naive relay, the node's CDC relay and, when the node has
-// it, its polling relay, on devstack. The naive relay goes first: its
-// backlog is the bare loop's batches only.
+// relays are the naive relay, the node's CDC relay and its polling relay,
+// on devstack. The naive relay goes first: its backlog is the bare loop's
+// batches only.
 func (b *bench) relays() []relay {
-	out := []relay{{
-		name: "naive", topic: "naive.OrderCreated", workers: storeWorkers, external: true,
+	window := "server ts, " + b.cfg.Window.String() + " window"
+	return []relay{{
+		name: "naive", mode: window, topic: "naive.OrderCreated", workers: storeWorkers, external: true,
 		brokers: func() string { return b.kafka },
 		start: func() (*proc, error) {
 			p, err := startProc("naive-relay", b.cfg.Bins.bench, "naive-relay", "--scylla-hosts", b.cql, "--kafka-brokers", b.kafka,
@@ -297,26 +305,24 @@ func (b *bench) relays() []relay {
 			return p, nil
 		},
 		commit: b.commitDirect,
-	}}
-	out = append(out, b.nodeRelay("cdc"))
-	if b.feat.poll {
-		out = append(out, b.nodeRelay("poll", "--source", "poll"))
-	}
-	return out
+	},
+		b.nodeRelay("cdc", window),
+		b.nodeRelay("poll", "server ts, "+outboxpoll.DefaultSafetyLag.String()+" safety lag", "--source", "poll")}
 }
 
 // nodeRelay is outbox-node on devstack publishing to name.<event type>;
 // its load is CreateOrder commands.
-func (b *bench) nodeRelay(name string, extra ...string) relay {
+func (b *bench) nodeRelay(name, mode string, extra ...string) relay {
 	var n *node
 	return relay{
-		name: name, topic: name + ".OrderCreated", workers: commandWorkers, external: true,
+		name: name, mode: mode, topic: name + ".OrderCreated", workers: commandWorkers, external: true,
 		brokers: func() string { return b.kafka },
+		metrics: func() string { return n.metrics },
 		start: func() (*proc, error) {
 			var err error
-			n, err = startNode(b.cfg.Bins.node, append([]string{"--scylla-hosts", b.cql, "--kafka-brokers", b.kafka, "--migrate",
-				"--consistency", "ONE", "--cdc-confidence-window", b.cfg.Window.String(),
-				"--topic-template", name + ".{{event_type}}"}, extra...)...)
+			args := append(devstackNodeArgs(b.cql, b.kafka, b.cfg.Window), "--topic-template", name+".{{event_type}}",
+				fmt.Sprintf("--pprof=%t", b.cfg.Pprof != ""))
+			n, err = startNode(b.cfg.Bins.node, append(args, extra...)...)
 			if err != nil {
 				return nil, err
 			}
@@ -327,21 +333,16 @@ func (b *bench) nodeRelay(name string, extra ...string) relay {
 }
 
 // embeddedRelay is outbox-node in embedded mode (store and broker in its
-// process), with server-side write timestamps when the node has them.
+// process) with its defaults: server write timestamps and their window.
 func (b *bench) embeddedRelay() relay {
 	var n *node
-	name := "cdc-embedded"
-	var args []string
-	if b.feat.serverTimestamps {
-		name += "+server-ts"
-		args = append(args, "--scylla-server-timestamps")
-	}
 	return relay{
-		name: name, topic: "OrderCreated", workers: commandWorkers,
+		name: "cdc-embedded", mode: "embedded default: server ts, " + cdc.ServerTimestampsConfidenceWindow.String() + " window",
+		topic: "OrderCreated", workers: commandWorkers,
 		brokers: func() string { return n.kafka },
 		start: func() (*proc, error) {
 			var err error
-			n, err = startNode(b.cfg.Bins.node, args...)
+			n, err = startNode(b.cfg.Bins.node)
 			if err != nil {
 				return nil, err
 			}
@@ -412,13 +413,22 @@ func (b *bench) measure(ctx context.Context, r relay, loads []int) (res relayRes
 
 // step offers load orders/s for one step and waits for their events.
 func (b *bench) step(ctx context.Context, r relay, p *proc, coll *collector, load int) (row, error) {
-	rw := row{relay: r.name, offered: load}
+	rw := row{relay: r.name, mode: r.mode, offered: load}
 	cpu0, err := p.cpu()
 	if err != nil {
 		return rw, err
 	}
+	profiled := make(chan error, 1)
+	if b.cfg.Pprof != "" && r.name == "cdc" && load == profiledLoad {
+		go func() { profiled <- b.profile(ctx, r.metrics(), r.name, load) }()
+	} else {
+		profiled <- nil
+	}
 	start := time.Now()
 	lr := pace(ctx, load, b.cfg.Step, r.workers, r.commit)
+	if err := <-profiled; err != nil {
+		return rw, err
+	}
 	if r.external {
 		b.written += len(lr.ids)
 	}
@@ -453,6 +463,41 @@ func (b *bench) step(ctx context.Context, r relay, p *proc, coll *collector, loa
 	b.log.Info("step", "relay", r.name, "offered", loadName(load), "orders/s", int(rw.orders), "events/s", int(rw.events),
 		"p50", rw.p50.Round(time.Millisecond), "p99", rw.p99.Round(time.Millisecond), "missing", rw.missing, "errors", lr.errs)
 	return rw, nil
+}
+
+// profile saves the node's CPU profile over one step, from its
+// /debug/pprof/profile (outbox-node --pprof), as <Pprof>/<relay>-<load>.cpu.pprof.
+func (b *bench) profile(ctx context.Context, metrics, relay string, load int) error {
+	url := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", metrics, max(1, int(b.cfg.Step.Seconds())))
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return fmt.Errorf("cpu profile: %w", err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("cpu profile %s: %w", url, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("cpu profile %s: %s", url, resp.Status)
+	}
+	if err := os.MkdirAll(b.cfg.Pprof, 0o755); err != nil {
+		return fmt.Errorf("cpu profile dir: %w", err)
+	}
+	path := filepath.Join(b.cfg.Pprof, fmt.Sprintf("%s-%d.cpu.pprof", relay, load))
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("cpu profile: %w", err)
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		_ = f.Close()
+		return fmt.Errorf("cpu profile %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("cpu profile %s: %w", path, err)
+	}
+	b.log.Info("cpu profile", "relay", relay, "offered", load, "file", path)
+	return nil
 }
 
 // percentiles are the p50, p95 and p99 of d (sorted in place).

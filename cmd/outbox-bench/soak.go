@@ -109,8 +109,7 @@ func runSoak(ctx context.Context, cfg soakConfig, log *slog.Logger) (series, err
 		return nil, err
 	}
 	defer func() { _ = ds.stop(stopTimeout) }()
-	n, err := startNode(cfg.Bins.node, "--scylla-hosts", cql, "--kafka-brokers", brokers, "--migrate",
-		"--consistency", "ONE", "--cdc-confidence-window", DefaultWindow.String())
+	n, err := startNode(cfg.Bins.node, devstackNodeArgs(cql, brokers, DefaultWindow)...)
 	if err != nil {
 		return nil, err
 	}

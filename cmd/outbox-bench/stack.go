@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
 	"strings"
 	"time"
 
@@ -24,25 +23,6 @@ const (
 // binaries are the executables the bench runs as their own processes.
 type binaries struct {
 	node, devstack, bench string
-}
-
-// features are the optional outbox-node flags, read from its -h output, so
-// that the bench runs their rows only on a node that has them.
-type features struct {
-	poll             bool // --source poll: the polling relay
-	serverTimestamps bool // --scylla-server-timestamps: the low-latency embedded mode
-}
-
-func detectFeatures(nodeBin string) (features, error) {
-	out, _ := exec.Command(nodeBin, "-h").CombinedOutput() // -h exits 0 or 2 depending on the flag package
-	if !strings.Contains(string(out), "-keyspace") {
-		return features{}, fmt.Errorf("%s -h printed no flag list: %s", nodeBin, out)
-	}
-	help := string(out)
-	return features{
-		poll:             strings.Contains(help, "-source") && strings.Contains(help, "poll"),
-		serverTimestamps: strings.Contains(help, "-scylla-server-timestamps"),
-	}, nil
 }
 
 // startDevstack runs the store and broker (miniscylla + minikafka, in
@@ -116,11 +96,22 @@ func (n *node) stop() error {
 	return err
 }
 
+// devstackNodeArgs run outbox-node against devstack at cql and kafka the
+// way the bench compares it: one replica, server write timestamps (the
+// low-latency mode of a single-node store, as embedded) and window.
+func devstackNodeArgs(cql, kafka string, window time.Duration) []string {
+	return []string{"--scylla-hosts", cql, "--kafka-brokers", kafka, "--migrate", "--consistency", "ONE",
+		"--scylla-server-timestamps=true", "--cdc-confidence-window", window.String()}
+}
+
 // storeSession connects to the store at cql with the node's defaults, at
-// consistency ONE (one replica), and applies the node's schema.
+// consistency ONE (one replica) and with server write timestamps like the
+// node on devstack (devstackNodeArgs), and applies the node's schema.
 func storeSession(ctx context.Context, cql string) (gocqlx.Session, config.Scylla, error) {
 	cfg := config.Default().Scylla
 	cfg.Consistency = "ONE"
+	serverTimestamps := true
+	cfg.ServerTimestamps = &serverTimestamps
 	s, err := scylla.Connect(ctx, cfg, []string{cql}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return gocqlx.Session{}, cfg, fmt.Errorf("connect to the store %s: %w", cql, err)

@@ -103,6 +103,9 @@ func start(ctx context.Context, cfg config.Config, logger *slog.Logger) (n *node
 	if err := srv.Listen(); err != nil {
 		return n, portHint(err, "metrics-addr")
 	}
+	if n.cfg.Node.Pprof {
+		srv.ServePprof()
+	}
 	if err := n.startActors(session, m); err != nil {
 		_ = srv.Shutdown(ctx)
 		return n, err

@@ -250,6 +250,8 @@ type Node struct {
 	RemoteAddr string
 	// MetricsAddr serves /metrics and /health.
 	MetricsAddr string
+	// Pprof also serves net/http/pprof under /debug/pprof/ on MetricsAddr.
+	Pprof bool
 	// DataDir holds the supervision log and the embedded store's files.
 	DataDir string
 	// RequestTimeout bounds each request the node makes to its own actors

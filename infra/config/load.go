@@ -179,6 +179,7 @@ func (f *Flags) register() []cli.Flag {
 
 		f.str(catNode, "remote-addr", &c.Node.RemoteAddr, "Proto.Actor remote host:port, listened on and advertised as is"),
 		f.str(catNode, "metrics-addr", &c.Node.MetricsAddr, "address of /metrics and /health"),
+		f.boolean(catNode, "pprof", &c.Node.Pprof, "also serve net/http/pprof under /debug/pprof/ on --metrics-addr (profiling; off by default)"),
 		f.str(catNode, "data-dir", &c.Node.DataDir, "directory of the supervision log and embedded data"),
 		f.dur(catNode, "request-timeout", &c.Node.RequestTimeout, "timeout of the node's requests to its own actors"),
 		f.dur(catNode, "shutdown-timeout", &c.Node.ShutdownTimeout, "bound of the graceful shutdown"),

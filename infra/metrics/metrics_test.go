@@ -175,3 +175,27 @@ func TestServerListenWithoutServe(t *testing.T) {
 	}
 	_ = again.Shutdown(context.Background())
 }
+
+// TestServerPprof: /debug/pprof/ is served only after ServePprof (--pprof).
+func TestServerPprof(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		srv := NewServer("127.0.0.1:0", prometheus.NewRegistry(), nil, time.Second, slog.New(slog.DiscardHandler))
+		if on {
+			srv.ServePprof()
+		}
+		if err := srv.Start(); err != nil {
+			t.Fatalf("Start: %v", err)
+		}
+		resp, err := http.Get("http://" + srv.Addr() + "/debug/pprof/cmdline")
+		if err != nil {
+			t.Fatalf("GET /debug/pprof/cmdline: %v", err)
+		}
+		_ = resp.Body.Close()
+		if want := map[bool]int{false: http.StatusNotFound, true: http.StatusOK}[on]; resp.StatusCode != want {
+			t.Errorf("pprof %v: GET /debug/pprof/cmdline = %d, want %d", on, resp.StatusCode, want)
+		}
+		if err := srv.Shutdown(context.Background()); err != nil {
+			t.Fatalf("Shutdown: %v", err)
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -23,6 +24,7 @@ type HealthSource func(ctx context.Context) (*messages.HealthReport, error)
 // Server serves /metrics and /health. Create it with NewServer, then
 // Start (or Listen early and Serve later); Shutdown stops it.
 type Server struct {
+	mux     *http.ServeMux
 	srv     *http.Server
 	ln      net.Listener
 	serving bool
@@ -36,9 +38,20 @@ func NewServer(addr string, gatherer prometheus.Gatherer, health HealthSource, h
 	mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelError)}))
 	mux.Handle("GET /health", healthHandler(health, healthTimeout, logger))
 	return &Server{
+		mux:    mux,
 		srv:    &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second},
 		logger: logger,
 	}
+}
+
+// ServePprof adds net/http/pprof's handlers under /debug/pprof/, for
+// profiling a running node (--pprof); call it before Serve.
+func (s *Server) ServePprof() {
+	s.mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	s.mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+	s.mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	s.mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+	s.mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 }
 
 // Start binds the address and serves in the background.
