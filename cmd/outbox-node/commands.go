@@ -20,8 +20,14 @@ type commandCounter struct {
 	metrics *metrics.Metrics
 
 	mu      sync.Mutex
-	pending map[string]pendingCommand // requester PID -> command
+	pending map[pidKey]pendingCommand // requester -> command
 }
+
+// pidKey identifies a requester; PID.String would do, but it formats the
+// PID through prototext, a measurable share of the node's CPU per command.
+type pidKey struct{ address, id string }
+
+func keyOf(pid *actor.PID) pidKey { return pidKey{pid.GetAddress(), pid.GetId()} }
 
 type pendingCommand struct {
 	typ string
@@ -36,7 +42,7 @@ const (
 )
 
 func newCommandCounter(m *metrics.Metrics) *commandCounter {
-	return &commandCounter{metrics: m, pending: map[string]pendingCommand{}}
+	return &commandCounter{metrics: m, pending: map[pidKey]pendingCommand{}}
 }
 
 func commandType(msg any) string {
@@ -68,7 +74,7 @@ func (c *commandCounter) requests() actor.PropsOption {
 	return actor.WithReceiverMiddleware(func(next actor.ReceiverFunc) actor.ReceiverFunc {
 		return func(ctx actor.ReceiverContext, env *actor.MessageEnvelope) {
 			if typ := commandType(env.Message); typ != "" && env.Sender != nil {
-				c.note(env.Sender.String(), typ)
+				c.note(keyOf(env.Sender), typ)
 			}
 			next(ctx, env)
 		}
@@ -80,14 +86,14 @@ func (c *commandCounter) replies() actor.PropsOption {
 	return actor.WithSenderMiddleware(func(next actor.SenderFunc) actor.SenderFunc {
 		return func(ctx actor.SenderContext, target *actor.PID, env *actor.MessageEnvelope) {
 			if result := replyResult(env.Message); result != "" && target != nil {
-				c.count(target.String(), result)
+				c.count(keyOf(target), result)
 			}
 			next(ctx, target, env)
 		}
 	})
 }
 
-func (c *commandCounter) note(requester, typ string) {
+func (c *commandCounter) note(requester pidKey, typ string) {
 	now := time.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -101,7 +107,7 @@ func (c *commandCounter) note(requester, typ string) {
 	c.pending[requester] = pendingCommand{typ: typ, at: now}
 }
 
-func (c *commandCounter) count(requester, result string) {
+func (c *commandCounter) count(requester pidKey, result string) {
 	c.mu.Lock()
 	p, ok := c.pending[requester]
 	delete(c.pending, requester)

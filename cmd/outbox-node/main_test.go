@@ -67,11 +67,11 @@ func TestCommandCounter(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := newCommandCounter(m)
-	c.note("client/future$1", commandType(&messages.CreateOrder{}))
-	c.note("client/future$2", commandType(&messages.CancelOrder{}))
-	c.count("client/future$1", replyResult(&messages.CommandAccepted{}))
-	c.count("client/future$2", replyResult(&messages.CommandRejected{Code: messages.RejectCode_REJECT_CODE_NOT_FOUND}))
-	c.count("client/future$3", "accepted") // not a tracked command: ignored
+	c.note(keyOf(actor.NewPID("client", "future$1")), commandType(&messages.CreateOrder{}))
+	c.note(keyOf(actor.NewPID("client", "future$2")), commandType(&messages.CancelOrder{}))
+	c.count(keyOf(actor.NewPID("client", "future$1")), replyResult(&messages.CommandAccepted{}))
+	c.count(keyOf(actor.NewPID("client", "future$2")), replyResult(&messages.CommandRejected{Code: messages.RejectCode_REJECT_CODE_NOT_FOUND}))
+	c.count(keyOf(actor.NewPID("client", "future$3")), "accepted") // not a tracked command: ignored
 
 	want := `
 # HELP outbox_commands_total Commands handled by the node, by type and result.
