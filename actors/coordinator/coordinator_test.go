@@ -272,10 +272,19 @@ func TestExhaustedBudgetIsFatal(t *testing.T) {
 				return
 			}
 			n.waitForEvent(id, supervision.EventStoppedBySupervisor, 1)
-			rej, ok := n.ask(&messages.CreateOrder{}).(*messages.CommandRejected)
-			if !ok || rej.GetCode() != messages.RejectCode_REJECT_CODE_UNAVAILABLE {
-				t.Fatalf("request for the stopped child: %v", rej)
-			}
+			// The event is recorded when the supervisor decides to stop the
+			// child; the coordinator refuses once the child has terminated.
+			// A request sent in between is lost with the child's mailbox.
+			poll.Eventually(t, 5*time.Second, func() error {
+				res, err := n.sys.Root.RequestFuture(n.pid, &messages.CreateOrder{}, time.Second).Result()
+				if err != nil {
+					return err
+				}
+				if rej, ok := res.(*messages.CommandRejected); !ok || rej.GetCode() != messages.RejectCode_REJECT_CODE_UNAVAILABLE {
+					return fmt.Errorf("request for the stopped child: %v", res)
+				}
+				return nil
+			})
 		})
 	}
 }

@@ -36,7 +36,7 @@ func naiveCommand() *cli.Command {
 			&cli.StringFlag{Name: "scylla-hosts", Required: true},
 			&cli.StringFlag{Name: "kafka-brokers", Required: true},
 			&cli.StringFlag{Name: "topic-template", Value: "naive.{{event_type}}"},
-			&cli.DurationFlag{Name: "confidence-window", Value: 500 * time.Millisecond},
+			&cli.DurationFlag{Name: "confidence-window", Value: cdc.DefaultConfidenceWindow},
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, os.Interrupt)

@@ -32,7 +32,7 @@ func stateChanges(log string) []string {
 func TestOperatorLogsFollowABrokerOutage(t *testing.T) {
 	harness.EmbeddedOnly(t, "it switches the broker's outage (devstack SIGUSR1/SIGUSR2)")
 	bins := harness.Build(t)
-	broker := harness.RunDevstack(t, bins, "--cql-addr", "127.0.0.1:0", "--kafka-addr", harness.FreeAddr(t), "--log-level", "warn")
+	broker := harness.RunDevstack(t, bins, "--embedded-cql-addr", "127.0.0.1:0", "--embedded-kafka-addr", harness.FreeAddr(t), "--log-level", "warn")
 	// The open delay outlasts sarama's own 10 s partition breaker
 	// (infra/kafka), so that the first trial publish succeeds and the
 	// breaker opens once.

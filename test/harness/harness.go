@@ -13,11 +13,13 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -73,14 +75,38 @@ func moduleRoot() string {
 }
 
 // FreeAddr returns a loopback address whose port was free a moment ago.
+// It picks below the kernel's ephemeral range: a port the kernel handed out
+// for :0 is soon reused as the source port of some outgoing connection,
+// and the process the test starts then fails to bind it.
 func FreeAddr(t testing.TB) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("free port: %v", err)
+	low := ephemeralLow()
+	for range 100 {
+		port := freePortFloor + rand.IntN(low-freePortFloor)
+		ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		if err == nil {
+			addr := ln.Addr().String()
+			ln.Close()
+			return addr
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	t.Fatalf("no free port between %d and %d after 100 tries", freePortFloor, low)
+	return ""
+}
+
+// freePortFloor keeps FreeAddr clear of the well-known service ports.
+const freePortFloor = 20000
+
+// ephemeralLow is the first port of the kernel's ephemeral range (Linux's
+// default where /proc does not say).
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if f := strings.Fields(string(b)); err == nil && len(f) == 2 {
+		if low, err := strconv.Atoi(f[0]); err == nil && low > freePortFloor+1000 {
+			return low
+		}
+	}
+	return 32768
 }
 
 // Eventually polls cond until it returns nil or timeout passes, then fails

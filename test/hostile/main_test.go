@@ -22,6 +22,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/outboxnode/outbox/internal/poll"
 	"github.com/outboxnode/outbox/test/harness"
 )
 
@@ -132,8 +133,16 @@ func awaitMetricWhere(t *testing.T, node *harness.Node, series, want string, ok 
 // outboxctl creates an order. It returns the order id.
 func mustServe(t *testing.T, node *harness.Node, ctlArgs ...string) string {
 	t.Helper()
-	if body, code := node.HTTPGet(t, "/health"); code != 200 {
-		t.Fatalf("/health %d: %s\nnode log:\n%s", code, body, tail(node.Log(), 30))
+	// Healthy within a deadline: right after start the producer may not
+	// have reached the broker yet (kafka "not reached yet", 503).
+	err := poll.Until(context.Background(), 15*time.Second, func() error {
+		if body, code := node.HTTPGet(t, "/health"); code != 200 {
+			return fmt.Errorf("/health %d: %s", code, body)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("%v\nnode log:\n%s", err, tail(node.Log(), 30))
 	}
 	r := node.Ctl(t, append(ctlArgs, "order", "create", "--customer", "alive", "--amount", "1.00")...)
 	if r.Code != 0 {

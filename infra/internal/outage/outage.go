@@ -128,6 +128,9 @@ func (t *Tracker) Watch(ctx context.Context, interval time.Duration, check func(
 			return
 		case <-tick.C:
 		}
+		if ctx.Err() != nil { // select picks at random when both are ready
+			return
+		}
 		if err := check(ctx); err != nil {
 			if ctx.Err() != nil {
 				return
