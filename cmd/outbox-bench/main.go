@@ -18,6 +18,8 @@ import (
 	"syscall"
 
 	"github.com/urfave/cli/v3"
+
+	"github.com/outboxnode/outbox/infra/logging"
 )
 
 func main() {
@@ -46,7 +48,7 @@ func binFlags() []cli.Flag {
 }
 
 func progressLog() *slog.Logger {
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	return logging.New(os.Stderr, slog.LevelInfo)
 }
 
 func runCommand() *cli.Command {
