@@ -101,7 +101,7 @@ func (c *compiler) batchStmt(out *compiled, s *cql.BatchStatement) error {
 		}
 		out.writes = append(out.writes, w)
 	}
-	return checkConditionalBatch(out.writes)
+	return checkConditionalBatch(out.writes, s.Using.Timestamp != nil)
 }
 
 func parseError(err error) error {
@@ -377,7 +377,7 @@ func (e *Engine) batch(ctx context.Context, sess *Session, b *message.Batch) (me
 		items = append(items, batchItem{plan: c.writes[0], x: x})
 		plans = append(plans, c.writes[0])
 	}
-	if err := checkConditionalBatch(plans); err != nil {
+	if err := checkConditionalBatch(plans, false); err != nil {
 		return nil, err
 	}
 	return e.runWrites(items, true)
@@ -402,7 +402,8 @@ func (e *Engine) batchChild(sess *Session, child *message.BatchChild) (*compiled
 // BATCH, whose LWT result has a row per statement.
 func (e *Engine) runWrites(items []batchItem, isBatch bool) (message.Message, error) {
 	lwt := slices.ContainsFunc(items, func(it batchItem) bool { return it.plan.conditional() })
-	if len(items) > 0 && items[0].x.defaultTS == nil {
+	// An LWT ignores the client's timestamp, as ScyllaDB's Paxos does.
+	if len(items) > 0 && (lwt || items[0].x.defaultTS == nil) {
 		ts := items[0].x.now.UnixMicro()
 		for _, it := range items {
 			it.x.defaultTS, it.x.serverTS = &ts, true

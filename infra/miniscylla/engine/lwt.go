@@ -40,6 +40,11 @@ import (
 // ScyllaDB's: one row per statement, holding the row the statement was
 // checked against as it was before the batch (cas_request.cc).
 //
+// The write is stamped with the server's clock when it applies, whatever
+// timestamp the client sent, as ScyllaDB writes an LWT at its Paxos
+// ballot's time; a USING TIMESTAMP on a conditional statement or batch is
+// refused.
+//
 // Like every read, an LWT answers once what it could have read is durable
 // (durable.go): every log record appended before its read or, when it
 // applied, up to its own record.
@@ -100,6 +105,9 @@ func (p *writePlan) checkConditional() error {
 	if !p.conditional() {
 		return nil
 	}
+	if p.ts != nil {
+		return invalidf("Cannot provide custom timestamp for conditional updates")
+	}
 	verb := "updates"
 	if p.kind == writeDelete {
 		verb = "deletions"
@@ -147,10 +155,13 @@ func (p *writePlan) checkConditionalRangeDelete() error {
 }
 
 // checkConditionalBatch refuses the conditional batches ScyllaDB refuses
-// before running them: those spanning tables.
-func checkConditionalBatch(plans []*writePlan) error {
+// before running them: one with a timestamp of its own, or spanning tables.
+func checkConditionalBatch(plans []*writePlan, hasTimestamp bool) error {
 	if !slices.ContainsFunc(plans, (*writePlan).conditional) {
 		return nil
+	}
+	if hasTimestamp {
+		return invalidf("Cannot provide custom timestamp for conditional BATCH")
 	}
 	for _, p := range plans[1:] {
 		if p.table.Keyspace != plans[0].table.Keyspace || p.table.Name != plans[0].table.Name {

@@ -361,3 +361,24 @@ func TestConditionalBatchStaticColumns(t *testing.T) {
 		t.Errorf("orders partition = %s", got)
 	}
 }
+
+// TestLWTTakesTheServerTime: an LWT is written at the server's time, not
+// at the client's timestamp, and USING TIMESTAMP is refused on a
+// conditional statement or batch.
+func TestLWTTakesTheServerTime(t *testing.T) {
+	s := setupKeyspace(t)
+	exec(t, s, `CREATE TABLE ks.lwt (k int PRIMARY KEY, v int)`)
+	before := time.Now().UnixMicro()
+	var v int
+	if applied, err := s.Session.Query(`INSERT INTO ks.lwt (k, v) VALUES (1, 1) IF NOT EXISTS`).WithTimestamp(1000).ScanCAS(&v, &v); err != nil || !applied {
+		t.Fatalf("LWT with a client timestamp: applied=%v err=%v", applied, err)
+	}
+	var wt int64
+	if err := s.Session.Query(`SELECT writetime(v) FROM ks.lwt WHERE k = 1`).Scan(&wt); err != nil || wt < before {
+		t.Errorf("writetime = %d, %v; want the server's time, at least %d", wt, err, before)
+	}
+	checkInvalid(t, "statement", s.Session.Query(`UPDATE ks.lwt USING TIMESTAMP 5 SET v = 2 WHERE k = 1 IF v = 1`).Exec(),
+		"Cannot provide custom timestamp for conditional updates")
+	checkInvalid(t, "batch", s.Session.Query(`BEGIN BATCH USING TIMESTAMP 5 UPDATE ks.lwt SET v = 2 WHERE k = 1 IF v = 1; APPLY BATCH`).Exec(),
+		"Cannot provide custom timestamp for conditional BATCH")
+}
