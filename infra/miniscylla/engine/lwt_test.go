@@ -217,31 +217,53 @@ func TestLWTPartitionsProceedWhileOneIsHeld(t *testing.T) {
 	}
 }
 
-// TestLWTReadsAgainAfterAPlainWrite: a plain write to a partition does not
-// wait for an LWT held there, and the LWT, whose condition held when it
-// read, checks it again against that write before writing.
-func TestLWTReadsAgainAfterAPlainWrite(t *testing.T) {
-	s := ordersTable(t)
-	id := gocql.MustRandomUUID()
-	exec(t, s, `INSERT INTO ks.orders (id, version) VALUES (?, 0)`, id)
-	held, release := holdLWT(t, id)
-	lwt := async(t, func() (bool, error) {
-		applied, _, err := commitVersion(s.Session, id, 0)
-		return applied, err
-	})
-	waitHeld(t, held)
-	ctx, cancel := context.WithTimeout(context.Background(), lwtDeadline)
-	defer cancel()
-	if err := s.Session.Query(`UPDATE ks.orders SET version = 5 WHERE id = ?`, id).WithContext(ctx).Exec(); err != nil {
-		t.Fatalf("plain write while an LWT is held: %v", err)
-	}
-	release()
-	if lwt() {
-		t.Error("the LWT applied over a write made after its read")
-	}
-	var v int
-	if err := s.Session.Query(`SELECT version FROM ks.orders WHERE id = ? LIMIT 1`, id).Scan(&v); err != nil || v != 5 {
-		t.Errorf("version = %d, %v; want the plain write's 5", v, err)
+// TestLWTReadsAgainAfterAChange: a plain write or a TRUNCATE does not wait
+// for an LWT held on its partition, and the LWT, whose condition held when
+// it read, checks it again against that change before writing.
+func TestLWTReadsAgainAfterAChange(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		change func(s *gocql.Session, id gocql.UUID) *gocql.Query
+		want   string // the order's version after, "none" when it has no row
+	}{
+		{"plain write", func(s *gocql.Session, id gocql.UUID) *gocql.Query {
+			return s.Query(`UPDATE ks.orders SET version = 5 WHERE id = ?`, id)
+		}, "5"},
+		{"truncate", func(s *gocql.Session, _ gocql.UUID) *gocql.Query {
+			return s.Query(`TRUNCATE ks.orders`)
+		}, "none"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := ordersTable(t)
+			id := gocql.MustRandomUUID()
+			exec(t, s, `INSERT INTO ks.orders (id, version) VALUES (?, 0)`, id)
+			held, release := holdLWT(t, id)
+			lwt := async(t, func() (bool, error) {
+				applied, _, err := commitVersion(s.Session, id, 0)
+				return applied, err
+			})
+			waitHeld(t, held)
+			ctx, cancel := context.WithTimeout(context.Background(), lwtDeadline)
+			defer cancel()
+			if err := tc.change(s.Session, id).WithContext(ctx).Exec(); err != nil {
+				t.Fatalf("%s while an LWT is held: %v", tc.name, err)
+			}
+			release()
+			if lwt() {
+				t.Errorf("the LWT applied over a %s made after its read", tc.name)
+			}
+			got := "none"
+			var v int
+			switch err := s.Session.Query(`SELECT version FROM ks.orders WHERE id = ? LIMIT 1`, id).Scan(&v); {
+			case err == nil:
+				got = fmt.Sprint(v)
+			case !errors.Is(err, gocql.ErrNotFound):
+				t.Fatal(err)
+			}
+			if got != tc.want {
+				t.Errorf("version after = %s, want %s", got, tc.want)
+			}
+		})
 	}
 }
 
