@@ -3,9 +3,6 @@ package engine
 import (
 	"bytes"
 
-	"github.com/datastax/go-cassandra-native-protocol/datatype"
-	"github.com/datastax/go-cassandra-native-protocol/message"
-
 	"github.com/outboxnode/outbox/infra/miniscylla/cql"
 )
 
@@ -190,23 +187,4 @@ func elementOf(t *Type, coll, key []byte) []byte {
 		}
 	}
 	return nil
-}
-
-// casResult is the [applied] result set of an LWT: the flag, then the
-// given columns' current values (nulls when the row does not exist).
-func casResult(t *Table, applied bool, cols []*Column, v *rowView) *message.RowsResult {
-	meta := []*message.ColumnMetadata{{Keyspace: t.Keyspace, Table: t.Name, Name: "[applied]", Type: datatype.Boolean}}
-	row := [][]byte{encBool(applied)}
-	for i, c := range cols {
-		meta = append(meta, &message.ColumnMetadata{Keyspace: t.Keyspace, Table: t.Name, Name: c.Name, Index: int32(i + 1), Type: c.Type.DataType()})
-		var val []byte
-		if v != nil {
-			val = v.value(c)
-		}
-		row = append(row, val)
-	}
-	return &message.RowsResult{
-		Metadata: &message.RowsMetadata{ColumnCount: int32(len(meta)), Columns: meta},
-		Data:     message.RowSet{row},
-	}
 }

@@ -45,8 +45,8 @@ import (
 // partitions and rows it looked at, and for the last schema change, so a
 // read of settled data (a CDC reader behind its confidence window) does not
 // queue behind the fsync of unrelated writes. An LWT waits for everything
-// appended before it finished; a read that finds no write pending pays
-// nothing.
+// appended before its read or, when it applied, up to its own record; a
+// read that finds no write pending pays nothing.
 type durable struct {
 	wal walLog
 	// ddlMu serialises schema changes so that ddlRec is the running one's record.

@@ -10,13 +10,14 @@
 // Every write, batches and LWTs included, reaches storage through
 // applyLocked: it resolves all tables, checks the mutations, lets CDC derive
 // its log mutations from the pre-image, applies, then appends the whole step
-// to the write-ahead log when Config.DataDir is set (durable.go).
+// to the write-ahead log when Config.DataDir is set (durable.go). LWTs are
+// serialised per partition, not engine-wide (lwt.go).
 //
 // Files: types.go, values.go, literal.go, encode.go (values); catalog.go,
 // ddl.go, system.go (schema); mutation.go, storage.go,
 // compact.go (data); term.go, where.go, write.go, cond.go, select.go,
 // aggregate.go, groupby.go, json.go, paging.go, rowview.go (execution);
-// exec.go (requests, prepared cache, apply); trace.go, system_traces.go
+// exec.go (requests, prepared cache, apply); lwt.go (conditional writes); trace.go, system_traces.go
 // (request tracing); cdc*.go (CDC log tables); tablets.go (tablets
 // keyspaces, per-table CDC stream sets); durable*.go
 // (write-ahead log records, replay at start-up).
@@ -126,6 +127,9 @@ type Engine struct {
 
 	// faults are the tables whose writes fail (fault.go); guarded by mu.
 	faults faults
+
+	// lwtLocks serialises the LWTs of each partition (lwt.go).
+	lwtLocks partitionLocks
 }
 
 // New returns an engine with its system keyspaces and, with

@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bytes"
 	"context"
 	"crypto/md5"
 	"errors"
@@ -75,10 +74,13 @@ func (c *compiler) writeStmt(s cql.Statement) (*writePlan, error) {
 	default:
 		return nil, invalidf("Only INSERT, UPDATE and DELETE statements are allowed in a batch")
 	}
-	if err == nil && w.table.rows != nil {
+	if err != nil {
+		return nil, err
+	}
+	if w.table.rows != nil {
 		return nil, invalidf("Cannot modify system table %s.%s", w.table.Keyspace, w.table.Name)
 	}
-	return w, err
+	return w, w.checkConditional()
 }
 
 func (c *compiler) batchStmt(out *compiled, s *cql.BatchStatement) error {
@@ -99,7 +101,7 @@ func (c *compiler) batchStmt(out *compiled, s *cql.BatchStatement) error {
 		}
 		out.writes = append(out.writes, w)
 	}
-	return nil
+	return checkConditionalBatch(out.writes, s.Using.Timestamp != nil)
 }
 
 func parseError(err error) error {
@@ -297,7 +299,8 @@ func (e *Engine) run(ctx context.Context, sess *Session, c *compiled, opts *mess
 	for i, w := range c.writes {
 		items[i] = batchItem{plan: w, x: x}
 	}
-	return e.runWrites(items)
+	_, isBatch := c.stmt.(*cql.BatchStatement)
+	return e.runWrites(items, isBatch)
 }
 
 // runSelect runs a SELECT; seq is the last log record its result depends
@@ -352,7 +355,10 @@ func (e *Engine) batch(ctx context.Context, sess *Session, b *message.Batch) (me
 		return nil, unsupported("counter batches")
 	}
 	now := e.cfg.Now()
-	var items []batchItem
+	var (
+		items []batchItem
+		plans []*writePlan
+	)
 	for i, child := range b.Children {
 		c, err := e.batchChild(sess, child)
 		if err != nil {
@@ -369,8 +375,12 @@ func (e *Engine) batch(ctx context.Context, sess *Session, b *message.Batch) (me
 			return nil, err
 		}
 		items = append(items, batchItem{plan: c.writes[0], x: x})
+		plans = append(plans, c.writes[0])
 	}
-	return e.runWrites(items)
+	if err := checkConditionalBatch(plans, false); err != nil {
+		return nil, err
+	}
+	return e.runWrites(items, true)
 }
 
 // batchChild returns the compiled statement of a BATCH entry, or nil when
@@ -388,16 +398,18 @@ func (e *Engine) batchChild(sess *Session, child *message.BatchChild) (*compiled
 
 // runWrites executes writes as one atomic step with one timestamp: plain
 // writes are applied together; if any carries an IF condition, all of them
-// apply only when every condition holds.
-func (e *Engine) runWrites(items []batchItem) (message.Message, error) {
-	if len(items) > 0 && items[0].x.defaultTS == nil {
+// apply only when every condition holds (lwt.go). isBatch is set for a
+// BATCH, whose LWT result has a row per statement.
+func (e *Engine) runWrites(items []batchItem, isBatch bool) (message.Message, error) {
+	lwt := slices.ContainsFunc(items, func(it batchItem) bool { return it.plan.conditional() })
+	// An LWT ignores the client's timestamp, as ScyllaDB's Paxos does.
+	if len(items) > 0 && (lwt || items[0].x.defaultTS == nil) {
 		ts := items[0].x.now.UnixMicro()
 		for _, it := range items {
 			it.x.defaultTS, it.x.serverTS = &ts, true
 		}
 	}
 	muts := make([]Mutation, 0, len(items)) // one per statement in the common case
-	lwt := false
 	for _, it := range items {
 		wt, err := it.plan.times(it.x)
 		if err != nil {
@@ -408,7 +420,6 @@ func (e *Engine) runWrites(items []batchItem) (message.Message, error) {
 			return nil, err
 		}
 		muts = append(muts, ms...)
-		lwt = lwt || it.plan.ifExists || it.plan.ifNotExists || len(it.plan.conds) > 0
 	}
 	var tr *tracer
 	if len(items) > 0 {
@@ -416,7 +427,7 @@ func (e *Engine) runWrites(items []batchItem) (message.Message, error) {
 	}
 	tr.event("Applying %d mutation(s) of %d statement(s)%s", len(muts), len(items), traceWrites(muts))
 	if lwt {
-		res, err := e.durableRead(e.runCAS(items, muts))
+		res, err := e.durableRead(e.runCAS(items, muts, isBatch))
 		if err == nil {
 			tr.event("Conditional write evaluated")
 		}
@@ -511,125 +522,4 @@ func (e *Engine) stampLocked(muts []Mutation, now int64) {
 	if stamped {
 		e.lastStamp = ts
 	}
-}
-
-// runCAS executes a conditional write (or batch): under the write lock, it
-// reads each conditional row, checks its conditions and applies everything
-// only if all hold. Holding the lock serialises LWTs on every partition.
-// seq is the last log record the result depends on.
-func (e *Engine) runCAS(items []batchItem, muts []Mutation) (_ message.Message, seq uint64, _ error) {
-	for _, m := range muts[1:] {
-		if m.Keyspace != muts[0].Keyspace || m.Table != muts[0].Table || !bytes.Equal(m.Key, muts[0].Key) {
-			return nil, 0, invalidf("Batch with conditions cannot span multiple partitions")
-		}
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if err := e.logFailedLocked(); err != nil {
-		return nil, 0, err
-	}
-	applied := true
-	var first *casRead
-	for _, it := range items {
-		p := it.plan
-		if !p.ifExists && !p.ifNotExists && len(p.conds) == 0 {
-			continue
-		}
-		cr, err := e.readForCAS(it)
-		if err != nil {
-			return nil, 0, err
-		}
-		ok, err := cr.holds(it)
-		if err != nil {
-			return nil, 0, err
-		}
-		if first == nil || (!ok && applied) {
-			first = cr
-		}
-		applied = applied && ok
-	}
-	if applied {
-		if err := e.applyLocked(muts); err != nil {
-			return nil, 0, err
-		}
-	}
-	return casResult(first.plan.table, applied, first.columns(), first.view), e.lastRecordLocked(), nil
-}
-
-// casRead is the current state of the row an LWT is conditioned on.
-type casRead struct {
-	plan *writePlan
-	view *rowView // nil when the row does not exist
-}
-
-func (e *Engine) readForCAS(it batchItem) (*casRead, error) {
-	p := it.plan
-	pks, cks, rng, err := p.keys(it.x)
-	if err != nil {
-		return nil, err
-	}
-	if len(pks) != 1 || len(cks) > 1 || rng != nil {
-		return nil, invalidf("IN on the partition key or clustering key is not supported with conditional updates")
-	}
-	cr := &casRead{plan: p}
-	td := e.data[p.table.Keyspace+"."+p.table.Name]
-	if td == nil {
-		return nil, unconfiguredTable(p.table.Keyspace, p.table.Name)
-	}
-	part, ok := td.parts[string(pks[0])]
-	if !ok {
-		return cr, nil
-	}
-	now := it.x.now.UnixNano()
-	pkVals, _ := splitPartitionKey(part.key, len(p.table.PartitionKey))
-	v := &rowView{p: part, pkVals: pkVals, now: now}
-	if len(cks) == 1 && len(cks[0]) == len(p.table.Clustering) && len(p.table.Clustering) > 0 {
-		i, found := td.findRow(part, cks[0])
-		if !found || !rowLive(part.rows[i], now) {
-			return cr, nil
-		}
-		v.r = part.rows[i]
-	} else if len(p.table.Clustering) == 0 {
-		if len(part.rows) == 0 || !rowLive(part.rows[0], now) {
-			return cr, nil
-		}
-		v.r = part.rows[0]
-	} else if part.static == nil || !rowLive(part.static, now) {
-		return cr, nil
-	}
-	cr.view = v
-	return cr, nil
-}
-
-func (cr *casRead) holds(it batchItem) (bool, error) {
-	p := it.plan
-	switch {
-	case p.ifNotExists:
-		return cr.view == nil, nil
-	case p.ifExists:
-		return cr.view != nil, nil
-	}
-	for _, k := range p.conds {
-		ok, err := k.check(it.x, cr.view)
-		if err != nil || !ok {
-			return false, err
-		}
-	}
-	return true, nil
-}
-
-// columns lists the result columns after [applied]: every column for
-// IF [NOT] EXISTS, else the conditioned columns.
-func (cr *casRead) columns() []*Column {
-	p := cr.plan
-	if p.ifExists || p.ifNotExists {
-		return p.table.Columns
-	}
-	var out []*Column
-	for _, k := range p.conds {
-		if !slices.Contains(out, k.col) {
-			out = append(out, k.col)
-		}
-	}
-	return out
 }

@@ -77,6 +77,10 @@ type partition struct {
 	// (deletions, range tombstones, static row) or that dropped rows from
 	// it; a read of the partition waits for it and for its rows' seq.
 	seq uint64
+	// writes counts the mutations applied to the partition: an LWT that
+	// read it without the write lock checks, once it holds that lock, that
+	// nothing changed it since (lwt.go).
+	writes uint64
 }
 
 // tableData holds one table's partitions. It is guarded by the store lock,
@@ -146,6 +150,7 @@ func (td *tableData) findRow(p *partition, ck [][]byte) (int, bool) {
 // record seq that holds it. The caller holds the store's write lock.
 func (td *tableData) applyMutation(m *Mutation, now int64, seq uint64) {
 	p := td.partitionFor(m.Key)
+	p.writes++
 	if m.DeletePartition || len(m.RangeDeletes) > 0 {
 		p.seq = max(p.seq, seq)
 	}
