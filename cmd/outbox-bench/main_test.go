@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -107,6 +108,14 @@ func TestGrowthDetector(t *testing.T) {
 		{"start-up ramp then flat", rss, gen(60, func(i int) float64 { return min(60+5*float64(i), 200) + wobble(i, 2) }), false},
 		{"goroutines leaking 2 per sample", goroutines, gen(60, func(i int) float64 { return 80 + 2*float64(i) }), true},
 		{"goroutines flat", goroutines, gen(60, func(i int) float64 { return 80 + wobble(i, 4) }), false},
+		// The shape of a real soak here: samples that land on a burst of
+		// in-flight requests, more of them late in the run by chance.
+		{"goroutines flat with late bursts", goroutines, gen(60, func(i int) float64 {
+			if slices.Contains([]int{37, 40, 49, 52, 55, 58}, i) {
+				return 330
+			}
+			return 68 + wobble(i, 2)
+		}), false},
 		{"lag sawtooth under a second", lag, gen(60, func(i int) float64 { return float64(i%4) / 4 }), false},
 		{"lag growing 100 ms per sample", lag, gen(60, func(i int) float64 { return 0.1 * float64(i) }), true},
 	} {

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -25,14 +26,18 @@ const (
 
 // limits bound the growth of each sampled series over the second half of
 // a soak (the first half is start-up: caches and pools fill). A series
-// grows without bound when the rise of its least-squares line across the
-// second half exceeds both rel times its mean there and abs.
+// grows without bound when the rise of its trend line across the second
+// half exceeds both rel times its mean there and abs.
 var limits = []limit{
 	{name: "rss_mib", rel: 0.10, abs: 16},
 	{name: "goroutines", rel: 0.10, abs: 20},
 	{name: "open_fds", rel: 0.10, abs: 10},
 	{name: "cdc_lag_s", rel: 0, abs: 2},
 }
+
+// soakIdleTimeout passivates the soak node's order actors after a minute,
+// so that their number is steady well before the second half begins.
+const soakIdleTimeout = time.Minute
 
 // minHalfSamples is the fewest samples a second half may have: fewer
 // cannot tell a trend from noise, so the soak fails rather than pass.
@@ -109,7 +114,11 @@ func runSoak(ctx context.Context, cfg soakConfig, log *slog.Logger) (series, err
 		return nil, err
 	}
 	defer func() { _ = ds.stop(stopTimeout) }()
-	n, err := startNode(cfg.Bins.node, devstackNodeArgs(cql, brokers, DefaultWindow)...)
+	// Order actors live until they have been idle soakIdleTimeout: with the
+	// node's default (minutes) their number grows through most of a short
+	// soak, and the second half would not be steady state.
+	args := append(devstackNodeArgs(cql, brokers, DefaultWindow), "--order-idle-timeout", soakIdleTimeout.String())
+	n, err := startNode(cfg.Bins.node, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -236,8 +245,8 @@ func checkSeries(w io.Writer, s series) error {
 	return errors.Join(errs...)
 }
 
-// check fits a least-squares line to the second half of xs and fails when
-// its rise across that half exceeds the limit.
+// check fits a trend line to the second half of xs and fails when its rise
+// across that half exceeds the limit.
 func (l limit) check(xs []float64) (rise, bound float64, err error) {
 	half := xs[len(xs)/2:]
 	if len(half) < minHalfSamples {
@@ -256,17 +265,24 @@ func (l limit) check(xs []float64) (rise, bound float64, err error) {
 	return rise, bound, nil
 }
 
-// slope is the least-squares slope of ys against their index.
+// slope is the Theil-Sen slope of ys against their index: the median of
+// the slopes between every pair of samples. Samples that land on a burst
+// (goroutines of in-flight requests, a GC cycle's heap) do not tilt it the
+// way they tilt a least-squares line, while a steady rise moves every pair.
 func slope(ys []float64) float64 {
-	n := float64(len(ys))
-	var sx, sy, sxx, sxy float64
-	for i, y := range ys {
-		x := float64(i)
-		sx, sy, sxx, sxy = sx+x, sy+y, sxx+x*x, sxy+x*y
+	var slopes []float64
+	for i := range ys {
+		for j := i + 1; j < len(ys); j++ {
+			slopes = append(slopes, (ys[j]-ys[i])/float64(j-i))
+		}
 	}
-	d := n*sxx - sx*sx
-	if d == 0 {
+	if len(slopes) == 0 {
 		return 0
 	}
-	return (n*sxy - sx*sy) / d
+	slices.Sort(slopes)
+	mid := len(slopes) / 2
+	if len(slopes)%2 == 1 {
+		return slopes[mid]
+	}
+	return (slopes[mid-1] + slopes[mid]) / 2
 }
