@@ -44,7 +44,6 @@ require (
 	git.sr.ht/~sbinet/gg v0.7.0 // indirect
 	github.com/ajstarks/svgo v0.0.0-20211024235047-1546f124cd8b // indirect
 	github.com/golang/freetype v0.0.0-20170609003504-e2365dfdc4a0 // indirect
-	github.com/urfave/cli/v3 v3.14.0
 	golang.org/x/image v0.30.0 // indirect
 	gonum.org/v1/plot v0.17.0
 )
