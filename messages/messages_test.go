@@ -4,7 +4,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
@@ -87,5 +89,30 @@ func TestQuoteInputIsBounded(t *testing.T) {
 		if got := messages.QuoteInput(tc.in); got != tc.want {
 			t.Errorf("QuoteInput(%.20q) = %q, want %q", tc.in, got, tc.want)
 		}
+	}
+}
+
+// A record value is compared byte for byte by consumers, so its encoding must not vary with
+// protojson's deliberately unstable whitespace.
+func TestJSONIsCompactAndStable(t *testing.T) {
+	ev := &messages.OutboxEvent{
+		EventId:          "e1",
+		AggregateType:    "order",
+		AggregateId:      "o1",
+		AggregateVersion: 3,
+		EventType:        "OrderCancelled",
+		Payload:          []byte(`{"a":1}`),
+		Headers:          map[string]string{"b": "2", "a": "1"},
+		OccurredAt:       timestamppb.New(time.Date(2026, 12, 5, 12, 45, 58, 637e6, time.UTC)),
+	}
+	want := `{"eventId":"e1","aggregateType":"order","aggregateId":"o1","aggregateVersion":3,` +
+		`"eventType":"OrderCancelled","payload":"eyJhIjoxfQ==","headers":{"a":"1","b":"2"},` +
+		`"occurredAt":"2026-12-05T12:45:58.637Z"}`
+	got, err := messages.JSON(protojson.MarshalOptions{}, ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != want {
+		t.Fatalf("JSON =\n%s\nwant\n%s", got, want)
 	}
 }

@@ -16,7 +16,7 @@ var jsonOptions = protojson.MarshalOptions{EmitUnpopulated: true}
 // print writes reply as JSON with -o json, else the text that text renders.
 func (e *env) print(reply proto.Message, text func() string) error {
 	if e.output == "json" {
-		b, err := jsonOptions.Marshal(reply)
+		b, err := messages.JSON(jsonOptions, reply)
 		if err != nil {
 			return fmt.Errorf("encode reply: %w", err)
 		}

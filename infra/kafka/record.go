@@ -58,7 +58,7 @@ func (m *Mapper) Topic(ev *messages.OutboxEvent) string {
 	return m.topics.render(ev)
 }
 
-// Record maps ev: key = aggregate id, value = protojson of ev, the headers
+// Record maps ev: key = aggregate id, value = compact protojson of ev, the headers
 // of docs/architecture.md followed by the event's own headers (sorted, reserved
 // names skipped), timestamp = occurred_at. Errors are *PublishError of
 // KindPermanent wrapping ErrInvalidEvent or ErrInvalidTopic.
@@ -73,7 +73,7 @@ func (m *Mapper) Record(ev *messages.OutboxEvent) (Record, error) {
 	if !ValidTopic(topic) {
 		return fail(fmt.Errorf("%w: %q from event type %q", ErrInvalidTopic, topic, ev.GetEventType()))
 	}
-	value, err := protojson.Marshal(ev)
+	value, err := messages.JSON(protojson.MarshalOptions{}, ev)
 	if err != nil {
 		return fail(fmt.Errorf("%w: encode: %w", ErrInvalidEvent, err))
 	}
