@@ -1,6 +1,7 @@
 // Package schema holds the CQL of the node's tables (orders,
-// outbox_messages with CDC, dead_letter_queue, and outbox_poll_offsets for
-// the polling relay) as embedded *.cql templates.
+// outbox_messages with CDC, dead_letter_queue, outbox_poll_offsets for
+// the polling relay, and in cluster mode the outbox shard tables and their
+// leases) as embedded *.cql templates.
 // infra/scylla applies Statements at start-up; `outbox-node schema` prints
 // them for cqlsh users. Every statement is idempotent (IF NOT EXISTS).
 package schema
@@ -30,6 +31,8 @@ type params struct {
 	Replication      string
 	Tablets          string
 	OutboxTTLSeconds int64
+	// Shards numbers the outbox shard tables (cluster mode); empty alone.
+	Shards []int
 }
 
 // Statements renders every schema statement for cfg, in application order
@@ -44,6 +47,9 @@ func Statements(cfg config.Scylla) ([]string, error) {
 		Replication:      cfg.Replication.String(),
 		Tablets:          cfg.Replication.TabletsOption(),
 		OutboxTTLSeconds: int64(cfg.OutboxTTL / time.Second),
+	}
+	for k := range cfg.OutboxShards {
+		p.Shards = append(p.Shards, k)
 	}
 	names, err := fs.Glob(files, "*.cql")
 	if err != nil {

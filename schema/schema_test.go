@@ -67,3 +67,37 @@ func TestStatementsRejectsUnsafeKeyspace(t *testing.T) {
 		t.Fatalf("want keyspace InvalidError, got %v", err)
 	}
 }
+
+// Cluster mode adds one CDC shard table per shard, the order state static (no
+// table TTL: it must outlive its events), and the lease table.
+func TestStatementsWithShards(t *testing.T) {
+	cfg := config.Default().Scylla
+	cfg.OutboxShards = 3
+	stmts, err := Statements(cfg)
+	if err != nil {
+		t.Fatalf("Statements: %v", err)
+	}
+	if len(stmts) != 5+3+1 {
+		t.Fatalf("got %d statements, want 9:\n%s", len(stmts), strings.Join(stmts, "\n---\n"))
+	}
+	for k, s := range stmts[5:8] {
+		if !strings.HasPrefix(s, "CREATE TABLE IF NOT EXISTS orders_ks.outbox_shard_"+string(rune('0'+k))+" (") {
+			t.Errorf("statement %d = %q", 5+k, s)
+		}
+		for _, want := range []string{"order_version int static", "cdc = {'enabled': true, 'ttl': 86400}", "PRIMARY KEY ((aggregate_id), event_id)"} {
+			if !strings.Contains(s, want) {
+				t.Errorf("shard %d lacks %q: %s", k, want, s)
+			}
+		}
+		if strings.Contains(s, "default_time_to_live") {
+			t.Errorf("shard %d has a table TTL, which would expire the order state: %s", k, s)
+		}
+	}
+	if !strings.HasPrefix(stmts[8], "CREATE TABLE IF NOT EXISTS orders_ks.outbox_shard_leases (") || !strings.Contains(stmts[8], "epoch bigint static") {
+		t.Errorf("lease table: %s", stmts[8])
+	}
+	cfg.OutboxShards = config.MaxOutboxShards + 1
+	if _, err := Statements(cfg); err == nil {
+		t.Error("Statements accepted too many shards")
+	}
+}

@@ -156,6 +156,9 @@ type Scylla struct {
 	Migrate *bool
 	// OutboxTTL bounds outbox_messages (table TTL) and its CDC log.
 	OutboxTTL time.Duration
+	// OutboxShards is the number of outbox shard tables of cluster mode,
+	// fixed when the schema is created; 0 (a node alone) creates none.
+	OutboxShards int
 	// ServerTimestamps leaves each write's timestamp to the store, which
 	// takes it when the write applies, so a change's cdc$time is the moment
 	// it became visible and the CDC reader can never skip a write that
@@ -186,6 +189,10 @@ type StoreTLS struct {
 	// name (the chain is still checked against CAFile).
 	SkipHostVerification bool
 }
+
+// MaxOutboxShards bounds --outbox-shards: each shard is a CDC table with
+// its own reader, lease and checkpoints.
+const MaxOutboxShards = 256
 
 // Enabled reports whether the store connection uses TLS.
 func (t StoreTLS) Enabled() bool { return t.CAFile != "" }
@@ -456,6 +463,9 @@ func (s Scylla) Validate() error {
 	positive(bad, "scylla-connect-timeout", s.ConnectTimeout)
 	if s.OutboxTTL < time.Second {
 		bad("outbox-ttl", "must be at least 1s, got %s", s.OutboxTTL)
+	}
+	if s.OutboxShards < 0 || s.OutboxShards > MaxOutboxShards {
+		bad("outbox-shards", "must be between 1 and %d in cluster mode, got %d", MaxOutboxShards, s.OutboxShards)
 	}
 	if len(s.Hosts) > 1 && s.UseServerTimestamps() {
 		bad("scylla-server-timestamps", "a cluster of %d hosts needs client timestamps: each coordinator would stamp on its own clock", len(s.Hosts))
