@@ -132,13 +132,13 @@ var _ scyllacdc.ProgressManagerWithStartTime = resumeRecorder{}
 // resumeRecorder is the reader's progress manager, which also records the
 // progress each stream resumes from: the stream's first position.
 type resumeRecorder struct {
-	*scyllacdc.TableBackedProgressManager
+	scyllacdc.ProgressManager
 	run *run
 }
 
 // GetProgress implements scyllacdc.ProgressManager.
 func (p resumeRecorder) GetProgress(ctx context.Context, gen time.Time, table string, id scyllacdc.StreamID) (scyllacdc.Progress, error) {
-	pr, err := p.TableBackedProgressManager.GetProgress(ctx, gen, table, id)
+	pr, err := p.ProgressManager.GetProgress(ctx, gen, table, id)
 	if err == nil {
 		p.run.mu.Lock()
 		p.run.resumed[id.String()] = pr.LastProcessedRecordTime
@@ -146,4 +146,22 @@ func (p resumeRecorder) GetProgress(ctx context.Context, gen time.Time, table st
 		p.run.mu.Unlock()
 	}
 	return pr, err
+}
+
+// GetApplicationReadStartTime implements scyllacdc.ProgressManagerWithStartTime
+// for a manager that keeps no start time: the reader then starts
+// ChangeAgeLimit back.
+func (p resumeRecorder) GetApplicationReadStartTime(ctx context.Context) (time.Time, error) {
+	if s, ok := p.ProgressManager.(scyllacdc.ProgressManagerWithStartTime); ok {
+		return s.GetApplicationReadStartTime(ctx)
+	}
+	return time.Time{}, nil
+}
+
+// SaveApplicationReadStartTime implements scyllacdc.ProgressManagerWithStartTime.
+func (p resumeRecorder) SaveApplicationReadStartTime(ctx context.Context, t time.Time) error {
+	if s, ok := p.ProgressManager.(scyllacdc.ProgressManagerWithStartTime); ok {
+		return s.SaveApplicationReadStartTime(ctx, t)
+	}
+	return nil
 }

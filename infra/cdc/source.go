@@ -43,15 +43,36 @@ type Source struct {
 	session *gocql.Session
 	log     *slog.Logger
 
+	// progress replaces the table-backed progress in ProgressTable; guard,
+	// when set, is asked before each change is delivered (see Option).
+	progress scyllacdc.ProgressManager
+	guard    func() error
+
 	mu  sync.Mutex
 	cur *run // the latest run, kept after it ends for Flush and Lags
 }
 
 var _ cdcstream.Source = (*Source)(nil)
 
+// Option adapts a Source to one outbox shard of cluster mode.
+type Option func(*Source)
+
+// WithProgress keeps the reader's progress in pm (a shard's fenced
+// checkpoints, infra/lease) instead of ProgressTable.
+func WithProgress(pm scyllacdc.ProgressManager) Option {
+	return func(s *Source) { s.progress = pm }
+}
+
+// WithGuard asks guard before each change is delivered; an error (the
+// shard's lease is no longer held) ends the run with it, so a node that
+// lost a shard delivers nothing more of it.
+func WithGuard(guard func() error) Option {
+	return func(s *Source) { s.guard = guard }
+}
+
 // New validates cfg (after SetDefaults); session must stay open while the
 // Source is used.
-func New(cfg Config, session *gocql.Session, log *slog.Logger) (*Source, error) {
+func New(cfg Config, session *gocql.Session, log *slog.Logger, opts ...Option) (*Source, error) {
 	cfg.SetDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -62,17 +83,20 @@ func New(cfg Config, session *gocql.Session, log *slog.Logger) (*Source, error) 
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Source{cfg: cfg, session: session, log: log}, nil
+	s := &Source{cfg: cfg, session: session, log: log}
+	for _, o := range opts {
+		o(s)
+	}
+	return s, nil
 }
 
 // Run implements cdcstream.Source.
 func (s *Source) Run(ctx context.Context, deliver func(cdcstream.Delivery)) error {
-	pm, err := scyllacdc.NewTableBackedProgressManager(s.session, s.cfg.Keyspace+"."+s.cfg.ProgressTable, s.cfg.ApplicationName)
+	pm, err := s.progressManager()
 	if err != nil {
-		return fmt.Errorf("cdc progress table %s.%s: %w", s.cfg.Keyspace, s.cfg.ProgressTable, err)
+		return err
 	}
-	pm.SetTTL(int32(max(progressTTL, s.cfg.ChangeAgeLimit).Seconds()))
-	r := &run{cfg: s.cfg, log: s.log, deliver: deliver, window: checkpoint.NewWindow(s.cfg.InFlight), streams: map[string]*stream{},
+	r := &run{cfg: s.cfg, guard: s.guard, log: s.log, deliver: deliver, window: checkpoint.NewWindow(s.cfg.InFlight), streams: map[string]*stream{},
 		kick: make(chan struct{}, 1), cancelled: ctx.Done(), session: s.session, resumed: map[string]gocql.UUID{},
 		resume: resumeLog{log: s.log, table: s.cfg.Keyspace + "." + s.cfg.ProgressTable}}
 	s.mu.Lock()
@@ -117,6 +141,19 @@ func (s *Source) Run(ctx context.Context, deliver func(cdcstream.Delivery)) erro
 	return fmt.Errorf("cdc reader over %s.%s: %w", s.cfg.Keyspace, s.cfg.Table, err)
 }
 
+// progressManager is where the run loads and saves its progress.
+func (s *Source) progressManager() (scyllacdc.ProgressManager, error) {
+	if s.progress != nil {
+		return s.progress, nil
+	}
+	pm, err := scyllacdc.NewTableBackedProgressManager(s.session, s.cfg.Keyspace+"."+s.cfg.ProgressTable, s.cfg.ApplicationName)
+	if err != nil {
+		return nil, fmt.Errorf("cdc progress table %s.%s: %w", s.cfg.Keyspace, s.cfg.ProgressTable, err)
+	}
+	pm.SetTTL(int32(max(progressTTL, s.cfg.ChangeAgeLimit).Seconds()))
+	return pm, nil
+}
+
 // Flush implements cdcstream.Source.
 func (s *Source) Flush(ctx context.Context) error {
 	if r := s.current(); r != nil {
@@ -155,6 +192,7 @@ type run struct {
 	cfg     Config
 	log     *slog.Logger
 	deliver func(cdcstream.Delivery)
+	guard   func() error
 	window  *checkpoint.Window
 	// kick asks the flusher to save now rather than at its next tick:
 	// the window is under pressure and acks moved a checkpoint.
@@ -296,6 +334,11 @@ func (c *consumer) Consume(ctx context.Context, ch scyllacdc.Change) error {
 		}
 	}
 	c.run.health.ok(time.Now())
+	if c.run.guard != nil && len(rows) > 0 {
+		if err := c.run.guard(); err != nil {
+			return err
+		}
+	}
 	tc := c.stream.tracker.Begin(ch.Time, len(rows))
 	for _, row := range rows {
 		req := Decode(row)
