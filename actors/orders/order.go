@@ -52,6 +52,8 @@ type order struct {
 	loaded bool // state and exists reflect the store
 	exists bool
 	state  State
+	// grain is set for an order activated by the cluster: it passivates itself.
+	grain bool
 
 	lastActive  time.Time
 	idleTimer   *time.Timer
@@ -59,10 +61,16 @@ type order struct {
 }
 
 func (o *order) Receive(ctx actor.Context) {
-	if _, ok := ctx.Message().(idleCheck); !ok {
+	o.handle(ctx, ctx.Message())
+}
+
+// handle runs one message: a lifecycle event, or a command from the router
+// or, for a grain, translated from the client's (grain.go).
+func (o *order) handle(ctx actor.Context, msg any) {
+	if _, ok := msg.(idleCheck); !ok {
 		o.lastActive = time.Now()
 	}
-	switch m := ctx.Message().(type) {
+	switch m := msg.(type) {
 	case *actor.Started:
 		o.checkIdleIn(ctx, o.cfg.IdleTimeout)
 	case idleCheck:
@@ -109,6 +117,11 @@ func (o *order) checkIdle(ctx actor.Context) {
 // command is forwarded to an actor that is already gone.
 func (o *order) passivate(ctx actor.Context) {
 	o.passivating = true
+	if o.grain {
+		// The cluster forgets a stopped activation; the next command activates the order again.
+		ctx.Poison(ctx.Self())
+		return
+	}
 	ctx.Request(ctx.Parent(), passivate{})
 }
 

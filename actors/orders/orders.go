@@ -28,25 +28,30 @@ import (
 // Props returns the props of the orders router. childOpts are added to every per-order
 // actor's props (e.g. supervision.Observe's middleware).
 func Props(store Store, cfg Config, childOpts ...actor.PropsOption) (*actor.Props, error) {
+	if store == nil {
+		return nil, fmt.Errorf("orders: nil store")
+	}
+	return routerProps(cfg, func(r *router) { r.store, r.childOpts = store, childOpts })
+}
+
+// routerProps returns the props of a router that setup completes.
+func routerProps(cfg Config, setup func(*router)) (*actor.Props, error) {
 	cfg.SetDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
-	}
-	if store == nil {
-		return nil, fmt.Errorf("orders: nil store")
 	}
 	// A failing order actor is restarted and reloads its row; the restart is logged.
 	budget := supervision.Budget{Restarts: 10, Window: 10 * time.Second}
 	children := supervision.Strategy(actor.NewOneForOneStrategy(budget.Restarts, budget.Window, actor.DefaultDecider), budget)
 	return actor.PropsFromProducer(func() actor.Actor {
-		return &router{
-			store:     store,
-			cfg:       cfg,
-			childOpts: childOpts,
-			children:  map[uuid.UUID]*actor.PID{},
-			ids:       map[string]uuid.UUID{},
-			stopping:  map[uuid.UUID][]pending{},
+		r := &router{
+			cfg:      cfg,
+			children: map[uuid.UUID]*actor.PID{},
+			ids:      map[string]uuid.UUID{},
+			stopping: map[uuid.UUID][]pending{},
 		}
+		setup(r)
+		return r
 	}, actor.WithSupervisor(children)), nil
 }
 
@@ -68,6 +73,9 @@ type pending struct {
 // router owns the per-order actors: at most one per order id is alive at any time, so
 // commands of one order are applied one after another.
 type router struct {
+	// locate, in cluster mode, finds the order's grain, which gets the
+	// command instead of a child of this router (grain.go).
+	locate    Locate
 	store     Store
 	cfg       Config
 	childOpts []actor.PropsOption
@@ -91,25 +99,16 @@ func (r *router) Receive(ctx actor.Context) {
 		}
 	}
 	switch m := ctx.Message().(type) {
-	case *messages.CreateOrder:
-		n, rej := validateCreate(r.cfg, m)
-		parent, trej := parseTrace(m.GetTraceparent())
-		if rej = cmp.Or(rej, trej); rej != nil {
+	case *messages.CreateOrder, *messages.UpdateOrder, *messages.CancelOrder, *messages.GetOrder:
+		id, fresh, cmd, rej := command(r.cfg, m, uuid.New)
+		switch {
+		case rej != nil:
 			ctx.Respond(rej.Reply())
-			return
+		case r.locate != nil:
+			r.forward(ctx, id, m)
+		default:
+			r.route(ctx, id, fresh, cmd)
 		}
-		r.route(ctx, uuid.New(), true, createCmd{order: n, parent: parent})
-	case *messages.UpdateOrder:
-		id, u, rej := validateUpdate(r.cfg, m)
-		parent, trej := parseTrace(m.GetTraceparent())
-		r.routeOrReject(ctx, id, cmp.Or(rej, trej), updateCmd{update: u, parent: parent})
-	case *messages.CancelOrder:
-		id, reason, rej := validateCancel(m)
-		parent, trej := parseTrace(m.GetTraceparent())
-		r.routeOrReject(ctx, id, cmp.Or(rej, trej), cancelCmd{reason: reason, parent: parent})
-	case *messages.GetOrder:
-		id, rej := parseOrderID(m.GetOrderId())
-		r.routeOrReject(ctx, id, rej, getCmd{})
 	case passivate:
 		r.passivate(ctx)
 	case Drain:
@@ -153,12 +152,28 @@ func (r *router) drained(ctx actor.Context) {
 	}
 	r.drainers = nil
 }
-func (r *router) routeOrReject(ctx actor.Context, id uuid.UUID, rej *RejectError, cmd any) {
-	if rej != nil {
-		ctx.Respond(rej.Reply())
-		return
+
+// command validates a client command into the order actor's command for
+// order id; a create is for a new order newID, so fresh.
+func command(cfg Config, msg any, newID func() uuid.UUID) (id uuid.UUID, fresh bool, cmd any, rej *RejectError) {
+	switch m := msg.(type) {
+	case *messages.CreateOrder:
+		n, rej := validateCreate(cfg, m)
+		parent, trej := parseTrace(m.GetTraceparent())
+		return newID(), true, createCmd{order: n, parent: parent}, cmp.Or(rej, trej)
+	case *messages.UpdateOrder:
+		id, u, rej := validateUpdate(cfg, m)
+		parent, trej := parseTrace(m.GetTraceparent())
+		return id, false, updateCmd{update: u, parent: parent}, cmp.Or(rej, trej)
+	case *messages.CancelOrder:
+		id, reason, rej := validateCancel(m)
+		parent, trej := parseTrace(m.GetTraceparent())
+		return id, false, cancelCmd{reason: reason, parent: parent}, cmp.Or(rej, trej)
+	case *messages.GetOrder:
+		id, rej := parseOrderID(m.GetOrderId())
+		return id, false, getCmd{}, rej
 	}
-	r.route(ctx, id, false, cmd)
+	return uuid.UUID{}, false, nil, reject(messages.RejectCode_REJECT_CODE_INTERNAL, "not an order command: %T", msg)
 }
 
 // route hands cmd to the order's actor, spawning it when needed; fresh marks a new order
