@@ -70,6 +70,7 @@ func TestRequestsAndRepliesAreRegistered(t *testing.T) {
 		"outbox.v1.HealthQuery", "outbox.v1.HealthReport", "outbox.v1.EventsQuery", "outbox.v1.EventsPage",
 		"outbox.v1.DLQList", "outbox.v1.DLQListResult", "outbox.v1.DLQReplay", "outbox.v1.DLQSkip",
 		"outbox.v1.DLQResult", "outbox.v1.InjectFault", "outbox.v1.FaultInjected", "outbox.v1.OutboxEvent",
+		"outbox.v1.ClusterQuery", "outbox.v1.ClusterReport",
 	} {
 		if _, err := protoregistry.GlobalTypes.FindMessageByName(name); err != nil {
 			t.Errorf("%s: %v", name, err)
