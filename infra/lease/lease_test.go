@@ -56,11 +56,15 @@ func acquire(t *testing.T, l *lease.Leases, shard int) lease.Lease {
 	return got
 }
 
-// waitExpired waits until the store's expiry of lease has passed by this
-// host's wall clock, the one Acquire compares it with.
+// waitExpired waits until lease has expired both by its holder's local
+// deadline and in the store by this host's wall clock, the one Acquire
+// compares it with.
 func waitExpired(t *testing.T, l lease.Lease) {
 	t.Helper()
-	poll.Eventually(t, 5*time.Second, poll.True("lease expiry", func() bool { return time.Now().After(l.ExpiresAt) }))
+	poll.Eventually(t, 5*time.Second, poll.True("lease expiry", func() bool {
+		now := time.Now()
+		return !l.Valid(now) && now.After(l.ExpiresAt)
+	}))
 }
 
 func TestFailoverFencesTheFormerOwner(t *testing.T) {
@@ -93,9 +97,6 @@ func TestFailoverFencesTheFormerOwner(t *testing.T) {
 	}
 
 	waitExpired(t, la)
-	if la.Valid(time.Now()) {
-		t.Fatal("lease valid after its expiry")
-	}
 	lb := acquire(t, b, shard)
 	if lb.Epoch != 2 || lb.Owner != "node-b" {
 		t.Fatalf("lease after expiry = %+v, want epoch 2 of node-b", lb)
@@ -180,6 +181,23 @@ func TestReleaseHandsOverAtOnce(t *testing.T) {
 		if list[i].Shard != want[i].Shard || list[i].Owner != want[i].Owner || list[i].Epoch != want[i].Epoch || !list[i].ExpiresAt.Equal(want[i].ExpiresAt) {
 			t.Errorf("list[%d] = %+v, want %+v", i, list[i], want[i])
 		}
+	}
+}
+
+// TestRenewExtendsTheLocalDeadline: a holder past its deadline must not
+// relay (Valid is false) until a renew, which succeeds while nobody took
+// the shard, makes it valid again.
+func TestRenewExtendsTheLocalDeadline(t *testing.T) {
+	session, ks := start(t)
+	a := node(t, session, ks, "node-a", 200*time.Millisecond)
+	la := acquire(t, a, 0)
+	poll.Eventually(t, 5*time.Second, poll.True("local deadline", func() bool { return !la.Valid(time.Now()) }))
+	renewed, err := a.Renew(t.Context(), la)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !renewed.Valid(time.Now()) || renewed.Epoch != la.Epoch || !renewed.ExpiresAt.After(la.ExpiresAt) {
+		t.Fatalf("renewed lease %+v of %+v: want valid, same epoch, later expiry", renewed, la)
 	}
 }
 
