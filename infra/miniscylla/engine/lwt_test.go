@@ -404,3 +404,54 @@ func TestLWTTakesTheServerTime(t *testing.T) {
 	checkInvalid(t, "batch", s.Session.Query(`BEGIN BATCH USING TIMESTAMP 5 UPDATE ks.lwt SET v = 2 WHERE k = 1 IF v = 1; APPLY BATCH`).Exec(),
 		"Cannot provide custom timestamp for conditional BATCH")
 }
+
+// TestLWTLeaseShapes: the LWTs of infra/lease, a lease in static columns
+// and progress in clustering rows: IF x = null on a missing partition and
+// on a cleared static column, conditions on two static columns, and a
+// static condition on a statement naming an existing clustering row, each
+// returning the static values it was checked against.
+func TestLWTLeaseShapes(t *testing.T) {
+	s := setupKeyspace(t)
+	exec(t, s, `CREATE TABLE ks.leases (shard int, gen int, stream blob, owner text static, epoch bigint static, last int, PRIMARY KEY (shard, gen, stream))`)
+	cas := func(stmt string, args ...any) (bool, map[string]any) {
+		t.Helper()
+		prev := map[string]any{}
+		applied, err := s.Session.Query(stmt, args...).MapScanCAS(prev)
+		if err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+		return applied, prev
+	}
+	take := `UPDATE ks.leases SET owner = 'a', epoch = 1 WHERE shard = 0 IF epoch = null`
+	if applied, prev := cas(take); !applied || prev["epoch"] != int64(0) {
+		t.Fatalf("IF epoch = null on a missing partition: applied=%v prev=%v; want applied over null", applied, prev)
+	}
+	if applied, prev := cas(take); applied || prev["epoch"] != int64(1) {
+		t.Fatalf("IF epoch = null on epoch 1: applied=%v prev=%v; want refused, showing epoch 1", applied, prev)
+	}
+
+	save := `UPDATE ks.leases USING TTL 60 SET last = ? WHERE shard = 0 AND gen = 1 AND stream = 0x01 IF epoch = ?`
+	for _, last := range []int{1, 2} { // a new row, then the row that exists
+		if applied, _ := cas(save, last, int64(1)); !applied {
+			t.Fatalf("save of %d under epoch 1 refused", last)
+		}
+	}
+	if applied, prev := cas(save, 3, int64(0)); applied || prev["epoch"] != int64(1) {
+		t.Fatalf("save under a stale epoch: applied=%v prev=%v; want refused, showing epoch 1", applied, prev)
+	}
+	var last int
+	if err := s.Session.Query(`SELECT last FROM ks.leases WHERE shard = 0 AND gen = 1 AND stream = 0x01`).Scan(&last); err != nil || last != 2 {
+		t.Fatalf("saved progress = %d, %v; want 2", last, err)
+	}
+
+	release := `UPDATE ks.leases SET owner = null WHERE shard = 0 IF owner = 'a' AND epoch = 1`
+	if applied, _ := cas(release); !applied {
+		t.Fatal("release by the holder refused")
+	}
+	if applied, prev := cas(release); applied || prev["owner"] != "" || prev["epoch"] != int64(1) {
+		t.Fatalf("second release: applied=%v prev=%v; want refused, showing no owner at epoch 1", applied, prev)
+	}
+	if applied, _ := cas(`UPDATE ks.leases SET owner = 'b', epoch = 2 WHERE shard = 0 IF owner = null AND epoch = 1`); !applied {
+		t.Fatal("IF owner = null AND epoch = 1 refused on a released lease")
+	}
+}
