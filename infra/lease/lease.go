@@ -81,6 +81,8 @@ type ShardLease struct {
 	Owner     string
 	Epoch     int64
 	ExpiresAt time.Time
+	// Lag is the shard's CDC lag its owner reported at its last renewal.
+	Lag time.Duration
 }
 
 // Leases takes, renews and releases this node's shard leases.
@@ -146,12 +148,13 @@ func (l *Leases) Acquire(ctx context.Context, shard int) (Lease, error) {
 	return Lease{Shard: shard, Owner: l.cfg.Owner, Epoch: cur.Epoch + 1, ExpiresAt: deadline.Round(0), deadline: deadline}, nil
 }
 
-// Renew extends lease by the TTL from now. It returns a *LostError when
+// Renew extends lease by the TTL from now and records lag, the shard's CDC
+// lag, for List. It returns a *LostError when
 // the lease moved on; the node must then stop relaying the shard.
-func (l *Leases) Renew(ctx context.Context, lease Lease) (Lease, error) {
+func (l *Leases) Renew(ctx context.Context, lease Lease, lag time.Duration) (Lease, error) {
 	start := time.Now()
 	deadline := start.Add(l.cfg.TTL)
-	if err := l.holderCAS(ctx, "renew", lease, "expires_at = ?", deadline); err != nil {
+	if err := l.holderCAS(ctx, "renew", lease, "expires_at = ?, lag_ms = ?", deadline, lag.Milliseconds()); err != nil {
 		return Lease{}, err
 	}
 	lease.ExpiresAt, lease.deadline = deadline.Round(0), deadline
@@ -201,17 +204,18 @@ func (l *Leases) read(ctx context.Context, shard int) (ShardLease, bool, error) 
 		owner   *string
 		epoch   *int64
 		expires time.Time
+		lagMS   int64
 	)
 	// Static columns repeat on every clustering row: one is enough.
-	err := l.session.Query(fmt.Sprintf("SELECT owner, epoch, expires_at FROM %s WHERE shard = ? LIMIT 1", l.table), shard).
-		WithContext(ctx).Scan(&owner, &epoch, &expires)
+	err := l.session.Query(fmt.Sprintf("SELECT owner, epoch, expires_at, lag_ms FROM %s WHERE shard = ? LIMIT 1", l.table), shard).
+		WithContext(ctx).Scan(&owner, &epoch, &expires, &lagMS)
 	if errors.Is(err, gocql.ErrNotFound) {
 		return ShardLease{Shard: shard}, false, nil
 	}
 	if err != nil {
 		return ShardLease{}, false, fmt.Errorf("read shard %d lease: %w", shard, err)
 	}
-	sl := ShardLease{Shard: shard, ExpiresAt: expires}
+	sl := ShardLease{Shard: shard, ExpiresAt: expires, Lag: time.Duration(lagMS) * time.Millisecond}
 	if owner != nil {
 		sl.Owner = *owner
 	}

@@ -102,7 +102,7 @@ func TestFailoverFencesTheFormerOwner(t *testing.T) {
 		t.Fatalf("lease after expiry = %+v, want epoch 2 of node-b", lb)
 	}
 
-	_, err = a.Renew(ctx, la)
+	_, err = a.Renew(ctx, la, 0)
 	var lost *lease.LostError
 	if !errors.As(err, &lost) || !errors.Is(err, lease.ErrLost) || lost.FoundOwner != "node-b" || lost.FoundEpoch != 2 {
 		t.Fatalf("renew of a lost lease: %v, want a LostError naming node-b, epoch 2", err)
@@ -125,8 +125,15 @@ func TestFailoverFencesTheFormerOwner(t *testing.T) {
 		t.Fatalf("save progress of the new owner: %v", err)
 	}
 	assertProgress(t, pb, gen, table, stream, newer)
-	if _, err := b.Renew(ctx, lb); err != nil {
+	if _, err := b.Renew(ctx, lb, 1500*time.Millisecond); err != nil {
 		t.Fatalf("renew of the new owner: %v", err)
+	}
+	list, err := a.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := list[lb.Shard]; got.Owner != lb.Owner || got.Epoch != 2 || got.Lag != 1500*time.Millisecond {
+		t.Fatalf("listed %+v, want owner %s epoch 2 with the lag of the renewal", got, lb.Owner)
 	}
 }
 
@@ -192,7 +199,7 @@ func TestRenewExtendsTheLocalDeadline(t *testing.T) {
 	a := node(t, session, ks, "node-a", 200*time.Millisecond)
 	la := acquire(t, a, 0)
 	poll.Eventually(t, 5*time.Second, poll.True("local deadline", func() bool { return !la.Valid(time.Now()) }))
-	renewed, err := a.Renew(t.Context(), la)
+	renewed, err := a.Renew(t.Context(), la, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,7 +216,7 @@ func TestRestartedOwnerTakesANewEpoch(t *testing.T) {
 	if second.Epoch != first.Epoch+1 {
 		t.Fatalf("epochs %d then %d, want consecutive", first.Epoch, second.Epoch)
 	}
-	if _, err := a.Renew(t.Context(), first); !errors.Is(err, lease.ErrLost) {
+	if _, err := a.Renew(t.Context(), first, 0); !errors.Is(err, lease.ErrLost) {
 		t.Fatalf("renew of the previous run's lease: %v, want ErrLost", err)
 	}
 }

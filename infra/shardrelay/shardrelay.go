@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strconv"
 	"sync"
@@ -38,8 +39,9 @@ type Lease interface {
 // Leases takes, keeps and gives back shard leases; infra/lease implements it.
 type Leases interface {
 	Acquire(ctx context.Context, shard int) (Lease, error)
-	// Renew extends l; an error means the lease is, or may be, lost.
-	Renew(ctx context.Context, l Lease) error
+	// Renew extends l and records the shard's lag (for outboxctl cluster);
+	// an error means the lease is, or may be, lost.
+	Renew(ctx context.Context, l Lease, lag time.Duration) error
 	Release(ctx context.Context, l Lease) error
 }
 
@@ -181,7 +183,8 @@ func (s *Source) step(ctx context.Context, deliver func(cdcstream.Delivery)) {
 			s.handover(ctx, sh)
 			continue
 		}
-		if err := s.op(ctx, func(octx context.Context) error { return s.leases.Renew(octx, sh.lease) }); err != nil {
+		lag := slices.Max(append(slices.Collect(maps.Values(sh.reader.Lags(time.Now()))), 0))
+		if err := s.op(ctx, func(octx context.Context) error { return s.leases.Renew(octx, sh.lease, lag) }); err != nil {
 			s.log.Warn("shard lease lost: stopped reading it", slog.Int("shard", sh.id), slog.Any("err", err))
 			s.drop(sh)
 			continue

@@ -48,7 +48,7 @@ func (f *fakeLeases) Acquire(_ context.Context, shard int) (shardrelay.Lease, er
 	return l, nil
 }
 
-func (f *fakeLeases) Renew(_ context.Context, l shardrelay.Lease) error {
+func (f *fakeLeases) Renew(_ context.Context, l shardrelay.Lease, _ time.Duration) error {
 	if !l.Valid(time.Now()) {
 		return errors.New("lost")
 	}
