@@ -14,36 +14,29 @@ import (
 // GrainKind is the cluster kind of order grains: one virtual actor per order, identity its id.
 const GrainKind = "order"
 
-// Locate finds the grain of order id, activating it where the cluster places it.
-type Locate func(id uuid.UUID) (*actor.PID, error)
+// Grains delivers msg to the grain of order id, activating it where the cluster places it;
+// the grain answers sender. An error means msg was not sent.
+type Grains func(id uuid.UUID, msg any, sender *actor.PID) error
 
 // GrainRouterProps returns the props of the orders router in cluster mode: it validates each
 // command and forwards it to the order's grain, which answers the requester. The grain's
 // placement serializes an order's commands in the normal case; its store's conditional
 // commit makes a second activation's commit fail (CONFLICT) when placement is wrong.
-func GrainRouterProps(cfg Config, locate Locate) (*actor.Props, error) {
-	if locate == nil {
-		return nil, fmt.Errorf("orders: nil grain locator")
+func GrainRouterProps(cfg Config, grains Grains) (*actor.Props, error) {
+	if grains == nil {
+		return nil, fmt.Errorf("orders: nil grains")
 	}
-	return routerProps(cfg, func(r *router) { r.locate = locate })
+	return routerProps(cfg, func(r *router) { r.grains = grains })
 }
 
 // forward hands msg to the grain of order id off the router's goroutine: locating a grain may
 // wait for the cluster to activate it.
 func (r *router) forward(ctx actor.Context, id uuid.UUID, msg any) {
-	root, sender, locate := ctx.ActorSystem().Root, ctx.Sender(), r.locate
+	root, sender, grains := ctx.ActorSystem().Root, ctx.Sender(), r.grains
 	go func() {
-		pid, err := locate(id)
-		if err == nil && pid == nil {
-			err = fmt.Errorf("no activation")
+		if err := grains(id, msg, sender); err != nil && sender != nil {
+			root.Send(sender, reject(messages.RejectCode_REJECT_CODE_UNAVAILABLE, "order %s: %v", id, err).Reply())
 		}
-		if err != nil {
-			if sender != nil {
-				root.Send(sender, reject(messages.RejectCode_REJECT_CODE_UNAVAILABLE, "order %s: %v", id, err).Reply())
-			}
-			return
-		}
-		root.RequestWithCustomSender(pid, msg, sender)
 	}()
 }
 

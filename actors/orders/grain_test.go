@@ -27,19 +27,20 @@ type grains struct {
 	pids  map[uuid.UUID]*actor.PID
 }
 
-func (g *grains) locate(id uuid.UUID) (*actor.PID, error) {
+func (g *grains) send(id uuid.UUID, msg any, sender *actor.PID) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if pid, ok := g.pids[id]; ok {
-		return pid, nil
+	pid, ok := g.pids[id]
+	if !ok {
+		pid = g.sys.Root.Spawn(g.props)
+		g.sys.Root.Send(pid, &cluster.ClusterInit{Identity: cluster.NewClusterIdentity(id.String(), orders.GrainKind)})
+		g.pids[id] = pid
 	}
-	pid := g.sys.Root.Spawn(g.props)
-	g.sys.Root.Send(pid, &cluster.ClusterInit{Identity: cluster.NewClusterIdentity(id.String(), orders.GrainKind)})
-	g.pids[id] = pid
-	return pid, nil
+	g.sys.Root.RequestWithCustomSender(pid, msg, sender)
+	return nil
 }
 
-func startGrains(t *testing.T, locate func(*grains) orders.Locate) (*actor.ActorSystem, *actor.PID, *orderstest.Store, *grains) {
+func startGrains(t *testing.T, grainsOf func(*grains) orders.Grains) (*actor.ActorSystem, *actor.PID, *orderstest.Store, *grains) {
 	t.Helper()
 	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return slog.New(slog.DiscardHandler) }))
 	t.Cleanup(sys.Shutdown)
@@ -49,7 +50,7 @@ func startGrains(t *testing.T, locate func(*grains) orders.Locate) (*actor.Actor
 		t.Fatal(err)
 	}
 	g := &grains{t: t, sys: sys, props: props, pids: map[uuid.UUID]*actor.PID{}}
-	router, err := orders.GrainRouterProps(orders.Config{}, locate(g))
+	router, err := orders.GrainRouterProps(orders.Config{}, grainsOf(g))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +69,7 @@ func request(t *testing.T, sys *actor.ActorSystem, pid *actor.PID, msg any) any 
 // In cluster mode the router validates and forwards; the order's grain
 // runs the command and answers the requester.
 func TestGrainRunsTheOrdersCommands(t *testing.T) {
-	sys, router, store, g := startGrains(t, func(g *grains) orders.Locate { return g.locate })
+	sys, router, store, g := startGrains(t, func(g *grains) orders.Grains { return g.send })
 	acc, ok := request(t, sys, router, &messages.CreateOrder{CustomerId: "alice", Amount: "12.50", Currency: "EUR"}).(*messages.CommandAccepted)
 	if !ok || acc.GetVersion() != 1 {
 		t.Fatalf("create: %v", acc)
@@ -103,8 +104,8 @@ func TestGrainRunsTheOrdersCommands(t *testing.T) {
 
 // An order whose grain cannot be located is UNAVAILABLE, and nothing is written.
 func TestUnlocatableGrainIsUnavailable(t *testing.T) {
-	sys, router, store, _ := startGrains(t, func(*grains) orders.Locate {
-		return func(uuid.UUID) (*actor.PID, error) { return nil, errors.New("no members") }
+	sys, router, store, _ := startGrains(t, func(*grains) orders.Grains {
+		return func(uuid.UUID, any, *actor.PID) error { return errors.New("no members") }
 	})
 	res := request(t, sys, router, &messages.CreateOrder{CustomerId: "bob", Amount: "1", Currency: "EUR"})
 	if rej, ok := res.(*messages.CommandRejected); !ok || rej.GetCode() != messages.RejectCode_REJECT_CODE_UNAVAILABLE {

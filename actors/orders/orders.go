@@ -73,9 +73,9 @@ type pending struct {
 // router owns the per-order actors: at most one per order id is alive at any time, so
 // commands of one order are applied one after another.
 type router struct {
-	// locate, in cluster mode, finds the order's grain, which gets the
-	// command instead of a child of this router (grain.go).
-	locate    Locate
+	// grains, in cluster mode, take the commands instead of children of
+	// this router (grain.go).
+	grains    Grains
 	store     Store
 	cfg       Config
 	childOpts []actor.PropsOption
@@ -104,7 +104,7 @@ func (r *router) Receive(ctx actor.Context) {
 		switch {
 		case rej != nil:
 			ctx.Respond(rej.Reply())
-		case r.locate != nil:
+		case r.grains != nil:
 			r.forward(ctx, id, m)
 		default:
 			r.route(ctx, id, fresh, cmd)
