@@ -1,10 +1,13 @@
 package membership
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"slices"
 	"strconv"
@@ -188,5 +191,61 @@ func TestConfigValidate(t *testing.T) {
 	cfg.SetDefaults()
 	if cfg.Name != DefaultName || cfg.DeadAfter != DefaultDeadAfter {
 		t.Errorf("defaults: %+v", cfg)
+	}
+}
+
+// fakePeer serves a member's identity as a peer's health endpoint would.
+func fakePeer(t *testing.T, n node) *httptest.Server {
+	t.Helper()
+	body, err := json.Marshal(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != healthPath {
+			http.NotFound(w, r)
+			return
+		}
+		_, _ = w.Write(body)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// TestPeerJoinsAndDies runs one member, race-free under -race, with a fake
+// peer of its cluster and one of another: the first joins, the second is
+// ignored, and the first leaves once silent for DeadAfter.
+func TestPeerJoinsAndDies(t *testing.T) {
+	peer := fakePeer(t, node{ID: "fake", Cluster: "test", Host: "127.0.0.1", Port: 1, Kinds: []string{echoKind}})
+	stranger := fakePeer(t, node{ID: "stranger", Cluster: "other", Host: "127.0.0.1", Port: 2})
+	self, selfRemote := harness.FreeAddr(t), harness.FreeAddr(t)
+	cfg := Config{
+		Name:       "test",
+		Addr:       self,
+		Peers:      []string{self, peer.Listener.Addr().String(), stranger.Listener.Addr().String()},
+		RefreshTTL: 20 * time.Millisecond,
+		DeadAfter:  200 * time.Millisecond,
+	}
+	m := startMember(t, cfg, selfRemote)
+	changes := m.Subscribe(t.Context())
+
+	poll.Eventually(t, 5*time.Second, sees(m, []string{"127.0.0.1:1", selfRemote}))
+	peer.Close()
+	poll.Eventually(t, 5*time.Second, sees(m, []string{selfRemote}))
+	timeout := time.After(5 * time.Second)
+	for left := false; !left; {
+		select {
+		case ch := <-changes:
+			left = slices.ContainsFunc(ch.Left, func(m Member) bool { return m.ID == "fake" && m.Status == StatusLeft })
+		case <-timeout:
+			t.Fatal("no change reported the fake peer leaving")
+		}
+	}
+
+	m.Shutdown(false)
+	for range changes { // closed by Shutdown
+	}
+	if _, err := http.Get("http://" + self + healthPath); err == nil {
+		t.Error("health endpoint still serves after Shutdown")
 	}
 }
