@@ -1,6 +1,7 @@
 package membership
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -228,6 +229,11 @@ func TestPeerJoinsAndDies(t *testing.T) {
 	}
 	m := startMember(t, cfg, selfRemote)
 	changes := m.Subscribe(t.Context())
+	ctx, cancel := context.WithCancel(t.Context())
+	cancelled := m.Subscribe(ctx)
+	cancel()
+	for range cancelled { // closed once ctx ends
+	}
 
 	poll.Eventually(t, 5*time.Second, sees(m, []string{"127.0.0.1:1", selfRemote}))
 	peer.Close()
