@@ -1,0 +1,8 @@
+//go:build !race
+
+package membership
+
+const (
+	protoactorRaces = ""
+	raceDetector    = false
+)
