@@ -260,6 +260,11 @@ func TestShardStoreCDCLogHasOneEventRowPerCommit(t *testing.T) {
 	var events []string
 	for v := int32(1); v <= 3; v++ {
 		c := change(t, id, v, orders.StatusUpdated)
+		if v == 2 {
+			// No null is written for absent headers: CDC would log it as a
+			// delta row apart from the TTL'd cells, an event row without event.
+			c.Event.Headers = nil
+		}
 		if err := store.Commit(t.Context(), c); err != nil {
 			t.Fatal(err)
 		}
