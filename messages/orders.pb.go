@@ -88,6 +88,7 @@ const (
 	RejectCode_REJECT_CODE_UNAVAILABLE        RejectCode = 6 // the handling actor is not running in this node
 	RejectCode_REJECT_CODE_PERMISSION_DENIED  RejectCode = 7 // e.g. fault injection while the node does not enable it
 	RejectCode_REJECT_CODE_SHUTTING_DOWN      RejectCode = 8 // the node is stopping; nothing was written, send to another node or retry after restart
+	RejectCode_REJECT_CODE_CONFLICT           RejectCode = 9 // another activation of this order committed first; nothing was written, the order is reloaded: read it and retry
 )
 
 // Enum value maps for RejectCode.
@@ -102,6 +103,7 @@ var (
 		6: "REJECT_CODE_UNAVAILABLE",
 		7: "REJECT_CODE_PERMISSION_DENIED",
 		8: "REJECT_CODE_SHUTTING_DOWN",
+		9: "REJECT_CODE_CONFLICT",
 	}
 	RejectCode_value = map[string]int32{
 		"REJECT_CODE_UNSPECIFIED":        0,
@@ -113,6 +115,7 @@ var (
 		"REJECT_CODE_UNAVAILABLE":        6,
 		"REJECT_CODE_PERMISSION_DENIED":  7,
 		"REJECT_CODE_SHUTTING_DOWN":      8,
+		"REJECT_CODE_CONFLICT":           9,
 	}
 )
 
@@ -743,7 +746,7 @@ const file_orders_proto_rawDesc = "" +
 	"\x18ORDER_STATUS_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14ORDER_STATUS_CREATED\x10\x01\x12\x18\n" +
 	"\x14ORDER_STATUS_UPDATED\x10\x02\x12\x1a\n" +
-	"\x16ORDER_STATUS_CANCELLED\x10\x03*\xa6\x02\n" +
+	"\x16ORDER_STATUS_CANCELLED\x10\x03*\xc0\x02\n" +
 	"\n" +
 	"RejectCode\x12\x1b\n" +
 	"\x17REJECT_CODE_UNSPECIFIED\x10\x00\x12 \n" +
@@ -754,7 +757,8 @@ const file_orders_proto_rawDesc = "" +
 	"\x14REJECT_CODE_INTERNAL\x10\x05\x12\x1b\n" +
 	"\x17REJECT_CODE_UNAVAILABLE\x10\x06\x12!\n" +
 	"\x1dREJECT_CODE_PERMISSION_DENIED\x10\a\x12\x1d\n" +
-	"\x19REJECT_CODE_SHUTTING_DOWN\x10\bB'Z%github.com/outboxnode/outbox/messagesb\x06proto3"
+	"\x19REJECT_CODE_SHUTTING_DOWN\x10\b\x12\x18\n" +
+	"\x14REJECT_CODE_CONFLICT\x10\tB'Z%github.com/outboxnode/outbox/messagesb\x06proto3"
 
 var (
 	file_orders_proto_rawDescOnce sync.Once

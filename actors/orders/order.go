@@ -2,6 +2,7 @@ package orders
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"time"
 
@@ -220,9 +221,16 @@ func (o *order) apply(ctx actor.Context, name string, parent trace.SpanContext, 
 	span.SetAttributes(attribute.String("event.id", ev.GetEventId()), attribute.Int("order.version", int(s.Version)))
 	if err := o.commit(tctx, Change{Order: s, Event: ev}); err != nil {
 		span.SetStatus(codes.Error, err.Error())
-		// The outcome is unknown (a timed-out batch may still apply): forget the state
+		// Either another activation committed first (nothing was written) or the outcome
+		// is unknown (a timed-out batch may still apply): in both cases forget the state
 		// and read it again before the next command.
 		o.loaded = false
+		if errors.Is(err, ErrConflict) {
+			// Expected while an order moves between nodes; the client retries on fresh state.
+			ctx.Logger().Info("commit order: conflict", slog.String("order_id", o.id.String()), slog.Any("error", err))
+			ctx.Respond(reject(messages.RejectCode_REJECT_CODE_CONFLICT, "commit %s: %v", eventType, err).Reply())
+			return
+		}
 		ctx.Logger().Warn("commit order", slog.String("order_id", o.id.String()), slog.Any("error", err))
 		ctx.Respond(reject(messages.RejectCode_REJECT_CODE_STORE_UNAVAILABLE, "commit %s: %v", eventType, err).Reply())
 		return

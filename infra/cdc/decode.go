@@ -30,11 +30,37 @@ func (e *DecodeError) Error() string {
 	return fmt.Sprintf("outbox row column %s: %s", e.Column, e.Reason)
 }
 
-// IsEvent reports whether a CDC log row announces an outbox event: only
-// delta rows of inserts and updates do; pre-/post-images and deletions
-// (including TTL-driven cleanup) never do.
+// IsEvent reports whether a CDC log row of this operation may announce an
+// outbox event: only delta rows of inserts and updates do; pre-/post-images
+// and deletions (including TTL-driven cleanup) never do. A reader of shard
+// tables needs IsEventRow, which also looks at the row.
 func IsEvent(op scyllacdc.OperationType) bool {
 	return op == scyllacdc.Insert || op == scyllacdc.Update
+}
+
+// DeltaRow is a CDC log row with its operation (*scyllacdc.ChangeRow).
+type DeltaRow interface {
+	Row
+	GetOperation() scyllacdc.OperationType
+}
+
+// IsEventRow reports whether a CDC log row announces an outbox event, of
+// outbox_messages or of an outbox shard table: an insert or update (IsEvent)
+// of an event row. The commit batch of a shard table also writes the order's
+// static columns, which ScyllaDB logs as a delta row of its own with a null
+// clustering key (event_id); that row carries no event, so it is skipped
+// rather than decoded into a dead letter.
+func IsEventRow(row DeltaRow) bool {
+	if !IsEvent(row.GetOperation()) {
+		return false
+	}
+	id, ok := row.GetValue("event_id")
+	if !ok {
+		return false
+	}
+	// A mistyped event_id is an event that Decode dead-letters, not a skip.
+	u, ok := id.(*gocql.UUID)
+	return !ok || u != nil
 }
 
 // Decode turns one outbox delta row into the request the publisher takes.

@@ -115,3 +115,47 @@ func TestIsEventOnlyInsertAndUpdateDeltas(t *testing.T) {
 		}
 	}
 }
+
+// deltaRow is a fakeRow with its CDC operation.
+type deltaRow struct {
+	fakeRow
+	op scyllacdc.OperationType
+}
+
+func (r deltaRow) GetOperation() scyllacdc.OperationType { return r.op }
+
+// A shard table's commit logs the order's static columns as a delta row
+// with a null event_id: not an event, while event rows of both kinds of
+// tables are, malformed ones included (they are dead-lettered by Decode).
+func TestIsEventRowSkipsStaticRows(t *testing.T) {
+	static := goodRow()
+	static["event_id"] = (*gocql.UUID)(nil)
+	for _, k := range []string{"aggregate_type", "event_type", "payload", "headers", "created_at"} {
+		delete(static, k)
+	}
+	static["order_version"] = ptr(2)
+	noKey := goodRow()
+	delete(noKey, "event_id")
+	mistyped := goodRow()
+	mistyped["event_id"] = ptr("not a uuid")
+	for name, tc := range map[string]struct {
+		row  deltaRow
+		want bool
+	}{
+		"event insert":             {deltaRow{goodRow(), scyllacdc.Insert}, true},
+		"event update":             {deltaRow{goodRow(), scyllacdc.Update}, true},
+		"event post-image":         {deltaRow{goodRow(), scyllacdc.PostImage}, false},
+		"event row delete":         {deltaRow{goodRow(), scyllacdc.RowDelete}, false},
+		"static update":            {deltaRow{static, scyllacdc.Update}, false},
+		"static insert":            {deltaRow{static, scyllacdc.Insert}, false},
+		"no event_id column":       {deltaRow{noKey, scyllacdc.Insert}, false},
+		"mistyped event_id (dead)": {deltaRow{mistyped, scyllacdc.Insert}, true},
+	} {
+		if got := IsEventRow(tc.row); got != tc.want {
+			t.Errorf("%s: IsEventRow = %v, want %v", name, got, tc.want)
+		}
+	}
+	if req := Decode(deltaRow{mistyped, scyllacdc.Insert}); req.GetDecodeError() == "" {
+		t.Error("a mistyped event_id decoded without error")
+	}
+}

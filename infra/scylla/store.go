@@ -76,8 +76,14 @@ func OrdersTable(keyspace string) *table.Table {
 
 // OutboxTable describes outbox_messages of keyspace; see OrdersTable.
 func OutboxTable(keyspace string) *table.Table {
+	return eventTable(keyspace + ".outbox_messages")
+}
+
+// eventTable describes the event rows of the table name (keyspace.table):
+// outbox_messages and the outbox shard tables share their columns.
+func eventTable(name string) *table.Table {
 	return table.New(table.Metadata{
-		Name:    keyspace + ".outbox_messages",
+		Name:    name,
 		Columns: []string{"aggregate_id", "event_id", "aggregate_type", "aggregate_version", "event_type", "payload", "headers", "created_at"},
 		PartKey: []string{"aggregate_id"},
 		SortKey: []string{"event_id"},
@@ -113,20 +119,12 @@ func (s *Store) Commit(ctx context.Context, c orders.Change) error {
 	}
 	o := orderRow(c.Order)
 	orderStmt, orderNames := s.orders.Insert()
-	orderVals, err := bind(orderNames, map[string]any{
-		"order_id": o.OrderID, "customer_id": o.CustomerID, "status": o.Status, "items": o.Items,
-		"total_cents": o.TotalCents, "currency": o.Currency, "version": o.Version,
-		"created_at": o.CreatedAt, "updated_at": o.UpdatedAt,
-	})
+	orderVals, err := bind(orderNames, o.columns())
 	if err != nil {
 		return fmt.Errorf("commit order %s: %w", o.OrderID, err)
 	}
 	outboxStmt, outboxNames := s.outbox.Insert()
-	outboxVals, err := bind(outboxNames, map[string]any{
-		"aggregate_id": e.AggregateID, "event_id": e.EventID, "aggregate_type": e.AggregateType,
-		"aggregate_version": e.AggregateVersion, "event_type": e.EventType, "payload": e.Payload,
-		"headers": e.Headers, "created_at": e.CreatedAt,
-	})
+	outboxVals, err := bind(outboxNames, e.columns())
 	if err != nil {
 		return fmt.Errorf("commit order %s: %w", o.OrderID, err)
 	}
@@ -137,6 +135,24 @@ func (s *Store) Commit(ctx context.Context, c orders.Change) error {
 		return fmt.Errorf("commit order %s v%d (%s): %w", o.OrderID, o.Version, e.EventType, err)
 	}
 	return nil
+}
+
+// columns maps the orders columns to the row's values, for bind.
+func (r OrderRow) columns() map[string]any {
+	return map[string]any{
+		"order_id": r.OrderID, "customer_id": r.CustomerID, "status": r.Status, "items": r.Items,
+		"total_cents": r.TotalCents, "currency": r.Currency, "version": r.Version,
+		"created_at": r.CreatedAt, "updated_at": r.UpdatedAt,
+	}
+}
+
+// columns maps the event columns (eventTable) to the row's values, for bind.
+func (r OutboxRow) columns() map[string]any {
+	return map[string]any{
+		"aggregate_id": r.AggregateID, "event_id": r.EventID, "aggregate_type": r.AggregateType,
+		"aggregate_version": r.AggregateVersion, "event_type": r.EventType, "payload": r.Payload,
+		"headers": r.Headers, "created_at": r.CreatedAt,
+	}
 }
 
 func orderRow(s orders.State) OrderRow {
