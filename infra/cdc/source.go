@@ -329,7 +329,7 @@ type consumer struct {
 func (c *consumer) Consume(ctx context.Context, ch scyllacdc.Change) error {
 	rows := make([]*scyllacdc.ChangeRow, 0, len(ch.Delta))
 	for _, row := range ch.Delta {
-		if IsEvent(row.GetOperation()) {
+		if IsEventRow(row) {
 			rows = append(rows, row)
 		}
 	}

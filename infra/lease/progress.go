@@ -8,6 +8,8 @@ import (
 
 	"github.com/gocql/gocql"
 	scyllacdc "github.com/scylladb/scylla-cdc-go"
+
+	"github.com/outboxnode/outbox/infra/scylla"
 )
 
 // ProgressManager is scylla-cdc-go's progress for one shard's table, kept
@@ -30,7 +32,7 @@ func (l *Leases) Progress(lease Lease) *ProgressManager {
 	return &ProgressManager{
 		session:  l.session,
 		table:    l.table,
-		cdcTable: fmt.Sprintf("%s.outbox_shard_%d", l.cfg.Keyspace, lease.Shard),
+		cdcTable: l.cfg.Keyspace + "." + scylla.ShardTableName(lease.Shard),
 		shard:    lease.Shard,
 		epoch:    lease.Epoch,
 		ttl:      int(l.cfg.ProgressTTL.Seconds()),

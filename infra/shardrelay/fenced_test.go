@@ -70,7 +70,7 @@ func startNode(t *testing.T, session *gocql.Session, keyspace, name string, ttl 
 		t.Fatal(err)
 	}
 	newReader := func(shard int, l shardrelay.Lease, guard func() error) (shardrelay.Reader, error) {
-		cfg := cdc.Config{Keyspace: keyspace, Table: fmt.Sprintf("outbox_shard_%d", shard), ChangeAgeLimit: time.Hour,
+		cfg := cdc.Config{Keyspace: keyspace, Table: scylla.ShardTableName(shard), ChangeAgeLimit: time.Hour,
 			Consistency: gocql.One, ConfidenceWindow: 10 * time.Millisecond}
 		return cdc.New(cfg, session, slog.New(slog.DiscardHandler), cdc.WithProgress(leases.Progress(l.(*shardrelay.Held).Lease())), cdc.WithGuard(guard))
 	}
@@ -120,8 +120,8 @@ func writeEvents(t *testing.T, session *gocql.Session, keyspace string, in ...in
 	var ids []string
 	for _, shard := range in {
 		id := gocql.TimeUUID()
-		err := session.Query(fmt.Sprintf(`INSERT INTO %s.outbox_shard_%d (aggregate_id, event_id, aggregate_type, aggregate_version, event_type, payload, created_at)
-			VALUES (?, ?, 'order', 1, 'OrderCreated', 0x7b7d, ?)`, keyspace, shard), gocql.MustRandomUUID(), id, time.Now()).Exec()
+		err := session.Query(fmt.Sprintf(`INSERT INTO %s.%s (aggregate_id, event_id, aggregate_type, aggregate_version, event_type, payload, created_at)
+			VALUES (?, ?, 'order', 1, 'OrderCreated', 0x7b7d, ?)`, keyspace, scylla.ShardTableName(shard)), gocql.MustRandomUUID(), id, time.Now()).Exec()
 		if err != nil {
 			t.Fatal(err)
 		}
