@@ -145,7 +145,6 @@ func newApp(e *env) *cli.Command {
 			{Name: "events", Usage: "the supervision events log", Flags: eventsFlags(), Action: action(e, events)},
 			{Name: "top", Usage: "a live view of the node: rates, CDC lag, breaker, dead letters", Flags: topFlags(), Action: action(e, top)},
 			{Name: "dlq", Usage: "list, replay or skip dead letters", Commands: dlqCommands(e)},
-			{Name: "cluster", Usage: "cluster mode: the members, and per outbox shard its owner, epoch and lag", Action: action(e, cluster)},
 			{Name: "fault", Usage: "fault injection (test only)", Commands: []*cli.Command{
 				{Name: "inject", ArgsUsage: "ACTOR", Usage: "make a node actor panic once; the node must run with --enable-fault-injection",
 					Action: action(e, faultInject)},
