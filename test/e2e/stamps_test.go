@@ -25,9 +25,14 @@ func TestServerTimestampsOnDevstackRelayEverything(t *testing.T) {
 	cql, kafka := harness.StartDevstack(t, bins)
 	node := harness.StartNode(t, bins, "--scylla-hosts", cql, "--kafka-brokers", kafka, "--migrate", "--consistency", "ONE",
 		"--scylla-server-timestamps=true")
-	if want := `msg="cdc reader" confidence_window=10ms server_timestamps=true`; !strings.Contains(node.Log(), want) {
-		t.Fatalf("node log lacks %q:\n%s", want, node.Log())
-	}
+	// The node logs it before it is ready; the log is copied from its pipe a moment later.
+	want := `msg="cdc reader" confidence_window=10ms server_timestamps=true`
+	harness.Eventually(t, 10*time.Second, func() error {
+		if !strings.Contains(node.Log(), want) {
+			return fmt.Errorf("node log lacks %q:\n%s", want, node.Log())
+		}
+		return nil
+	})
 	records := harness.Collect(t, node.Kafka, node.Topic("OrderCreated"))
 
 	coordinator := actor.NewPID(node.Remote, "coordinator")
