@@ -5,11 +5,13 @@
 // interceptor that inspects every envelope before protoactor's endpoint
 // reader decodes it and lets through only the public API (Policy), sent to
 // the coordinator by a peer that declared its reply address. Admin-only
-// requests need an admin peer (mTLS common name in the admin list); the sender
-// is answered CommandRejected PERMISSION_DENIED. Everything else is dropped,
-// counted by reason and logged at a bounded rate. Panics in the remote's
-// handlers are recovered, and the unimplemented unary RPCs answer
+// requests need an admin peer (mTLS common name in the admin list); the
+// sender is answered CommandRejected PERMISSION_DENIED. Everything else is
+// dropped, counted by reason and logged at a bounded rate. Panics in the
+// remote's handlers are recovered, and the unimplemented unary RPCs answer
 // codes.Unimplemented. TLS builds the mutual-TLS credentials of both ends.
+// Config.Members guards a cluster's private remote the same way, except
+// that members may reach any actor with any registered type.
 package gateway
 
 import (
@@ -84,9 +86,18 @@ type Config struct {
 	// AdminWithoutTLS treats every peer as admin when TLS is off; set it
 	// only when the remote listens on loopback.
 	AdminWithoutTLS bool
-	Counter         Counter
-	Replier         Replier
-	Logger          *slog.Logger
+	// Members guards a cluster's private remote instead of the public one:
+	// every peer is a member, and may send any registered message to any
+	// actor at Address, requests and replies included (grains, futures,
+	// the cluster's own actors), so Policy does not apply. The envelope
+	// checks that keep protoactor from panicking or relaying still do:
+	// indexes, serializer, a payload that decodes as its type, the target
+	// address and the declared sender. Who is a member is decided by the
+	// network or, with TLS, by holding a certificate of the CA.
+	Members bool
+	Counter Counter
+	Replier Replier
+	Logger  *slog.Logger
 }
 
 // Gateway holds the interceptors' state; its methods are safe for
@@ -113,6 +124,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("gateway: Counter, Replier and Logger are required")
 	case len(c.Admins) > 0 && c.TLS == nil:
 		return fmt.Errorf("gateway: admin subjects need TLS")
+	case c.Members && (len(c.Admins) > 0 || c.AdminWithoutTLS || c.Policy.Member != nil):
+		return fmt.Errorf("gateway: a members' remote has no admins and no per-actor rules")
 	}
 	return nil
 }
@@ -374,16 +387,9 @@ func (s *guardedStream) check(b *remote.MessageBatch, env *remote.MessageEnvelop
 	}
 	name := protoreflect.FullName(b.TypeNames[env.TypeId])
 	target := b.Targets[env.Target]
-	mt, ok := s.g.public[name]
-	if !ok {
-		return typeReason(name), ""
-	}
-	if target.GetAddress() != s.g.cfg.Address || target.GetRequestId() != 0 || env.TargetRequestId != 0 {
-		return ReasonTarget, ""
-	}
-	access, ok := s.rules[target.GetId()][name]
-	if !ok {
-		return ReasonTarget, ""
+	mt, access, reason := s.admitType(name, target, env)
+	if reason != "" {
+		return reason, ""
 	}
 	if env.Sender > 0 && b.Senders[env.Sender-1].GetAddress() != s.declared {
 		return ReasonSender, "declared " + s.declared
@@ -395,6 +401,34 @@ func (s *guardedStream) check(b *remote.MessageBatch, env *remote.MessageEnvelop
 		return ReasonPermissionDenied, ""
 	}
 	return "", ""
+}
+
+// admitType returns the type of a message to target and the access it
+// needs, or the reason to refuse it: on the public remote the Rules decide;
+// on a members' remote any registered type to any actor at the address.
+func (s *guardedStream) admitType(name protoreflect.FullName, target *actor.PID, env *remote.MessageEnvelope) (protoreflect.MessageType, Access, string) {
+	if target.GetAddress() != s.g.cfg.Address {
+		return nil, 0, ReasonTarget
+	}
+	if s.g.cfg.Members {
+		mt, err := protoregistry.GlobalTypes.FindMessageByName(name)
+		if err != nil {
+			return nil, 0, ReasonUnknownType
+		}
+		return mt, Anyone, ""
+	}
+	mt, ok := s.g.public[name]
+	if !ok {
+		return nil, 0, typeReason(name)
+	}
+	if target.GetRequestId() != 0 || env.TargetRequestId != 0 {
+		return nil, 0, ReasonTarget
+	}
+	access, ok := s.rules[target.GetId()][name]
+	if !ok {
+		return nil, 0, ReasonTarget
+	}
+	return mt, access, ""
 }
 
 // describe names what a refused envelope carried, as far as its indexes

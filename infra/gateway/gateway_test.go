@@ -445,10 +445,11 @@ func TestLimiterRefillsAndReportsSuppressed(t *testing.T) {
 func TestNewValidates(t *testing.T) {
 	ok := Config{Address: nodeAddr, Counter: &counts{}, Replier: &replies{}, Logger: slog.New(slog.DiscardHandler)}
 	for name, mutate := range map[string]func(*Config){
-		"no address":     func(c *Config) { c.Address = "" },
-		"admins, no TLS": func(c *Config) { c.Admins = []string{"ops"} },
-		"no counter":     func(c *Config) { c.Counter = nil },
-		"unknown policy": func(c *Config) { c.Policy = Policy{Client: Rules{EntryActor: {"nope.v1.X": Anyone}}} },
+		"no address":          func(c *Config) { c.Address = "" },
+		"admins, no TLS":      func(c *Config) { c.Admins = []string{"ops"} },
+		"no counter":          func(c *Config) { c.Counter = nil },
+		"unknown policy":      func(c *Config) { c.Policy = Policy{Client: Rules{EntryActor: {"nope.v1.X": Anyone}}} },
+		"members with admins": func(c *Config) { c.Members, c.AdminWithoutTLS = true, true },
 	} {
 		c := ok
 		mutate(&c)
@@ -466,4 +467,73 @@ func tlsInfo(cert *x509.Certificate) credentials.TLSInfo {
 		PeerCertificates: []*x509.Certificate{cert},
 		VerifiedChains:   [][]*x509.Certificate{{cert}},
 	}}
+}
+
+func TestMembersReachAnyActorButEnvelopesAreStillChecked(t *testing.T) {
+	grain := actor.NewPID(nodeAddr, "partition-activator/order/0f0e")
+	activation := &messages.ClusterQuery{}
+	pass := map[string]func() *remote.MessageBatch{
+		"system message to a grain": func() *remote.MessageBatch {
+			return one(t, grain, &actor.Watch{Watcher: actor.NewPID(clientAddr, "w")})
+		},
+		"reply to a future": func() *remote.MessageBatch {
+			b := one(t, actor.NewPID(nodeAddr, "future$7"), &messages.CommandAccepted{})
+			b.Envelopes[0].TargetRequestId = 7
+			return b
+		},
+		"internal type to any actor": func() *remote.MessageBatch { return one(t, grain, activation) },
+	}
+	for name, b := range pass {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t, func(c *Config) { c.Members, c.AdminWithoutTLS = true, false })
+			if got := f.run(t, nil, hello(clientAddr), batch(b())); len(got) != 2 {
+				t.Fatalf("refused: %v %s", f.counts.n, f.log.String())
+			}
+		})
+	}
+	refuse := []struct {
+		name   string
+		batch  func() *remote.MessageBatch
+		reason string
+	}{
+		{"unknown type", func() *remote.MessageBatch {
+			b := one(t, grain, activation)
+			b.TypeNames[0] = "evil.v1.Nope"
+			return b
+		}, ReasonUnknownType},
+		{"another address (relay)", func() *remote.MessageBatch {
+			return one(t, actor.NewPID("10.1.2.3:8091", "x"), activation)
+		}, ReasonTarget},
+		{"target out of range", func() *remote.MessageBatch {
+			b := one(t, grain, activation)
+			b.Envelopes[0].Target = 5
+			return b
+		}, ReasonBadIndex},
+		{"json serializer", func() *remote.MessageBatch {
+			b := one(t, grain, activation)
+			b.Envelopes[0].SerializerId = 1
+			return b
+		}, ReasonSerializer},
+		{"garbage payload", func() *remote.MessageBatch {
+			b := one(t, grain, activation)
+			b.Envelopes[0].MessageData = []byte{0xff, 0xff, 0xff}
+			return b
+		}, ReasonMalformed},
+		{"spoofed sender", func() *remote.MessageBatch {
+			b := one(t, grain, activation)
+			b.Senders[0] = actor.NewPID(nodeAddr, "coordinator")
+			return b
+		}, ReasonSender},
+	}
+	for _, c := range refuse {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFixture(t, func(c *Config) { c.Members, c.AdminWithoutTLS = true, false })
+			if got := f.run(t, nil, hello(clientAddr), batch(c.batch())); len(got) != 1 {
+				t.Fatalf("handler got %v, want the ConnectRequest only", got)
+			}
+			if f.counts.get(c.reason) != 1 {
+				t.Errorf("counts %v, want one %s", f.counts.n, c.reason)
+			}
+		})
+	}
 }

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"slices"
 	"strconv"
 	"testing"
@@ -22,6 +21,7 @@ import (
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/outboxnode/outbox/internal/poll"
+	"github.com/outboxnode/outbox/internal/racefree"
 	"github.com/outboxnode/outbox/test/harness"
 )
 
@@ -78,15 +78,11 @@ func sees(m *Membership, want []string) func() error {
 // TestClusterOfThree forms a cluster of three members over the peers list,
 // requests grains through the first wherever disthash places them, and
 // sees the third leave. The race detector finds races inside protoactor's
-// cluster (protoactorRaces) in any multi-member run, so under -race the same
-// test runs in a build without the detector, and its result is this one's.
+// cluster (racefree.ProtoactorRaces) in any multi-member run, so under
+// -race the same test runs in a build without the detector, and its result
+// is this one's.
 func TestClusterOfThree(t *testing.T) {
-	if raceDetector {
-		t.Log(protoactorRaces)
-		out, err := exec.Command("go", "test", "-count=1", "-run", "^TestClusterOfThree$", ".").CombinedOutput()
-		if err != nil {
-			t.Fatalf("TestClusterOfThree without -race: %v\n%s", err, out)
-		}
+	if racefree.Rerun(t) {
 		return
 	}
 	var health, remotes []string

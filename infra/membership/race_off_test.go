@@ -1,8 +1,0 @@
-//go:build !race
-
-package membership
-
-const (
-	protoactorRaces = ""
-	raceDetector    = false
-)
