@@ -47,6 +47,8 @@ type node struct {
 	// sys and coordinator are the running actor tree (--demo sends to it).
 	sys         *actor.ActorSystem
 	coordinator *actor.PID
+	// member is the node's cluster membership in cluster mode, else nil.
+	member *member
 	// metricsURL is where /metrics is served, once ready.
 	metricsURL string
 }
@@ -106,7 +108,7 @@ func start(ctx context.Context, cfg config.Config, logger *slog.Logger) (n *node
 	if n.cfg.Node.Pprof {
 		srv.ServePprof()
 	}
-	if err := n.startActors(session, m); err != nil {
+	if err := n.startActors(ctx, session, m); err != nil {
 		_ = srv.Shutdown(ctx)
 		return n, err
 	}
@@ -157,7 +159,7 @@ func (n *node) openStore(ctx context.Context) (gocqlx.Session, error) {
 // (command side, health, supervision log and relay) under the coordinator.
 // The remote starts before the tree so that shutdown (closers in reverse)
 // poisons the tree first, then stops the remote, then the system.
-func (n *node) startActors(session gocqlx.Session, m *metrics.Metrics) error {
+func (n *node) startActors(ctx context.Context, session gocqlx.Session, m *metrics.Metrics) error {
 	sys := actor.NewActorSystem(
 		actor.WithLoggerFactory(protoactorLogger(n.logger)),
 		actor.WithDeadLetterRequestLogging(false),
@@ -171,6 +173,12 @@ func (n *node) startActors(session gocqlx.Session, m *metrics.Metrics) error {
 	watching, stopWatching := context.WithCancel(context.Background())
 	go store.Run(watching)
 	n.onShutdown("store probe", func(context.Context) error { stopWatching(); return nil })
+	if n.cfg.Cluster.Enabled() {
+		var err error
+		if n.member, err = n.joinCluster(ctx, session, m); err != nil {
+			return err
+		}
+	}
 	relay, err := n.buildRelay(sys, session, m)
 	if err != nil {
 		return err
@@ -181,6 +189,7 @@ func (n *node) startActors(session gocqlx.Session, m *metrics.Metrics) error {
 		metrics:        m,
 		supervisionLog: filepath.Join(n.cfg.Node.DataDir, "supervision.log"),
 		relay:          relay.children,
+		member:         n.member,
 	})
 	if err != nil {
 		return err

@@ -127,6 +127,9 @@ func (n *node) source(session *gocql.Session) (cdcstream.Source, error) {
 	}
 	reader.Keyspace, reader.Consistency, reader.ChangeAgeLimit = n.cfg.Scylla.Keyspace, consistency, n.cfg.Scylla.OutboxTTL
 	n.logger.Info("cdc reader", "confidence_window", reader.ConfidenceWindow, "server_timestamps", n.cfg.Scylla.UseServerTimestamps())
+	if n.member != nil {
+		return n.member.source(reader, session, n.logger)
+	}
 	return cdc.New(reader, session, n.logger.With("component", "cdc"))
 }
 

@@ -30,6 +30,9 @@ type treeDeps struct {
 	metrics        *metrics.Metrics
 	supervisionLog string
 	relay          []coordinator.Child
+	// member is set in cluster mode: orders go to grains, and the node
+	// answers ClusterQuery.
+	member *member
 }
 
 // spawnTree builds the supervision tree under the coordinator:
@@ -56,7 +59,7 @@ func (n *node) spawnTree(sys *actor.ActorSystem, d treeDeps) (*actor.PID, error)
 	n.onShutdown("supervision log", func(ctx context.Context) error { log.Close(); return nil })
 
 	commands := newCommandCounter(d.metrics)
-	children, err := n.commandChildren(d, log, commands)
+	children, err := n.commandChildren(sys, d, log, commands)
 	if err != nil {
 		return nil, err
 	}
@@ -142,10 +145,11 @@ func poisonAndWait(ctx context.Context, sys *actor.ActorSystem, pid *actor.PID) 
 // commandChildren builds the clients' side of the tree: orders (with its
 // per-order actors), health and the supervision log, each observed, with
 // the command counter's middleware on every actor that answers commands.
-func (n *node) commandChildren(d treeDeps, log *supervision.Log, commands *commandCounter) ([]coordinator.Child, error) {
-	ordersCfg := n.cfg.Orders
-	ordersCfg.StoreTimeout, ordersCfg.Gate = n.cfg.Scylla.Timeout, &n.gate
-	ordersProps, err := orders.Props(d.store, ordersCfg, supervision.Option(), commands.replies())
+func (n *node) commandChildren(sys *actor.ActorSystem, d treeDeps, log *supervision.Log, commands *commandCounter) ([]coordinator.Child, error) {
+	ordersProps, err := orders.Props(d.store, n.ordersConfig(), supervision.Option(), commands.replies())
+	if d.member != nil {
+		ordersProps, err = orders.GrainRouterProps(n.ordersConfig(), d.member.grains(sys, n.cfg.Node.RequestTimeout))
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -153,13 +157,29 @@ func (n *node) commandChildren(d treeDeps, log *supervision.Log, commands *comma
 	if err != nil {
 		return nil, err
 	}
-	return []coordinator.Child{
+	children := []coordinator.Child{
 		{Name: ordersName, Props: supervision.Observe(ordersProps.Configure(commands.replies())), Routes: []proto.Message{
 			&messages.CreateOrder{}, &messages.UpdateOrder{}, &messages.CancelOrder{}, &messages.GetOrder{},
 		}},
 		{Name: "health", Props: supervision.Observe(healthProps), Routes: []proto.Message{&messages.HealthQuery{}}},
 		{Name: "supervision", Props: log.Props(), Routes: []proto.Message{&messages.EventsQuery{}}},
-	}, nil
+	}
+	if d.member != nil {
+		info, err := d.member.clusterInfo(n.cfg.Node.RequestTimeout)
+		if err != nil {
+			return nil, err
+		}
+		children = append(children, coordinator.Child{Name: "clusterinfo", Props: supervision.Observe(info), Routes: []proto.Message{&messages.ClusterQuery{}}})
+	}
+	return children, nil
+}
+
+// ordersConfig is the orders actors' configuration: the store's timeout
+// and the node's admission gate filled in.
+func (n *node) ordersConfig() orders.Config {
+	cfg := n.cfg.Orders
+	cfg.StoreTimeout, cfg.Gate = n.cfg.Scylla.Timeout, &n.gate
+	return cfg
 }
 
 // countRestarts feeds actor_restarts_total from the EventStream.

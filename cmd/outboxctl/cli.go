@@ -143,6 +143,7 @@ func newApp(e *env) *cli.Command {
 			{Name: "order", Usage: "create, change and read orders", Commands: orderCommands(e)},
 			{Name: "health", Usage: "the node's health report, as /health (exit 1 unless ok)", Action: action(e, health)},
 			{Name: "events", Usage: "the supervision events log", Flags: eventsFlags(), Action: action(e, events)},
+			{Name: "cluster", Usage: "cluster mode: the members, and per outbox shard its owner, epoch and lag", Action: action(e, cluster)},
 			{Name: "top", Usage: "a live view of the node: rates, CDC lag, breaker, dead letters", Flags: topFlags(), Action: action(e, top)},
 			{Name: "dlq", Usage: "list, replay or skip dead letters", Commands: dlqCommands(e)},
 			{Name: "fault", Usage: "fault injection (test only)", Commands: []*cli.Command{

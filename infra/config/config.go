@@ -50,6 +50,8 @@ type Config struct {
 	Remote RemoteTLS
 	// Tracing exports OpenTelemetry spans when its endpoint is set.
 	Tracing tracing.Config
+	// Cluster, when named, makes the node a cluster member.
+	Cluster Cluster
 }
 
 // Defaults of the node's own settings; the components' are in their
@@ -428,6 +430,7 @@ func (c Config) Validate() error {
 	positive(bad, "order-idle-timeout", c.Orders.IdleTimeout)
 	c.Relay.validate(bad)
 	c.Remote.validate(bad)
+	c.validateCluster(bad)
 	if err := c.Tracing.Validate(); err != nil {
 		bad("otel", "%v", err)
 	}

@@ -84,6 +84,7 @@ const (
 	flagMigrate          = "migrate"
 	flagServerTimestamps = "scylla-server-timestamps"
 	flagConfidenceWindow = "cdc-confidence-window"
+	flagOutboxShards     = "outbox-shards"
 )
 
 // NewFlags returns the node's flags over Default; getenv looks up their
@@ -113,6 +114,9 @@ func (f *Flags) Config(cmd *cli.Command) (Config, error) {
 		st := f.serverTimestamps
 		cfg.Scylla.ServerTimestamps = &st
 	}
+	if cfg.Cluster.Enabled() && !cmd.IsSet(flagOutboxShards) {
+		cfg.Scylla.OutboxShards = DefaultOutboxShards
+	}
 	if !cmd.IsSet(flagConfidenceWindow) {
 		cfg.Relay.CDC.ConfidenceWindow = cfg.DefaultConfidenceWindow()
 	}
@@ -137,6 +141,7 @@ const (
 	catNode     = "node"
 	catOrders   = "orders"
 	catRelay    = "relay (CDC -> Kafka)"
+	catCluster  = "cluster"
 )
 
 func (f *Flags) register() []cli.Flag {
@@ -194,6 +199,12 @@ func (f *Flags) register() []cli.Flag {
 		f.file(catNode, "remote-tls-key", &c.Remote.KeyFile, "PEM private key of --remote-tls-cert"),
 		f.file(catNode, "remote-tls-ca", &c.Remote.CAFile, "PEM CA that signs every peer; client certificates are required"),
 		f.generic(catNode, "remote-admin", (*listValue)(&c.Remote.Admins), "comma-separated common names (CN) of the client certificates allowed DLQ replay/skip and fault injection"),
+
+		f.str(catCluster, "cluster-name", &c.Cluster.Name, "join the cluster of this name (cluster mode; needs --scylla-hosts and --kafka-brokers); empty: the node runs alone"),
+		f.str(catCluster, "cluster-addr", &c.Cluster.Addr, "host:port of this member's health endpoint, which its peers probe"),
+		f.generic(catCluster, "cluster-peers", (*listValue)(&c.Cluster.Peers), "comma-separated --cluster-addr of the members (this one's may be among them)"),
+		f.str(catCluster, "cluster-remote-addr", &c.Cluster.RemoteAddr, "host:port of the members' private Proto.Actor remote (default: --cluster-addr's host, port + 1)"),
+		f.integer(catCluster, flagOutboxShards, &c.Scylla.OutboxShards, "outbox shard tables in cluster mode, fixed when the schema is created (default "+strconv.Itoa(DefaultOutboxShards)+")"),
 
 		f.integer(catOrders, "max-items", &c.Orders.MaxItems, "most items per order"),
 		&cli.Int32Flag{Category: catOrders, Name: "max-item-quantity", Destination: &c.Orders.MaxItemQuantity, Value: c.Orders.MaxItemQuantity, Sources: f.Env("max-item-quantity"),

@@ -83,6 +83,7 @@ var publicRequests = []struct {
 	{&messages.HealthQuery{}, Anyone},
 	{&messages.EventsQuery{}, Anyone},
 	{&messages.DLQList{}, Anyone},
+	{&messages.ClusterQuery{}, Anyone},
 	{&messages.DLQReplay{}, AdminOnly},
 	{&messages.DLQSkip{}, AdminOnly},
 	{&messages.InjectFault{}, AdminOnly},
