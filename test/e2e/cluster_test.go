@@ -7,8 +7,10 @@ import (
 	"net"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -137,115 +139,98 @@ type clusterAck struct {
 	version      int32
 }
 
-// TestClusterOfThreeNodesLosesNothingWhenOneIsKilled runs three node
-// processes as one cluster on one devstack: commands through all three,
-// kill -9 of one under load, every acknowledged event in Kafka with per
-// order versions strictly increasing after de-duplication, the shards owned by the
-// survivors, and the killed node back as a member with shards again.
-func TestClusterOfThreeNodesLosesNothingWhenOneIsKilled(t *testing.T) {
-	bins := harness.Build(t)
-	cql, kafka := harness.StartDevstack(t, bins)
-	health := []string{harness.FreeAddr(t), harness.FreeAddr(t), harness.FreeAddr(t)}
-	nodes := make([]*clusterNode, 3)
-	for i := range nodes {
-		nodes[i] = startMember(t, bins, cql, kafka, health, i, "")
-	}
-	all := []string{nodes[0].member, nodes[1].member, nodes[2].member}
-	before := ownedBy(t, nodes[0].Node, 60*time.Second, all...)
-	owners := map[string]int{}
-	for _, s := range before.Shards {
-		owners[s.Owner]++
-	}
-	t.Logf("shards per member before the kill: %v", owners)
-	collector := harness.Collect(t, kafka, nodes[0].Topic(""))
+// clusterLoad creates orders and updates each three times, every command
+// through another of its target nodes, and keeps what was acknowledged.
+type clusterLoad struct {
+	mu      sync.Mutex
+	acks    []clusterAck
+	targets atomic.Pointer[[]string]
+	stop    chan struct{}
+	wg      sync.WaitGroup
+}
 
-	var (
-		mu      sync.Mutex
-		acks    []clusterAck
-		targets atomic.Pointer[[]string]
-	)
-	remotes := []string{nodes[0].Remote, nodes[1].Remote, nodes[2].Remote}
-	targets.Store(&remotes)
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for c := range 6 {
-		wg.Go(func() {
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				ts := *targets.Load()
-				node := ts[(c+i)%len(ts)]
-				a, err := harness.Command(node, &messages.CreateOrder{CustomerId: "c" + strconv.Itoa(c), Amount: "1.00", Currency: "EUR"}, 10*time.Second)
-				if err != nil {
-					continue // not acknowledged: nothing is owed
-				}
-				mu.Lock()
-				acks = append(acks, clusterAck{a.GetOrderId(), a.GetEventId(), a.GetVersion()})
-				mu.Unlock()
-				for u := range 3 {
-					ts := *targets.Load()
-					node := ts[(c+i+u+1)%len(ts)] // each command through another node
-					a, err := harness.Command(node, &messages.UpdateOrder{OrderId: a.GetOrderId(), Amount: proto.String(strconv.Itoa(u+2) + ".00")}, 10*time.Second)
-					if err != nil {
-						break
-					}
-					mu.Lock()
-					acks = append(acks, clusterAck{a.GetOrderId(), a.GetEventId(), a.GetVersion()})
-					mu.Unlock()
-				}
-			}
-		})
+func startLoad(clients int, targets ...string) *clusterLoad {
+	l := &clusterLoad{stop: make(chan struct{})}
+	l.target(targets...)
+	for c := range clients {
+		l.wg.Go(func() { l.client(c) })
 	}
-	acked := func() int { mu.Lock(); defer mu.Unlock(); return len(acks) }
-	harness.Eventually(t, 60*time.Second, func() error {
-		if n := acked(); n < 400 {
-			return fmt.Errorf("%d commands acknowledged", n)
+	return l
+}
+
+// target sends the next commands to these nodes only.
+func (l *clusterLoad) target(nodes ...string) { l.targets.Store(&nodes) }
+
+func (l *clusterLoad) send(i int, msg proto.Message) (*messages.CommandAccepted, bool) {
+	ts := *l.targets.Load()
+	a, err := harness.Command(ts[i%len(ts)], msg, 10*time.Second)
+	if err != nil {
+		return nil, false // not acknowledged: nothing is owed
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.acks = append(l.acks, clusterAck{a.GetOrderId(), a.GetEventId(), a.GetVersion()})
+	return a, true
+}
+
+func (l *clusterLoad) client(c int) {
+	for i := c; ; i++ {
+		select {
+		case <-l.stop:
+			return
+		default:
+		}
+		a, ok := l.send(i, &messages.CreateOrder{CustomerId: "c" + strconv.Itoa(c), Amount: "1.00", Currency: "EUR"})
+		for u := 0; ok && u < 3; u++ {
+			_, ok = l.send(i+u+1, &messages.UpdateOrder{OrderId: a.GetOrderId(), Amount: proto.String(strconv.Itoa(u+2) + ".00")})
+		}
+	}
+}
+
+func (l *clusterLoad) acked() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.acks)
+}
+
+// await waits until n more commands than now were acknowledged.
+func (l *clusterLoad) await(t *testing.T, n int, timeout time.Duration) {
+	t.Helper()
+	from := l.acked()
+	harness.Eventually(t, timeout, func() error {
+		if got := l.acked() - from; got < n {
+			return fmt.Errorf("%d commands acknowledged, want %d", got, n)
 		}
 		return nil
 	})
-	survivors := []string{nodes[0].Remote, nodes[1].Remote}
-	targets.Store(&survivors)
-	nodes[2].Kill(t)
-	killed := time.Now()
-	after := ownedBy(t, nodes[0].Node, 10*time.Second+5*time.Second+10*time.Second, nodes[0].member, nodes[1].member)
-	takeover := time.Since(killed)
-	t.Logf("takeover: every shard owned by the two survivors %s after kill -9 (lease TTL 10s)", takeover.Round(100*time.Millisecond))
-	if takeover > 15*time.Second {
-		t.Errorf("takeover took %s, want within lease TTL + 5s", takeover)
-	}
-	for _, s := range after.Shards {
-		if prev := before.Shards[s.Shard]; prev.Owner == nodes[2].member && s.Epoch <= prev.Epoch {
-			t.Errorf("shard %d taken over without a new epoch: %d then %d", s.Shard, prev.Epoch, s.Epoch)
-		}
-	}
-	n := acked()
-	harness.Eventually(t, 60*time.Second, func() error {
-		if got := acked(); got < n+200 {
-			return fmt.Errorf("%d commands acknowledged after the takeover, want 200", got-n)
-		}
-		return nil
-	})
-	close(stop)
-	wg.Wait()
+}
 
-	mu.Lock()
-	ids := make([]string, len(acks))
-	for i, a := range acks {
+// end stops the clients and returns the acknowledged event ids.
+func (l *clusterLoad) end() []string {
+	close(l.stop)
+	l.wg.Wait()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	ids := make([]string, len(l.acks))
+	for i, a := range l.acks {
 		ids[i] = a.event
 	}
-	mu.Unlock()
-	collector.WaitEvents(t, 60*time.Second, ids)
-	records := collector.All()
-	slices.SortFunc(records, func(a, b harness.Record) int {
+	return ids
+}
+
+// delivered waits until every acknowledged event is in Kafka (0 lost),
+// checks that each order's versions, first copies only, are strictly
+// increasing in its partition, and returns the records and duplicates.
+func delivered(t *testing.T, c *harness.Collector, ids []string) (records, duplicates int) {
+	t.Helper()
+	c.WaitEvents(t, 60*time.Second, ids)
+	all := c.All()
+	slices.SortFunc(all, func(a, b harness.Record) int {
 		return cmp.Or(cmp.Compare(a.Partition, b.Partition), cmp.Compare(a.Offset, b.Offset))
 	})
 	seen := map[string]bool{}
 	versions := map[string][]int{}
-	duplicates := 0
-	for _, r := range records {
+	for _, r := range all {
 		id := r.Headers["event_id"]
 		if seen[id] {
 			duplicates++
@@ -261,18 +246,66 @@ func TestClusterOfThreeNodesLosesNothingWhenOneIsKilled(t *testing.T) {
 	for order, vs := range versions {
 		for i := 1; i < len(vs); i++ {
 			if vs[i] <= vs[i-1] {
-				t.Errorf("order %s: versions %v in Kafka after de-duplication, want strictly increasing (kill at %s)", order, vs, killed.Format("15:04:05.000"))
-				for _, r := range records {
-					if r.Key == order {
-						t.Logf("  %d/%d v%s event %s at %s", r.Partition, r.Offset, r.Headers["aggregate_version"], r.Headers["event_id"], r.ReceivedAt.Format("15:04:05.000"))
-					}
-				}
+				t.Errorf("order %s: versions %v in Kafka after de-duplication, want strictly increasing", order, vs)
 				break
 			}
 		}
 	}
+	return len(all), duplicates
+}
+
+// startCluster starts a devstack and n members on it, and waits until
+// every shard is owned and spread over them.
+func startCluster(t *testing.T, n int) (bins harness.Binaries, cql, kafka string, health []string, nodes []*clusterNode) {
+	t.Helper()
+	bins = harness.Build(t)
+	cql, kafka = harness.StartDevstack(t, bins)
+	var members []string
+	for range n {
+		health = append(health, harness.FreeAddr(t))
+	}
+	for i := range n {
+		nodes = append(nodes, startMember(t, bins, cql, kafka, health, i, ""))
+		members = append(members, nodes[i].member)
+	}
+	ownedBy(t, nodes[0].Node, 60*time.Second, members...)
+	return bins, cql, kafka, health, nodes
+}
+
+// TestClusterOfThreeNodesLosesNothingWhenOneIsKilled runs three node
+// processes as one cluster on one devstack: commands through all three,
+// kill -9 of one under load, every acknowledged event in Kafka with per
+// order versions strictly increasing after de-duplication, the shards owned by the
+// survivors, and the killed node back as a member with shards again.
+func TestClusterOfThreeNodesLosesNothingWhenOneIsKilled(t *testing.T) {
+	bins, cql, kafka, health, nodes := startCluster(t, 3)
+	all := []string{nodes[0].member, nodes[1].member, nodes[2].member}
+	before, err := view(t, nodes[0].Node)
+	if err != nil {
+		t.Fatal(err)
+	}
+	collector := harness.Collect(t, kafka, nodes[0].Topic(""))
+	load := startLoad(6, nodes[0].Remote, nodes[1].Remote, nodes[2].Remote)
+	load.await(t, 400, 60*time.Second)
+	load.target(nodes[0].Remote, nodes[1].Remote)
+	nodes[2].Kill(t)
+	killed := time.Now()
+	after := ownedBy(t, nodes[0].Node, 30*time.Second, nodes[0].member, nodes[1].member)
+	takeover := time.Since(killed)
+	t.Logf("takeover: every shard owned by the two survivors %s after kill -9 (lease TTL 10s)", takeover.Round(100*time.Millisecond))
+	if takeover > 15*time.Second {
+		t.Errorf("takeover took %s, want within lease TTL + 5s", takeover)
+	}
+	for _, s := range after.Shards {
+		if prev := before.Shards[s.Shard]; prev.Owner == nodes[2].member && s.Epoch <= prev.Epoch {
+			t.Errorf("shard %d taken over without a new epoch: %d then %d", s.Shard, prev.Epoch, s.Epoch)
+		}
+	}
+	load.await(t, 200, 60*time.Second)
+	ids := load.end()
+	records, duplicates := delivered(t, collector, ids)
 	t.Logf("%d commands acknowledged through 3 nodes, %d records, %d duplicates, 0 lost, takeover %s",
-		len(ids), len(records), duplicates, takeover.Round(100*time.Millisecond))
+		len(ids), records, duplicates, takeover.Round(100*time.Millisecond))
 
 	nodes[2] = startMember(t, bins, cql, kafka, health, 2, nodes[2].Remote)
 	back := ownedBy(t, nodes[0].Node, 60*time.Second, all...)
@@ -282,4 +315,45 @@ func TestClusterOfThreeNodesLosesNothingWhenOneIsKilled(t *testing.T) {
 		}
 	}
 	t.Errorf("the restarted node owns no shard: %+v", back.Shards)
+}
+
+// TestClusterNodePausedPastItsLeaseIsFenced pauses one of two members
+// (SIGSTOP) past its leases: the other takes its shards under new epochs;
+// resumed, the paused node finds its leases lost and stops reading them,
+// its stale owner cannot take them back, and nothing is lost or
+// reordered.
+func TestClusterNodePausedPastItsLeaseIsFenced(t *testing.T) {
+	_, _, kafka, _, nodes := startCluster(t, 2)
+	collector := harness.Collect(t, kafka, nodes[0].Topic(""))
+	load := startLoad(4, nodes[0].Remote)
+	load.await(t, 200, 60*time.Second)
+	if err := nodes[1].Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	paused := ownedBy(t, nodes[0].Node, 30*time.Second, nodes[0].member)
+	if err := nodes[1].Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	harness.Eventually(t, 30*time.Second, func() error {
+		if !strings.Contains(nodes[1].Log(), "shard lease lost: stopped reading it") {
+			return fmt.Errorf("the resumed node has not noticed it lost its shards")
+		}
+		return nil
+	})
+	load.await(t, 200, 60*time.Second)
+	// The resumed node never gets a shard back under a stale epoch: every
+	// shard it might hold now was acquired anew, above the epoch the
+	// survivor took it with.
+	now, err := view(t, nodes[0].Node)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range now.Shards {
+		if s.Epoch < paused.Shards[s.Shard].Epoch {
+			t.Errorf("shard %d: epoch went back from %d to %d", s.Shard, paused.Shards[s.Shard].Epoch, s.Epoch)
+		}
+	}
+	ids := load.end()
+	records, duplicates := delivered(t, collector, ids)
+	t.Logf("%d commands acknowledged, %d records, %d duplicates, 0 lost", len(ids), records, duplicates)
 }

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -96,9 +95,6 @@ func (d *Devstack) Kill(t testing.TB) {
 		t.Fatal("devstack did not die within 30s of SIGKILL")
 	}
 }
-
-// Signal sends sig to the process, e.g. the broker outage switch.
-func (d *Devstack) Signal(sig os.Signal) error { return d.cmd.Process.Signal(sig) }
 
 // FailWrites makes the CQL server fail every write to keyspace.table at the
 // server until HealWrites; the devstack must run with --embedded-cql-fault-addr.

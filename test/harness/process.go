@@ -30,6 +30,10 @@ func startProcess(t testing.TB, name string, cmd *exec.Cmd) *process {
 	return p
 }
 
+// Signal sends sig to the process: a devstack's broker outage switch, or
+// SIGSTOP and SIGCONT to pause a node.
+func (p *process) Signal(sig os.Signal) error { return p.cmd.Process.Signal(sig) }
+
 // signal sends sig unless the process has ended, and returns its exit code
 // once it has. When it runs on past timeout it is killed and the test
 // fails, with log (what the process wrote) when given.
