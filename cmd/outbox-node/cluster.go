@@ -4,14 +4,11 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/cluster"
-	"github.com/asynkron/protoactor-go/remote"
 	"github.com/gocql/gocql"
 	"github.com/google/uuid"
 	"github.com/scylladb/gocqlx/v2"
@@ -50,28 +47,11 @@ func (n *node) joinCluster(ctx context.Context, session gocqlx.Session, m *metri
 		return nil, err
 	}
 	addr := cfg.Remote()
-	host, portStr, err := net.SplitHostPort(addr)
-	if err != nil {
-		return nil, fmt.Errorf("cluster remote addr: %w", err)
-	}
-	port, err := strconv.Atoi(portStr)
-	if err != nil {
-		return nil, fmt.Errorf("cluster remote addr %q: bad port", addr)
-	}
 	csys := actor.NewActorSystem(actor.WithLoggerFactory(protoactorLogger(n.logger)), actor.WithDeadLetterRequestLogging(false))
-	opts := []remote.ConfigOption{remote.WithAdvertisedHost(addr)}
-	var t *gateway.TLS
-	if tlsCfg := n.cfg.Remote; tlsCfg.Enabled() {
-		if t, err = gateway.LoadTLS(gateway.TLSFiles{Cert: tlsCfg.CertFile, Key: tlsCfg.KeyFile, CA: tlsCfg.CAFile}); err != nil {
-			return nil, fmt.Errorf("cluster remote TLS: %w", err)
-		}
-		opts = append(opts, remote.WithDialOptions(t.DialOption()))
-	}
-	gw, err := gateway.New(gateway.Config{Address: addr, Members: true, TLS: t, Counter: m, Replier: csys.Root, Logger: n.logger.With("component", "cluster-gateway")})
+	remoteCfg, err := n.remoteConfig(addr, gateway.Config{Members: true, Counter: m, Replier: csys.Root, Logger: n.logger.With("component", "cluster-gateway")})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("cluster remote: %w", err)
 	}
-	opts = append(opts, remote.WithServerOptions(gw.ServerOptions()...))
 	store, err := scylla.NewShardStore(session, ks, k, n.cfg.Scylla.OutboxTTL)
 	if err != nil {
 		return nil, err
@@ -81,7 +61,7 @@ func (n *node) joinCluster(ctx context.Context, session gocqlx.Session, m *metri
 		return nil, err
 	}
 	mcfg := membership.Config{Name: cfg.Name, Addr: cfg.Addr, Peers: cfg.Peers}
-	ms, err := membership.Start(ctx, csys, mcfg, remote.Configure(host, port, opts...), cluster.NewKind(orders.GrainKind, grain))
+	ms, err := membership.Start(ctx, csys, mcfg, remoteCfg, cluster.NewKind(orders.GrainKind, grain))
 	if err != nil {
 		return nil, portHint(err, "cluster-remote-addr")
 	}

@@ -204,27 +204,12 @@ func (n *node) startActors(ctx context.Context, session gocqlx.Session, m *metri
 // stream (only the public API reaches the coordinator); with --remote-tls-*
 // the remote requires mutual TLS both ways (the node dials clients back).
 func (n *node) startRemote(sys *actor.ActorSystem, m *metrics.Metrics) (err error) {
-	addr := n.cfg.Node.RemoteAddr
-	host, portStr, err := net.SplitHostPort(addr)
+	addr, tlsCfg := n.cfg.Node.RemoteAddr, n.cfg.Remote
+	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
 		return fmt.Errorf("remote addr: %w", err)
 	}
-	port, err := strconv.Atoi(portStr)
-	if err != nil {
-		return fmt.Errorf("remote addr %q: bad port", addr)
-	}
-	tlsCfg := n.cfg.Remote
-	opts := []remote.ConfigOption{remote.WithAdvertisedHost(addr)}
-	var t *gateway.TLS
-	if tlsCfg.Enabled() {
-		if t, err = gateway.LoadTLS(gateway.TLSFiles{Cert: tlsCfg.CertFile, Key: tlsCfg.KeyFile, CA: tlsCfg.CAFile}); err != nil {
-			return fmt.Errorf("remote TLS: %w", err)
-		}
-		opts = append(opts, remote.WithDialOptions(t.DialOption()))
-	}
-	gw, err := gateway.New(gateway.Config{
-		Address:         addr,
-		TLS:             t,
+	cfg, err := n.remoteConfig(addr, gateway.Config{
 		Admins:          tlsCfg.Admins,
 		AdminWithoutTLS: isLoopback(host),
 		Counter:         m,
@@ -234,8 +219,7 @@ func (n *node) startRemote(sys *actor.ActorSystem, m *metrics.Metrics) (err erro
 	if err != nil {
 		return err
 	}
-	opts = append(opts, remote.WithServerOptions(gw.ServerOptions()...))
-	r := remote.NewRemote(sys, remote.Configure(host, port, opts...))
+	r := remote.NewRemote(sys, cfg)
 	// Start panics when it cannot listen; turn that into a start-up error.
 	defer func() {
 		if p := recover(); p != nil {
@@ -246,6 +230,34 @@ func (n *node) startRemote(sys *actor.ActorSystem, m *metrics.Metrics) (err erro
 	n.onShutdown("remote", func(context.Context) error { r.Shutdown(true); return nil })
 	n.logger.Info("remote gateway", "tls", tlsCfg.Enabled(), "admins", len(tlsCfg.Admins), "admin_without_tls", !tlsCfg.Enabled() && isLoopback(host))
 	return nil
+}
+
+// remoteConfig is the configuration of a remote listening on addr and
+// advertising exactly it, behind a gateway built from gw (its Address and,
+// with --remote-tls-*, its mutual TLS filled in here): the public remote's
+// and the cluster members' share it.
+func (n *node) remoteConfig(addr string, gw gateway.Config) (*remote.Config, error) {
+	host, portStr, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("remote addr: %w", err)
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil {
+		return nil, fmt.Errorf("remote addr %q: bad port", addr)
+	}
+	opts := []remote.ConfigOption{remote.WithAdvertisedHost(addr)}
+	if tlsCfg := n.cfg.Remote; tlsCfg.Enabled() {
+		if gw.TLS, err = gateway.LoadTLS(gateway.TLSFiles{Cert: tlsCfg.CertFile, Key: tlsCfg.KeyFile, CA: tlsCfg.CAFile}); err != nil {
+			return nil, fmt.Errorf("remote TLS: %w", err)
+		}
+		opts = append(opts, remote.WithDialOptions(gw.TLS.DialOption()))
+	}
+	gw.Address = addr
+	g, err := gateway.New(gw)
+	if err != nil {
+		return nil, err
+	}
+	return remote.Configure(host, port, append(opts, remote.WithServerOptions(g.ServerOptions()...))...), nil
 }
 
 // portHint names the flag that moves a listener when its port is taken.
