@@ -33,8 +33,9 @@ type member struct {
 	members *membership.Membership
 	leases  *lease.Leases
 	// self is this member's address in the member list and on its leases.
-	self   string
-	shards int
+	self    string
+	shards  int
+	metrics *metrics.Metrics
 }
 
 // joinCluster checks the shard layout, starts the members' actor system
@@ -71,7 +72,7 @@ func (n *node) joinCluster(ctx context.Context, session gocqlx.Session, m *metri
 		return nil, err
 	}
 	n.logger.Info("cluster mode", "cluster", cfg.Name, "member", addr, "health", cfg.Addr, "peers", len(cfg.Peers), "outbox_shards", k)
-	return &member{members: ms, leases: leases, self: addr, shards: k}, nil
+	return &member{members: ms, leases: leases, self: addr, shards: k, metrics: m}, nil
 }
 
 // grains sends an order's command to its grain wherever the cluster places
@@ -122,7 +123,7 @@ func (c *member) source(reader cdc.Config, session *gocql.Session, logger *slog.
 		}
 		return cdc.New(r, session, logger.With("component", "cdc", "shard", shard), cdc.WithProgress(c.leases.Progress(held.Lease())), cdc.WithGuard(guard))
 	}
-	return shardrelay.New(shardrelay.Config{}, shardrelay.Fenced{Leases: c.leases}, c.placement, newReader, logger.With("component", "shardrelay"))
+	return shardrelay.New(shardrelay.Config{Metrics: c.metrics}, shardrelay.Fenced{Leases: c.leases}, c.placement, newReader, logger.With("component", "shardrelay"))
 }
 
 // clusterInfo answers ClusterQuery from the member list and the stored leases.

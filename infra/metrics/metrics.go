@@ -17,6 +17,9 @@
 //	outbox_cdc_ttl_seconds                  gauge: the outbox rows' and CDC log's TTL (--outbox-ttl), what cdc_lag_seconds must stay under
 //	actor_restart_budget                    gauge: restarts one actor may have within actor_restart_window_seconds (--restart-budget)
 //	actor_restart_window_seconds            gauge: the window of actor_restart_budget (--restart-window)
+//	outbox_shard_held{shard}                gauge: cluster mode: 1 while this node holds the shard's lease and relays it, else 0
+//	outbox_shard_lag_seconds{shard}         gauge: cluster mode: the shard's cdc_lag_seconds (oldest of its streams), only from the node holding it
+//	outbox_shard_events_processed_total{shard} counter: cluster mode: cdc_events_processed_total of the shard's events on this node
 //
 // The last three are the node's limits, set once at start (Limits), so
 // that alerts and dashboards compare lag and restarts with the node's own
@@ -37,6 +40,7 @@ package metrics
 
 import (
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -60,6 +64,9 @@ type Metrics struct {
 	cdcTTL          prometheus.Gauge
 	restartBudget   prometheus.Gauge
 	restartWindow   prometheus.Gauge
+	shardHeld       *prometheus.GaugeVec
+	shardLag        *prometheus.GaugeVec
+	shardEvents     *prometheus.CounterVec
 }
 
 var _ resilience.Listener = (*Metrics)(nil)
@@ -116,10 +123,22 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "actor_restart_window_seconds",
 			Help: "Window of actor_restart_budget (--restart-window).",
 		}),
+		shardHeld: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "outbox_shard_held",
+			Help: "1 while this node holds the outbox shard's lease and relays it, else 0 (cluster mode).",
+		}, []string{"shard"}),
+		shardLag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "outbox_shard_lag_seconds",
+			Help: "Age of the oldest committed, unacknowledged event of the outbox shard, reported by the node holding it (cluster mode).",
+		}, []string{"shard"}),
+		shardEvents: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "outbox_shard_events_processed_total",
+			Help: "Events of the outbox shard acked to the CDC stream on this node (published, dead-lettered or parked; cluster mode).",
+		}, []string{"shard"}),
 	}
 	for _, c := range []prometheus.Collector{
 		m.commands, m.restarts, m.cdcEvents, m.retries, m.dlqMessages, m.breakerState, m.commitToPublish, m.cdcLag,
-		m.remoteRejected, m.cdcTTL, m.restartBudget, m.restartWindow,
+		m.remoteRejected, m.cdcTTL, m.restartBudget, m.restartWindow, m.shardHeld, m.shardLag, m.shardEvents,
 	} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register metrics: %w", err)
@@ -156,6 +175,29 @@ func (m *Metrics) Published(committedAt, ackedAt time.Time) {
 // CDCLag sets the lag of one CDC stream.
 func (m *Metrics) CDCLag(stream string, lag time.Duration) {
 	m.cdcLag.WithLabelValues(stream).Set(lag.Seconds())
+}
+
+// ShardHeld records whether this node holds shard (shardrelay.Metrics).
+// A shard given up drops its lag series: its new owner reports it.
+func (m *Metrics) ShardHeld(shard int, held bool) {
+	label := strconv.Itoa(shard)
+	if held {
+		m.shardHeld.WithLabelValues(label).Set(1)
+		return
+	}
+	m.shardHeld.WithLabelValues(label).Set(0)
+	m.shardLag.DeleteLabelValues(label)
+}
+
+// ShardLag sets the lag of a shard this node holds (shardrelay.Metrics).
+func (m *Metrics) ShardLag(shard int, lag time.Duration) {
+	m.shardLag.WithLabelValues(strconv.Itoa(shard)).Set(lag.Seconds())
+}
+
+// ShardEventProcessed counts one of shard's events acked to the stream
+// (shardrelay.Metrics).
+func (m *Metrics) ShardEventProcessed(shard int) {
+	m.shardEvents.WithLabelValues(strconv.Itoa(shard)).Inc()
 }
 
 // RemoteRejected counts one message or RPC the remote gateway refused.

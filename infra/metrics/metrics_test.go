@@ -36,6 +36,10 @@ func TestMetricsRecord(t *testing.T) {
 	m.CDCLag("s1", 3*time.Second)
 	m.RemoteRejected("target")
 	m.Limits(24*time.Hour, 10, time.Minute)
+	m.ShardHeld(3, true)
+	m.ShardLag(3, 1500*time.Millisecond)
+	m.ShardEventProcessed(3)
+	m.ShardEventProcessed(3)
 
 	if got := testutil.ToFloat64(m.commands.WithLabelValues("create", "accepted")); got != 2 {
 		t.Errorf("commands = %v, want 2", got)
@@ -61,6 +65,7 @@ func TestMetricsRecord(t *testing.T) {
 		"outbox_commands_total", "actor_restarts_total", "cdc_events_processed_total", "retry_attempts_total",
 		"dlq_messages_total", "circuit_breaker_state", "outbox_commit_to_publish_seconds", "cdc_lag_seconds",
 		"remote_rejected_total", "outbox_cdc_ttl_seconds", "actor_restart_budget", "actor_restart_window_seconds",
+		"outbox_shard_held", "outbox_shard_lag_seconds", "outbox_shard_events_processed_total",
 	} {
 		if !names[want] {
 			t.Errorf("series %s not exported", want)
@@ -68,6 +73,31 @@ func TestMetricsRecord(t *testing.T) {
 	}
 	if _, err := New(reg); err == nil {
 		t.Error("registering twice on one registry succeeded")
+	}
+}
+
+func TestShardSeriesFollowTheLease(t *testing.T) {
+	m, err := New(prometheus.NewRegistry())
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	m.ShardHeld(3, true)
+	m.ShardLag(3, 1500*time.Millisecond)
+	m.ShardEventProcessed(3)
+	m.ShardEventProcessed(3)
+	if held, lag, events := testutil.ToFloat64(m.shardHeld.WithLabelValues("3")), testutil.ToFloat64(m.shardLag.WithLabelValues("3")),
+		testutil.ToFloat64(m.shardEvents.WithLabelValues("3")); held != 1 || lag != 1.5 || events != 2 {
+		t.Errorf("shard 3 held: held %v, lag %v, events %v; want 1, 1.5, 2", held, lag, events)
+	}
+	m.ShardHeld(3, false)
+	if held := testutil.ToFloat64(m.shardHeld.WithLabelValues("3")); held != 0 {
+		t.Errorf("shard 3 given up: held %v, want 0", held)
+	}
+	if n := testutil.CollectAndCount(m.shardLag); n != 0 {
+		t.Errorf("shard 3 given up: %d lag series left, want none (its new owner reports it)", n)
+	}
+	if events := testutil.ToFloat64(m.shardEvents.WithLabelValues("3")); events != 2 {
+		t.Errorf("shard 3 given up: events %v, want 2 (a counter never goes back)", events)
 	}
 }
 

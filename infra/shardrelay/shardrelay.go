@@ -61,6 +61,23 @@ type NewReader func(shard int, l Lease, guard func() error) (Reader, error)
 // Placement reports the shards this node should own now.
 type Placement func() []int
 
+// Metrics receives each shard's figures on this node; infra/metrics
+// implements it. A shard's lag is reported only while this node holds it,
+// so that summing over the nodes never counts a shard twice.
+type Metrics interface {
+	ShardHeld(shard int, held bool)
+	ShardLag(shard int, lag time.Duration)
+	// ShardEventProcessed counts one of the shard's events acknowledged by
+	// the publisher (published, dead-lettered or parked).
+	ShardEventProcessed(shard int)
+}
+
+type nopMetrics struct{}
+
+func (nopMetrics) ShardHeld(int, bool)         {}
+func (nopMetrics) ShardLag(int, time.Duration) {}
+func (nopMetrics) ShardEventProcessed(int)     {}
+
 // Config tunes a Source. Zero fields take the defaults below.
 type Config struct {
 	// RenewInterval is how often leases are renewed and placement is
@@ -75,6 +92,8 @@ type Config struct {
 	HandoverTimeout time.Duration
 	// OpTimeout bounds one lease operation.
 	OpTimeout time.Duration
+	// Metrics receives the per-shard figures; nil reports none.
+	Metrics Metrics
 }
 
 // Defaults of Config.
@@ -94,6 +113,9 @@ func (c *Config) SetDefaults() {
 		if *d.p == 0 {
 			*d.p = d.v
 		}
+	}
+	if c.Metrics == nil {
+		c.Metrics = nopMetrics{}
 	}
 }
 
@@ -189,6 +211,7 @@ func (s *Source) step(ctx context.Context, deliver func(cdcstream.Delivery)) {
 			s.drop(sh)
 			continue
 		}
+		s.cfg.Metrics.ShardLag(sh.id, lag)
 	}
 	for _, id := range want {
 		if ctx.Err() != nil {
@@ -251,6 +274,7 @@ func (s *Source) take(ctx context.Context, id int, deliver func(cdcstream.Delive
 	s.mu.Lock()
 	s.shards[id] = sh
 	s.mu.Unlock()
+	s.cfg.Metrics.ShardHeld(id, true)
 	s.log.Info("shard taken", slog.Int("shard", id))
 	go s.read(rctx, sh, deliver)
 }
@@ -265,7 +289,10 @@ func (s *Source) read(ctx context.Context, sh *shard, deliver func(cdcstream.Del
 		var once sync.Once
 		d.Ack = func() {
 			ack()
-			once.Do(sh.inflight.Done)
+			once.Do(func() {
+				sh.inflight.Done()
+				s.cfg.Metrics.ShardEventProcessed(sh.id)
+			})
 		}
 		d.Stream = sh.prefix(d.Stream)
 		deliver(d)
@@ -292,9 +319,15 @@ func (s *Source) read(ctx context.Context, sh *shard, deliver func(cdcstream.Del
 // checkpoints are fenced already.
 func (s *Source) drop(sh *shard) {
 	sh.cancel()
+	s.forget(sh)
+}
+
+// forget removes sh from the shards held.
+func (s *Source) forget(sh *shard) {
 	s.mu.Lock()
 	delete(s.shards, sh.id)
 	s.mu.Unlock()
+	s.cfg.Metrics.ShardHeld(sh.id, false)
 }
 
 // handover gives a shard placed elsewhere to its new owner: stop reading,
@@ -317,9 +350,7 @@ func (s *Source) handover(ctx context.Context, sh *shard) {
 		s.log.Warn("shard handover: save progress", slog.Int("shard", sh.id), slog.Any("err", err))
 	}
 	s.release(ctx, sh)
-	s.mu.Lock()
-	delete(s.shards, sh.id)
-	s.mu.Unlock()
+	s.forget(sh)
 	s.log.Info("shard handed over", slog.Int("shard", sh.id))
 }
 
@@ -339,6 +370,7 @@ func (s *Source) stopAll() {
 		delete(s.shards, sh.id)
 		s.ended[sh.id] = sh
 		s.mu.Unlock()
+		s.cfg.Metrics.ShardHeld(sh.id, false)
 	}
 }
 

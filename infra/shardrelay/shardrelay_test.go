@@ -96,7 +96,40 @@ func (r *fakeReader) Lags(time.Time) map[string]time.Duration {
 }
 func (r *fakeReader) ReadErr() error { return nil }
 
+// fakeMetrics records the per-shard figures.
+type fakeMetrics struct {
+	mu        sync.Mutex
+	held      map[int]bool
+	lag       map[int]time.Duration
+	processed map[int]int
+}
+
+func (m *fakeMetrics) ShardHeld(shard int, held bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.held[shard] = held
+}
+
+func (m *fakeMetrics) ShardLag(shard int, lag time.Duration) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.lag[shard] = lag
+}
+
+func (m *fakeMetrics) ShardEventProcessed(shard int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.processed[shard]++
+}
+
+func (m *fakeMetrics) of(shard int) (held bool, lag time.Duration, processed int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.held[shard], m.lag[shard], m.processed[shard]
+}
+
 type harness struct {
+	metrics *fakeMetrics
 	leases  *fakeLeases
 	src     *shardrelay.Source
 	place   atomic.Pointer[[]int]
@@ -109,9 +142,10 @@ type harness struct {
 
 func newHarness(t *testing.T, placed ...int) *harness {
 	t.Helper()
-	h := &harness{leases: newLeases(), readers: map[int]*fakeReader{}, errC: make(chan error, 1)}
+	h := &harness{leases: newLeases(), readers: map[int]*fakeReader{}, errC: make(chan error, 1),
+		metrics: &fakeMetrics{held: map[int]bool{}, lag: map[int]time.Duration{}, processed: map[int]int{}}}
 	h.setPlacement(placed...)
-	src, err := shardrelay.New(shardrelay.Config{RenewInterval: 10 * time.Millisecond, RetryDelay: 10 * time.Millisecond, HandoverTimeout: 5 * time.Second},
+	src, err := shardrelay.New(shardrelay.Config{RenewInterval: 10 * time.Millisecond, RetryDelay: 10 * time.Millisecond, HandoverTimeout: 5 * time.Second, Metrics: h.metrics},
 		h.leases, func() []int { return *h.place.Load() },
 		func(shard int, _ shardrelay.Lease, guard func() error) (shardrelay.Reader, error) {
 			r := &fakeReader{shard: shard, guard: guard}
@@ -215,6 +249,9 @@ func TestLostLeaseStopsTheShard(t *testing.T) {
 	lease.lost.Store(true)
 	poll.Eventually(t, 10*time.Second, owned(h.src))
 	poll.Eventually(t, 10*time.Second, poll.True("reader stopped", func() bool { return !h.reader(1).running.Load() }))
+	if held, _, _ := h.metrics.of(1); held {
+		t.Fatal("metrics still show the lost shard held")
+	}
 	if got := h.leases.releasedShards(); len(got) != 0 {
 		t.Fatalf("released %v, a lost lease is not ours to release", got)
 	}
@@ -225,13 +262,21 @@ func TestLostLeaseStopsTheShard(t *testing.T) {
 func TestHandoverWaitsForEventsInFlight(t *testing.T) {
 	h := newHarness(t, 3)
 	poll.Eventually(t, 10*time.Second, poll.True("delivery", func() bool { return len(h.deliveries()) == 1 }))
+	poll.Eventually(t, 10*time.Second, poll.True("shard 3 held, its lag reported", func() bool {
+		held, lag, _ := h.metrics.of(3)
+		return held && lag == 3*time.Second
+	}))
 	h.setPlacement()
 	poll.Eventually(t, 10*time.Second, poll.True("reader stopped", func() bool { return !h.reader(3).running.Load() }))
 	if got := h.leases.releasedShards(); len(got) != 0 {
 		t.Fatalf("released %v with an event in flight", got)
 	}
 	h.deliveries()[0].Ack()
+	h.deliveries()[0].Ack() // a second ack of one event counts nothing
 	poll.Eventually(t, 10*time.Second, poll.True("released", func() bool { return slices.Equal(h.leases.releasedShards(), []int{3}) }))
+	if held, _, processed := h.metrics.of(3); held || processed != 1 {
+		t.Fatalf("after the handover: held %t, processed %d; want false, 1", held, processed)
+	}
 	if h.reader(3).flushes.Load() == 0 {
 		t.Fatal("released before saving progress")
 	}

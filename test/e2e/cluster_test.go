@@ -14,10 +14,14 @@ import (
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/outboxnode/outbox/messages"
 	"github.com/outboxnode/outbox/test/harness"
+	"github.com/outboxnode/outbox/test/monitoring"
 )
 
 // clusterView is `outboxctl -o json cluster`.
@@ -132,6 +136,63 @@ func ownedBy(t *testing.T, node *harness.Node, timeout time.Duration, members ..
 		return nil
 	})
 	return v
+}
+
+// shardsHeld waits until each member's /metrics agrees with the view: it
+// holds exactly the shards the view gives it, reports a lag for those
+// only, has counted events for them, and exports every cluster series.
+func shardsHeld(t *testing.T, v clusterView, nodes ...*clusterNode) {
+	t.Helper()
+	harness.Eventually(t, 30*time.Second, func() error {
+		for _, n := range nodes {
+			var want []int
+			for _, s := range v.Shards {
+				if s.Owner == n.member {
+					want = append(want, s.Shard)
+				}
+			}
+			body, code := n.HTTPGet(t, "/metrics")
+			if code != 200 {
+				return fmt.Errorf("%s /metrics: %d", n.member, code)
+			}
+			parser := expfmt.NewTextParser(model.UTF8Validation)
+			families, err := parser.TextToMetricFamilies(strings.NewReader(body))
+			if err != nil {
+				return fmt.Errorf("%s /metrics: %v", n.member, err)
+			}
+			for _, name := range monitoring.ClusterSeries {
+				if families[name] == nil {
+					return fmt.Errorf("%s /metrics lacks %s", n.member, name)
+				}
+			}
+			shards := func(name string, keep func(*dto.Metric) bool) []int {
+				var out []int
+				for _, m := range families[name].GetMetric() {
+					if keep(m) {
+						for _, l := range m.GetLabel() {
+							if k, err := strconv.Atoi(l.GetValue()); l.GetName() == "shard" && err == nil {
+								out = append(out, k)
+							}
+						}
+					}
+				}
+				slices.Sort(out)
+				return out
+			}
+			held := shards("outbox_shard_held", func(m *dto.Metric) bool { return m.GetGauge().GetValue() == 1 })
+			lagged := shards("outbox_shard_lag_seconds", func(*dto.Metric) bool { return true })
+			counted := shards("outbox_shard_events_processed_total", func(m *dto.Metric) bool { return m.GetCounter().GetValue() > 0 })
+			if !slices.Equal(held, want) || !slices.Equal(lagged, want) {
+				return fmt.Errorf("%s: outbox_shard_held on %v, lag reported for %v; the view gives it %v", n.member, held, lagged, want)
+			}
+			for _, k := range want {
+				if !slices.Contains(counted, k) {
+					return fmt.Errorf("%s: no event counted for its shard %d (counted: %v)", n.member, k, counted)
+				}
+			}
+		}
+		return nil
+	})
 }
 
 type clusterAck struct {
@@ -306,6 +367,7 @@ func TestClusterOfThreeNodesLosesNothingWhenOneIsKilled(t *testing.T) {
 	records, duplicates := delivered(t, collector, ids)
 	t.Logf("%d commands acknowledged through 3 nodes, %d records, %d duplicates, 0 lost, takeover %s",
 		len(ids), records, duplicates, takeover.Round(100*time.Millisecond))
+	shardsHeld(t, after, nodes[0], nodes[1])
 
 	nodes[2] = startMember(t, bins, cql, kafka, health, 2, nodes[2].Remote)
 	back := ownedBy(t, nodes[0].Node, 60*time.Second, all...)

@@ -33,6 +33,11 @@ const DatasourceUID = "prometheus"
 // they are never on a node's /metrics although rules may read them.
 var ScrapeSeries = []string{"up"}
 
+// ClusterSeries are the series only a node in cluster mode exports (the
+// per-shard ones); the dashboard reads them, and the cluster test checks
+// them on its members rather than a lone node.
+var ClusterSeries = []string{"outbox_shard_held", "outbox_shard_lag_seconds", "outbox_shard_events_processed_total"}
+
 // Query is one PromQL expression and where it is (alert or panel).
 type Query struct {
 	Where string

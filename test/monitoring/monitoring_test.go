@@ -136,6 +136,7 @@ func TestDashboardPanels(t *testing.T) {
 		"outbox_commit_to_publish_seconds_count", "outbox_commit_to_publish_seconds_bucket", "cdc_events_processed_total",
 		"cdc_lag_seconds", "outbox_cdc_ttl_seconds", "circuit_breaker_state", "dlq_messages_total",
 		"actor_restarts_total", "actor_restart_budget", "outbox_commands_total", "remote_rejected_total",
+		"outbox_shard_lag_seconds", "outbox_shard_events_processed_total", "outbox_shard_held",
 	} {
 		found := false
 		for _, q := range qs {
