@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/outboxnode/outbox/actors/cdcstream"
+	"github.com/outboxnode/outbox/infra/lease"
 )
 
 // Lease is one shard's lease as held by this node.
@@ -208,7 +209,7 @@ func (s *Source) step(ctx context.Context, deliver func(cdcstream.Delivery)) {
 		lag := slices.Max(append(slices.Collect(maps.Values(sh.reader.Lags(time.Now()))), 0))
 		if err := s.op(ctx, func(octx context.Context) error { return s.leases.Renew(octx, sh.lease, lag) }); err != nil {
 			s.log.Warn("shard lease lost: stopped reading it", slog.Int("shard", sh.id), slog.Any("err", err))
-			s.drop(sh)
+			s.drop(ctx, sh)
 			continue
 		}
 		s.cfg.Metrics.ShardLag(sh.id, lag)
@@ -315,10 +316,20 @@ func (s *Source) read(ctx context.Context, sh *shard, deliver func(cdcstream.Del
 	}
 }
 
-// drop forgets a shard whose lease is lost: its reader stops; its
-// checkpoints are fenced already.
-func (s *Source) drop(sh *shard) {
+// drop forgets a shard whose lease is lost: its reader stops, and its
+// acknowledged progress is offered once more. The save is conditional on
+// the lease's epoch: it lands if no other node took the shard (a renewal
+// that failed on the network), and the fence refuses it if one did.
+func (s *Source) drop(ctx context.Context, sh *shard) {
 	sh.cancel()
+	<-sh.done
+	err := s.op(ctx, sh.reader.Flush)
+	switch {
+	case errors.Is(err, lease.ErrFenced):
+		s.log.Warn("shard lease lost: its checkpoint was refused by the epoch fence", slog.Int("shard", sh.id), slog.Any("err", err))
+	case err != nil:
+		s.log.Warn("shard lease lost: save progress", slog.Int("shard", sh.id), slog.Any("err", err))
+	}
 	s.forget(sh)
 }
 

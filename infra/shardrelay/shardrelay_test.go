@@ -252,6 +252,9 @@ func TestLostLeaseStopsTheShard(t *testing.T) {
 	if held, _, _ := h.metrics.of(1); held {
 		t.Fatal("metrics still show the lost shard held")
 	}
+	if h.reader(1).flushes.Load() == 0 {
+		t.Fatal("the lost shard's acknowledged progress was not offered to the (fenced) store")
+	}
 	if got := h.leases.releasedShards(); len(got) != 0 {
 		t.Fatalf("released %v, a lost lease is not ours to release", got)
 	}

@@ -51,9 +51,9 @@ const clusterShards = 8
 // one partition), the only place Kafka orders them.
 const clusterTopic = "cluster.{{aggregate_type}}"
 
-// startMember starts outbox-node i of a three-member cluster on the
-// devstack's store and broker.
-func startMember(t *testing.T, bins harness.Binaries, cql, kafka string, health []string, i int, remote string) *clusterNode {
+// startMember starts outbox-node i of the cluster of the members at health
+// on the devstack's store and broker, with extra flags.
+func startMember(t *testing.T, bins harness.Binaries, cql, kafka string, health []string, i int, remote string, extra ...string) *clusterNode {
 	t.Helper()
 	var peers string
 	for j, h := range health {
@@ -68,7 +68,7 @@ func startMember(t *testing.T, bins harness.Binaries, cql, kafka string, health 
 	if remote != "" {
 		args = append(args, "--remote-addr", remote)
 	}
-	n := harness.StartNode(t, bins, args...)
+	n := harness.StartNode(t, bins, append(args, extra...)...)
 	return &clusterNode{Node: n, health: health[i], member: clusterRemote(t, health[i])}
 }
 
@@ -138,6 +138,31 @@ func ownedBy(t *testing.T, node *harness.Node, timeout time.Duration, members ..
 	return v
 }
 
+// memberMetrics reads a node's /metrics.
+func memberMetrics(t *testing.T, n *harness.Node) (map[string]*dto.MetricFamily, error) {
+	t.Helper()
+	body, code := n.HTTPGet(t, "/metrics")
+	if code != 200 {
+		return nil, fmt.Errorf("%s/metrics: %d", n.Metrics, code)
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(strings.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("%s/metrics: %v", n.Metrics, err)
+	}
+	return families, nil
+}
+
+// processed is how many events of its shards a node has acknowledged.
+func processed(t *testing.T, n *harness.Node) (float64, error) {
+	families, err := memberMetrics(t, n)
+	var sum float64
+	for _, m := range families["outbox_shard_events_processed_total"].GetMetric() {
+		sum += m.GetCounter().GetValue()
+	}
+	return sum, err
+}
+
 // shardsHeld waits until each member's /metrics agrees with the view: it
 // holds exactly the shards the view gives it, reports a lag for those
 // only, has counted events for them, and exports every cluster series.
@@ -151,14 +176,9 @@ func shardsHeld(t *testing.T, v clusterView, nodes ...*clusterNode) {
 					want = append(want, s.Shard)
 				}
 			}
-			body, code := n.HTTPGet(t, "/metrics")
-			if code != 200 {
-				return fmt.Errorf("%s /metrics: %d", n.member, code)
-			}
-			parser := expfmt.NewTextParser(model.UTF8Validation)
-			families, err := parser.TextToMetricFamilies(strings.NewReader(body))
+			families, err := memberMetrics(t, n.Node)
 			if err != nil {
-				return fmt.Errorf("%s /metrics: %v", n.member, err)
+				return err
 			}
 			for _, name := range monitoring.ClusterSeries {
 				if families[name] == nil {
@@ -315,9 +335,9 @@ func delivered(t *testing.T, c *harness.Collector, ids []string) (records, dupli
 	return len(all), duplicates
 }
 
-// startCluster starts a devstack and n members on it, and waits until
-// every shard is owned and spread over them.
-func startCluster(t *testing.T, n int) (bins harness.Binaries, cql, kafka string, health []string, nodes []*clusterNode) {
+// startCluster starts a devstack and n members on it, member i with the
+// flags extra[i], and waits until every shard is owned and spread over them.
+func startCluster(t *testing.T, n int, extra ...[]string) (bins harness.Binaries, cql, kafka string, health []string, nodes []*clusterNode) {
 	t.Helper()
 	bins = harness.Build(t)
 	cql, kafka = harness.StartDevstack(t, bins)
@@ -326,7 +346,11 @@ func startCluster(t *testing.T, n int) (bins harness.Binaries, cql, kafka string
 		health = append(health, harness.FreeAddr(t))
 	}
 	for i := range n {
-		nodes = append(nodes, startMember(t, bins, cql, kafka, health, i, ""))
+		var flags []string
+		if i < len(extra) {
+			flags = extra[i]
+		}
+		nodes = append(nodes, startMember(t, bins, cql, kafka, health, i, "", flags...))
 		members = append(members, nodes[i].member)
 	}
 	ownedBy(t, nodes[0].Node, 60*time.Second, members...)
@@ -382,13 +406,21 @@ func TestClusterOfThreeNodesLosesNothingWhenOneIsKilled(t *testing.T) {
 // TestClusterNodePausedPastItsLeaseIsFenced pauses one of two members
 // (SIGSTOP) past its leases: the other takes its shards under new epochs;
 // resumed, the paused node finds its leases lost and stops reading them,
-// its stale owner cannot take them back, and nothing is lost or
-// reordered.
+// the epoch fence refuses its checkpoint, its stale owner cannot take them
+// back, and nothing is lost or reordered.
 func TestClusterNodePausedPastItsLeaseIsFenced(t *testing.T) {
-	_, _, kafka, _, nodes := startCluster(t, 2)
+	// The paused node saves progress only when it gives a shard up, so it
+	// surely holds acknowledged progress to save when it resumes.
+	_, _, kafka, _, nodes := startCluster(t, 2, nil, []string{"--cdc-progress-interval", "1h"})
 	collector := harness.Collect(t, kafka, nodes[0].Topic(""))
 	load := startLoad(4, nodes[0].Remote)
 	load.await(t, 200, 60*time.Second)
+	harness.Eventually(t, 30*time.Second, func() error {
+		if n, err := processed(t, nodes[1].Node); err != nil || n == 0 {
+			return fmt.Errorf("the node to pause has acknowledged no event of its shards yet (%v)", err)
+		}
+		return nil
+	})
 	if err := nodes[1].Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
@@ -399,6 +431,9 @@ func TestClusterNodePausedPastItsLeaseIsFenced(t *testing.T) {
 	harness.Eventually(t, 30*time.Second, func() error {
 		if !strings.Contains(nodes[1].Log(), "shard lease lost: stopped reading it") {
 			return fmt.Errorf("the resumed node has not noticed it lost its shards")
+		}
+		if !strings.Contains(nodes[1].Log(), "shard lease lost: its checkpoint was refused by the epoch fence") {
+			return fmt.Errorf("the resumed node's checkpoint was not refused by the fence")
 		}
 		return nil
 	})
