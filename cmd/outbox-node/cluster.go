@@ -67,6 +67,13 @@ func (n *node) joinCluster(ctx context.Context, session gocqlx.Session, m *metri
 		return nil, portHint(err, "cluster-remote-addr")
 	}
 	n.onShutdown("cluster membership", func(context.Context) error { ms.Shutdown(true); return nil })
+	// A member its peers dropped cannot rejoin under its id: stop, so that
+	// the restart (a new id) rejoins.
+	go func() {
+		for err := range ms.Dropped() {
+			n.fail(err)
+		}
+	}()
 	leases, err := lease.New(lease.Config{Keyspace: ks, Owner: addr, Shards: k}, session.Session, n.logger.With("component", "lease"))
 	if err != nil {
 		return nil, err

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/cluster"
@@ -56,6 +57,10 @@ type Membership struct {
 	current Change
 	subs    map[chan Change]struct{}
 	closed  bool
+
+	// stopWatch ends the stall watch; dropped carries its finding.
+	stopWatch context.CancelFunc
+	dropped   chan error
 }
 
 // Start makes system a member of the cluster cfg names, hosting kinds as
@@ -95,7 +100,23 @@ func Start(ctx context.Context, system *actor.ActorSystem, cfg Config, remoteCfg
 		}
 	}()
 	ms.cluster.StartMember()
+	watch, stopWatch := context.WithCancel(context.Background())
+	ms.stopWatch, ms.dropped = stopWatch, make(chan error, 1)
+	go func() {
+		defer close(ms.dropped)
+		hadPeers := func() bool { return len(ms.Members()) > 1 }
+		if err := watchStalls(watch.Done(), cfg.RefreshTTL/2, cfg.DeadAfter, time.Now, hadPeers); err != nil {
+			logger.Error("cluster member dropped by its peers", "error", err)
+			ms.dropped <- err
+		}
+	}()
 	return ms, nil
+}
+
+// Dropped delivers ErrDropped if this member finds its peers dropped it
+// (see ErrDropped); it is closed when the membership shuts down.
+func (m *Membership) Dropped() <-chan error {
+	return m.dropped
 }
 
 // Cluster is the protoactor cluster, to request grains and reach the remote.
@@ -170,6 +191,7 @@ func (m *Membership) onEvent(evt any) {
 // the cluster's gossip and identity lookup; protoactor then waits 2 s for
 // activations to hand over.
 func (m *Membership) Shutdown(graceful bool) {
+	m.stopWatch()
 	if err := m.provider.Shutdown(graceful); err != nil {
 		m.logger.Warn("leave cluster", "error", err)
 	}
