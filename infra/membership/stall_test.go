@@ -41,7 +41,9 @@ func TestWatchStallsFindsAStallPastDeadAfterWithPeers(t *testing.T) {
 	clock := &fakeClock{at: time.Unix(0, 0)}
 	done := make(chan struct{})
 	found := make(chan error, 1)
-	go func() { found <- watchStalls(done, time.Millisecond, 6*time.Second, clock.now, func() bool { return true }) }()
+	go func() {
+		found <- watchStalls(done, time.Millisecond, 6*time.Second, clock.now, func() bool { return true })
+	}()
 	clock.advance(t, 5*time.Second) // a stall shorter than dead-after: peers still have it
 	clock.advance(t, 2*time.Second) // each look within dead-after of the one before
 	select {
@@ -65,7 +67,9 @@ func TestWatchStallsIgnoresAStallWithoutPeers(t *testing.T) {
 	clock := &fakeClock{at: time.Unix(0, 0)}
 	done := make(chan struct{})
 	found := make(chan error, 1)
-	go func() { found <- watchStalls(done, time.Millisecond, time.Second, clock.now, func() bool { return false }) }()
+	go func() {
+		found <- watchStalls(done, time.Millisecond, time.Second, clock.now, func() bool { return false })
+	}()
 	clock.advance(t, time.Hour) // alone, nobody can drop it
 	clock.advance(t, 0)         // a look after the stall's
 	select {
