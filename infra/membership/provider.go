@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -17,6 +18,10 @@ import (
 // healthPath is where a member serves its identity; the automanaged
 // provider's path, so the two can probe each other's liveness.
 const healthPath = "/_health"
+
+// maxProbeBytes bounds a probe's request headers and answer: a member's
+// identity is a few hundred bytes.
+const maxProbeBytes = 16 << 10
 
 // node is a member as its health endpoint describes it.
 type node struct {
@@ -79,7 +84,10 @@ func (p *peerProvider) StartMember(c *cluster.Cluster) error {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(body)
 	})
-	p.srv = &http.Server{Handler: mux, ReadHeaderTimeout: p.cfg.RefreshTTL}
+	// Probes are one small GET each: anything slower, larger or idle longer
+	// than a probe round is not a peer, and must not hold a connection.
+	p.srv = &http.Server{Handler: mux, ReadHeaderTimeout: p.cfg.RefreshTTL, ReadTimeout: p.cfg.RefreshTTL,
+		WriteTimeout: p.cfg.RefreshTTL, IdleTimeout: p.cfg.DeadAfter, MaxHeaderBytes: maxProbeBytes}
 	ctx, cancel := context.WithCancel(context.Background())
 	p.cancel = cancel
 	p.done = make(chan struct{})
@@ -206,7 +214,7 @@ func (p *peerProvider) probe(ctx context.Context, addr string) (*node, error) {
 		return nil, fmt.Errorf("status %s", resp.Status)
 	}
 	var n node
-	if err := json.NewDecoder(resp.Body).Decode(&n); err != nil {
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxProbeBytes)).Decode(&n); err != nil {
 		return nil, fmt.Errorf("decode member: %w", err)
 	}
 	if n.ID == "" || n.Host == "" || n.Port <= 0 {

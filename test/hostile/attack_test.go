@@ -2,10 +2,8 @@ package hostile
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -167,19 +165,6 @@ func TestUnaryRPCsAndRandomBytes(t *testing.T) {
 	awaitMetric(t, node, rejectedSeries("unimplemented"), 2)
 	mustServe(t, node)
 
-	for i := range 20 {
-		conn, err := net.DialTimeout("tcp", node.Remote, 10*time.Second)
-		if err != nil {
-			t.Fatalf("dial: %v", err)
-		}
-		junk := make([]byte, 4096*(i+1))
-		_, _ = rand.Read(junk)
-		if i%2 == 0 {
-			// Past the HTTP/2 preface: garbage frames on a gRPC connection.
-			junk = append([]byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"), junk...)
-		}
-		_, _ = conn.Write(junk)
-		_ = conn.Close()
-	}
+	writeJunk(t, node.Remote)
 	mustServe(t, node)
 }
