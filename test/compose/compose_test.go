@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -27,8 +28,11 @@ import (
 	"github.com/outboxnode/outbox/infra/config"
 )
 
-// nodeService is the compose service that runs outbox-node.
+// nodeService is the compose service that runs outbox-node alone.
 const nodeService = "outbox-node"
+
+// ctlEntrypoint is the binary of the outboxctl client services.
+const ctlEntrypoint = "/usr/local/bin/outboxctl"
 
 // repoRoot is the module root, two levels above this package.
 func repoRoot(t *testing.T) string {
@@ -45,11 +49,18 @@ func repoRoot(t *testing.T) string {
 // with an empty environment so nothing on this machine leaks in.
 func loadProject(t *testing.T) *types.Project {
 	t.Helper()
+	return loadProfiles(t, "*")
+}
+
+// loadProfiles loads docker-compose.yml as `docker compose` with these
+// --profile flags would: p.Services are the services `up` starts.
+func loadProfiles(t *testing.T, profiles ...string) *types.Project {
+	t.Helper()
 	root := repoRoot(t)
 	opts, err := cli.NewProjectOptions(
 		[]string{filepath.Join(root, "docker-compose.yml")},
 		cli.WithWorkingDirectory(root),
-		cli.WithProfiles([]string{"*"}),
+		cli.WithProfiles(profiles),
 	)
 	if err != nil {
 		t.Fatalf("compose options: %v", err)
@@ -71,6 +82,29 @@ func service(t *testing.T, p *types.Project, name string) types.ServiceConfig {
 		t.Fatalf("service %s: %v", name, err)
 	}
 	return s
+}
+
+// nodeServices are the services that run outbox-node: built from its
+// Dockerfile, with the image's own entrypoint (the clients override it).
+func nodeServices(t *testing.T, p *types.Project) []string {
+	t.Helper()
+	var names []string
+	for name, s := range p.Services {
+		if s.Build != nil && s.Build.Dockerfile == "cmd/outbox-node/Dockerfile" && len(s.Entrypoint) == 0 {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	if !slices.Contains(names, nodeService) {
+		t.Fatalf("node services %q lack %s", names, nodeService)
+	}
+	return names
+}
+
+// isClient reports whether s runs outboxctl, a one-shot client for
+// `docker compose run`, not a server.
+func isClient(s types.ServiceConfig) bool {
+	return len(s.Entrypoint) > 0 && s.Entrypoint[0] == ctlEntrypoint
 }
 
 // exactTag is a version tag pinned to a release: 1.2.3, v1.2.3, 2025.4.0,
@@ -155,22 +189,24 @@ func TestComposeScyllaRunsCDCOnTablets(t *testing.T) {
 	if slices.ContainsFunc(s.Command, func(a string) bool { return strings.Contains(a, "tablets") }) {
 		t.Errorf("scylla command %q changes the tablets setting; the node's keyspace must get the server's tablets", s.Command)
 	}
-	cfg := nodeConfig(t, p)
-	if cfg.Scylla.Replication.Strategy != config.NetworkTopologyStrategy || cfg.Scylla.Replication.Tablets != "on" {
-		t.Errorf("node keyspace = %s tablets=%q, want NetworkTopologyStrategy with --tablets on",
-			cfg.Scylla.Replication.Strategy, cfg.Scylla.Replication.Tablets)
+	for _, name := range nodeServices(t, p) {
+		cfg := nodeConfig(t, p, name)
+		if cfg.Scylla.Replication.Strategy != config.NetworkTopologyStrategy || cfg.Scylla.Replication.Tablets != "on" {
+			t.Errorf("%s keyspace = %s tablets=%q, want NetworkTopologyStrategy with --tablets on",
+				name, cfg.Scylla.Replication.Strategy, cfg.Scylla.Replication.Tablets)
+		}
 	}
 }
 
 // envOnly are the node's environment variables that have no flag (secrets).
 var envOnly = []string{config.EnvScyllaPassword, config.SASLPasswordEnv}
 
-// nodeConfig checks that every flag in the node service's command and
-// every OUTBOX_* variable of its environment is one the node knows, then
-// loads them through config.Load exactly as outbox-node does.
-func nodeConfig(t *testing.T, p *types.Project) config.Config {
+// nodeConfig checks that every flag in the command of the node service
+// name and every OUTBOX_* variable of its environment is one the node
+// knows, then loads them through config.Load exactly as outbox-node does.
+func nodeConfig(t *testing.T, p *types.Project, name string) config.Config {
 	t.Helper()
-	s := service(t, p, nodeService)
+	s := service(t, p, name)
 	flags := config.FlagNames()
 	if len(flags) < 10 || !slices.Contains(flags, "metrics-addr") {
 		t.Fatalf("config.FlagNames() = %q: not the node's flag set", flags)
@@ -181,23 +217,23 @@ func nodeConfig(t *testing.T, p *types.Project) config.Config {
 		}
 		name, _, _ := strings.Cut(strings.TrimLeft(arg, "-"), "=")
 		if !slices.Contains(flags, name) {
-			t.Errorf("%s command: %s is not an outbox-node flag", nodeService, arg)
+			t.Errorf("%s command: %s is not an outbox-node flag", name, arg)
 		}
 	}
 	env := map[string]string{}
 	for key, v := range s.Environment {
 		if v == nil {
-			t.Errorf("%s environment: %s has no value", nodeService, key)
+			t.Errorf("%s environment: %s has no value", name, key)
 			continue
 		}
 		env[key] = *v
 		if !strings.HasPrefix(key, cliflags.EnvPrefix) {
-			t.Errorf("%s environment: %s is not an %s* variable", nodeService, key, cliflags.EnvPrefix)
+			t.Errorf("%s environment: %s is not an %s* variable", name, key, cliflags.EnvPrefix)
 			continue
 		}
 		known := slices.Contains(envOnly, key) || slices.ContainsFunc(flags, func(f string) bool { return cliflags.EnvName(f) == key })
 		if !known {
-			t.Errorf("%s environment: %s sets no outbox-node flag", nodeService, key)
+			t.Errorf("%s environment: %s sets no outbox-node flag", name, key)
 		}
 	}
 	var usage strings.Builder
@@ -210,24 +246,68 @@ func nodeConfig(t *testing.T, p *types.Project) config.Config {
 
 func TestComposeNodeConfigIsTheNodes(t *testing.T) {
 	p := loadProject(t)
-	cfg := nodeConfig(t, p)
-	if len(cfg.Scylla.Hosts) != 1 || cfg.Scylla.Hosts[0] != "scylla" {
-		t.Errorf("node store hosts = %q, want the scylla service", cfg.Scylla.Hosts)
-	}
-	if cfg.Kafka.Brokers == nil || len(cfg.Kafka.Brokers) != 1 || cfg.Kafka.Brokers[0] != "redpanda:9092" {
-		t.Errorf("node brokers = %q, want redpanda's internal listener", cfg.Kafka.Brokers)
-	}
 	if !strings.Contains(strings.Join(service(t, p, "redpanda").Command, " "), "internal://redpanda:9092") {
 		t.Errorf("redpanda does not advertise redpanda:9092 to the node")
 	}
-	host, _, err := net.SplitHostPort(cfg.Node.MetricsAddr)
-	if err != nil || host != "0.0.0.0" {
-		t.Errorf("node metrics addr %q must listen on every interface of its container", cfg.Node.MetricsAddr)
+	for _, name := range nodeServices(t, p) {
+		cfg := nodeConfig(t, p, name)
+		if len(cfg.Scylla.Hosts) != 1 || cfg.Scylla.Hosts[0] != "scylla" {
+			t.Errorf("%s store hosts = %q, want the scylla service", name, cfg.Scylla.Hosts)
+		}
+		if len(cfg.Kafka.Brokers) != 1 || cfg.Kafka.Brokers[0] != "redpanda:9092" {
+			t.Errorf("%s brokers = %q, want redpanda's internal listener", name, cfg.Kafka.Brokers)
+		}
+		host, _, err := net.SplitHostPort(cfg.Node.MetricsAddr)
+		if err != nil || host != "0.0.0.0" {
+			t.Errorf("%s metrics addr %q must listen on every interface of its container", name, cfg.Node.MetricsAddr)
+		}
 	}
 }
 
-// TestComposePrometheusScrapesNodeAndLoadsRules: the node in its container
-// and a node on the host (through the host gateway) are both targets, and
+// TestComposeNodesShareOneDefinition: the cluster's members are the node
+// service with a few settings of their own, not copies that drift apart.
+func TestComposeNodesShareOneDefinition(t *testing.T) {
+	p := loadProject(t)
+	base := service(t, p, nodeService)
+	names := nodeServices(t, p)
+	if len(names) < 2 {
+		t.Fatalf("node services %q: no cluster members", names)
+	}
+	for _, name := range names {
+		s := service(t, p, name)
+		if !reflect.DeepEqual(s.Build, base.Build) || !slices.Equal(s.Command, base.Command) || !reflect.DeepEqual(s.HealthCheck, base.HealthCheck) {
+			t.Errorf("%s: build, command or healthcheck differ from %s's", name, nodeService)
+		}
+		// A member that exits 1 (a fatal failure, dropped by its peers) must
+		// start again to rejoin.
+		if s.Restart != "on-failure" {
+			t.Errorf("%s: restart %q, want on-failure", name, s.Restart)
+		}
+		for key, v := range base.Environment {
+			if key == cliflags.EnvName("migrate") {
+				continue // which node applies the schema is each one's own
+			}
+			if got := s.Environment[key]; got == nil || v == nil || *got != *v {
+				t.Errorf("%s: %s = %v, want %s's %v", name, key, deref(got), nodeService, deref(v))
+			}
+		}
+		for dep, d := range base.DependsOn {
+			if got, ok := s.DependsOn[dep]; !ok || got.Condition != d.Condition || got.Required != d.Required {
+				t.Errorf("%s: depends on %s as %q, want %s's %q", name, dep, s.DependsOn[dep].Condition, nodeService, d.Condition)
+			}
+		}
+	}
+}
+
+func deref(v *string) string {
+	if v == nil {
+		return "(unset)"
+	}
+	return *v
+}
+
+// TestComposePrometheusScrapesNodeAndLoadsRules: every node in a container
+// and a node on the host (through the host gateway) are targets, and
 // the mounted rules file is the one Prometheus loads.
 func TestComposePrometheusScrapesNodeAndLoadsRules(t *testing.T) {
 	p := loadProject(t)
@@ -258,12 +338,15 @@ func TestComposePrometheusScrapesNodeAndLoadsRules(t *testing.T) {
 			targets = append(targets, st.Targets...)
 		}
 	}
-	cfg := nodeConfig(t, p)
-	_, nodePort, _ := net.SplitHostPort(cfg.Node.MetricsAddr)
 	_, defaultPort, _ := net.SplitHostPort(config.Default().Node.MetricsAddr)
-	for _, want := range []string{nodeService + ":" + nodePort, "host.docker.internal:" + defaultPort} {
-		if !slices.Contains(targets, want) {
-			t.Errorf("prometheus targets %q lack %s", targets, want)
+	want := []string{"host.docker.internal:" + defaultPort}
+	for _, name := range nodeServices(t, p) {
+		_, port, _ := net.SplitHostPort(nodeConfig(t, p, name).Node.MetricsAddr)
+		want = append(want, name+":"+port)
+	}
+	for _, w := range want {
+		if !slices.Contains(targets, w) {
+			t.Errorf("prometheus targets %q lack %s", targets, w)
 		}
 	}
 	if gw := prom.ExtraHosts["host.docker.internal"]; !slices.Contains(gw, "host-gateway") {
@@ -342,8 +425,10 @@ func TestComposeJaegerReceivesOTLP(t *testing.T) {
 			t.Errorf("jaeger publishes %v, lacks %d", targets, want)
 		}
 	}
-	if d, ok := service(t, p, nodeService).DependsOn["jaeger"]; !ok || d.Condition != types.ServiceConditionHealthy {
-		t.Errorf("%s does not wait for a healthy jaeger", nodeService)
+	for _, name := range nodeServices(t, p) {
+		if d, ok := service(t, p, name).DependsOn["jaeger"]; !ok || d.Condition != types.ServiceConditionHealthy {
+			t.Errorf("%s does not wait for a healthy jaeger", name)
+		}
 	}
 }
 
@@ -352,7 +437,7 @@ func TestComposeJaegerReceivesOTLP(t *testing.T) {
 func TestComposeHealthAndStartOrder(t *testing.T) {
 	p := loadProject(t)
 	for name, s := range p.Services {
-		if name == "outboxctl" {
+		if isClient(s) {
 			// a one-shot client (`docker compose run`), not a server
 			continue
 		}
@@ -370,15 +455,17 @@ func TestComposeHealthAndStartOrder(t *testing.T) {
 			}
 		}
 	}
-	node := service(t, p, nodeService)
-	for _, dep := range []string{"scylla", "redpanda"} {
-		if _, ok := node.DependsOn[dep]; !ok {
-			t.Errorf("%s starts without waiting for %s", nodeService, dep)
+	for _, name := range nodeServices(t, p) {
+		node := service(t, p, name)
+		for _, dep := range []string{"scylla", "redpanda"} {
+			if _, ok := node.DependsOn[dep]; !ok {
+				t.Errorf("%s starts without waiting for %s", name, dep)
+			}
 		}
-	}
-	// The node image has no shell: its check must exec a binary it ships.
-	if hc := node.HealthCheck; hc != nil && len(hc.Test) >= 2 && (hc.Test[0] != "CMD" || !strings.HasPrefix(hc.Test[1], "/usr/local/bin/")) {
-		t.Errorf("%s healthcheck %q needs a shell the image does not have", nodeService, hc.Test)
+		// The node image has no shell: its check must exec a binary it ships.
+		if hc := node.HealthCheck; hc != nil && len(hc.Test) >= 2 && (hc.Test[0] != "CMD" || !strings.HasPrefix(hc.Test[1], "/usr/local/bin/")) {
+			t.Errorf("%s healthcheck %q needs a shell the image does not have", name, hc.Test)
+		}
 	}
 }
 
