@@ -14,9 +14,9 @@ import (
 // GrainKind is the cluster kind of order grains: one virtual actor per order, identity its id.
 const GrainKind = "order"
 
-// Grains delivers msg to the grain of order id, activating it where the cluster places it;
-// the grain answers sender. An error means msg was not sent.
-type Grains func(id uuid.UUID, msg any, sender *actor.PID) error
+// Grains asks the grain of order id, activating it where the cluster places it, and returns
+// its answer. An error means no answer came: msg may or may not have been applied.
+type Grains func(id uuid.UUID, msg any) (any, error)
 
 // GrainRouterProps returns the props of the orders router in cluster mode: it validates each
 // command and forwards it to the order's grain, which answers the requester. The grain's
@@ -29,15 +29,34 @@ func GrainRouterProps(cfg Config, grains Grains) (*actor.Props, error) {
 	return routerProps(cfg, func(r *router) { r.grains = grains })
 }
 
-// forward hands msg to the grain of order id off the router's goroutine: locating a grain may
-// wait for the cluster to activate it.
+// forward asks the grain of order id off the router's goroutine (locating a grain may wait
+// for the cluster to activate it) and hands the answer back to the router, which replies to
+// the requester itself: its middleware sees every reply, and a drain waits for them.
 func (r *router) forward(ctx actor.Context, id uuid.UUID, msg any) {
-	root, sender, grains := ctx.ActorSystem().Root, ctx.Sender(), r.grains
+	self, root, sender, grains := ctx.Self(), ctx.ActorSystem().Root, ctx.Sender(), r.grains
+	r.asking++
 	go func() {
-		if err := grains(id, msg, sender); err != nil && sender != nil {
-			root.Send(sender, reject(messages.RejectCode_REJECT_CODE_UNAVAILABLE, "order %s: %v", id, err).Reply())
+		res, err := grains(id, msg)
+		if err != nil {
+			res = reject(messages.RejectCode_REJECT_CODE_UNAVAILABLE, "order %s: %v", id, err).Reply()
 		}
+		root.Send(self, grainAnswer{to: sender, msg: res})
 	}()
+}
+
+// grainAnswer is a grain's answer (or the failure to get one) for the requester to.
+type grainAnswer struct {
+	to  *actor.PID
+	msg any
+}
+
+// answer passes a grain's answer on.
+func (r *router) answer(ctx actor.Context, a grainAnswer) {
+	r.asking--
+	if a.to != nil {
+		ctx.Send(a.to, a.msg)
+	}
+	r.drained(ctx)
 }
 
 // GrainProps returns the props of the order grain kind over store (a store whose commit is

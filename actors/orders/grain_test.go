@@ -2,6 +2,8 @@ package orders_test
 
 import (
 	"errors"
+	"fmt"
+	"slices"
 	"log/slog"
 	"sync"
 	"testing"
@@ -27,17 +29,16 @@ type grains struct {
 	pids  map[uuid.UUID]*actor.PID
 }
 
-func (g *grains) send(id uuid.UUID, msg any, sender *actor.PID) error {
+func (g *grains) send(id uuid.UUID, msg any) (any, error) {
 	g.mu.Lock()
-	defer g.mu.Unlock()
 	pid, ok := g.pids[id]
 	if !ok {
 		pid = g.sys.Root.Spawn(g.props)
 		g.sys.Root.Send(pid, &cluster.ClusterInit{Identity: cluster.NewClusterIdentity(id.String(), orders.GrainKind)})
 		g.pids[id] = pid
 	}
-	g.sys.Root.RequestWithCustomSender(pid, msg, sender)
-	return nil
+	g.mu.Unlock()
+	return g.sys.Root.RequestFuture(pid, msg, 10*time.Second).Result()
 }
 
 func startGrains(t *testing.T, grainsOf func(*grains) orders.Grains) (*actor.ActorSystem, *actor.PID, *orderstest.Store, *grains) {
@@ -105,7 +106,7 @@ func TestGrainRunsTheOrdersCommands(t *testing.T) {
 // An order whose grain cannot be located is UNAVAILABLE, and nothing is written.
 func TestUnlocatableGrainIsUnavailable(t *testing.T) {
 	sys, router, store, _ := startGrains(t, func(*grains) orders.Grains {
-		return func(uuid.UUID, any, *actor.PID) error { return errors.New("no members") }
+		return func(uuid.UUID, any) (any, error) { return nil, errors.New("no members") }
 	})
 	res := request(t, sys, router, &messages.CreateOrder{CustomerId: "bob", Amount: "1", Currency: "EUR"})
 	if rej, ok := res.(*messages.CommandRejected); !ok || rej.GetCode() != messages.RejectCode_REJECT_CODE_UNAVAILABLE {
@@ -113,5 +114,41 @@ func TestUnlocatableGrainIsUnavailable(t *testing.T) {
 	}
 	if len(store.Changes()) != 0 {
 		t.Fatal("written without a grain")
+	}
+}
+
+// A drain waits for the grain answers in flight: the requester gets its
+// answer before the router reports drained.
+func TestDrainWaitsForGrainAnswers(t *testing.T) {
+	release := make(chan struct{})
+	sys, router, _, _ := startGrains(t, func(g *grains) orders.Grains {
+		return func(id uuid.UUID, msg any) (any, error) {
+			<-release
+			return g.send(id, msg)
+		}
+	})
+	// One requester for both, so its mailbox keeps the order the router
+	// answered in.
+	got := make(chan any, 2)
+	probe := sys.Root.Spawn(actor.PropsFromFunc(func(c actor.Context) {
+		switch c.Message().(type) {
+		case *messages.CommandAccepted, *messages.CommandRejected, orders.Drained:
+			got <- c.Message()
+		}
+	}))
+	sys.Root.RequestWithCustomSender(router, &messages.CreateOrder{CustomerId: "carol", Amount: "3", Currency: "EUR"}, probe)
+	sys.Root.RequestWithCustomSender(router, orders.Drain{}, probe)
+	close(release)
+	var order []string
+	for range 2 {
+		select {
+		case m := <-got:
+			order = append(order, fmt.Sprintf("%T", m))
+		case <-time.After(10 * time.Second):
+			t.Fatalf("answers so far %v, want the create's and the drain's", order)
+		}
+	}
+	if want := []string{"*messages.CommandAccepted", "orders.Drained"}; !slices.Equal(order, want) {
+		t.Fatalf("answers in order %v, want %v", order, want)
 	}
 }

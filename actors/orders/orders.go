@@ -86,8 +86,11 @@ type router struct {
 	stopping map[uuid.UUID][]pending
 	// halted is set when the router itself stops or restarts: it spawns nothing more.
 	halted bool
-	// drainers wait for the last order actor to terminate.
+	// drainers wait for the last order actor to terminate and, in cluster
+	// mode, for the last grain answer.
 	drainers []*actor.PID
+	// asking counts the grain requests in flight (cluster mode).
+	asking int
 }
 
 func (r *router) Receive(ctx actor.Context) {
@@ -109,6 +112,8 @@ func (r *router) Receive(ctx actor.Context) {
 		default:
 			r.route(ctx, id, fresh, cmd)
 		}
+	case grainAnswer:
+		r.answer(ctx, m)
 	case passivate:
 		r.passivate(ctx)
 	case Drain:
@@ -142,9 +147,10 @@ func (r *router) drain(ctx actor.Context) {
 	r.drained(ctx)
 }
 
-// drained answers the drainers once no order actor is left.
+// drained answers the drainers once no order actor is left and no grain
+// answer is awaited.
 func (r *router) drained(ctx actor.Context) {
-	if len(r.ids) > 0 {
+	if len(r.ids) > 0 || r.asking > 0 {
 		return
 	}
 	for _, d := range r.drainers {

@@ -82,19 +82,12 @@ func (n *node) joinCluster(ctx context.Context, session gocqlx.Session, m *metri
 	return &member{members: ms, leases: leases, self: addr, shards: k, metrics: m}, nil
 }
 
-// grains sends an order's command to its grain wherever the cluster places
-// it and passes the grain's answer to the requester through the node's
-// own actor system: clients never talk to the members' remote.
-func (c *member) grains(sys *actor.ActorSystem, timeout time.Duration) orders.Grains {
-	return func(id uuid.UUID, msg any, sender *actor.PID) error {
-		res, err := c.members.Cluster().Request(id.String(), orders.GrainKind, msg, cluster.WithTimeout(timeout))
-		if err != nil {
-			return err
-		}
-		if sender != nil {
-			sys.Root.Send(sender, res)
-		}
-		return nil
+// grains asks an order's grain wherever the cluster places it; the orders
+// router answers the requester through the node's own actor system, so
+// clients never talk to the members' remote.
+func (c *member) grains(timeout time.Duration) orders.Grains {
+	return func(id uuid.UUID, msg any) (any, error) {
+		return c.members.Cluster().Request(id.String(), orders.GrainKind, msg, cluster.WithTimeout(timeout))
 	}
 }
 

@@ -21,6 +21,7 @@ type commandCounter struct {
 
 	mu      sync.Mutex
 	pending map[pidKey]pendingCommand // requester -> command
+	swept   time.Time                 // last sweep of the table
 }
 
 // pidKey identifies a requester; PID.String would do, but it formats the
@@ -35,10 +36,13 @@ type pendingCommand struct {
 }
 
 // pendingLimit and pendingMaxAge bound the table: a command whose reply is
-// lost (its actor panicked on it) is forgotten after a while.
+// lost (its actor panicked on it) is forgotten after a while. Past the
+// limit the table is swept at most every sweepEvery, so that a busy node
+// with many commands in flight does not scan it on every command.
 const (
 	pendingLimit  = 4096
 	pendingMaxAge = time.Minute
+	sweepEvery    = time.Second
 )
 
 func newCommandCounter(m *metrics.Metrics) *commandCounter {
@@ -97,7 +101,8 @@ func (c *commandCounter) note(requester pidKey, typ string) {
 	now := time.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(c.pending) >= pendingLimit {
+	if len(c.pending) >= pendingLimit && now.Sub(c.swept) >= sweepEvery {
+		c.swept = now
 		for k, p := range c.pending {
 			if now.Sub(p.at) > pendingMaxAge {
 				delete(c.pending, k)

@@ -59,7 +59,7 @@ func (n *node) spawnTree(sys *actor.ActorSystem, d treeDeps) (*actor.PID, error)
 	n.onShutdown("supervision log", func(ctx context.Context) error { log.Close(); return nil })
 
 	commands := newCommandCounter(d.metrics)
-	children, err := n.commandChildren(sys, d, log, commands)
+	children, err := n.commandChildren(d, log, commands)
 	if err != nil {
 		return nil, err
 	}
@@ -145,10 +145,10 @@ func poisonAndWait(ctx context.Context, sys *actor.ActorSystem, pid *actor.PID) 
 // commandChildren builds the clients' side of the tree: orders (with its
 // per-order actors), health and the supervision log, each observed, with
 // the command counter's middleware on every actor that answers commands.
-func (n *node) commandChildren(sys *actor.ActorSystem, d treeDeps, log *supervision.Log, commands *commandCounter) ([]coordinator.Child, error) {
+func (n *node) commandChildren(d treeDeps, log *supervision.Log, commands *commandCounter) ([]coordinator.Child, error) {
 	ordersProps, err := orders.Props(d.store, n.ordersConfig(), supervision.Option(), commands.replies())
 	if d.member != nil {
-		ordersProps, err = orders.GrainRouterProps(n.ordersConfig(), d.member.grains(sys, n.cfg.Node.RequestTimeout))
+		ordersProps, err = orders.GrainRouterProps(n.ordersConfig(), d.member.grains(n.cfg.Node.RequestTimeout))
 	}
 	if err != nil {
 		return nil, err

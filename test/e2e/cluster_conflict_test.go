@@ -120,6 +120,25 @@ func TestTwoActivationsOfOneOrderCommitEachVersionOnce(t *testing.T) {
 			}
 		}
 	}
+	// Every answer passed through the node that took the command, and was
+	// counted there: the commits as accepted, the losers as conflict.
+	counted := map[string]float64{}
+	for _, n := range []*clusterNode{a, b} {
+		families, err := memberMetrics(t, n.Node)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range families["outbox_commands_total"].GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "result" {
+					counted[l.GetValue()] += m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	if counted["accepted"] != float64(len(ids)) || counted["conflict"] != float64(2+conflicts) {
+		t.Errorf("outbox_commands_total over both nodes %v, want accepted %d, conflict %d", counted, len(ids), 2+conflicts)
+	}
 	t.Logf("two activations of order %s: %d commits (%d concurrent, %d concurrent CONFLICTs), %d records, %d duplicates",
 		order, len(ids), len(versions), conflicts, records, duplicates)
 }
