@@ -3,8 +3,8 @@ package orders_test
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"log/slog"
+	"slices"
 	"sync"
 	"testing"
 	"time"
