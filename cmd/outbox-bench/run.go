@@ -233,7 +233,7 @@ func (b *bench) ceilings(ctx context.Context) (ceilings, error) {
 	var c ceilings
 	b.log.Info("ceiling: bare gocqlx LOGGED BATCH loop", "for", b.cfg.Ceiling, "workers", storeWorkers)
 	cpu0 := selfCPU()
-	res := pace(ctx, 0, b.cfg.Ceiling, storeWorkers, b.commitDirect)
+	res := pace(ctx, pacing{d: b.cfg.Ceiling, workers: storeWorkers}, b.commitDirect)
 	c.batchCPU = selfCPU() - cpu0
 	if res.errs > 0 {
 		return c, fmt.Errorf("bare store loop: %d errors, last: %w", res.errs, res.lastErr)
@@ -425,7 +425,7 @@ func (b *bench) step(ctx context.Context, r relay, p *proc, coll *collector, loa
 		profiled <- nil
 	}
 	start := time.Now()
-	lr := pace(ctx, load, b.cfg.Step, r.workers, r.commit)
+	lr := pace(ctx, pacing{rate: load, d: b.cfg.Step, workers: r.workers}, r.commit)
 	if err := <-profiled; err != nil {
 		return rw, err
 	}
