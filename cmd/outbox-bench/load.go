@@ -148,7 +148,7 @@ var customerSeq atomic.Int64
 
 // create sends one CreateOrder to the node at addr and returns its event id.
 func (c *commander) create(addr string) (string, error) {
-	a, err := c.send(addr, newCreateOrder())
+	a, err := ask[*messages.CommandAccepted](c, addr, newCreateOrder())
 	if err != nil {
 		return "", err
 	}
@@ -162,19 +162,36 @@ func newCreateOrder() *messages.CreateOrder {
 	}
 }
 
-// send sends one order command to the coordinator of the node at addr and
-// returns its acceptance; a rejection is an error.
-func (c *commander) send(addr string, msg proto.Message) (*messages.CommandAccepted, error) {
+// ask sends msg to the coordinator of the node at addr and returns its
+// reply, which must be a T: a command's rejection is an error.
+func ask[T proto.Message](c *commander, addr string, msg proto.Message) (T, error) {
+	var zero T
 	name := string(msg.ProtoReflect().Descriptor().Name())
 	res, err := c.sys.Root.RequestFuture(actor.NewPID(addr, "coordinator"), msg, commandTimeout).Result()
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return zero, fmt.Errorf("%s: %w", name, err)
 	}
-	a, ok := res.(*messages.CommandAccepted)
+	r, ok := res.(T)
 	if !ok {
-		return nil, fmt.Errorf("%s: reply %T %v", name, res, res)
+		return zero, fmt.Errorf("%s: reply %T %v", name, res, res)
 	}
-	return a, nil
+	return r, nil
+}
+
+// commitDirect returns an op writing one order and its event with store,
+// as the node does for a create: the bare loop's, the naive relay's load
+// and the cluster drain's backlog (scylla.Store or scylla.ShardStore).
+func commitDirect(store orders.Store) func() (string, error) {
+	return func() (string, error) {
+		ch, err := newChange(time.Now())
+		if err != nil {
+			return "", err
+		}
+		if err := store.Commit(context.Background(), ch); err != nil {
+			return "", err
+		}
+		return ch.Event.GetEventId(), nil
+	}
 }
 
 // newChange is a created order and its OrderCreated event as the node
