@@ -91,7 +91,7 @@ bench-bins: ## builds bin/outbox-node, bin/devstack and bin/outbox-bench, the pr
 bench: bench-bins ## ceilings, then naive, CDC and polling relays at 250/1000/4000/max orders/s, one run (~5 min); table, plots in docs/bench
 	bin/outbox-bench run --out $(BENCH_OUT) $(ARGS)
 
-bench-cluster: bench-bins ## cluster mode: commands/s and latency through 1 and 3 members, relay drain with K=1 vs K=8 (~4 min); table
+bench-cluster: bench-bins ## cluster mode: commands/s and latency through 1 and 3 members, relay drain with K=1 vs K=8 (~1.5 min); table
 	bin/outbox-bench cluster $(ARGS)
 
 soak: bench-bins ## steady load for SOAK_DURATION (default 10m); samples RSS, goroutines, fds, CDC lag; fails on growth
