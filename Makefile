@@ -4,7 +4,7 @@ GO        ?= go
 PKGS      ?= ./...
 TEST_FLAGS ?= -race -count=1 -timeout 25m
 
-.PHONY: help all build test deps fmt-check vet lint run devstack dev metrics integration-test clean conformance bench gobench soak bench-bins proto proto-check chaos diagrams
+.PHONY: help all build test deps fmt-check vet lint run devstack dev metrics integration-test clean conformance bench bench-cluster gobench soak bench-bins proto proto-check chaos diagrams
 
 # Address of a running node's /metrics and /health (the node's --metrics-addr).
 METRICS_ADDR ?= 127.0.0.1:9090
@@ -90,6 +90,9 @@ bench-bins: ## builds bin/outbox-node, bin/devstack and bin/outbox-bench, the pr
 
 bench: bench-bins ## ceilings, then naive, CDC and polling relays at 250/1000/4000/max orders/s, one run (~5 min); table, plots in docs/bench
 	bin/outbox-bench run --out $(BENCH_OUT) $(ARGS)
+
+bench-cluster: bench-bins ## cluster mode: commands/s and latency through 1 and 3 members, relay drain with K=1 vs K=8 (~1.5 min); table
+	bin/outbox-bench cluster $(ARGS)
 
 soak: bench-bins ## steady load for SOAK_DURATION (default 10m); samples RSS, goroutines, fds, CDC lag; fails on growth
 	bin/outbox-bench soak $(if $(SOAK_DURATION),--duration $(SOAK_DURATION)) $(ARGS)

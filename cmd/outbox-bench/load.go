@@ -12,6 +12,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/remote"
 	"github.com/google/uuid"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/outboxnode/outbox/actors/orders"
@@ -30,7 +31,8 @@ const (
 
 // loadResult is what one load step committed.
 type loadResult struct {
-	ids     []string // event ids of the committed changes
+	ids     []string        // event ids of the committed changes
+	lat     []time.Duration // each committed op's round trip, in the caller
 	elapsed time.Duration
 	errs    int64
 	lastErr error
@@ -44,16 +46,27 @@ func (r loadResult) rate() float64 {
 	return float64(len(r.ids)) / r.elapsed.Seconds()
 }
 
-// pace calls op at rate calls/s (0: as fast as workers go) for d and
-// collects the event ids op returns. A step whose workers cannot keep up
-// commits less than offered: the result says what was committed.
-func pace(ctx context.Context, rate int, d time.Duration, workers int, op func() (string, error)) loadResult {
+// pacing is how pace offers an op.
+type pacing struct {
+	rate    int           // calls/s; 0: as fast as the workers go
+	d       time.Duration // how long the step runs at most
+	workers int           // concurrent calls
+	calls   int           // with calls > 0 the step also ends after that many calls
+}
+
+// pace calls op as p says and collects the event ids op returns and the
+// round trip of each call. A step whose workers cannot keep up commits
+// less than offered: the result says what was committed.
+func pace(ctx context.Context, p pacing, op func() (string, error)) loadResult {
 	var (
 		mu  sync.Mutex
 		res loadResult
 		wg  sync.WaitGroup
 	)
-	record := func(id string, err error) {
+	call := func() {
+		t0 := time.Now()
+		id, err := op()
+		lat := time.Since(t0)
 		mu.Lock()
 		defer mu.Unlock()
 		if err != nil {
@@ -62,34 +75,43 @@ func pace(ctx context.Context, rate int, d time.Duration, workers int, op func()
 			return
 		}
 		res.ids = append(res.ids, id)
+		res.lat = append(res.lat, lat)
 	}
 	start := time.Now()
-	end := start.Add(d)
-	if rate <= 0 {
-		for range workers {
+	end := start.Add(p.d)
+	// more claims one call of the step: false once it is over.
+	var claimed atomic.Int64
+	more := func() bool {
+		return time.Now().Before(end) && ctx.Err() == nil && (p.calls <= 0 || claimed.Add(1) <= int64(p.calls))
+	}
+	if p.rate <= 0 {
+		for range p.workers {
 			wg.Go(func() {
-				for time.Now().Before(end) && ctx.Err() == nil {
-					record(op())
+				for more() {
+					call()
 				}
 			})
 		}
 	} else {
 		jobs := make(chan struct{})
-		for range workers {
+		for range p.workers {
 			wg.Go(func() {
 				for range jobs {
-					record(op())
+					call()
 				}
 			})
 		}
-		interval := time.Second / time.Duration(rate)
-		for i := 0; ctx.Err() == nil; i++ {
+		interval := time.Second / time.Duration(p.rate)
+		for i := 0; ; i++ {
 			at := start.Add(time.Duration(i) * interval)
 			if !at.Before(end) {
 				break
 			}
 			if wait := time.Until(at); wait > 0 {
 				time.Sleep(wait)
+			}
+			if !more() {
+				break
 			}
 			jobs <- struct{}{}
 		}
@@ -126,19 +148,50 @@ var customerSeq atomic.Int64
 
 // create sends one CreateOrder to the node at addr and returns its event id.
 func (c *commander) create(addr string) (string, error) {
-	msg := &messages.CreateOrder{
+	a, err := ask[*messages.CommandAccepted](c, addr, newCreateOrder())
+	if err != nil {
+		return "", err
+	}
+	return a.GetEventId(), nil
+}
+
+func newCreateOrder() *messages.CreateOrder {
+	return &messages.CreateOrder{
 		CustomerId: fmt.Sprintf("bench-%d", customerSeq.Add(1)), Amount: "12.50", Currency: "EUR",
 		Items: []*messages.Item{{Sku: "SKU-1", Quantity: 2}},
 	}
+}
+
+// ask sends msg to the coordinator of the node at addr and returns its
+// reply, which must be a T: a command's rejection is an error.
+func ask[T proto.Message](c *commander, addr string, msg proto.Message) (T, error) {
+	var zero T
+	name := string(msg.ProtoReflect().Descriptor().Name())
 	res, err := c.sys.Root.RequestFuture(actor.NewPID(addr, "coordinator"), msg, commandTimeout).Result()
 	if err != nil {
-		return "", fmt.Errorf("create order: %w", err)
+		return zero, fmt.Errorf("%s: %w", name, err)
 	}
-	a, ok := res.(*messages.CommandAccepted)
+	r, ok := res.(T)
 	if !ok {
-		return "", fmt.Errorf("create order: reply %T %v", res, res)
+		return zero, fmt.Errorf("%s: reply %T %v", name, res, res)
 	}
-	return a.GetEventId(), nil
+	return r, nil
+}
+
+// commitDirect returns an op writing one order and its event with store,
+// as the node does for a create: the bare loop's, the naive relay's load
+// and the cluster drain's backlog (scylla.Store or scylla.ShardStore).
+func commitDirect(store orders.Store) func() (string, error) {
+	return func() (string, error) {
+		ch, err := newChange(time.Now())
+		if err != nil {
+			return "", err
+		}
+		if err := store.Commit(context.Background(), ch); err != nil {
+			return "", err
+		}
+		return ch.Event.GetEventId(), nil
+	}
 }
 
 // newChange is a created order and its OrderCreated event as the node

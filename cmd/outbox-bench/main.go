@@ -1,5 +1,6 @@
-// Command outbox-bench measures the relay against its ceilings (make bench)
-// and soaks a node under steady load (make soak). The node, the store and
+// Command outbox-bench measures the relay against its ceilings (make bench),
+// soaks a node under steady load (make soak) and measures cluster mode's
+// command path and shard relay (make bench-cluster). The node, the store and
 // broker (cmd/devstack) and the naive relay each run as their own process,
 // so that each is measured from /proc as a user would see it; the bench
 // process drives the load (Proto.Actor remote commands or direct store
@@ -34,8 +35,8 @@ func main() {
 func app() *cli.Command {
 	return &cli.Command{
 		Name:     "outbox-bench",
-		Usage:    "measures outbox-node against its ceilings (run) and under steady load (soak)",
-		Commands: []*cli.Command{runCommand(), soakCommand(), naiveCommand()},
+		Usage:    "measures outbox-node against its ceilings (run), under steady load (soak) and in cluster mode (cluster)",
+		Commands: []*cli.Command{runCommand(), soakCommand(), clusterCommand(), naiveCommand()},
 	}
 }
 

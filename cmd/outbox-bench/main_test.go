@@ -3,12 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -128,5 +131,46 @@ func TestGrowthDetector(t *testing.T) {
 	}
 	if _, _, err := rss.check([]float64{1, 2, 3, 4}); err == nil {
 		t.Error("four samples passed: too few to judge a trend")
+	}
+}
+
+// TestPaceStopsAfterCallsAndTimesEach checks the two things the cluster
+// bench takes from pace: a step bounded by a number of calls makes exactly
+// that many, and each committed call's round trip is kept beside its id.
+func TestPaceStopsAfterCallsAndTimesEach(t *testing.T) {
+	var n atomic.Int64
+	op := func() (string, error) {
+		i := n.Add(1)
+		time.Sleep(2 * time.Millisecond)
+		if i%10 == 0 {
+			return "", errors.New("every tenth fails")
+		}
+		return strconv.FormatInt(i, 10), nil
+	}
+	for _, p := range []pacing{{d: time.Minute, workers: 8, calls: 200}, {rate: 2000, d: time.Minute, workers: 8, calls: 200}} {
+		res := pace(context.Background(), p, op)
+		n.Store(0)
+		if got := int64(len(res.ids)) + res.errs; got != 200 {
+			t.Errorf("%+v: %d calls (%d ok, %d errors), want 200", p, got, len(res.ids), res.errs)
+		}
+		if res.errs != 20 || res.lastErr == nil {
+			t.Errorf("%+v: %d errors (last %v), want 20", p, res.errs, res.lastErr)
+		}
+		if len(res.lat) != len(res.ids) {
+			t.Fatalf("%+v: %d latencies for %d ids", p, len(res.lat), len(res.ids))
+		}
+		for _, l := range res.lat {
+			if l < 2*time.Millisecond || l > 5*time.Second {
+				t.Fatalf("%+v: latency %s, want the op's 2 ms sleep or a little more", p, l)
+			}
+		}
+		if res.elapsed >= time.Minute {
+			t.Errorf("%+v: ran %s: the call bound did not end the step", p, res.elapsed)
+		}
+	}
+	// Without a call bound the duration ends the step.
+	res := pace(context.Background(), pacing{d: 50 * time.Millisecond, workers: 2}, op)
+	if len(res.ids) == 0 || res.elapsed < 50*time.Millisecond || res.elapsed > 5*time.Second {
+		t.Errorf("unbounded step: %d ids in %s, want some in about 50 ms", len(res.ids), res.elapsed)
 	}
 }

@@ -199,7 +199,7 @@ func runBench(ctx context.Context, cfg runConfig, log *slog.Logger) (*report, er
 	}
 	defer func() { _ = ds.stop(stopTimeout) }()
 	log.Info("devstack ready", "cql", cql, "kafka", brokers)
-	session, scfg, err := storeSession(ctx, cql)
+	session, scfg, err := storeSession(ctx, cql, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -233,7 +233,7 @@ func (b *bench) ceilings(ctx context.Context) (ceilings, error) {
 	var c ceilings
 	b.log.Info("ceiling: bare gocqlx LOGGED BATCH loop", "for", b.cfg.Ceiling, "workers", storeWorkers)
 	cpu0 := selfCPU()
-	res := pace(ctx, 0, b.cfg.Ceiling, storeWorkers, b.commitDirect)
+	res := pace(ctx, pacing{d: b.cfg.Ceiling, workers: storeWorkers}, commitDirect(b.store))
 	c.batchCPU = selfCPU() - cpu0
 	if res.errs > 0 {
 		return c, fmt.Errorf("bare store loop: %d errors, last: %w", res.errs, res.lastErr)
@@ -271,19 +271,6 @@ func (b *bench) ceilings(ctx context.Context) (ceilings, error) {
 	return c, nil
 }
 
-// commitDirect writes one order and its event with the node's Store, as
-// the node does for a create: the bare loop and the naive relay's load.
-func (b *bench) commitDirect() (string, error) {
-	ch, err := newChange(time.Now())
-	if err != nil {
-		return "", err
-	}
-	if err := b.store.Commit(context.Background(), ch); err != nil {
-		return "", err
-	}
-	return ch.Event.GetEventId(), nil
-}
-
 // relays are the naive relay, the node's CDC relay and its polling relay,
 // on devstack. The naive relay goes first: its backlog is the bare loop's
 // batches only.
@@ -304,7 +291,7 @@ func (b *bench) relays() []relay {
 			}
 			return p, nil
 		},
-		commit: b.commitDirect,
+		commit: commitDirect(b.store),
 	},
 		b.nodeRelay("cdc", window),
 		b.nodeRelay("poll", "server ts, "+outboxpoll.DefaultSafetyLag.String()+" safety lag", "--source", "poll")}
@@ -425,7 +412,7 @@ func (b *bench) step(ctx context.Context, r relay, p *proc, coll *collector, loa
 		profiled <- nil
 	}
 	start := time.Now()
-	lr := pace(ctx, load, b.cfg.Step, r.workers, r.commit)
+	lr := pace(ctx, pacing{rate: load, d: b.cfg.Step, workers: r.workers}, r.commit)
 	if err := <-profiled; err != nil {
 		return rw, err
 	}

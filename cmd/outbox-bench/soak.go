@@ -128,7 +128,7 @@ func runSoak(ctx context.Context, cfg soakConfig, log *slog.Logger) (series, err
 	defer stopLoad()
 	loaded := make(chan loadResult, 1)
 	go func() {
-		loaded <- pace(loadCtx, cfg.Rate, cfg.Duration, commandWorkers, func() (string, error) { return newCommander().create(n.remote) })
+		loaded <- pace(loadCtx, pacing{rate: cfg.Rate, d: cfg.Duration, workers: commandWorkers}, func() (string, error) { return newCommander().create(n.remote) })
 	}()
 	s := series{}
 	tick := time.NewTicker(cfg.Interval)

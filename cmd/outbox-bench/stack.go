@@ -106,10 +106,12 @@ func devstackNodeArgs(cql, kafka string, window time.Duration) []string {
 
 // storeSession connects to the store at cql with the node's defaults, at
 // consistency ONE (one replica) and with server write timestamps like the
-// node on devstack (devstackNodeArgs), and applies the node's schema.
-func storeSession(ctx context.Context, cql string) (gocqlx.Session, config.Scylla, error) {
+// node on devstack (devstackNodeArgs), and applies the node's schema; with
+// shards > 0 also cluster mode's K shard tables and their lease table.
+func storeSession(ctx context.Context, cql string, shards int) (gocqlx.Session, config.Scylla, error) {
 	cfg := config.Default().Scylla
 	cfg.Consistency = "ONE"
+	cfg.OutboxShards = shards
 	serverTimestamps := true
 	cfg.ServerTimestamps = &serverTimestamps
 	s, err := scylla.Connect(ctx, cfg, []string{cql}, slog.New(slog.DiscardHandler))
