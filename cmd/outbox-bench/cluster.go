@@ -48,7 +48,7 @@ const (
 	backlogTimeout = 2 * time.Minute
 )
 
-// The targets, printed beside the measured figures.
+// The targets the cluster rows are held to, printed beside the figures.
 const (
 	targetCommandRate = 5000
 	targetCommandP99  = 50 * time.Millisecond

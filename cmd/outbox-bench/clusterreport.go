@@ -36,7 +36,7 @@ func (r *clusterReport) writeTable(w io.Writer) {
 }
 
 // summary is the last line: the one-member command rows and the drain
-// ratio K=8/K=1 against the targets.
+// ratio K=8/K=1 against their targets.
 func (r *clusterReport) summary() string {
 	s := "cluster: 1 member"
 	met := true
