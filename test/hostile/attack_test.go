@@ -28,6 +28,20 @@ func forgedEvent() *messages.OutboxEvent {
 	}
 }
 
+// attack is one envelope the gateway must refuse, and the reason it
+// counts the refusal under.
+type attack struct {
+	name   string
+	batch  *remote.MessageBatch
+	reason string
+}
+
+// edited returns b after edit.
+func edited(b *remote.MessageBatch, edit func(*remote.MessageBatch)) *remote.MessageBatch {
+	edit(b)
+	return b
+}
+
 // TestHostileEnvelopesAreRefused sends, one attack at a time, every kind of
 // envelope the gateway must refuse, and after each checks the refusal was
 // counted under its reason and the node still serves. At the end nothing
@@ -44,16 +58,8 @@ func TestHostileEnvelopesAreRefused(t *testing.T) {
 	deadLetter := &messages.DLQStore{Entries: []*messages.DeadLetter{{
 		Event: stored, Topic: "OrderCreated", Error: "forged", Attempts: 1, State: messages.DeadLetterState_DEAD_LETTER_STATE_DEAD,
 	}}}
-	with := func(b *remote.MessageBatch, edit func(*remote.MessageBatch)) *remote.MessageBatch {
-		edit(b)
-		return b
-	}
-	attacks := []struct {
-		name   string
-		batch  *remote.MessageBatch
-		reason string
-	}{
-		{"unknown type name", with(envelope(t, coord, create), func(b *remote.MessageBatch) { b.TypeNames[0] = "evil.v1.Crash" }), "unknown_type"},
+	attacks := []attack{
+		{"unknown type name", edited(envelope(t, coord, create), func(b *remote.MessageBatch) { b.TypeNames[0] = "evil.v1.Crash" }), "unknown_type"},
 		{"PublishEvent to the publisher", envelope(t, pid("coordinator/cdcstream/publisher"), &messages.PublishEvent{Event: published}), "internal_type"},
 		{"PublishEvent to the coordinator", envelope(t, coord, &messages.PublishEvent{Event: published}), "internal_type"},
 		{"DLQStore to the dlq", envelope(t, pid("coordinator/dlq"), deadLetter), "internal_type"},
@@ -69,16 +75,16 @@ func TestHostileEnvelopesAreRefused(t *testing.T) {
 		{"Terminated to the coordinator", envelope(t, coord, &actor.Terminated{Who: pid("coordinator/orders")}), "system_message"},
 		{"public request to orders", envelope(t, pid("coordinator/orders"), create), "target"},
 		{"public request to another address", envelope(t, actor.NewPID("10.9.8.7:8090", "coordinator"), create), "target"},
-		{"type id out of range", with(envelope(t, coord, create), func(b *remote.MessageBatch) { b.Envelopes[0].TypeId = 9 }), "bad_index"},
-		{"negative type id", with(envelope(t, coord, create), func(b *remote.MessageBatch) { b.Envelopes[0].TypeId = -1 }), "bad_index"},
-		{"target out of range", with(envelope(t, coord, create), func(b *remote.MessageBatch) { b.Envelopes[0].Target = 1 }), "bad_index"},
-		{"negative target", with(envelope(t, coord, create), func(b *remote.MessageBatch) { b.Envelopes[0].Target = -5 }), "bad_index"},
-		{"sender out of range", with(envelope(t, coord, create), func(b *remote.MessageBatch) { b.Envelopes[0].Sender = 1 }), "bad_index"},
-		{"JSON serializer", with(envelope(t, coord, create), func(b *remote.MessageBatch) { b.Envelopes[0].SerializerId = 1 }), "serializer"},
-		{"serializer out of range", with(envelope(t, coord, create), func(b *remote.MessageBatch) { b.Envelopes[0].SerializerId = 99 }), "serializer"},
-		{"garbage payload", with(envelope(t, coord, create), func(b *remote.MessageBatch) { b.Envelopes[0].MessageData = []byte{0x0a, 0xff, 0xff, 0xff} }), "malformed"},
-		{"batch without type names", with(envelope(t, coord, create), func(b *remote.MessageBatch) { b.TypeNames = nil }), "bad_index"},
-		{"replies sent to an internal actor", with(envelope(t, coord, create), func(b *remote.MessageBatch) {
+		{"type id out of range", edited(envelope(t, coord, create), func(b *remote.MessageBatch) { b.Envelopes[0].TypeId = 9 }), "bad_index"},
+		{"negative type id", edited(envelope(t, coord, create), func(b *remote.MessageBatch) { b.Envelopes[0].TypeId = -1 }), "bad_index"},
+		{"target out of range", edited(envelope(t, coord, create), func(b *remote.MessageBatch) { b.Envelopes[0].Target = 1 }), "bad_index"},
+		{"negative target", edited(envelope(t, coord, create), func(b *remote.MessageBatch) { b.Envelopes[0].Target = -5 }), "bad_index"},
+		{"sender out of range", edited(envelope(t, coord, create), func(b *remote.MessageBatch) { b.Envelopes[0].Sender = 1 }), "bad_index"},
+		{"JSON serializer", edited(envelope(t, coord, create), func(b *remote.MessageBatch) { b.Envelopes[0].SerializerId = 1 }), "serializer"},
+		{"serializer out of range", edited(envelope(t, coord, create), func(b *remote.MessageBatch) { b.Envelopes[0].SerializerId = 99 }), "serializer"},
+		{"garbage payload", edited(envelope(t, coord, create), func(b *remote.MessageBatch) { b.Envelopes[0].MessageData = []byte{0x0a, 0xff, 0xff, 0xff} }), "malformed"},
+		{"batch without type names", edited(envelope(t, coord, create), func(b *remote.MessageBatch) { b.TypeNames = nil }), "bad_index"},
+		{"replies sent to an internal actor", edited(envelope(t, coord, create), func(b *remote.MessageBatch) {
 			b.Senders = []*actor.PID{pid("coordinator/dlq")}
 			b.Envelopes[0].Sender = 1
 		}), "sender"},

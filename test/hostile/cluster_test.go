@@ -67,15 +67,9 @@ func TestClusterMemberPortsSurviveGarbage(t *testing.T) {
 		create := &messages.CreateOrder{CustomerId: "raw", Amount: "2.00", Currency: "EUR"}
 		target := actor.NewPID(members, "partition-activator")
 		with := func(edit func(*remote.MessageBatch)) *remote.MessageBatch {
-			b := envelope(t, target, create)
-			edit(b)
-			return b
+			return edited(envelope(t, target, create), edit)
 		}
-		attacks := []struct {
-			name   string
-			batch  *remote.MessageBatch
-			reason string
-		}{
+		attacks := []attack{
 			{"unknown type name", with(func(b *remote.MessageBatch) { b.TypeNames[0] = "evil.v1.Crash" }), "unknown_type"},
 			{"another address", envelope(t, actor.NewPID("10.9.8.7:8091", "partition-activator"), create), "target"},
 			{"type id out of range", with(func(b *remote.MessageBatch) { b.Envelopes[0].TypeId = 9 }), "bad_index"},
