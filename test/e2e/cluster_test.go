@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
-	"net"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,6 +18,7 @@ import (
 	"github.com/prometheus/common/model"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/outboxnode/outbox/infra/config"
 	"github.com/outboxnode/outbox/messages"
 	"github.com/outboxnode/outbox/test/harness"
 	"github.com/outboxnode/outbox/test/monitoring"
@@ -69,19 +69,7 @@ func startMember(t *testing.T, bins harness.Binaries, cql, kafka string, health 
 		args = append(args, "--remote-addr", remote)
 	}
 	n := harness.StartNode(t, bins, append(args, extra...)...)
-	return &clusterNode{Node: n, health: health[i], member: clusterRemote(t, health[i])}
-}
-
-// clusterRemote is the members' remote of a node started with --cluster-addr
-// addr and no --cluster-remote-addr: its port + 1.
-func clusterRemote(t *testing.T, addr string) string {
-	t.Helper()
-	host, port, err := net.SplitHostPort(addr)
-	p, perr := strconv.Atoi(port)
-	if err != nil || perr != nil {
-		t.Fatalf("cluster addr %q: %v %v", addr, err, perr)
-	}
-	return net.JoinHostPort(host, strconv.Itoa(p+1))
+	return &clusterNode{Node: n, health: health[i], member: config.Cluster{Addr: health[i]}.Remote()}
 }
 
 // view reads the cluster through node's outboxctl.

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +17,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/outboxnode/outbox/infra/config"
 	"github.com/outboxnode/outbox/messages"
 	"github.com/outboxnode/outbox/test/harness"
 )
@@ -32,12 +32,10 @@ func TestClusterMemberPortsSurviveGarbage(t *testing.T) {
 	bins := harness.Build(t)
 	cql, kafka := harness.StartDevstack(t, bins)
 	health := harness.FreeAddr(t)
-	host, port, _ := net.SplitHostPort(health)
-	p, _ := strconv.Atoi(port)
-	members := net.JoinHostPort(host, strconv.Itoa(p+1))
+	members := config.Cluster{Addr: health}.Remote()
 	node := harness.StartNode(t, bins, "--scylla-hosts", cql, "--kafka-brokers", kafka, "--migrate", "--consistency", "ONE",
 		"--scylla-server-timestamps=true", "--cluster-name", "hostile", "--cluster-addr", health, "--cluster-peers", health,
-		"--outbox-shards", "2", "--cluster-remote-addr", members)
+		"--outbox-shards", "2")
 	stillMember := func(t *testing.T) {
 		t.Helper()
 		mustServe(t, node)
