@@ -15,10 +15,13 @@ import (
 // logActor numbers records, appends them to the file and answers EventsQuery from the
 // most recent events kept in memory.
 type logActor struct {
-	cfg    Config
-	in     *inbox
-	file   *file
-	events []*messages.SupervisionEvent // ascending seq, at most cfg.Retain
+	cfg  Config
+	in   *inbox
+	file *file
+	// events holds the most recent events in ascending seq: up to twice
+	// cfg.Retain, so that trimming it to the last cfg.Retain (recent) copies
+	// once per cfg.Retain appends rather than on every one.
+	events []*messages.SupervisionEvent
 	seq    uint64
 }
 
@@ -81,10 +84,15 @@ func (a *logActor) append(ctx actor.Context, r *Record) {
 	if err := a.file.write(ev); err != nil {
 		ctx.Logger().Error("supervision log: write", slog.String("path", a.cfg.Path), slog.Any("error", err))
 	}
-	a.events = append(a.events, ev)
-	if over := len(a.events) - a.cfg.Retain; over > 0 {
-		a.events = append(a.events[:0:0], a.events[over:]...)
+	if len(a.events) >= 2*a.cfg.Retain {
+		a.events = append(a.events[:0:0], a.recent()...)
 	}
+	a.events = append(a.events, ev)
+}
+
+// recent returns the last cfg.Retain events, the ones queries see.
+func (a *logActor) recent() []*messages.SupervisionEvent {
+	return a.events[max(0, len(a.events)-a.cfg.Retain):]
 }
 
 // query returns the events after q.after_seq and not older than q.since, at most limit.
@@ -107,8 +115,9 @@ func (a *logActor) query(q *messages.EventsQuery, now time.Time) any {
 		limit = a.cfg.MaxPage
 	}
 	page := &messages.EventsPage{LastSeq: q.GetAfterSeq()}
-	first := sort.Search(len(a.events), func(i int) bool { return a.events[i].GetSeq() > q.GetAfterSeq() })
-	for _, ev := range a.events[first:] {
+	events := a.recent()
+	first := sort.Search(len(events), func(i int) bool { return events[i].GetSeq() > q.GetAfterSeq() })
+	for _, ev := range events[first:] {
 		if len(page.Events) == limit {
 			page.HasMore = true
 			break

@@ -319,3 +319,36 @@ func TestConfigValidate(t *testing.T) {
 		t.Fatal("negative retain accepted")
 	}
 }
+
+func TestQueriesSeeTheLastRetainedEvents(t *testing.T) {
+	sys := newSystem(t)
+	l, err := supervision.New(sys, supervision.Config{Path: filepath.Join(t.TempDir(), "supervision.log"), Retain: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := sys.Root.SpawnNamed(l.Props(), "supervision")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = sys.Root.StopFuture(pid).Wait()
+		l.Close()
+	})
+	waitForEvent(t, sys, pid, "supervision", supervision.EventStarted) // seq 1
+	// More than twice Retain, so the kept events are trimmed more than once.
+	for i := range 10 {
+		sys.EventStream.Publish(&supervision.Record{Time: time.Now(), Actor: fmt.Sprint("a", i), Event: supervision.EventFailed})
+	}
+	var page *messages.EventsPage
+	poll.Eventually(t, 5*time.Second, poll.True("11 events", func() bool {
+		page = query(t, sys, pid, &messages.EventsQuery{})
+		return page.GetLastSeq() == 11
+	}))
+	var got []string
+	for _, ev := range page.GetEvents() {
+		got = append(got, fmt.Sprint(ev.GetSeq(), ":", ev.GetActor()))
+	}
+	if want := "9:a7 10:a8 11:a9"; strings.Join(got, " ") != want {
+		t.Fatalf("events = %q, want %q", strings.Join(got, " "), want)
+	}
+}
