@@ -69,7 +69,7 @@ func GrainProps(store Store, cfg Config) (*actor.Props, error) {
 	if store == nil {
 		return nil, fmt.Errorf("orders: nil store")
 	}
-	return actor.PropsFromProducer(func() actor.Actor { return &grain{store: store, cfg: cfg} }), nil
+	return actor.PropsFromProducer(func() actor.Actor { return &grain{store: store, cfg: cfg} }, actor.WithDispatcher(mailboxes)), nil
 }
 
 // grain is the order actor of the order its cluster identity names.

@@ -21,9 +21,14 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/outboxnode/outbox/actors/admission"
+	"github.com/outboxnode/outbox/actors/dispatch"
 	"github.com/outboxnode/outbox/actors/supervision"
 	"github.com/outboxnode/outbox/messages"
 )
+
+// mailboxes runs the order actors' and grains' mailboxes: on kept goroutines,
+// whose stacks have grown to the depth of a commit.
+var mailboxes = dispatch.NewPool(300, 10*time.Second)
 
 // Props returns the props of the orders router. childOpts are added to every per-order
 // actor's props (e.g. supervision.Observe's middleware).
@@ -206,7 +211,7 @@ func (r *router) spawn(ctx actor.Context, id uuid.UUID, fresh bool) (*actor.PID,
 	var incarnated atomic.Bool
 	props := actor.PropsFromProducer(func() actor.Actor {
 		return &order{id: id, store: r.store, cfg: r.cfg, loaded: fresh && !incarnated.Swap(true)}
-	}, r.childOpts...)
+	}, append([]actor.PropsOption{actor.WithDispatcher(mailboxes)}, r.childOpts...)...)
 	pid, err := ctx.SpawnNamed(props, id.String())
 	if err != nil {
 		return nil, fmt.Errorf("spawn order actor %s: %w", id, err)
