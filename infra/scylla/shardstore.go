@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"strings"
 	"time"
 
 	"github.com/gocql/gocql"
@@ -127,24 +128,33 @@ func (s *ShardStore) Commit(ctx context.Context, c orders.Change) error {
 			&BadEventError{Field: "aggregate_id", Err: fmt.Errorf("%s is not the order", e.AggregateID)})
 	}
 	st := &s.shards[ShardOf(o.OrderID, len(s.shards))]
-	cols := map[string]any{"aggregate_id": o.OrderID, expectedVersion: nil}
-	for name, v := range o.columns() {
-		cols["order_"+name] = v
-	}
-	if o.Version > 1 {
-		cols[expectedVersion] = o.Version - 1
-	}
-	commitVals, err := bind(st.commitNames, cols)
+	commitVals, err := bind(st.commitNames, func(name string) (any, bool) {
+		switch name {
+		case "aggregate_id":
+			return o.OrderID, true
+		case expectedVersion:
+			if o.Version > 1 {
+				return o.Version - 1, true
+			}
+			return nil, true
+		}
+		column, ok := strings.CutPrefix(name, "order_")
+		if !ok {
+			return nil, false
+		}
+		return o.column(column)
+	})
 	if err != nil {
 		return fmt.Errorf("commit order %s: %w", o.OrderID, err)
 	}
-	event := e.columns()
-	if len(e.Headers) == 0 {
-		// A null would write a tombstone beside the cells with a TTL, which
-		// CDC logs as a delta row of its own: an event row without the event.
-		event["headers"] = gocql.UnsetValue
-	}
-	eventVals, err := bind(st.eventNames, event)
+	eventVals, err := bind(st.eventNames, func(name string) (any, bool) {
+		if name == "headers" && len(e.Headers) == 0 {
+			// A null would write a tombstone beside the cells with a TTL, which
+			// CDC logs as a delta row of its own: an event row without the event.
+			return gocql.UnsetValue, true
+		}
+		return e.column(name)
+	})
 	if err != nil {
 		return fmt.Errorf("commit order %s: %w", o.OrderID, err)
 	}

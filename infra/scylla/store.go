@@ -119,12 +119,12 @@ func (s *Store) Commit(ctx context.Context, c orders.Change) error {
 	}
 	o := orderRow(c.Order)
 	orderStmt, orderNames := s.orders.Insert()
-	orderVals, err := bind(orderNames, o.columns())
+	orderVals, err := bind(orderNames, o.column)
 	if err != nil {
 		return fmt.Errorf("commit order %s: %w", o.OrderID, err)
 	}
 	outboxStmt, outboxNames := s.outbox.Insert()
-	outboxVals, err := bind(outboxNames, e.columns())
+	outboxVals, err := bind(outboxNames, e.column)
 	if err != nil {
 		return fmt.Errorf("commit order %s: %w", o.OrderID, err)
 	}
@@ -137,22 +137,54 @@ func (s *Store) Commit(ctx context.Context, c orders.Change) error {
 	return nil
 }
 
-// columns maps the orders columns to the row's values, for bind.
-func (r OrderRow) columns() map[string]any {
-	return map[string]any{
-		"order_id": r.OrderID, "customer_id": r.CustomerID, "status": r.Status, "items": r.Items,
-		"total_cents": r.TotalCents, "currency": r.Currency, "version": r.Version,
-		"created_at": r.CreatedAt, "updated_at": r.UpdatedAt,
+// column returns the value of the orders column name; false when the table
+// has no such column.
+func (r OrderRow) column(name string) (any, bool) {
+	switch name {
+	case "order_id":
+		return r.OrderID, true
+	case "customer_id":
+		return r.CustomerID, true
+	case "status":
+		return r.Status, true
+	case "items":
+		return r.Items, true
+	case "total_cents":
+		return r.TotalCents, true
+	case "currency":
+		return r.Currency, true
+	case "version":
+		return r.Version, true
+	case "created_at":
+		return r.CreatedAt, true
+	case "updated_at":
+		return r.UpdatedAt, true
 	}
+	return nil, false
 }
 
-// columns maps the event columns (eventTable) to the row's values, for bind.
-func (r OutboxRow) columns() map[string]any {
-	return map[string]any{
-		"aggregate_id": r.AggregateID, "event_id": r.EventID, "aggregate_type": r.AggregateType,
-		"aggregate_version": r.AggregateVersion, "event_type": r.EventType, "payload": r.Payload,
-		"headers": r.Headers, "created_at": r.CreatedAt,
+// column returns the value of the event column name (eventTable); false
+// when the table has no such column.
+func (r OutboxRow) column(name string) (any, bool) {
+	switch name {
+	case "aggregate_id":
+		return r.AggregateID, true
+	case "event_id":
+		return r.EventID, true
+	case "aggregate_type":
+		return r.AggregateType, true
+	case "aggregate_version":
+		return r.AggregateVersion, true
+	case "event_type":
+		return r.EventType, true
+	case "payload":
+		return r.Payload, true
+	case "headers":
+		return r.Headers, true
+	case "created_at":
+		return r.CreatedAt, true
 	}
+	return nil, false
 }
 
 func orderRow(s orders.State) OrderRow {
@@ -198,11 +230,12 @@ func outboxRow(e *messages.OutboxEvent) (OutboxRow, error) {
 	}, nil
 }
 
-// bind orders the values of cols as the statement's bind markers names.
-func bind(names []string, cols map[string]any) ([]any, error) {
+// bind orders the values of the columns a statement's bind markers name.
+// A lookup rather than a map of every column: this runs on every commit.
+func bind(names []string, column func(name string) (any, bool)) ([]any, error) {
 	vals := make([]any, len(names))
 	for i, n := range names {
-		v, ok := cols[n]
+		v, ok := column(n)
 		if !ok {
 			return nil, fmt.Errorf("no value for column %s", n)
 		}

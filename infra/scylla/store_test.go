@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/scylladb/gocqlx/v2/table"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/outboxnode/outbox/actors/orders"
@@ -81,11 +82,35 @@ func TestCommonPort(t *testing.T) {
 }
 
 func TestBindMissingColumn(t *testing.T) {
-	if _, err := bind([]string{"a", "b"}, map[string]any{"a": 1}); err == nil {
+	cols := map[string]any{"a": 1, "b": 2}
+	column := func(name string) (any, bool) { v, ok := cols[name]; return v, ok }
+	if _, err := bind([]string{"a", "c"}, column); err == nil {
 		t.Fatal("missing column accepted")
 	}
-	vals, err := bind([]string{"b", "a"}, map[string]any{"a": 1, "b": 2})
+	vals, err := bind([]string{"b", "a"}, column)
 	if err != nil || vals[0] != 2 || vals[1] != 1 {
 		t.Fatalf("bind = %v, %v", vals, err)
+	}
+}
+
+// Every column of the tables has a value in its row type, so that a column
+// added to a table cannot go unbound.
+func TestRowsHaveEveryColumn(t *testing.T) {
+	for _, tt := range []struct {
+		table  *table.Table
+		column func(string) (any, bool)
+	}{
+		{OrdersTable("ks"), OrderRow{}.column},
+		{OutboxTable("ks"), OutboxRow{}.column},
+	} {
+		name := tt.table.Metadata().Name
+		for _, c := range tt.table.Metadata().Columns {
+			if _, ok := tt.column(c); !ok {
+				t.Errorf("%s: no value for column %s", name, c)
+			}
+		}
+		if _, ok := tt.column("no_such_column"); ok {
+			t.Errorf("%s: a value for an unknown column", name)
+		}
 	}
 }
