@@ -25,7 +25,8 @@ const valueOverhead = len(`{"eventId":"","aggregateType":"","aggregateId":"","ag
 // share of the node's CPU and allocations). It follows protojson's mapping: json_name keys in field
 // order, zero values left out, map keys sorted, timestamps in RFC 3339 UTC with 0, 3, 6 or 9
 // fraction digits. A string that is not valid UTF-8 or an invalid occurred_at is an error, as with
-// protojson. value_test.go checks the bytes against protojson and fails when OutboxEvent gains a field.
+// protojson, and dst is returned as it was. value_test.go checks the bytes against protojson and
+// fails when OutboxEvent gains a field.
 func appendValue(dst []byte, ev *messages.OutboxEvent) ([]byte, error) {
 	e := valueEncoder{buf: append(slices.Grow(dst, valueSize(ev)), '{')}
 	// In declaration order, as protojson writes fields.
@@ -38,7 +39,7 @@ func appendValue(dst []byte, ev *messages.OutboxEvent) ([]byte, error) {
 	e.headers("headers", ev.GetHeaders())
 	e.timestamp("occurredAt", "occurred_at", ev.GetOccurredAt())
 	if e.err != nil {
-		return nil, e.err
+		return dst, e.err
 	}
 	return append(e.buf, '}'), nil
 }

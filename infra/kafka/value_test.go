@@ -74,7 +74,9 @@ func checkValue(t testing.TB, ev *messages.OutboxEvent) {
 	case (err != nil) != (wantErr != nil):
 		t.Fatalf("appendValue err = %v, protojson err = %v for %v", err, wantErr, ev)
 	case err != nil:
-		return
+		if string(got) != "kept" {
+			t.Fatalf("appendValue failed and returned %q, want dst as it was", got)
+		}
 	case !bytes.HasPrefix(got, []byte("kept")):
 		t.Fatalf("appendValue overwrote dst: %q", got)
 	case !bytes.Equal(got[len("kept"):], want):
