@@ -8,8 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"google.golang.org/protobuf/encoding/protojson"
-
 	"github.com/outboxnode/outbox/messages"
 )
 
@@ -73,7 +71,7 @@ func (m *Mapper) Record(ev *messages.OutboxEvent) (Record, error) {
 	if !ValidTopic(topic) {
 		return fail(fmt.Errorf("%w: %q from event type %q", ErrInvalidTopic, topic, ev.GetEventType()))
 	}
-	value, err := messages.JSON(protojson.MarshalOptions{}, ev)
+	value, err := appendValue(nil, ev)
 	if err != nil {
 		return fail(fmt.Errorf("%w: encode: %w", ErrInvalidEvent, err))
 	}
