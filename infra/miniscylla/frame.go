@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 
 	"github.com/datastax/go-cassandra-native-protocol/message"
 	"github.com/datastax/go-cassandra-native-protocol/primitive"
@@ -200,7 +201,7 @@ func encodeFrame(dst []byte, scratch *bytes.Buffer, version byte, stream int16, 
 	}
 	scratch.Reset()
 	scratch.Write(traceID)
-	if err := codec.Encode(msg, scratch, primitive.ProtocolVersion(version)); err != nil {
+	if err := encodeBody(scratch, codec, msg, primitive.ProtocolVersion(version)); err != nil {
 		return dst, fmt.Errorf("encode %v: %w", msg.GetOpCode(), err)
 	}
 	start := len(dst)
@@ -221,6 +222,40 @@ func encodeFrame(dst []byte, scratch *bytes.Buffer, version byte, stream int16, 
 	dst[start+1] = byte(flags)
 	binary.BigEndian.PutUint32(dst[start+5:], uint32(len(dst)-start-headerSize))
 	return dst, nil
+}
+
+// encodeBody appends msg's body to scratch. The codec writes each [int]
+// through binary.Write, boxing it: a ROWS result, whose cells are most of
+// what the server sends (LWT results, CDC log polls), has its cells
+// appended here instead, after the codec encoded the rest with no rows.
+func encodeBody(scratch *bytes.Buffer, codec message.Codec, msg message.Message, version primitive.ProtocolVersion) error {
+	rows, ok := msg.(*message.RowsResult)
+	if !ok {
+		return codec.Encode(msg, scratch, version)
+	}
+	if err := codec.Encode(&message.RowsResult{Metadata: rows.Metadata}, scratch, version); err != nil {
+		return err
+	}
+	// The body ends with the row count, 0: make it the real one.
+	binary.BigEndian.PutUint32(scratch.Bytes()[scratch.Len()-4:], uint32(len(rows.Data)))
+	scratch.Write(appendRowCells(scratch.AvailableBuffer(), rows.Data))
+	return nil
+}
+
+// appendRowCells appends every cell of data as [bytes]: an int length (-1
+// for null) and the value.
+func appendRowCells(b []byte, data message.RowSet) []byte {
+	for _, row := range data {
+		for _, cell := range row {
+			if cell == nil {
+				b = binary.BigEndian.AppendUint32(b, math.MaxUint32) // -1
+				continue
+			}
+			b = binary.BigEndian.AppendUint32(b, uint32(len(cell)))
+			b = append(b, cell...)
+		}
+	}
+	return b
 }
 
 // errTruncated reports a length prefix that points past the end of the body.
