@@ -409,9 +409,15 @@ func casRow(cols []*Column, v *rowView) [][]byte {
 // casResult is the [applied] result set of an LWT: each row's first
 // column, left empty by casRow, is the flag.
 func casResult(t *Table, applied bool, cols []*Column, rows message.RowSet) *message.RowsResult {
-	meta := []*message.ColumnMetadata{{Keyspace: t.Keyspace, Table: t.Name, Name: "[applied]", Type: datatype.Boolean}}
+	// One allocation for all the column specs, the result's largest part.
+	specs := make([]message.ColumnMetadata, 1+len(cols))
+	specs[0] = message.ColumnMetadata{Keyspace: t.Keyspace, Table: t.Name, Name: "[applied]", Type: datatype.Boolean}
 	for i, c := range cols {
-		meta = append(meta, &message.ColumnMetadata{Keyspace: t.Keyspace, Table: t.Name, Name: c.Name, Index: int32(i + 1), Type: c.Type.DataType()})
+		specs[i+1] = message.ColumnMetadata{Keyspace: t.Keyspace, Table: t.Name, Name: c.Name, Index: int32(i + 1), Type: c.Type.DataType()}
+	}
+	meta := make([]*message.ColumnMetadata, len(specs))
+	for i := range specs {
+		meta[i] = &specs[i]
 	}
 	for _, row := range rows {
 		row[0] = encBool(applied)

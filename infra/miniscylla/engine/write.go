@@ -518,16 +518,15 @@ func rangeDelete(prefix [][]byte, r *clusteringRange, ts int64) RangeDelete {
 func (p *writePlan) rowWrites(x *execCtx, m *Mutation, cks [][][]byte, wt writeTime) error {
 	var static, regular []CellWrite
 	for _, cp := range p.cells {
-		var err error
+		dst := &regular
 		if cp.col.Kind == StaticColumn {
-			static, err = cp.appendCellWrites(x, static)
-		} else {
-			if regular == nil {
-				regular = make([]CellWrite, 0, len(p.cells)) // one per column in the common case
-			}
-			regular, err = cp.appendCellWrites(x, regular)
+			dst = &static
 		}
-		if err != nil {
+		if *dst == nil {
+			*dst = make([]CellWrite, 0, len(p.cells)) // one per column in the common case
+		}
+		var err error
+		if *dst, err = cp.appendCellWrites(x, *dst); err != nil {
 			return err
 		}
 	}
