@@ -348,6 +348,9 @@ func (e *Engine) virtualData(t *Table) *tableData {
 type batchItem struct {
 	plan *writePlan
 	x    *execCtx
+	// keys are what the write targets, evaluated once by runWrites for
+	// both its mutations and, in an LWT, the rows its conditions read.
+	keys writeKeys
 }
 
 func (e *Engine) batch(ctx context.Context, sess *Session, b *message.Batch) (message.Message, error) {
@@ -410,12 +413,16 @@ func (e *Engine) runWrites(items []batchItem, isBatch bool) (message.Message, er
 		}
 	}
 	muts := make([]Mutation, 0, len(items)) // one per statement in the common case
-	for _, it := range items {
+	for i := range items {
+		it := &items[i]
 		wt, err := it.plan.times(it.x)
 		if err != nil {
 			return nil, err
 		}
-		ms, err := it.plan.mutations(it.x, wt)
+		if it.keys, err = it.plan.keys(it.x); err != nil {
+			return nil, err
+		}
+		ms, err := it.plan.mutations(it.x, it.keys, wt)
 		if err != nil {
 			return nil, err
 		}

@@ -192,7 +192,7 @@ type casStmt struct {
 }
 
 // newCASRequest checks that an LWT's mutations stay within one partition
-// and finds the row each statement names.
+// and finds the row each statement names (items' keys, evaluated).
 func newCASRequest(items []batchItem, muts []Mutation, isBatch bool) (*casRequest, error) {
 	for _, m := range muts[1:] {
 		if !bytes.Equal(m.Key, muts[0].Key) {
@@ -202,11 +202,8 @@ func newCASRequest(items []batchItem, muts []Mutation, isBatch bool) (*casReques
 	req := &casRequest{table: items[0].plan.table, key: muts[0].Key, stmts: make([]casStmt, len(items))}
 	plans := make([]*writePlan, len(items))
 	for i, it := range items {
-		_, cks, rng, err := it.plan.keys(it.x)
-		if err != nil {
-			return nil, err
-		}
-		st := casStmt{batchItem: it, static: rng != nil || len(cks) == 0 || len(cks[0]) != len(req.table.Clustering)}
+		cks := it.keys.cks
+		st := casStmt{batchItem: it, static: it.keys.rng != nil || len(cks) == 0 || len(cks[0]) != len(req.table.Clustering)}
 		if !st.static {
 			st.ck = cks[0] // the first of an IN, as ScyllaDB takes its first range
 		}
