@@ -302,6 +302,7 @@ type selectRun struct {
 	aggs     []aggregate // per selector when aggregating; nil entries take the first row's value
 	first    [][]byte
 	last     *pagingState
+	lastRow  pagingState // where last points after a plain row (emit)
 	// GROUP BY state: the open group's key and the position of its last row.
 	groupOpen bool
 	curGroup  []byte
@@ -559,14 +560,16 @@ func (r *selectRun) emit(v *rowView, inPart int) (bool, error) {
 		out[i] = val
 	}
 	r.rows = append(r.rows, out)
-	r.last = r.position(v, inPart+1, len(r.rows))
+	// Only the last row's position is ever used: one state serves them all.
+	r.lastRow = r.position(v, inPart+1, len(r.rows))
+	r.last = &r.lastRow
 	return r.limit >= 0 && r.last.emitted >= r.limit, nil
 }
 
 // position is the paging state after the row v, the inPart-th returned
 // from its partition and the n-th of this page.
-func (r *selectRun) position(v *rowView, inPart, n int) *pagingState {
-	st := &pagingState{token: v.p.token, key: v.p.key, inPartition: inPart, emitted: n}
+func (r *selectRun) position(v *rowView, inPart, n int) pagingState {
+	st := pagingState{token: v.p.token, key: v.p.key, inPartition: inPart, emitted: n}
 	if r.resume != nil {
 		st.emitted += r.resume.emitted
 	}
