@@ -348,9 +348,6 @@ func (e *Engine) virtualData(t *Table) *tableData {
 type batchItem struct {
 	plan *writePlan
 	x    *execCtx
-	// keys are what the write targets, evaluated once by runWrites for
-	// both its mutations and, in an LWT, the rows its conditions read.
-	keys writeKeys
 }
 
 func (e *Engine) batch(ctx context.Context, sess *Session, b *message.Batch) (message.Message, error) {
@@ -413,16 +410,25 @@ func (e *Engine) runWrites(items []batchItem, isBatch bool) (message.Message, er
 		}
 	}
 	muts := make([]Mutation, 0, len(items)) // one per statement in the common case
-	for i := range items {
-		it := &items[i]
+	// An LWT's read needs the row each statement names: keep the keys
+	// evaluated for the mutations rather than evaluating them again.
+	var keys []writeKeys
+	if lwt {
+		keys = make([]writeKeys, len(items))
+	}
+	for i, it := range items {
 		wt, err := it.plan.times(it.x)
 		if err != nil {
 			return nil, err
 		}
-		if it.keys, err = it.plan.keys(it.x); err != nil {
+		k, err := it.plan.keys(it.x)
+		if err != nil {
 			return nil, err
 		}
-		ms, err := it.plan.mutations(it.x, it.keys, wt)
+		if lwt {
+			keys[i] = k
+		}
+		ms, err := it.plan.mutations(it.x, k, wt)
 		if err != nil {
 			return nil, err
 		}
@@ -434,7 +440,7 @@ func (e *Engine) runWrites(items []batchItem, isBatch bool) (message.Message, er
 	}
 	tr.event("Applying %d mutation(s) of %d statement(s)%s", len(muts), len(items), traceWrites(muts))
 	if lwt {
-		res, err := e.durableRead(e.runCAS(items, muts, isBatch))
+		res, err := e.durableRead(e.runCAS(items, keys, muts, isBatch))
 		if err == nil {
 			tr.event("Conditional write evaluated")
 		}
