@@ -302,7 +302,6 @@ type selectRun struct {
 	aggs     []aggregate // per selector when aggregating; nil entries take the first row's value
 	first    [][]byte
 	last     *pagingState
-	lastRow  pagingState // where last points after a plain row (emit)
 	// GROUP BY state: the open group's key and the position of its last row.
 	groupOpen bool
 	curGroup  []byte
@@ -561,8 +560,10 @@ func (r *selectRun) emit(v *rowView, inPart int) (bool, error) {
 	}
 	r.rows = append(r.rows, out)
 	// Only the last row's position is ever used: one state serves them all.
-	r.lastRow = r.position(v, inPart+1, len(r.rows))
-	r.last = &r.lastRow
+	if r.last == nil {
+		r.last = new(pagingState)
+	}
+	*r.last = r.position(v, inPart+1, len(r.rows))
 	return r.limit >= 0 && r.last.emitted >= r.limit, nil
 }
 
