@@ -9,7 +9,7 @@ import (
 	"github.com/datastax/go-cassandra-native-protocol/primitive"
 )
 
-// TestRowsBodyMatchesCodec checks that encodeBody writes a ROWS result
+// TestRowsBodyMatchesCodec checks that bodyEncoder.encodeBody writes a ROWS result
 // exactly as the codec does.
 func TestRowsBodyMatchesCodec(t *testing.T) {
 	cols := []*message.ColumnMetadata{
@@ -26,16 +26,17 @@ func TestRowsBodyMatchesCodec(t *testing.T) {
 		"skip metadata": {Metadata: &message.RowsMetadata{ColumnCount: 1}, Data: message.RowSet{{nil}, {[]byte("a")}}},
 	} {
 		codec := responseCodecs[primitive.OpCodeResult]
-		var want, got bytes.Buffer
+		var want bytes.Buffer
 		if err := codec.Encode(res, &want, primitive.ProtocolVersion4); err != nil {
 			t.Fatalf("%s: codec: %v", name, err)
 		}
-		got.WriteString("prefix") // a trace id leads the body
-		if err := encodeBody(&got, codec, res, primitive.ProtocolVersion4); err != nil {
+		var enc bodyEncoder
+		enc.buf.WriteString("prefix") // a trace id leads the body
+		if err := enc.encodeBody(codec, res, primitive.ProtocolVersion4); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		if !bytes.Equal(got.Bytes()[len("prefix"):], want.Bytes()) {
-			t.Errorf("%s: body\n% x\nwant\n% x", name, got.Bytes()[len("prefix"):], want.Bytes())
+		if got := enc.buf.Bytes()[len("prefix"):]; !bytes.Equal(got, want.Bytes()) {
+			t.Errorf("%s: body\n% x\nwant\n% x", name, got, want.Bytes())
 		}
 	}
 }
