@@ -438,7 +438,9 @@ func (e *Engine) runWrites(items []batchItem, isBatch bool) (message.Message, er
 	if len(items) > 0 {
 		tr = items[0].x.trace
 	}
-	tr.event("Applying %d mutation(s) of %d statement(s)%s", len(muts), len(items), traceWrites(muts))
+	if tr != nil { // the event's arguments allocate: build them only when traced
+		tr.event("Applying %d mutation(s) of %d statement(s)%s", len(muts), len(items), traceWrites(muts))
+	}
 	if lwt {
 		res, err := e.durableRead(e.runCAS(items, keys, muts, isBatch))
 		if err == nil {

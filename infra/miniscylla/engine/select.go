@@ -369,8 +369,10 @@ func (p *selectPlan) run(x *execCtx, td *tableData, pageSize int32, paging []byt
 		r.flushGroup()
 	}
 	res := r.result()
-	x.trace.event("Read %d live row(s) from %d partition(s) of %s.%s; returning %d row(s), more pages: %t",
-		r.scannedRows, r.scannedParts, p.table.Keyspace, p.table.Name, len(res.Data), res.Metadata.PagingState != nil)
+	if x.trace != nil { // the event's arguments allocate: build them only when traced
+		x.trace.event("Read %d live row(s) from %d partition(s) of %s.%s; returning %d row(s), more pages: %t",
+			r.scannedRows, r.scannedParts, p.table.Keyspace, p.table.Name, len(res.Data), res.Metadata.PagingState != nil)
+	}
 	return res, nil
 }
 
