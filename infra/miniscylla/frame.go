@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 
 	"github.com/datastax/go-cassandra-native-protocol/message"
 	"github.com/datastax/go-cassandra-native-protocol/primitive"
@@ -190,28 +191,37 @@ func decodeRequest(h header, body []byte, dec compressor, maxBody int) (msg mess
 	return msg, nil
 }
 
+// bodyEncoder is what encoding a response body reuses from one frame to
+// the next.
+type bodyEncoder struct {
+	buf bytes.Buffer
+	// rows hands a ROWS result's metadata to the codec without its rows
+	// (encodeBody); it holds none between frames.
+	rows message.RowsResult
+}
+
 // encodeFrame appends a v4 response frame carrying msg to dst. A traceID
 // sets the tracing flag and leads the body. With comp non-nil the body is
-// compressed; scratch is reused for the plain body.
-func encodeFrame(dst []byte, scratch *bytes.Buffer, version byte, stream int16, msg message.Message, traceID []byte, comp compressor) ([]byte, error) {
+// compressed; enc's buffer holds the plain body.
+func encodeFrame(dst []byte, enc *bodyEncoder, version byte, stream int16, msg message.Message, traceID []byte, comp compressor) ([]byte, error) {
 	codec, ok := responseCodecs[msg.GetOpCode()]
 	if !ok {
 		return dst, fmt.Errorf("no response codec for opcode %v", msg.GetOpCode())
 	}
-	scratch.Reset()
-	scratch.Write(traceID)
-	if err := codec.Encode(msg, scratch, primitive.ProtocolVersion(version)); err != nil {
+	enc.buf.Reset()
+	enc.buf.Write(traceID)
+	if err := enc.encodeBody(codec, msg, primitive.ProtocolVersion(version)); err != nil {
 		return dst, fmt.Errorf("encode %v: %w", msg.GetOpCode(), err)
 	}
 	start := len(dst)
 	var flags primitive.HeaderFlag
 	dst = append(dst, version|responseBit, 0, byte(uint16(stream)>>8), byte(stream), byte(msg.GetOpCode()), 0, 0, 0, 0)
 	if comp == nil {
-		dst = append(dst, scratch.Bytes()...)
+		dst = append(dst, enc.buf.Bytes()...)
 	} else {
 		flags = primitive.HeaderFlagCompressed
 		var err error
-		if dst, err = comp.compress(dst, scratch.Bytes()); err != nil {
+		if dst, err = comp.compress(dst, enc.buf.Bytes()); err != nil {
 			return dst[:start], err
 		}
 	}
@@ -221,6 +231,44 @@ func encodeFrame(dst []byte, scratch *bytes.Buffer, version byte, stream int16, 
 	dst[start+1] = byte(flags)
 	binary.BigEndian.PutUint32(dst[start+5:], uint32(len(dst)-start-headerSize))
 	return dst, nil
+}
+
+// encodeBody appends msg's body to enc.buf. The codec writes each [int]
+// through binary.Write, boxing it: a ROWS result, whose cells are most of
+// what the server sends (LWT results, CDC log polls), has its cells
+// appended here instead, after the codec encoded the rest with no rows.
+func (enc *bodyEncoder) encodeBody(codec message.Codec, msg message.Message, version primitive.ProtocolVersion) error {
+	rows, ok := msg.(*message.RowsResult)
+	if !ok {
+		return codec.Encode(msg, &enc.buf, version)
+	}
+	enc.rows.Metadata = rows.Metadata
+	err := codec.Encode(&enc.rows, &enc.buf, version)
+	enc.rows.Metadata = nil
+	if err != nil {
+		return err
+	}
+	// The body ends with the row count, 0: make it the real one.
+	b := enc.buf.Bytes()
+	binary.BigEndian.PutUint32(b[len(b)-4:], uint32(len(rows.Data)))
+	enc.buf.Write(appendRowCells(enc.buf.AvailableBuffer(), rows.Data))
+	return nil
+}
+
+// appendRowCells appends every cell of data as [bytes]: an int length (-1
+// for null) and the value.
+func appendRowCells(b []byte, data message.RowSet) []byte {
+	for _, row := range data {
+		for _, cell := range row {
+			if cell == nil {
+				b = binary.BigEndian.AppendUint32(b, math.MaxUint32) // -1
+				continue
+			}
+			b = binary.BigEndian.AppendUint32(b, uint32(len(cell)))
+			b = append(b, cell...)
+		}
+	}
+	return b
 }
 
 // errTruncated reports a length prefix that points past the end of the body.

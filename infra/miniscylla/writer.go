@@ -1,7 +1,6 @@
 package miniscylla
 
 import (
-	"bytes"
 	"encoding/binary"
 
 	"github.com/datastax/go-cassandra-native-protocol/message"
@@ -48,10 +47,10 @@ func (c *conn) takeEvents(closing bool) []message.Message {
 // so that request goroutines never block; it returns when out is closed.
 func (c *conn) writeLoop() {
 	var (
-		buf     []byte
-		scratch bytes.Buffer
-		comp    compressor
-		broken  bool
+		buf    []byte
+		enc    bodyEncoder
+		comp   compressor
+		broken bool
 	)
 	for {
 		select {
@@ -63,13 +62,13 @@ func (c *conn) writeLoop() {
 				}
 				return
 			}
-			buf = c.appendResponse(buf, &scratch, r, comp)
+			buf = c.appendResponse(buf, &enc, r, comp)
 			if r.compressWith != nil {
 				comp = r.compressWith
 			}
 		case <-c.evSig:
 			for _, ev := range c.takeEvents(false) {
-				buf = c.appendResponse(buf, &scratch, response{stream: -1, msg: ev}, comp)
+				buf = c.appendResponse(buf, &enc, response{stream: -1, msg: ev}, comp)
 			}
 		}
 		if len(c.out) > 0 && len(buf) < ioBufferSize {
@@ -88,16 +87,16 @@ func (c *conn) writeLoop() {
 	}
 }
 
-func (c *conn) appendResponse(buf []byte, scratch *bytes.Buffer, r response, comp compressor) []byte {
+func (c *conn) appendResponse(buf []byte, enc *bodyEncoder, r response, comp compressor) []byte {
 	if r.raw != nil {
 		return append(buf, r.raw...)
 	}
-	out, err := encodeFrame(buf, scratch, wireVersion, r.stream, r.msg, r.traceID, comp)
+	out, err := encodeFrame(buf, enc, wireVersion, r.stream, r.msg, r.traceID, comp)
 	if err == nil {
 		return out
 	}
 	c.log.Error("miniscylla cannot encode response", "op", r.msg.GetOpCode().String(), "err", err)
-	out, err = encodeFrame(buf, scratch, wireVersion, r.stream, &message.ServerError{ErrorMessage: "cannot encode response: " + err.Error()}, nil, comp)
+	out, err = encodeFrame(buf, enc, wireVersion, r.stream, &message.ServerError{ErrorMessage: "cannot encode response: " + err.Error()}, nil, comp)
 	if err != nil {
 		return buf
 	}

@@ -239,7 +239,9 @@ func (s *cdcState) logMutations(pending []*cdcPending, now int64) []Mutation {
 		if len(rows) == 0 {
 			continue
 		}
-		m := Mutation{Keyspace: p.table.log.Keyspace, Table: p.table.log.Name, Key: bytes.Clone(rows[0].Stream[:]),
+		// The stream, time and seq_no cells RowsIn made hold the key values:
+		// the log row's key shares them (applyRow copies a new row's key).
+		m := Mutation{Keyspace: p.table.log.Keyspace, Table: p.table.log.Name, Key: rows[0].Cells[cdc.ColStreamID],
 			Rows: make([]RowWrite, 0, len(rows))}
 		ttl := int32(p.table.opts.TTL)
 		var expires int64
@@ -248,7 +250,7 @@ func (s *cdcState) logMutations(pending []*cdcPending, now int64) []Mutation {
 		}
 		for _, r := range rows {
 			w := RowWrite{
-				Clustering: [][]byte{bytes.Clone(r.Time[:]), binary.BigEndian.AppendUint32(nil, uint32(r.SeqNo))},
+				Clustering: [][]byte{r.Cells[cdc.ColTime], r.Cells[cdc.ColBatchSeqNo]},
 				Marker:     true, TS: p.change.Micros, TTL: ttl, ExpiresAt: expires,
 				Cells: make([]CellWrite, 0, len(r.Cells)),
 			}
@@ -357,38 +359,45 @@ func (t cdcTable) rowDeltas(w *RowWrite, before *row) []cdc.Delta {
 	case w.Marker && !w.Static:
 		op = cdc.OpInsert
 	}
-	var cols []*cdcColumnDelta
-	byName := map[string]*cdcColumnDelta{}
-	for i := range w.Cells {
-		cw := &w.Cells[i]
-		d := byName[cw.Column]
-		if d == nil {
-			c := t.base.Column(cw.Column)
-			if c == nil {
-				continue
-			}
-			d = &cdcColumnDelta{col: c}
-			byName[cw.Column] = d
-			cols = append(cols, d)
-		}
-		d.addCell(cw, before, t.now)
-	}
-	live := map[string][]byte{}
-	nulls := map[string][]byte{}
-	for _, d := range cols {
-		d.render(live, nulls)
-	}
+	cols := t.columnDeltas(w, before)
+	live := make(map[string][]byte, len(cols))
 	if w.TTL <= 0 {
-		for k, v := range nulls {
-			live[k] = v
+		// One row: deletions go with the live cells (their log columns differ).
+		for i := range cols {
+			cols[i].render(live, live)
 		}
 		return []cdc.Delta{{Op: op, Cells: live}}
+	}
+	nulls := map[string][]byte{}
+	for i := range cols {
+		cols[i].render(live, nulls)
 	}
 	deltas := []cdc.Delta{{Op: op, TTL: int64(w.TTL), Cells: live}}
 	if len(nulls) > 0 {
 		deltas = append([]cdc.Delta{{Op: op, Cells: nulls}}, deltas...)
 	}
 	return deltas
+}
+
+// columnDeltas groups w's cells by column, in the order the columns first
+// appear. A write names few columns: a linear search finds a column's
+// delta faster than a map it would have to build.
+func (t cdcTable) columnDeltas(w *RowWrite, before *row) []cdcColumnDelta {
+	cols := make([]cdcColumnDelta, 0, len(w.Cells))
+	for i := range w.Cells {
+		cw := &w.Cells[i]
+		j := slices.IndexFunc(cols, func(d cdcColumnDelta) bool { return d.col.Name == cw.Column })
+		if j < 0 {
+			c := t.base.Column(cw.Column)
+			if c == nil {
+				continue
+			}
+			j = len(cols)
+			cols = append(cols, cdcColumnDelta{col: c})
+		}
+		cols[j].addCell(cw, before, t.now)
+	}
+	return cols
 }
 
 func (d *cdcColumnDelta) addCell(cw *CellWrite, before *row, now int64) {

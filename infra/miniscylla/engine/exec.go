@@ -410,12 +410,25 @@ func (e *Engine) runWrites(items []batchItem, isBatch bool) (message.Message, er
 		}
 	}
 	muts := make([]Mutation, 0, len(items)) // one per statement in the common case
-	for _, it := range items {
+	// An LWT's read needs the row each statement names: keep the keys
+	// evaluated for the mutations rather than evaluating them again.
+	var keys []writeKeys
+	if lwt {
+		keys = make([]writeKeys, len(items))
+	}
+	for i, it := range items {
 		wt, err := it.plan.times(it.x)
 		if err != nil {
 			return nil, err
 		}
-		ms, err := it.plan.mutations(it.x, wt)
+		k, err := it.plan.keys(it.x)
+		if err != nil {
+			return nil, err
+		}
+		if lwt {
+			keys[i] = k
+		}
+		ms, err := it.plan.mutations(it.x, k, wt)
 		if err != nil {
 			return nil, err
 		}
@@ -425,9 +438,11 @@ func (e *Engine) runWrites(items []batchItem, isBatch bool) (message.Message, er
 	if len(items) > 0 {
 		tr = items[0].x.trace
 	}
-	tr.event("Applying %d mutation(s) of %d statement(s)%s", len(muts), len(items), traceWrites(muts))
+	if tr != nil { // the event's arguments allocate: build them only when traced
+		tr.event("Applying %d mutation(s) of %d statement(s)%s", len(muts), len(items), traceWrites(muts))
+	}
 	if lwt {
-		res, err := e.durableRead(e.runCAS(items, muts, isBatch))
+		res, err := e.durableRead(e.runCAS(items, keys, muts, isBatch))
 		if err == nil {
 			tr.event("Conditional write evaluated")
 		}

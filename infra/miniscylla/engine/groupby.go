@@ -84,7 +84,8 @@ func (r *selectRun) group(v *rowView, inPart int) (bool, error) {
 			}
 		}
 	}
-	r.groupEnd = r.position(v, inPart+1, 0)
+	end := r.position(v, inPart+1, 0)
+	r.groupEnd = &end
 	return false, r.fold(v)
 }
 

@@ -192,8 +192,8 @@ type casStmt struct {
 }
 
 // newCASRequest checks that an LWT's mutations stay within one partition
-// and finds the row each statement names.
-func newCASRequest(items []batchItem, muts []Mutation, isBatch bool) (*casRequest, error) {
+// and finds the row each statement names; keys[i] is what items[i] targets.
+func newCASRequest(items []batchItem, keys []writeKeys, muts []Mutation, isBatch bool) (*casRequest, error) {
 	for _, m := range muts[1:] {
 		if !bytes.Equal(m.Key, muts[0].Key) {
 			return nil, invalidf("BATCH with conditions cannot span multiple partitions")
@@ -202,11 +202,8 @@ func newCASRequest(items []batchItem, muts []Mutation, isBatch bool) (*casReques
 	req := &casRequest{table: items[0].plan.table, key: muts[0].Key, stmts: make([]casStmt, len(items))}
 	plans := make([]*writePlan, len(items))
 	for i, it := range items {
-		_, cks, rng, err := it.plan.keys(it.x)
-		if err != nil {
-			return nil, err
-		}
-		st := casStmt{batchItem: it, static: rng != nil || len(cks) == 0 || len(cks[0]) != len(req.table.Clustering)}
+		cks := keys[i].cks
+		st := casStmt{batchItem: it, static: keys[i].rng != nil || len(cks) == 0 || len(cks[0]) != len(req.table.Clustering)}
 		if !st.static {
 			st.ck = cks[0] // the first of an IN, as ScyllaDB takes its first range
 		}
@@ -251,8 +248,8 @@ func orderedForCAS(cols []*Column) []*Column {
 
 // runCAS executes an LWT (see the top of this file); seq is the last log
 // record its result depends on.
-func (e *Engine) runCAS(items []batchItem, muts []Mutation, isBatch bool) (_ message.Message, seq uint64, _ error) {
-	req, err := newCASRequest(items, muts, isBatch)
+func (e *Engine) runCAS(items []batchItem, keys []writeKeys, muts []Mutation, isBatch bool) (_ message.Message, seq uint64, _ error) {
+	req, err := newCASRequest(items, keys, muts, isBatch)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -409,9 +406,15 @@ func casRow(cols []*Column, v *rowView) [][]byte {
 // casResult is the [applied] result set of an LWT: each row's first
 // column, left empty by casRow, is the flag.
 func casResult(t *Table, applied bool, cols []*Column, rows message.RowSet) *message.RowsResult {
-	meta := []*message.ColumnMetadata{{Keyspace: t.Keyspace, Table: t.Name, Name: "[applied]", Type: datatype.Boolean}}
+	// One allocation for all the column specs, the result's largest part.
+	specs := make([]message.ColumnMetadata, 1+len(cols))
+	specs[0] = message.ColumnMetadata{Keyspace: t.Keyspace, Table: t.Name, Name: "[applied]", Type: datatype.Boolean}
 	for i, c := range cols {
-		meta = append(meta, &message.ColumnMetadata{Keyspace: t.Keyspace, Table: t.Name, Name: c.Name, Index: int32(i + 1), Type: c.Type.DataType()})
+		specs[i+1] = message.ColumnMetadata{Keyspace: t.Keyspace, Table: t.Name, Name: c.Name, Index: int32(i + 1), Type: c.Type.DataType()}
+	}
+	meta := make([]*message.ColumnMetadata, len(specs))
+	for i := range specs {
+		meta[i] = &specs[i]
 	}
 	for _, row := range rows {
 		row[0] = encBool(applied)

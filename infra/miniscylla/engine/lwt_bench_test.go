@@ -23,28 +23,40 @@ const lwtWorkers = 64
 // column) by compare-and-set and adds the order's event (a clustering row of
 // the same partition), from lwtWorkers clients that each own one order, so
 // that no two LWTs contend for a partition. It reports commits per second
-// and the 99th percentile latency, in memory and with a write-ahead log.
+// and the 99th percentile latency, in memory and with a write-ahead log,
+// and in memory with the table's CDC log on and the event written with a
+// TTL, as cluster mode's outbox shard tables are (006_outbox_shards.cql).
 func BenchmarkLWTDistinctPartitions(b *testing.B) {
-	for _, durable := range []bool{false, true} {
-		name := "memory"
-		if durable {
-			name = "durable"
-		}
-		b.Run(name, func(b *testing.B) {
+	for _, bc := range []struct {
+		name         string
+		durable, cdc bool
+	}{{"memory", false, false}, {"durable", true, false}, {"memory-cdc", false, true}} {
+		b.Run(bc.name, func(b *testing.B) {
 			cfg := miniscylla.Config{}
-			if durable {
+			if bc.durable {
 				cfg.DataDir = b.TempDir()
 			}
-			benchLWTCommits(b, cfg)
+			benchLWTCommits(b, cfg, bc.cdc)
 		})
 	}
 }
 
-func benchLWTCommits(b *testing.B, cfg miniscylla.Config) {
+// lwtTable is the table of BenchmarkLWTDistinctPartitions, without its
+// WITH options; eventInsert writes an event without its USING clause.
+const (
+	lwtTable    = `CREATE TABLE ks.orders (id uuid, ev timeuuid, version bigint static, status text static, payload blob, PRIMARY KEY (id, ev))`
+	eventInsert = `INSERT INTO ks.orders (id, ev, payload) VALUES (?, ?, ?)`
+)
+
+func benchLWTCommits(b *testing.B, cfg miniscylla.Config, cdc bool) {
 	s := miniscyllatest.Connect(b, miniscyllatest.Start(b, cfg).Addr(), func(c *gocql.ClusterConfig) { c.NumConns = 4 })
+	table, insert := lwtTable, eventInsert
+	if cdc {
+		table += ` WITH cdc = {'enabled': true, 'ttl': 86400}`
+		insert += ` USING TTL 86400`
+	}
 	for _, q := range []string{
-		`CREATE KEYSPACE ks WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}`,
-		`CREATE TABLE ks.orders (id uuid, ev timeuuid, version bigint static, status text static, payload blob, PRIMARY KEY (id, ev))`,
+		`CREATE KEYSPACE ks WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}`, table,
 	} {
 		miniscyllatest.Exec(b, s, q)
 	}
@@ -57,7 +69,7 @@ func benchLWTCommits(b *testing.B, cfg miniscylla.Config) {
 	for w := range lwtWorkers {
 		wg.Go(func() {
 			var err error
-			latencies[w], err = commitOrders(s, &next, int64(b.N))
+			latencies[w], err = commitOrders(s, insert, &next, int64(b.N))
 			if err != nil {
 				b.Error(err)
 			}
@@ -75,8 +87,9 @@ func benchLWTCommits(b *testing.B, cfg miniscylla.Config) {
 }
 
 // commitOrders commits the next versions of one order, one conditional batch
-// per operation, while next stays within n, and returns their latencies.
-func commitOrders(s *gocql.Session, next *atomic.Int64, n int64) ([]time.Duration, error) {
+// per operation, while next stays within n, and returns their latencies;
+// insert writes the event.
+func commitOrders(s *gocql.Session, insert string, next *atomic.Int64, n int64) ([]time.Duration, error) {
 	id := gocql.MustRandomUUID()
 	payload := make([]byte, 200)
 	var (
@@ -90,7 +103,7 @@ func commitOrders(s *gocql.Session, next *atomic.Int64, n int64) ([]time.Duratio
 		}
 		batch := s.Batch(gocql.LoggedBatch)
 		batch.Query(`UPDATE ks.orders SET version = ?, status = ? WHERE id = ? IF version = ?`, v, "PAID", id, version)
-		batch.Query(`INSERT INTO ks.orders (id, ev, payload) VALUES (?, ?, ?)`, id, gocql.TimeUUID(), payload)
+		batch.Query(insert, id, gocql.TimeUUID(), payload)
 		start := time.Now()
 		applied, iter, err := s.MapExecuteBatchCAS(batch, map[string]any{})
 		if err == nil {

@@ -369,8 +369,10 @@ func (p *selectPlan) run(x *execCtx, td *tableData, pageSize int32, paging []byt
 		r.flushGroup()
 	}
 	res := r.result()
-	x.trace.event("Read %d live row(s) from %d partition(s) of %s.%s; returning %d row(s), more pages: %t",
-		r.scannedRows, r.scannedParts, p.table.Keyspace, p.table.Name, len(res.Data), res.Metadata.PagingState != nil)
+	if x.trace != nil { // the event's arguments allocate: build them only when traced
+		x.trace.event("Read %d live row(s) from %d partition(s) of %s.%s; returning %d row(s), more pages: %t",
+			r.scannedRows, r.scannedParts, p.table.Keyspace, p.table.Name, len(res.Data), res.Metadata.PagingState != nil)
+	}
 	return res, nil
 }
 
@@ -559,14 +561,18 @@ func (r *selectRun) emit(v *rowView, inPart int) (bool, error) {
 		out[i] = val
 	}
 	r.rows = append(r.rows, out)
-	r.last = r.position(v, inPart+1, len(r.rows))
+	// Only the last row's position is ever used: one state serves them all.
+	if r.last == nil {
+		r.last = new(pagingState)
+	}
+	*r.last = r.position(v, inPart+1, len(r.rows))
 	return r.limit >= 0 && r.last.emitted >= r.limit, nil
 }
 
 // position is the paging state after the row v, the inPart-th returned
 // from its partition and the n-th of this page.
-func (r *selectRun) position(v *rowView, inPart, n int) *pagingState {
-	st := &pagingState{token: v.p.token, key: v.p.key, inPartition: inPart, emitted: n}
+func (r *selectRun) position(v *rowView, inPart, n int) pagingState {
+	st := pagingState{token: v.p.token, key: v.p.key, inPartition: inPart, emitted: n}
 	if r.resume != nil {
 		st.emitted += r.resume.emitted
 	}

@@ -390,25 +390,34 @@ func defaultTimestamp(x *execCtx) int64 {
 	return x.now.UnixMicro()
 }
 
-// keys evaluates the partition keys and clustering rows the write targets.
-// For DELETE, rng holds the clustering range when the clustering key is not
-// fully given; cks is nil for a static-only write.
-func (p *writePlan) keys(x *execCtx) (pks [][]byte, cks [][][]byte, rng *clusteringRange, err error) {
+// writeKeys are the partition keys and clustering rows one execution of a
+// write targets. For DELETE, rng holds the clustering range when the
+// clustering key is not fully given; cks is nil for a static-only write.
+type writeKeys struct {
+	pks [][]byte
+	cks [][][]byte
+	rng *clusteringRange
+}
+
+// keys evaluates the keys one execution of the write targets.
+func (p *writePlan) keys(x *execCtx) (writeKeys, error) {
 	pkb, err := bindAll(x, p.where.pk)
 	if err != nil {
-		return nil, nil, nil, err
+		return writeKeys{}, err
 	}
-	for _, combo := range keyValues(pkb) {
+	combos := keyValues(pkb)
+	pks := make([][]byte, 0, len(combos))
+	for _, combo := range combos {
 		for _, v := range combo {
 			if len(v) > 0xffff {
-				return nil, nil, nil, invalidf("Key length of %d is longer than maximum of 65535", len(v))
+				return writeKeys{}, invalidf("Key length of %d is longer than maximum of 65535", len(v))
 			}
 		}
 		pks = append(pks, partitionKeyBytes(combo))
 	}
 	ckb, err := bindAll(x, p.where.ck)
 	if err != nil {
-		return nil, nil, nil, err
+		return writeKeys{}, err
 	}
 	eq := make([]*bound, len(p.table.Clustering))
 	var ranges []*bound
@@ -426,31 +435,31 @@ func (p *writePlan) keys(x *execCtx) (pks [][]byte, cks [][][]byte, rng *cluster
 	}
 	for _, b := range eq[prefix:] {
 		if b != nil {
-			return nil, nil, nil, invalidf("PRIMARY KEY column %q cannot be restricted as preceding column %q is not restricted",
+			return writeKeys{}, invalidf("PRIMARY KEY column %q cannot be restricted as preceding column %q is not restricted",
 				b.r.cols[0].Name, p.table.Clustering[prefix].Name)
 		}
 	}
-	cks = keyValues(eq[:prefix])
+	cks := keyValues(eq[:prefix])
 	full := prefix == len(p.table.Clustering)
 	if full && len(ranges) == 0 {
-		return pks, cks, nil, nil
+		return writeKeys{pks: pks, cks: cks}, nil
 	}
 	if p.kind != writeDelete || len(p.cells) > 0 {
 		if prefix == 0 && len(ranges) == 0 && p.onlyStatic() {
-			return pks, nil, nil, nil
+			return writeKeys{pks: pks}, nil
 		}
 		if p.kind == writeDelete {
-			return nil, nil, nil, invalidf("Range deletions are not supported for specific columns")
+			return writeKeys{}, invalidf("Range deletions are not supported for specific columns")
 		}
-		return nil, nil, nil, invalidf("Some clustering keys are missing: %s", p.table.Clustering[prefix].Name)
+		return writeKeys{}, invalidf("Some clustering keys are missing: %s", p.table.Clustering[prefix].Name)
 	}
 	if prefix == 0 && len(ranges) == 0 {
-		return pks, cks, nil, nil // whole partition
+		return writeKeys{pks: pks, cks: cks}, nil // whole partition
 	}
-	rng = &clusteringRange{}
+	rng := &clusteringRange{}
 	for _, b := range ranges {
 		if full || b.r.cols[0].Position != prefix || b.r.op == cql.OpIn {
-			return nil, nil, nil, invalidf("Invalid range deletion on %s", b.r.cols[0].Name)
+			return writeKeys{}, invalidf("Invalid range deletion on %s", b.r.cols[0].Name)
 		}
 		switch b.r.op {
 		case cql.OpGt, cql.OpGte:
@@ -459,7 +468,7 @@ func (p *writePlan) keys(x *execCtx) (pks [][]byte, cks [][][]byte, rng *cluster
 			rng.hi, rng.hiIncl = b.vals[0], b.r.op == cql.OpLte
 		}
 	}
-	return pks, cks, rng, nil
+	return writeKeys{pks: pks, cks: cks, rng: rng}, nil
 }
 
 // clusteringRange is a range on the clustering column after an equality prefix.
@@ -477,12 +486,9 @@ func (p *writePlan) onlyStatic() bool {
 	return len(p.cells) > 0
 }
 
-// mutations builds the plan's mutations for one execution.
-func (p *writePlan) mutations(x *execCtx, wt writeTime) ([]Mutation, error) {
-	pks, cks, rng, err := p.keys(x)
-	if err != nil {
-		return nil, err
-	}
+// mutations builds the plan's mutations for one execution, which targets k.
+func (p *writePlan) mutations(x *execCtx, k writeKeys, wt writeTime) ([]Mutation, error) {
+	pks, cks, rng := k.pks, k.cks, k.rng
 	t := p.table
 	muts := make([]Mutation, 0, len(pks))
 	for _, pk := range pks {
@@ -518,16 +524,15 @@ func rangeDelete(prefix [][]byte, r *clusteringRange, ts int64) RangeDelete {
 func (p *writePlan) rowWrites(x *execCtx, m *Mutation, cks [][][]byte, wt writeTime) error {
 	var static, regular []CellWrite
 	for _, cp := range p.cells {
-		var err error
+		dst := &regular
 		if cp.col.Kind == StaticColumn {
-			static, err = cp.appendCellWrites(x, static)
-		} else {
-			if regular == nil {
-				regular = make([]CellWrite, 0, len(p.cells)) // one per column in the common case
-			}
-			regular, err = cp.appendCellWrites(x, regular)
+			dst = &static
 		}
-		if err != nil {
+		if *dst == nil {
+			*dst = make([]CellWrite, 0, len(p.cells)) // one per column in the common case
+		}
+		var err error
+		if *dst, err = cp.appendCellWrites(x, *dst); err != nil {
 			return err
 		}
 	}
