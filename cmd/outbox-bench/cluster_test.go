@@ -31,7 +31,7 @@ func clusterFlags(t *testing.T, args ...string) clusterConfig {
 
 func TestClusterFlags(t *testing.T) {
 	def := clusterFlags(t)
-	want := clusterConfig{Nodes: 3, Step: 10 * time.Second, Clients: commandWorkers, Backlog: 20_000,
+	want := clusterConfig{Nodes: 3, Step: 10 * time.Second, Clients: 64, Backlog: 100_000,
 		DrainTimeout: DefaultDrainTimeout, Window: DefaultWindow, Bins: binaries{node: "bin/outbox-node", devstack: "bin/devstack"}}
 	if def != want {
 		t.Errorf("defaults %+v, want %+v", def, want)
