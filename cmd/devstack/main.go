@@ -35,6 +35,7 @@ import (
 	"syscall"
 
 	"github.com/outboxnode/outbox/infra/cliflags"
+	"github.com/outboxnode/outbox/infra/gogc"
 	"github.com/outboxnode/outbox/infra/logging"
 )
 
@@ -46,6 +47,7 @@ const (
 )
 
 func main() {
+	gogc.Apply(os.Getenv)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	stop()

@@ -27,10 +27,12 @@ import (
 
 	"github.com/outboxnode/outbox/infra/cliflags"
 	"github.com/outboxnode/outbox/infra/config"
+	"github.com/outboxnode/outbox/infra/gogc"
 	"github.com/outboxnode/outbox/schema"
 )
 
 func main() {
+	gogc.Apply(os.Getenv)
 	os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
 }
 

@@ -6,12 +6,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/outboxnode/outbox/infra/gogc"
 	"github.com/outboxnode/outbox/infra/metrics"
 	"github.com/outboxnode/outbox/test/harness"
 )
@@ -38,6 +40,7 @@ func TestMetricsAndHealth(t *testing.T) {
 		"circuit_breaker_state",
 		"# TYPE outbox_commit_to_publish_seconds histogram",
 		"go_goroutines",
+		"go_gc_gogc_percent " + wantGOGC(),
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %q", want)
@@ -153,5 +156,18 @@ func TestBusyPortFailsStart(t *testing.T) {
 		if strings.Contains(string(out), "try:") || strings.Contains(string(out), "node ready") {
 			t.Errorf("%s busy: hints printed for a start that failed:\n%s", flag, out)
 		}
+	}
+}
+
+// wantGOGC is the collector target a node started by the tests runs with:
+// the tests' GOGC, which the node keeps, or gogc.Default.
+func wantGOGC() string {
+	switch v := os.Getenv("GOGC"); v {
+	case "":
+		return strconv.Itoa(gogc.Default)
+	case "off":
+		return "-1"
+	default:
+		return v
 	}
 }
