@@ -34,7 +34,13 @@ func newSystem(t *testing.T) *actor.ActorSystem {
 // startLog creates the Log and spawns its actor, which the test stops at cleanup.
 func startLog(t *testing.T, sys *actor.ActorSystem, path string) (*supervision.Log, *actor.PID) {
 	t.Helper()
-	l, err := supervision.New(sys, supervision.Config{Path: path, MaxPage: 50})
+	return startLogWith(t, sys, supervision.Config{Path: path, MaxPage: 50})
+}
+
+// startLogWith is startLog with the Log's whole configuration.
+func startLogWith(t *testing.T, sys *actor.ActorSystem, cfg supervision.Config) (*supervision.Log, *actor.PID) {
+	t.Helper()
+	l, err := supervision.New(sys, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -322,18 +328,7 @@ func TestConfigValidate(t *testing.T) {
 
 func TestQueriesSeeTheLastRetainedEvents(t *testing.T) {
 	sys := newSystem(t)
-	l, err := supervision.New(sys, supervision.Config{Path: filepath.Join(t.TempDir(), "supervision.log"), Retain: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pid, err := sys.Root.SpawnNamed(l.Props(), "supervision")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = sys.Root.StopFuture(pid).Wait()
-		l.Close()
-	})
+	_, pid := startLogWith(t, sys, supervision.Config{Path: filepath.Join(t.TempDir(), "supervision.log"), Retain: 3})
 	waitForEvent(t, sys, pid, "supervision", supervision.EventStarted) // seq 1
 	// More than twice Retain, so the kept events are trimmed more than once.
 	for i := range 10 {
